@@ -1,0 +1,55 @@
+// Compiles a validated Snapshot into the Pipeline IR (see docs/semantics.md
+// for what the rules mean and ARCHITECTURE.md for the chain layout).
+//
+// Deterministic: chain numbers, prios, handles and zones derive only from the
+// snapshot and the stable slot assignment, so compiling the same inputs twice
+// gives identical IR.
+#ifndef VFGUARD_POLICY_COMPILER_H_
+#define VFGUARD_POLICY_COMPILER_H_
+
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "policy/ir.h"
+#include "policy/model.h"
+#include "policy/slots.h"
+
+namespace vfguard::policy {
+
+// The part of the pipeline that belongs to one port (its dispatch entry,
+// from-chains, to-chains, flood lists) or to shared structure (uplink
+// dispatch, per-network forwarding and flood chains). Keys are stable.
+struct PipelinePart {
+  std::string key;  // "port:<id>" or "net:<id>"
+  std::vector<Filter> filters;
+  auto operator<=>(const PipelinePart&) const = default;
+};
+
+// Compiles everything. `slots` must cover every port and network.
+absl::StatusOr<Pipeline> Compile(const Snapshot& snapshot, const SlotAssignment& slots);
+
+// Incremental compilation: keeps the compiled parts of the previous snapshot
+// and recompiles only the parts a change affects.
+class IncrementalCompiler {
+ public:
+  // Compiles `snapshot`, reusing parts of the last call whose inputs did not
+  // change. The result equals Compile(snapshot, slots).
+  absl::StatusOr<Pipeline> Update(std::shared_ptr<const Snapshot> snapshot,
+                                  const SlotAssignment& slots);
+  // Keys of the parts recompiled by the last Update (for tests and metrics).
+  const std::set<std::string>& LastRecompiled() const { return last_recompiled_; }
+
+ private:
+  std::shared_ptr<const Snapshot> previous_;
+  SlotAssignment previous_slots_;
+  std::map<std::string, PipelinePart> parts_;
+  std::set<std::string> last_recompiled_;
+};
+
+}  // namespace vfguard::policy
+
+#endif  // VFGUARD_POLICY_COMPILER_H_

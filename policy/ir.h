@@ -1,0 +1,140 @@
+// Pipeline IR: the tc objects vfguard wants in the kernel, as plain values.
+//
+// The IR is what the compiler produces from a Snapshot, what the simulator
+// runs, what placement splits into hardware and slow path, and what offload/
+// translates into netlink tc objects. It knows tc semantics (chains, prios,
+// one mask per (chain, prio, protocol)), but nothing about netlink encoding.
+//
+// All filters live in one shared ingress block bound (clsact ingress_block)
+// to the uplink and every representor. Devices are named abstractly
+// (uplink or a port's representor); offload/ resolves them to netdevs.
+#ifndef VFGUARD_POLICY_IR_H_
+#define VFGUARD_POLICY_IR_H_
+
+#include <compare>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "policy/addr.h"
+
+namespace vfguard::policy {
+
+// Ethernet protocol numbers (host order) the IR uses.
+inline constexpr uint16_t kEthAll = 0x0003;  // ETH_P_ALL: filter matches any protocol
+inline constexpr uint16_t kEthIPv4 = 0x0800;
+inline constexpr uint16_t kEthArp = 0x0806;
+inline constexpr uint16_t kEthRarp = 0x8035;
+inline constexpr uint16_t kEth8021Q = 0x8100;
+inline constexpr uint16_t kEthIPv6 = 0x86dd;
+
+// Conntrack state bits as flower's TCA_FLOWER_KEY_CT_FLAGS_*.
+inline constexpr uint16_t kCtNew = 1 << 0;
+inline constexpr uint16_t kCtEstablished = 1 << 1;
+inline constexpr uint16_t kCtRelated = 1 << 2;
+inline constexpr uint16_t kCtTracked = 1 << 3;
+inline constexpr uint16_t kCtInvalid = 1 << 4;
+inline constexpr uint16_t kCtReply = 1 << 5;
+
+// tc allows at most this many actions on one filter (TCA_ACT_MAX_PRIO).
+inline constexpr size_t kMaxActionsPerFilter = 32;
+
+struct DeviceRef {
+  enum class Kind : uint8_t { kUplink, kPort };
+  Kind kind = Kind::kUplink;
+  std::string port_id;  // set when kind == kPort
+
+  static DeviceRef Uplink() { return DeviceRef{}; }
+  static DeviceRef OfPort(std::string id) { return DeviceRef{Kind::kPort, std::move(id)}; }
+  std::string ToString() const;  // "uplink" or "port:<id>"
+  auto operator<=>(const DeviceRef&) const = default;
+};
+
+template <typename T>
+struct Masked {
+  T value{};
+  T mask{};
+  auto operator<=>(const Masked&) const = default;
+};
+
+// A flower match. Unset fields are wildcards. IP prefixes carry their mask as
+// the prefix length; other masked fields carry an explicit mask.
+struct FlowerMatch {
+  std::optional<DeviceRef> indev;
+  std::optional<Masked<MacAddr>> src_mac;
+  std::optional<Masked<MacAddr>> dst_mac;
+  std::optional<uint16_t> vlan_id;        // only with filter protocol kEth8021Q
+  std::optional<uint16_t> vlan_eth_type;  // inner protocol of a tagged frame
+  std::optional<uint16_t> eth_type;       // flower eth_type key (untagged frames)
+  std::optional<IpPrefix> src_ip;
+  std::optional<IpPrefix> dst_ip;
+  std::optional<uint8_t> ip_proto;
+  std::optional<Masked<uint16_t>> src_port;  // tcp/udp/sctp
+  std::optional<Masked<uint16_t>> dst_port;
+  std::optional<uint8_t> icmp_type;  // icmp or icmpv6 by eth_type
+  std::optional<uint8_t> icmp_code;
+  std::optional<uint16_t> arp_op;
+  std::optional<IpPrefix> arp_sip;
+  std::optional<IpPrefix> arp_tip;
+  std::optional<Masked<MacAddr>> arp_sha;
+  std::optional<Masked<MacAddr>> arp_tha;
+  std::optional<Masked<uint16_t>> ct_state;
+  std::optional<uint16_t> ct_zone;
+  std::optional<Masked<uint32_t>> ct_mark;
+  auto operator<=>(const FlowerMatch&) const = default;
+};
+
+struct Action {
+  enum class Kind : uint8_t {
+    kOk,              // gact ok: accept, stop classification
+    kDrop,            // gact drop
+    kPipe,            // gact pipe: next action of this filter
+    kContinue,        // gact continue: next filter
+    kTrap,            // gact trap: hardware hands the packet to the slow path
+    kGoto,            // gact goto chain `chain`
+    kCt,              // ct zone `zone` [commit] / ct clear
+    kMirredRedirect,  // mirred egress redirect to `device`
+    kMirredMirror,    // mirred egress mirror to `device`
+    kVlanPush,        // vlan push id `vlan_id` (802.1Q)
+    kVlanPop,
+  };
+  Kind kind = Kind::kOk;
+  uint32_t chain = 0;  // kGoto
+  uint16_t zone = 0;   // kCt
+  bool commit = false; // kCt
+  bool clear = false;  // kCt: ct clear (zone/commit unused)
+  DeviceRef device;    // kMirred*
+  uint16_t vlan_id = 0;  // kVlanPush
+
+  std::string ToString() const;
+  auto operator<=>(const Action&) const = default;
+};
+
+// One flower filter in the shared block. (chain, prio, handle) identifies it;
+// all filters at one (chain, prio) share `protocol` and the set of present
+// match fields and masks (tc's one-mask-per-prio rule).
+struct Filter {
+  uint32_t chain = 0;
+  uint16_t prio = 0;     // 1..65535, smaller first
+  uint32_t handle = 0;   // 1.., unique within (chain, prio)
+  uint16_t protocol = kEthAll;  // filter protocol (tcm_info)
+  FlowerMatch match;
+  std::vector<Action> actions;  // 1..kMaxActionsPerFilter
+  // Why this filter exists, e.g. "port p1: egress sg web rule 3 (allow tcp 80)".
+  // Shown by trace and rules listings; not sent to the kernel.
+  std::string origin;
+
+  auto Key() const { return std::tuple(chain, prio, handle); }
+  auto operator<=>(const Filter&) const = default;
+};
+
+// The whole pipeline: filters sorted by (chain, prio, handle).
+struct Pipeline {
+  std::vector<Filter> filters;
+  auto operator<=>(const Pipeline&) const = default;
+};
+
+}  // namespace vfguard::policy
+
+#endif  // VFGUARD_POLICY_IR_H_
