@@ -215,12 +215,20 @@ absl::Status DecodeAckAligned(const nlmsghdr* nlh) {
   return WithErrno(-err->error, extack);
 }
 
+// mnl_nlmsg_ok compares nlmsg_len as a signed int, so a length >= 2^31 passes
+// it; this check does not have that hole.
+bool MessageFits(const nlmsghdr* nlh, int remaining) {
+  return remaining >= static_cast<int>(sizeof(nlmsghdr)) &&
+         nlh->nlmsg_len >= sizeof(nlmsghdr) &&
+         nlh->nlmsg_len <= static_cast<uint32_t>(remaining);
+}
+
 // Runs `fn` on the single netlink message in `msg`, aligned.
 template <typename Fn>
 auto OnSingleMessage(absl::Span<const uint8_t> msg, Fn fn) -> decltype(fn(nullptr)) {
   std::vector<uint32_t> aligned = AlignedCopy(msg);
   const auto* nlh = reinterpret_cast<const nlmsghdr*>(aligned.data());
-  if (!mnl_nlmsg_ok(nlh, static_cast<int>(msg.size()))) {
+  if (msg.size() > INT32_MAX || !MessageFits(nlh, static_cast<int>(msg.size()))) {
     return absl::InvalidArgumentError(
         absl::StrCat("truncated netlink message (", msg.size(), " bytes)"));
   }
@@ -298,11 +306,12 @@ absl::Status DecodeAck(absl::Span<const uint8_t> msg) {
 }
 
 absl::StatusOr<std::vector<FlowerFilter>> DecodeFilterDump(absl::Span<const uint8_t> buffer) {
+  if (buffer.size() > INT32_MAX) return absl::InvalidArgumentError("dump buffer too large");
   std::vector<uint32_t> aligned = AlignedCopy(buffer);
   const auto* nlh = reinterpret_cast<const nlmsghdr*>(aligned.data());
   int remaining = static_cast<int>(buffer.size());
   std::vector<FlowerFilter> filters;
-  while (mnl_nlmsg_ok(nlh, remaining)) {
+  while (MessageFits(nlh, remaining)) {
     if (nlh->nlmsg_type == NLMSG_DONE) return filters;
     if (nlh->nlmsg_type == NLMSG_ERROR) {
       absl::Status s = DecodeAckAligned(nlh);

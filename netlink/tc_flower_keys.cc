@@ -68,6 +68,7 @@ struct KeyRow {
   uint16_t mask_attr;  // TCA_FLOWER_UNSPEC: the key has no mask attribute
   Prerequisite prerequisite;
   bool (*is_set)(const FlowerKeys&);
+  bool (*has_zero_mask)(const FlowerKeys&);
   void (*encode)(const KeyRow&, const FlowerKeys&, AttrWriter&);
   absl::Status (*decode)(const KeyRow&, const AttrIndex&, FlowerKeys&);
 };
@@ -79,6 +80,13 @@ struct FieldCodec {
   static constexpr bool kMasked = IsMasked<Stored>::value;
 
   static bool IsSet(const FlowerKeys& keys) { return (keys.*kMember).has_value(); }
+  static bool HasZeroMask(const FlowerKeys& keys) {
+    if constexpr (kMasked) {
+      return IsSet(keys) && (keys.*kMember)->mask == decltype((keys.*kMember)->mask){};
+    } else {
+      return false;
+    }
+  }
 
   static void Encode(const KeyRow& row, const FlowerKeys& keys, AttrWriter& w) {
     const Stored& stored = *(keys.*kMember);
@@ -124,11 +132,12 @@ constexpr KeyRow Row(absl::string_view field, uint16_t value_attr, uint16_t mask
   using Codec = FieldCodec<kMember, Wire>;
   static_assert(std::is_same_v<typename Codec::Stored, typename Wire::Value> ||
                 std::is_same_v<typename Codec::Stored, Masked<typename Wire::Value>>);
-  return KeyRow{field,        value_attr,   mask_attr,     prerequisite,
-                &Codec::IsSet, &Codec::Encode, &Codec::Decode};
+  return KeyRow{field,         value_attr,         mask_attr,      prerequisite,
+                &Codec::IsSet, &Codec::HasZeroMask, &Codec::Encode, &Codec::Decode};
 }
 
 bool IndevIsSet(const FlowerKeys& keys) { return keys.indev.has_value(); }
+bool NeverZeroMask(const FlowerKeys&) { return false; }
 void EncodeIndev(const KeyRow& row, const FlowerKeys& keys, AttrWriter& w) {
   w.PutString(row.value_attr, *keys.indev);
 }
@@ -190,7 +199,7 @@ constexpr uint16_t kNoMask = TCA_FLOWER_UNSPEC;
 // Encoding order is table order (the kernel accepts any order); it follows the
 // kernel's own dump order so captured iproute2 requests can be replayed.
 const KeyRow kKeyRows[] = {
-    {"indev", TCA_FLOWER_INDEV, kNoMask, nullptr, &IndevIsSet, &EncodeIndev, &DecodeIndev},
+    {"indev", TCA_FLOWER_INDEV, kNoMask, nullptr, &IndevIsSet, &NeverZeroMask, &EncodeIndev, &DecodeIndev},
     Row<&K::eth_dst, Mac>("eth_dst", TCA_FLOWER_KEY_ETH_DST, TCA_FLOWER_KEY_ETH_DST_MASK),
     Row<&K::eth_src, Mac>("eth_src", TCA_FLOWER_KEY_ETH_SRC, TCA_FLOWER_KEY_ETH_SRC_MASK),
     Row<&K::vlan_id, U16>("vlan_id", TCA_FLOWER_KEY_VLAN_ID, kNoMask, &NeedsVlanEthType),
@@ -247,6 +256,12 @@ absl::Status ValidateKeys(const FlowerKeys& keys) {
   for (const KeyRow& row : kKeyRows) {
     if (row.prerequisite != nullptr && row.is_set(keys)) {
       if (absl::Status s = row.prerequisite(keys, row.field); !s.ok()) return s;
+    }
+    // The kernel drops such keys from its dumps, so they could never be
+    // recognised as installed.
+    if (row.has_zero_mask(keys)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          row.field, ": an all-zero mask matches everything; leave the key unset instead"));
     }
   }
   if (keys.indev && (keys.indev->empty() || keys.indev->size() >= 16)) {

@@ -68,7 +68,9 @@ using FilterOwner = std::variant<TcBlock, TcDevice>;
 // some keys under others (ports need ip_proto tcp/udp/sctp, ICMP needs eth_type
 // IPv4/IPv6 and ip_proto icmp/icmpv6, ARP keys need eth_type ARP/RARP, VLAN
 // keys need eth_type 802.1Q/802.1ad); a key sent without its prerequisite is
-// silently ignored by the kernel, so the encoder rejects it instead.
+// silently ignored by the kernel, so the encoder rejects it instead. A masked
+// key with an all-zero mask is rejected too: it is a wildcard the kernel
+// leaves out of dumps.
 struct FlowerKeys {
   std::optional<std::string> indev;  // ingress device name
   std::optional<Masked<MacAddr>> eth_dst;

@@ -147,7 +147,7 @@ FlowerFilter ArpFilter() {
   f.keys.arp_tip = Exact(Ipv4Addr{10, 0, 0, 1});
   f.keys.arp_op = Exact<uint8_t>(1);
   f.keys.arp_sha = Exact(kMac1);
-  f.keys.arp_tha = Masked<MacAddr>{};
+  f.keys.arp_tha = Masked<MacAddr>{{}, {0, 0, 0, 0, 0, 0xff}};
   f.actions = {Gact(GactAction::Verdict::kTrap)};
   return f;
 }
@@ -198,6 +198,7 @@ struct FilterCase {
   const char* fixture;
   FlowerFilter (*make)();
   CreateMode mode;
+  friend void PrintTo(const FilterCase& c, std::ostream* os) { *os << c.fixture; }
 };
 
 const FilterCase kFilterCases[] = {
@@ -354,6 +355,9 @@ TEST(TcCodecTest, RejectsKeysTheKernelWouldIgnore) {
   f = Ipv6UdpFilter();
   f.keys.ipv4_dst = Exact(Ipv4Addr{1, 2, 3, 4});
   ExpectInvalid(f, "ipv6");
+  f = Ipv4TcpFilter();
+  f.keys.ipv4_src->mask = {};
+  ExpectInvalid(f, "ipv4_src: an all-zero mask");
 }
 
 TEST(TcCodecTest, RejectsBadActionsAndOwners) {
@@ -438,6 +442,16 @@ TEST(TcCodecTest, TruncatedOrCorruptedMessagesFailCleanly) {
     }
   }
   EXPECT_GT(detected, 0);
+}
+
+TEST(TcCodecTest, LengthAbove2GiBIsRejectedNotFollowed) {
+  // Found by tc_decode_fuzz: libmnl's mnl_nlmsg_ok takes nlmsg_len >= 2^31 as
+  // negative and lets it through.
+  std::vector<uint8_t> bytes = Fixture("req_filter_del.hex");
+  bytes[3] = 0xbc;
+  EXPECT_FALSE(DecodeFilterMessage(bytes).ok());
+  EXPECT_FALSE(DecodeFilterDump(bytes).ok());
+  EXPECT_FALSE(DecodeAck(bytes).ok());
 }
 
 TEST(TcCodecTest, NonFlowerKindIsAnErrorNamingIt) {
