@@ -4,11 +4,16 @@
 // requests, validation errors, and decoding of damaged input.
 #include "netlink/tc_codec.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <libmnl/libmnl.h>
+#include <linux/gen_stats.h>
 #include <linux/netlink.h>
+#include <linux/pkt_cls.h>
+#include <linux/rtnetlink.h>
+#include <linux/tc_act/tc_gact.h>
 
 #include <string>
 
@@ -442,6 +447,137 @@ TEST(TcCodecTest, TruncatedOrCorruptedMessagesFailCleanly) {
     }
   }
   EXPECT_GT(detected, 0);
+}
+
+// A dump shaped like the kernel's (fl_dump + tcf_action_dump_1): a record per
+// (chain, prio) without options, then the filter with flags, in_hw_count,
+// per-action stats and timing, padding and attributes newer than our headers.
+class KernelShapedDump {
+ public:
+  KernelShapedDump() : buf_(4096) {}
+
+  void AddProtoRecord(uint32_t chain, uint16_t prio) {
+    nlmsghdr* nlh = Start(RTM_NEWTFILTER, chain, prio, 0);
+    mnl_attr_put_strz(nlh, TCA_KIND, "flower");
+    End(nlh);
+  }
+
+  void AddFilter(uint32_t chain, uint16_t prio, uint32_t handle, const char* action_kind) {
+    nlmsghdr* nlh = Start(RTM_NEWTFILTER, chain, prio, handle);
+    mnl_attr_put_strz(nlh, TCA_KIND, "flower");
+    nlattr* opts = mnl_attr_nest_start(nlh, TCA_OPTIONS);
+    uint16_t eth_type = htons(0x0800);
+    mnl_attr_put(nlh, TCA_FLOWER_KEY_ETH_TYPE, 2, &eth_type);
+    mnl_attr_put_u8(nlh, TCA_FLOWER_KEY_IP_PROTO, 6);
+    mnl_attr_put_u32(nlh, TCA_FLOWER_FLAGS, TCA_CLS_FLAGS_SKIP_HW | TCA_CLS_FLAGS_NOT_IN_HW);
+    mnl_attr_put_u32(nlh, TCA_FLOWER_IN_HW_COUNT, 0);
+    mnl_attr_put_u32(nlh, 250, 0xdeadbeef);  // from a newer kernel: ignored
+    nlattr* acts = mnl_attr_nest_start(nlh, TCA_FLOWER_ACT);
+    nlattr* act = mnl_attr_nest_start(nlh, 1);
+    mnl_attr_put_strz(nlh, TCA_ACT_KIND, action_kind);
+    nlattr* stats = mnl_attr_nest_start(nlh, TCA_ACT_STATS);
+    uint8_t basic[16] = {};
+    uint64_t bytes = 1234;
+    uint32_t packets = 7;
+    std::memcpy(basic, &bytes, 8);
+    std::memcpy(basic + 8, &packets, 4);
+    mnl_attr_put(nlh, TCA_STATS_BASIC, sizeof(basic), basic);
+    bytes = 100;
+    packets = 1;
+    std::memcpy(basic, &bytes, 8);
+    std::memcpy(basic + 8, &packets, 4);
+    mnl_attr_put(nlh, TCA_STATS_BASIC_HW, sizeof(basic), basic);
+    uint8_t queue[20] = {};
+    mnl_attr_put(nlh, TCA_STATS_QUEUE, sizeof(queue), queue);
+    mnl_attr_nest_end(nlh, stats);
+    mnl_attr_put_u32(nlh, TCA_ACT_IN_HW_COUNT, 0);
+    nlattr* act_opts = mnl_attr_nest_start(nlh, TCA_ACT_OPTIONS);
+    tc_gact parms{};
+    parms.action = TC_ACT_SHOT;
+    parms.index = 17;
+    parms.refcnt = 1;
+    parms.bindcnt = 1;
+    mnl_attr_put(nlh, TCA_GACT_PARMS, sizeof(parms), &parms);
+    mnl_attr_put(nlh, TCA_GACT_PAD, 0, nullptr);
+    tcf_t tm{.install = 900, .lastuse = 250, .expires = 0, .firstuse = 300};
+    mnl_attr_put(nlh, TCA_GACT_TM, sizeof(tm), &tm);
+    mnl_attr_nest_end(nlh, act_opts);
+    mnl_attr_nest_end(nlh, act);
+    mnl_attr_nest_end(nlh, acts);
+    mnl_attr_nest_end(nlh, opts);
+    End(nlh);
+  }
+
+  void AddDone() {
+    nlmsghdr* nlh = Start(NLMSG_DONE, 0, 0, 0);
+    End(nlh);
+  }
+
+  std::vector<uint8_t> Bytes() { return buf_.Prefix(used_); }
+
+ private:
+  nlmsghdr* Start(uint16_t type, uint32_t chain, uint16_t prio, uint32_t handle) {
+    nlmsghdr* nlh = mnl_nlmsg_put_header(buf_.span().data() + used_);
+    nlh->nlmsg_type = type;
+    nlh->nlmsg_flags = NLM_F_MULTI;
+    if (type == NLMSG_DONE) {
+      mnl_nlmsg_put_extra_header(nlh, sizeof(int));
+      return nlh;
+    }
+    auto* tcm = static_cast<tcmsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(tcmsg)));
+    tcm->tcm_ifindex = static_cast<int>(TCM_IFINDEX_MAGIC_BLOCK);
+    tcm->tcm_parent = 5;
+    tcm->tcm_handle = handle;
+    tcm->tcm_info = TC_H_MAKE(static_cast<uint32_t>(prio) << 16, htons(0x0800));
+    mnl_attr_put_u32(nlh, TCA_CHAIN, chain);
+    return nlh;
+  }
+  void End(nlmsghdr* nlh) { used_ += MNL_ALIGN(nlh->nlmsg_len); }
+
+  AlignedBuffer buf_;
+  size_t used_ = 0;
+};
+
+TEST(TcCodecTest, DecodesKernelShapedDumpWithStats) {
+  KernelShapedDump dump;
+  dump.AddProtoRecord(3, 10);
+  dump.AddFilter(3, 10, 1, "gact");
+  dump.AddFilter(3, 10, 2, "gact");
+  dump.AddDone();
+  dump.AddFilter(3, 10, 3, "gact");  // after NLMSG_DONE: not part of the dump
+  absl::StatusOr<std::vector<FlowerFilter>> got = DecodeFilterDump(dump.Bytes());
+  ASSERT_TRUE(got.ok()) << got.status();
+  ASSERT_EQ(got->size(), 2u);
+  const FlowerFilter& f = (*got)[0];
+  EXPECT_EQ(std::get<TcBlock>(f.owner).index, 5u);
+  EXPECT_EQ(f.chain, 3u);
+  EXPECT_EQ(f.prio, 10);
+  EXPECT_EQ(f.handle, 1u);
+  EXPECT_EQ(f.protocol, 0x0800);
+  EXPECT_EQ(f.keys.eth_type, 0x0800);
+  EXPECT_EQ(f.keys.ip_proto, 6);
+  EXPECT_TRUE(f.skip_hw);
+  EXPECT_FALSE(f.skip_sw);
+  EXPECT_TRUE(f.status.not_in_hw);
+  EXPECT_FALSE(f.status.in_hw);
+  ASSERT_EQ(f.actions.size(), 1u);
+  EXPECT_EQ(std::get<GactAction>(f.actions[0].op).verdict, GactAction::Verdict::kDrop);
+  EXPECT_EQ(f.actions[0].stats.packets, 7u);
+  EXPECT_EQ(f.actions[0].stats.bytes, 1234u);
+  EXPECT_EQ(f.actions[0].stats.hw_packets, 1u);
+  EXPECT_EQ(f.actions[0].stats.hw_bytes, 100u);
+  EXPECT_EQ(f.actions[0].stats.idle_ms, 2500u);  // 250 USER_HZ ticks
+  EXPECT_EQ(f.status.packets, 7u);
+  EXPECT_EQ(f.status.bytes, 1234u);
+  EXPECT_EQ(f.status.idle_ms, 2500u);
+  EXPECT_EQ((*got)[1].handle, 2u);
+}
+
+TEST(TcCodecTest, UnsupportedActionKindIsAnErrorNamingIt) {
+  KernelShapedDump dump;
+  dump.AddFilter(0, 1, 1, "pedit");
+  absl::StatusOr<std::vector<FlowerFilter>> got = DecodeFilterDump(dump.Bytes());
+  EXPECT_THAT(std::string(got.status().message()), HasSubstr("'pedit'"));
 }
 
 TEST(TcCodecTest, LengthAbove2GiBIsRejectedNotFollowed) {
