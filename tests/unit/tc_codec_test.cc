@@ -17,6 +17,7 @@
 
 #include <string>
 
+#include "tests/unit/tc_cases.h"
 #include "tests/unit/tc_test_support.h"
 
 namespace vfguard::netlink {
@@ -578,6 +579,38 @@ TEST(TcCodecTest, UnsupportedActionKindIsAnErrorNamingIt) {
   dump.AddFilter(0, 1, 1, "pedit");
   absl::StatusOr<std::vector<FlowerFilter>> got = DecodeFilterDump(dump.Bytes());
   EXPECT_THAT(std::string(got.status().message()), HasSubstr("'pedit'"));
+}
+
+// Replies captured from the real kernel by tests/kernel/tc_roundtrip_test
+// (fixtures/dump_*.hex): each must decode to exactly the filter that test
+// installed. In its namespace the mirred target v1b had ifindex 4.
+class KernelDumpTest : public ::testing::TestWithParam<testing::Case> {};
+
+TEST_P(KernelDumpTest, DecodesToTheInstalledFilter) {
+  const testing::Case& c = GetParam();
+  absl::StatusOr<std::optional<FlowerFilter>> got =
+      DecodeFilterMessage(Fixture("dump_" + c.name + ".hex"));
+  ASSERT_TRUE(got.ok()) << got.status();
+  ASSERT_TRUE(got->has_value());
+  EXPECT_EQ(WithoutStatus(**got), c.filter)
+      << "kernel " << DebugString(**got) << "\nwant   " << DebugString(c.filter);
+  EXPECT_TRUE((*got)->status.not_in_hw);
+  EXPECT_FALSE((*got)->status.in_hw);
+  EXPECT_EQ((*got)->status.in_hw_count, 0u);
+  EXPECT_EQ((*got)->status.packets, 0u);
+  for (const TcAction& a : (*got)->actions) EXPECT_TRUE(a.stats.idle_ms.has_value());
+}
+
+INSTANTIATE_TEST_SUITE_P(Debian61, KernelDumpTest,
+                         ::testing::ValuesIn(testing::TcRoundTripCases(1, "v0a", 4)),
+                         [](const auto& info) { return info.param.name; });
+
+TEST(TcCodecTest, KernelRejectionsDecodeToErrnoAndExtack) {
+  absl::Status skip_sw = DecodeAck(Fixture("err_skip_sw.hex"));
+  EXPECT_EQ(ErrnoFromStatus(skip_sw), EOPNOTSUPP) << skip_sw;
+  absl::Status no_block = DecodeAck(Fixture("err_no_block.hex"));
+  EXPECT_EQ(ErrnoFromStatus(no_block), EINVAL) << no_block;
+  EXPECT_EQ(ExtackFromStatus(no_block), "Block of given index was not found");
 }
 
 TEST(TcCodecTest, LengthAbove2GiBIsRejectedNotFollowed) {
