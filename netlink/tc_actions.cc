@@ -10,9 +10,9 @@
 #include <linux/tc_act/tc_vlan.h>
 
 #include <algorithm>
-#include "absl/strings/string_view.h"
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 
 namespace vfguard::netlink::tc_actions {
 namespace {
@@ -33,11 +33,16 @@ Parms ParmsWithControl(int32_t control) {
 
 absl::StatusOr<int32_t> GactControl(const GactAction& g) {
   switch (g.verdict) {
-    case GactAction::Verdict::kOk: return kTcActOk;
-    case GactAction::Verdict::kDrop: return kTcActShot;
-    case GactAction::Verdict::kPipe: return kTcActPipe;
-    case GactAction::Verdict::kContinue: return kTcActUnspec;
-    case GactAction::Verdict::kTrap: return kTcActTrap;
+    case GactAction::Verdict::kOk:
+      return kTcActOk;
+    case GactAction::Verdict::kDrop:
+      return kTcActShot;
+    case GactAction::Verdict::kPipe:
+      return kTcActPipe;
+    case GactAction::Verdict::kContinue:
+      return kTcActUnspec;
+    case GactAction::Verdict::kTrap:
+      return kTcActTrap;
     case GactAction::Verdict::kGotoChain:
       if (g.chain > TC_ACT_EXT_VAL_MASK) {
         return absl::InvalidArgumentError(
@@ -54,11 +59,16 @@ absl::StatusOr<GactAction> GactFromControl(int32_t control) {
                       static_cast<uint32_t>(control & TC_ACT_EXT_VAL_MASK)};
   }
   switch (control) {
-    case kTcActOk: return GactAction{GactAction::Verdict::kOk};
-    case kTcActShot: return GactAction{GactAction::Verdict::kDrop};
-    case kTcActPipe: return GactAction{GactAction::Verdict::kPipe};
-    case kTcActUnspec: return GactAction{GactAction::Verdict::kContinue};
-    case kTcActTrap: return GactAction{GactAction::Verdict::kTrap};
+    case kTcActOk:
+      return GactAction{GactAction::Verdict::kOk};
+    case kTcActShot:
+      return GactAction{GactAction::Verdict::kDrop};
+    case kTcActPipe:
+      return GactAction{GactAction::Verdict::kPipe};
+    case kTcActUnspec:
+      return GactAction{GactAction::Verdict::kContinue};
+    case kTcActTrap:
+      return GactAction{GactAction::Verdict::kTrap};
   }
   return absl::InvalidArgumentError(absl::StrCat("gact: unsupported control action ", control));
 }
@@ -218,8 +228,7 @@ absl::Status DecodeVlan(const AttrIndex& opts, TcAction& a) {
       if (*prio != 0) return absl::InvalidArgumentError("vlan push: priority is not supported");
     }
   } else {
-    return absl::InvalidArgumentError(
-        absl::StrCat("vlan: unsupported v_action ", parms.v_action));
+    return absl::InvalidArgumentError(absl::StrCat("vlan: unsupported v_action ", parms.v_action));
   }
   a.op = v;
   return absl::OkStatus();
@@ -360,9 +369,9 @@ absl::Status ValidateActions(const std::vector<TcAction>& actions) {
               absl::StrCat(where, ": vlan push id ", v->vlan_id, " outside 1..4094"));
         }
         if (v->protocol != ETH_P_8021Q && v->protocol != ETH_P_8021AD) {
-          return absl::InvalidArgumentError(
-              absl::StrCat(where, ": vlan push protocol 0x", absl::Hex(v->protocol),
-                           " is neither 802.1Q nor 802.1ad"));
+          return absl::InvalidArgumentError(absl::StrCat(where, ": vlan push protocol 0x",
+                                                         absl::Hex(v->protocol),
+                                                         " is neither 802.1Q nor 802.1ad"));
         }
       }
     }

@@ -31,9 +31,12 @@ constexpr char kExtackPayload[] = "type.vfguard/netlink.extack";
 // what tc sends for "add", "replace" and "change".
 uint16_t CreateFlags(CreateMode mode, bool is_qdisc) {
   switch (mode) {
-    case CreateMode::kCreateExclusive: return NLM_F_CREATE | NLM_F_EXCL;
-    case CreateMode::kCreateOrReplace: return NLM_F_CREATE | (is_qdisc ? NLM_F_REPLACE : 0);
-    case CreateMode::kReplaceOnly: return 0;
+    case CreateMode::kCreateExclusive:
+      return NLM_F_CREATE | NLM_F_EXCL;
+    case CreateMode::kCreateOrReplace:
+      return NLM_F_CREATE | (is_qdisc ? NLM_F_REPLACE : 0);
+    case CreateMode::kReplaceOnly:
+      return 0;
   }
   return 0;
 }
@@ -218,8 +221,7 @@ absl::Status DecodeAckAligned(const nlmsghdr* nlh) {
 // mnl_nlmsg_ok compares nlmsg_len as a signed int, so a length >= 2^31 passes
 // it; this check does not have that hole.
 bool MessageFits(const nlmsghdr* nlh, int remaining) {
-  return remaining >= static_cast<int>(sizeof(nlmsghdr)) &&
-         nlh->nlmsg_len >= sizeof(nlmsghdr) &&
+  return remaining >= static_cast<int>(sizeof(nlmsghdr)) && nlh->nlmsg_len >= sizeof(nlmsghdr) &&
          nlh->nlmsg_len <= static_cast<uint32_t>(remaining);
 }
 
@@ -265,8 +267,8 @@ absl::StatusOr<size_t> EncodeNewFilter(const FlowerFilter& filter, CreateMode mo
   nlattr* options = w.NestStart(TCA_OPTIONS, /*flag_nested=*/false);
   tc_flower::EncodeKeys(filter.keys, w);
   tc_actions::EncodeActions(filter.actions, TCA_FLOWER_ACT, w);
-  uint32_t flags = (filter.skip_hw ? TCA_CLS_FLAGS_SKIP_HW : 0) |
-                   (filter.skip_sw ? TCA_CLS_FLAGS_SKIP_SW : 0);
+  uint32_t flags =
+      (filter.skip_hw ? TCA_CLS_FLAGS_SKIP_HW : 0) | (filter.skip_sw ? TCA_CLS_FLAGS_SKIP_SW : 0);
   w.PutU32(TCA_FLOWER_FLAGS, flags);
   tc_flower::EncodeTrailingKeys(filter.keys, w);
   w.NestEnd(options);

@@ -5,10 +5,10 @@
 #include <linux/pkt_cls.h>
 #include <netinet/in.h>
 
-#include "absl/strings/string_view.h"
 #include <type_traits>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 
 namespace vfguard::netlink::tc_flower {
@@ -75,8 +75,8 @@ struct KeyRow {
 
 template <auto kMember, typename Wire>
 struct FieldCodec {
-  using Stored = typename std::remove_reference_t<
-      decltype(std::declval<FlowerKeys&>().*kMember)>::value_type;
+  using Stored =
+      typename std::remove_reference_t<decltype(std::declval<FlowerKeys&>().*kMember)>::value_type;
   static constexpr bool kMasked = IsMasked<Stored>::value;
 
   static bool IsSet(const FlowerKeys& keys) { return (keys.*kMember).has_value(); }
@@ -132,7 +132,7 @@ constexpr KeyRow Row(absl::string_view field, uint16_t value_attr, uint16_t mask
   using Codec = FieldCodec<kMember, Wire>;
   static_assert(std::is_same_v<typename Codec::Stored, typename Wire::Value> ||
                 std::is_same_v<typename Codec::Stored, Masked<typename Wire::Value>>);
-  return KeyRow{field,         value_attr,         mask_attr,      prerequisite,
+  return KeyRow{field,         value_attr,          mask_attr,      prerequisite,
                 &Codec::IsSet, &Codec::HasZeroMask, &Codec::Encode, &Codec::Decode};
 }
 
@@ -199,7 +199,8 @@ constexpr uint16_t kNoMask = TCA_FLOWER_UNSPEC;
 // Encoding order is table order (the kernel accepts any order); it follows the
 // kernel's own dump order so captured iproute2 requests can be replayed.
 const KeyRow kKeyRows[] = {
-    {"indev", TCA_FLOWER_INDEV, kNoMask, nullptr, &IndevIsSet, &NeverZeroMask, &EncodeIndev, &DecodeIndev},
+    {"indev", TCA_FLOWER_INDEV, kNoMask, nullptr, &IndevIsSet, &NeverZeroMask, &EncodeIndev,
+     &DecodeIndev},
     Row<&K::eth_dst, Mac>("eth_dst", TCA_FLOWER_KEY_ETH_DST, TCA_FLOWER_KEY_ETH_DST_MASK),
     Row<&K::eth_src, Mac>("eth_src", TCA_FLOWER_KEY_ETH_SRC, TCA_FLOWER_KEY_ETH_SRC_MASK),
     Row<&K::vlan_id, U16>("vlan_id", TCA_FLOWER_KEY_VLAN_ID, kNoMask, &NeedsVlanEthType),

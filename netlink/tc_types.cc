@@ -8,9 +8,8 @@ namespace vfguard::netlink {
 namespace {
 
 std::string Hex(absl::Span<const uint8_t> bytes) {
-  return absl::StrJoin(bytes, ":", [](std::string* out, uint8_t b) {
-    absl::StrAppendFormat(out, "%02x", b);
-  });
+  return absl::StrJoin(bytes, ":",
+                       [](std::string* out, uint8_t b) { absl::StrAppendFormat(out, "%02x", b); });
 }
 
 template <typename T>
@@ -38,8 +37,7 @@ void Append(std::vector<std::string>& parts, const char* name,
 
 std::string StatsString(const ActionStats& s) {
   return absl::StrCat(" [", s.packets, " pkts ", s.bytes, " bytes, hw ", s.hw_packets, "/",
-                      s.hw_bytes, s.idle_ms ? absl::StrCat(", idle ", *s.idle_ms, "ms") : "",
-                      "]");
+                      s.hw_bytes, s.idle_ms ? absl::StrCat(", idle ", *s.idle_ms, "ms") : "", "]");
 }
 
 }  // namespace
@@ -91,13 +89,12 @@ std::string DebugString(const TcAction& action) {
     op = absl::StrCat("gact ", kNames[static_cast<int>(g->verdict)]);
     if (g->verdict == GactAction::Verdict::kGotoChain) absl::StrAppend(&op, " chain ", g->chain);
   } else if (const auto* ct = std::get_if<CtAction>(&action.op)) {
-    op = ct->clear ? "ct clear"
-                   : absl::StrCat("ct zone ", ct->zone, ct->commit ? " commit" : "");
+    op = ct->clear ? "ct clear" : absl::StrCat("ct zone ", ct->zone, ct->commit ? " commit" : "");
     absl::StrAppend(&op, " control ", ct->control);
   } else if (const auto* m = std::get_if<MirredAction>(&action.op)) {
     op = absl::StrCat("mirred egress ",
-                      m->mode == MirredAction::Mode::kRedirect ? "redirect" : "mirror",
-                      " ifindex ", m->ifindex);
+                      m->mode == MirredAction::Mode::kRedirect ? "redirect" : "mirror", " ifindex ",
+                      m->ifindex);
     if (m->control) absl::StrAppend(&op, " control ", *m->control);
   } else if (const auto* v = std::get_if<VlanAction>(&action.op)) {
     op = v->op == VlanAction::Op::kPop
@@ -123,8 +120,7 @@ std::string DebugString(const FlowerFilter& f) {
       "not_in_hw=%d in_hw_count=%d pkts=%d bytes=%d}",
       owner, f.chain, f.prio, f.handle, f.protocol, f.skip_hw ? " skip_hw" : "",
       f.skip_sw ? " skip_sw" : "", DebugString(f.keys), absl::StrJoin(actions, "; "),
-      f.status.in_hw, f.status.not_in_hw, f.status.in_hw_count, f.status.packets,
-      f.status.bytes);
+      f.status.in_hw, f.status.not_in_hw, f.status.in_hw_count, f.status.packets, f.status.bytes);
 }
 
 }  // namespace vfguard::netlink

@@ -110,7 +110,7 @@ inline constexpr int32_t kTcActShot = 2;
 inline constexpr int32_t kTcActPipe = 3;
 inline constexpr int32_t kTcActStolen = 4;
 inline constexpr int32_t kTcActTrap = 8;
-inline constexpr int32_t kTcActUnspec = -1;  // "continue"
+inline constexpr int32_t kTcActUnspec = -1;             // "continue"
 inline constexpr int32_t kTcActGotoChain = 0x20000000;  // | chain (28 bits)
 
 // Per-action counters and timing, reported by dumps only.
@@ -133,8 +133,8 @@ struct GactAction {
 struct CtAction {
   uint16_t zone = 0;
   bool commit = false;
-  bool clear = false;             // ct clear: zone and commit must be unset
-  int32_t control = kTcActPipe;   // verdict after the ct step
+  bool clear = false;            // ct clear: zone and commit must be unset
+  int32_t control = kTcActPipe;  // verdict after the ct step
   auto operator<=>(const CtAction&) const = default;
 };
 
@@ -151,8 +151,8 @@ struct MirredAction {
 struct VlanAction {
   enum class Op : uint8_t { kPush, kPop };
   Op op = Op::kPush;
-  uint16_t vlan_id = 0;         // kPush
-  uint16_t protocol = 0x8100;   // kPush: TPID (802.1Q or 802.1ad)
+  uint16_t vlan_id = 0;        // kPush
+  uint16_t protocol = 0x8100;  // kPush: TPID (802.1Q or 802.1ad)
   int32_t control = kTcActPipe;
   auto operator<=>(const VlanAction&) const = default;
 };
@@ -178,8 +178,8 @@ struct FilterStatus {
 struct FlowerFilter {
   FilterOwner owner = TcBlock{};
   uint32_t chain = 0;
-  uint16_t prio = 0;        // 1..65535; 0 lets the kernel pick (adds only)
-  uint32_t handle = 0;      // 0 lets the kernel pick (adds only)
+  uint16_t prio = 0;           // 1..65535; 0 lets the kernel pick (adds only)
+  uint32_t handle = 0;         // 0 lets the kernel pick (adds only)
   uint16_t protocol = 0x0003;  // ETH_P_ALL by default; host order
   FlowerKeys keys;
   bool skip_hw = false;

@@ -94,8 +94,8 @@ absl::StatusOr<AttrIndex> AttrIndex::ParseNested(const nlattr* nest, uint16_t ma
 
 absl::Status ReadExact(const nlattr* attr, void* out, size_t len, absl::string_view field) {
   if (mnl_attr_get_payload_len(attr) != len) {
-    return absl::InvalidArgumentError(absl::StrCat(field, ": expected ", len, " bytes, got ",
-                                                   mnl_attr_get_payload_len(attr)));
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ": expected ", len, " bytes, got ", mnl_attr_get_payload_len(attr)));
   }
   std::memcpy(out, mnl_attr_get_payload(attr), len);
   return absl::OkStatus();

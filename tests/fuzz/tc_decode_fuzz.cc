@@ -22,13 +22,11 @@ void CheckReencodes(const FlowerFilter& decoded) {
       vfguard::netlink::EncodeNewFilter(decoded, CreateMode::kCreateOrReplace, 1, out);
   if (!len.ok()) return;  // decoded but not something we would ever send
   auto again = DecodeFilterMessage(absl::MakeConstSpan(out.data(), *len));
-  if (!again.ok() || !again->has_value() ||
-      WithoutStatus(**again) != WithoutStatus(decoded)) {
+  if (!again.ok() || !again->has_value() || WithoutStatus(**again) != WithoutStatus(decoded)) {
     std::fprintf(stderr, "re-encode mismatch:\n  first  %s\n  second %s\n",
                  vfguard::netlink::DebugString(decoded).c_str(),
-                 again.ok() && again->has_value()
-                     ? vfguard::netlink::DebugString(**again).c_str()
-                     : std::string(again.status().ToString()).c_str());
+                 again.ok() && again->has_value() ? vfguard::netlink::DebugString(**again).c_str()
+                                                  : std::string(again.status().ToString()).c_str());
     std::abort();
   }
 }

@@ -152,7 +152,8 @@ void WriteFixture(const std::string& name, absl::Span<const uint8_t> bytes,
   std::ofstream out(CaptureDir() + "/" + name);
   out << "# " << comment << "\n";
   for (size_t i = 0; i < bytes.size(); ++i) {
-    out << absl::StrFormat("%02x", bytes[i]) << ((i % 16 == 15 || i + 1 == bytes.size()) ? "\n" : " ");
+    out << absl::StrFormat("%02x", bytes[i])
+        << ((i % 16 == 15 || i + 1 == bytes.size()) ? "\n" : " ");
   }
 }
 
@@ -180,7 +181,8 @@ absl::Status Delete(const FlowerFilter& f) {
 
 absl::StatusOr<std::vector<uint8_t>> RawDump(const FilterOwner& owner) {
   Buffer b;
-  absl::StatusOr<size_t> len = EncodeDumpFilters(owner, std::nullopt, world->nl.NextSeq(), b.span());
+  absl::StatusOr<size_t> len =
+      EncodeDumpFilters(owner, std::nullopt, world->nl.NextSeq(), b.span());
   if (!len.ok()) return len.status();
   return world->nl.Dump({b.span().data(), *len});
 }
@@ -215,9 +217,7 @@ std::optional<FlowerFilter> Find(const FilterOwner& owner, const FlowerFilter& w
   return std::nullopt;
 }
 
-std::vector<Case> Cases() {
-  return TcRoundTripCases(kBlock, "v0a", world->v1b);
-}
+std::vector<Case> Cases() { return TcRoundTripCases(kBlock, "v0a", world->v1b); }
 
 FlowerFilter OnBlock(uint32_t chain, uint16_t prio, uint32_t handle, uint16_t protocol) {
   return TcCaseFilter(kBlock, chain, prio, handle, protocol);
@@ -230,12 +230,13 @@ class RoundTrip : public ::testing::TestWithParam<size_t> {};
 TEST_P(RoundTrip, KernelHoldsExactlyWhatWasEncoded) {
   Case c = Cases()[GetParam()];
   SCOPED_TRACE(c.name);
-  ASSERT_TRUE(Add(c.filter).ok()) << Add(c.filter).ToString();
+  absl::Status added = Add(c.filter);
+  ASSERT_TRUE(added.ok()) << added;
   std::vector<uint8_t> raw;
   std::optional<FlowerFilter> got = Find(c.filter.owner, c.filter, &raw);
   ASSERT_TRUE(got.has_value()) << "filter not in dump";
-  EXPECT_EQ(WithoutStatus(*got), c.filter) << "\nkernel: " << DebugString(*got)
-                                           << "\nsent:   " << DebugString(c.filter);
+  EXPECT_EQ(WithoutStatus(*got), c.filter)
+      << "\nkernel: " << DebugString(*got) << "\nsent:   " << DebugString(c.filter);
   EXPECT_TRUE(got->status.not_in_hw);
   EXPECT_FALSE(got->status.in_hw);
   EXPECT_EQ(got->status.in_hw_count, 0u);
@@ -293,7 +294,8 @@ TEST(Kernel, DeviceOwnedFilterRoundTrips) {
   f.keys.eth_type = kIp;
   f.keys.ipv4_dst = Exact(Ipv4Addr{10, 1, 2, 3});
   f.actions = {Gact(GactAction::Verdict::kDrop)};
-  ASSERT_TRUE(Add(f).ok()) << Add(f);
+  absl::Status added = Add(f);
+  ASSERT_TRUE(added.ok()) << added;
   std::optional<FlowerFilter> got = Find(f.owner, f);
   ASSERT_TRUE(got.has_value());
   EXPECT_EQ(WithoutStatus(*got), f) << DebugString(*got);
@@ -349,13 +351,14 @@ int main(int argc, char** argv) {
   using namespace vfguard::netlink;
   ::testing::InitGoogleTest(&argc, argv);
   if (geteuid() != 0) return Skip("needs root (network namespaces, tc)");
-  if (unshare(CLONE_NEWNET) != 0) return Skip(absl::StrCat("unshare(CLONE_NEWNET): ", strerror(errno)));
+  if (unshare(CLONE_NEWNET) != 0)
+    return Skip(absl::StrCat("unshare(CLONE_NEWNET): ", strerror(errno)));
   static World w;
   world = &w;
   if (!w.nl.Open()) return Skip(absl::StrCat("rtnetlink socket: ", strerror(errno)));
   for (auto [a, b] : {std::pair{"v0a", "v0b"}, {"v1a", "v1b"}, {"v2a", "v2b"}}) {
     if (absl::Status s = CreateVeth(w.nl, a, b); !s.ok()) {
-      return Skip(absl::StrCat("kernel cannot create veth pairs: ", s.ToString()));
+      return Skip(absl::StrCat("kernel cannot create veth pairs: ", std::string(s.message())));
     }
   }
   w.v0a = if_nametoindex("v0a");
@@ -365,11 +368,11 @@ int main(int argc, char** argv) {
   w.v2a = if_nametoindex("v2a");
   Buffer b;
   for (auto [dev, block] : {std::pair{w.v0a, kBlock}, {w.v1a, kBlock}, {w.v2a, 0u}}) {
-    absl::StatusOr<size_t> len = EncodeNewClsact({.ifindex = dev, .ingress_block = block},
-                                                 CreateMode::kCreateExclusive, w.nl.NextSeq(),
-                                                 b.span());
+    absl::StatusOr<size_t> len =
+        EncodeNewClsact({.ifindex = dev, .ingress_block = block}, CreateMode::kCreateExclusive,
+                        w.nl.NextSeq(), b.span());
     absl::Status s = len.ok() ? w.nl.Request({b.span().data(), *len}) : len.status();
-    if (!s.ok()) return Skip(absl::StrCat("kernel lacks clsact/shared blocks: ", s.ToString()));
+    if (!s.ok()) return Skip(absl::StrCat("kernel lacks clsact/shared blocks: ", std::string(s.message())));
   }
   // Probe cls_flower with the simplest filter.
   FlowerFilter probe;
@@ -379,7 +382,7 @@ int main(int argc, char** argv) {
   probe.handle = 1;
   probe.actions = {{GactAction{GactAction::Verdict::kOk}}};
   if (absl::Status s = Add(probe); !s.ok()) {
-    return Skip(absl::StrCat("kernel lacks cls_flower/act_gact: ", s.ToString()));
+    return Skip(absl::StrCat("kernel lacks cls_flower/act_gact: ", std::string(s.message())));
   }
   (void)Delete(probe);
   return RUN_ALL_TESTS();

@@ -34,7 +34,6 @@ inline FlowerFilter TcCaseFilter(uint32_t block, uint32_t chain, uint16_t prio, 
 
 inline TcAction Gact(GactAction::Verdict v, uint32_t chain = 0) { return {GactAction{v, chain}}; }
 
-
 // One filter per supported key group and action, as the kernel round-trip
 // test installs them: on `block`, matching ingress device `indev`, mirred
 // actions towards `mirred_ifindex`.
