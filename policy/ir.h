@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "policy/addr.h"
@@ -125,7 +126,7 @@ struct Filter {
   // Shown by trace and rules listings; not sent to the kernel.
   std::string origin;
 
-  auto Key() const { return std::tuple(chain, prio, handle); }
+  std::tuple<uint32_t, uint16_t, uint32_t> Key() const { return {chain, prio, handle}; }
   auto operator<=>(const Filter&) const = default;
 };
 
