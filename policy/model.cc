@@ -13,13 +13,13 @@ std::vector<IpPrefix> PortAddressPrefixes(const Port& port) {
   return out;
 }
 
-std::string_view ToString(Direction d) { return d == Direction::kIngress ? "ingress" : "egress"; }
+const char* ToString(Direction d) { return d == Direction::kIngress ? "ingress" : "egress"; }
 
-std::string_view ToString(EtherType e) { return e == EtherType::kIPv4 ? "IPv4" : "IPv6"; }
+const char* ToString(EtherType e) { return e == EtherType::kIPv4 ? "IPv4" : "IPv6"; }
 
-std::string_view ToString(RuleAction a) { return a == RuleAction::kAllow ? "allow" : "deny"; }
+const char* ToString(RuleAction a) { return a == RuleAction::kAllow ? "allow" : "deny"; }
 
-std::string_view ToString(PortState s) {
+const char* ToString(PortState s) {
   switch (s) {
     case PortState::kActive:
       return "active";

@@ -118,10 +118,10 @@ struct Snapshot {
 // remote groups.
 std::vector<IpPrefix> PortAddressPrefixes(const Port& port);
 
-std::string_view ToString(Direction d);
-std::string_view ToString(EtherType e);
-std::string_view ToString(RuleAction a);
-std::string_view ToString(PortState s);
+const char* ToString(Direction d);
+const char* ToString(EtherType e);
+const char* ToString(RuleAction a);
+const char* ToString(PortState s);
 // "tcp", "udp", ... for known numbers, else the decimal number.
 std::string ProtocolName(uint8_t proto);
 std::optional<uint8_t> ProtocolFromName(std::string_view name);
