@@ -1,0 +1,345 @@
+#include "tests/unit/gen/random_policy.h"
+
+#include <algorithm>
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+
+namespace vfguard::testing {
+
+using policy::AllowedAddressPair;
+using policy::IpAddr;
+using policy::IpPrefix;
+using policy::MacAddr;
+using policy::Port;
+using policy::SecurityGroupRule;
+
+namespace {
+
+IpAddr Ip(const char* text) { return *IpAddr::Parse(text); }
+IpPrefix Prefix(const char* text) { return *IpPrefix::Parse(text); }
+MacAddr Mac(const char* text) { return *MacAddr::Parse(text); }
+
+const std::vector<const char*> kV4Pool = {"10.0.0.1", "10.0.0.2",   "10.0.0.3",  "10.0.0.4",
+                                          "10.0.0.5", "10.0.0.100", "10.0.1.5",  "10.0.2.7",
+                                          "10.0.2.200", "8.8.8.8"};
+const std::vector<const char*> kV6Pool = {"fd00::1", "fd00::2", "fd00::3", "fd00::4",
+                                          "fd00::5", "fd00::64", "fd00:1::5", "2001:db8::1"};
+const std::vector<const char*> kV4Prefixes = {"10.0.0.0/24", "10.0.0.2/32", "10.0.0.0/30",
+                                              "10.0.1.0/25", "0.0.0.0/0",   "10.0.2.0/24"};
+const std::vector<const char*> kV6Prefixes = {"fd00::/64", "fd00::2/128", "fd00:1::/48", "::/0"};
+const std::vector<uint16_t> kPorts = {67, 68, 546, 547, 22, 79, 80, 81, 443, 1000, 1023, 1024,
+                                      1999, 2000, 8080, 65535};
+const std::vector<std::pair<uint16_t, uint16_t>> kRanges = {
+    {80, 80}, {22, 22}, {1, 65535}, {1000, 2000}, {1024, 65535}, {79, 81}, {443, 443}, {1, 1023},
+    {8000, 8080}};
+
+}  // namespace
+
+RandomPolicy::RandomPolicy(uint64_t seed, RandomPolicyOptions options)
+    : rng_(seed), options_(options) {}
+
+int RandomPolicy::Uniform(int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng_); }
+bool RandomPolicy::Chance(double p) { return std::bernoulli_distribution(p)(rng_); }
+
+IpAddr RandomPolicy::PoolIp(bool v6) { return Ip(v6 ? Pick(kV6Pool) : Pick(kV4Pool)); }
+
+SecurityGroupRule RandomPolicy::Rule(const std::vector<std::string>& group_ids) {
+  SecurityGroupRule r;
+  r.direction = Chance(0.5) ? policy::Direction::kIngress : policy::Direction::kEgress;
+  bool v6 = Chance(0.35);
+  r.ethertype = v6 ? policy::EtherType::kIPv6 : policy::EtherType::kIPv4;
+  switch (Uniform(0, 7)) {
+    case 0:
+    case 1:
+      break;  // any
+    case 2:
+    case 3:
+      r.protocol = policy::kProtoTcp;
+      break;
+    case 4:
+      r.protocol = policy::kProtoUdp;
+      break;
+    case 5:
+      r.protocol = v6 ? policy::kProtoIcmpv6 : policy::kProtoIcmp;
+      break;
+    case 6:
+      r.protocol = policy::kProtoSctp;
+      break;
+    default:
+      r.protocol = Chance(0.5) ? policy::kProtoVrrp : uint8_t{47};
+  }
+  if (r.protocol && (*r.protocol == policy::kProtoTcp || *r.protocol == policy::kProtoUdp ||
+                     *r.protocol == policy::kProtoSctp) &&
+      Chance(0.7)) {
+    auto [lo, hi] = Pick(kRanges);
+    if (Chance(0.2)) {
+      lo = static_cast<uint16_t>(Uniform(1, 65535));
+      hi = static_cast<uint16_t>(Uniform(lo, 65535));
+    }
+    r.ports = policy::PortRange{lo, hi};
+  }
+  if (r.protocol && (*r.protocol == policy::kProtoIcmp || *r.protocol == policy::kProtoIcmpv6) &&
+      Chance(0.6)) {
+    policy::IcmpMatch m;
+    m.type = v6 ? Pick(std::vector<uint8_t>{128, 129, 1}) : Pick(std::vector<uint8_t>{8, 0, 3});
+    if (Chance(0.4)) m.code = static_cast<uint8_t>(Uniform(0, 1));
+    r.icmp = m;
+  }
+  int remote = Uniform(0, 4);
+  if (remote == 1 || remote == 2) {
+    r.remote_prefix = Prefix(v6 ? Pick(kV6Prefixes) : Pick(kV4Prefixes));
+  } else if (remote == 3 && !group_ids.empty()) {
+    r.remote_group_id = Pick(group_ids);
+  }
+  r.priority = Pick(std::vector<uint16_t>{1, 10, 10, 100, 16384, 16384});
+  r.action = Chance(0.7) ? policy::RuleAction::kAllow : policy::RuleAction::kDeny;
+  return r;
+}
+
+policy::Snapshot RandomPolicy::Snapshot() {
+  policy::Snapshot s;
+  int networks = Uniform(1, options_.max_networks);
+  bool flat_used = false;
+  for (int i = 0; i < networks; ++i) {
+    policy::Network n;
+    n.id = absl::StrCat("net", i);
+    if (!flat_used && Chance(0.5)) {
+      flat_used = true;
+    } else {
+      n.segmentation = policy::Segmentation::kVlan;
+      n.vlan_id = static_cast<uint16_t>(10 * (i + 1));
+    }
+    s.networks[n.id] = n;
+  }
+  int groups = Uniform(0, options_.max_groups);
+  std::vector<std::string> group_ids;
+  for (int i = 0; i < groups; ++i) group_ids.push_back(absl::StrCat("sg", i));
+  std::vector<std::string> stateful_ids, stateless_ids;
+  for (const std::string& id : group_ids) {
+    policy::SecurityGroup g;
+    g.id = id;
+    g.stateful = Chance(0.75);
+    int rules = Uniform(0, options_.max_rules_per_group);
+    for (int r = 0; r < rules; ++r) g.rules.push_back(Rule(group_ids));
+    (g.stateful ? stateful_ids : stateless_ids).push_back(id);
+    s.security_groups[id] = g;
+  }
+  int ports = Uniform(1, options_.max_ports);
+  for (int i = 0; i < ports; ++i) {
+    Port p;
+    p.id = absl::StrCat("p", i);
+    p.network_id = absl::StrCat("net", Uniform(0, networks - 1));
+    p.mac = MacAddr{{0x02, 0, 0, 0, 0, static_cast<uint8_t>(i + 1)}};
+    p.fixed_ips.push_back(IpAddr::V4(0x0a000001 + i));  // 10.0.0.(i+1)
+    if (Chance(0.5)) p.fixed_ips.push_back(Ip(absl::StrCat("fd00::", i + 1).c_str()));
+    if (Chance(0.25)) p.vips.push_back(Ip("10.0.0.100"));
+    if (Chance(0.1)) p.vips.push_back(Ip("fd00::64"));
+    if (Chance(0.25)) {
+      AllowedAddressPair pair;
+      pair.prefix = Prefix(Chance(0.5) ? "10.0.2.0/24" : "10.0.1.5");
+      if (Chance(0.5)) pair.mac = MacAddr{{0x02, 0xaa, 0, 0, 0, static_cast<uint8_t>(i + 1)}};
+      p.allowed_address_pairs.push_back(pair);
+    }
+    p.port_security = Chance(0.85);
+    int state = Uniform(0, 9);
+    p.state = state < 8 ? policy::PortState::kActive
+                        : (state == 8 ? policy::PortState::kPendingActivation
+                                      : policy::PortState::kInactive);
+    p.representor.ref = static_cast<uint32_t>(i);
+    const std::vector<std::string>& pool = Chance(0.7) ? stateful_ids : stateless_ids;
+    if (!pool.empty()) {
+      int n = Uniform(0, std::min<int>(2, pool.size()));
+      std::set<std::string> chosen;
+      for (int k = 0; k < n; ++k) chosen.insert(Pick(pool));
+      p.security_group_ids.assign(chosen.begin(), chosen.end());
+    }
+    s.ports[p.id] = p;
+  }
+  return s;
+}
+
+MacAddr RandomPolicy::PickSrcMac(const policy::Snapshot& s, const Port* sender) {
+  int c = Uniform(0, 9);
+  if (sender != nullptr && c < 6) return sender->mac;
+  if (sender != nullptr && c < 7 && !sender->allowed_address_pairs.empty() &&
+      sender->allowed_address_pairs[0].mac) {
+    return *sender->allowed_address_pairs[0].mac;
+  }
+  if (c < 9 && !s.ports.empty()) {
+    auto it = s.ports.begin();
+    std::advance(it, Uniform(0, s.ports.size() - 1));
+    return it->second.mac;
+  }
+  return Mac("02:99:00:00:00:01");
+}
+
+MacAddr RandomPolicy::PickDstMac(const policy::Snapshot& s, const Port* sender) {
+  int c = Uniform(0, 9);
+  if (c < 5 && !s.ports.empty()) {
+    auto it = s.ports.begin();
+    std::advance(it, Uniform(0, s.ports.size() - 1));
+    return it->second.mac;
+  }
+  if (c == 5) return MacAddr::Broadcast();
+  if (c == 6) return Mac("01:00:5e:00:00:12");
+  if (c == 7) return Mac("33:33:00:00:00:01");
+  if (c == 8 && sender != nullptr) return sender->mac;
+  return Mac("02:99:00:00:00:02");
+}
+
+IpAddr RandomPolicy::PickSrcIp(const policy::Snapshot& s, const Port* sender, bool v6) {
+  int c = Uniform(0, 9);
+  if (sender != nullptr && c < 5) {
+    std::vector<IpAddr> own;
+    for (const IpAddr& a : sender->fixed_ips) {
+      if ((a.family == policy::IpFamily::kV6) == v6) own.push_back(a);
+    }
+    for (const IpAddr& a : sender->vips) {
+      if ((a.family == policy::IpFamily::kV6) == v6) own.push_back(a);
+    }
+    if (v6) own.push_back(IpAddr::LinkLocalFromMac(sender->mac));
+    if (!own.empty()) return Pick(own);
+  }
+  if (c == 5) return v6 ? IpAddr::AnyV6() : IpAddr::AnyV4();
+  return PoolIp(v6);
+}
+
+policy::Packet RandomPolicy::Packet(const policy::Snapshot& s) {
+  policy::Packet p;
+  const Port* sender = nullptr;
+  if (Chance(0.3) || s.ports.empty()) {
+    p.in = policy::DeviceRef::Uplink();
+    int v = Uniform(0, 3);
+    if (v == 1) p.vlan = 10;
+    if (v == 2) p.vlan = Pick(std::vector<uint16_t>{20, 30, 99});
+  } else {
+    auto it = s.ports.begin();
+    std::advance(it, Uniform(0, s.ports.size() - 1));
+    sender = &it->second;
+    p.in = policy::DeviceRef::OfPort(sender->id);
+  }
+  p.src_mac = PickSrcMac(s, sender);
+  p.dst_mac = PickDstMac(s, sender);
+  int kind = Uniform(0, 99);
+  if (kind < 20) {
+    p.eth_type = policy::kEthArp;
+    p.arp_op = Chance(0.7) ? 1 : 2;
+    p.arp_sha = Chance(0.85) ? p.src_mac : Mac("02:99:00:00:00:03");
+    p.arp_sip = Chance(0.15) ? IpAddr::AnyV4() : PickSrcIp(s, sender, false);
+    p.arp_tip = Chance(0.25) ? p.arp_sip : PoolIp(false);
+    p.arp_tha = Chance(0.5) ? MacAddr{} : p.dst_mac;
+    return p;
+  }
+  if (kind < 25) {
+    p.eth_type = policy::kEthRarp;
+    p.arp_op = 3;
+    p.arp_sha = p.src_mac;
+    p.arp_tha = p.src_mac;
+    return p;
+  }
+  if (kind < 28) {
+    p.eth_type = Chance(0.5) ? 0x88cc : policy::kEth8021Q;
+    return p;
+  }
+  bool v6 = kind >= 70;
+  p.eth_type = v6 ? policy::kEthIPv6 : policy::kEthIPv4;
+  p.src_ip = PickSrcIp(s, sender, v6);
+  p.dst_ip = PoolIp(v6);
+  if (Chance(0.1)) p.dst_ip = v6 ? Ip("ff02::1") : Ip("224.0.0.18");
+  int proto = Uniform(0, 11);
+  if (proto < 4) {
+    p.ip_proto = policy::kProtoTcp;
+  } else if (proto < 7) {
+    p.ip_proto = policy::kProtoUdp;
+  } else if (proto < 9) {
+    p.ip_proto = v6 ? policy::kProtoIcmpv6 : policy::kProtoIcmp;
+  } else if (proto == 9) {
+    p.ip_proto = policy::kProtoSctp;
+  } else if (proto == 10) {
+    p.ip_proto = policy::kProtoVrrp;
+  } else {
+    p.ip_proto = 47;
+  }
+  if (p.HasPorts()) {
+    p.src_port = Chance(0.8) ? Pick(kPorts) : static_cast<uint16_t>(Uniform(1, 65535));
+    p.dst_port = Chance(0.8) ? Pick(kPorts) : static_cast<uint16_t>(Uniform(1, 65535));
+    if (p.ip_proto == policy::kProtoUdp && Chance(0.3)) {
+      int d = Uniform(0, 3);
+      uint16_t pairs[4][2] = {{68, 67}, {67, 68}, {546, 547}, {547, 546}};
+      p.src_port = pairs[d][0];
+      p.dst_port = pairs[d][1];
+    }
+  }
+  if (p.IsIcmp()) {
+    p.icmp_type = v6 ? Pick(std::vector<uint8_t>{128, 129, 1, 133, 134, 135, 136})
+                     : Pick(std::vector<uint8_t>{8, 0, 3, 11});
+    p.icmp_code = static_cast<uint8_t>(Uniform(0, 1));
+  }
+  return p;
+}
+
+std::vector<policy::Packet> RandomPolicy::Exchange(const policy::Snapshot& s, int max_len) {
+  std::vector<policy::Packet> out;
+  int n = Uniform(1, max_len);
+  for (int i = 0; i < n; ++i) {
+    if (!out.empty() && Chance(0.4)) {
+      const policy::Packet& prev = Pick(out);
+      // The reply enters where the original's destination lives.
+      policy::DeviceRef reply_in = policy::DeviceRef::Uplink();
+      for (const auto& [id, port] : s.ports) {
+        if (port.mac == prev.dst_mac) reply_in = policy::DeviceRef::OfPort(id);
+      }
+      policy::Packet r = prev.Reply(reply_in);
+      if (reply_in.kind == policy::DeviceRef::Kind::kPort) r.vlan.reset();
+      out.push_back(r);
+    } else {
+      out.push_back(Packet(s));
+    }
+  }
+  return out;
+}
+
+std::string Describe(const policy::Snapshot& s) {
+  std::string out;
+  for (const auto& [id, n] : s.networks) {
+    absl::StrAppend(&out, "network ", id,
+                    n.segmentation == policy::Segmentation::kFlat
+                        ? std::string(" flat")
+                        : absl::StrCat(" vlan ", n.vlan_id),
+                    "\n");
+  }
+  for (const auto& [id, g] : s.security_groups) {
+    absl::StrAppend(&out, "group ", id, g.stateful ? " stateful" : " stateless", "\n");
+    for (size_t i = 0; i < g.rules.size(); ++i) {
+      const SecurityGroupRule& r = g.rules[i];
+      absl::StrAppend(&out, "  [", i, "] ", policy::ToString(r.direction), " ",
+                      policy::ToString(r.ethertype), " proto ",
+                      r.protocol ? policy::ProtocolName(*r.protocol) : std::string("any"));
+      if (r.ports) absl::StrAppend(&out, " ports ", r.ports->min, "-", r.ports->max);
+      if (r.icmp) {
+        absl::StrAppend(&out, " icmp ", r.icmp->type);
+        if (r.icmp->code) absl::StrAppend(&out, "/", *r.icmp->code);
+      }
+      if (r.remote_prefix) absl::StrAppend(&out, " remote ", r.remote_prefix->ToString());
+      if (r.remote_group_id) absl::StrAppend(&out, " remote-group ", *r.remote_group_id);
+      absl::StrAppend(&out, " prio ", r.priority, " ", policy::ToString(r.action), "\n");
+    }
+  }
+  for (const auto& [id, p] : s.ports) {
+    std::vector<std::string> ips, vips, pairs;
+    for (const IpAddr& a : p.fixed_ips) ips.push_back(a.ToString());
+    for (const IpAddr& a : p.vips) vips.push_back(a.ToString());
+    for (const AllowedAddressPair& a : p.allowed_address_pairs) {
+      pairs.push_back(a.prefix.ToString() + (a.mac ? "@" + a.mac->ToString() : ""));
+    }
+    absl::StrAppend(&out, "port ", id, " net ", p.network_id, " mac ", p.mac.ToString(), " ips [",
+                    absl::StrJoin(ips, " "), "] vips [", absl::StrJoin(vips, " "), "] pairs [",
+                    absl::StrJoin(pairs, " "), "] sgs [", absl::StrJoin(p.security_group_ids, " "),
+                    "] ", p.port_security ? "ps-on " : "ps-off ", policy::ToString(p.state), "\n");
+  }
+  return out;
+}
+
+}  // namespace vfguard::testing
