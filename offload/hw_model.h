@@ -12,6 +12,9 @@
 
 namespace vfguard::offload {
 
+// Forward destinations one mlx5 rule may have (MLX5_MAX_FLOW_FWD_VPORTS).
+inline constexpr int kMaxForwardDestinations = 32;
+
 struct HwCapabilities {
   bool icmp_flex_parser = false;  // ICMP type/code matching
   bool ignore_flow_level = true;  // chains up to 2^32-2; else 3 chains x 16 prios
