@@ -1,0 +1,374 @@
+#include "netlink/nl_socket.h"
+
+#include <linux/netlink.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include <boost/asio/post.hpp>
+
+#include "absl/strings/str_cat.h"
+
+namespace vfguard::netlink {
+namespace {
+
+absl::StatusCode CodeForErrno(int err) {
+  switch (err) {
+    case EOPNOTSUPP:
+      return absl::StatusCode::kUnimplemented;
+    case EINVAL:
+    case ERANGE:
+      return absl::StatusCode::kInvalidArgument;
+    case ENOENT:
+    case ENODEV:
+      return absl::StatusCode::kNotFound;
+    case EEXIST:
+      return absl::StatusCode::kAlreadyExists;
+    case EPERM:
+    case EACCES:
+      return absl::StatusCode::kPermissionDenied;
+    case ENOSPC:
+    case ENOMEM:
+    case ENOBUFS:
+      return absl::StatusCode::kResourceExhausted;
+    case EBUSY:
+    case EAGAIN:
+      return absl::StatusCode::kUnavailable;
+    default:
+      return absl::StatusCode::kInternal;
+  }
+}
+
+// The extack text of an NLMSG_ERROR, if the kernel attached one.
+std::string ExtackMessage(const nlmsghdr& h) {
+  if (!(h.nlmsg_flags & NLM_F_ACK_TLVS)) return "";
+  const auto* err = reinterpret_cast<const nlmsgerr*>(NLMSG_DATA(&h));
+  size_t offset = NLMSG_HDRLEN + sizeof(nlmsgerr);
+  // Without NLM_F_CAPPED the original request follows in full.
+  if (!(h.nlmsg_flags & NLM_F_CAPPED)) offset += err->msg.nlmsg_len - NLMSG_HDRLEN;
+  const uint8_t* base = reinterpret_cast<const uint8_t*>(&h);
+  while (offset + sizeof(nlattr) <= h.nlmsg_len) {
+    const auto* a = reinterpret_cast<const nlattr*>(base + offset);
+    if (a->nla_len < sizeof(nlattr) || offset + a->nla_len > h.nlmsg_len) break;
+    if ((a->nla_type & NLA_TYPE_MASK) == NLMSGERR_ATTR_MSG) {
+      const char* text = reinterpret_cast<const char*>(a) + NLA_HDRLEN;
+      size_t len = a->nla_len - NLA_HDRLEN;
+      return std::string(text, strnlen(text, len));
+    }
+    offset += NLA_ALIGN(a->nla_len);
+  }
+  return "";
+}
+
+}  // namespace
+
+absl::Status StatusFromErrno(int err, const std::string& message) {
+  std::string text = absl::StrCat(strerror(err), " (errno ", err, ")");
+  if (!message.empty()) absl::StrAppend(&text, ": ", message);
+  return absl::Status(CodeForErrno(err), text);
+}
+
+absl::StatusOr<std::unique_ptr<NetlinkSocket>> NetlinkSocket::Open(boost::asio::io_context& io,
+                                                                   int protocol,
+                                                                   SocketOptions options) {
+  int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, protocol);
+  if (fd < 0) return StatusFromErrno(errno, absl::StrCat("socket(AF_NETLINK, ", protocol, ")"));
+  int one = 1;
+  setsockopt(fd, SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof(one));
+  setsockopt(fd, SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof(one));
+  if (options.set_buffers) {
+    if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &options.receive_buffer,
+                   sizeof(options.receive_buffer)) != 0) {
+      setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &options.receive_buffer,
+                 sizeof(options.receive_buffer));
+    }
+    if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &options.send_buffer,
+                   sizeof(options.send_buffer)) != 0) {
+      setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &options.send_buffer, sizeof(options.send_buffer));
+    }
+  }
+  sockaddr_nl addr{};
+  addr.nl_family = AF_NETLINK;
+  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    int err = errno;
+    close(fd);
+    return StatusFromErrno(err, "bind");
+  }
+  return std::unique_ptr<NetlinkSocket>(new NetlinkSocket(io, fd, options));
+}
+
+std::unique_ptr<NetlinkSocket> NetlinkSocket::FromFd(boost::asio::io_context& io, int fd,
+                                                     SocketOptions options) {
+  return std::unique_ptr<NetlinkSocket>(new NetlinkSocket(io, fd, options));
+}
+
+NetlinkSocket::NetlinkSocket(boost::asio::io_context& io, int fd, SocketOptions options)
+    : io_(io), fd_(fd), stream_(io, fd), options_(options), rx_(options.receive_chunk_bytes) {
+  stream_.non_blocking(true);
+}
+
+NetlinkSocket::~NetlinkSocket() {
+  boost::system::error_code ignored;
+  stream_.cancel(ignored);
+  stream_.close(ignored);  // closes fd_
+}
+
+absl::Status NetlinkSocket::Subscribe(uint32_t group) {
+  if (setsockopt(fd_, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &group, sizeof(group)) != 0) {
+    return StatusFromErrno(errno, absl::StrCat("NETLINK_ADD_MEMBERSHIP ", group));
+  }
+  ArmRead();
+  return absl::OkStatus();
+}
+
+void NetlinkSocket::SendBatch(std::vector<Message> requests, BatchDone done) {
+  auto batch = std::make_shared<Batch>();
+  batch->results.resize(requests.size());
+  batch->remaining = requests.size();
+  batch->done = std::move(done);
+  if (requests.empty()) {
+    boost::asio::post(io_, [batch] { batch->done(std::move(batch->results)); });
+    return;
+  }
+  for (size_t i = 0; i < requests.size(); ++i) {
+    if (requests[i].size() < NLMSG_HDRLEN) {
+      batch->results[i].status = absl::InvalidArgumentError("request shorter than a header");
+      if (--batch->remaining == 0) {
+        boost::asio::post(io_, [batch] { batch->done(std::move(batch->results)); });
+      }
+      continue;
+    }
+    queue_.push_back(Queued{std::move(requests[i]), batch, i, nullptr});
+  }
+  Pump();
+}
+
+void NetlinkSocket::Dump(Message request, DumpDone done) {
+  auto dump = std::make_shared<PendingDump>();
+  dump->done = std::move(done);
+  if (request.size() < NLMSG_HDRLEN) {
+    boost::asio::post(io_, [dump] { dump->done(absl::InvalidArgumentError("short request")); });
+    return;
+  }
+  reinterpret_cast<nlmsghdr*>(request.data())->nlmsg_flags |= NLM_F_DUMP;
+  queue_.push_back(Queued{std::move(request), nullptr, 0, dump});
+  Pump();
+}
+
+void NetlinkSocket::Pump() {
+  while (queue_head_ < queue_.size()) {
+    std::vector<iovec> iov;
+    size_t bytes = 0;
+    size_t first = queue_head_;
+    while (queue_head_ < queue_.size()) {
+      Queued& q = queue_[queue_head_];
+      size_t len = q.message.size();
+      if (!iov.empty() && (bytes + len > options_.max_batch_bytes ||
+                           inflight_bytes_ + bytes + len > options_.max_inflight_bytes)) {
+        break;
+      }
+      if (iov.empty() && !in_flight_.empty() &&
+          inflight_bytes_ + len > options_.max_inflight_bytes) {
+        break;  // wait for acks
+      }
+      auto* h = reinterpret_cast<nlmsghdr*>(q.message.data());
+      h->nlmsg_len = static_cast<uint32_t>(len);
+      h->nlmsg_seq = next_seq_++;
+      if (next_seq_ == 0) next_seq_ = 1;  // 0 marks events
+      h->nlmsg_pid = 0;
+      h->nlmsg_flags |= NLM_F_REQUEST | (q.dump ? 0 : NLM_F_ACK);
+      in_flight_[h->nlmsg_seq] = InFlight{q.batch, q.index, len, q.dump};
+      iov.push_back(iovec{q.message.data(), len});
+      bytes += len;
+      ++queue_head_;
+    }
+    if (iov.empty()) break;
+    sockaddr_nl kernel{};
+    kernel.nl_family = AF_NETLINK;
+    msghdr msg{};
+    msg.msg_iov = iov.data();
+    msg.msg_iovlen = iov.size();
+    // A socketpair peer (tests) has no netlink address; send unaddressed.
+    sockaddr_storage local{};
+    socklen_t local_len = sizeof(local);
+    getsockname(fd_, reinterpret_cast<sockaddr*>(&local), &local_len);
+    if (local.ss_family == AF_NETLINK) {
+      msg.msg_name = &kernel;
+      msg.msg_namelen = sizeof(kernel);
+    }
+    ssize_t sent = sendmsg(fd_, &msg, 0);
+    if (sent < 0) {
+      absl::Status st = StatusFromErrno(errno, "sendmsg");
+      for (size_t i = first; i < queue_head_; ++i) {
+        Complete(reinterpret_cast<nlmsghdr*>(queue_[i].message.data())->nlmsg_seq,
+                 RequestResult{st, 0});
+      }
+      continue;
+    }
+    inflight_bytes_ += bytes;
+  }
+  if (queue_head_ == queue_.size()) {
+    queue_.clear();
+    queue_head_ = 0;
+  }
+  if (!in_flight_.empty()) ArmRead();
+}
+
+void NetlinkSocket::ArmRead() {
+  if (reading_) return;
+  reading_ = true;
+  stream_.async_wait(boost::asio::posix::stream_descriptor::wait_read,
+                     [this](const boost::system::error_code& ec) {
+                       reading_ = false;
+                       if (ec == boost::asio::error::operation_aborted) return;
+                       OnReadable();
+                     });
+}
+
+void NetlinkSocket::OnReadable() {
+  while (true) {
+    iovec iov{rx_.data(), rx_.size()};
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    ssize_t n = recvmsg(fd_, &msg, MSG_DONTWAIT);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+      if (errno == ENOBUFS) {
+        ++enobufs_count_;
+        FailAll(absl::UnavailableError(
+            "netlink receive buffer overrun (ENOBUFS): state lost, resync needed"));
+        if (on_resync_) on_resync_();
+        continue;
+      }
+      FailAll(StatusFromErrno(errno, "recvmsg"));
+      break;
+    }
+    if (n == 0) break;
+    if (msg.msg_flags & MSG_TRUNC) {
+      FailAll(absl::DataLossError("netlink message truncated by recvmsg"));
+      continue;
+    }
+    size_t len = static_cast<size_t>(n);
+    for (auto* h = reinterpret_cast<nlmsghdr*>(rx_.data()); NLMSG_OK(h, len);
+         h = NLMSG_NEXT(h, len)) {
+      Dispatch(*h);
+    }
+  }
+  if (!in_flight_.empty() || on_event_) ArmRead();
+}
+
+void NetlinkSocket::Dispatch(const nlmsghdr& h) {
+  if (h.nlmsg_seq == 0) {
+    if (on_event_) on_event_(h);
+    return;
+  }
+  auto it = in_flight_.find(h.nlmsg_seq);
+  if (it == in_flight_.end()) return;  // a late reply to a request already failed
+  if (it->second.dump) {
+    PendingDump& dump = *it->second.dump;
+    if (h.nlmsg_flags & NLM_F_DUMP_INTR) dump.interrupted = true;
+    if (h.nlmsg_type == NLMSG_ERROR) {
+      const auto* err = reinterpret_cast<const nlmsgerr*>(NLMSG_DATA(&h));
+      if (h.nlmsg_len < NLMSG_LENGTH(sizeof(nlmsgerr))) {
+        Complete(h.nlmsg_seq, RequestResult{absl::DataLossError("short NLMSG_ERROR"), 0});
+      } else {
+        Complete(h.nlmsg_seq, RequestResult{StatusFromErrno(-err->error, ExtackMessage(h)),
+                                            -err->error});
+      }
+      return;
+    }
+    if (h.nlmsg_type == NLMSG_DONE) {
+      Complete(h.nlmsg_seq, RequestResult{absl::OkStatus(), 0});
+      return;
+    }
+    const auto* bytes = reinterpret_cast<const uint8_t*>(&h);
+    dump.parts.emplace_back(bytes, bytes + h.nlmsg_len);
+    return;
+  }
+  if (h.nlmsg_type != NLMSG_ERROR) return;  // a request's echo; acks come as errors
+  if (h.nlmsg_len < NLMSG_LENGTH(sizeof(nlmsgerr))) {
+    Complete(h.nlmsg_seq, RequestResult{absl::DataLossError("short NLMSG_ERROR"), 0});
+    return;
+  }
+  const auto* err = reinterpret_cast<const nlmsgerr*>(NLMSG_DATA(&h));
+  if (err->error == 0) {
+    Complete(h.nlmsg_seq, RequestResult{absl::OkStatus(), 0});
+  } else {
+    Complete(h.nlmsg_seq,
+             RequestResult{StatusFromErrno(-err->error, ExtackMessage(h)), -err->error});
+  }
+}
+
+void NetlinkSocket::Complete(uint32_t seq, RequestResult result) {
+  auto it = in_flight_.find(seq);
+  if (it == in_flight_.end()) return;
+  InFlight done = std::move(it->second);
+  in_flight_.erase(it);
+  inflight_bytes_ -= std::min(inflight_bytes_, done.bytes);
+  if (done.dump) {
+    std::shared_ptr<PendingDump> dump = done.dump;
+    if (!result.status.ok()) {
+      dump->done(result.status);
+    } else if (dump->interrupted) {
+      dump->done(absl::AbortedError("dump interrupted (NLM_F_DUMP_INTR); retry"));
+    } else {
+      dump->done(std::move(dump->parts));
+    }
+  } else if (done.batch) {
+    done.batch->results[done.index] = std::move(result);
+    if (--done.batch->remaining == 0) done.batch->done(std::move(done.batch->results));
+  }
+  Pump();
+}
+
+void NetlinkSocket::FailAll(const absl::Status& status) {
+  std::vector<uint32_t> seqs;
+  for (const auto& [seq, f] : in_flight_) seqs.push_back(seq);
+  for (uint32_t seq : seqs) Complete(seq, RequestResult{status, 0});
+}
+
+void NetlinkSocket::RunUntil(const std::function<bool()>& finished) {
+  while (!finished()) {
+    if (io_.stopped()) io_.restart();
+    if (io_.run_one() == 0) io_.restart();
+  }
+}
+
+std::vector<RequestResult> NetlinkSocket::SendBatchSync(std::vector<Message> requests) {
+  std::vector<RequestResult> out;
+  bool finished = false;
+  SendBatch(std::move(requests), [&](std::vector<RequestResult> r) {
+    out = std::move(r);
+    finished = true;
+  });
+  RunUntil([&] { return finished; });
+  return out;
+}
+
+absl::StatusOr<std::vector<Message>> NetlinkSocket::DumpSync(Message request) {
+  absl::StatusOr<std::vector<Message>> out = absl::UnknownError("not finished");
+  bool finished = false;
+  Dump(std::move(request), [&](absl::StatusOr<std::vector<Message>> r) {
+    out = std::move(r);
+    finished = true;
+  });
+  RunUntil([&] { return finished; });
+  return out;
+}
+
+absl::StatusOr<std::vector<Message>> NetlinkSocket::DumpWithRetry(const Message& request,
+                                                                  int attempts) {
+  absl::StatusOr<std::vector<Message>> out = absl::UnknownError("no attempt");
+  for (int i = 0; i < attempts; ++i) {
+    out = DumpSync(request);
+    if (out.ok() || out.status().code() != absl::StatusCode::kAborted) return out;
+  }
+  return out;
+}
+
+}  // namespace vfguard::netlink

@@ -1,0 +1,150 @@
+// An asio netlink socket: batched requests matched to acks by sequence
+// number, dumps with NLM_F_DUMP_INTR detection, multicast events, and ENOBUFS
+// reported as "state lost, resync" instead of an error.
+//
+// Contract (see docs/netlink.md):
+// - Requests are whole netlink messages built by the caller (any family).
+//   The socket sets nlmsg_seq, nlmsg_pid = 0 and NLM_F_REQUEST|NLM_F_ACK, and
+//   packs many messages per sendmsg, with at most `max_inflight_bytes` of
+//   requests unacknowledged so the kernel's acks fit the receive buffer.
+// - Each request completes with OK or a status carrying errno (as the
+//   absl code) and the kernel's extack message; `errno_value` keeps the raw
+//   errno.
+// - A dump completes with every message of every part, or with kAborted if
+//   any part carried NLM_F_DUMP_INTR (DumpWithRetry retries those).
+// - A received datagram with MSG_TRUNC is a DataLoss error for everything in
+//   flight (never silently cut).
+// - recvmsg failing with ENOBUFS means the kernel dropped messages: pending
+//   requests and dumps fail with kUnavailable and the resync handler runs;
+//   the socket stays usable.
+// - Messages with sequence number 0 are multicast events and go to the event
+//   handler.
+// Single-threaded: use from the io_context's thread only.
+#ifndef VFGUARD_NETLINK_NL_SOCKET_H_
+#define VFGUARD_NETLINK_NL_SOCKET_H_
+
+#include <linux/netlink.h>
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace vfguard::netlink {
+
+using Message = std::vector<uint8_t>;  // one complete netlink message
+
+struct RequestResult {
+  absl::Status status;   // OK, or errno mapped to a code with the extack text
+  int errno_value = 0;   // raw errno from NLMSG_ERROR (0 on success)
+};
+
+struct SocketOptions {
+  int receive_buffer = 8 << 20;      // SO_RCVBUFFORCE when root, else SO_RCVBUF
+  int send_buffer = 4 << 20;
+  size_t max_batch_bytes = 256 << 10;  // bytes per sendmsg
+  size_t max_inflight_bytes = 1 << 20; // unacknowledged request bytes
+  bool set_buffers = true;
+  size_t receive_chunk_bytes = 1 << 20;  // largest datagram read at once
+};
+
+class NetlinkSocket {
+ public:
+  using BatchDone = std::function<void(std::vector<RequestResult>)>;
+  using DumpDone = std::function<void(absl::StatusOr<std::vector<Message>>)>;
+  using EventHandler = std::function<void(const nlmsghdr&)>;
+
+  // Opens and binds a netlink socket of `protocol` (NETLINK_ROUTE, ...).
+  static absl::StatusOr<std::unique_ptr<NetlinkSocket>> Open(boost::asio::io_context& io,
+                                                             int protocol,
+                                                             SocketOptions options = {});
+  // Wraps an already-open datagram fd (tests use a socketpair peer).
+  static std::unique_ptr<NetlinkSocket> FromFd(boost::asio::io_context& io, int fd,
+                                               SocketOptions options = {});
+  ~NetlinkSocket();
+  NetlinkSocket(const NetlinkSocket&) = delete;
+  NetlinkSocket& operator=(const NetlinkSocket&) = delete;
+
+  // Sends `requests`; `done` gets one result per request, in order.
+  void SendBatch(std::vector<Message> requests, BatchDone done);
+  // Sends a dump request (NLM_F_DUMP is added) and collects the replies.
+  void Dump(Message request, DumpDone done);
+  // Joins a multicast group (NETLINK_ADD_MEMBERSHIP).
+  absl::Status Subscribe(uint32_t group);
+
+  void SetEventHandler(EventHandler handler) { on_event_ = std::move(handler); }
+  void SetResyncHandler(std::function<void()> handler) { on_resync_ = std::move(handler); }
+
+  int fd() const { return fd_; }
+  uint64_t enobufs_count() const { return enobufs_count_; }
+
+  // Blocking conveniences for tools and tests: run the io_context until done.
+  std::vector<RequestResult> SendBatchSync(std::vector<Message> requests);
+  absl::StatusOr<std::vector<Message>> DumpSync(Message request);
+  // Retries a dump that came back kAborted (NLM_F_DUMP_INTR) up to `attempts`.
+  absl::StatusOr<std::vector<Message>> DumpWithRetry(const Message& request, int attempts = 5);
+
+ private:
+  NetlinkSocket(boost::asio::io_context& io, int fd, SocketOptions options);
+
+  struct Batch {
+    std::vector<RequestResult> results;
+    size_t remaining = 0;
+    BatchDone done;
+  };
+  struct PendingDump {
+    std::vector<Message> parts;
+    bool interrupted = false;
+    DumpDone done;
+  };
+  struct Queued {
+    Message message;
+    std::shared_ptr<Batch> batch;
+    size_t index = 0;
+    std::shared_ptr<PendingDump> dump;
+  };
+  struct InFlight {
+    std::shared_ptr<Batch> batch;
+    size_t index = 0;
+    size_t bytes = 0;
+    std::shared_ptr<PendingDump> dump;
+  };
+
+  void Pump();          // sends queued messages within the in-flight window
+  void ArmRead();       // async wait for readable
+  void OnReadable();    // drains the socket
+  void Dispatch(const nlmsghdr& h);
+  void Complete(uint32_t seq, RequestResult result);
+  void FailAll(const absl::Status& status);
+  void RunUntil(const std::function<bool()>& finished);
+
+  boost::asio::io_context& io_;
+  int fd_;
+  boost::asio::posix::stream_descriptor stream_;
+  SocketOptions options_;
+  uint32_t next_seq_ = 1;
+  std::vector<Queued> queue_;
+  size_t queue_head_ = 0;
+  std::map<uint32_t, InFlight> in_flight_;
+  size_t inflight_bytes_ = 0;
+  bool reading_ = false;
+  std::vector<uint8_t> rx_;
+  EventHandler on_event_;
+  std::function<void()> on_resync_;
+  uint64_t enobufs_count_ = 0;
+};
+
+// absl status for a netlink errno (positive), with `message` (extack) if any.
+absl::Status StatusFromErrno(int err, const std::string& message);
+
+}  // namespace vfguard::netlink
+
+#endif  // VFGUARD_NETLINK_NL_SOCKET_H_
