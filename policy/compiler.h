@@ -33,21 +33,24 @@ struct PipelinePart {
 absl::StatusOr<Pipeline> Compile(const Snapshot& snapshot, const SlotAssignment& slots);
 
 // Incremental compilation: keeps the compiled parts of the previous snapshot
-// and recompiles only the parts a change affects.
+// and recompiles only the parts a change affects. Parts are keyed
+// "dispatch", "net:<id>", "port:<id>" (its security chains) and
+// "flood:<id>" (its flood list), so a one-port change touches that port,
+// its network, and the flood lists of its network's ports.
 class IncrementalCompiler {
  public:
-  // Compiles `snapshot`, reusing parts of the last call whose inputs did not
-  // change. The result equals Compile(snapshot, slots).
-  absl::StatusOr<Pipeline> Update(std::shared_ptr<const Snapshot> snapshot,
-                                  const SlotAssignment& slots);
-  // Keys of the parts recompiled by the last Update (for tests and metrics).
-  const std::set<std::string>& LastRecompiled() const { return last_recompiled_; }
+  // Compiles `snapshot`; returns the keys of the parts that changed (added,
+  // recompiled or removed). `slots` must cover the snapshot.
+  absl::StatusOr<std::set<std::string>> Update(std::shared_ptr<const Snapshot> snapshot,
+                                               const SlotAssignment& slots);
+  // The whole pipeline; equals Compile(snapshot, slots) of the last Update.
+  Pipeline Assemble() const;
+  const std::map<std::string, PipelinePart>& parts() const { return parts_; }
 
  private:
   std::shared_ptr<const Snapshot> previous_;
   SlotAssignment previous_slots_;
   std::map<std::string, PipelinePart> parts_;
-  std::set<std::string> last_recompiled_;
 };
 
 }  // namespace vfguard::policy

@@ -72,12 +72,11 @@ class Evaluator {
     if (port == nullptr) return Drop("frame from an unknown port");
     const Port& P = *port;
     if (P.state != PortState::kActive) {
-      bool rarp = p.eth_type == kEthRarp;
-      bool garp = IsGarp(p);
-      if (!rarp && !garp) return Drop(absl::StrCat("port ", P.id, " is not active"));
-      if (garp && P.port_security && !PassesPortSecurity(P, p)) return;
-      Note(absl::StrCat("port ", P.id, " (not active): announcement forwarded"));
-      return Forward(p, P);
+      if (p.eth_type == kEthRarp || IsOwnGarp(P, p)) {
+        Note(absl::StrCat("port ", P.id, " (not active): announcement forwarded"));
+        return Forward(p, P);
+      }
+      return Drop(absl::StrCat("port ", P.id, " is not active"));
     }
     if (!P.port_security) {
       Note(absl::StrCat("port ", P.id, ": port security off"));
@@ -88,6 +87,20 @@ class Evaluator {
       if (!GroupRulesAllow(P, Direction::kEgress, p)) return;
     }
     Forward(p, P);
+  }
+
+  // §2.1: a gratuitous ARP for one of the port's fixed IPs or VIPs; with
+  // port security, sent from and claiming the port's own MAC.
+  static bool IsOwnGarp(const Port& P, const Packet& p) {
+    if (!IsGarp(p)) return false;
+    if (P.port_security && (p.src_mac != P.mac || p.arp_sha != P.mac)) return false;
+    for (const IpAddr& a : P.fixed_ips) {
+      if (a == p.arp_sip) return true;
+    }
+    for (const IpAddr& a : P.vips) {
+      if (a == p.arp_sip) return true;
+    }
+    return false;
   }
 
   // allowed(P, M) of the document.

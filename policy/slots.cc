@@ -1,1 +1,59 @@
-// Placeholder: being written.
+#include "policy/slots.h"
+
+#include <set>
+
+#include "absl/strings/str_cat.h"
+
+namespace vfguard::policy {
+namespace {
+
+// Keeps assignments of ids still present; gives new ids the lowest free value
+// in [lo, hi]. Ids are visited in sorted order, so the result does not depend
+// on the order objects arrived in.
+template <typename Id, typename T, typename Objects>
+absl::Status Assign(const Objects& objects, const std::map<Id, T>& previous, uint32_t lo,
+                    uint32_t hi, const char* what, std::map<Id, T>& out) {
+  std::set<uint32_t> used;
+  for (const auto& [id, value] : previous) {
+    if (objects.count(id)) {
+      out[id] = value;
+      used.insert(value);
+    }
+  }
+  uint32_t next = lo;
+  for (const auto& [id, object] : objects) {
+    if (out.count(id)) continue;
+    while (next <= hi && used.count(next)) ++next;
+    if (next > hi) {
+      return absl::ResourceExhaustedError(
+          absl::StrCat("no free ", what, " for ", id, " (range ", lo, "-", hi, " exhausted)"));
+    }
+    out[id] = static_cast<T>(next);
+    used.insert(next);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<SlotAssignment> AssignSlots(const Snapshot& snapshot,
+                                           const SlotAssignment& previous, uint16_t zone_min,
+                                           uint16_t zone_max) {
+  if (zone_min == 0 || zone_min > zone_max) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("ct zone range ", zone_min, "-", zone_max, " is empty or includes 0"));
+  }
+  SlotAssignment out;
+  absl::Status st = Assign(snapshot.ports, previous.port_slot, 1, kMaxPortSlot, "port slot",
+                           out.port_slot);
+  if (!st.ok()) return st;
+  st = Assign(snapshot.ports, previous.port_zone, zone_min, zone_max, "conntrack zone",
+              out.port_zone);
+  if (!st.ok()) return st;
+  st = Assign(snapshot.networks, previous.network_slot, 1, kMaxNetworkSlot, "network slot",
+              out.network_slot);
+  if (!st.ok()) return st;
+  return out;
+}
+
+}  // namespace vfguard::policy

@@ -87,14 +87,14 @@ SecurityGroupRule RandomPolicy::Rule(const std::vector<std::string>& group_ids) 
     if (Chance(0.4)) m.code = static_cast<uint8_t>(Uniform(0, 1));
     r.icmp = m;
   }
-  int remote = Uniform(0, 4);
-  if (remote == 1 || remote == 2) {
+  int remote = Uniform(0, 5);
+  if (remote == 3 || remote == 4) {
     r.remote_prefix = Prefix(v6 ? Pick(kV6Prefixes) : Pick(kV4Prefixes));
   } else if (remote == 3 && !group_ids.empty()) {
     r.remote_group_id = Pick(group_ids);
   }
   r.priority = Pick(std::vector<uint16_t>{1, 10, 10, 100, 16384, 16384});
-  r.action = Chance(0.7) ? policy::RuleAction::kAllow : policy::RuleAction::kDeny;
+  r.action = Chance(0.8) ? policy::RuleAction::kAllow : policy::RuleAction::kDeny;
   return r;
 }
 
@@ -143,9 +143,9 @@ policy::Snapshot RandomPolicy::Snapshot() {
       p.allowed_address_pairs.push_back(pair);
     }
     p.port_security = Chance(0.85);
-    int state = Uniform(0, 9);
-    p.state = state < 8 ? policy::PortState::kActive
-                        : (state == 8 ? policy::PortState::kPendingActivation
+    int state = Uniform(0, 24);
+    p.state = state < 23 ? policy::PortState::kActive
+                        : (state == 23 ? policy::PortState::kPendingActivation
                                       : policy::PortState::kInactive);
     p.representor.ref = static_cast<uint32_t>(i);
     const std::vector<std::string>& pool = Chance(0.7) ? stateful_ids : stateless_ids;
@@ -162,7 +162,7 @@ policy::Snapshot RandomPolicy::Snapshot() {
 
 MacAddr RandomPolicy::PickSrcMac(const policy::Snapshot& s, const Port* sender) {
   int c = Uniform(0, 9);
-  if (sender != nullptr && c < 6) return sender->mac;
+  if (sender != nullptr && c < 8) return sender->mac;
   if (sender != nullptr && c < 7 && !sender->allowed_address_pairs.empty() &&
       sender->allowed_address_pairs[0].mac) {
     return *sender->allowed_address_pairs[0].mac;
@@ -178,20 +178,23 @@ MacAddr RandomPolicy::PickSrcMac(const policy::Snapshot& s, const Port* sender) 
 MacAddr RandomPolicy::PickDstMac(const policy::Snapshot& s, const Port* sender) {
   int c = Uniform(0, 9);
   if (c < 5 && !s.ports.empty()) {
-    auto it = s.ports.begin();
-    std::advance(it, Uniform(0, s.ports.size() - 1));
-    return it->second.mac;
+    // Prefer another port than the sender.
+    for (int attempt = 0; attempt < 3; ++attempt) {
+      auto it = s.ports.begin();
+      std::advance(it, Uniform(0, s.ports.size() - 1));
+      if (sender == nullptr || it->second.id != sender->id || attempt == 2) return it->second.mac;
+    }
   }
   if (c == 5) return MacAddr::Broadcast();
   if (c == 6) return Mac("01:00:5e:00:00:12");
   if (c == 7) return Mac("33:33:00:00:00:01");
-  if (c == 8 && sender != nullptr) return sender->mac;
+  if (c == 8 && sender != nullptr && Chance(0.3)) return sender->mac;
   return Mac("02:99:00:00:00:02");
 }
 
 IpAddr RandomPolicy::PickSrcIp(const policy::Snapshot& s, const Port* sender, bool v6) {
-  int c = Uniform(0, 9);
-  if (sender != nullptr && c < 5) {
+  int c = Uniform(0, 19);
+  if (sender != nullptr && c < 15) {
     std::vector<IpAddr> own;
     for (const IpAddr& a : sender->fixed_ips) {
       if ((a.family == policy::IpFamily::kV6) == v6) own.push_back(a);
@@ -202,7 +205,7 @@ IpAddr RandomPolicy::PickSrcIp(const policy::Snapshot& s, const Port* sender, bo
     if (v6) own.push_back(IpAddr::LinkLocalFromMac(sender->mac));
     if (!own.empty()) return Pick(own);
   }
-  if (c == 5) return v6 ? IpAddr::AnyV6() : IpAddr::AnyV4();
+  if (c == 15) return v6 ? IpAddr::AnyV6() : IpAddr::AnyV4();
   return PoolIp(v6);
 }
 
@@ -211,9 +214,13 @@ policy::Packet RandomPolicy::Packet(const policy::Snapshot& s) {
   const Port* sender = nullptr;
   if (Chance(0.3) || s.ports.empty()) {
     p.in = policy::DeviceRef::Uplink();
-    int v = Uniform(0, 3);
-    if (v == 1) p.vlan = 10;
-    if (v == 2) p.vlan = Pick(std::vector<uint16_t>{20, 30, 99});
+    std::vector<uint16_t> vlans;
+    for (const auto& [id, n] : s.networks) {
+      if (n.segmentation == policy::Segmentation::kVlan) vlans.push_back(n.vlan_id);
+    }
+    int v = Uniform(0, 9);
+    if (v < 6 && !vlans.empty()) p.vlan = Pick(vlans);
+    if (v == 9) p.vlan = Pick(std::vector<uint16_t>{10, 20, 30, 99});
   } else {
     auto it = s.ports.begin();
     std::advance(it, Uniform(0, s.ports.size() - 1));
@@ -240,7 +247,9 @@ policy::Packet RandomPolicy::Packet(const policy::Snapshot& s) {
     return p;
   }
   if (kind < 28) {
-    p.eth_type = Chance(0.5) ? 0x88cc : policy::kEth8021Q;
+    // A tagged frame can only come from a port here; from the uplink the tag
+    // is Packet::vlan.
+    p.eth_type = (sender != nullptr && Chance(0.5)) ? policy::kEth8021Q : uint16_t{0x88cc};
     return p;
   }
   bool v6 = kind >= 70;
@@ -284,7 +293,7 @@ std::vector<policy::Packet> RandomPolicy::Exchange(const policy::Snapshot& s, in
   std::vector<policy::Packet> out;
   int n = Uniform(1, max_len);
   for (int i = 0; i < n; ++i) {
-    if (!out.empty() && Chance(0.4)) {
+    if (!out.empty() && Chance(0.5)) {
       const policy::Packet& prev = Pick(out);
       // The reply enters where the original's destination lives.
       policy::DeviceRef reply_in = policy::DeviceRef::Uplink();
@@ -292,7 +301,14 @@ std::vector<policy::Packet> RandomPolicy::Exchange(const policy::Snapshot& s, in
         if (port.mac == prev.dst_mac) reply_in = policy::DeviceRef::OfPort(id);
       }
       policy::Packet r = prev.Reply(reply_in);
-      if (reply_in.kind == policy::DeviceRef::Kind::kPort) r.vlan.reset();
+      if (reply_in.kind == policy::DeviceRef::Kind::kPort) {
+        r.vlan.reset();
+      } else if (prev.in.kind == policy::DeviceRef::Kind::kPort) {
+        // The reply comes back on the sender's network, tagged if it is a VLAN.
+        const policy::Network& net = s.networks.at(s.ports.at(prev.in.port_id).network_id);
+        r.vlan.reset();
+        if (net.segmentation == policy::Segmentation::kVlan) r.vlan = net.vlan_id;
+      }
       out.push_back(r);
     } else {
       out.push_back(Packet(s));

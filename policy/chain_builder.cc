@@ -1,0 +1,151 @@
+#include "policy/chain_builder.h"
+
+#include <set>
+
+#include "absl/strings/str_cat.h"
+
+namespace vfguard::policy {
+namespace {
+
+template <typename T>
+void AppendMask(std::string& s, const char* name, const std::optional<Masked<T>>& f) {
+  if (!f) return;
+  absl::StrAppend(&s, name, "/");
+  if constexpr (std::is_same_v<T, MacAddr>) {
+    absl::StrAppend(&s, f->mask.ToString());
+  } else {
+    absl::StrAppend(&s, f->mask);
+  }
+  s += ';';
+}
+
+template <typename T>
+void AppendPresent(std::string& s, const char* name, const std::optional<T>& f) {
+  if (f) absl::StrAppend(&s, name, ";");
+}
+
+void AppendPrefix(std::string& s, const char* name, const std::optional<IpPrefix>& f) {
+  if (f) absl::StrAppend(&s, name, "/", static_cast<int>(f->addr.family), "/", f->length, ";");
+}
+
+// The mask shape of a filter: which keys are present and with which masks.
+std::string ShapeOf(uint16_t protocol, const FlowerMatch& m) {
+  std::string s = absl::StrCat(protocol, ":");
+  AppendPresent(s, "indev", m.indev);
+  AppendMask(s, "smac", m.src_mac);
+  AppendMask(s, "dmac", m.dst_mac);
+  AppendPresent(s, "vid", m.vlan_id);
+  AppendPresent(s, "vet", m.vlan_eth_type);
+  AppendPresent(s, "et", m.eth_type);
+  AppendPrefix(s, "sip", m.src_ip);
+  AppendPrefix(s, "dip", m.dst_ip);
+  AppendPresent(s, "proto", m.ip_proto);
+  AppendMask(s, "sport", m.src_port);
+  AppendMask(s, "dport", m.dst_port);
+  AppendPresent(s, "itype", m.icmp_type);
+  AppendPresent(s, "icode", m.icmp_code);
+  AppendPresent(s, "aop", m.arp_op);
+  AppendPrefix(s, "asip", m.arp_sip);
+  AppendPrefix(s, "atip", m.arp_tip);
+  AppendMask(s, "asha", m.arp_sha);
+  AppendMask(s, "atha", m.arp_tha);
+  AppendMask(s, "cts", m.ct_state);
+  AppendPresent(s, "ctz", m.ct_zone);
+  AppendMask(s, "ctm", m.ct_mark);
+  return s;
+}
+
+}  // namespace
+
+void ChainBuilder::NextStage() { ++stage_; }
+
+void ChainBuilder::Add(uint16_t protocol, FlowerMatch match, std::vector<Action> actions,
+                       std::string origin) {
+  for (auto it = entries_.rbegin(); it != entries_.rend() && it->stage == stage_; ++it) {
+    if (it->filter.protocol == protocol && it->filter.match == match) return;
+  }
+  Entry e;
+  e.stage = stage_;
+  e.shape = ShapeOf(protocol, match);
+  e.filter.chain = chain_;
+  e.filter.protocol = protocol;
+  e.filter.match = std::move(match);
+  e.filter.actions = std::move(actions);
+  e.filter.origin = std::move(origin);
+  entries_.push_back(std::move(e));
+}
+
+absl::Status ChainBuilder::Finish(std::vector<Filter>& out) {
+  uint32_t prio = 0;
+  size_t i = 0;
+  while (i < entries_.size()) {
+    // One stage: shapes in order of first appearance, one prio each.
+    size_t end = i;
+    while (end < entries_.size() && entries_[end].stage == entries_[i].stage) ++end;
+    std::vector<std::string> shapes;
+    std::map<std::string, std::vector<size_t>> by_shape;
+    for (size_t k = i; k < end; ++k) {
+      auto [it, inserted] = by_shape.try_emplace(entries_[k].shape);
+      if (inserted) shapes.push_back(entries_[k].shape);
+      it->second.push_back(k);
+    }
+    for (const std::string& shape : shapes) {
+      if (++prio > 65535) {
+        return absl::ResourceExhaustedError(
+            absl::StrCat("chain ", chain_, " needs more than 65535 tc prios"));
+      }
+      uint32_t handle = 0;
+      for (size_t k : by_shape[shape]) {
+        Filter f = std::move(entries_[k].filter);
+        f.prio = static_cast<uint16_t>(prio);
+        f.handle = ++handle;
+        out.push_back(std::move(f));
+      }
+    }
+    i = end;
+  }
+  entries_.clear();
+  return absl::OkStatus();
+}
+
+Action Ok() { return Action{Action::Kind::kOk}; }
+Action Drop() { return Action{Action::Kind::kDrop}; }
+Action Continue() { return Action{Action::Kind::kContinue}; }
+Action GotoChain(uint32_t chain) {
+  Action a{Action::Kind::kGoto};
+  a.chain = chain;
+  return a;
+}
+Action Ct(uint16_t zone, bool commit) {
+  Action a{Action::Kind::kCt};
+  a.zone = zone;
+  a.commit = commit;
+  return a;
+}
+Action Redirect(const DeviceRef& dev) {
+  Action a{Action::Kind::kMirredRedirect};
+  a.device = dev;
+  return a;
+}
+Action Mirror(const DeviceRef& dev) {
+  Action a{Action::Kind::kMirredMirror};
+  a.device = dev;
+  return a;
+}
+Action VlanPush(uint16_t vid) {
+  Action a{Action::Kind::kVlanPush};
+  a.vlan_id = vid;
+  return a;
+}
+Action VlanPop() { return Action{Action::Kind::kVlanPop}; }
+
+Masked<MacAddr> ExactMac(const MacAddr& mac) {
+  return Masked<MacAddr>{mac, MacAddr::Broadcast()};
+}
+Masked<MacAddr> MulticastBit() {
+  MacAddr bit{{0x01, 0, 0, 0, 0, 0}};
+  return Masked<MacAddr>{bit, bit};
+}
+Masked<uint16_t> ExactPort(uint16_t port) { return Masked<uint16_t>{port, 0xffff}; }
+
+}  // namespace vfguard::policy

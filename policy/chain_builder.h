@@ -1,0 +1,74 @@
+// Builds the filters of one chain: assigns tc prios so that evaluation order
+// follows the order of stages, and filters of one stage that share a mask
+// shape share a prio (flower allows one mask per chain, prio and protocol).
+#ifndef VFGUARD_POLICY_CHAIN_BUILDER_H_
+#define VFGUARD_POLICY_CHAIN_BUILDER_H_
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "policy/ir.h"
+
+namespace vfguard::policy {
+
+// Chain numbers derive from stable slots only (docs/pipeline.md).
+struct Chains {
+  static constexpr uint32_t kDispatch = 0;
+  static uint32_t PortBase(uint32_t slot) { return slot << 4; }
+  static uint32_t From(uint32_t slot) { return PortBase(slot) + 0; }
+  static uint32_t Egress(uint32_t slot) { return PortBase(slot) + 1; }
+  static uint32_t EgressRules(uint32_t slot) { return PortBase(slot) + 2; }
+  static uint32_t Post(uint32_t slot) { return PortBase(slot) + 3; }
+  static uint32_t Flood(uint32_t slot) { return PortBase(slot) + 4; }
+  static uint32_t To(uint32_t slot) { return PortBase(slot) + 5; }
+  static uint32_t IngressRules(uint32_t slot) { return PortBase(slot) + 6; }
+  static uint32_t NetworkBase(uint32_t slot) { return (1u << 28) + (slot << 4); }
+  static uint32_t ForwardFromPorts(uint32_t slot) { return NetworkBase(slot) + 0; }
+  static uint32_t ForwardFromUplink(uint32_t slot) { return NetworkBase(slot) + 1; }
+  static uint32_t FloodFromUplink(uint32_t slot) { return NetworkBase(slot) + 2; }
+};
+
+class ChainBuilder {
+ public:
+  explicit ChainBuilder(uint32_t chain) : chain_(chain) {}
+
+  // Filters added after this call are evaluated after every earlier filter.
+  void NextStage();
+  // Adds a filter to the current stage. A filter whose protocol and match
+  // equal an earlier one of the same stage is dropped (the first decides,
+  // and the kernel refuses duplicate keys in one mask).
+  void Add(uint16_t protocol, FlowerMatch match, std::vector<Action> actions, std::string origin);
+  // Appends the chain's filters, with prios and handles, to `out`.
+  absl::Status Finish(std::vector<Filter>& out);
+
+ private:
+  struct Entry {
+    int stage;
+    std::string shape;
+    Filter filter;
+  };
+  uint32_t chain_;
+  int stage_ = 0;
+  std::vector<Entry> entries_;
+};
+
+// Action shorthands.
+Action Ok();
+Action Drop();
+Action Continue();
+Action GotoChain(uint32_t chain);
+Action Ct(uint16_t zone, bool commit);
+Action Redirect(const DeviceRef& dev);
+Action Mirror(const DeviceRef& dev);
+Action VlanPush(uint16_t vid);
+Action VlanPop();
+
+Masked<MacAddr> ExactMac(const MacAddr& mac);
+Masked<MacAddr> MulticastBit();
+Masked<uint16_t> ExactPort(uint16_t port);
+
+}  // namespace vfguard::policy
+
+#endif  // VFGUARD_POLICY_CHAIN_BUILDER_H_

@@ -1,0 +1,111 @@
+// Dispatch (chain 0) and per-network forwarding (docs/semantics.md §1, §6).
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "policy/chain_builder.h"
+#include "policy/compile_parts.h"
+
+namespace vfguard::policy {
+
+CompileContext::CompileContext(const Snapshot& s, const SlotAssignment& sl) : snap(s), slots(sl) {
+  std::map<std::string, std::set<IpPrefix>> members;
+  for (const auto& [id, port] : s.ports) {
+    ports_by_network[port.network_id].push_back(&port);
+    for (const std::string& gid : port.security_group_ids) {
+      for (const IpPrefix& prefix : PortAddressPrefixes(port)) members[gid].insert(prefix);
+    }
+  }
+  for (auto& [gid, prefixes] : members) {
+    group_member_prefixes[gid].assign(prefixes.begin(), prefixes.end());
+  }
+}
+
+absl::Status CompileNetwork(const CompileContext& ctx, const Network& net,
+                            std::vector<Filter>& out) {
+  const uint32_t slot = ctx.slots.network_slot.at(net.id);
+  std::vector<const Port*> active;
+  auto it = ctx.ports_by_network.find(net.id);
+  if (it != ctx.ports_by_network.end()) {
+    for (const Port* p : it->second) {
+      if (p->state == PortState::kActive) active.push_back(p);
+    }
+  }
+  std::string who = absl::StrCat("network ", net.id, ": ");
+  // From ports: known MAC -> that port's to-chain; else to the uplink.
+  ChainBuilder from_ports(Chains::ForwardFromPorts(slot));
+  for (const Port* q : active) {
+    FlowerMatch m;
+    m.dst_mac = ExactMac(q->mac);
+    from_ports.Add(kEthAll, m, {GotoChain(Chains::To(ctx.slots.port_slot.at(q->id)))},
+                   absl::StrCat(who, "to port ", q->id));
+  }
+  from_ports.NextStage();
+  std::vector<Action> to_uplink;
+  if (net.segmentation == Segmentation::kVlan) to_uplink.push_back(VlanPush(net.vlan_id));
+  to_uplink.push_back(Redirect(DeviceRef::Uplink()));
+  from_ports.Add(kEthAll, {}, to_uplink, who + "unknown unicast to the uplink");
+  absl::Status st = from_ports.Finish(out);
+  if (!st.ok()) return st;
+
+  // From the uplink: known MAC -> to-chain; multicast -> flood; else drop.
+  ChainBuilder from_uplink(Chains::ForwardFromUplink(slot));
+  for (const Port* q : active) {
+    FlowerMatch m;
+    m.dst_mac = ExactMac(q->mac);
+    from_uplink.Add(kEthAll, m, {GotoChain(Chains::To(ctx.slots.port_slot.at(q->id)))},
+                    absl::StrCat(who, "from uplink to port ", q->id));
+  }
+  from_uplink.NextStage();
+  FlowerMatch multi;
+  multi.dst_mac = MulticastBit();
+  from_uplink.Add(kEthAll, multi, {GotoChain(Chains::FloodFromUplink(slot))},
+                  who + "broadcast/multicast from the uplink");
+  from_uplink.NextStage();
+  from_uplink.Add(kEthAll, {}, {Drop()}, who + "unknown unicast from the uplink: drop");
+  st = from_uplink.Finish(out);
+  if (!st.ok()) return st;
+  return CompileUplinkFlood(ctx, net, out);
+}
+
+absl::Status CompileDispatch(const CompileContext& ctx, std::vector<Filter>& out) {
+  ChainBuilder b(Chains::kDispatch);
+  for (const auto& [id, port] : ctx.snap.ports) {
+    FlowerMatch m;
+    m.indev = DeviceRef::OfPort(id);
+    b.Add(kEthAll, m, {GotoChain(Chains::From(ctx.slots.port_slot.at(id)))},
+          absl::StrCat("dispatch: from port ", id));
+  }
+  b.NextStage();
+  const Network* flat = nullptr;
+  for (const auto& [id, net] : ctx.snap.networks) {
+    if (net.segmentation == Segmentation::kFlat) {
+      flat = &net;
+      continue;
+    }
+    FlowerMatch m;
+    m.indev = DeviceRef::Uplink();
+    m.vlan_id = net.vlan_id;
+    b.Add(kEth8021Q, m,
+          {VlanPop(), GotoChain(Chains::ForwardFromUplink(ctx.slots.network_slot.at(id)))},
+          absl::StrCat("dispatch: uplink vlan ", net.vlan_id, " -> network ", id));
+  }
+  b.NextStage();
+  FlowerMatch tagged;
+  tagged.indev = DeviceRef::Uplink();
+  b.Add(kEth8021Q, tagged, {Drop()}, "dispatch: uplink frame with an unknown vlan");
+  b.NextStage();
+  FlowerMatch uplink;
+  uplink.indev = DeviceRef::Uplink();
+  if (flat != nullptr) {
+    b.Add(kEthAll, uplink,
+          {GotoChain(Chains::ForwardFromUplink(ctx.slots.network_slot.at(flat->id)))},
+          absl::StrCat("dispatch: untagged uplink frame -> network ", flat->id));
+  } else {
+    b.Add(kEthAll, uplink, {Drop()}, "dispatch: untagged uplink frame, no flat network");
+  }
+  b.NextStage();
+  b.Add(kEthAll, {}, {Drop()}, "dispatch: unknown input device");
+  return b.Finish(out);
+}
+
+}  // namespace vfguard::policy

@@ -1,0 +1,43 @@
+// Internal to the compiler: the pieces of the pipeline, each a function of
+// the snapshot (see docs/pipeline.md for the chain layout).
+#ifndef VFGUARD_POLICY_COMPILE_PARTS_H_
+#define VFGUARD_POLICY_COMPILE_PARTS_H_
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "policy/ir.h"
+#include "policy/model.h"
+#include "policy/slots.h"
+
+namespace vfguard::policy {
+
+// Indexes derived once per snapshot.
+struct CompileContext {
+  CompileContext(const Snapshot& s, const SlotAssignment& sl);
+  const Snapshot& snap;
+  const SlotAssignment& slots;
+  std::map<std::string, std::vector<IpPrefix>> group_member_prefixes;  // deduplicated
+  std::map<std::string, std::vector<const Port*>> ports_by_network;    // sorted by id
+};
+
+// Chains of one port: from, egress, egress rules, post, to, ingress rules.
+absl::Status CompilePortChains(const CompileContext& ctx, const Port& port,
+                               std::vector<Filter>& out);
+// The port's flood chain (copies of its broadcast/multicast frames).
+absl::Status CompilePortFlood(const CompileContext& ctx, const Port& port,
+                              std::vector<Filter>& out);
+// The flood chain of a network for frames from the uplink.
+absl::Status CompileUplinkFlood(const CompileContext& ctx, const Network& net,
+                                std::vector<Filter>& out);
+// A network's forwarding chains and its flood chain for frames from the uplink.
+absl::Status CompileNetwork(const CompileContext& ctx, const Network& net,
+                            std::vector<Filter>& out);
+// Chain 0: dispatch by input device.
+absl::Status CompileDispatch(const CompileContext& ctx, std::vector<Filter>& out);
+
+}  // namespace vfguard::policy
+
+#endif  // VFGUARD_POLICY_COMPILE_PARTS_H_

@@ -1,0 +1,356 @@
+// Per-port chains: port security, base traffic, group rules, forwarding
+// hand-off (docs/semantics.md §2-4, §7; layout in docs/pipeline.md).
+#include <algorithm>
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "policy/chain_builder.h"
+#include "policy/compile_parts.h"
+#include "policy/port_range_masks.h"
+
+namespace vfguard::policy {
+namespace {
+
+FlowerMatch UdpPorts(uint16_t sport, uint16_t dport) {
+  FlowerMatch m;
+  m.ip_proto = kProtoUdp;
+  m.src_port = ExactPort(sport);
+  m.dst_port = ExactPort(dport);
+  return m;
+}
+
+FlowerMatch Icmp6(uint8_t type) {
+  FlowerMatch m;
+  m.ip_proto = kProtoIcmpv6;
+  m.icmp_type = type;
+  return m;
+}
+
+FlowerMatch Proto(uint8_t proto) {
+  FlowerMatch m;
+  m.ip_proto = proto;
+  return m;
+}
+
+// (MAC, prefix) pairs a port may source from: allowed(P, M) of the semantics.
+std::vector<std::pair<MacAddr, IpPrefix>> AllowedSources(const Port& p) {
+  std::vector<std::pair<MacAddr, IpPrefix>> out;
+  for (const IpAddr& a : p.fixed_ips) out.emplace_back(p.mac, IpPrefix::Host(a));
+  for (const IpAddr& a : p.vips) out.emplace_back(p.mac, IpPrefix::Host(a));
+  out.emplace_back(p.mac, IpPrefix::Host(IpAddr::LinkLocalFromMac(p.mac)));
+  for (const AllowedAddressPair& pair : p.allowed_address_pairs) {
+    out.emplace_back(pair.mac.value_or(p.mac), pair.prefix);
+  }
+  return out;
+}
+
+std::vector<MacAddr> AllowedMacs(const Port& p) {
+  std::set<MacAddr> macs{p.mac};
+  for (const AllowedAddressPair& pair : p.allowed_address_pairs) {
+    if (pair.mac) macs.insert(*pair.mac);
+  }
+  return {macs.begin(), macs.end()};
+}
+
+class PortCompiler {
+ public:
+  PortCompiler(const CompileContext& ctx, const Port& p)
+      : ctx_(ctx),
+        p_(p),
+        slot_(ctx.slots.port_slot.at(p.id)),
+        zone_(ctx.slots.port_zone.at(p.id)),
+        self_(DeviceRef::OfPort(p.id)),
+        who_(absl::StrCat("port ", p.id, ": ")) {
+    if (!p.security_group_ids.empty()) {
+      stateful_ = ctx.snap.security_groups.at(p.security_group_ids.front()).stateful;
+    }
+  }
+
+  absl::Status Compile(std::vector<Filter>& out) {
+    ChainBuilder from(Chains::From(slot_));
+    if (p_.state != PortState::kActive) {
+      FromInactive(from);
+    } else if (!p_.port_security) {
+      from.Add(kEthAll, {}, {GotoChain(Chains::Post(slot_))}, Origin("port security off"));
+    } else {
+      FromPortSecurity(from);
+    }
+    absl::Status st = from.Finish(out);
+    if (!st.ok()) return st;
+    if (p_.state == PortState::kActive && p_.port_security) {
+      st = EgressChains(out);
+      if (!st.ok()) return st;
+    }
+    st = PostChain(out);
+    if (!st.ok()) return st;
+    return ToChains(out);
+  }
+
+ private:
+  std::string Origin(const std::string& what) const { return who_ + what; }
+
+  // §2.1: only RARP and GARP for one of the port's own addresses.
+  void FromInactive(ChainBuilder& b) {
+    b.Add(kEthRarp, {}, {GotoChain(Chains::Post(slot_))}, Origin("not active: RARP announcement"));
+    std::vector<IpAddr> own = p_.fixed_ips;
+    own.insert(own.end(), p_.vips.begin(), p_.vips.end());
+    for (const IpAddr& a : own) {
+      if (a.family != IpFamily::kV4) continue;
+      FlowerMatch m;
+      m.arp_sip = IpPrefix::Host(a);
+      m.arp_tip = IpPrefix::Host(a);
+      if (p_.port_security) {
+        m.src_mac = ExactMac(p_.mac);
+        m.arp_sha = ExactMac(p_.mac);
+      }
+      b.Add(kEthArp, m, {GotoChain(Chains::Post(slot_))},
+            Origin(absl::StrCat("not active: gratuitous ARP for ", a.ToString())));
+    }
+    b.NextStage();
+    b.Add(kEthAll, {}, {Drop()}, Origin("not active: drop"));
+  }
+
+  // §3.
+  void FromPortSecurity(ChainBuilder& b) {
+    const uint32_t post = Chains::Post(slot_);
+    const uint32_t egress = Chains::Egress(slot_);
+    b.Add(kEthIPv4, UdpPorts(67, 68), {Drop()}, Origin("port-security: DHCP server from a port"));
+    b.Add(kEthIPv6, UdpPorts(547, 546), {Drop()},
+          Origin("port-security: DHCPv6 server from a port"));
+    b.Add(kEthIPv6, Icmp6(134), {Drop()}, Origin("port-security: router advertisement"));
+    b.NextStage();
+    for (const MacAddr& mac : AllowedMacs(p_)) {
+      FlowerMatch probe;
+      probe.src_mac = ExactMac(mac);
+      probe.arp_sha = ExactMac(mac);
+      probe.arp_sip = IpPrefix::Host(IpAddr::AnyV4());
+      b.Add(kEthArp, probe, {GotoChain(post)}, Origin("port-security: ARP probe"));
+      FlowerMatch dhcp = UdpPorts(68, 67);
+      dhcp.src_mac = ExactMac(mac);
+      dhcp.src_ip = IpPrefix::Host(IpAddr::AnyV4());
+      b.Add(kEthIPv4, dhcp, {GotoChain(post)}, Origin("port-security: DHCP client from 0.0.0.0"));
+      for (uint8_t type : {uint8_t{133}, uint8_t{135}}) {
+        FlowerMatch dad = Icmp6(type);
+        dad.src_mac = ExactMac(mac);
+        dad.src_ip = IpPrefix::Host(IpAddr::AnyV6());
+        b.Add(kEthIPv6, dad, {GotoChain(post)},
+              Origin(absl::StrCat("port-security: ICMPv6 ", type, " from ::")));
+      }
+    }
+    for (const auto& [mac, prefix] : AllowedSources(p_)) {
+      if (prefix.addr.family == IpFamily::kV4) {
+        FlowerMatch arp;
+        arp.src_mac = ExactMac(mac);
+        arp.arp_sha = ExactMac(mac);
+        arp.arp_sip = prefix;
+        b.Add(kEthArp, arp, {GotoChain(post)},
+              Origin(absl::StrCat("port-security: ARP from ", prefix.ToString())));
+      }
+      FlowerMatch ip;
+      ip.src_mac = ExactMac(mac);
+      ip.src_ip = prefix;
+      b.Add(prefix.addr.family == IpFamily::kV4 ? kEthIPv4 : kEthIPv6, ip, {GotoChain(egress)},
+            Origin(absl::StrCat("port-security: source ", mac.ToString(), " ",
+                                prefix.ToString())));
+    }
+    b.NextStage();
+    b.Add(kEthAll, {}, {Drop()}, Origin("port-security: drop everything else"));
+  }
+
+  // Base traffic from the port, then group rules (§3.2, §7).
+  absl::Status EgressChains(std::vector<Filter>& out) {
+    const uint32_t post = Chains::Post(slot_);
+    ChainBuilder b(Chains::Egress(slot_));
+    b.Add(kEthIPv4, UdpPorts(68, 67), {GotoChain(post)}, Origin("base: DHCP client"));
+    b.Add(kEthIPv6, UdpPorts(546, 547), {GotoChain(post)}, Origin("base: DHCPv6 client"));
+    for (uint8_t type : {uint8_t{133}, uint8_t{135}, uint8_t{136}}) {
+      b.Add(kEthIPv6, Icmp6(type), {GotoChain(post)}, Origin(absl::StrCat("base: ICMPv6 ", type)));
+    }
+    if (!p_.vips.empty()) {
+      b.Add(kEthIPv4, Proto(kProtoVrrp), {GotoChain(post)}, Origin("base: VRRP (port has VIPs)"));
+      b.Add(kEthIPv6, Proto(kProtoVrrp), {GotoChain(post)}, Origin("base: VRRP (port has VIPs)"));
+    }
+    b.NextStage();
+    AddGroupEntry(b, GotoChain(post), Chains::EgressRules(slot_));
+    absl::Status st = b.Finish(out);
+    if (!st.ok()) return st;
+    if (p_.security_group_ids.empty()) return absl::OkStatus();
+    return RuleChain(Direction::kEgress, Chains::EgressRules(slot_), {GotoChain(post)}, out);
+  }
+
+  // Without groups everything passes; with groups, IP goes (through ct for
+  // stateful groups) to the rules chain.
+  void AddGroupEntry(ChainBuilder& b, const Action& pass, uint32_t rules_chain) {
+    for (uint16_t proto : {kEthIPv4, kEthIPv6}) {
+      if (p_.security_group_ids.empty()) {
+        b.Add(proto, {}, {pass}, Origin("no security group: IP allowed"));
+      } else if (stateful_) {
+        b.Add(proto, {}, {Ct(zone_, false), GotoChain(rules_chain)},
+              Origin(absl::StrCat("conntrack zone ", zone_)));
+      } else {
+        b.Add(proto, {}, {GotoChain(rules_chain)}, Origin("stateless security groups"));
+      }
+    }
+    b.NextStage();
+    b.Add(kEthAll, {}, {Drop()}, Origin("not IP: drop"));
+  }
+
+  // The merged rules of the port's groups in one direction.
+  absl::Status RuleChain(Direction d, uint32_t chain, std::vector<Action> pass,
+                         std::vector<Filter>& out) {
+    ChainBuilder b(chain);
+    if (stateful_) {
+      FlowerMatch est;
+      est.ct_state = Masked<uint16_t>{kCtTracked | kCtEstablished, kCtTracked | kCtEstablished};
+      b.Add(kEthAll, est, pass, Origin("established connection"));
+      b.NextStage();
+    }
+    struct Ref {
+      const SecurityGroupRule* rule;
+      std::string group;
+      size_t index;
+    };
+    std::vector<Ref> rules;
+    for (const std::string& gid : p_.security_group_ids) {
+      const SecurityGroup& g = ctx_.snap.security_groups.at(gid);
+      for (size_t i = 0; i < g.rules.size(); ++i) {
+        if (g.rules[i].direction == d) rules.push_back(Ref{&g.rules[i], gid, i});
+      }
+    }
+    std::stable_sort(rules.begin(), rules.end(), [](const Ref& a, const Ref& b) {
+      auto key = [](const Ref& r) {
+        return std::make_tuple(r.rule->priority, r.rule->action == RuleAction::kDeny ? 0 : 1);
+      };
+      return key(a) < key(b);
+    });
+    std::vector<Action> allow = pass;
+    if (stateful_) allow.insert(allow.begin(), Ct(zone_, true));
+    for (const Ref& ref : rules) {
+      const SecurityGroupRule& r = *ref.rule;
+      std::string origin =
+          Origin(absl::StrCat(ToString(d), " security group ", ref.group, " rule ", ref.index,
+                              " (", ToString(r.action), ", priority ", r.priority, ")"));
+      std::vector<Action> actions =
+          r.action == RuleAction::kAllow ? allow : std::vector<Action>{Drop()};
+      for (const FlowerMatch& m : RuleMatches(r, d)) {
+        b.Add(r.ethertype == EtherType::kIPv4 ? kEthIPv4 : kEthIPv6, m, actions, origin);
+      }
+      b.NextStage();
+    }
+    b.Add(kEthAll, {}, {Drop()}, Origin(absl::StrCat(ToString(d), ": no rule matched")));
+    return b.Finish(out);
+  }
+
+  // One flower match per (remote address, port mask) of a rule.
+  std::vector<FlowerMatch> RuleMatches(const SecurityGroupRule& r, Direction d) const {
+    FlowerMatch base;
+    if (r.protocol) base.ip_proto = *r.protocol;
+    if (r.icmp) {
+      base.icmp_type = r.icmp->type;
+      if (r.icmp->code) base.icmp_code = *r.icmp->code;
+    }
+    std::vector<FlowerMatch> with_ports;
+    if (r.ports) {
+      for (const Masked<uint16_t>& pm : PortRangeToMasks(r.ports->min, r.ports->max)) {
+        FlowerMatch m = base;
+        m.dst_port = pm;
+        with_ports.push_back(m);
+      }
+    } else {
+      with_ports.push_back(base);
+    }
+    std::vector<IpPrefix> remotes;
+    bool any_remote = true;
+    IpFamily family = r.ethertype == EtherType::kIPv4 ? IpFamily::kV4 : IpFamily::kV6;
+    if (r.remote_prefix) {
+      remotes.push_back(*r.remote_prefix);
+      any_remote = false;
+    } else if (r.remote_group_id) {
+      any_remote = false;
+      auto it = ctx_.group_member_prefixes.find(*r.remote_group_id);
+      if (it != ctx_.group_member_prefixes.end()) {
+        for (const IpPrefix& prefix : it->second) {
+          if (prefix.addr.family == family) remotes.push_back(prefix);
+        }
+      }
+    }
+    std::vector<FlowerMatch> out;
+    for (const FlowerMatch& m : with_ports) {
+      if (any_remote) {
+        out.push_back(m);
+        continue;
+      }
+      for (const IpPrefix& remote : remotes) {
+        FlowerMatch rm = m;
+        if (remote.length > 0) (d == Direction::kIngress ? rm.src_ip : rm.dst_ip) = remote;
+        out.push_back(rm);
+      }
+    }
+    return out;
+  }
+
+  // After egress: hairpin drop, flood, or forwarding (§6).
+  absl::Status PostChain(std::vector<Filter>& out) {
+    ChainBuilder b(Chains::Post(slot_));
+    FlowerMatch hairpin;
+    hairpin.dst_mac = ExactMac(p_.mac);
+    b.Add(kEthAll, hairpin, {Drop()}, Origin("hairpin: drop"));
+    b.NextStage();
+    FlowerMatch multi;
+    multi.dst_mac = MulticastBit();
+    b.Add(kEthAll, multi, {GotoChain(Chains::Flood(slot_))}, Origin("broadcast/multicast: flood"));
+    b.NextStage();
+    uint32_t net_slot = ctx_.slots.network_slot.at(p_.network_id);
+    b.Add(kEthAll, {}, {GotoChain(Chains::ForwardFromPorts(net_slot))},
+          Origin(absl::StrCat("forward in network ", p_.network_id)));
+    return b.Finish(out);
+  }
+
+  // §4: what reaches the port's VF.
+  absl::Status ToChains(std::vector<Filter>& out) {
+    ChainBuilder b(Chains::To(slot_));
+    Action deliver = Redirect(self_);
+    if (p_.state != PortState::kActive) {
+      // Not in the MAC table: nothing forwards here. Kept so the chain exists.
+      b.Add(kEthAll, {}, {Drop()}, Origin("not active: receives nothing"));
+      return b.Finish(out);
+    }
+    if (!p_.port_security) {
+      b.Add(kEthAll, {}, {deliver}, Origin("port security off: deliver"));
+      return b.Finish(out);
+    }
+    b.Add(kEthArp, {}, {deliver}, Origin("base: ARP"));
+    b.Add(kEthIPv4, UdpPorts(67, 68), {deliver}, Origin("base: DHCP server reply"));
+    b.Add(kEthIPv6, UdpPorts(547, 546), {deliver}, Origin("base: DHCPv6 server reply"));
+    for (uint8_t type : {uint8_t{134}, uint8_t{135}, uint8_t{136}}) {
+      b.Add(kEthIPv6, Icmp6(type), {deliver}, Origin(absl::StrCat("base: ICMPv6 ", type)));
+    }
+    if (!p_.vips.empty()) {
+      b.Add(kEthIPv4, Proto(kProtoVrrp), {deliver}, Origin("base: VRRP (port has VIPs)"));
+      b.Add(kEthIPv6, Proto(kProtoVrrp), {deliver}, Origin("base: VRRP (port has VIPs)"));
+    }
+    b.NextStage();
+    AddGroupEntry(b, deliver, Chains::IngressRules(slot_));
+    absl::Status st = b.Finish(out);
+    if (!st.ok()) return st;
+    if (p_.security_group_ids.empty()) return absl::OkStatus();
+    return RuleChain(Direction::kIngress, Chains::IngressRules(slot_), {deliver}, out);
+  }
+
+  const CompileContext& ctx_;
+  const Port& p_;
+  uint32_t slot_;
+  uint16_t zone_;
+  DeviceRef self_;
+  std::string who_;
+  bool stateful_ = false;
+};
+
+}  // namespace
+
+absl::Status CompilePortChains(const CompileContext& ctx, const Port& port,
+                               std::vector<Filter>& out) {
+  return PortCompiler(ctx, port).Compile(out);
+}
+
+}  // namespace vfguard::policy
