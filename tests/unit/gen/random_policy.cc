@@ -309,6 +309,10 @@ std::vector<policy::Packet> RandomPolicy::Exchange(const policy::Snapshot& s, in
         r.vlan.reset();
         if (net.segmentation == policy::Segmentation::kVlan) r.vlan = net.vlan_id;
       }
+      // A tag is Packet::vlan on the uplink, never a bare 0x8100 ethertype.
+      if (reply_in.kind == policy::DeviceRef::Kind::kUplink && r.eth_type == policy::kEth8021Q) {
+        r.eth_type = 0x88cc;
+      }
       out.push_back(r);
     } else {
       out.push_back(Packet(s));
