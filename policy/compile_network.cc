@@ -8,16 +8,21 @@
 namespace vfguard::policy {
 
 CompileContext::CompileContext(const Snapshot& s, const SlotAssignment& sl) : snap(s), slots(sl) {
-  std::map<std::string, std::set<IpPrefix>> members;
-  for (const auto& [id, port] : s.ports) {
-    ports_by_network[port.network_id].push_back(&port);
+  for (const auto& [id, port] : s.ports) ports_by_network[port.network_id].push_back(&port);
+}
+
+const std::vector<IpPrefix>& CompileContext::GroupMemberPrefixes(
+    const std::string& group_id) const {
+  auto it = group_member_prefixes_.find(group_id);
+  if (it != group_member_prefixes_.end()) return it->second;
+  std::set<IpPrefix> members;
+  for (const auto& [id, port] : snap.ports) {
     for (const std::string& gid : port.security_group_ids) {
-      for (const IpPrefix& prefix : PortAddressPrefixes(port)) members[gid].insert(prefix);
+      if (gid != group_id) continue;
+      for (const IpPrefix& prefix : PortAddressPrefixes(port)) members.insert(prefix);
     }
   }
-  for (auto& [gid, prefixes] : members) {
-    group_member_prefixes[gid].assign(prefixes.begin(), prefixes.end());
-  }
+  return group_member_prefixes_[group_id] = std::vector<IpPrefix>(members.begin(), members.end());
 }
 
 absl::Status CompileNetwork(const CompileContext& ctx, const Network& net,

@@ -19,8 +19,13 @@ struct CompileContext {
   CompileContext(const Snapshot& s, const SlotAssignment& sl);
   const Snapshot& snap;
   const SlotAssignment& slots;
-  std::map<std::string, std::vector<IpPrefix>> group_member_prefixes;  // deduplicated
-  std::map<std::string, std::vector<const Port*>> ports_by_network;    // sorted by id
+  std::map<std::string, std::vector<const Port*>> ports_by_network;  // sorted by id
+  // Addresses of the members of a group (deduplicated, sorted); computed on
+  // first use so that an incremental update pays only for what it compiles.
+  const std::vector<IpPrefix>& GroupMemberPrefixes(const std::string& group_id) const;
+
+ private:
+  mutable std::map<std::string, std::vector<IpPrefix>> group_member_prefixes_;
 };
 
 // Chains of one port: from, egress, egress rules, post, to, ingress rules.

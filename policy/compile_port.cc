@@ -267,11 +267,8 @@ class PortCompiler {
       any_remote = false;
     } else if (r.remote_group_id) {
       any_remote = false;
-      auto it = ctx_.group_member_prefixes.find(*r.remote_group_id);
-      if (it != ctx_.group_member_prefixes.end()) {
-        for (const IpPrefix& prefix : it->second) {
-          if (prefix.addr.family == family) remotes.push_back(prefix);
-        }
+      for (const IpPrefix& prefix : ctx_.GroupMemberPrefixes(*r.remote_group_id)) {
+        if (prefix.addr.family == family) remotes.push_back(prefix);
       }
     }
     std::vector<FlowerMatch> out;

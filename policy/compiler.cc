@@ -33,6 +33,16 @@ std::set<std::string> AllPartKeys(const Snapshot& s) {
   return keys;
 }
 
+// Whether part `key` belongs to `s` (without building every key).
+bool Wanted(const Snapshot& s, const std::string& key) {
+  if (key == "dispatch") return true;
+  size_t colon = key.find(':');
+  std::string kind = key.substr(0, colon);
+  std::string id = key.substr(colon + 1);
+  if (kind == "net") return s.networks.count(id) > 0;
+  return s.ports.count(id) > 0;
+}
+
 absl::Status CheckSlots(const Snapshot& s, const SlotAssignment& slots) {
   for (const auto& [id, p] : s.ports) {
     if (!slots.port_slot.count(id) || !slots.port_zone.count(id)) {
@@ -47,6 +57,12 @@ absl::Status CheckSlots(const Snapshot& s, const SlotAssignment& slots) {
   return absl::OkStatus();
 }
 
+// What the flood lists and forwarding chains of a network see of a port.
+auto NeighbourView(const Port& p) {
+  return std::make_tuple(p.network_id, p.mac, p.state, p.port_security, p.vips.empty(),
+                         p.security_group_ids.empty());
+}
+
 // Parts whose inputs differ between two snapshots (docs/pipeline.md).
 std::set<std::string> AffectedParts(const Snapshot& before, const Snapshot& after) {
   std::set<std::string> out;
@@ -57,12 +73,15 @@ std::set<std::string> AffectedParts(const Snapshot& before, const Snapshot& afte
     auto it = before.ports.find(id);
     if (it != before.ports.end() && it->second == p) continue;
     out.insert("port:" + id);
-    networks.insert(p.network_id);
     groups.insert(p.security_group_ids.begin(), p.security_group_ids.end());
     if (it == before.ports.end()) {
       topology = true;
+      networks.insert(p.network_id);
     } else {
-      networks.insert(it->second.network_id);
+      if (NeighbourView(it->second) != NeighbourView(p)) {
+        networks.insert(p.network_id);
+        networks.insert(it->second.network_id);
+      }
       groups.insert(it->second.security_group_ids.begin(), it->second.security_group_ids.end());
     }
   }
@@ -132,30 +151,38 @@ absl::StatusOr<std::set<std::string>> IncrementalCompiler::Update(
     std::shared_ptr<const Snapshot> snapshot, const SlotAssignment& slots) {
   absl::Status st = CheckSlots(*snapshot, slots);
   if (!st.ok()) return st;
-  std::set<std::string> wanted = AllPartKeys(*snapshot);
   std::set<std::string> todo;
-  if (previous_ == nullptr || !(previous_slots_ == slots)) {
-    todo = wanted;
+  bool everything = previous_ == nullptr || !(previous_slots_ == slots);
+  if (everything) {
+    todo = AllPartKeys(*snapshot);
   } else {
     todo = AffectedParts(*previous_, *snapshot);
   }
   CompileContext ctx(*snapshot, slots);
   std::map<std::string, PipelinePart> fresh;
   for (const std::string& key : todo) {
-    if (!wanted.count(key)) continue;
+    if (!Wanted(*snapshot, key)) continue;
     PipelinePart part{key, {}};
     st = CompilePart(ctx, key, part.filters);
     if (!st.ok()) return st;
     fresh.emplace(key, std::move(part));
   }
   std::set<std::string> changed;
-  for (auto it = parts_.begin(); it != parts_.end();) {
-    if (!wanted.count(it->first)) {
-      changed.insert(it->first);
-      it = parts_.erase(it);
-    } else {
-      ++it;
+  // Parts of removed objects: only ports/networks that left can be stale.
+  std::vector<std::string> stale;
+  if (previous_ != nullptr) {
+    for (const auto& [id, p] : previous_->ports) {
+      if (!snapshot->ports.count(id)) {
+        stale.push_back("port:" + id);
+        stale.push_back("flood:" + id);
+      }
     }
+    for (const auto& [id, n] : previous_->networks) {
+      if (!snapshot->networks.count(id)) stale.push_back("net:" + id);
+    }
+  }
+  for (const std::string& key : stale) {
+    if (parts_.erase(key)) changed.insert(key);
   }
   for (auto& [key, part] : fresh) {
     auto it = parts_.find(key);
