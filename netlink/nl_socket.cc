@@ -159,6 +159,12 @@ void NetlinkSocket::Dump(Message request, DumpDone done) {
 }
 
 void NetlinkSocket::Pump() {
+  // Refill only below half the window, so sends go out in full batches
+  // rather than one message per ack.
+  if (!in_flight_.empty() && inflight_bytes_ > options_.max_inflight_bytes / 2) {
+    ArmRead();
+    return;
+  }
   while (queue_head_ < queue_.size()) {
     std::vector<iovec> iov;
     size_t bytes = 0;
@@ -206,7 +212,7 @@ void NetlinkSocket::Pump() {
         Complete(reinterpret_cast<nlmsghdr*>(queue_[i].message.data())->nlmsg_seq,
                  RequestResult{st, 0});
       }
-      continue;
+      continue;  // the rest of the queue is tried in the next round
     }
     inflight_bytes_ += bytes;
   }
@@ -259,6 +265,7 @@ void NetlinkSocket::OnReadable() {
       Dispatch(*h);
     }
   }
+  Pump();
   if (!in_flight_.empty() || on_event_) ArmRead();
 }
 
@@ -323,7 +330,6 @@ void NetlinkSocket::Complete(uint32_t seq, RequestResult result) {
     done.batch->results[done.index] = std::move(result);
     if (--done.batch->remaining == 0) done.batch->done(std::move(done.batch->results));
   }
-  Pump();
 }
 
 void NetlinkSocket::FailAll(const absl::Status& status) {

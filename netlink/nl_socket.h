@@ -50,8 +50,8 @@ struct RequestResult {
 struct SocketOptions {
   int receive_buffer = 8 << 20;      // SO_RCVBUFFORCE when root, else SO_RCVBUF
   int send_buffer = 4 << 20;
-  size_t max_batch_bytes = 256 << 10;  // bytes per sendmsg
-  size_t max_inflight_bytes = 1 << 20; // unacknowledged request bytes
+  size_t max_batch_bytes = 32 << 10;   // bytes per sendmsg
+  size_t max_inflight_bytes = 256 << 10;  // unacknowledged request bytes
   bool set_buffers = true;
   size_t receive_chunk_bytes = 1 << 20;  // largest datagram read at once
 };
