@@ -52,8 +52,9 @@ SecurityGroup MakeGroup(int g) {
     rule.ethertype = r % 5 == 4 ? EtherType::kIPv6 : EtherType::kIPv4;
     rule.protocol = r % 3 == 2 ? kProtoUdp : kProtoTcp;
     int base = 1000 + 37 * r + g;
-    rule.ports = r % 4 == 0 ? PortRange{static_cast<uint16_t>(base), static_cast<uint16_t>(base + 99)}
-                            : PortRange{static_cast<uint16_t>(base), static_cast<uint16_t>(base)};
+    rule.ports = r % 4 == 0
+                     ? PortRange{static_cast<uint16_t>(base), static_cast<uint16_t>(base + 99)}
+                     : PortRange{static_cast<uint16_t>(base), static_cast<uint16_t>(base)};
     if (r == 0 && g != 0) {
       rule.protocol = kProtoTcp;
       rule.ethertype = EtherType::kIPv4;
@@ -61,9 +62,9 @@ SecurityGroup MakeGroup(int g) {
       rule.ports = PortRange{22, 22};
       rule.remote_group_id = "sg0";  // SSH from the bastion group
     } else if (r % 6 == 1) {
-      rule.remote_prefix = *IpPrefix::Parse(rule.ethertype == EtherType::kIPv4
-                                                ? absl::StrCat("10.", g, ".0.0/16")
-                                                : absl::StrCat("fd00:", g, "::/64"));
+      rule.remote_prefix =
+          *IpPrefix::Parse(rule.ethertype == EtherType::kIPv4 ? absl::StrCat("10.", g, ".0.0/16")
+                                                              : absl::StrCat("fd00:", g, "::/64"));
     }
     rule.priority = static_cast<uint16_t>(100 + r);
     rule.action = r % 7 == 6 ? RuleAction::kDeny : RuleAction::kAllow;
@@ -96,7 +97,8 @@ Snapshot MakeSnapshot(int ports) {
       int a = 1 + i % 7;
       int b = 1 + (i / 7) % 7;
       if (a == b) b = 1 + (b % 7);
-      p.security_group_ids = {absl::StrCat("sg", std::min(a, b)), absl::StrCat("sg", std::max(a, b))};
+      p.security_group_ids = {absl::StrCat("sg", std::min(a, b)),
+                              absl::StrCat("sg", std::max(a, b))};
     }
     s.ports[p.id] = p;
   }
@@ -145,10 +147,11 @@ int Run() {
     snap = next;
   }
   double per_change = total / kChanges;
-  printf("\nincremental at 4000 ports: initial %.3f s; one-port change %.5f s "
-         "(%.2f%% of a full compile, %.1f parts changed on average)\n",
-         initial, per_change, 100.0 * per_change / full_4k,
-         static_cast<double>(recompiled) / kChanges);
+  printf(
+      "\nincremental at 4000 ports: initial %.3f s; one-port change %.5f s "
+      "(%.2f%% of a full compile, %.1f parts changed on average)\n",
+      initial, per_change, 100.0 * per_change / full_4k,
+      static_cast<double>(recompiled) / kChanges);
   printf("target: < 1%% -> %s\n", per_change / full_4k < 0.01 ? "met" : "NOT met");
   return 0;
 }

@@ -7,14 +7,13 @@
 #include <sched.h>
 #include <unistd.h>
 
+#include <boost/asio/io_context.hpp>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <string>
-
-#include <boost/asio/io_context.hpp>
 
 #include "absl/types/span.h"
 #include "netlink/nl_socket.h"
@@ -104,7 +103,8 @@ int Run(int n) {
     return 1;
   }
   // Same filters through tc -batch, on a fresh block.
-  if (Sh("tc qdisc del dev bench0 clsact && tc qdisc add dev bench0 ingress_block 77 clsact") != 0) {
+  if (Sh("tc qdisc del dev bench0 clsact && tc qdisc add dev bench0 ingress_block 77 clsact") !=
+      0) {
     return 1;
   }
   const char* path = "/tmp/vfguard-tc-batch.txt";

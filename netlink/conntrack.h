@@ -19,7 +19,7 @@
 namespace vfguard::netlink {
 
 struct CtAddress {
-  uint8_t family = 2;  // AF_INET or AF_INET6
+  uint8_t family = 2;               // AF_INET or AF_INET6
   std::array<uint8_t, 16> bytes{};  // network order; IPv4 in the first 4
   auto operator<=>(const CtAddress&) const = default;
 };
@@ -30,7 +30,7 @@ struct CtTuple {
   uint8_t proto = 0;
   uint16_t src_port = 0;  // tcp/udp/sctp (host order)
   uint16_t dst_port = 0;
-  uint16_t icmp_id = 0;   // icmp/icmpv6 echo
+  uint16_t icmp_id = 0;  // icmp/icmpv6 echo
   uint8_t icmp_type = 0;
   uint8_t icmp_code = 0;
   auto operator<=>(const CtTuple&) const = default;
@@ -40,8 +40,8 @@ struct CtEntry {
   CtTuple orig;
   CtTuple reply;
   uint16_t zone = 0;
-  uint32_t status = 0;     // IPS_* bits
-  uint32_t timeout = 0;    // seconds
+  uint32_t status = 0;   // IPS_* bits
+  uint32_t timeout = 0;  // seconds
   uint32_t mark = 0;
   std::optional<uint8_t> tcp_state;  // TCP_CONNTRACK_*
   auto operator<=>(const CtEntry&) const = default;

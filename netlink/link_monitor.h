@@ -6,13 +6,12 @@
 #ifndef VFGUARD_NETLINK_LINK_MONITOR_H_
 #define VFGUARD_NETLINK_LINK_MONITOR_H_
 
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
 #include <functional>
 #include <map>
 #include <memory>
 #include <string>
-
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/posix/stream_descriptor.hpp>
 
 #include "absl/status/statusor.h"
 
@@ -25,9 +24,9 @@ namespace vfguard::netlink {
 struct Link {
   int ifindex = 0;
   std::string name;
-  bool up = false;              // IFF_UP
-  std::string phys_port_name;   // "p0", "pf0vf3" on mlx5 representors
-  std::string phys_switch_id;   // hex; equal for all ports of one eswitch
+  bool up = false;             // IFF_UP
+  std::string phys_port_name;  // "p0", "pf0vf3" on mlx5 representors
+  std::string phys_switch_id;  // hex; equal for all ports of one eswitch
   bool operator==(const Link&) const = default;
 };
 
@@ -53,7 +52,7 @@ class LinkMonitor {
 
  private:
   LinkMonitor(boost::asio::io_context& io, Handler handler, int receive_buffer);
-  absl::Status Open();   // (re)creates the cache manager and the fd watch
+  absl::Status Open();  // (re)creates the cache manager and the fd watch
   void Close();
   void Arm();
   void OnReadable();

@@ -5,10 +5,9 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <boost/asio/post.hpp>
 #include <cerrno>
 #include <cstring>
-
-#include <boost/asio/post.hpp>
 
 #include "absl/strings/str_cat.h"
 
@@ -284,8 +283,8 @@ void NetlinkSocket::Dispatch(const nlmsghdr& h) {
       if (h.nlmsg_len < NLMSG_LENGTH(sizeof(nlmsgerr))) {
         Complete(h.nlmsg_seq, RequestResult{absl::DataLossError("short NLMSG_ERROR"), 0});
       } else {
-        Complete(h.nlmsg_seq, RequestResult{StatusFromErrno(-err->error, ExtackMessage(h)),
-                                            -err->error});
+        Complete(h.nlmsg_seq,
+                 RequestResult{StatusFromErrno(-err->error, ExtackMessage(h)), -err->error});
       }
       return;
     }

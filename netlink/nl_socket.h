@@ -25,15 +25,14 @@
 
 #include <linux/netlink.h>
 
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/posix/stream_descriptor.hpp>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -43,14 +42,14 @@ namespace vfguard::netlink {
 using Message = std::vector<uint8_t>;  // one complete netlink message
 
 struct RequestResult {
-  absl::Status status;   // OK, or errno mapped to a code with the extack text
-  int errno_value = 0;   // raw errno from NLMSG_ERROR (0 on success)
+  absl::Status status;  // OK, or errno mapped to a code with the extack text
+  int errno_value = 0;  // raw errno from NLMSG_ERROR (0 on success)
 };
 
 struct SocketOptions {
-  int receive_buffer = 8 << 20;      // SO_RCVBUFFORCE when root, else SO_RCVBUF
+  int receive_buffer = 8 << 20;  // SO_RCVBUFFORCE when root, else SO_RCVBUF
   int send_buffer = 4 << 20;
-  size_t max_batch_bytes = 32 << 10;   // bytes per sendmsg
+  size_t max_batch_bytes = 32 << 10;      // bytes per sendmsg
   size_t max_inflight_bytes = 256 << 10;  // unacknowledged request bytes
   bool set_buffers = true;
   size_t receive_chunk_bytes = 1 << 20;  // largest datagram read at once
@@ -118,9 +117,9 @@ class NetlinkSocket {
     std::shared_ptr<PendingDump> dump;
   };
 
-  void Pump();          // sends queued messages within the in-flight window
-  void ArmRead();       // async wait for readable
-  void OnReadable();    // drains the socket
+  void Pump();        // sends queued messages within the in-flight window
+  void ArmRead();     // async wait for readable
+  void OnReadable();  // drains the socket
   void Dispatch(const nlmsghdr& h);
   void Complete(uint32_t seq, RequestResult result);
   void FailAll(const absl::Status& status);

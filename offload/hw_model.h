@@ -24,9 +24,9 @@ class HardwareModel {
  public:
   explicit HardwareModel(HwCapabilities caps = {}) : caps_(caps) {}
   virtual ~HardwareModel() = default;
-  // OK if the eswitch would accept `filter`; else an error whose code maps to the errno the driver returns
-  // (Unimplemented = EOPNOTSUPP, InvalidArgument = EINVAL) and whose message
-  // reads like the driver's extack ("mlx5_core: ...").
+  // OK if the eswitch would accept `filter`; else an error whose code maps to the errno the driver
+  // returns (Unimplemented = EOPNOTSUPP, InvalidArgument = EINVAL) and whose message reads like the
+  // driver's extack ("mlx5_core: ...").
   virtual absl::Status Accepts(const policy::Filter& filter) const;
   const HwCapabilities& caps() const { return caps_; }
 

@@ -35,9 +35,9 @@ namespace vfguard::offload {
 enum class Placement : uint8_t { kHardware, kTrap, kSlowPathOnly };
 
 struct PlacedFilter {
-  policy::Filter filter;    // the IR filter (installed skip_hw in the slow path)
-  Placement placement;      // what the hardware holds for it
-  absl::Status hw_status;   // why hardware rejected it (OK when kHardware)
+  policy::Filter filter;               // the IR filter (installed skip_hw in the slow path)
+  Placement placement;                 // what the hardware holds for it
+  absl::Status hw_status;              // why hardware rejected it (OK when kHardware)
   std::optional<policy::Filter> trap;  // the hardware trap filter (kTrap)
 };
 

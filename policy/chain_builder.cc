@@ -139,9 +139,7 @@ Action VlanPush(uint16_t vid) {
 }
 Action VlanPop() { return Action{Action::Kind::kVlanPop}; }
 
-Masked<MacAddr> ExactMac(const MacAddr& mac) {
-  return Masked<MacAddr>{mac, MacAddr::Broadcast()};
-}
+Masked<MacAddr> ExactMac(const MacAddr& mac) { return Masked<MacAddr>{mac, MacAddr::Broadcast()}; }
 Masked<MacAddr> MulticastBit() {
   MacAddr bit{{0x01, 0, 0, 0, 0, 0}};
   return Masked<MacAddr>{bit, bit};

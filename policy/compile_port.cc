@@ -150,8 +150,7 @@ class PortCompiler {
       ip.src_mac = ExactMac(mac);
       ip.src_ip = prefix;
       b.Add(prefix.addr.family == IpFamily::kV4 ? kEthIPv4 : kEthIPv6, ip, {GotoChain(egress)},
-            Origin(absl::StrCat("port-security: source ", mac.ToString(), " ",
-                                prefix.ToString())));
+            Origin(absl::StrCat("port-security: source ", mac.ToString(), " ", prefix.ToString())));
     }
     b.NextStage();
     b.Add(kEthAll, {}, {Drop()}, Origin("port-security: drop everything else"));
@@ -228,8 +227,8 @@ class PortCompiler {
     for (const Ref& ref : rules) {
       const SecurityGroupRule& r = *ref.rule;
       std::string origin =
-          Origin(absl::StrCat(ToString(d), " security group ", ref.group, " rule ", ref.index,
-                              " (", ToString(r.action), ", priority ", r.priority, ")"));
+          Origin(absl::StrCat(ToString(d), " security group ", ref.group, " rule ", ref.index, " (",
+                              ToString(r.action), ", priority ", r.priority, ")"));
       std::vector<Action> actions =
           r.action == RuleAction::kAllow ? allow : std::vector<Action>{Drop()};
       for (const FlowerMatch& m : RuleMatches(r, d)) {

@@ -29,8 +29,8 @@ class ConntrackModel {
   void FlushZone(uint16_t zone);
   size_t CountZone(uint16_t zone) const;
 
-  using Tuple = std::tuple<uint8_t /*family*/, uint8_t /*proto*/, IpAddr, IpAddr, uint16_t,
-                           uint16_t>;
+  using Tuple =
+      std::tuple<uint8_t /*family*/, uint8_t /*proto*/, IpAddr, IpAddr, uint16_t, uint16_t>;
   static Tuple TupleOf(const Packet& packet);
   static Tuple Reversed(const Tuple& t);
 

@@ -139,14 +139,14 @@ class Evaluator {
     switch (p.eth_type) {
       case kEthArp:
         if (p.arp_sha != p.src_mac) {
-          Drop(absl::StrCat("port ", P.id, " port-security: ARP sender MAC ",
-                            p.arp_sha.ToString(), " differs from source MAC"));
+          Drop(absl::StrCat("port ", P.id, " port-security: ARP sender MAC ", p.arp_sha.ToString(),
+                            " differs from source MAC"));
           return false;
         }
         if (p.arp_sip.family != IpFamily::kV4 ||
             (!p.arp_sip.IsUnspecified() && !SourceAllowed(P, p.src_mac, p.arp_sip))) {
-          Drop(absl::StrCat("port ", P.id, " port-security: ARP sender IP ",
-                            p.arp_sip.ToString(), " not allowed"));
+          Drop(absl::StrCat("port ", P.id, " port-security: ARP sender IP ", p.arp_sip.ToString(),
+                            " not allowed"));
           return false;
         }
         Note(absl::StrCat("port ", P.id, " port-security: ARP allowed"));
@@ -156,8 +156,7 @@ class Evaluator {
           Drop(absl::StrCat("port ", P.id, " port-security: DHCP server traffic from a port"));
           return false;
         }
-        if (SourceAllowed(P, p.src_mac, p.src_ip) ||
-            (p.src_ip.IsUnspecified() && Udp(p, 68, 67))) {
+        if (SourceAllowed(P, p.src_mac, p.src_ip) || (p.src_ip.IsUnspecified() && Udp(p, 68, 67))) {
           return true;
         }
         Drop(absl::StrCat("port ", P.id, " port-security: source IP ", p.src_ip.ToString(),
@@ -254,8 +253,8 @@ class Evaluator {
     for (const auto& [id, Q] : snap_.ports) {
       if (Q.network_id != network || Q.state != PortState::kActive) continue;
       if (source != nullptr && source->id == Q.id) continue;
-      bool admitted = !Q.port_security || IsIngressBase(Q, p) ||
-                      (p.IsIp() && Q.security_group_ids.empty());
+      bool admitted =
+          !Q.port_security || IsIngressBase(Q, p) || (p.IsIp() && Q.security_group_ids.empty());
       if (admitted) {
         v_.deliveries.insert(Delivery{DeviceRef::OfPort(Q.id), std::nullopt});
         Note(absl::StrCat("flood: copy to port ", Q.id));
@@ -328,16 +327,16 @@ class Evaluator {
       Drop(absl::StrCat(who, ": no security group rule matched"));
       return false;
     }
-    std::string rule_name = absl::StrCat("security group ", std::get<2>(*best), " rule ",
-                                         std::get<3>(*best), " (", ToString(best_rule->action),
-                                         ", priority ", best_rule->priority, ")");
+    std::string rule_name =
+        absl::StrCat("security group ", std::get<2>(*best), " rule ", std::get<3>(*best), " (",
+                     ToString(best_rule->action), ", priority ", best_rule->priority, ")");
     if (best_rule->action == RuleAction::kDeny) {
       Drop(absl::StrCat(who, ": ", rule_name));
       return false;
     }
     if (stateful) ct_.Commit(zone, p);
-    Note(absl::StrCat(who, ": ", rule_name, stateful ? absl::StrCat(", committed in zone ", zone)
-                                                      : std::string()));
+    Note(absl::StrCat(who, ": ", rule_name,
+                      stateful ? absl::StrCat(", committed in zone ", zone) : std::string()));
     return true;
   }
 

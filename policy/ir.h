@@ -101,11 +101,11 @@ struct Action {
     kVlanPop,
   };
   Kind kind = Kind::kOk;
-  uint32_t chain = 0;  // kGoto
-  uint16_t zone = 0;   // kCt
-  bool commit = false; // kCt
-  bool clear = false;  // kCt: ct clear (zone/commit unused)
-  DeviceRef device;    // kMirred*
+  uint32_t chain = 0;    // kGoto
+  uint16_t zone = 0;     // kCt
+  bool commit = false;   // kCt
+  bool clear = false;    // kCt: ct clear (zone/commit unused)
+  DeviceRef device;      // kMirred*
   uint16_t vlan_id = 0;  // kVlanPush
 
   std::string ToString() const;
@@ -117,8 +117,8 @@ struct Action {
 // match fields and masks (tc's one-mask-per-prio rule).
 struct Filter {
   uint32_t chain = 0;
-  uint16_t prio = 0;     // 1..65535, smaller first
-  uint32_t handle = 0;   // 1.., unique within (chain, prio)
+  uint16_t prio = 0;            // 1..65535, smaller first
+  uint32_t handle = 0;          // 1.., unique within (chain, prio)
   uint16_t protocol = kEthAll;  // filter protocol (tcm_info)
   FlowerMatch match;
   std::vector<Action> actions;  // 1..kMaxActionsPerFilter

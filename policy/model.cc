@@ -37,7 +37,7 @@ struct NamedProtocol {
   uint8_t number;
 };
 constexpr NamedProtocol kNamedProtocols[] = {
-    {"icmp", kProtoIcmp}, {"tcp", kProtoTcp},   {"udp", kProtoUdp},
+    {"icmp", kProtoIcmp},     {"tcp", kProtoTcp},   {"udp", kProtoUdp},
     {"icmpv6", kProtoIcmpv6}, {"vrrp", kProtoVrrp}, {"sctp", kProtoSctp},
 };
 }  // namespace

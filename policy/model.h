@@ -28,8 +28,8 @@ struct Network {
 };
 
 struct AllowedAddressPair {
-  IpPrefix prefix;               // a host address or a CIDR
-  std::optional<MacAddr> mac;    // if set, sources using this pair may use this MAC
+  IpPrefix prefix;             // a host address or a CIDR
+  std::optional<MacAddr> mac;  // if set, sources using this pair may use this MAC
   auto operator<=>(const AllowedAddressPair&) const = default;
 };
 

@@ -32,8 +32,8 @@ Packet Packet::Reply(const DeviceRef& reply_in) const {
 }
 
 std::string Packet::ToString() const {
-  std::string head = absl::StrCat("in=", in.ToString(), " ", src_mac.ToString(), " > ",
-                                  dst_mac.ToString());
+  std::string head =
+      absl::StrCat("in=", in.ToString(), " ", src_mac.ToString(), " > ", dst_mac.ToString());
   if (vlan) absl::StrAppend(&head, " vlan ", *vlan);
   if (eth_type == kEthArp || eth_type == kEthRarp) {
     return absl::StrCat(head, eth_type == kEthArp ? " arp" : " rarp", " op ", arp_op, " sha ",
@@ -47,8 +47,8 @@ std::string Packet::ToString() const {
                         dst_ip.ToString(), ":", dst_port);
   }
   if (IsIcmp()) {
-    return absl::StrCat(head, " ", l4, " ", src_ip.ToString(), " -> ", dst_ip.ToString(),
-                        " type ", icmp_type, " code ", icmp_code);
+    return absl::StrCat(head, " ", l4, " ", src_ip.ToString(), " -> ", dst_ip.ToString(), " type ",
+                        icmp_type, " code ", icmp_code);
   }
   return absl::StrCat(head, " ", l4, " ", src_ip.ToString(), " -> ", dst_ip.ToString());
 }

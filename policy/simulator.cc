@@ -125,7 +125,8 @@ SimulationResult SimulateWithTrap(const Pipeline& pipeline, const Packet& packet
       }
     }
     if (hit == nullptr) {
-      verdict.trace.push_back(absl::StrCat("chain ", chain, ": no filter matched; frame goes nowhere"));
+      verdict.trace.push_back(
+          absl::StrCat("chain ", chain, ": no filter matched; frame goes nowhere"));
       return result;
     }
     if (++steps > max_steps) {

@@ -20,7 +20,6 @@
 
 namespace vfguard::policy {
 
-
 // Runs `pipeline` on `packet`. A goto loop or more than `max_steps` matched
 // filters ends the run as a drop with a trace entry saying so.
 Verdict Simulate(const Pipeline& pipeline, const Packet& packet, ConntrackModel& conntrack,

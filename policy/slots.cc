@@ -36,16 +36,15 @@ absl::Status Assign(const Objects& objects, const std::map<Id, T>& previous, uin
 
 }  // namespace
 
-absl::StatusOr<SlotAssignment> AssignSlots(const Snapshot& snapshot,
-                                           const SlotAssignment& previous, uint16_t zone_min,
-                                           uint16_t zone_max) {
+absl::StatusOr<SlotAssignment> AssignSlots(const Snapshot& snapshot, const SlotAssignment& previous,
+                                           uint16_t zone_min, uint16_t zone_max) {
   if (zone_min == 0 || zone_min > zone_max) {
     return absl::InvalidArgumentError(
         absl::StrCat("ct zone range ", zone_min, "-", zone_max, " is empty or includes 0"));
   }
   SlotAssignment out;
-  absl::Status st = Assign(snapshot.ports, previous.port_slot, 1, kMaxPortSlot, "port slot",
-                           out.port_slot);
+  absl::Status st =
+      Assign(snapshot.ports, previous.port_slot, 1, kMaxPortSlot, "port slot", out.port_slot);
   if (!st.ok()) return st;
   st = Assign(snapshot.ports, previous.port_zone, zone_min, zone_max, "conntrack zone",
               out.port_zone);

@@ -26,10 +26,8 @@ inline constexpr uint32_t kMaxNetworkSlot = 1u << 16;
 // Assigns slots/zones to ports and networks of `snapshot` that lack one,
 // keeping every existing assignment; drops assignments of removed objects.
 // Zones come from [zone_min, zone_max]; fails if the range is exhausted.
-absl::StatusOr<SlotAssignment> AssignSlots(const Snapshot& snapshot,
-                                           const SlotAssignment& previous,
-                                           uint16_t zone_min = 1,
-                                           uint16_t zone_max = 65535);
+absl::StatusOr<SlotAssignment> AssignSlots(const Snapshot& snapshot, const SlotAssignment& previous,
+                                           uint16_t zone_min = 1, uint16_t zone_max = 65535);
 
 }  // namespace vfguard::policy
 

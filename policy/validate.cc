@@ -11,10 +11,10 @@ absl::Status Invalid(const std::string& path, const std::string& what) {
   return absl::InvalidArgumentError(absl::StrCat(path, ": ", what));
 }
 
-#define VFG_RETURN_IF_ERROR(expr)         \
-  do {                                    \
-    absl::Status status_ = (expr);        \
-    if (!status_.ok()) return status_;   \
+#define VFG_RETURN_IF_ERROR(expr)      \
+  do {                                 \
+    absl::Status status_ = (expr);     \
+    if (!status_.ok()) return status_; \
   } while (0)
 
 bool ValidId(const std::string& id) {
@@ -61,9 +61,9 @@ absl::Status ValidateNetworks(const Snapshot& s) {
         return Invalid(path + ".vlan_id", absl::StrCat(n.vlan_id, " is set on a flat network"));
       }
       if (!flat.empty()) {
-        return Invalid(path + ".segmentation",
-                       absl::StrCat("flat: only one flat network per uplink, already ",
-                                    Quote(flat)));
+        return Invalid(
+            path + ".segmentation",
+            absl::StrCat("flat: only one flat network per uplink, already ", Quote(flat)));
       }
       flat = key;
     } else {
@@ -142,8 +142,8 @@ absl::Status ValidatePort(const Snapshot& s, const std::string& key, const Port&
       return Invalid(g_path, absl::StrCat(Quote(gid), " is listed twice"));
     }
     if (stateful && *stateful != it->second.stateful) {
-      return Invalid(g_path, absl::StrCat(Quote(gid),
-                                          " mixes stateful and stateless security groups"));
+      return Invalid(g_path,
+                     absl::StrCat(Quote(gid), " mixes stateful and stateless security groups"));
     }
     stateful = it->second.stateful;
   }
@@ -236,10 +236,10 @@ absl::Status Validate(const Snapshot& s) {
     }
     auto [rep_it, rep_new] = representors.emplace(p.representor, key);
     if (!rep_new) {
-      return Invalid(path + (std::holds_alternative<uint32_t>(p.representor.ref)
-                                 ? ".vf_index"
-                                 : ".representor_name"),
-                     absl::StrCat("representor already used by port ", Quote(rep_it->second)));
+      return Invalid(
+          path + (std::holds_alternative<uint32_t>(p.representor.ref) ? ".vf_index"
+                                                                      : ".representor_name"),
+          absl::StrCat("representor already used by port ", Quote(rep_it->second)));
     }
   }
   return absl::OkStatus();

@@ -2,18 +2,17 @@
 // `ct zone N` (act_ct on a veth) are counted and flushed per zone, one zone
 // without touching another; an entry created through ctnetlink reads back.
 #include <arpa/inet.h>
+#include <gtest/gtest.h>
 #include <linux/netfilter/nf_conntrack_common.h>
 #include <netinet/in.h>
 #include <sched.h>
 #include <unistd.h>
 
+#include <boost/asio/io_context.hpp>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string>
-
-#include <boost/asio/io_context.hpp>
-#include <gtest/gtest.h>
 
 #include "netlink/conntrack.h"
 

@@ -1,18 +1,17 @@
 // Kernel tier for netlink/link_monitor: add, rename, up, down and delete of
 // real links arrive as events; a flood into a tiny receive buffer is repaired
 // by a resync whose view equals the kernel's.
+#include <gtest/gtest.h>
 #include <sched.h>
 #include <unistd.h>
 
+#include <boost/asio/io_context.hpp>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <set>
 #include <string>
 #include <vector>
-
-#include <boost/asio/io_context.hpp>
-#include <gtest/gtest.h>
 
 #include "netlink/link_monitor.h"
 

@@ -3,6 +3,7 @@
 // produce the ENOBUFS "state lost" signal and a resync dump that matches the
 // kernel. Runs in a private network namespace; exits 77 with the reason when
 // that is not possible.
+#include <gtest/gtest.h>
 #include <libmnl/libmnl.h>
 #include <linux/if_link.h>
 #include <linux/rtnetlink.h>
@@ -10,12 +11,10 @@
 #include <sched.h>
 #include <unistd.h>
 
+#include <boost/asio/io_context.hpp>
 #include <cstdio>
 #include <cstring>
 #include <string>
-
-#include <boost/asio/io_context.hpp>
-#include <gtest/gtest.h>
 
 #include "netlink/nl_socket.h"
 

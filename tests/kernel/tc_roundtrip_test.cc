@@ -372,7 +372,8 @@ int main(int argc, char** argv) {
         EncodeNewClsact({.ifindex = dev, .ingress_block = block}, CreateMode::kCreateExclusive,
                         w.nl.NextSeq(), b.span());
     absl::Status s = len.ok() ? w.nl.Request({b.span().data(), *len}) : len.status();
-    if (!s.ok()) return Skip(absl::StrCat("kernel lacks clsact/shared blocks: ", std::string(s.message())));
+    if (!s.ok())
+      return Skip(absl::StrCat("kernel lacks clsact/shared blocks: ", std::string(s.message())));
   }
   // Probe cls_flower with the simplest filter.
   FlowerFilter probe;

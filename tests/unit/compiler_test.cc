@@ -3,11 +3,11 @@
 // limit, port-range covers, incremental == full, slot assignment.
 #include "policy/compiler.h"
 
+#include <gtest/gtest.h>
+
 #include <functional>
 #include <map>
 #include <set>
-
-#include <gtest/gtest.h>
 
 #include "policy/port_range_masks.h"
 #include "policy/slots.h"
@@ -137,9 +137,9 @@ TEST(Compiler, FloodListsSplitAt32Actions) {
 }
 
 TEST(PortRangeMasks, ExactCoverForManyRanges) {
-  std::vector<std::pair<int, int>> ranges = {{1, 65535}, {80, 80}, {1, 1023}, {1024, 65535},
-                                             {1000, 2000}, {79, 81}, {65535, 65535}, {2, 3},
-                                             {32767, 32769}, {5, 65534}};
+  std::vector<std::pair<int, int>> ranges = {
+      {1, 65535}, {80, 80},       {1, 1023}, {1024, 65535},  {1000, 2000},
+      {79, 81},   {65535, 65535}, {2, 3},    {32767, 32769}, {5, 65534}};
   for (int i = 0; i < 40; ++i) {
     int lo = 1 + (i * 7919) % 65535;
     int hi = lo + (i * 104729) % (65536 - lo);

@@ -2,12 +2,11 @@
 // format shares the attribute layout), fixed header fields, and that no
 // truncation of a valid message reads past its end (checked under ASan).
 #include <arpa/inet.h>
+#include <gtest/gtest.h>
 #include <linux/netfilter/nf_conntrack_common.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/nfnetlink_conntrack.h>
 #include <netinet/in.h>
-
-#include <gtest/gtest.h>
 
 #include "netlink/conntrack.h"
 

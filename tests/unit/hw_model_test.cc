@@ -1,9 +1,9 @@
 // Each acceptance rule of the mlx5 model, with the errno and message.
 #include "offload/hw_model.h"
 
-#include <cerrno>
-
 #include <gtest/gtest.h>
+
+#include <cerrno>
 
 #include "policy/model.h"
 

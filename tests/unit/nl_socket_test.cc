@@ -3,16 +3,15 @@
 // retry, truncation, events.
 #include "netlink/nl_socket.h"
 
+#include <gtest/gtest.h>
 #include <linux/netlink.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <boost/asio/io_context.hpp>
 #include <cstring>
 #include <functional>
 #include <thread>
-
-#include <boost/asio/io_context.hpp>
-#include <gtest/gtest.h>
 
 namespace vfguard::netlink {
 namespace {
@@ -64,7 +63,8 @@ std::vector<nlmsghdr> ReadRequests(int fd) {
   ssize_t n = recv(fd, buf.data(), buf.size(), 0);
   std::vector<nlmsghdr> out;
   size_t len = n > 0 ? n : 0;
-  for (auto* h = reinterpret_cast<nlmsghdr*>(buf.data()); NLMSG_OK(h, len); h = NLMSG_NEXT(h, len)) {
+  for (auto* h = reinterpret_cast<nlmsghdr*>(buf.data()); NLMSG_OK(h, len);
+       h = NLMSG_NEXT(h, len)) {
     out.push_back(*h);
   }
   return out;
@@ -114,8 +114,7 @@ TEST_F(NlSocketTest, BatchSharesOneSendAndMatchesAcksBySequenceOutOfOrder) {
   EXPECT_TRUE(r[1].status.ok());
   EXPECT_EQ(r[2].errno_value, EOPNOTSUPP);
   EXPECT_EQ(r[2].status.code(), absl::StatusCode::kUnimplemented);
-  EXPECT_NE(r[2].status.message().find("skip_sw not supported"), std::string::npos)
-      << r[2].status;
+  EXPECT_NE(r[2].status.message().find("skip_sw not supported"), std::string::npos) << r[2].status;
   EXPECT_TRUE(r[3].status.ok());
 }
 

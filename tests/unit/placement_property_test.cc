@@ -71,9 +71,8 @@ RC_GTEST_PROP(PlacementProperty, HardwarePlusSlowPathEqualsSlowPath, (uint64_t s
     }
     if (expected.deliveries != actual.deliveries) {
       RC_FAIL(absl::StrCat("seed ", seed, "\n", testing::Describe(s), "frame: ", p.ToString(),
-                           "\nslow path: ", expected.ToString(), "\nhw+slow: ",
-                           actual.ToString(), "\nhw trace:\n  ",
-                           absl::StrJoin(first.verdict.trace, "\n  ")));
+                           "\nslow path: ", expected.ToString(), "\nhw+slow: ", actual.ToString(),
+                           "\nhw trace:\n  ", absl::StrJoin(first.verdict.trace, "\n  ")));
     }
   }
 }

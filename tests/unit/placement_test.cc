@@ -58,7 +58,7 @@ TEST(Placement, RejectedFilterTrapsItsWholePrioGroup) {
   EXPECT_EQ(trap.prio, 2);
   EXPECT_EQ(trap.protocol, policy::kEthArp);
   EXPECT_EQ(trap.match.indev, policy::DeviceRef::OfPort("a"));  // shared key kept
-  EXPECT_FALSE(trap.match.arp_sip);                                // differing key dropped
+  EXPECT_FALSE(trap.match.arp_sip);                             // differing key dropped
   EXPECT_EQ(trap.actions, std::vector<Action>{Action{Action::Kind::kTrap}});
 }
 

@@ -5,11 +5,11 @@
 // Case count: meson runs this with RC_PARAMS=max_success=10000 (see
 // tests/unit/meson.build); a failure prints the seed, the snapshot, the frame,
 // both traces, and RC_PARAMS="reproduce=..." to replay it.
-#include <cstdio>
-
 #include <gtest/gtest.h>
 #include <rapidcheck.h>
 #include <rapidcheck/gtest.h>
+
+#include <cstdio>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -76,9 +76,10 @@ TEST(PipelineProperty, GeneratorCoversInterestingOutcomes) {
       }
     }
   }
-  printf("coverage over 2000 seeds: delivered %d, dropped %d, flooded %d, committed %d, "
-         "established %d, uplink tagged %d\n",
-         delivered, dropped, flooded, committed, established, uplink_tagged);
+  printf(
+      "coverage over 2000 seeds: delivered %d, dropped %d, flooded %d, committed %d, "
+      "established %d, uplink tagged %d\n",
+      delivered, dropped, flooded, committed, established, uplink_tagged);
   EXPECT_GT(delivered, 1000);
   EXPECT_GT(dropped, 1000);
   EXPECT_GT(flooded, 200);

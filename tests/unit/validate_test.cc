@@ -2,9 +2,9 @@
 // rich valid snapshot.
 #include "policy/validate.h"
 
-#include <functional>
-
 #include <gtest/gtest.h>
+
+#include <functional>
 
 namespace vfguard::policy {
 namespace {
@@ -79,19 +79,29 @@ TEST_P(ValidateError, RejectsWithExactMessage) {
 SecurityGroupRule& Rule(Snapshot& s, int i) { return s.security_groups["web"].rules[i]; }
 
 const Case kCases[] = {
-    {"BadNetworkId", [](Snapshot& s) { s.networks["bad id"] = Network{"bad id"}; s.networks.erase("flat"); },
+    {"BadNetworkId",
+     [](Snapshot& s) {
+       s.networks["bad id"] = Network{"bad id"};
+       s.networks.erase("flat");
+     },
      "networks[bad id].id: \"bad id\" is not a valid id (1-63 of A-Z a-z 0-9 . _ : -)"},
     {"KeyMismatch", [](Snapshot& s) { s.networks["flat"].id = "other"; },
      "networks[flat].id: \"other\" does not match its key \"flat\""},
     {"FlatWithVlan", [](Snapshot& s) { s.networks["flat"].vlan_id = 5; },
      "networks[flat].vlan_id: 5 is set on a flat network"},
-    {"TwoFlat", [](Snapshot& s) { s.networks["g"] = Network{"g", Segmentation::kFlat, 0}; },
+    {"TwoFlat",
+     [](Snapshot& s) {
+       s.networks["g"] = Network{"g", Segmentation::kFlat, 0};
+     },
      "networks[g].segmentation: flat: only one flat network per uplink, already \"flat\""},
     {"VlanZero", [](Snapshot& s) { s.networks["v10"].vlan_id = 0; },
      "networks[v10].vlan_id: 0 is out of range 1-4094"},
     {"Vlan4095", [](Snapshot& s) { s.networks["v10"].vlan_id = 4095; },
      "networks[v10].vlan_id: 4095 is out of range 1-4094"},
-    {"VlanDuplicate", [](Snapshot& s) { s.networks["v11"] = Network{"v11", Segmentation::kVlan, 10}; },
+    {"VlanDuplicate",
+     [](Snapshot& s) {
+       s.networks["v11"] = Network{"v11", Segmentation::kVlan, 10};
+     },
      "networks[v11].vlan_id: 10 is already used by network \"v10\""},
     {"GroupKeyMismatch", [](Snapshot& s) { s.security_groups["raw"].id = "x"; },
      "security_groups[raw].id: \"x\" does not match its key \"raw\""},
@@ -104,26 +114,51 @@ const Case kCases[] = {
     {"Icmpv6WithV4", [](Snapshot& s) { Rule(s, 2).ethertype = EtherType::kIPv4; },
      "security_groups[web].rules[2].protocol: icmpv6 with ethertype IPv4 (use icmp)"},
     {"PortsWithoutProtocol", [](Snapshot& s) { Rule(s, 0).protocol.reset(); },
-     "security_groups[web].rules[0].port_range_min: a port range needs protocol tcp, udp or sctp, not any"},
-    {"PortsWithIcmp", [](Snapshot& s) { Rule(s, 1).ports = PortRange{1, 2}; },
-     "security_groups[web].rules[1].port_range_min: a port range needs protocol tcp, udp or sctp, not icmp"},
+     "security_groups[web].rules[0].port_range_min: a port range needs protocol tcp, udp or sctp, "
+     "not any"},
+    {"PortsWithIcmp",
+     [](Snapshot& s) {
+       Rule(s, 1).ports = PortRange{1, 2};
+     },
+     "security_groups[web].rules[1].port_range_min: a port range needs protocol tcp, udp or sctp, "
+     "not icmp"},
     {"PortMinZero", [](Snapshot& s) { Rule(s, 0).ports->min = 0; },
      "security_groups[web].rules[0].port_range_min: 0 is out of range 1-65535"},
-    {"PortMaxZero", [](Snapshot& s) { Rule(s, 0).ports = PortRange{1, 0}; Rule(s, 0).ports->min = 1; Rule(s, 0).ports->max = 0; },
+    {"PortMaxZero",
+     [](Snapshot& s) {
+       Rule(s, 0).ports = PortRange{1, 0};
+       Rule(s, 0).ports->min = 1;
+       Rule(s, 0).ports->max = 0;
+     },
      "security_groups[web].rules[0].port_range_max: 0 is out of range 1-65535"},
-    {"PortMinAboveMax", [](Snapshot& s) { Rule(s, 0).ports = PortRange{90, 80}; },
+    {"PortMinAboveMax",
+     [](Snapshot& s) {
+       Rule(s, 0).ports = PortRange{90, 80};
+     },
      "security_groups[web].rules[0].port_range_max: 80 is below port_range_min 90"},
-    {"IcmpTypeWithTcp", [](Snapshot& s) { Rule(s, 0).icmp = IcmpMatch{8, {}}; },
-     "security_groups[web].rules[0].icmp_type: ICMP type/code needs protocol icmp or icmpv6, not tcp"},
+    {"IcmpTypeWithTcp",
+     [](Snapshot& s) {
+       Rule(s, 0).icmp = IcmpMatch{8, {}};
+     },
+     "security_groups[web].rules[0].icmp_type: ICMP type/code needs protocol icmp or icmpv6, not "
+     "tcp"},
     {"IcmpTypeWithAny", [](Snapshot& s) { Rule(s, 1).protocol.reset(); },
-     "security_groups[web].rules[1].icmp_type: ICMP type/code needs protocol icmp or icmpv6, not any"},
+     "security_groups[web].rules[1].icmp_type: ICMP type/code needs protocol icmp or icmpv6, not "
+     "any"},
     {"RemoteBoth", [](Snapshot& s) { Rule(s, 1).remote_prefix = Prefix("10.0.0.0/8"); },
-     "security_groups[web].rules[1].remote_group_id: remote_ip_prefix and remote_group_id are mutually exclusive"},
+     "security_groups[web].rules[1].remote_group_id: remote_ip_prefix and remote_group_id are "
+     "mutually exclusive"},
     {"RemoteFamily", [](Snapshot& s) { Rule(s, 0).remote_prefix = Prefix("fd00::/64"); },
      "security_groups[web].rules[0].remote_ip_prefix: fd00::/64 does not match ethertype IPv4"},
     {"RemoteGroupUnknown", [](Snapshot& s) { Rule(s, 1).remote_group_id = "nope"; },
      "security_groups[web].rules[1].remote_group_id: \"nope\" is not a known security group"},
-    {"PortIdBad", [](Snapshot& s) { Port p = s.ports["a"]; s.ports.erase("a"); p.id = ""; s.ports[""] = p; },
+    {"PortIdBad",
+     [](Snapshot& s) {
+       Port p = s.ports["a"];
+       s.ports.erase("a");
+       p.id = "";
+       s.ports[""] = p;
+     },
      "ports[].id: \"\" is not a valid id (1-63 of A-Z a-z 0-9 . _ : -)"},
     {"PortNetworkUnknown", [](Snapshot& s) { s.ports["a"].network_id = "mars"; },
      "ports[a].network_id: \"mars\" is not a known network"},
@@ -143,10 +178,13 @@ const Case kCases[] = {
      "ports[a].vips[0]: 224.0.0.18 is multicast"},
     {"VipSameAsFixed", [](Snapshot& s) { s.ports["a"].vips[0] = Ip("10.0.0.1"); },
      "ports[a].vips[0]: 10.0.0.1 is listed twice"},
-    {"PairMulticast", [](Snapshot& s) { s.ports["a"].allowed_address_pairs[0].prefix = Prefix("224.0.0.0/4"); },
+    {"PairMulticast",
+     [](Snapshot& s) { s.ports["a"].allowed_address_pairs[0].prefix = Prefix("224.0.0.0/4"); },
      "ports[a].allowed_address_pairs[0].ip_address: 224.0.0.0/4 is multicast"},
-    {"PairMacMulticast", [](Snapshot& s) { s.ports["a"].allowed_address_pairs[0].mac = Mac("ff:ff:ff:ff:ff:ff"); },
-     "ports[a].allowed_address_pairs[0].mac_address: ff:ff:ff:ff:ff:ff is a multicast/broadcast MAC"},
+    {"PairMacMulticast",
+     [](Snapshot& s) { s.ports["a"].allowed_address_pairs[0].mac = Mac("ff:ff:ff:ff:ff:ff"); },
+     "ports[a].allowed_address_pairs[0].mac_address: ff:ff:ff:ff:ff:ff is a multicast/broadcast "
+     "MAC"},
     {"GroupUnknown", [](Snapshot& s) { s.ports["a"].security_group_ids.push_back("nope"); },
      "ports[a].security_group_ids[1]: \"nope\" is not a known security group"},
     {"GroupTwice", [](Snapshot& s) { s.ports["a"].security_group_ids.push_back("web"); },
@@ -155,8 +193,10 @@ const Case kCases[] = {
      "ports[a].security_group_ids[1]: \"raw\" mixes stateful and stateless security groups"},
     {"RepresentorName", [](Snapshot& s) { s.ports["b"].representor.ref = std::string("a/b"); },
      "ports[b].representor_name: \"a/b\" is not a valid netdev name (1-15 characters)"},
-    {"RepresentorNameLong", [](Snapshot& s) { s.ports["b"].representor.ref = std::string("abcdefghijklmnop"); },
-     "ports[b].representor_name: \"abcdefghijklmnop\" is not a valid netdev name (1-15 characters)"},
+    {"RepresentorNameLong",
+     [](Snapshot& s) { s.ports["b"].representor.ref = std::string("abcdefghijklmnop"); },
+     "ports[b].representor_name: \"abcdefghijklmnop\" is not a valid netdev name (1-15 "
+     "characters)"},
     {"MacDuplicate", [](Snapshot& s) { s.ports["b"].network_id = "flat"; },
      "ports[b].mac_address: 02:00:00:00:00:01 is already used by port \"a\" in network \"flat\""},
     {"RepresentorDuplicate", [](Snapshot& s) { s.ports["b"].representor.ref = uint32_t{1}; },

@@ -21,26 +21,28 @@ IpAddr Ip(const char* text) { return *IpAddr::Parse(text); }
 IpPrefix Prefix(const char* text) { return *IpPrefix::Parse(text); }
 MacAddr Mac(const char* text) { return *MacAddr::Parse(text); }
 
-const std::vector<const char*> kV4Pool = {"10.0.0.1", "10.0.0.2",   "10.0.0.3",  "10.0.0.4",
-                                          "10.0.0.5", "10.0.0.100", "10.0.1.5",  "10.0.2.7",
+const std::vector<const char*> kV4Pool = {"10.0.0.1",   "10.0.0.2",   "10.0.0.3", "10.0.0.4",
+                                          "10.0.0.5",   "10.0.0.100", "10.0.1.5", "10.0.2.7",
                                           "10.0.2.200", "8.8.8.8"};
-const std::vector<const char*> kV6Pool = {"fd00::1", "fd00::2", "fd00::3", "fd00::4",
+const std::vector<const char*> kV6Pool = {"fd00::1", "fd00::2",  "fd00::3",   "fd00::4",
                                           "fd00::5", "fd00::64", "fd00:1::5", "2001:db8::1"};
 const std::vector<const char*> kV4Prefixes = {"10.0.0.0/24", "10.0.0.2/32", "10.0.0.0/30",
                                               "10.0.1.0/25", "0.0.0.0/0",   "10.0.2.0/24"};
 const std::vector<const char*> kV6Prefixes = {"fd00::/64", "fd00::2/128", "fd00:1::/48", "::/0"};
-const std::vector<uint16_t> kPorts = {67, 68, 546, 547, 22, 79, 80, 81, 443, 1000, 1023, 1024,
-                                      1999, 2000, 8080, 65535};
+const std::vector<uint16_t> kPorts = {67,  68,   546,  547,  22,   79,   80,   81,
+                                      443, 1000, 1023, 1024, 1999, 2000, 8080, 65535};
 const std::vector<std::pair<uint16_t, uint16_t>> kRanges = {
-    {80, 80}, {22, 22}, {1, 65535}, {1000, 2000}, {1024, 65535}, {79, 81}, {443, 443}, {1, 1023},
-    {8000, 8080}};
+    {80, 80}, {22, 22},   {1, 65535}, {1000, 2000}, {1024, 65535},
+    {79, 81}, {443, 443}, {1, 1023},  {8000, 8080}};
 
 }  // namespace
 
 RandomPolicy::RandomPolicy(uint64_t seed, RandomPolicyOptions options)
     : rng_(seed), options_(options) {}
 
-int RandomPolicy::Uniform(int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng_); }
+int RandomPolicy::Uniform(int lo, int hi) {
+  return std::uniform_int_distribution<int>(lo, hi)(rng_);
+}
 bool RandomPolicy::Chance(double p) { return std::bernoulli_distribution(p)(rng_); }
 
 IpAddr RandomPolicy::PoolIp(bool v6) { return Ip(v6 ? Pick(kV6Pool) : Pick(kV4Pool)); }
@@ -70,8 +72,9 @@ SecurityGroupRule RandomPolicy::Rule(const std::vector<std::string>& group_ids) 
     default:
       r.protocol = Chance(0.5) ? policy::kProtoVrrp : uint8_t{47};
   }
-  if (r.protocol && (*r.protocol == policy::kProtoTcp || *r.protocol == policy::kProtoUdp ||
-                     *r.protocol == policy::kProtoSctp) &&
+  if (r.protocol &&
+      (*r.protocol == policy::kProtoTcp || *r.protocol == policy::kProtoUdp ||
+       *r.protocol == policy::kProtoSctp) &&
       Chance(0.7)) {
     auto [lo, hi] = Pick(kRanges);
     if (Chance(0.2)) {
@@ -145,8 +148,8 @@ policy::Snapshot RandomPolicy::Snapshot() {
     p.port_security = Chance(0.85);
     int state = Uniform(0, 24);
     p.state = state < 23 ? policy::PortState::kActive
-                        : (state == 23 ? policy::PortState::kPendingActivation
-                                      : policy::PortState::kInactive);
+                         : (state == 23 ? policy::PortState::kPendingActivation
+                                        : policy::PortState::kInactive);
     p.representor.ref = static_cast<uint32_t>(i);
     const std::vector<std::string>& pool = Chance(0.7) ? stateful_ids : stateless_ids;
     if (!pool.empty()) {
