@@ -157,6 +157,19 @@ void NetlinkSocket::Dump(Message request, DumpDone done) {
   Pump();
 }
 
+void NetlinkSocket::Request(Message request, DumpDone done) {
+  auto pending = std::make_shared<PendingDump>();
+  pending->done = std::move(done);
+  if (request.size() < NLMSG_HDRLEN) {
+    boost::asio::post(io_,
+                      [pending] { pending->done(absl::InvalidArgumentError("short request")); });
+    return;
+  }
+  reinterpret_cast<nlmsghdr*>(request.data())->nlmsg_flags |= NLM_F_ACK;
+  queue_.push_back(Queued{std::move(request), nullptr, 0, pending});
+  Pump();
+}
+
 void NetlinkSocket::Pump() {
   // Refill only below half the window, so sends go out in full batches
   // rather than one message per ack.
@@ -282,6 +295,8 @@ void NetlinkSocket::Dispatch(const nlmsghdr& h) {
       const auto* err = reinterpret_cast<const nlmsgerr*>(NLMSG_DATA(&h));
       if (h.nlmsg_len < NLMSG_LENGTH(sizeof(nlmsgerr))) {
         Complete(h.nlmsg_seq, RequestResult{absl::DataLossError("short NLMSG_ERROR"), 0});
+      } else if (err->error == 0) {
+        Complete(h.nlmsg_seq, RequestResult{absl::OkStatus(), 0});  // Request()'s ack
       } else {
         Complete(h.nlmsg_seq,
                  RequestResult{StatusFromErrno(-err->error, ExtackMessage(h)), -err->error});
@@ -359,6 +374,17 @@ absl::StatusOr<std::vector<Message>> NetlinkSocket::DumpSync(Message request) {
   absl::StatusOr<std::vector<Message>> out = absl::UnknownError("not finished");
   bool finished = false;
   Dump(std::move(request), [&](absl::StatusOr<std::vector<Message>> r) {
+    out = std::move(r);
+    finished = true;
+  });
+  RunUntil([&] { return finished; });
+  return out;
+}
+
+absl::StatusOr<std::vector<Message>> NetlinkSocket::RequestSync(Message request) {
+  absl::StatusOr<std::vector<Message>> out = absl::UnknownError("not finished");
+  bool finished = false;
+  Request(std::move(request), [&](absl::StatusOr<std::vector<Message>> r) {
     out = std::move(r);
     finished = true;
   });

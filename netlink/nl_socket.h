@@ -76,6 +76,9 @@ class NetlinkSocket {
   void SendBatch(std::vector<Message> requests, BatchDone done);
   // Sends a dump request (NLM_F_DUMP is added) and collects the replies.
   void Dump(Message request, DumpDone done);
+  // Sends a request that is answered by messages (not a dump) followed by
+  // the ack, e.g. genetlink GET commands; collects those messages.
+  void Request(Message request, DumpDone done);
   // Joins a multicast group (NETLINK_ADD_MEMBERSHIP).
   absl::Status Subscribe(uint32_t group);
 
@@ -88,6 +91,7 @@ class NetlinkSocket {
   // Blocking conveniences for tools and tests: run the io_context until done.
   std::vector<RequestResult> SendBatchSync(std::vector<Message> requests);
   absl::StatusOr<std::vector<Message>> DumpSync(Message request);
+  absl::StatusOr<std::vector<Message>> RequestSync(Message request);
   // Retries a dump that came back kAborted (NLM_F_DUMP_INTR) up to `attempts`.
   absl::StatusOr<std::vector<Message>> DumpWithRetry(const Message& request, int attempts = 5);
 
