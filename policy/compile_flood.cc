@@ -73,6 +73,7 @@ std::vector<ClassMatch> ClassMatches() {
 void AddClass(ChainBuilder& b, const ClassMatch& c, const std::vector<DeviceRef>& recipients,
               const std::vector<Action>& tail, const std::string& origin) {
   std::vector<Action> actions;
+  actions.reserve(recipients.size() + tail.size());
   for (const DeviceRef& r : recipients) actions.push_back(Mirror(r));
   actions.insert(actions.end(), tail.begin(), tail.end());
   size_t i = 0;

@@ -195,7 +195,7 @@ class PortCompiler {
   }
 
   // The merged rules of the port's groups in one direction.
-  absl::Status RuleChain(Direction d, uint32_t chain, std::vector<Action> pass,
+  absl::Status RuleChain(Direction d, uint32_t chain, const std::vector<Action>& pass,
                          std::vector<Filter>& out) {
     ChainBuilder b(chain);
     if (stateful_) {

@@ -32,7 +32,7 @@ class Evaluator {
 
  private:
   void Note(std::string s) { v_.trace.push_back(std::move(s)); }
-  void Drop(std::string why) { Note(absl::StrCat("drop: ", why)); }
+  void Drop(const std::string& why) { Note(absl::StrCat("drop: ", why)); }
 
   const Port* FindPort(const std::string& id) const {
     auto it = snap_.ports.find(id);
@@ -235,7 +235,7 @@ class Evaluator {
 
   // §4
   void ToPort(const Packet& p, const Port& Q) {
-    auto deliver = [&](std::string why) {
+    auto deliver = [&](const std::string& why) {
       v_.deliveries.insert(Delivery{DeviceRef::OfPort(Q.id), std::nullopt});
       Note(absl::StrCat("deliver to port ", Q.id, ": ", why));
     };

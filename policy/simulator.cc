@@ -140,8 +140,7 @@ SimulationResult SimulateWithTrap(const Pipeline& pipeline, const Packet& packet
     bool jumped = false;
     for (const Action& a : hit->actions) {
       switch (a.kind) {
-        case Action::Kind::kOk:
-          return result;
+        case Action::Kind::kOk:  // accepted by tc; nothing forwards it further
         case Action::Kind::kDrop:
           return result;
         case Action::Kind::kPipe:
