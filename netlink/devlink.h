@@ -8,6 +8,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -65,7 +66,8 @@ class Devlink {
   const GenlFamily& family() const { return family_; }
 
  private:
-  Devlink(NetlinkSocket& socket, GenlFamily family) : socket_(&socket), family_(family) {}
+  Devlink(NetlinkSocket& socket, GenlFamily family)
+      : socket_(&socket), family_(std::move(family)) {}
   NetlinkSocket* socket_;
   GenlFamily family_;
 };
