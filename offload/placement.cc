@@ -96,9 +96,9 @@ PlacementResult Place(const policy::Pipeline& pipeline, const OfferFn& offer) {
           if (a.kind == Action::Kind::kMirredMirror) mirrors = true;
           if (!mirrors) continue;
           if (a.kind == Action::Kind::kContinue || a.kind == Action::Kind::kPipe) {
-            unsafe |= chain_has_trap_from(f.chain, f.prio) ||
-                      // same prio, later handles are in this (untrapped) group
-                      false;
+            // Later handles of the same prio are in this untrapped group, so
+            // only later prios can hold a trap.
+            unsafe |= chain_has_trap_from(f.chain, f.prio);
           }
           if (a.kind == Action::Kind::kGoto) unsafe |= chain_has_trap_from(a.chain, 0);
         }
