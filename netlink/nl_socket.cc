@@ -41,13 +41,10 @@ absl::StatusCode CodeForErrno(int err) {
   }
 }
 
-// The extack text of an NLMSG_ERROR, if the kernel attached one.
-std::string ExtackMessage(const nlmsghdr& h) {
+// The NLMSGERR_ATTR_MSG text among the extack attributes starting at
+// `offset` of `h`, if the kernel attached one.
+std::string ExtackText(const nlmsghdr& h, size_t offset) {
   if (!(h.nlmsg_flags & NLM_F_ACK_TLVS)) return "";
-  const auto* err = reinterpret_cast<const nlmsgerr*>(NLMSG_DATA(&h));
-  size_t offset = NLMSG_HDRLEN + sizeof(nlmsgerr);
-  // Without NLM_F_CAPPED the original request follows in full.
-  if (!(h.nlmsg_flags & NLM_F_CAPPED)) offset += err->msg.nlmsg_len - NLMSG_HDRLEN;
   const uint8_t* base = reinterpret_cast<const uint8_t*>(&h);
   while (offset + sizeof(nlattr) <= h.nlmsg_len) {
     const auto* a = reinterpret_cast<const nlattr*>(base + offset);
@@ -60,6 +57,26 @@ std::string ExtackMessage(const nlmsghdr& h) {
     offset += NLA_ALIGN(a->nla_len);
   }
   return "";
+}
+
+// The extack text of an NLMSG_ERROR (length already checked).
+std::string ExtackMessage(const nlmsghdr& h) {
+  const auto* err = reinterpret_cast<const nlmsgerr*>(NLMSG_DATA(&h));
+  size_t offset = NLMSG_HDRLEN + sizeof(nlmsgerr);
+  // Without NLM_F_CAPPED the original request follows in full.
+  if (!(h.nlmsg_flags & NLM_F_CAPPED) && err->msg.nlmsg_len > NLMSG_HDRLEN) {
+    offset += NLMSG_ALIGN(err->msg.nlmsg_len - NLMSG_HDRLEN);
+  }
+  return ExtackText(h, offset);
+}
+
+// A failed dump ends with NLMSG_DONE carrying a negative errno (and extack
+// attributes after it); returns that errno, or 0 for a clean end.
+int DoneErrno(const nlmsghdr& h) {
+  if (h.nlmsg_len < NLMSG_LENGTH(sizeof(int32_t))) return 0;
+  int32_t value;
+  memcpy(&value, NLMSG_DATA(&h), sizeof(value));
+  return value < 0 ? -value : 0;
 }
 
 }  // namespace
@@ -96,17 +113,29 @@ absl::StatusOr<std::unique_ptr<NetlinkSocket>> NetlinkSocket::Open(boost::asio::
     close(fd);
     return StatusFromErrno(err, "bind");
   }
-  return std::unique_ptr<NetlinkSocket>(new NetlinkSocket(io, fd, options));
+  return std::unique_ptr<NetlinkSocket>(new NetlinkSocket(io, fd, options, nullptr));
 }
 
 std::unique_ptr<NetlinkSocket> NetlinkSocket::FromFd(boost::asio::io_context& io, int fd,
-                                                     SocketOptions options) {
-  return std::unique_ptr<NetlinkSocket>(new NetlinkSocket(io, fd, options));
+                                                     SocketOptions options, ReceiveFn receive) {
+  return std::unique_ptr<NetlinkSocket>(new NetlinkSocket(io, fd, options, std::move(receive)));
 }
 
-NetlinkSocket::NetlinkSocket(boost::asio::io_context& io, int fd, SocketOptions options)
-    : io_(io), fd_(fd), stream_(io, fd), options_(options), rx_(options.receive_chunk_bytes) {
-  stream_.non_blocking(true);
+NetlinkSocket::NetlinkSocket(boost::asio::io_context& io, int fd, SocketOptions options,
+                             ReceiveFn receive)
+    : io_(io),
+      fd_(fd),
+      stream_(io, fd),
+      options_(options),
+      receive_(receive ? std::move(receive) : ReceiveFn(&::recvmsg)),
+      rx_(options.receive_chunk_bytes) {
+  boost::system::error_code ignored;
+  stream_.non_blocking(true, ignored);
+  // A socketpair peer (tests) has no netlink address; it is sent to unaddressed.
+  sockaddr_storage local{};
+  socklen_t local_len = sizeof(local);
+  addressed_ = getsockname(fd_, reinterpret_cast<sockaddr*>(&local), &local_len) == 0 &&
+               local.ss_family == AF_NETLINK;
 }
 
 NetlinkSocket::~NetlinkSocket() {
@@ -209,11 +238,7 @@ void NetlinkSocket::Pump() {
     msghdr msg{};
     msg.msg_iov = iov.data();
     msg.msg_iovlen = iov.size();
-    // A socketpair peer (tests) has no netlink address; send unaddressed.
-    sockaddr_storage local{};
-    socklen_t local_len = sizeof(local);
-    getsockname(fd_, reinterpret_cast<sockaddr*>(&local), &local_len);
-    if (local.ss_family == AF_NETLINK) {
+    if (addressed_) {
       msg.msg_name = &kernel;
       msg.msg_namelen = sizeof(kernel);
     }
@@ -252,7 +277,7 @@ void NetlinkSocket::OnReadable() {
     msghdr msg{};
     msg.msg_iov = &iov;
     msg.msg_iovlen = 1;
-    ssize_t n = recvmsg(fd_, &msg, MSG_DONTWAIT);
+    ssize_t n = receive_(fd_, &msg, MSG_DONTWAIT);
     if (n < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) break;
@@ -304,7 +329,12 @@ void NetlinkSocket::Dispatch(const nlmsghdr& h) {
       return;
     }
     if (h.nlmsg_type == NLMSG_DONE) {
-      Complete(h.nlmsg_seq, RequestResult{absl::OkStatus(), 0});
+      if (int err = DoneErrno(h); err != 0) {
+        std::string extack = ExtackText(h, NLMSG_LENGTH(sizeof(int32_t)));
+        Complete(h.nlmsg_seq, RequestResult{StatusFromErrno(err, extack), err});
+      } else {
+        Complete(h.nlmsg_seq, RequestResult{absl::OkStatus(), 0});
+      }
       return;
     }
     const auto* bytes = reinterpret_cast<const uint8_t*>(&h);

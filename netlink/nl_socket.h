@@ -11,7 +11,9 @@
 //   absl code) and the kernel's extack message; `errno_value` keeps the raw
 //   errno.
 // - A dump completes with every message of every part, or with kAborted if
-//   any part carried NLM_F_DUMP_INTR (DumpWithRetry retries those).
+//   any part carried NLM_F_DUMP_INTR (DumpWithRetry retries those), or with
+//   the errno (and extack) the kernel put in NLMSG_DONE when the dump failed
+//   part way.
 // - A received datagram with MSG_TRUNC is a DataLoss error for everything in
 //   flight (never silently cut).
 // - recvmsg failing with ENOBUFS means the kernel dropped messages: pending
@@ -24,6 +26,7 @@
 #define VFGUARD_NETLINK_NL_SOCKET_H_
 
 #include <linux/netlink.h>
+#include <sys/socket.h>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
@@ -60,6 +63,9 @@ class NetlinkSocket {
   using BatchDone = std::function<void(std::vector<RequestResult>)>;
   using DumpDone = std::function<void(absl::StatusOr<std::vector<Message>>)>;
   using EventHandler = std::function<void(const nlmsghdr&)>;
+  // How the socket reads a datagram; ::recvmsg unless a test injects errors
+  // (ENOBUFS, EINTR) that a socketpair peer cannot produce.
+  using ReceiveFn = std::function<ssize_t(int fd, msghdr* msg, int flags)>;
 
   // Opens and binds a netlink socket of `protocol` (NETLINK_ROUTE, ...).
   static absl::StatusOr<std::unique_ptr<NetlinkSocket>> Open(boost::asio::io_context& io,
@@ -67,7 +73,8 @@ class NetlinkSocket {
                                                              SocketOptions options = {});
   // Wraps an already-open datagram fd (tests use a socketpair peer).
   static std::unique_ptr<NetlinkSocket> FromFd(boost::asio::io_context& io, int fd,
-                                               SocketOptions options = {});
+                                               SocketOptions options = {},
+                                               ReceiveFn receive = nullptr);
   ~NetlinkSocket();
   NetlinkSocket(const NetlinkSocket&) = delete;
   NetlinkSocket& operator=(const NetlinkSocket&) = delete;
@@ -96,7 +103,7 @@ class NetlinkSocket {
   absl::StatusOr<std::vector<Message>> DumpWithRetry(const Message& request, int attempts = 5);
 
  private:
-  NetlinkSocket(boost::asio::io_context& io, int fd, SocketOptions options);
+  NetlinkSocket(boost::asio::io_context& io, int fd, SocketOptions options, ReceiveFn receive);
 
   struct Batch {
     std::vector<RequestResult> results;
@@ -133,6 +140,8 @@ class NetlinkSocket {
   int fd_;
   boost::asio::posix::stream_descriptor stream_;
   SocketOptions options_;
+  ReceiveFn receive_;
+  bool addressed_ = false;  // a real netlink socket: sendmsg names the kernel
   uint32_t next_seq_ = 1;
   std::vector<Queued> queue_;
   size_t queue_head_ = 0;

@@ -1,6 +1,8 @@
 // NetlinkSocket against a socketpair peer that speaks netlink framing:
-// sequence matching (also out of order), extack, dumps with DUMP_INTR and
-// retry, truncation, events.
+// sequence matching (also out of order), extack (capped and with the request
+// echoed), batch and window limits, dumps with DUMP_INTR and retry, dumps
+// failing in NLMSG_DONE, truncation, ENOBUFS (injected through the receive
+// hook, which a socketpair cannot produce), events.
 #include "netlink/nl_socket.h"
 
 #include <gtest/gtest.h>
@@ -8,6 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <cstring>
 #include <functional>
@@ -221,6 +224,163 @@ TEST_F(NlSocketTest, SequenceZeroMessagesAreEvents) {
   peer.join();
   EXPECT_TRUE(r[0].status.ok());
   EXPECT_EQ(events, 2);
+}
+
+TEST_F(NlSocketTest, BatchesRespectTheMaximumBatchSize) {
+  SocketOptions opts;
+  opts.set_buffers = false;
+  opts.max_batch_bytes = 3 * (NLMSG_HDRLEN + 4);
+  int fds[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_DGRAM, 0, fds), 0);
+  auto sock = NetlinkSocket::FromFd(io_, fds[0], opts);
+  std::vector<size_t> datagram_sizes;
+  std::thread peer([&] {
+    size_t acked = 0;
+    while (acked < 7) {
+      std::vector<nlmsghdr> reqs = ReadRequests(fds[1]);
+      datagram_sizes.push_back(reqs.size());
+      std::vector<Message> acks;
+      for (const nlmsghdr& h : reqs) acks.push_back(ErrorReply(h.nlmsg_seq, 0));
+      SendDatagram(fds[1], acks);
+      acked += reqs.size();
+    }
+  });
+  std::vector<Message> requests(7, Request(1));
+  auto r = sock->SendBatchSync(std::move(requests));
+  peer.join();
+  close(fds[1]);
+  ASSERT_EQ(r.size(), 7u);
+  for (const RequestResult& result : r) EXPECT_TRUE(result.status.ok()) << result.status;
+  // 7 messages at 3 per sendmsg: 3 + 3 + 1, all sent before any ack is needed.
+  EXPECT_EQ(datagram_sizes, (std::vector<size_t>{3, 3, 1}));
+}
+
+TEST_F(NlSocketTest, ExtackIsFoundAfterAnEchoedRequest) {
+  std::thread peer([&] {
+    auto reqs = ReadRequests(peer_);
+    // Not NLM_F_CAPPED: the whole 20-byte request is echoed before the TLVs.
+    Message m = ErrorReply(reqs[0].nlmsg_seq, EINVAL, "");
+    auto* h = reinterpret_cast<nlmsghdr*>(m.data());
+    h->nlmsg_flags = NLM_F_ACK_TLVS;
+    reinterpret_cast<nlmsgerr*>(m.data() + NLMSG_HDRLEN)->msg.nlmsg_len = NLMSG_HDRLEN + 4;
+    m.insert(m.end(), 4, 0xee);  // the echoed request's payload
+    std::string text = "Unknown device type";
+    Message attr(NLA_ALIGN(NLA_HDRLEN + text.size() + 1), 0);
+    auto* a = reinterpret_cast<nlattr*>(attr.data());
+    a->nla_type = NLMSGERR_ATTR_MSG;
+    a->nla_len = NLA_HDRLEN + text.size() + 1;
+    memcpy(attr.data() + NLA_HDRLEN, text.c_str(), text.size() + 1);
+    m.insert(m.end(), attr.begin(), attr.end());
+    reinterpret_cast<nlmsghdr*>(m.data())->nlmsg_len = m.size();
+    SendDatagram(peer_, {m});
+  });
+  auto r = sock_->SendBatchSync({Request(16)});
+  peer.join();
+  EXPECT_EQ(r[0].errno_value, EINVAL);
+  EXPECT_EQ(r[0].status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(r[0].status.message().find("Unknown device type"), std::string::npos) << r[0].status;
+}
+
+TEST_F(NlSocketTest, DumpFailingInDoneReportsTheErrnoAndExtack) {
+  std::thread peer([&] {
+    auto reqs = ReadRequests(peer_);
+    uint32_t seq = reqs[0].nlmsg_seq;
+    // NLMSG_DONE whose payload is -ENOBUFS, followed by an extack message.
+    std::string text = "dump buffer exhausted";
+    Message done(NLMSG_LENGTH(4) + NLA_ALIGN(NLA_HDRLEN + text.size() + 1), 0);
+    auto* h = reinterpret_cast<nlmsghdr*>(done.data());
+    h->nlmsg_len = done.size();
+    h->nlmsg_type = NLMSG_DONE;
+    h->nlmsg_flags = NLM_F_MULTI | NLM_F_ACK_TLVS;
+    h->nlmsg_seq = seq;
+    int32_t err = -EMSGSIZE;
+    memcpy(done.data() + NLMSG_HDRLEN, &err, 4);
+    auto* a = reinterpret_cast<nlattr*>(done.data() + NLMSG_LENGTH(4));
+    a->nla_type = NLMSGERR_ATTR_MSG;
+    a->nla_len = NLA_HDRLEN + text.size() + 1;
+    memcpy(reinterpret_cast<char*>(a) + NLA_HDRLEN, text.c_str(), text.size() + 1);
+    SendDatagram(peer_, {Part(seq, 100, NLM_F_MULTI, 1), done});
+  });
+  auto parts = sock_->DumpSync(Request(100));
+  peer.join();
+  ASSERT_FALSE(parts.ok());
+  EXPECT_NE(parts.status().message().find("errno 90"), std::string::npos) << parts.status();
+  EXPECT_NE(parts.status().message().find("dump buffer exhausted"), std::string::npos);
+}
+
+// A receive hook that fails the next read with `inject` (once), then reads.
+struct FaultyReceive {
+  std::shared_ptr<std::atomic<int>> inject = std::make_shared<std::atomic<int>>(0);
+  NetlinkSocket::ReceiveFn fn() const {
+    auto next = inject;
+    return [next](int fd, msghdr* msg, int flags) -> ssize_t {
+      if (int err = next->exchange(0); err != 0) {
+        errno = err;
+        return -1;
+      }
+      return ::recvmsg(fd, msg, flags);
+    };
+  }
+};
+
+TEST_F(NlSocketTest, EnobufsFailsInFlightRequestsSignalsResyncAndKeepsTheSocket) {
+  int fds[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_DGRAM, 0, fds), 0);
+  SocketOptions opts;
+  opts.set_buffers = false;
+  FaultyReceive faulty;
+  auto sock = NetlinkSocket::FromFd(io_, fds[0], opts, faulty.fn());
+  int resyncs = 0;
+  int events = 0;
+  sock->SetResyncHandler([&] { ++resyncs; });
+  sock->SetEventHandler([&](const nlmsghdr&) { ++events; });
+  std::thread peer([&] {
+    auto reqs = ReadRequests(fds[1]);
+    ASSERT_EQ(reqs.size(), 2u);
+    // The kernel lost messages: the next read reports ENOBUFS, then the acks
+    // (which the socket can no longer trust to be complete) arrive late.
+    faulty.inject->store(ENOBUFS);
+    SendDatagram(fds[1], {ErrorReply(reqs[0].nlmsg_seq, 0)});
+    reqs = ReadRequests(fds[1]);  // the socket is still usable
+    ASSERT_EQ(reqs.size(), 1u);
+    SendDatagram(fds[1], {Part(0, 16, 0, 1), ErrorReply(reqs[0].nlmsg_seq, 0)});
+  });
+  auto first = sock->SendBatchSync({Request(1), Request(2)});
+  ASSERT_EQ(first.size(), 2u);
+  for (const RequestResult& r : first) {
+    EXPECT_EQ(r.status.code(), absl::StatusCode::kUnavailable) << r.status;
+    EXPECT_NE(r.status.message().find("resync"), std::string::npos);
+  }
+  EXPECT_EQ(resyncs, 1);
+  EXPECT_EQ(sock->enobufs_count(), 1u);
+  auto second = sock->SendBatchSync({Request(3)});
+  peer.join();
+  close(fds[1]);
+  ASSERT_EQ(second.size(), 1u);
+  EXPECT_TRUE(second[0].status.ok()) << second[0].status;
+  EXPECT_EQ(events, 1);
+  EXPECT_EQ(resyncs, 1);
+}
+
+TEST_F(NlSocketTest, InterruptedReadIsRetried) {
+  int fds[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_DGRAM, 0, fds), 0);
+  SocketOptions opts;
+  opts.set_buffers = false;
+  FaultyReceive faulty;
+  auto sock = NetlinkSocket::FromFd(io_, fds[0], opts, faulty.fn());
+  int resyncs = 0;
+  sock->SetResyncHandler([&] { ++resyncs; });
+  std::thread peer([&] {
+    auto reqs = ReadRequests(fds[1]);
+    faulty.inject->store(EINTR);
+    SendDatagram(fds[1], {ErrorReply(reqs[0].nlmsg_seq, EEXIST)});
+  });
+  auto r = sock->SendBatchSync({Request(1)});
+  peer.join();
+  close(fds[1]);
+  EXPECT_EQ(r[0].errno_value, EEXIST);
+  EXPECT_EQ(resyncs, 0);
 }
 
 TEST(NlSocketStatus, MapsErrnoAndKeepsExtack) {
