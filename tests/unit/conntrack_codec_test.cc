@@ -80,7 +80,9 @@ TEST(ConntrackCodec, TruncationsNeverReadPastTheBuffer) {
     auto d = DecodeCtEntry(cut);
     // Cuts that happen to end on an attribute boundary may still decode;
     // none may read past the buffer (ASan checks that in the sanitize tier).
-    if (d.ok()) EXPECT_EQ(d->orig.proto, IPPROTO_TCP);
+    if (d.ok()) {
+      EXPECT_EQ(d->orig.proto, IPPROTO_TCP);
+    }
   }
   Message wrong = m;
   reinterpret_cast<nlmsghdr*>(wrong.data())->nlmsg_type = 16;
