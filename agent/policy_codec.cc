@@ -1,0 +1,367 @@
+#include "agent/policy_codec.h"
+
+#include <google/protobuf/util/json_util.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "agent/file_io.h"
+#include "agent/status_macros.h"
+#include "policy/parse.h"
+#include "policy/validate.h"
+
+namespace vfguard::agent {
+namespace {
+
+namespace pb = ::vfguard::api::v1;
+using policy::Snapshot;
+
+absl::Status Invalid(const std::string& path, const std::string& what) {
+  return absl::InvalidArgumentError(absl::StrCat(path, ": ", what));
+}
+
+std::string Quote(const std::string& s) { return absl::StrCat("\"", s, "\""); }
+
+// `ports[web-1]` when the object has an id, else `ports[3]`.
+std::string ObjectPath(const char* list, int index, const std::string& id) {
+  return id.empty() ? absl::StrCat(list, "[", index, "]") : absl::StrCat(list, "[", id, "]");
+}
+
+absl::Status CheckIdPresent(const std::string& path, const std::string& id) {
+  if (id.empty()) return Invalid(path + ".id", "is missing");
+  return absl::OkStatus();
+}
+
+template <typename Map>
+absl::Status CheckIdUnique(const std::string& path, const Map& map, const std::string& id) {
+  if (map.count(id)) return Invalid(path + ".id", absl::StrCat(Quote(id), " is listed twice"));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<policy::Network> NetworkFromProto(const std::string& path, const pb::Network& in) {
+  policy::Network out;
+  out.id = in.id();
+  VFG_AGENT_ASSIGN_OR_RETURN(
+      out.segmentation, policy::ParseSegmentationField(path + ".segmentation", in.segmentation()));
+  if (in.vlan_id() > UINT16_MAX) {
+    // Same wording as policy::Validate gives for the values it can see.
+    return Invalid(path + ".vlan_id",
+                   out.segmentation == policy::Segmentation::kVlan
+                       ? absl::StrCat(in.vlan_id(), " is out of range 1-4094")
+                       : absl::StrCat(in.vlan_id(), " is set on a flat network"));
+  }
+  out.vlan_id = static_cast<uint16_t>(in.vlan_id());
+  return out;
+}
+
+absl::StatusOr<uint16_t> PortNumber(const std::string& path, uint32_t value) {
+  if (value > UINT16_MAX) return Invalid(path, absl::StrCat(value, " is out of range 1-65535"));
+  return static_cast<uint16_t>(value);
+}
+
+absl::StatusOr<uint8_t> IcmpNumber(const std::string& path, uint32_t value) {
+  if (value > UINT8_MAX) return Invalid(path, absl::StrCat(value, " is out of range 0-255"));
+  return static_cast<uint8_t>(value);
+}
+
+absl::StatusOr<policy::SecurityGroupRule> RuleFromProto(const std::string& path,
+                                                        const pb::SecurityGroupRule& in) {
+  policy::SecurityGroupRule out;
+  VFG_AGENT_ASSIGN_OR_RETURN(out.direction,
+                             policy::ParseDirectionField(path + ".direction", in.direction()));
+  VFG_AGENT_ASSIGN_OR_RETURN(out.ethertype,
+                             policy::ParseEtherTypeField(path + ".ethertype", in.ethertype()));
+  VFG_AGENT_ASSIGN_OR_RETURN(out.protocol,
+                             policy::ParseProtocolField(path + ".protocol", in.protocol()));
+  // A half-open range is ambiguous (one port, or up to 65535?), so both bounds
+  // are required together.
+  if (in.has_port_range_min() != in.has_port_range_max()) {
+    return in.has_port_range_min()
+               ? Invalid(path + ".port_range_max", "is missing (port_range_min is set)")
+               : Invalid(path + ".port_range_min", "is missing (port_range_max is set)");
+  }
+  if (in.has_port_range_min()) {
+    policy::PortRange range;
+    VFG_AGENT_ASSIGN_OR_RETURN(range.min,
+                               PortNumber(path + ".port_range_min", in.port_range_min()));
+    VFG_AGENT_ASSIGN_OR_RETURN(range.max,
+                               PortNumber(path + ".port_range_max", in.port_range_max()));
+    out.ports = range;
+  }
+  if (in.has_icmp_code() && !in.has_icmp_type()) {
+    return Invalid(path + ".icmp_code", "is set without icmp_type");
+  }
+  if (in.has_icmp_type()) {
+    policy::IcmpMatch icmp;
+    VFG_AGENT_ASSIGN_OR_RETURN(icmp.type, IcmpNumber(path + ".icmp_type", in.icmp_type()));
+    if (in.has_icmp_code()) {
+      VFG_AGENT_ASSIGN_OR_RETURN(icmp.code, IcmpNumber(path + ".icmp_code", in.icmp_code()));
+    }
+    out.icmp = icmp;
+  }
+  if (!in.remote_ip_prefix().empty()) {
+    VFG_AGENT_ASSIGN_OR_RETURN(
+        out.remote_prefix,
+        policy::ParsePrefixField(path + ".remote_ip_prefix", in.remote_ip_prefix()));
+  }
+  if (!in.remote_group_id().empty()) out.remote_group_id = in.remote_group_id();
+  if (in.has_priority()) {
+    if (in.priority() > policy::kMaxRulePriority) {
+      return Invalid(path + ".priority", absl::StrCat(in.priority(), " is out of range 1-16384"));
+    }
+    out.priority = static_cast<uint16_t>(in.priority());
+  }
+  VFG_AGENT_ASSIGN_OR_RETURN(out.action, policy::ParseActionField(path + ".action", in.action()));
+  return out;
+}
+
+absl::StatusOr<policy::SecurityGroup> GroupFromProto(const std::string& path,
+                                                     const pb::SecurityGroup& in) {
+  policy::SecurityGroup out;
+  out.id = in.id();
+  out.stateful = in.has_stateful() ? in.stateful() : true;
+  for (int i = 0; i < in.rules_size(); ++i) {
+    VFG_AGENT_ASSIGN_OR_RETURN(policy::SecurityGroupRule rule,
+                               RuleFromProto(absl::StrCat(path, ".rules[", i, "]"), in.rules(i)));
+    out.rules.push_back(std::move(rule));
+  }
+  return out;
+}
+
+absl::StatusOr<policy::Port> PortFromProto(const std::string& path, const pb::Port& in) {
+  policy::Port out;
+  out.id = in.id();
+  out.network_id = in.network_id();
+  if (in.mac_address().empty()) return Invalid(path + ".mac_address", "is missing");
+  VFG_AGENT_ASSIGN_OR_RETURN(out.mac,
+                             policy::ParseMacField(path + ".mac_address", in.mac_address()));
+  for (int i = 0; i < in.fixed_ips_size(); ++i) {
+    VFG_AGENT_ASSIGN_OR_RETURN(
+        policy::IpAddr ip,
+        policy::ParseIpField(absl::StrCat(path, ".fixed_ips[", i, "]"), in.fixed_ips(i)));
+    out.fixed_ips.push_back(ip);
+  }
+  for (int i = 0; i < in.vips_size(); ++i) {
+    VFG_AGENT_ASSIGN_OR_RETURN(
+        policy::IpAddr ip, policy::ParseIpField(absl::StrCat(path, ".vips[", i, "]"), in.vips(i)));
+    out.vips.push_back(ip);
+  }
+  for (int i = 0; i < in.allowed_address_pairs_size(); ++i) {
+    const pb::AllowedAddressPair& pair_in = in.allowed_address_pairs(i);
+    std::string pair_path = absl::StrCat(path, ".allowed_address_pairs[", i, "]");
+    policy::AllowedAddressPair pair;
+    VFG_AGENT_ASSIGN_OR_RETURN(
+        pair.prefix, policy::ParsePrefixField(pair_path + ".ip_address", pair_in.ip_address()));
+    if (!pair_in.mac_address().empty()) {
+      VFG_AGENT_ASSIGN_OR_RETURN(
+          pair.mac, policy::ParseMacField(pair_path + ".mac_address", pair_in.mac_address()));
+    }
+    out.allowed_address_pairs.push_back(pair);
+  }
+  out.security_group_ids.assign(in.security_group_ids().begin(), in.security_group_ids().end());
+  out.port_security = in.has_port_security_enabled() ? in.port_security_enabled() : true;
+  switch (in.representor_case()) {
+    case pb::Port::kVfIndex:
+      out.representor.ref = in.vf_index();
+      break;
+    case pb::Port::kRepresentorName:
+      out.representor.ref = in.representor_name();
+      break;
+    case pb::Port::REPRESENTOR_NOT_SET:
+      return Invalid(path + ".vf_index", "is missing (a port needs vf_index or representor_name)");
+  }
+  VFG_AGENT_ASSIGN_OR_RETURN(out.state, policy::ParsePortStateField(path + ".state", in.state()));
+  return out;
+}
+
+absl::StatusOr<Snapshot> Convert(const pb::Policy& in) {
+  Snapshot out;
+  for (int i = 0; i < in.networks_size(); ++i) {
+    const pb::Network& n = in.networks(i);
+    std::string path = ObjectPath("networks", i, n.id());
+    VFG_AGENT_RETURN_IF_ERROR(CheckIdPresent(path, n.id()));
+    VFG_AGENT_RETURN_IF_ERROR(CheckIdUnique(path, out.networks, n.id()));
+    VFG_AGENT_ASSIGN_OR_RETURN(policy::Network network, NetworkFromProto(path, n));
+    out.networks.emplace(n.id(), std::move(network));
+  }
+  for (int i = 0; i < in.security_groups_size(); ++i) {
+    const pb::SecurityGroup& g = in.security_groups(i);
+    std::string path = ObjectPath("security_groups", i, g.id());
+    VFG_AGENT_RETURN_IF_ERROR(CheckIdPresent(path, g.id()));
+    VFG_AGENT_RETURN_IF_ERROR(CheckIdUnique(path, out.security_groups, g.id()));
+    VFG_AGENT_ASSIGN_OR_RETURN(policy::SecurityGroup group, GroupFromProto(path, g));
+    out.security_groups.emplace(g.id(), std::move(group));
+  }
+  for (int i = 0; i < in.ports_size(); ++i) {
+    const pb::Port& p = in.ports(i);
+    std::string path = ObjectPath("ports", i, p.id());
+    VFG_AGENT_RETURN_IF_ERROR(CheckIdPresent(path, p.id()));
+    VFG_AGENT_RETURN_IF_ERROR(CheckIdUnique(path, out.ports, p.id()));
+    VFG_AGENT_ASSIGN_OR_RETURN(policy::Port port, PortFromProto(path, p));
+    out.ports.emplace(p.id(), std::move(port));
+  }
+  return out;
+}
+
+const char* SegmentationName(policy::Segmentation s) {
+  return s == policy::Segmentation::kFlat ? "flat" : "vlan";
+}
+
+void RuleToProto(const policy::SecurityGroupRule& in, pb::SecurityGroupRule* out) {
+  out->set_direction(policy::ToString(in.direction));
+  out->set_ethertype(policy::ToString(in.ethertype));
+  if (in.protocol) out->set_protocol(policy::ProtocolName(*in.protocol));
+  if (in.ports) {
+    out->set_port_range_min(in.ports->min);
+    out->set_port_range_max(in.ports->max);
+  }
+  if (in.icmp) {
+    out->set_icmp_type(in.icmp->type);
+    if (in.icmp->code) out->set_icmp_code(*in.icmp->code);
+  }
+  if (in.remote_prefix) out->set_remote_ip_prefix(in.remote_prefix->ToString());
+  if (in.remote_group_id) out->set_remote_group_id(*in.remote_group_id);
+  if (in.priority != policy::kMaxRulePriority) out->set_priority(in.priority);
+  out->set_action(policy::ToString(in.action));
+}
+
+void PortToProto(const policy::Port& in, pb::Port* out) {
+  out->set_id(in.id);
+  out->set_network_id(in.network_id);
+  out->set_mac_address(in.mac.ToString());
+  for (const policy::IpAddr& ip : in.fixed_ips) out->add_fixed_ips(ip.ToString());
+  for (const policy::IpAddr& ip : in.vips) out->add_vips(ip.ToString());
+  for (const policy::AllowedAddressPair& pair : in.allowed_address_pairs) {
+    pb::AllowedAddressPair* p = out->add_allowed_address_pairs();
+    p->set_ip_address(pair.prefix.ToString());
+    if (pair.mac) p->set_mac_address(pair.mac->ToString());
+  }
+  for (const std::string& g : in.security_group_ids) out->add_security_group_ids(g);
+  if (!in.port_security) out->set_port_security_enabled(false);
+  if (const uint32_t* vf = std::get_if<uint32_t>(&in.representor.ref)) {
+    out->set_vf_index(*vf);
+  } else {
+    out->set_representor_name(std::get<std::string>(in.representor.ref));
+  }
+  out->set_state(policy::ToString(in.state));
+}
+
+// Protobuf's JSON errors put the location first in parentheses:
+// "(ports[0]) bogus: Cannot find field." or "(ports[0].vf_index): invalid
+// value -1 for type TYPE_UINT32". Rewrites them to this file's style.
+std::string FieldError(std::string message) {
+  std::string path;
+  if (!message.empty() && message[0] == '(') {
+    size_t close = message.find(')');
+    if (close != std::string::npos) {
+      path = message.substr(1, close - 1);
+      message = message.substr(close + 1);
+      if (!message.empty() && message[0] == ' ') message = "." + message.substr(1);
+      message = path + message;
+    }
+  }
+  const std::string kUnknown = ": Cannot find field.";
+  if (message.size() >= kUnknown.size() &&
+      message.compare(message.size() - kUnknown.size(), kUnknown.size(), kUnknown) == 0) {
+    message = message.substr(0, message.size() - kUnknown.size()) + ": unknown field";
+  }
+  if (message.rfind(": ", 0) == 0) message = message.substr(2);
+  return message;
+}
+
+// Syntax errors come as "<what>\n<up to 20 chars either side>\n<spaces>^".
+// Finds that excerpt in the input to turn the caret into line:column.
+std::string SyntaxError(const std::string& message, std::string_view json) {
+  size_t first_nl = message.find('\n');
+  size_t last_nl = message.rfind('\n');
+  std::string what = message.substr(0, first_nl);
+  if (first_nl == std::string::npos || last_nl == first_nl) {
+    return absl::StrCat("malformed JSON: ", what);
+  }
+  std::string excerpt = message.substr(first_nl + 1, last_nl - first_nl - 1);
+  size_t caret = message.find('^', last_nl);
+  size_t at = json.find(excerpt);
+  if (caret == std::string::npos || at == std::string_view::npos) {
+    return absl::StrCat("malformed JSON: ", what);
+  }
+  size_t offset = at + (caret - last_nl - 1);
+  int line = 1;
+  size_t line_start = 0;
+  for (size_t i = 0; i < offset && i < json.size(); ++i) {
+    if (json[i] == '\n') {
+      ++line;
+      line_start = i + 1;
+    }
+  }
+  return absl::StrCat(line, ":", offset - line_start + 1, ": malformed JSON: ", what);
+}
+
+}  // namespace
+
+absl::StatusOr<Snapshot> SnapshotFromPolicy(const pb::Policy& policy) {
+  VFG_AGENT_ASSIGN_OR_RETURN(Snapshot snapshot, Convert(policy));
+  VFG_AGENT_RETURN_IF_ERROR(policy::Validate(snapshot));
+  return snapshot;
+}
+
+pb::Policy PolicyFromSnapshot(const Snapshot& snapshot) {
+  pb::Policy out;
+  for (const auto& [id, n] : snapshot.networks) {
+    pb::Network* net = out.add_networks();
+    net->set_id(n.id);
+    net->set_segmentation(SegmentationName(n.segmentation));
+    net->set_vlan_id(n.vlan_id);
+  }
+  for (const auto& [id, g] : snapshot.security_groups) {
+    pb::SecurityGroup* group = out.add_security_groups();
+    group->set_id(g.id);
+    if (!g.stateful) group->set_stateful(false);
+    for (const policy::SecurityGroupRule& r : g.rules) RuleToProto(r, group->add_rules());
+  }
+  for (const auto& [id, p] : snapshot.ports) PortToProto(p, out.add_ports());
+  return out;
+}
+
+absl::StatusOr<pb::Policy> PolicyFromJson(std::string_view json) {
+  pb::Policy out;
+  google::protobuf::util::JsonParseOptions options;
+  options.ignore_unknown_fields = false;
+  auto status = google::protobuf::util::JsonStringToMessage(std::string(json), &out, options);
+  if (status.ok()) return out;
+  std::string message(status.message());
+  if (message.find('\n') != std::string::npos) {
+    return absl::InvalidArgumentError(SyntaxError(message, json));
+  }
+  return absl::InvalidArgumentError(FieldError(message));
+}
+
+std::string PolicyToJson(const pb::Policy& policy) {
+  google::protobuf::util::JsonPrintOptions options;
+  options.add_whitespace = true;
+  options.preserve_proto_field_names = true;
+  std::string out;
+  // Printing a well-formed message cannot fail.
+  (void)google::protobuf::util::MessageToJsonString(policy, &out, options);
+  return out;
+}
+
+absl::StatusOr<Snapshot> LoadPolicyFile(const std::string& path) {
+  absl::StatusOr<std::string> text = ReadFile(path);
+  if (!text.ok()) {
+    return absl::Status(text.status().code(), absl::StrCat("policy: ", text.status().message()));
+  }
+  absl::StatusOr<Snapshot> snapshot = [&]() -> absl::StatusOr<Snapshot> {
+    VFG_AGENT_ASSIGN_OR_RETURN(pb::Policy policy, PolicyFromJson(*text));
+    return SnapshotFromPolicy(policy);
+  }();
+  if (!snapshot.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("policy ", path, ": ", snapshot.status().message()));
+  }
+  return snapshot;
+}
+
+}  // namespace vfguard::agent
