@@ -154,9 +154,10 @@ bool Involves(const CtTuple& t, const CtAddress& a) { return t.src == a || t.dst
 
 }  // namespace
 
-Message EncodeCtDump(uint8_t family) {
+Message EncodeCtDump(uint8_t family, std::optional<uint16_t> zone) {
   Message buf;
   nlmsghdr* h = PutHeader(buf, IPCTNL_MSG_CT_GET, NLM_F_DUMP, family);
+  if (zone) mnl_attr_put_u16(h, CTA_ZONE, htons(*zone));
   return Finish(buf, h);
 }
 
@@ -272,7 +273,7 @@ absl::StatusOr<CtEntry> DecodeCtEntry(absl::Span<const uint8_t> message) {
 }
 
 absl::StatusOr<std::vector<CtEntry>> Conntrack::DumpZone(uint16_t zone) {
-  auto parts = socket_.DumpWithRetry(EncodeCtDump(AF_UNSPEC));
+  auto parts = socket_.DumpWithRetry(EncodeCtDump(AF_UNSPEC, zone));
   if (!parts.ok()) return parts.status();
   std::vector<CtEntry> out;
   for (const Message& m : *parts) {

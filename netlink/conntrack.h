@@ -48,8 +48,10 @@ struct CtEntry {
 };
 
 // IPCTNL_MSG_CT_GET dump of one address family (AF_INET, AF_INET6 or
-// AF_UNSPEC for both).
-Message EncodeCtDump(uint8_t family);
+// AF_UNSPEC for both). With `zone`, the request carries CTA_ZONE, which
+// kernels from 6.8 use to filter the dump; older ones ignore it, so callers
+// still filter what comes back.
+Message EncodeCtDump(uint8_t family, std::optional<uint16_t> zone = std::nullopt);
 // IPCTNL_MSG_CT_DELETE of one entry (by its original tuple and zone).
 Message EncodeCtDelete(const CtEntry& entry);
 // IPCTNL_MSG_CT_NEW creating `entry` (NLM_F_CREATE|NLM_F_EXCL).

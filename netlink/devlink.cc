@@ -206,6 +206,23 @@ absl::StatusOr<EswitchMode> DecodeEswitchMode(absl::Span<const uint8_t> message)
   return static_cast<EswitchMode>(*mode);
 }
 
+absl::StatusOr<std::optional<DevlinkPortEvent>> DecodePortEvent(uint16_t family,
+                                                                absl::Span<const uint8_t> message) {
+  if (message.size() < NLMSG_HDRLEN + GENL_HDRLEN)
+    return absl::DataLossError("genetlink: too short");
+  const auto* h = reinterpret_cast<const nlmsghdr*>(message.data());
+  if (h->nlmsg_type != family) return std::optional<DevlinkPortEvent>();
+  const auto* g = reinterpret_cast<const genlmsghdr*>(message.data() + NLMSG_HDRLEN);
+  if (g->cmd != DEVLINK_CMD_PORT_NEW && g->cmd != DEVLINK_CMD_PORT_DEL &&
+      g->cmd != DEVLINK_CMD_PORT_SET) {
+    return std::optional<DevlinkPortEvent>();
+  }
+  auto port = DecodePort(message);
+  if (!port.ok()) return port.status();
+  return std::optional<DevlinkPortEvent>(
+      DevlinkPortEvent{g->cmd == DEVLINK_CMD_PORT_DEL, std::move(*port)});
+}
+
 absl::StatusOr<Devlink> Devlink::Resolve(NetlinkSocket& socket) {
   auto parts = socket.RequestSync(EncodeGetFamily(DEVLINK_GENL_NAME));
   if (!parts.ok()) return parts.status();
@@ -233,6 +250,26 @@ absl::StatusOr<EswitchMode> Devlink::Mode(const std::string& bus, const std::str
   if (!parts.ok()) return parts.status();
   for (const Message& m : *parts) return DecodeEswitchMode(m);
   return absl::NotFoundError(absl::StrCat("devlink: no eswitch reply for ", bus, "/", device));
+}
+
+absl::Status Devlink::WatchPorts(std::function<void(const DevlinkPortEvent&)> handler,
+                                 std::function<void(const absl::Status&)> on_error) {
+  auto group = family_.multicast_groups.find(DEVLINK_GENL_MCGRP_CONFIG_NAME);
+  if (group == family_.multicast_groups.end()) {
+    return absl::NotFoundError("devlink: family has no \"config\" multicast group");
+  }
+  uint16_t family = family_.id;
+  socket_->SetEventHandler(
+      [family, handler = std::move(handler), on_error = std::move(on_error)](const nlmsghdr& h) {
+        absl::Span<const uint8_t> bytes(reinterpret_cast<const uint8_t*>(&h), h.nlmsg_len);
+        auto event = DecodePortEvent(family, bytes);
+        if (!event.ok()) {
+          if (on_error) on_error(event.status());
+        } else if (event->has_value()) {
+          handler(**event);
+        }
+      });
+  return socket_->Subscribe(group->second);
 }
 
 }  // namespace vfguard::netlink

@@ -5,6 +5,7 @@
 #define VFGUARD_NETLINK_DEVLINK_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -47,6 +48,11 @@ struct DevlinkPort {
 
 enum class EswitchMode : uint16_t { kLegacy = 0, kSwitchdev = 1 };
 
+struct DevlinkPortEvent {
+  bool removed = false;  // DEVLINK_CMD_PORT_DEL (else PORT_NEW or PORT_SET)
+  DevlinkPort port;
+};
+
 // CTRL_CMD_GETFAMILY for `name`, and its reply.
 Message EncodeGetFamily(const std::string& name);
 absl::StatusOr<GenlFamily> DecodeFamily(absl::Span<const uint8_t> message);
@@ -56,6 +62,11 @@ Message EncodeEswitchGet(uint16_t family, const std::string& bus, const std::str
 // One port message (a dump part or a DEVLINK_CMD_PORT_NEW/DEL event).
 absl::StatusOr<DevlinkPort> DecodePort(absl::Span<const uint8_t> message);
 absl::StatusOr<EswitchMode> DecodeEswitchMode(absl::Span<const uint8_t> message);
+// A message from the "config" group: the port event it carries, nullopt for
+// devlink events that are not about ports (or another family's messages),
+// an error for a malformed port event.
+absl::StatusOr<std::optional<DevlinkPortEvent>> DecodePortEvent(uint16_t family,
+                                                                absl::Span<const uint8_t> message);
 
 // Blocking conveniences over a NETLINK_GENERIC NetlinkSocket.
 class Devlink {
@@ -63,6 +74,11 @@ class Devlink {
   static absl::StatusOr<Devlink> Resolve(NetlinkSocket& socket);
   absl::StatusOr<std::vector<DevlinkPort>> Ports();
   absl::StatusOr<EswitchMode> Mode(const std::string& bus, const std::string& device);
+  // Joins the "config" group and routes port events to `handler` (malformed
+  // ones to `on_error`). Takes over the socket's event handler, so use a
+  // socket of its own for events.
+  absl::Status WatchPorts(std::function<void(const DevlinkPortEvent&)> handler,
+                          std::function<void(const absl::Status&)> on_error = nullptr);
   const GenlFamily& family() const { return family_; }
 
  private:

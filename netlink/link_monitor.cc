@@ -3,9 +3,13 @@
 #include <net/if.h>
 #include <netlink/cache.h>
 #include <netlink/errno.h>
+#include <netlink/msg.h>
 #include <netlink/netlink.h>
 #include <netlink/route/link.h>
 #include <sys/socket.h>
+
+#include <optional>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 
@@ -29,6 +33,32 @@ Link FromObject(nl_object* obj) {
 }
 
 }  // namespace
+
+absl::StatusOr<Link> DecodeLink(absl::Span<const uint8_t> message) {
+  if (message.size() < NLMSG_HDRLEN) return absl::DataLossError("link: message too short");
+  const auto* h = reinterpret_cast<const nlmsghdr*>(message.data());
+  if (h->nlmsg_len < NLMSG_HDRLEN || h->nlmsg_len > message.size()) {
+    return absl::DataLossError("link: bad nlmsg_len");
+  }
+  if (h->nlmsg_type != RTM_NEWLINK && h->nlmsg_type != RTM_DELLINK) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("link: message type ", h->nlmsg_type, " is not RTM_NEWLINK/RTM_DELLINK"));
+  }
+  // nlmsg_convert copies the header's nlmsg_len bytes into a libnl message.
+  std::vector<uint8_t> copy(message.begin(), message.begin() + h->nlmsg_len);
+  nl_msg* msg = nlmsg_convert(reinterpret_cast<nlmsghdr*>(copy.data()));
+  if (msg == nullptr) return absl::ResourceExhaustedError("link: nlmsg_convert failed");
+  nlmsg_set_proto(msg, NETLINK_ROUTE);
+  std::optional<Link> link;
+  int err = nl_msg_parse(
+      msg,
+      [](nl_object* obj, void* out) { *static_cast<std::optional<Link>*>(out) = FromObject(obj); },
+      &link);
+  nlmsg_free(msg);
+  if (err < 0) return absl::DataLossError(absl::StrCat("link: libnl: ", nl_geterror(err)));
+  if (!link) return absl::DataLossError("link: libnl produced no link object");
+  return *link;
+}
 
 const char* ToString(LinkChange c) {
   switch (c) {
@@ -113,10 +143,13 @@ void LinkMonitor::Arm() {
 void LinkMonitor::OnReadable() {
   int err = nl_cache_mngr_data_ready(mngr_);
   if (err < 0) {
-    // libnl reports the kernel's ENOBUFS as NLE_NOMEM: events were lost.
+    // libnl maps the kernel's ENOBUFS to NLE_NOMEM: events were lost. Any
+    // other receive error leaves the socket just as unreliable, so both
+    // re-dump. On success Resync has armed a fresh watch; on failure the
+    // monitor stays closed and says so.
     absl::Status st = Resync();
-    if (!st.ok()) return;  // stays closed; the owner sees no more events
-    return;                // Resync re-armed a fresh watch
+    if (on_resync_) on_resync_(st);
+    return;
   }
   Arm();
 }

@@ -14,6 +14,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/types/span.h"
 
 struct nl_cache;
 struct nl_cache_mngr;
@@ -33,9 +34,17 @@ struct Link {
 enum class LinkChange { kAdded, kRemoved, kUp, kDown, kRenamed, kUpdated };
 const char* ToString(LinkChange c);
 
+// One RTM_NEWLINK/RTM_DELLINK message as libnl-route parses it for the
+// monitor (so tests can feed captured kernel messages through the same path).
+absl::StatusOr<Link> DecodeLink(absl::Span<const uint8_t> message);
+
 class LinkMonitor {
  public:
   using Handler = std::function<void(LinkChange, const Link&)>;
+  // Runs after every resync: OK once the re-dump's differences have been
+  // reported through Handler; an error means the monitor could not reopen
+  // and has stopped (no further events).
+  using ResyncHandler = std::function<void(const absl::Status&)>;
 
   // Dumps the current links (no events for them) and starts watching.
   // `receive_buffer` > 0 sets SO_RCVBUF of the event socket (tests use a
@@ -46,6 +55,8 @@ class LinkMonitor {
   ~LinkMonitor();
   LinkMonitor(const LinkMonitor&) = delete;
   LinkMonitor& operator=(const LinkMonitor&) = delete;
+
+  void SetResyncHandler(ResyncHandler handler) { on_resync_ = std::move(handler); }
 
   const std::map<int, Link>& links() const { return links_; }
   uint64_t resyncs() const { return resyncs_; }
@@ -62,6 +73,7 @@ class LinkMonitor {
 
   boost::asio::io_context& io_;
   Handler handler_;
+  ResyncHandler on_resync_;
   int receive_buffer_;
   nl_cache_mngr* mngr_ = nullptr;
   nl_cache* cache_ = nullptr;

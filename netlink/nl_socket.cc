@@ -277,6 +277,9 @@ void NetlinkSocket::OnReadable() {
     msghdr msg{};
     msg.msg_iov = &iov;
     msg.msg_iovlen = 1;
+    sockaddr_nl from{};
+    msg.msg_name = &from;
+    msg.msg_namelen = sizeof(from);
     ssize_t n = receive_(fd_, &msg, MSG_DONTWAIT);
     if (n < 0) {
       if (errno == EINTR) continue;
@@ -297,17 +300,22 @@ void NetlinkSocket::OnReadable() {
       continue;
     }
     size_t len = static_cast<size_t>(n);
+    // Notifications echo the seq and portid of whichever request caused them
+    // (6.1 does so for RTM_DELLINK), so only the multicast source tells them
+    // from a reply to us.
+    bool multicast = msg.msg_namelen >= sizeof(sockaddr_nl) && from.nl_family == AF_NETLINK &&
+                     from.nl_groups != 0;
     for (auto* h = reinterpret_cast<nlmsghdr*>(rx_.data()); NLMSG_OK(h, len);
          h = NLMSG_NEXT(h, len)) {
-      Dispatch(*h);
+      Dispatch(*h, multicast);
     }
   }
   Pump();
   if (!in_flight_.empty() || on_event_) ArmRead();
 }
 
-void NetlinkSocket::Dispatch(const nlmsghdr& h) {
-  if (h.nlmsg_seq == 0) {
+void NetlinkSocket::Dispatch(const nlmsghdr& h, bool multicast) {
+  if (multicast || h.nlmsg_seq == 0) {
     if (on_event_) on_event_(h);
     return;
   }

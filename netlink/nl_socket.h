@@ -19,8 +19,10 @@
 // - recvmsg failing with ENOBUFS means the kernel dropped messages: pending
 //   requests and dumps fail with kUnavailable and the resync handler runs;
 //   the socket stays usable.
-// - Messages with sequence number 0 are multicast events and go to the event
-//   handler.
+// - Messages that arrive through a multicast group (the sender address has
+//   nl_groups set) or carry sequence number 0 are events and go to the event
+//   handler, even when they echo the sequence number of a request in flight
+//   (the kernel copies the causing request's seq into some notifications).
 // Single-threaded: use from the io_context's thread only.
 #ifndef VFGUARD_NETLINK_NL_SOCKET_H_
 #define VFGUARD_NETLINK_NL_SOCKET_H_
@@ -131,7 +133,7 @@ class NetlinkSocket {
   void Pump();        // sends queued messages within the in-flight window
   void ArmRead();     // async wait for readable
   void OnReadable();  // drains the socket
-  void Dispatch(const nlmsghdr& h);
+  void Dispatch(const nlmsghdr& h, bool multicast);
   void Complete(uint32_t seq, RequestResult result);
   void FailAll(const absl::Status& status);
   void RunUntil(const std::function<bool()>& finished);

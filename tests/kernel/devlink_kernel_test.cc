@@ -9,6 +9,7 @@
 #include <cstdio>
 
 #include "netlink/devlink.h"
+#include "tests/kernel/nl_capture.h"
 
 namespace vfguard::netlink {
 namespace {
@@ -26,6 +27,18 @@ TEST(DevlinkKernel, ResolvesFamilyDumpsPortsAndReportsMissingDevice) {
   printf("devlink family %u, %zu port(s)\n", dl->family().id, ports->size());
   auto mode = dl->Mode("pci", "0000:99:00.0");
   EXPECT_FALSE(mode.ok());
+  EXPECT_EQ(mode.status().code(), absl::StatusCode::kNotFound) << mode.status();
+  // Port events: joining the "config" group works (no device sends any here).
+  auto events = NetlinkSocket::Open(io, NETLINK_GENERIC);
+  ASSERT_TRUE(events.ok());
+  auto watcher = Devlink::Resolve(**events);
+  ASSERT_TRUE(watcher.ok());
+  absl::Status watch = watcher->WatchPorts([](const DevlinkPortEvent&) {});
+  EXPECT_TRUE(watch.ok()) << watch;
+  auto raw = (*sock)->RequestSync(EncodeGetFamily("devlink"));
+  ASSERT_TRUE(raw.ok());
+  testing::CaptureFixture("devlink_family_reply.hex",
+                          "CTRL_CMD_NEWFAMILY reply to CTRL_CMD_GETFAMILY \"devlink\"", *raw);
   printf("eswitch of a missing device: %s\n", mode.status().ToString().c_str());
 }
 

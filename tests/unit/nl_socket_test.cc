@@ -383,6 +383,46 @@ TEST_F(NlSocketTest, InterruptedReadIsRetried) {
   EXPECT_EQ(resyncs, 0);
 }
 
+TEST_F(NlSocketTest, MulticastNotificationEchoingARequestsSeqIsAnEvent) {
+  int fds[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_DGRAM, 0, fds), 0);
+  SocketOptions opts;
+  opts.set_buffers = false;
+  // The next datagram read is marked as coming from multicast group 1, as the
+  // kernel's sender address would be for a notification.
+  auto mark_multicast = std::make_shared<std::atomic<bool>>(false);
+  auto sock = NetlinkSocket::FromFd(io_, fds[0], opts,
+                                    [mark_multicast](int fd, msghdr* msg, int flags) -> ssize_t {
+                                      ssize_t n = ::recvmsg(fd, msg, flags);
+                                      if (n >= 0 && mark_multicast->exchange(false)) {
+                                        sockaddr_nl from{};
+                                        from.nl_family = AF_NETLINK;
+                                        from.nl_groups = 1;
+                                        memcpy(msg->msg_name, &from, sizeof(from));
+                                        msg->msg_namelen = sizeof(from);
+                                      }
+                                      return n;
+                                    });
+  std::vector<uint32_t> event_seqs;
+  sock->SetEventHandler([&](const nlmsghdr& h) { event_seqs.push_back(h.nlmsg_seq); });
+  uint32_t seq = 0;
+  std::thread peer([&] {
+    auto reqs = ReadRequests(fds[1]);
+    seq = reqs[0].nlmsg_seq;
+    // A notification caused by our own request, carrying its seq, comes
+    // first; it must neither complete nor fail the request.
+    mark_multicast->store(true);
+    SendDatagram(fds[1], {ErrorReply(seq, EEXIST)});
+    while (mark_multicast->load()) std::this_thread::yield();
+    SendDatagram(fds[1], {ErrorReply(seq, 0)});
+  });
+  auto r = sock->SendBatchSync({Request(17)});
+  peer.join();
+  close(fds[1]);
+  EXPECT_TRUE(r[0].status.ok()) << r[0].status;
+  EXPECT_EQ(event_seqs, (std::vector<uint32_t>{seq}));
+}
+
 TEST(NlSocketStatus, MapsErrnoAndKeepsExtack) {
   absl::Status st = StatusFromErrno(EEXIST, "Filter already exists");
   EXPECT_EQ(st.code(), absl::StatusCode::kAlreadyExists);
