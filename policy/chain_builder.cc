@@ -60,13 +60,14 @@ std::string ShapeOf(uint16_t protocol, const FlowerMatch& m) {
 void ChainBuilder::NextStage() { ++stage_; }
 
 void ChainBuilder::Add(uint16_t protocol, FlowerMatch match, std::vector<Action> actions,
-                       std::string origin) {
+                       std::string origin, uint32_t handle) {
   for (auto it = entries_.rbegin(); it != entries_.rend() && it->stage == stage_; ++it) {
     if (it->filter.protocol == protocol && it->filter.match == match) return;
   }
   Entry e;
   e.stage = stage_;
   e.shape = ShapeOf(protocol, match);
+  e.handle = handle;
   e.filter.chain = chain_;
   e.filter.protocol = protocol;
   e.filter.match = std::move(match);
@@ -94,11 +95,19 @@ absl::Status ChainBuilder::Finish(std::vector<Filter>& out) {
         return absl::ResourceExhaustedError(
             absl::StrCat("chain ", chain_, " needs more than 65535 tc prios"));
       }
-      uint32_t handle = 0;
-      for (size_t k : by_shape[shape]) {
+      const std::vector<size_t>& members = by_shape[shape];
+      const bool explicit_handles = entries_[members.front()].handle != 0;
+      std::set<uint32_t> used;
+      uint32_t next = 0;
+      for (size_t k : members) {
         Filter f = std::move(entries_[k].filter);
         f.prio = static_cast<uint16_t>(prio);
-        f.handle = ++handle;
+        f.handle = explicit_handles ? entries_[k].handle : ++next;
+        if ((entries_[k].handle != 0) != explicit_handles || !used.insert(f.handle).second) {
+          return absl::InternalError(absl::StrCat("chain ", chain_, " prio ", prio, ": handle ",
+                                                  f.handle, " of \"", f.origin,
+                                                  "\" is not a distinct explicit handle"));
+        }
         out.push_back(std::move(f));
       }
     }

@@ -39,7 +39,14 @@ class ChainBuilder {
   // Adds a filter to the current stage. A filter whose protocol and match
   // equal an earlier one of the same stage is dropped (the first decides,
   // and the kernel refuses duplicate keys in one mask).
-  void Add(uint16_t protocol, FlowerMatch match, std::vector<Action> actions, std::string origin);
+  //
+  // `handle` 0 numbers the filters of a prio 1, 2, ... in the order added.
+  // A nonzero handle (a slot) keeps a filter's identity when its neighbours
+  // come and go, so one port more in a chain of many is one kernel add, not
+  // a renumbering of the rest; all filters sharing a prio must then carry
+  // distinct explicit handles (Finish fails otherwise).
+  void Add(uint16_t protocol, FlowerMatch match, std::vector<Action> actions, std::string origin,
+           uint32_t handle = 0);
   // Appends the chain's filters, with prios and handles, to `out`.
   absl::Status Finish(std::vector<Filter>& out);
 
@@ -47,6 +54,7 @@ class ChainBuilder {
   struct Entry {
     int stage;
     std::string shape;
+    uint32_t handle;
     Filter filter;
   };
   uint32_t chain_;

@@ -41,8 +41,9 @@ absl::Status CompileNetwork(const CompileContext& ctx, const Network& net,
   for (const Port* q : active) {
     FlowerMatch m;
     m.dst_mac = ExactMac(q->mac);
-    from_ports.Add(kEthAll, m, {GotoChain(Chains::To(ctx.slots.port_slot.at(q->id)))},
-                   absl::StrCat(who, "to port ", q->id));
+    const uint32_t q_slot = ctx.slots.port_slot.at(q->id);
+    from_ports.Add(kEthAll, m, {GotoChain(Chains::To(q_slot))},
+                   absl::StrCat(who, "to port ", q->id), q_slot);
   }
   from_ports.NextStage();
   std::vector<Action> to_uplink;
@@ -57,8 +58,9 @@ absl::Status CompileNetwork(const CompileContext& ctx, const Network& net,
   for (const Port* q : active) {
     FlowerMatch m;
     m.dst_mac = ExactMac(q->mac);
-    from_uplink.Add(kEthAll, m, {GotoChain(Chains::To(ctx.slots.port_slot.at(q->id)))},
-                    absl::StrCat(who, "from uplink to port ", q->id));
+    const uint32_t q_slot = ctx.slots.port_slot.at(q->id);
+    from_uplink.Add(kEthAll, m, {GotoChain(Chains::To(q_slot))},
+                    absl::StrCat(who, "from uplink to port ", q->id), q_slot);
   }
   from_uplink.NextStage();
   FlowerMatch multi;
@@ -77,8 +79,9 @@ absl::Status CompileDispatch(const CompileContext& ctx, std::vector<Filter>& out
   for (const auto& [id, port] : ctx.snap.ports) {
     FlowerMatch m;
     m.indev = DeviceRef::OfPort(id);
-    b.Add(kEthAll, m, {GotoChain(Chains::From(ctx.slots.port_slot.at(id)))},
-          absl::StrCat("dispatch: from port ", id));
+    const uint32_t slot = ctx.slots.port_slot.at(id);
+    b.Add(kEthAll, m, {GotoChain(Chains::From(slot))}, absl::StrCat("dispatch: from port ", id),
+          slot);
   }
   b.NextStage();
   const Network* flat = nullptr;
@@ -90,9 +93,9 @@ absl::Status CompileDispatch(const CompileContext& ctx, std::vector<Filter>& out
     FlowerMatch m;
     m.indev = DeviceRef::Uplink();
     m.vlan_id = net.vlan_id;
-    b.Add(kEth8021Q, m,
-          {VlanPop(), GotoChain(Chains::ForwardFromUplink(ctx.slots.network_slot.at(id)))},
-          absl::StrCat("dispatch: uplink vlan ", net.vlan_id, " -> network ", id));
+    const uint32_t net_slot = ctx.slots.network_slot.at(id);
+    b.Add(kEth8021Q, m, {VlanPop(), GotoChain(Chains::ForwardFromUplink(net_slot))},
+          absl::StrCat("dispatch: uplink vlan ", net.vlan_id, " -> network ", id), net_slot);
   }
   b.NextStage();
   FlowerMatch tagged;

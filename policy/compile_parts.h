@@ -31,6 +31,12 @@ struct CompileContext {
 // Chains of one port: from, egress, egress rules, post, to, ingress rules.
 absl::Status CompilePortChains(const CompileContext& ctx, const Port& port,
                                std::vector<Filter>& out);
+// The rules chain of port `x` in direction `d` (docs/semantics.md §7):
+// `pass` continues the frame (goto post / redirect), preceded by
+// `ct commit zone` for stateful groups.
+absl::Status CompileRuleChain(const CompileContext& ctx, const Port& x, Direction d, uint32_t chain,
+                              bool stateful, uint16_t zone, const std::vector<Action>& pass,
+                              std::vector<Filter>& out);
 // The port's flood chain (copies of its broadcast/multicast frames).
 absl::Status CompilePortFlood(const CompileContext& ctx, const Port& port,
                               std::vector<Filter>& out);

@@ -1,12 +1,10 @@
 // Per-port chains: port security, base traffic, group rules, forwarding
 // hand-off (docs/semantics.md §2-4, §7; layout in docs/pipeline.md).
-#include <algorithm>
 #include <set>
 
 #include "absl/strings/str_cat.h"
 #include "policy/chain_builder.h"
 #include "policy/compile_parts.h"
-#include "policy/port_range_masks.h"
 
 namespace vfguard::policy {
 namespace {
@@ -174,7 +172,8 @@ class PortCompiler {
     absl::Status st = b.Finish(out);
     if (!st.ok()) return st;
     if (p_.security_group_ids.empty()) return absl::OkStatus();
-    return RuleChain(Direction::kEgress, Chains::EgressRules(slot_), {GotoChain(post)}, out);
+    return CompileRuleChain(ctx_, p_, Direction::kEgress, Chains::EgressRules(slot_), stateful_,
+                            zone_, {GotoChain(post)}, out);
   }
 
   // Without groups everything passes; with groups, IP goes (through ct for
@@ -192,97 +191,6 @@ class PortCompiler {
     }
     b.NextStage();
     b.Add(kEthAll, {}, {Drop()}, Origin("not IP: drop"));
-  }
-
-  // The merged rules of the port's groups in one direction.
-  absl::Status RuleChain(Direction d, uint32_t chain, const std::vector<Action>& pass,
-                         std::vector<Filter>& out) {
-    ChainBuilder b(chain);
-    if (stateful_) {
-      FlowerMatch est;
-      est.ct_state = Masked<uint16_t>{kCtTracked | kCtEstablished, kCtTracked | kCtEstablished};
-      b.Add(kEthAll, est, pass, Origin("established connection"));
-      b.NextStage();
-    }
-    struct Ref {
-      const SecurityGroupRule* rule;
-      std::string group;
-      size_t index;
-    };
-    std::vector<Ref> rules;
-    for (const std::string& gid : p_.security_group_ids) {
-      const SecurityGroup& g = ctx_.snap.security_groups.at(gid);
-      for (size_t i = 0; i < g.rules.size(); ++i) {
-        if (g.rules[i].direction == d) rules.push_back(Ref{&g.rules[i], gid, i});
-      }
-    }
-    std::stable_sort(rules.begin(), rules.end(), [](const Ref& a, const Ref& b) {
-      auto key = [](const Ref& r) {
-        return std::make_tuple(r.rule->priority, r.rule->action == RuleAction::kDeny ? 0 : 1);
-      };
-      return key(a) < key(b);
-    });
-    std::vector<Action> allow = pass;
-    if (stateful_) allow.insert(allow.begin(), Ct(zone_, true));
-    for (const Ref& ref : rules) {
-      const SecurityGroupRule& r = *ref.rule;
-      std::string origin =
-          Origin(absl::StrCat(ToString(d), " security group ", ref.group, " rule ", ref.index, " (",
-                              ToString(r.action), ", priority ", r.priority, ")"));
-      std::vector<Action> actions =
-          r.action == RuleAction::kAllow ? allow : std::vector<Action>{Drop()};
-      for (const FlowerMatch& m : RuleMatches(r, d)) {
-        b.Add(r.ethertype == EtherType::kIPv4 ? kEthIPv4 : kEthIPv6, m, actions, origin);
-      }
-      b.NextStage();
-    }
-    b.Add(kEthAll, {}, {Drop()}, Origin(absl::StrCat(ToString(d), ": no rule matched")));
-    return b.Finish(out);
-  }
-
-  // One flower match per (remote address, port mask) of a rule.
-  std::vector<FlowerMatch> RuleMatches(const SecurityGroupRule& r, Direction d) const {
-    FlowerMatch base;
-    if (r.protocol) base.ip_proto = *r.protocol;
-    if (r.icmp) {
-      base.icmp_type = r.icmp->type;
-      if (r.icmp->code) base.icmp_code = *r.icmp->code;
-    }
-    std::vector<FlowerMatch> with_ports;
-    if (r.ports) {
-      for (const Masked<uint16_t>& pm : PortRangeToMasks(r.ports->min, r.ports->max)) {
-        FlowerMatch m = base;
-        m.dst_port = pm;
-        with_ports.push_back(m);
-      }
-    } else {
-      with_ports.push_back(base);
-    }
-    std::vector<IpPrefix> remotes;
-    bool any_remote = true;
-    IpFamily family = r.ethertype == EtherType::kIPv4 ? IpFamily::kV4 : IpFamily::kV6;
-    if (r.remote_prefix) {
-      remotes.push_back(*r.remote_prefix);
-      any_remote = false;
-    } else if (r.remote_group_id) {
-      any_remote = false;
-      for (const IpPrefix& prefix : ctx_.GroupMemberPrefixes(*r.remote_group_id)) {
-        if (prefix.addr.family == family) remotes.push_back(prefix);
-      }
-    }
-    std::vector<FlowerMatch> out;
-    for (const FlowerMatch& m : with_ports) {
-      if (any_remote) {
-        out.push_back(m);
-        continue;
-      }
-      for (const IpPrefix& remote : remotes) {
-        FlowerMatch rm = m;
-        if (remote.length > 0) (d == Direction::kIngress ? rm.src_ip : rm.dst_ip) = remote;
-        out.push_back(rm);
-      }
-    }
-    return out;
   }
 
   // After egress: hairpin drop, flood, or forwarding (§6).
@@ -330,7 +238,8 @@ class PortCompiler {
     absl::Status st = b.Finish(out);
     if (!st.ok()) return st;
     if (p_.security_group_ids.empty()) return absl::OkStatus();
-    return RuleChain(Direction::kIngress, Chains::IngressRules(slot_), {deliver}, out);
+    return CompileRuleChain(ctx_, p_, Direction::kIngress, Chains::IngressRules(slot_), stateful_,
+                            zone_, {deliver}, out);
   }
 
   const CompileContext& ctx_;
