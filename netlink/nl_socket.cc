@@ -430,13 +430,27 @@ absl::StatusOr<std::vector<Message>> NetlinkSocket::RequestSync(Message request)
   return out;
 }
 
+void NetlinkSocket::DumpRetrying(Message request, int attempts, DumpDone done) {
+  Message copy = request;
+  Dump(std::move(copy), [this, request = std::move(request), attempts,
+                         done = std::move(done)](absl::StatusOr<std::vector<Message>> r) mutable {
+    if (!r.ok() && r.status().code() == absl::StatusCode::kAborted && attempts > 1) {
+      DumpRetrying(std::move(request), attempts - 1, std::move(done));
+      return;
+    }
+    done(std::move(r));
+  });
+}
+
 absl::StatusOr<std::vector<Message>> NetlinkSocket::DumpWithRetry(const Message& request,
                                                                   int attempts) {
-  absl::StatusOr<std::vector<Message>> out = absl::UnknownError("no attempt");
-  for (int i = 0; i < attempts; ++i) {
-    out = DumpSync(request);
-    if (out.ok() || out.status().code() != absl::StatusCode::kAborted) return out;
-  }
+  absl::StatusOr<std::vector<Message>> out = absl::UnknownError("not finished");
+  bool finished = false;
+  DumpRetrying(request, attempts, [&](absl::StatusOr<std::vector<Message>> r) {
+    out = std::move(r);
+    finished = true;
+  });
+  RunUntil([&] { return finished; });
   return out;
 }
 

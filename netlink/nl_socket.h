@@ -101,7 +101,10 @@ class NetlinkSocket {
   std::vector<RequestResult> SendBatchSync(std::vector<Message> requests);
   absl::StatusOr<std::vector<Message>> DumpSync(Message request);
   absl::StatusOr<std::vector<Message>> RequestSync(Message request);
-  // Retries a dump that came back kAborted (NLM_F_DUMP_INTR) up to `attempts`.
+  // Retries a dump that came back kAborted (NLM_F_DUMP_INTR) up to
+  // `attempts` times in all; `done` gets the first other outcome, or the
+  // last kAborted.
+  void DumpRetrying(Message request, int attempts, DumpDone done);
   absl::StatusOr<std::vector<Message>> DumpWithRetry(const Message& request, int attempts = 5);
 
  private:

@@ -1,6 +1,6 @@
 // Writes kernel replies as hex fixtures for the unit tier when the kernel
 // tests run with VFGUARD_NL_CAPTURE_DIR set (tests/unit/fixtures/ holds the
-// result; see tests/unit/fixtures/README-netlink.md). Without the variable
+// result; see docs/netlink.md, "Tests and fixtures"). Without the variable
 // nothing is written.
 #ifndef VFGUARD_TESTS_KERNEL_NL_CAPTURE_H_
 #define VFGUARD_TESTS_KERNEL_NL_CAPTURE_H_

@@ -186,6 +186,30 @@ TEST_F(NlSocketTest, InterruptedDumpIsAbortedAndRetried) {
   EXPECT_EQ((*parts)[0][NLMSG_HDRLEN], 7);
 }
 
+TEST_F(NlSocketTest, RetriesStopAfterTheGivenAttempts) {
+  int dumps_seen = 0;
+  std::thread peer([&] {
+    for (int i = 0; i < 3; ++i) {
+      auto reqs = ReadRequests(peer_);
+      ASSERT_EQ(reqs.size(), 1u);
+      ++dumps_seen;
+      uint32_t seq = reqs[0].nlmsg_seq;
+      SendDatagram(peer_, {Part(seq, 100, NLM_F_MULTI | NLM_F_DUMP_INTR, 1),
+                           Part(seq, NLMSG_DONE, NLM_F_MULTI, 0)});
+    }
+  });
+  absl::StatusOr<std::vector<Message>> result = absl::UnknownError("not called");
+  bool finished = false;
+  sock_->DumpRetrying(Request(100), 3, [&](absl::StatusOr<std::vector<Message>> r) {
+    result = std::move(r);
+    finished = true;
+  });
+  while (!finished) io_.run_one();
+  peer.join();
+  EXPECT_EQ(dumps_seen, 3);
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kAborted);
+}
+
 TEST_F(NlSocketTest, InterruptedDumpWithoutRetryReportsAborted) {
   std::thread peer([&] {
     auto reqs = ReadRequests(peer_);
