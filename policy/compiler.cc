@@ -57,6 +57,32 @@ absl::Status CheckSlots(const Snapshot& s, const SlotAssignment& slots) {
   return absl::OkStatus();
 }
 
+// Whether a port or network present in both snapshots got another slot or
+// zone. New objects' slots only matter to parts that AffectedParts already
+// recompiles (their own, their network's, dispatch), so adding or removing a
+// port stays incremental even though the assignment maps change.
+bool RetainedSlotsChanged(const Snapshot& before, const SlotAssignment& old_slots,
+                          const Snapshot& after, const SlotAssignment& new_slots) {
+  auto differs = [](const auto& old_map, const auto& new_map, const std::string& id) {
+    auto o = old_map.find(id);
+    auto n = new_map.find(id);
+    return o == old_map.end() || n == new_map.end() || o->second != n->second;
+  };
+  for (const auto& [id, p] : after.ports) {
+    if (!before.ports.count(id)) continue;
+    if (differs(old_slots.port_slot, new_slots.port_slot, id) ||
+        differs(old_slots.port_zone, new_slots.port_zone, id)) {
+      return true;
+    }
+  }
+  for (const auto& [id, n] : after.networks) {
+    if (before.networks.count(id) && differs(old_slots.network_slot, new_slots.network_slot, id)) {
+      return true;
+    }
+  }
+  return false;
+}
+
 // What the flood lists and forwarding chains of a network see of a port.
 auto NeighbourView(const Port& p) {
   return std::make_tuple(p.network_id, p.mac, p.state, p.port_security, p.vips.empty(),
@@ -152,7 +178,8 @@ absl::StatusOr<std::set<std::string>> IncrementalCompiler::Update(
   absl::Status st = CheckSlots(*snapshot, slots);
   if (!st.ok()) return st;
   std::set<std::string> todo;
-  bool everything = previous_ == nullptr || !(previous_slots_ == slots);
+  bool everything =
+      previous_ == nullptr || RetainedSlotsChanged(*previous_, previous_slots_, *snapshot, slots);
   if (everything) {
     todo = AllPartKeys(*snapshot);
   } else {

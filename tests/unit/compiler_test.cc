@@ -5,12 +5,16 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <functional>
 #include <map>
+#include <random>
 #include <set>
 
+#include "absl/strings/str_cat.h"
 #include "policy/port_range_masks.h"
 #include "policy/slots.h"
+#include "policy/validate.h"
 #include "tests/unit/gen/random_policy.h"
 
 namespace vfguard::policy {
@@ -204,6 +208,199 @@ TEST(IncrementalCompiler, OnePortChangeRecompilesOnlyItsNeighbourhood) {
         << key;
   }
   EXPECT_EQ(inc.Assemble(), *Compile(*next, *slots));
+}
+
+// One small change at a time (the way the agent sees them), slots carried
+// over: the assembled pipeline equals a full compile after every step, and
+// parts of ports the change cannot affect are left alone.
+class Mutator {
+ public:
+  explicit Mutator(uint64_t seed) : rng_(seed) {}
+
+  // Applies one random change; returns a short name of what it did.
+  std::string Mutate(Snapshot& s) {
+    switch (Uniform(0, 11)) {
+      case 0:
+        return AddPort(s);
+      case 1:
+        if (s.ports.size() > 1) {
+          s.ports.erase(PickKey(s.ports));
+          return "remove port";
+        }
+        return AddPort(s);
+      case 2:
+        PickPort(s).fixed_ips.push_back(IpAddr::V4(0x0a010000 + Uniform(1, 5000)));
+        return "add fixed ip";
+      case 3: {
+        Port& p = PickPort(s);
+        p.state = p.state == PortState::kActive ? PortState::kInactive : PortState::kActive;
+        return "toggle state";
+      }
+      case 4:
+        PickPort(s).port_security ^= true;
+        return "toggle port security";
+      case 5: {
+        Port& p = PickPort(s);
+        p.vips.empty() ? p.vips.push_back(IpAddr::V4(0x0a0000c8)) : p.vips.clear();
+        return "toggle vip";
+      }
+      case 6: {
+        Port& p = PickPort(s);
+        p.network_id = PickKey(s.networks);
+        p.mac.bytes[4] = static_cast<uint8_t>(Uniform(100, 255));  // stays unique
+        return "move port";
+      }
+      case 7: {
+        Port& p = PickPort(s);
+        if (s.security_groups.empty()) return "nothing";
+        std::string gid = PickKey(s.security_groups);
+        bool stateful = s.security_groups.at(gid).stateful;
+        for (const std::string& other : p.security_group_ids) {
+          if (s.security_groups.at(other).stateful != stateful) p.security_group_ids.clear();
+        }
+        if (std::find(p.security_group_ids.begin(), p.security_group_ids.end(), gid) ==
+            p.security_group_ids.end()) {
+          p.security_group_ids.push_back(gid);
+          std::sort(p.security_group_ids.begin(), p.security_group_ids.end());
+        } else {
+          p.security_group_ids.clear();
+        }
+        return "change membership";
+      }
+      case 8:
+      case 9: {
+        if (s.security_groups.empty()) return "nothing";
+        SecurityGroup& g = s.security_groups.at(PickKey(s.security_groups));
+        SecurityGroupRule r;
+        r.direction = Uniform(0, 1) ? Direction::kIngress : Direction::kEgress;
+        r.protocol = kProtoTcp;
+        r.ports = PortRange{static_cast<uint16_t>(Uniform(1, 100)), 200};
+        r.remote_group_id = PickKey(s.security_groups);
+        r.priority = static_cast<uint16_t>(Uniform(1, 20));
+        r.action = Uniform(0, 3) ? RuleAction::kAllow : RuleAction::kDeny;
+        g.rules.push_back(r);
+        return "add remote-group rule";
+      }
+      case 10: {
+        Network& n = s.networks.at(PickKey(s.networks));
+        if (n.segmentation == Segmentation::kVlan)
+          n.vlan_id = static_cast<uint16_t>(n.vlan_id + 1000);
+        return "change vlan";
+      }
+      default: {
+        std::string id = absl::StrCat("extra-net", counter_++);
+        s.networks[id] = Network{id, Segmentation::kVlan, static_cast<uint16_t>(3000 + counter_)};
+        return "add network";
+      }
+    }
+  }
+
+ private:
+  int Uniform(int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng_); }
+  template <typename Map>
+  std::string PickKey(const Map& m) {
+    auto it = m.begin();
+    std::advance(it, Uniform(0, static_cast<int>(m.size()) - 1));
+    return it->first;
+  }
+  Port& PickPort(Snapshot& s) { return s.ports.at(PickKey(s.ports)); }
+  std::string AddPort(Snapshot& s) {
+    Port p;
+    p.id = absl::StrCat("new", counter_++);
+    p.network_id = PickKey(s.networks);
+    p.mac = MacAddr{
+        {0x02, 0x55, 0, 0, static_cast<uint8_t>(counter_ >> 8), static_cast<uint8_t>(counter_)}};
+    p.fixed_ips = {IpAddr::V4(0x0a020000 + counter_)};
+    p.representor.ref = std::string(absl::StrCat("rep", counter_));
+    s.ports[p.id] = p;
+    return "add port";
+  }
+
+  std::mt19937_64 rng_;
+  int counter_ = 0;
+};
+
+TEST(IncrementalCompiler, EqualsFullCompileAcrossSmallChanges) {
+  std::map<std::string, int> applied;
+  for (uint64_t seed = 1; seed <= 150; ++seed) {
+    testing::RandomPolicy gen(seed, testing::RandomPolicyOptions{3, 12, 4, 5});
+    Mutator mutator(seed);
+    auto snap = std::make_shared<Snapshot>(gen.Snapshot());
+    SlotAssignment slots = *AssignSlots(*snap, {});
+    IncrementalCompiler inc;
+    ASSERT_TRUE(inc.Update(snap, slots).ok());
+    for (int step = 0; step < 25; ++step) {
+      auto next = std::make_shared<Snapshot>(*snap);
+      std::string what = mutator.Mutate(*next);
+      if (!Validate(*next).ok()) continue;
+      auto next_slots = AssignSlots(*next, slots);
+      ASSERT_TRUE(next_slots.ok());
+      auto changed = inc.Update(next, *next_slots);
+      ASSERT_TRUE(changed.ok()) << changed.status();
+      auto full = Compile(*next, *next_slots);
+      ASSERT_TRUE(full.ok());
+      ASSERT_EQ(inc.Assemble(), *full) << "seed " << seed << " step " << step << ": " << what;
+      snap = next;
+      slots = *next_slots;
+      ++applied[what];
+    }
+  }
+  for (const char* what : {"add port", "remove port", "add fixed ip", "toggle state",
+                           "toggle port security", "toggle vip", "move port", "change membership",
+                           "add remote-group rule", "change vlan", "add network"}) {
+    EXPECT_GT(applied[what], 50) << what << ": too few valid changes of this kind were tried";
+  }
+}
+
+TEST(IncrementalCompiler, AddingAPortLeavesOtherPortsChainsAlone) {
+  testing::RandomPolicy gen(7, testing::RandomPolicyOptions{2, 10, 3, 4});
+  auto snap = std::make_shared<Snapshot>(gen.Snapshot());
+  SlotAssignment slots = *AssignSlots(*snap, {});
+  IncrementalCompiler inc;
+  ASSERT_TRUE(inc.Update(snap, slots).ok());
+  auto next = std::make_shared<Snapshot>(*snap);
+  Port p;
+  p.id = "zz-new";
+  p.network_id = next->networks.begin()->first;
+  p.mac = *MacAddr::Parse("02:77:00:00:00:09");
+  p.fixed_ips = {*IpAddr::Parse("10.7.7.7")};
+  p.representor.ref = std::string("repzz");
+  next->ports[p.id] = p;
+  SlotAssignment next_slots = *AssignSlots(*next, slots);
+  Pipeline before = inc.Assemble();
+  auto changed = inc.Update(next, next_slots);
+  ASSERT_TRUE(changed.ok());
+  EXPECT_TRUE(changed->count("port:zz-new"));
+  EXPECT_TRUE(changed->count("flood:zz-new"));
+  EXPECT_TRUE(changed->count("dispatch"));
+  for (const std::string& key : *changed) {
+    EXPECT_FALSE(key.rfind("port:", 0) == 0 && key != "port:zz-new") << key << " recompiled";
+  }
+  Pipeline after = inc.Assemble();
+  EXPECT_EQ(after, *Compile(*next, next_slots));
+  // Dispatch handles are slots: the new port adds one filter, every other
+  // dispatch filter keeps its (chain, prio, handle) and content.
+  std::set<std::tuple<uint32_t, uint16_t, uint32_t>> old_dispatch;
+  for (const Filter& f : before.filters) {
+    if (f.chain == 0) old_dispatch.insert(f.Key());
+  }
+  int added = 0;
+  for (const Filter& f : after.filters) {
+    if (f.chain != 0) continue;
+    if (!old_dispatch.count(f.Key())) {
+      ++added;
+      EXPECT_EQ(f.handle, next_slots.port_slot.at("zz-new"));
+    }
+  }
+  EXPECT_EQ(added, 1);
+  auto same_dispatch = [&](const Pipeline& pl) {
+    std::vector<Filter> out;
+    for (const Filter& f : pl.filters) {
+      if (f.chain == 0 && f.origin != "dispatch: from port zz-new") out.push_back(f);
+    }
+    return out;
+  };
+  EXPECT_EQ(same_dispatch(before), same_dispatch(after));
 }
 
 TEST(AssignSlots, KeepsExistingAndFillsLowestFree) {
