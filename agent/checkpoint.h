@@ -65,7 +65,8 @@ absl::StatusOr<Checkpoint> DecodeCheckpoint(std::string_view bytes);
 absl::Status SaveCheckpoint(const std::string& path, const Checkpoint& checkpoint);
 
 // nullopt when there is no checkpoint (first start). A temporary file left by
-// a crash during SaveCheckpoint is ignored and removed. Any other problem is
+// a crash during SaveCheckpoint is ignored and removed, which assumes one
+// agent per state directory (the caller holds that exclusively). Any other problem is
 // an error naming the file, e.g. "checkpoint /var/lib/vfguard/state.pb is
 // corrupt: checksum mismatch (expected 0x..., got 0x...); refusing to start;
 // move it aside to start from the policy file".

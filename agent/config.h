@@ -74,7 +74,8 @@ struct AgentConfig {
 };
 
 // Parses the command line (without argv[0]), reading the --config file if
-// given, and validates the result. Nothing is read besides that file.
+// given, and validates the result. Nothing is read besides that file. --help
+// is not a flag here: callers check for it and print AgentConfigUsage().
 absl::StatusOr<AgentConfig> LoadAgentConfig(const std::vector<std::string>& args);
 
 // A config file's content with defaults for absent fields, not yet validated

@@ -34,7 +34,8 @@ api::v1::Policy PolicyFromSnapshot(const policy::Snapshot& snapshot);
 // JSON text (protobuf's canonical mapping) to a Policy message. Unknown fields
 // are refused (`ports[0].bogus: unknown field`); malformed JSON is reported
 // with its 1-based line and column when they can be located
-// (`3:17: malformed JSON: Expected , or } after key:value pair.`).
+// (`3:17: malformed JSON: Expected , or } after key:value pair.`). Paths at
+// this stage use indexes only: no id has been read yet.
 absl::StatusOr<api::v1::Policy> PolicyFromJson(std::string_view json);
 
 // Indented JSON with the proto (snake_case) field names that errors use.
