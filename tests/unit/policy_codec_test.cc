@@ -273,6 +273,39 @@ TEST(PolicyCodecJson, GenerationIsAcceptedAndIgnored) {
   EXPECT_EQ(s.networks.at("v10"), (policy::Network{"v10", policy::Segmentation::kVlan, 10}));
 }
 
+// Every one-character deletion or digit/quote substitution of a valid file
+// is either accepted (and then round-trips) or refused with InvalidArgument;
+// nothing crashes and no other error code leaks out.
+TEST(PolicyCodecJson, MutatedInputIsAcceptedOrRefusedCleanly) {
+  const std::string base = kFullPolicy;
+  int refused = 0;
+  int accepted = 0;
+  for (size_t i = 0; i < base.size(); ++i) {
+    for (int kind = 0; kind < 3; ++kind) {
+      std::string m = base;
+      if (kind == 0) m.erase(i, 1);
+      if (kind == 1) m[i] = '9';
+      if (kind == 2) m[i] = '"';
+      absl::StatusOr<pb::Policy> p = PolicyFromJson(m);
+      absl::Status status = p.status();
+      if (p.ok()) {
+        absl::StatusOr<policy::Snapshot> s = SnapshotFromPolicy(*p);
+        status = s.status();
+        if (s.ok()) {
+          ++accepted;
+          ASSERT_EQ(ThroughJson(*s), *s) << m;
+          continue;
+        }
+      }
+      ++refused;
+      ASSERT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << m;
+      ASSERT_FALSE(status.message().empty());
+    }
+  }
+  EXPECT_GT(refused, 1000);
+  EXPECT_GT(accepted, 10);
+}
+
 class PolicyFile : public ::testing::Test {
  protected:
   void SetUp() override {
