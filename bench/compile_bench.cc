@@ -4,12 +4,14 @@
 // out of 8), ports in networks of 64, remote-group rules included (SSH from a
 // 16-member "bastion" group: one filter per member address). Reports full
 // compile time, filter count, live IR bytes (counted by this binary's
-// operator new), and the time of a one-port change at 4k ports through the
-// IncrementalCompiler as a fraction of a full compile (target < 1%).
+// operator new), and the time of single changes at 4k ports through the
+// IncrementalCompiler as a fraction of a full compile (target for a one-port
+// change: < 1%; group changes recompile every member and are reported too).
 #include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <new>
 
 #include "absl/strings/str_cat.h"
@@ -41,6 +43,14 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
+
+// CPU time of this thread: the machine is shared, and wall time under load
+// measures the neighbours as much as the compiler.
+double CpuSeconds() {
+  timespec t{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) + 1e-9 * static_cast<double>(t.tv_nsec);
+}
 
 SecurityGroup MakeGroup(int g) {
   SecurityGroup sg;
@@ -106,7 +116,8 @@ Snapshot MakeSnapshot(int ports) {
 }
 
 int Run() {
-  printf("%-8s %12s %12s %14s %14s\n", "ports", "compile_s", "filters", "ir_bytes", "bytes/port");
+  printf("%-8s %10s %10s %12s %14s %12s %12s\n", "ports", "cpu_s", "wall_s", "filters", "ir_bytes",
+         "bytes/port", "bytes/filter");
   double full_4k = 0;
   for (int ports : {1000, 4000, 16000}) {
     Snapshot s = MakeSnapshot(ports);
@@ -114,45 +125,89 @@ int Run() {
     if (!slots.ok()) return 1;
     int64_t before = g_live_bytes.load();
     auto start = Clock::now();
+    double cpu_start = CpuSeconds();
     auto pipe = Compile(s, *slots);
-    double secs = Seconds(Clock::now() - start);
+    double secs = CpuSeconds() - cpu_start;
+    double wall = Seconds(Clock::now() - start);
     if (!pipe.ok()) {
       fprintf(stderr, "compile failed: %s\n", pipe.status().ToString().c_str());
       return 1;
     }
     int64_t bytes = g_live_bytes.load() - before;
-    printf("%-8d %12.3f %12zu %14lld %14lld\n", ports, secs, pipe->filters.size(),
-           static_cast<long long>(bytes), static_cast<long long>(bytes / ports));
+    printf("%-8d %10.3f %10.3f %12zu %14lld %12lld %12lld\n", ports, secs, wall,
+           pipe->filters.size(), static_cast<long long>(bytes),
+           static_cast<long long>(bytes / ports),
+           static_cast<long long>(bytes / static_cast<int64_t>(pipe->filters.size())));
     if (ports == 4000) full_4k = secs;
   }
-  // One-port change at 4k ports: add a fixed IP to a tenant port.
+  // Changes at 4k ports through the IncrementalCompiler, as the agent makes
+  // them: new slots (AssignSlots, slots carried over) plus Update.
   auto snap = std::make_shared<Snapshot>(MakeSnapshot(4000));
-  auto slots = AssignSlots(*snap, {});
+  SlotAssignment slots = *AssignSlots(*snap, {});
   IncrementalCompiler inc;
-  auto start = Clock::now();
-  if (!inc.Update(snap, *slots).ok()) return 1;
-  double initial = Seconds(Clock::now() - start);
-  constexpr int kChanges = 20;
-  double total = 0;
-  size_t recompiled = 0;
-  for (int k = 0; k < kChanges; ++k) {
-    auto next = std::make_shared<Snapshot>(*snap);
-    next->ports[absl::StrCat("port-", 100 + k * 150)].fixed_ips.push_back(
-        IpAddr::V4(0x0b000000 + k + 1));
-    auto t0 = Clock::now();
-    auto changed = inc.Update(next, *slots);
-    total += Seconds(Clock::now() - t0);
-    if (!changed.ok()) return 1;
-    recompiled += changed->size();
-    snap = next;
-  }
-  double per_change = total / kChanges;
+  double start = CpuSeconds();
+  if (!inc.Update(snap, slots).ok()) return 1;
   printf(
-      "\nincremental at 4000 ports: initial %.3f s; one-port change %.5f s "
-      "(%.2f%% of a full compile, %.1f parts changed on average)\n",
-      initial, per_change, 100.0 * per_change / full_4k,
-      static_cast<double>(recompiled) / kChanges);
-  printf("target: < 1%% -> %s\n", per_change / full_4k < 0.01 ? "met" : "NOT met");
+      "\nincremental at 4000 ports, thread CPU seconds (initial Update %.3f s, full compile %.3f "
+      "s):\n",
+      CpuSeconds() - start, full_4k);
+  printf("%-44s %12s %12s %14s %14s\n", "change", "seconds", "% of full", "of which slots",
+         "parts changed");
+  auto measure = [&](const char* name, int reps, auto&& mutate) -> double {
+    double total = 0;
+    double assign = 0;
+    size_t parts = 0;
+    for (int k = 0; k < reps; ++k) {
+      auto next = std::make_shared<Snapshot>(*snap);
+      mutate(*next, k);
+      double t0 = CpuSeconds();
+      auto next_slots = AssignSlots(*next, slots);
+      if (!next_slots.ok()) {
+        fprintf(stderr, "%s: %s\n", name, next_slots.status().ToString().c_str());
+        std::exit(1);
+      }
+      assign += CpuSeconds() - t0;
+      auto changed = inc.Update(next, *next_slots);
+      total += CpuSeconds() - t0;
+      if (!changed.ok()) {
+        fprintf(stderr, "%s: %s\n", name, changed.status().ToString().c_str());
+        std::exit(1);
+      }
+      parts += changed->size();
+      snap = next;
+      slots = *next_slots;
+    }
+    double each = total / reps;
+    printf("%-44s %12.5f %11.2f%% %13.5fs %14.1f\n", name, each, 100.0 * each / full_4k,
+           assign / reps, static_cast<double>(parts) / reps);
+    return each / full_4k;
+  };
+  auto tenant = [](int k) { return absl::StrCat("port-", 100 + k * 150); };
+  double one_port = measure("one port: fixed IP added", 20, [&](Snapshot& s, int k) {
+    s.ports[tenant(k)].fixed_ips.push_back(IpAddr::V4(0x0b000000 + k + 1));
+  });
+  measure("one port: state active -> pending (migration)", 20,
+          [&](Snapshot& s, int k) { s.ports[tenant(k)].state = PortState::kPendingActivation; });
+  double added = measure("one port added", 20, [&](Snapshot& s, int k) {
+    Port p = s.ports.at(tenant(k));
+    p.id = absl::StrCat("added-", k);
+    p.state = PortState::kActive;
+    p.mac.bytes[5] = 0x02;
+    p.fixed_ips = {IpAddr::V4(0x0c000000 + k + 1)};
+    p.representor.ref = static_cast<uint32_t>(100000 + k);
+    s.ports[p.id] = p;
+  });
+  double removed = measure("one port removed", 20,
+                           [&](Snapshot& s, int k) { s.ports.erase(absl::StrCat("added-", k)); });
+  measure("tenant group rule changed (~1/4 of ports)", 3, [&](Snapshot& s, int k) {
+    s.security_groups["sg3"].rules[3].priority = static_cast<uint16_t>(200 + k);
+  });
+  measure("bastion member IP added (remote group)", 3, [&](Snapshot& s, int k) {
+    s.ports["port-3"].fixed_ips.push_back(IpAddr::V4(0x0d000000 + k + 1));
+  });
+  bool met = one_port < 0.01 && added < 0.01 && removed < 0.01;
+  printf("target: one-port change (IP, add, remove) < 1%% of a full compile -> %s\n",
+         met ? "met" : "NOT met");
   return 0;
 }
 

@@ -57,13 +57,20 @@ std::string ShapeOf(uint16_t protocol, const FlowerMatch& m) {
 
 }  // namespace
 
-void ChainBuilder::NextStage() { ++stage_; }
+bool ChainBuilder::SameKey::operator()(size_t a, size_t b) const {
+  const Filter& x = (*entries)[a].filter;
+  const Filter& y = (*entries)[b].filter;
+  if (x.protocol != y.protocol) return x.protocol < y.protocol;
+  return x.match < y.match;
+}
+
+void ChainBuilder::NextStage() {
+  ++stage_;
+  stage_keys_.clear();
+}
 
 void ChainBuilder::Add(uint16_t protocol, FlowerMatch match, std::vector<Action> actions,
                        std::string origin, uint32_t handle) {
-  for (auto it = entries_.rbegin(); it != entries_.rend() && it->stage == stage_; ++it) {
-    if (it->filter.protocol == protocol && it->filter.match == match) return;
-  }
   Entry e;
   e.stage = stage_;
   e.shape = ShapeOf(protocol, match);
@@ -74,6 +81,7 @@ void ChainBuilder::Add(uint16_t protocol, FlowerMatch match, std::vector<Action>
   e.filter.actions = std::move(actions);
   e.filter.origin = std::move(origin);
   entries_.push_back(std::move(e));
+  if (!stage_keys_.insert(entries_.size() - 1).second) entries_.pop_back();
 }
 
 absl::Status ChainBuilder::Finish(std::vector<Filter>& out) {
@@ -114,6 +122,7 @@ absl::Status ChainBuilder::Finish(std::vector<Filter>& out) {
     i = end;
   }
   entries_.clear();
+  stage_keys_.clear();
   return absl::OkStatus();
 }
 

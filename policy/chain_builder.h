@@ -5,6 +5,7 @@
 #define VFGUARD_POLICY_CHAIN_BUILDER_H_
 
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -33,6 +34,8 @@ struct Chains {
 class ChainBuilder {
  public:
   explicit ChainBuilder(uint32_t chain) : chain_(chain) {}
+  ChainBuilder(const ChainBuilder&) = delete;  // stage_keys_ points into entries_
+  ChainBuilder& operator=(const ChainBuilder&) = delete;
 
   // Filters added after this call are evaluated after every earlier filter.
   void NextStage();
@@ -57,9 +60,16 @@ class ChainBuilder {
     uint32_t handle;
     Filter filter;
   };
+  // Orders entries by (protocol, match) to find duplicates in a stage in
+  // O(log n): dispatch and forwarding stages hold one filter per port.
+  struct SameKey {
+    const std::vector<Entry>* entries;
+    bool operator()(size_t a, size_t b) const;
+  };
   uint32_t chain_;
   int stage_ = 0;
   std::vector<Entry> entries_;
+  std::set<size_t, SameKey> stage_keys_{SameKey{&entries_}};
 };
 
 // Action shorthands.

@@ -109,15 +109,13 @@ absl::Status CompileFlood(const CompileContext& ctx, const std::string& network_
   std::string who = source != nullptr ? absl::StrCat("port ", source->id, ": flood ")
                                       : absl::StrCat("uplink in network ", network_id, ": flood ");
   ChainBuilder b(chain);
-  auto it = ctx.ports_by_network.find(network_id);
+  const std::vector<const Port*>& ports = ctx.PortsOf(network_id);
   for (const ClassMatch& c : ClassMatches()) {
     std::vector<DeviceRef> recipients;
-    if (it != ctx.ports_by_network.end()) {
-      for (const Port* q : it->second) {
-        if (q->state != PortState::kActive) continue;
-        if (source != nullptr && q->id == source->id) continue;
-        if (Admits(*q, c.cls)) recipients.push_back(DeviceRef::OfPort(q->id));
-      }
+    for (const Port* q : ports) {
+      if (q->state != PortState::kActive) continue;
+      if (source != nullptr && q->id == source->id) continue;
+      if (Admits(*q, c.cls)) recipients.push_back(DeviceRef::OfPort(q->id));
     }
     AddClass(b, c, recipients, tail, who + c.name);
   }

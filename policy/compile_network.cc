@@ -7,8 +7,18 @@
 
 namespace vfguard::policy {
 
-CompileContext::CompileContext(const Snapshot& s, const SlotAssignment& sl) : snap(s), slots(sl) {
-  for (const auto& [id, port] : s.ports) ports_by_network[port.network_id].push_back(&port);
+CompileContext::CompileContext(const Snapshot& s, const SlotAssignment& sl) : snap(s), slots(sl) {}
+
+const std::vector<const Port*>& CompileContext::PortsOf(const std::string& network_id) const {
+  if (!ports_by_network_) {
+    ports_by_network_.emplace();
+    for (const auto& [id, port] : snap.ports) {
+      (*ports_by_network_)[port.network_id].push_back(&port);
+    }
+  }
+  static const std::vector<const Port*> kNone;
+  auto it = ports_by_network_->find(network_id);
+  return it == ports_by_network_->end() ? kNone : it->second;
 }
 
 const std::vector<IpPrefix>& CompileContext::GroupMemberPrefixes(
@@ -29,11 +39,8 @@ absl::Status CompileNetwork(const CompileContext& ctx, const Network& net,
                             std::vector<Filter>& out) {
   const uint32_t slot = ctx.slots.network_slot.at(net.id);
   std::vector<const Port*> active;
-  auto it = ctx.ports_by_network.find(net.id);
-  if (it != ctx.ports_by_network.end()) {
-    for (const Port* p : it->second) {
-      if (p->state == PortState::kActive) active.push_back(p);
-    }
+  for (const Port* p : ctx.PortsOf(net.id)) {
+    if (p->state == PortState::kActive) active.push_back(p);
   }
   std::string who = absl::StrCat("network ", net.id, ": ");
   // From ports: known MAC -> that port's to-chain; else to the uplink.

@@ -4,6 +4,7 @@
 #define VFGUARD_POLICY_COMPILE_PARTS_H_
 
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -19,13 +20,15 @@ struct CompileContext {
   CompileContext(const Snapshot& s, const SlotAssignment& sl);
   const Snapshot& snap;
   const SlotAssignment& slots;
-  std::map<std::string, std::vector<const Port*>> ports_by_network;  // sorted by id
+  // The ports of a network (any state), sorted by id. Indexed on first use.
+  const std::vector<const Port*>& PortsOf(const std::string& network_id) const;
   // Addresses of the members of a group (deduplicated, sorted); computed on
   // first use so that an incremental update pays only for what it compiles.
   const std::vector<IpPrefix>& GroupMemberPrefixes(const std::string& group_id) const;
 
  private:
   mutable std::map<std::string, std::vector<IpPrefix>> group_member_prefixes_;
+  mutable std::optional<std::map<std::string, std::vector<const Port*>>> ports_by_network_;
 };
 
 // Chains of one port: from, egress, egress rules, post, to, ingress rules.

@@ -1,6 +1,7 @@
 #include "policy/compiler.h"
 
 #include <algorithm>
+#include <functional>
 
 #include "policy/compile_parts.h"
 
@@ -43,16 +44,51 @@ bool Wanted(const Snapshot& s, const std::string& key) {
   return s.ports.count(id) > 0;
 }
 
-absl::Status CheckSlots(const Snapshot& s, const SlotAssignment& slots) {
-  for (const auto& [id, p] : s.ports) {
-    if (!slots.port_slot.count(id) || !slots.port_zone.count(id)) {
-      return absl::FailedPreconditionError("no slot/zone assigned to port " + id);
+// Calls f(id, before-or-null, after-or-null) for every key of two maps
+// sorted by id, in one pass (no per-key lookups: updates must stay cheap at
+// thousands of ports).
+template <typename V, typename F>
+void ForEachPair(const std::map<std::string, V>& before, const std::map<std::string, V>& after,
+                 F f) {
+  auto b = before.begin();
+  auto a = after.begin();
+  while (b != before.end() || a != after.end()) {
+    if (a == after.end() || (b != before.end() && b->first < a->first)) {
+      f(b->first, &b->second, static_cast<const V*>(nullptr));
+      ++b;
+    } else if (b == before.end() || a->first < b->first) {
+      f(a->first, static_cast<const V*>(nullptr), &a->second);
+      ++a;
+    } else {
+      f(a->first, &b->second, &a->second);
+      ++a;
+      ++b;
     }
   }
-  for (const auto& [id, n] : s.networks) {
-    if (!slots.network_slot.count(id)) {
-      return absl::FailedPreconditionError("no slot assigned to network " + id);
+}
+
+// Whether every object of `objects` has an entry in `assigned`.
+template <typename V, typename T>
+bool Covers(const std::map<std::string, T>& assigned, const std::map<std::string, V>& objects,
+            std::string* missing) {
+  auto it = assigned.begin();
+  for (const auto& [id, object] : objects) {
+    while (it != assigned.end() && it->first < id) ++it;
+    if (it == assigned.end() || it->first != id) {
+      *missing = id;
+      return false;
     }
+  }
+  return true;
+}
+
+absl::Status CheckSlots(const Snapshot& s, const SlotAssignment& slots) {
+  std::string id;
+  if (!Covers(slots.port_slot, s.ports, &id) || !Covers(slots.port_zone, s.ports, &id)) {
+    return absl::FailedPreconditionError("no slot/zone assigned to port " + id);
+  }
+  if (!Covers(slots.network_slot, s.networks, &id)) {
+    return absl::FailedPreconditionError("no slot assigned to network " + id);
   }
   return absl::OkStatus();
 }
@@ -61,80 +97,77 @@ absl::Status CheckSlots(const Snapshot& s, const SlotAssignment& slots) {
 // zone. New objects' slots only matter to parts that AffectedParts already
 // recompiles (their own, their network's, dispatch), so adding or removing a
 // port stays incremental even though the assignment maps change.
+template <typename V, typename T>
+bool RetainedChanged(const std::map<std::string, V>& before_objects,
+                     const std::map<std::string, V>& after_objects,
+                     const std::map<std::string, T>& old_map,
+                     const std::map<std::string, T>& new_map) {
+  bool changed = false;
+  ForEachPair(old_map, new_map, [&](const std::string& id, const T* o, const T* n) {
+    if (changed || (o != nullptr && n != nullptr && *o == *n)) return;
+    // A slot came, went or moved: it matters only for an object in both.
+    changed = before_objects.count(id) > 0 && after_objects.count(id) > 0;
+  });
+  return changed;
+}
+
 bool RetainedSlotsChanged(const Snapshot& before, const SlotAssignment& old_slots,
                           const Snapshot& after, const SlotAssignment& new_slots) {
-  auto differs = [](const auto& old_map, const auto& new_map, const std::string& id) {
-    auto o = old_map.find(id);
-    auto n = new_map.find(id);
-    return o == old_map.end() || n == new_map.end() || o->second != n->second;
-  };
-  for (const auto& [id, p] : after.ports) {
-    if (!before.ports.count(id)) continue;
-    if (differs(old_slots.port_slot, new_slots.port_slot, id) ||
-        differs(old_slots.port_zone, new_slots.port_zone, id)) {
-      return true;
-    }
-  }
-  for (const auto& [id, n] : after.networks) {
-    if (before.networks.count(id) && differs(old_slots.network_slot, new_slots.network_slot, id)) {
-      return true;
-    }
-  }
-  return false;
+  return RetainedChanged(before.ports, after.ports, old_slots.port_slot, new_slots.port_slot) ||
+         RetainedChanged(before.ports, after.ports, old_slots.port_zone, new_slots.port_zone) ||
+         RetainedChanged(before.networks, after.networks, old_slots.network_slot,
+                         new_slots.network_slot);
 }
 
 // What the flood lists and forwarding chains of a network see of a port.
 auto NeighbourView(const Port& p) {
-  return std::make_tuple(p.network_id, p.mac, p.state, p.port_security, p.vips.empty(),
+  return std::make_tuple(std::cref(p.network_id), p.mac, p.state, p.port_security, p.vips.empty(),
                          p.security_group_ids.empty());
+}
+
+// What remote-group expansions see of a port: its addresses and groups.
+bool SameMemberView(const Port& a, const Port& b) {
+  return a.fixed_ips == b.fixed_ips && a.vips == b.vips &&
+         a.allowed_address_pairs == b.allowed_address_pairs &&
+         a.security_group_ids == b.security_group_ids;
 }
 
 // Parts whose inputs differ between two snapshots (docs/pipeline.md).
 std::set<std::string> AffectedParts(const Snapshot& before, const Snapshot& after) {
   std::set<std::string> out;
   std::set<std::string> networks;  // networks whose membership or settings changed
-  std::set<std::string> groups;    // groups whose rules or membership changed
+  std::set<std::string> groups;    // groups whose membership or member addresses changed
   bool topology = false;           // port/network set or vlan layout changed
-  for (const auto& [id, p] : after.ports) {
-    auto it = before.ports.find(id);
-    if (it != before.ports.end() && it->second == p) continue;
-    out.insert("port:" + id);
-    groups.insert(p.security_group_ids.begin(), p.security_group_ids.end());
-    if (it == before.ports.end()) {
+  ForEachPair(before.ports, after.ports, [&](const std::string& id, const Port* b, const Port* a) {
+    if (b != nullptr && a != nullptr && *b == *a) return;
+    if (a != nullptr) out.insert("port:" + id);
+    if (b == nullptr || a == nullptr) {
       topology = true;
-      networks.insert(p.network_id);
-    } else {
-      if (NeighbourView(it->second) != NeighbourView(p)) {
-        networks.insert(p.network_id);
-        networks.insert(it->second.network_id);
-      }
-      groups.insert(it->second.security_group_ids.begin(), it->second.security_group_ids.end());
+      const Port* p = a != nullptr ? a : b;
+      networks.insert(p->network_id);
+      groups.insert(p->security_group_ids.begin(), p->security_group_ids.end());
+      return;
     }
-  }
-  for (const auto& [id, p] : before.ports) {
-    if (after.ports.count(id)) continue;
-    topology = true;
-    networks.insert(p.network_id);
-    groups.insert(p.security_group_ids.begin(), p.security_group_ids.end());
-  }
-  for (const auto& [id, n] : after.networks) {
-    auto it = before.networks.find(id);
-    if (it == before.networks.end() || !(it->second == n)) {
-      networks.insert(id);
-      topology = true;
+    if (NeighbourView(*b) != NeighbourView(*a)) {
+      networks.insert(a->network_id);
+      networks.insert(b->network_id);
     }
-  }
-  for (const auto& [id, n] : before.networks) {
-    if (!after.networks.count(id)) topology = true;
-  }
+    if (!SameMemberView(*b, *a)) {
+      groups.insert(a->security_group_ids.begin(), a->security_group_ids.end());
+      groups.insert(b->security_group_ids.begin(), b->security_group_ids.end());
+    }
+  });
+  ForEachPair(before.networks, after.networks,
+              [&](const std::string& id, const Network* b, const Network* a) {
+                if (b != nullptr && a != nullptr && *b == *a) return;
+                topology = true;
+                if (a != nullptr) networks.insert(id);
+              });
   std::set<std::string> changed_groups;  // rule content changed: their members recompile
-  for (const auto& [id, g] : after.security_groups) {
-    auto it = before.security_groups.find(id);
-    if (it == before.security_groups.end() || !(it->second == g)) changed_groups.insert(id);
-  }
-  for (const auto& [id, g] : before.security_groups) {
-    if (!after.security_groups.count(id)) changed_groups.insert(id);
-  }
+  ForEachPair(before.security_groups, after.security_groups,
+              [&](const std::string& id, const SecurityGroup* b, const SecurityGroup* a) {
+                if (b == nullptr || a == nullptr || !(*b == *a)) changed_groups.insert(id);
+              });
   if (topology) out.insert("dispatch");
   for (const std::string& n : networks) {
     if (after.networks.count(n)) out.insert("net:" + n);
@@ -146,6 +179,7 @@ std::set<std::string> AffectedParts(const Snapshot& before, const Snapshot& afte
       if (r.remote_group_id && groups.count(*r.remote_group_id)) referencing.insert(id);
     }
   }
+  if (networks.empty() && changed_groups.empty() && referencing.empty()) return out;
   for (const auto& [id, p] : after.ports) {
     if (networks.count(p.network_id)) out.insert("flood:" + id);
     for (const std::string& gid : p.security_group_ids) {
@@ -218,7 +252,7 @@ absl::StatusOr<std::set<std::string>> IncrementalCompiler::Update(
     parts_[key] = std::move(part);
   }
   previous_ = std::move(snapshot);
-  previous_slots_ = slots;
+  if (!(previous_slots_ == slots)) previous_slots_ = slots;  // comparing allocates nothing
   return changed;
 }
 

@@ -1,6 +1,6 @@
 #include "policy/slots.h"
 
-#include <set>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 
@@ -9,27 +9,33 @@ namespace {
 
 // Keeps assignments of ids still present; gives new ids the lowest free value
 // in [lo, hi]. Ids are visited in sorted order, so the result does not depend
-// on the order objects arrived in.
+// on the order objects arrived in. One merge pass over the sorted maps and a
+// bitmap of used values: the agent calls this on every change.
 template <typename Id, typename T, typename Objects>
 absl::Status Assign(const Objects& objects, const std::map<Id, T>& previous, uint32_t lo,
                     uint32_t hi, const char* what, std::map<Id, T>& out) {
-  std::set<uint32_t> used;
-  for (const auto& [id, value] : previous) {
-    if (objects.count(id)) {
-      out[id] = value;
-      used.insert(value);
+  std::vector<bool> used(hi - lo + 1);
+  std::vector<const Id*> fresh;
+  auto prev = previous.begin();
+  for (const auto& [id, object] : objects) {
+    while (prev != previous.end() && prev->first < id) ++prev;
+    if (prev != previous.end() && prev->first == id && prev->second >= lo && prev->second <= hi &&
+        !used[prev->second - lo]) {
+      out.emplace_hint(out.end(), id, prev->second);
+      used[prev->second - lo] = true;
+    } else {
+      fresh.push_back(&id);
     }
   }
   uint32_t next = lo;
-  for (const auto& [id, object] : objects) {
-    if (out.count(id)) continue;
-    while (next <= hi && used.count(next)) ++next;
+  for (const Id* id : fresh) {
+    while (next <= hi && used[next - lo]) ++next;
     if (next > hi) {
       return absl::ResourceExhaustedError(
-          absl::StrCat("no free ", what, " for ", id, " (range ", lo, "-", hi, " exhausted)"));
+          absl::StrCat("no free ", what, " for ", *id, " (range ", lo, "-", hi, " exhausted)"));
     }
-    out[id] = static_cast<T>(next);
-    used.insert(next);
+    out.emplace(*id, static_cast<T>(next));
+    used[next - lo] = true;
   }
   return absl::OkStatus();
 }

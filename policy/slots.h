@@ -25,7 +25,10 @@ inline constexpr uint32_t kMaxNetworkSlot = 1u << 16;
 
 // Assigns slots/zones to ports and networks of `snapshot` that lack one,
 // keeping every existing assignment; drops assignments of removed objects.
-// Zones come from [zone_min, zone_max]; fails if the range is exhausted.
+// New objects get the lowest free value, in id order. Zones come from
+// [zone_min, zone_max]; fails if the range is exhausted. A previous value
+// outside its range (the zone range was narrowed) or held twice (a damaged
+// checkpoint; the first id in order keeps it) is reassigned like a new one.
 absl::StatusOr<SlotAssignment> AssignSlots(const Snapshot& snapshot, const SlotAssignment& previous,
                                            uint16_t zone_min = 1, uint16_t zone_max = 65535);
 

@@ -425,6 +425,18 @@ TEST(AssignSlots, KeepsExistingAndFillsLowestFree) {
   EXPECT_EQ(second->port_slot.at("b"), 2u) << "kept";
   EXPECT_EQ(second->port_slot.at("d"), 1u) << "reuses the freed slot";
   EXPECT_FALSE(second->port_slot.count("a"));
+  // A narrowed zone range moves zones outside it; a value held twice stays
+  // with the first id.
+  SlotAssignment damaged = *second;
+  damaged.port_slot["d"] = damaged.port_slot.at("b");
+  auto third = AssignSlots(s, damaged, 101, 200);
+  ASSERT_TRUE(third.ok());
+  EXPECT_EQ(third->port_slot.at("b"), 2u);
+  EXPECT_EQ(third->port_slot.at("d"), 1u) << "lowest free after b keeps 2";
+  EXPECT_EQ(third->port_zone.at("b"), second->port_zone.at("b"));
+  for (const auto& [id, zone] : third->port_zone) EXPECT_GE(zone, 101) << id;
+  std::set<uint16_t> zones;
+  for (const auto& [id, zone] : third->port_zone) EXPECT_TRUE(zones.insert(zone).second);
   auto full = AssignSlots(s, {}, 5, 6);
   EXPECT_EQ(full.status().code(), absl::StatusCode::kResourceExhausted);
   EXPECT_EQ(AssignSlots(s, {}, 0, 6).status().code(), absl::StatusCode::kInvalidArgument);
