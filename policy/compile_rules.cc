@@ -134,7 +134,12 @@ absl::Status CompileRuleChain(const CompileContext& ctx, const Port& x, Directio
     b.NextStage();
   }
   b.Add(kEthAll, {}, {Drop()}, who + "no rule matched: drop");
-  return b.Finish(out);
+  absl::Status st = b.Finish(out);
+  if (!st.ok()) {
+    // The chain number alone means nothing to an operator: name the port.
+    return absl::Status(st.code(), absl::StrCat(who, "security group rules: ", st.message()));
+  }
+  return st;
 }
 
 }  // namespace vfguard::policy
