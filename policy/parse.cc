@@ -3,13 +3,20 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 
 namespace vfguard::policy {
 namespace {
 
+// The text is C-escaped: it comes from outside, and a control character in
+// it must not break the log line the error ends up in.
+std::string Escaped(std::string_view text) {
+  return absl::CEscape(absl::string_view(text.data(), text.size()));
+}
+
 absl::Status Bad(const std::string& path, std::string_view text, const char* what) {
-  return absl::InvalidArgumentError(absl::StrCat(path, ": ", std::string(text), " ", what));
+  return absl::InvalidArgumentError(absl::StrCat(path, ": ", Escaped(text), " ", what));
 }
 
 // Parses one of a fixed set of words; `empty` is the value for "" if any.
@@ -22,7 +29,7 @@ absl::StatusOr<T> ParseWord(const std::string& path, std::string_view text,
     if (text == word) return value;
   }
   return absl::InvalidArgumentError(
-      absl::StrCat(path, ": \"", std::string(text), "\" is not one of ", expected));
+      absl::StrCat(path, ": \"", Escaped(text), "\" is not one of ", expected));
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 
 #include <set>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 
 namespace vfguard::policy {
@@ -27,8 +28,11 @@ bool ValidId(const std::string& id) {
   return true;
 }
 
+// User-supplied text in messages is C-escaped so that control characters in
+// a bad id cannot break a log line; valid ids are unchanged by it.
+std::string Escaped(const std::string& s) { return absl::CEscape(s); }
 // Quotes user-supplied text so that an empty or odd id reads clearly.
-std::string Quote(const std::string& s) { return absl::StrCat("\"", s, "\""); }
+std::string Quote(const std::string& s) { return absl::StrCat("\"", Escaped(s), "\""); }
 
 absl::Status CheckId(const std::string& path, const std::string& key, const std::string& id) {
   if (!ValidId(id)) {
@@ -42,20 +46,58 @@ absl::Status CheckId(const std::string& path, const std::string& key, const std:
   return absl::OkStatus();
 }
 
+// The kernel's dev_valid_name(): shorter than IFNAMSIZ, not "." or "..", no
+// '/', ':' or whitespace (an embedded NUL would truncate the name).
 bool ValidNetdevName(const std::string& name) {
   if (name.empty() || name.size() > 15 || name == "." || name == "..") return false;
   for (char c : name) {
-    if (c == '/' || c == ':' || c == ' ' || c == '\t' || c == '\n' || c == '\0') return false;
+    if (c == '/' || c == ':' || c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' ||
+        c == '\r' || c == '\0') {
+      return false;
+    }
   }
   return true;
+}
+
+// Values built in memory (not through the parsers) can hold what no text
+// parses to; the compiler relies on these shapes, so they are refused here.
+absl::Status CheckAddrShape(const std::string& path, const IpAddr& ip) {
+  if (ip.family != IpFamily::kV4 && ip.family != IpFamily::kV6) {
+    return Invalid(path, absl::StrCat("address family ", static_cast<int>(ip.family),
+                                      " is neither 4 (IPv4) nor 6 (IPv6)"));
+  }
+  if (ip.family == IpFamily::kV4) {
+    for (size_t i = 4; i < ip.bytes.size(); ++i) {
+      if (ip.bytes[i] != 0) {
+        return Invalid(path, absl::StrCat(ip.ToString(), " has bytes set beyond its 4 IPv4 bytes"));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckPrefixShape(const std::string& path, const IpPrefix& prefix) {
+  VFG_RETURN_IF_ERROR(CheckAddrShape(path, prefix.addr));
+  if (prefix.length > prefix.addr.BitLength()) {
+    return Invalid(path, absl::StrCat(prefix.ToString(), " has a prefix length above ",
+                                      prefix.addr.BitLength()));
+  }
+  if (!prefix.Contains(prefix.addr)) {  // address & mask != address
+    return Invalid(path, absl::StrCat(prefix.ToString(), " has host bits set"));
+  }
+  return absl::OkStatus();
 }
 
 absl::Status ValidateNetworks(const Snapshot& s) {
   std::string flat;
   std::map<uint16_t, std::string> vlans;
   for (const auto& [key, n] : s.networks) {
-    std::string path = absl::StrCat("networks[", key, "]");
+    std::string path = absl::StrCat("networks[", Escaped(key), "]");
     VFG_RETURN_IF_ERROR(CheckId(path, key, n.id));
+    if (n.segmentation != Segmentation::kFlat && n.segmentation != Segmentation::kVlan) {
+      return Invalid(path + ".segmentation",
+                     absl::StrCat(static_cast<int>(n.segmentation), " is not flat or vlan"));
+    }
     if (n.segmentation == Segmentation::kFlat) {
       if (n.vlan_id != 0) {
         return Invalid(path + ".vlan_id", absl::StrCat(n.vlan_id, " is set on a flat network"));
@@ -81,6 +123,7 @@ absl::Status ValidateNetworks(const Snapshot& s) {
 }
 
 absl::Status CheckHostIp(const std::string& path, const IpAddr& ip) {
+  VFG_RETURN_IF_ERROR(CheckAddrShape(path, ip));
   if (ip.IsUnspecified()) return Invalid(path, absl::StrCat(ip.ToString(), " is unspecified"));
   if (ip.IsMulticast()) return Invalid(path, absl::StrCat(ip.ToString(), " is multicast"));
   if (ip.family == IpFamily::kV4 && ip.V4HostOrder() == 0xffffffffu) {
@@ -98,7 +141,7 @@ absl::Status CheckUnicastMac(const std::string& path, const MacAddr& mac) {
 }
 
 absl::Status ValidatePort(const Snapshot& s, const std::string& key, const Port& p) {
-  std::string path = absl::StrCat("ports[", key, "]");
+  std::string path = absl::StrCat("ports[", Escaped(key), "]");
   VFG_RETURN_IF_ERROR(CheckId(path, key, p.id));
   if (!s.networks.count(p.network_id)) {
     return Invalid(path + ".network_id",
@@ -123,6 +166,7 @@ absl::Status ValidatePort(const Snapshot& s, const std::string& key, const Port&
   for (size_t i = 0; i < p.allowed_address_pairs.size(); ++i) {
     const AllowedAddressPair& pair = p.allowed_address_pairs[i];
     std::string pair_path = absl::StrCat(path, ".allowed_address_pairs[", i, "]");
+    VFG_RETURN_IF_ERROR(CheckPrefixShape(pair_path + ".ip_address", pair.prefix));
     if (pair.prefix.addr.IsMulticast()) {
       return Invalid(pair_path + ".ip_address",
                      absl::StrCat(pair.prefix.ToString(), " is multicast"));
@@ -147,11 +191,21 @@ absl::Status ValidatePort(const Snapshot& s, const std::string& key, const Port&
     }
     stateful = it->second.stateful;
   }
-  if (const std::string* name = std::get_if<std::string>(&p.representor.ref)) {
+  if (const uint32_t* vf = std::get_if<uint32_t>(&p.representor.ref)) {
+    // PCI SR-IOV counts VFs in 16 bits (NumVFs), devlink likewise.
+    if (*vf > 65535) {
+      return Invalid(path + ".vf_index", absl::StrCat(*vf, " is out of range 0-65535"));
+    }
+  } else if (const std::string* name = std::get_if<std::string>(&p.representor.ref)) {
     if (!ValidNetdevName(*name)) {
       return Invalid(path + ".representor_name",
                      absl::StrCat(Quote(*name), " is not a valid netdev name (1-15 characters)"));
     }
+  }
+  if (p.state != PortState::kActive && p.state != PortState::kPendingActivation &&
+      p.state != PortState::kInactive) {
+    return Invalid(path + ".state", absl::StrCat(static_cast<int>(p.state),
+                                                 " is not active, pending-activation or inactive"));
   }
   return absl::OkStatus();
 }
@@ -159,6 +213,18 @@ absl::Status ValidatePort(const Snapshot& s, const std::string& key, const Port&
 absl::Status ValidateRule(const Snapshot& s, const std::string& path, const SecurityGroupRule& r) {
   if (r.priority < kMinRulePriority || r.priority > kMaxRulePriority) {
     return Invalid(path + ".priority", absl::StrCat(r.priority, " is out of range 1-16384"));
+  }
+  if (r.direction != Direction::kIngress && r.direction != Direction::kEgress) {
+    return Invalid(path + ".direction",
+                   absl::StrCat(static_cast<int>(r.direction), " is not ingress or egress"));
+  }
+  if (r.ethertype != EtherType::kIPv4 && r.ethertype != EtherType::kIPv6) {
+    return Invalid(path + ".ethertype",
+                   absl::StrCat(static_cast<int>(r.ethertype), " is not IPv4 or IPv6"));
+  }
+  if (r.action != RuleAction::kAllow && r.action != RuleAction::kDeny) {
+    return Invalid(path + ".action",
+                   absl::StrCat(static_cast<int>(r.action), " is not allow or deny"));
   }
   bool v6 = r.ethertype == EtherType::kIPv6;
   if (r.protocol && *r.protocol == kProtoIcmp && v6) {
@@ -200,6 +266,9 @@ absl::Status ValidateRule(const Snapshot& s, const std::string& path, const Secu
     return Invalid(path + ".remote_group_id",
                    "remote_ip_prefix and remote_group_id are mutually exclusive");
   }
+  if (r.remote_prefix) {
+    VFG_RETURN_IF_ERROR(CheckPrefixShape(path + ".remote_ip_prefix", *r.remote_prefix));
+  }
   if (r.remote_prefix && (r.remote_prefix->addr.family == IpFamily::kV6) != v6) {
     return Invalid(path + ".remote_ip_prefix",
                    absl::StrCat(r.remote_prefix->ToString(), " does not match ethertype ",
@@ -217,7 +286,7 @@ absl::Status ValidateRule(const Snapshot& s, const std::string& path, const Secu
 absl::Status Validate(const Snapshot& s) {
   VFG_RETURN_IF_ERROR(ValidateNetworks(s));
   for (const auto& [key, g] : s.security_groups) {
-    std::string path = absl::StrCat("security_groups[", key, "]");
+    std::string path = absl::StrCat("security_groups[", Escaped(key), "]");
     VFG_RETURN_IF_ERROR(CheckId(path, key, g.id));
     for (size_t i = 0; i < g.rules.size(); ++i) {
       VFG_RETURN_IF_ERROR(ValidateRule(s, absl::StrCat(path, ".rules[", i, "]"), g.rules[i]));
@@ -227,7 +296,7 @@ absl::Status Validate(const Snapshot& s) {
   std::map<Representor, std::string> representors;
   for (const auto& [key, p] : s.ports) {
     VFG_RETURN_IF_ERROR(ValidatePort(s, key, p));
-    std::string path = absl::StrCat("ports[", key, "]");
+    std::string path = absl::StrCat("ports[", Escaped(key), "]");
     auto [mac_it, mac_new] = macs.emplace(std::make_pair(p.network_id, p.mac), key);
     if (!mac_new) {
       return Invalid(path + ".mac_address",

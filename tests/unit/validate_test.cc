@@ -4,7 +4,13 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <functional>
+#include <map>
+#include <random>
+#include <regex>
+
+#include "absl/strings/str_cat.h"
 
 namespace vfguard::policy {
 namespace {
@@ -201,6 +207,78 @@ const Case kCases[] = {
      "ports[b].mac_address: 02:00:00:00:00:01 is already used by port \"a\" in network \"flat\""},
     {"RepresentorDuplicate", [](Snapshot& s) { s.ports["b"].representor.ref = uint32_t{1}; },
      "ports[b].vf_index: representor already used by port \"a\""},
+    {"RepresentorNameDuplicate",
+     [](Snapshot& s) { s.ports["a"].representor.ref = std::string("eth5"); },
+     "ports[b].representor_name: representor already used by port \"a\""},
+    {"RepresentorNameEmpty", [](Snapshot& s) { s.ports["b"].representor.ref = std::string(); },
+     "ports[b].representor_name: \"\" is not a valid netdev name (1-15 characters)"},
+    {"RepresentorNameDotDot", [](Snapshot& s) { s.ports["b"].representor.ref = std::string(".."); },
+     "ports[b].representor_name: \"..\" is not a valid netdev name (1-15 characters)"},
+    {"RepresentorNameColon",
+     [](Snapshot& s) { s.ports["b"].representor.ref = std::string("eth5:1"); },
+     "ports[b].representor_name: \"eth5:1\" is not a valid netdev name (1-15 characters)"},
+    {"RepresentorNameWhitespaceEscaped",
+     [](Snapshot& s) { s.ports["b"].representor.ref = std::string("vf\r1"); },
+     "ports[b].representor_name: \"vf\\r1\" is not a valid netdev name (1-15 characters)"},
+    {"VfIndexRange", [](Snapshot& s) { s.ports["a"].representor.ref = uint32_t{65536}; },
+     "ports[a].vf_index: 65536 is out of range 0-65535"},
+    {"GroupIdBad",
+     [](Snapshot& s) {
+       s.security_groups["a b"] = SecurityGroup{"a b", true, {}};
+     },
+     "security_groups[a b].id: \"a b\" is not a valid id (1-63 of A-Z a-z 0-9 . _ : -)"},
+    {"IdTooLong",
+     [](Snapshot& s) {
+       std::string id(64, 'n');
+       s.networks[id] = Network{id, Segmentation::kVlan, 20};
+     },
+     "networks[nnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnn].id: "
+     "\"nnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnn\" is not a valid id (1-63 "
+     "of A-Z a-z 0-9 . _ : -)"},
+    {"IdControlCharEscaped",
+     [](Snapshot& s) {
+       Port p = s.ports["a"];
+       p.id = "p\n1";
+       s.ports[p.id] = p;
+     },
+     "ports[p\\n1].id: \"p\\n1\" is not a valid id (1-63 of A-Z a-z 0-9 . _ : -)"},
+    {"PortKeyMismatch", [](Snapshot& s) { s.ports["a"].id = "b"; },
+     "ports[a].id: \"b\" does not match its key \"a\""},
+    {"SegmentationJunk",
+     [](Snapshot& s) { s.networks["flat"].segmentation = static_cast<Segmentation>(7); },
+     "networks[flat].segmentation: 7 is not flat or vlan"},
+    {"PortStateJunk", [](Snapshot& s) { s.ports["a"].state = static_cast<PortState>(9); },
+     "ports[a].state: 9 is not active, pending-activation or inactive"},
+    {"DirectionJunk", [](Snapshot& s) { Rule(s, 0).direction = static_cast<Direction>(2); },
+     "security_groups[web].rules[0].direction: 2 is not ingress or egress"},
+    {"EtherTypeJunk", [](Snapshot& s) { Rule(s, 0).ethertype = static_cast<EtherType>(255); },
+     "security_groups[web].rules[0].ethertype: 255 is not IPv4 or IPv6"},
+    {"ActionJunk", [](Snapshot& s) { Rule(s, 0).action = static_cast<RuleAction>(3); },
+     "security_groups[web].rules[0].action: 3 is not allow or deny"},
+    {"PairMacZero", [](Snapshot& s) { s.ports["a"].allowed_address_pairs[0].mac = MacAddr{}; },
+     "ports[a].allowed_address_pairs[0].mac_address: 00:00:00:00:00:00 is all zeros"},
+    {"VipUnspecified", [](Snapshot& s) { s.ports["a"].vips[0] = Ip("::"); },
+     "ports[a].vips[0]: :: is unspecified"},
+    {"AddressFamilyJunk",
+     [](Snapshot& s) { s.ports["a"].fixed_ips[0].family = static_cast<IpFamily>(9); },
+     "ports[a].fixed_ips[0]: address family 9 is neither 4 (IPv4) nor 6 (IPv6)"},
+    {"V4WithTrailingBytes", [](Snapshot& s) { s.ports["a"].vips[0].bytes[15] = 1; },
+     "ports[a].vips[0]: 10.0.0.100 has bytes set beyond its 4 IPv4 bytes"},
+    {"PairPrefixTooLong",
+     [](Snapshot& s) { s.ports["a"].allowed_address_pairs[0].prefix.length = 40; },
+     "ports[a].allowed_address_pairs[0].ip_address: 10.0.2.0/40 has a prefix length above 32"},
+    {"PairHostBits",
+     [](Snapshot& s) {
+       s.ports["a"].allowed_address_pairs[0].prefix = IpPrefix{Ip("10.0.2.1"), 24};
+     },
+     "ports[a].allowed_address_pairs[0].ip_address: 10.0.2.1/24 has host bits set"},
+    {"RemotePrefixHostBits",
+     [](Snapshot& s) {
+       Rule(s, 0).remote_prefix = IpPrefix{Ip("10.1.2.3"), 8};
+     },
+     "security_groups[web].rules[0].remote_ip_prefix: 10.1.2.3/8 has host bits set"},
+    {"RemotePrefixV6TooLong", [](Snapshot& s) { Rule(s, 2).remote_prefix->length = 129; },
+     "security_groups[web].rules[2].remote_ip_prefix: fd00::/129 has a prefix length above 128"},
 };
 
 INSTANTIATE_TEST_SUITE_P(AllPaths, ValidateError, ::testing::ValuesIn(kCases),
@@ -216,6 +294,182 @@ TEST(Validate, FirstErrorIsDeterministic) {
   Snapshot copy = s;
   (void)Validate(s);
   EXPECT_EQ(s, copy);
+}
+
+// Every limit's last accepted value is accepted (the error cases above use the
+// first refused one).
+TEST(Validate, AcceptsBoundaries) {
+  Snapshot s = Valid();
+  std::string long_id(63, 'L');
+  s.networks.erase("v10");
+  s.networks[long_id] = Network{long_id, Segmentation::kVlan, 4094};
+  s.networks["v1"] = Network{"v1", Segmentation::kVlan, 1};
+  s.ports["b"].network_id = long_id;
+  s.ports["b"].representor.ref = std::string("abcdefghijklmno");  // 15 characters
+  s.ports["b"].state = PortState::kInactive;
+  s.ports["b"].port_security = false;
+  s.ports["a"].representor.ref = uint32_t{65535};
+  Port c = s.ports["a"];
+  c.id = "c.d_e:f-0";
+  c.network_id = "v1";
+  c.representor.ref = uint32_t{0};
+  c.fixed_ips = {Ip("fe80::1"), Ip("10.255.255.255")};
+  c.vips = {Ip("fd00::ff")};
+  c.allowed_address_pairs = {AllowedAddressPair{Prefix("0.0.0.0/0"), std::nullopt},
+                             AllowedAddressPair{Prefix("::/0"), Mac("02:00:00:00:00:09")}};
+  c.security_group_ids = {};
+  s.ports[c.id] = c;
+  std::vector<SecurityGroupRule>& rules = s.security_groups["web"].rules;
+  rules.push_back(
+      SecurityGroupRule{.protocol = kProtoUdp, .ports = PortRange{1, 65535}, .priority = 1});
+  rules.push_back(SecurityGroupRule{.protocol = kProtoSctp,
+                                    .ports = PortRange{65535, 65535},
+                                    .remote_prefix = Prefix("0.0.0.0/0"),
+                                    .priority = kMaxRulePriority});
+  rules.push_back(SecurityGroupRule{.ethertype = EtherType::kIPv6,
+                                    .protocol = kProtoIcmpv6,
+                                    .icmp = IcmpMatch{255, 255},
+                                    .remote_prefix = Prefix("::/0")});
+  // A remote group the port is not a member of.
+  rules.push_back(SecurityGroupRule{.protocol = 0, .remote_group_id = "raw"});
+  rules.push_back(SecurityGroupRule{.protocol = 255, .remote_prefix = Prefix("10.0.0.1/32")});
+  absl::Status st = Validate(s);
+  EXPECT_TRUE(st.ok()) << st;
+}
+
+// Validation of arbitrary in-memory values: no crash, no other status than
+// OK or InvalidArgument, a message that starts with a field path, and the
+// same answer twice. Mostly-valid values with rare corruption per field, so
+// that both outcomes and many different checks are exercised.
+class WeirdSnapshots {
+ public:
+  explicit WeirdSnapshots(uint32_t seed) : rng_(seed) {}
+
+  Snapshot Next() {
+    Snapshot s;
+    for (int n = Below(4); n > 0; --n) {
+      Network net;
+      net.id = Id();
+      net.segmentation =
+          Odd() ? static_cast<Segmentation>(Below(256)) : Pick({kFlat, kVlan, kVlan, kVlan});
+      net.vlan_id = net.segmentation == kFlat ? 0 : Pick<uint16_t>({1, 2, 3, 4094});
+      if (Odd())
+        net.vlan_id = Pick<uint16_t>({0, 4095, 65535, static_cast<uint16_t>(Below(65536))});
+      s.networks[Odd() ? Id() : net.id] = net;
+    }
+    for (int n = Below(4); n > 0; --n) {
+      SecurityGroup g;
+      g.id = Id();
+      g.stateful = Below(2) == 0;
+      for (int r = Below(5); r > 0; --r) g.rules.push_back(Rule());
+      s.security_groups[Odd() ? Id() : g.id] = g;
+    }
+    for (int n = Below(5); n > 0; --n) {
+      Port p;
+      p.id = Id();
+      p.network_id = Id();
+      p.mac.bytes[0] = Odd() ? static_cast<uint8_t>(Below(256)) : 0x02;
+      p.mac.bytes[5] = static_cast<uint8_t>(Below(4));
+      for (int i = Below(3); i > 0; --i) p.fixed_ips.push_back(Addr());
+      for (int i = Below(3); i > 0; --i) p.vips.push_back(Addr());
+      for (int i = Below(3); i > 0; --i) {
+        AllowedAddressPair pair{Prefix(), std::nullopt};
+        if (Below(2)) pair.mac = MacAddr{{Odd() ? uint8_t{0x01} : uint8_t{0x02}, 0, 0, 0, 0, 7}};
+        p.allowed_address_pairs.push_back(pair);
+      }
+      for (int i = Below(3); i > 0; --i) p.security_group_ids.push_back(Id());
+      p.port_security = Below(2) == 0;
+      if (Below(2)) {
+        p.representor.ref = Odd() ? uint32_t{65536} + Below(1000) : static_cast<uint32_t>(Below(4));
+      } else {
+        p.representor.ref = Pick<std::string>(
+            {"eth0", "eth1", "", "..", "a/b", "x y", std::string("n\0l", 3), std::string(16, 'r')});
+      }
+      p.state = Odd() ? static_cast<PortState>(Below(256)) : PortState::kActive;
+      s.ports[Odd() ? Id() : p.id] = p;
+    }
+    return s;
+  }
+
+ private:
+  static constexpr Segmentation kFlat = Segmentation::kFlat;
+  static constexpr Segmentation kVlan = Segmentation::kVlan;
+
+  int Below(int n) { return static_cast<int>(rng_() % n); }
+  bool Odd() { return Below(12) == 0; }  // a corrupted field
+  template <typename T>
+  T Pick(std::initializer_list<T> values) {
+    return *(values.begin() + Below(static_cast<int>(values.size())));
+  }
+  std::string Id() {
+    if (Odd()) {
+      return Pick<std::string>({"", "a b", std::string(64, 'x'), std::string("n\0l", 3), "\xff\n"});
+    }
+    return Pick<std::string>({"a", "b", "web", "flat", "v10"});
+  }
+  IpAddr Addr() {
+    IpAddr a;
+    a.family = Below(2) ? IpFamily::kV4 : IpFamily::kV6;
+    int len = a.family == IpFamily::kV4 ? 4 : 16;
+    a.bytes[0] = Pick<uint8_t>({10, 10, 0, 224, 255, 0xfd, 0xff});
+    a.bytes[len - 1] = static_cast<uint8_t>(Below(256));
+    if (Odd()) a.family = static_cast<IpFamily>(Below(256));
+    if (Odd()) a.bytes[15] = 1;
+    return a;
+  }
+  IpPrefix Prefix() {
+    IpPrefix p{Addr(), 0};
+    p.length = Odd() ? static_cast<uint8_t>(Below(256)) : static_cast<uint8_t>(p.addr.BitLength());
+    return p;
+  }
+  SecurityGroupRule Rule() {
+    SecurityGroupRule r;
+    r.direction = Odd() ? static_cast<Direction>(Below(256)) : Direction::kEgress;
+    r.ethertype =
+        Odd() ? static_cast<EtherType>(Below(256)) : Pick({EtherType::kIPv4, EtherType::kIPv6});
+    if (Below(4)) r.protocol = Pick<uint8_t>({0, 1, 6, 17, 58, 112, 132, 255});
+    if (Below(3) == 0) {
+      r.ports = PortRange{Pick<uint16_t>({0, 1, 80, 65535}), Pick<uint16_t>({0, 1, 443, 65535})};
+    }
+    if (Below(4) == 0) r.icmp = IcmpMatch{static_cast<uint8_t>(Below(256)), std::nullopt};
+    if (Below(3) == 0) r.remote_prefix = Prefix();
+    if (Below(3) == 0) r.remote_group_id = Id();
+    r.priority = Pick<uint16_t>({0, 1, 100, 16384, 16385, 65535, 100, 100});
+    r.action = Odd() ? static_cast<RuleAction>(Below(256)) : RuleAction::kDeny;
+    return r;
+  }
+
+  std::mt19937 rng_;
+};
+
+TEST(Validate, NeverCrashesOnWeirdValues) {
+  const std::regex path_then_text(
+      R"(^(networks|ports|security_groups)\[[^\]]*\](\.[a-z_]+(\[[0-9]+\])?)+: .+$)");
+  WeirdSnapshots gen(20260524);
+  int accepted = 0;
+  std::map<std::string, int> rejected_by_field;
+  for (int i = 0; i < 20000; ++i) {
+    Snapshot s = gen.Next();
+    absl::Status st = Validate(s);
+    EXPECT_EQ(Validate(s), st) << "case " << i;
+    if (st.ok()) {
+      ++accepted;
+      continue;
+    }
+    ASSERT_EQ(st.code(), absl::StatusCode::kInvalidArgument) << "case " << i << ": " << st;
+    std::string message(st.message());
+    ASSERT_TRUE(std::regex_match(message, path_then_text)) << "case " << i << ": " << message;
+    // The field is the path up to ": " with map keys and list indexes removed.
+    std::string field =
+        std::regex_replace(message.substr(0, message.find(": ")), std::regex(R"(\[[^\]]*\])"), "");
+    ++rejected_by_field[field];
+  }
+  std::string fields;
+  for (const auto& [field, count] : rejected_by_field)
+    absl::StrAppend(&fields, field, "=", count, " ");
+  std::printf("accepted %d of 20000; rejected by field: %s\n", accepted, fields.c_str());
+  EXPECT_GT(accepted, 100);
+  EXPECT_GE(rejected_by_field.size(), 24u) << fields;
 }
 
 }  // namespace
