@@ -85,7 +85,7 @@ void ChainBuilder::Add(uint16_t protocol, FlowerMatch match, std::vector<Action>
 }
 
 absl::Status ChainBuilder::Finish(std::vector<Filter>& out) {
-  uint32_t prio = 0;
+  uint32_t prio = first_prio_ - 1u;
   size_t i = 0;
   while (i < entries_.size()) {
     // One stage: shapes in order of first appearance, one prio each.

@@ -17,6 +17,10 @@ namespace vfguard::policy {
 // Chain numbers derive from stable slots only (docs/pipeline.md).
 struct Chains {
   static constexpr uint32_t kDispatch = 0;
+  // Chain 0, prio 1: one `indev` filter per port, handle = port slot (in the
+  // port's part); the uplink's filters follow from this prio on.
+  static constexpr uint16_t kDispatchPortPrio = 1;
+  static constexpr uint16_t kDispatchUplinkFirstPrio = 2;
   static uint32_t PortBase(uint32_t slot) { return slot << 4; }
   static uint32_t From(uint32_t slot) { return PortBase(slot) + 0; }
   static uint32_t Egress(uint32_t slot) { return PortBase(slot) + 1; }
@@ -33,7 +37,10 @@ struct Chains {
 
 class ChainBuilder {
  public:
-  explicit ChainBuilder(uint32_t chain) : chain_(chain) {}
+  // Prios start at `first_prio`, so that parts compiled separately can share
+  // a chain (chain 0: per-port dispatch entries at prio 1, the rest after).
+  explicit ChainBuilder(uint32_t chain, uint16_t first_prio = 1)
+      : chain_(chain), first_prio_(first_prio) {}
   ChainBuilder(const ChainBuilder&) = delete;  // stage_keys_ points into entries_
   ChainBuilder& operator=(const ChainBuilder&) = delete;
 
@@ -67,6 +74,7 @@ class ChainBuilder {
     bool operator()(size_t a, size_t b) const;
   };
   uint32_t chain_;
+  uint16_t first_prio_;
   int stage_ = 0;
   std::vector<Entry> entries_;
   std::set<size_t, SameKey> stage_keys_{SameKey{&entries_}};

@@ -82,15 +82,8 @@ absl::Status CompileNetwork(const CompileContext& ctx, const Network& net,
 }
 
 absl::Status CompileDispatch(const CompileContext& ctx, std::vector<Filter>& out) {
-  ChainBuilder b(Chains::kDispatch);
-  for (const auto& [id, port] : ctx.snap.ports) {
-    FlowerMatch m;
-    m.indev = DeviceRef::OfPort(id);
-    const uint32_t slot = ctx.slots.port_slot.at(id);
-    b.Add(kEthAll, m, {GotoChain(Chains::From(slot))}, absl::StrCat("dispatch: from port ", id),
-          slot);
-  }
-  b.NextStage();
+  // Ports' entries (prio 1) are in their own parts (CompilePortDispatch).
+  ChainBuilder b(Chains::kDispatch, Chains::kDispatchUplinkFirstPrio);
   const Network* flat = nullptr;
   for (const auto& [id, net] : ctx.snap.networks) {
     if (net.segmentation == Segmentation::kFlat) {
@@ -120,6 +113,17 @@ absl::Status CompileDispatch(const CompileContext& ctx, std::vector<Filter>& out
   }
   b.NextStage();
   b.Add(kEthAll, {}, {Drop()}, "dispatch: unknown input device");
+  return b.Finish(out);
+}
+
+absl::Status CompilePortDispatch(const CompileContext& ctx, const Port& port,
+                                 std::vector<Filter>& out) {
+  ChainBuilder b(Chains::kDispatch, Chains::kDispatchPortPrio);
+  FlowerMatch m;
+  m.indev = DeviceRef::OfPort(port.id);
+  const uint32_t slot = ctx.slots.port_slot.at(port.id);
+  b.Add(kEthAll, m, {GotoChain(Chains::From(slot))}, absl::StrCat("dispatch: from port ", port.id),
+        slot);
   return b.Finish(out);
 }
 

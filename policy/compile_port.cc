@@ -65,6 +65,8 @@ class PortCompiler {
   }
 
   absl::Status Compile(std::vector<Filter>& out) {
+    absl::Status st = CompilePortDispatch(ctx_, p_, out);
+    if (!st.ok()) return st;
     ChainBuilder from(Chains::From(slot_));
     if (p_.state != PortState::kActive) {
       FromInactive(from);
@@ -73,7 +75,7 @@ class PortCompiler {
     } else {
       FromPortSecurity(from);
     }
-    absl::Status st = from.Finish(out);
+    st = from.Finish(out);
     if (!st.ok()) return st;
     if (p_.state == PortState::kActive && p_.port_security) {
       st = EgressChains(out);

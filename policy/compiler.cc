@@ -95,7 +95,7 @@ absl::Status CheckSlots(const Snapshot& s, const SlotAssignment& slots) {
 
 // Whether a port or network present in both snapshots got another slot or
 // zone. New objects' slots only matter to parts that AffectedParts already
-// recompiles (their own, their network's, dispatch), so adding or removing a
+// recompiles (their own and their network's), so adding or removing a
 // port stays incremental even though the assignment maps change.
 template <typename V, typename T>
 bool RetainedChanged(const std::map<std::string, V>& before_objects,
@@ -137,12 +137,11 @@ std::set<std::string> AffectedParts(const Snapshot& before, const Snapshot& afte
   std::set<std::string> out;
   std::set<std::string> networks;  // networks whose membership or settings changed
   std::set<std::string> groups;    // groups whose membership or member addresses changed
-  bool topology = false;           // port/network set or vlan layout changed
+  bool topology = false;           // networks (uplink dispatch) changed
   ForEachPair(before.ports, after.ports, [&](const std::string& id, const Port* b, const Port* a) {
     if (b != nullptr && a != nullptr && *b == *a) return;
     if (a != nullptr) out.insert("port:" + id);
     if (b == nullptr || a == nullptr) {
-      topology = true;
       const Port* p = a != nullptr ? a : b;
       networks.insert(p->network_id);
       groups.insert(p->security_group_ids.begin(), p->security_group_ids.end());

@@ -34,9 +34,10 @@ absl::StatusOr<Pipeline> Compile(const Snapshot& snapshot, const SlotAssignment&
 
 // Incremental compilation: keeps the compiled parts of the previous snapshot
 // and recompiles only the parts a change affects. Parts are keyed
-// "dispatch", "net:<id>", "port:<id>" (its security chains) and
-// "flood:<id>" (its flood list), so a one-port change touches that port,
-// its network, and the flood lists of its network's ports.
+// "dispatch" (the uplink's entries in chain 0), "net:<id>", "port:<id>" (its
+// chain-0 entry and its own chains) and "flood:<id>" (its flood list), so a
+// one-port change touches that port, its network, the flood lists of its
+// network's ports, and ports whose rules name one of its groups as remote.
 class IncrementalCompiler {
  public:
   // Compiles `snapshot`; returns the keys of the parts that changed (added,
