@@ -65,6 +65,8 @@ std::optional<IpAddr> ParseV4(std::string_view text) {
 
 std::optional<IpAddr> ParseV6(std::string_view text) {
   if (text.empty() || text.size() > 45) return std::nullopt;
+  // inet_pton stops at a NUL, so "::1\0junk" would otherwise pass as ::1.
+  if (text.find('\0') != std::string_view::npos) return std::nullopt;
   std::string copy(text);
   in6_addr raw{};
   if (inet_pton(AF_INET6, copy.c_str(), &raw) != 1) return std::nullopt;

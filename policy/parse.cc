@@ -15,8 +15,10 @@ std::string Escaped(std::string_view text) {
   return absl::CEscape(absl::string_view(text.data(), text.size()));
 }
 
+// Empty text reads as "" so that the message does not look truncated.
 absl::Status Bad(const std::string& path, std::string_view text, const char* what) {
-  return absl::InvalidArgumentError(absl::StrCat(path, ": ", Escaped(text), " ", what));
+  return absl::InvalidArgumentError(
+      absl::StrCat(path, ": ", text.empty() ? "\"\"" : Escaped(text), " ", what));
 }
 
 // Parses one of a fixed set of words; `empty` is the value for "" if any.
