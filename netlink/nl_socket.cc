@@ -144,6 +144,11 @@ NetlinkSocket::~NetlinkSocket() {
   stream_.close(ignored);  // closes fd_
 }
 
+void NetlinkSocket::SetEventHandler(EventHandler handler) {
+  on_event_ = std::move(handler);
+  if (on_event_) ArmRead();
+}
+
 absl::Status NetlinkSocket::Subscribe(uint32_t group) {
   if (setsockopt(fd_, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &group, sizeof(group)) != 0) {
     return StatusFromErrno(errno, absl::StrCat("NETLINK_ADD_MEMBERSHIP ", group));

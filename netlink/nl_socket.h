@@ -23,7 +23,8 @@
 //   nl_groups set) or carry sequence number 0 are events and go to the event
 //   handler, even when they echo the sequence number of a request in flight
 //   (the kernel copies the causing request's seq into some notifications).
-// Single-threaded: use from the io_context's thread only.
+// Single-threaded: use from the io_context's thread only. Handlers may send
+// new requests but must not destroy the socket they are called from.
 #ifndef VFGUARD_NETLINK_NL_SOCKET_H_
 #define VFGUARD_NETLINK_NL_SOCKET_H_
 
@@ -91,7 +92,9 @@ class NetlinkSocket {
   // Joins a multicast group (NETLINK_ADD_MEMBERSHIP).
   absl::Status Subscribe(uint32_t group);
 
-  void SetEventHandler(EventHandler handler) { on_event_ = std::move(handler); }
+  // Events are read from the moment a handler is set (in either order with
+  // Subscribe); without one they are read and dropped.
+  void SetEventHandler(EventHandler handler);
   void SetResyncHandler(std::function<void()> handler) { on_resync_ = std::move(handler); }
 
   int fd() const { return fd_; }

@@ -447,6 +447,15 @@ TEST_F(NlSocketTest, MulticastNotificationEchoingARequestsSeqIsAnEvent) {
   EXPECT_EQ(event_seqs, (std::vector<uint32_t>{seq}));
 }
 
+TEST_F(NlSocketTest, EventsAreReadWithoutAnyRequestInFlight) {
+  int events = 0;
+  sock_->SetEventHandler([&](const nlmsghdr&) { ++events; });
+  SendDatagram(peer_, {Part(0, 16, 0, 1)});
+  SendDatagram(peer_, {Part(0, 17, 0, 2)});
+  for (int i = 0; i < 100 && events < 2; ++i) io_.run_for(std::chrono::milliseconds(10));
+  EXPECT_EQ(events, 2);
+}
+
 TEST(NlSocketStatus, MapsErrnoAndKeepsExtack) {
   absl::Status st = StatusFromErrno(EEXIST, "Filter already exists");
   EXPECT_EQ(st.code(), absl::StatusCode::kAlreadyExists);
