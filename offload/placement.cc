@@ -1,8 +1,10 @@
 #include "offload/placement.h"
 
+#include <algorithm>
 #include <map>
 #include <set>
 #include <tuple>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 
@@ -12,6 +14,7 @@ namespace {
 using policy::Action;
 using policy::Filter;
 using policy::FlowerMatch;
+using Kind = policy::Action::Kind;
 
 // Keeps field `f` of `into` only if every match of the group has the same value.
 template <typename T>
@@ -27,19 +30,266 @@ void KeepIfShared(std::optional<T> FlowerMatch::*f, const std::vector<const Filt
   into.*f = first;
 }
 
+Filter TrapAt(uint32_t chain, uint16_t prio, uint16_t protocol, std::string origin) {
+  Filter trap;
+  trap.chain = chain;
+  trap.prio = prio;
+  trap.handle = 1;
+  trap.protocol = protocol;
+  trap.actions = {Action{Kind::kTrap}};
+  trap.origin = std::move(origin);
+  return trap;
+}
+
 using GroupKey = std::pair<uint32_t, uint16_t>;  // (chain, prio)
+
+// Sends a copy, edits the frame or changes conntrack: done twice (or seen
+// edited) if the frame is later trapped and re-run by the slow path.
+bool HasEffect(const Action& a) {
+  return a.kind == Kind::kMirredMirror || a.kind == Kind::kVlanPush ||
+         a.kind == Kind::kVlanPop || (a.kind == Kind::kCt && a.commit && !a.clear);
+}
+
+enum class ChainState : uint8_t { kGroups, kChainTrap, kNoHardware };
+
+// The placement state while groups are being trapped, and the questions
+// asked of it.
+class Planner {
+ public:
+  Planner(const policy::Pipeline& pipeline, const OfferFn& offer)
+      : pipeline_(pipeline), offer_(offer) {
+    for (size_t i = 0; i < pipeline.filters.size(); ++i) {
+      const Filter& f = pipeline.filters[i];
+      groups_[{f.chain, f.prio}].push_back(i);
+    }
+    for (const auto& [key, members] : groups_) {
+      chain_groups_[key.first].push_back(key);
+      chains_[key.first] = ChainState::kGroups;
+    }
+    for (auto& [chain, keys] : chain_groups_) std::sort(keys.begin(), keys.end());
+  }
+
+  PlacementResult Run() {
+    PlacementResult result;
+    for (const Filter& f : pipeline_.filters) {
+      result.filters.push_back(PlacedFilter{f, Placement::kHardware, offer_(f), std::nullopt});
+    }
+    for (size_t i = 0; i < result.filters.size(); ++i) {
+      const Filter& f = pipeline_.filters[i];
+      if (!result.filters[i].hw_status.ok()) {
+        Trap({f.chain, f.prio}, absl::StrCat("shares chain ", f.chain, " prio ", f.prio,
+                                             " with a filter the hardware refused (",
+                                             result.filters[i].hw_status.message(), ")"));
+      }
+    }
+    while (Step()) {
+    }
+    Fill(result);
+    return result;
+  }
+
+ private:
+  // Marks a group trapped (first reason wins).
+  void Trap(const GroupKey& key, std::string reason) {
+    if (trapped_.emplace(key, std::move(reason)).second) changed_ = true;
+  }
+
+  // One round: build traps for newly trapped groups, then trap groups that
+  // would have an effect before a trap or enter a chain the hardware lacks.
+  bool Step() {
+    changed_ = false;
+    for (const auto& [key, reason] : trapped_) {
+      if (chains_[key.first] != ChainState::kGroups || group_traps_.count(key)) continue;
+      std::vector<const Filter*> members;
+      for (size_t i : groups_[key]) members.push_back(&pipeline_.filters[i]);
+      std::optional<Filter> trap = TrapForGroup(members, offer_);
+      if (trap) {
+        group_traps_.emplace(key, *trap);
+        continue;
+      }
+      uint32_t chain = key.first;
+      std::optional<Filter> chain_trap =
+          TrapForChain(chain, chain_groups_[chain].front().second, offer_);
+      chains_[chain] = chain_trap ? ChainState::kChainTrap : ChainState::kNoHardware;
+      if (chain_trap) chain_traps_.emplace(chain, *chain_trap);
+      changed_ = true;
+      break;  // chain states changed under the iteration
+    }
+    if (changed_) return true;
+    ComputeMayTrap();
+    for (const auto& [key, members] : groups_) {
+      if (!InHardware(key)) continue;
+      for (size_t i : members) {
+        std::optional<std::string> why = Unsafe(pipeline_.filters[i]);
+        if (why) {
+          Trap(key, *why);
+          break;
+        }
+      }
+    }
+    return changed_;
+  }
+
+  bool InHardware(const GroupKey& key) const {
+    return chains_.at(key.first) == ChainState::kGroups && !trapped_.count(key);
+  }
+
+  // may_trap_[chain][j]: a frame that reaches group j of `chain` (and did not
+  // match earlier groups) may still be trapped by the hardware. Least
+  // fixpoint, so goto loops are fine.
+  void ComputeMayTrap() {
+    may_trap_.clear();
+    for (const auto& [chain, keys] : chain_groups_) {
+      may_trap_[chain].assign(keys.size() + 1, chains_[chain] == ChainState::kChainTrap);
+      may_trap_[chain].back() = false;
+    }
+    bool grew = true;
+    while (grew) {
+      grew = false;
+      for (const auto& [chain, keys] : chain_groups_) {
+        if (chains_[chain] != ChainState::kGroups) continue;
+        std::vector<bool>& t = may_trap_[chain];
+        for (size_t j = keys.size(); j-- > 0;) {
+          bool v = t[j + 1] || trapped_.count(keys[j]) > 0;
+          for (size_t i : groups_[keys[j]]) {
+            if (v) break;
+            v = ContinuationMayTrap(pipeline_.filters[i], j, /*after=*/0);
+          }
+          if (v && !t[j]) {
+            t[j] = true;
+            grew = true;
+          }
+        }
+      }
+    }
+  }
+
+  bool ChainMayTrap(uint32_t chain, size_t from_group) const {
+    auto it = may_trap_.find(chain);
+    if (it == may_trap_.end()) return false;  // no such chain: the frame misses
+    if (chains_.at(chain) == ChainState::kNoHardware) return false;  // never entered
+    return it->second[std::min(from_group, it->second.size() - 1)];
+  }
+
+  // Where `f` (in group `group_index` of its chain) sends the frame after
+  // its actions from `after` on: the first goto or continue decides.
+  bool ContinuationMayTrap(const Filter& f, size_t group_index, size_t after) const {
+    for (size_t k = after; k < f.actions.size(); ++k) {
+      const Action& a = f.actions[k];
+      switch (a.kind) {
+        case Kind::kGoto:
+          return ChainMayTrap(a.chain, 0);
+        case Kind::kContinue:
+          return ChainMayTrap(f.chain, group_index + 1);
+        case Kind::kOk:
+        case Kind::kDrop:
+        case Kind::kTrap:
+        case Kind::kMirredRedirect:
+          return false;
+        default:
+          break;
+      }
+    }
+    return false;  // all pipe-like: classification ends
+  }
+
+  size_t GroupIndex(const Filter& f) const {
+    const std::vector<GroupKey>& keys = chain_groups_.at(f.chain);
+    return std::lower_bound(keys.begin(), keys.end(), GroupKey{f.chain, f.prio}) - keys.begin();
+  }
+
+  std::optional<std::string> Unsafe(const Filter& f) const {
+    for (const Action& a : f.actions) {
+      if (a.kind == Kind::kGoto && chains_.count(a.chain) &&
+          chains_.at(a.chain) == ChainState::kNoHardware) {
+        return absl::StrCat("jumps to chain ", a.chain, ", which the hardware cannot hold");
+      }
+    }
+    for (size_t k = 0; k < f.actions.size(); ++k) {
+      if (!HasEffect(f.actions[k])) continue;
+      if (ContinuationMayTrap(f, GroupIndex(f), k + 1)) {
+        return absl::StrCat("its ", f.actions[k].ToString(),
+                            " would run in hardware before a possible trap");
+      }
+      break;  // later effects share the same continuation
+    }
+    return std::nullopt;
+  }
+
+  void Fill(PlacementResult& result) const {
+    result.hardware_bypassed = chains_.count(0) && chains_.at(0) == ChainState::kNoHardware;
+    for (size_t i = 0; i < result.filters.size(); ++i) {
+      PlacedFilter& placed = result.filters[i];
+      const Filter& f = placed.filter;
+      GroupKey key{f.chain, f.prio};
+      ChainState state = chains_.at(f.chain);
+      if (result.hardware_bypassed) {
+        placed.placement = placed.hw_status.ok() ? Placement::kSlowPathOnly : Placement::kTrap;
+        if (placed.hw_status.ok()) {
+          placed.hw_status = absl::FailedPreconditionError(
+              "chain 0 cannot hold a trap, so the hardware holds nothing");
+        }
+        continue;
+      }
+      if (state == ChainState::kGroups && !trapped_.count(key)) continue;  // hardware
+      placed.placement = placed.hw_status.ok() ? Placement::kSlowPathOnly : Placement::kTrap;
+      if (state == ChainState::kGroups) {
+        placed.trap = group_traps_.at(key);
+        if (placed.hw_status.ok()) placed.hw_status = absl::FailedPreconditionError(trapped_.at(key));
+      } else if (state == ChainState::kChainTrap) {
+        placed.trap = chain_traps_.at(f.chain);
+        if (placed.hw_status.ok()) {
+          placed.hw_status = absl::FailedPreconditionError(
+              absl::StrCat("chain ", f.chain, " is trapped whole: no trap for a group was accepted"));
+        }
+      } else if (placed.hw_status.ok()) {
+        placed.hw_status = absl::FailedPreconditionError(
+            absl::StrCat("chain ", f.chain, " cannot hold a trap; the hardware never enters it"));
+      }
+    }
+    if (result.hardware_bypassed) return;
+    for (const auto& [chain, trap] : chain_traps_) result.traps.push_back(trap);
+    for (const auto& [key, trap] : group_traps_) {
+      if (chains_.at(key.first) == ChainState::kGroups) result.traps.push_back(trap);
+    }
+    std::sort(result.traps.begin(), result.traps.end(),
+              [](const Filter& a, const Filter& b) { return a.Key() < b.Key(); });
+  }
+
+  const policy::Pipeline& pipeline_;
+  const OfferFn& offer_;
+  std::map<GroupKey, std::vector<size_t>> groups_;
+  std::map<uint32_t, std::vector<GroupKey>> chain_groups_;  // sorted by prio
+  std::map<uint32_t, ChainState> chains_;
+  std::map<GroupKey, std::string> trapped_;  // group -> why its accepted members stay out
+  std::map<GroupKey, Filter> group_traps_;
+  std::map<uint32_t, Filter> chain_traps_;
+  std::map<uint32_t, std::vector<bool>> may_trap_;
+  bool changed_ = false;
+};
 
 }  // namespace
 
-Filter TrapForGroup(const std::vector<const Filter*>& group, const OfferFn& offer) {
-  Filter trap;
-  trap.chain = group.front()->chain;
-  trap.prio = group.front()->prio;
-  trap.handle = 1;
-  trap.protocol = group.front()->protocol;
-  trap.actions = {Action{Action::Kind::kTrap}};
-  trap.origin = absl::StrCat("hardware trap for chain ", trap.chain, " prio ", trap.prio, " (",
-                             group.size(), " filter(s) not offloaded)");
+const char* PlacementName(Placement p) {
+  switch (p) {
+    case Placement::kHardware:
+      return "hw";
+    case Placement::kTrap:
+      return "trap";
+    case Placement::kSlowPathOnly:
+      return "sw";
+  }
+  return "?";
+}
+
+std::optional<Filter> TrapForGroup(const std::vector<const Filter*>& group, const OfferFn& offer) {
+  uint16_t protocol = group.front()->protocol;
+  for (const Filter* g : group) {
+    if (g->protocol != protocol) protocol = policy::kEthAll;  // IR says this cannot happen
+  }
+  Filter trap = TrapAt(group.front()->chain, group.front()->prio, protocol,
+                       absl::StrCat("hardware trap for chain ", group.front()->chain, " prio ",
+                                    group.front()->prio, " (", group.size(), " filter(s))"));
   FlowerMatch& m = trap.match;
   // Keys the mlx5 model always takes; everything else is left to the slow path.
   KeepIfShared(&FlowerMatch::indev, group, m);
@@ -53,89 +303,38 @@ Filter TrapForGroup(const std::vector<const Filter*>& group, const OfferFn& offe
   if (offer(trap).ok()) return trap;
   FlowerMatch coarse;
   coarse.indev = m.indev;
-  trap.match = coarse;
-  if (offer(trap).ok()) return trap;
+  if (coarse.indev && coarse != m) {
+    trap.match = coarse;
+    if (offer(trap).ok()) return trap;
+  }
   trap.match = FlowerMatch{};
   if (offer(trap).ok()) return trap;
-  trap.protocol = policy::kEthAll;
-  return trap;  // match-all trap: the chain from this prio on is slow path only
+  return std::nullopt;
+}
+
+std::optional<Filter> TrapForChain(uint32_t chain, uint16_t first_prio, const OfferFn& offer) {
+  for (uint16_t prio : {first_prio, uint16_t{1}}) {
+    Filter trap = TrapAt(chain, prio, policy::kEthAll,
+                         absl::StrCat("hardware trap for all of chain ", chain));
+    if (offer(trap).ok()) return trap;
+    if (prio == 1) break;
+  }
+  return std::nullopt;
 }
 
 PlacementResult Place(const policy::Pipeline& pipeline, const OfferFn& offer) {
-  PlacementResult result;
-  std::map<GroupKey, std::vector<size_t>> groups;
-  std::map<GroupKey, absl::Status> group_status;
-  for (size_t i = 0; i < pipeline.filters.size(); ++i) {
-    const Filter& f = pipeline.filters[i];
-    GroupKey key{f.chain, f.prio};
-    groups[key].push_back(i);
-    PlacedFilter placed{f, Placement::kHardware, offer(f), std::nullopt};
-    if (!placed.hw_status.ok() && !group_status.count(key)) group_status[key] = placed.hw_status;
-    result.filters.push_back(std::move(placed));
-  }
-  std::set<GroupKey> trapped;
-  for (const auto& [key, status] : group_status) trapped.insert(key);
-
-  // Hardware copies must not precede a trap on the same path (see header).
-  auto chain_has_trap_from = [&](uint32_t chain, uint16_t after_prio) {
-    for (const GroupKey& k : trapped) {
-      if (k.first == chain && k.second > after_prio) return true;
-    }
-    return false;
-  };
-  bool changed = true;
-  while (changed) {
-    changed = false;
-    for (const auto& [key, members] : groups) {
-      if (trapped.count(key)) continue;
-      for (size_t i : members) {
-        const Filter& f = pipeline.filters[i];
-        bool mirrors = false;
-        bool unsafe = false;
-        for (const Action& a : f.actions) {
-          if (a.kind == Action::Kind::kMirredMirror) mirrors = true;
-          if (!mirrors) continue;
-          if (a.kind == Action::Kind::kContinue || a.kind == Action::Kind::kPipe) {
-            // Later handles of the same prio are in this untrapped group, so
-            // only later prios can hold a trap.
-            unsafe |= chain_has_trap_from(f.chain, f.prio);
-          }
-          if (a.kind == Action::Kind::kGoto) unsafe |= chain_has_trap_from(a.chain, 0);
-        }
-        if (unsafe) {
-          trapped.insert(key);
-          group_status.emplace(key, absl::FailedPreconditionError(
-                                        "mirrors a copy before a filter the hardware does not "
-                                        "hold; kept in the slow path"));
-          changed = true;
-          break;
-        }
-      }
-    }
-  }
-
-  for (const GroupKey& key : trapped) {
-    std::vector<const Filter*> members;
-    for (size_t i : groups[key]) members.push_back(&pipeline.filters[i]);
-    Filter trap = TrapForGroup(members, offer);
-    bool first = true;
-    for (size_t i : groups[key]) {
-      PlacedFilter& placed = result.filters[i];
-      placed.placement = placed.hw_status.ok() ? Placement::kSlowPathOnly : Placement::kTrap;
-      if (placed.hw_status.ok()) placed.hw_status = group_status[key];
-      if (first) placed.trap = trap;  // one trap per group, carried by its first filter
-      first = false;
-    }
-  }
-  return result;
+  return Planner(pipeline, offer).Run();
 }
 
 policy::Pipeline PlacementResult::HardwarePipeline() const {
   policy::Pipeline p;
+  if (hardware_bypassed) return p;
   for (const PlacedFilter& placed : filters) {
     if (placed.placement == Placement::kHardware) p.filters.push_back(placed.filter);
-    if (placed.trap) p.filters.push_back(*placed.trap);
   }
+  p.filters.insert(p.filters.end(), traps.begin(), traps.end());
+  std::stable_sort(p.filters.begin(), p.filters.end(),
+                   [](const Filter& a, const Filter& b) { return a.Key() < b.Key(); });
   return p;
 }
 

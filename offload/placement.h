@@ -1,27 +1,42 @@
-// Placement: which IR filters go to hardware, which stay in the slow path.
+// Placement: which IR filters the hardware holds, which only the slow path.
 //
-// Every filter is installed in the slow path (skip_hw), so the kernel verdict
-// never depends on the NIC. Every filter is also offered to hardware
-// (skip_sw). Because flower allows one mask per (chain, prio), placement works
-// on prio groups: if the hardware takes every filter of a (chain, prio), they
-// all go to hardware; if it rejects any, none of that group is offloaded and
-// the hardware instead gets one trap filter at that (chain, prio) whose match
-// covers every filter of the group (only keys all of them share, reduced
-// further until the hardware accepts it). A frame that could match any filter
-// of the group is thus handed to the slow path instead of falling through to
-// a later hardware rule.
+// Every IR filter is installed in the slow path (skip_hw), so the kernel's
+// verdict never depends on the NIC. Every filter is also offered to the
+// hardware (`offer`), and the hardware gets:
 //
-// Hardware copies must not be sent before a trap: a group whose filters
-// mirror a copy and then continue (same chain) or goto a chain that holds a
-// trap is trapped too, to a fixpoint. Otherwise the slow path, which re-runs
-// the original frame from chain 0, would send those copies twice.
+// 1. Prio groups. flower keeps one mask per (chain, prio, protocol), so a
+//    trap with a coarser mask cannot sit beside accepted filters of the same
+//    prio. Placement therefore decides per group (all filters of one chain
+//    and prio): if the hardware accepts every filter of the group, all go to
+//    hardware; if it refuses any, none of them does, and the hardware gets
+//    one trap at that (chain, prio) instead.
+// 2. The trap's match covers every filter of the group: protocol plus the
+//    keys mlx5 always takes (indev, MACs, VLAN id and inner type, eth_type,
+//    ip_proto, ct_zone) that every member has with the same value. If the
+//    hardware refuses that, it is tried with indev + protocol, then with
+//    protocol only. If it refuses even that, the whole chain is trapped: a
+//    match-all trap (protocol all) at the chain's first prio (or prio 1),
+//    and no other filter of the chain is offloaded. If the hardware cannot
+//    hold even that, the chain is left out of the hardware, and every group
+//    that jumps to it is trapped instead (so the hardware never enters it).
+//    If that happens to chain 0, the hardware holds nothing: every frame
+//    misses and goes to the slow path (`hardware_bypassed`).
+// 3. No effect before a trap. The slow path re-runs a trapped frame as it
+//    arrived, from chain 0. A hardware filter that sends a copy (mirred
+//    mirror), edits the frame (vlan push/pop) or commits a connection (ct
+//    commit) and then continues (goto, continue) on a path that may reach a
+//    trap would have that effect twice, or the slow path would see an
+//    edited frame. Such a group is trapped too, to a fixpoint.
 //
 // Invariant (property-tested in tests/unit/placement_property_test.cc): for
-// any pipeline, frame and set of rejections, running the hardware filters and
-// handing trapped frames to the slow path gives the slow path's deliveries.
+// any pipeline, frame and set of rejections, running the hardware pipeline
+// and handing trapped frames to the slow path delivers what the slow path
+// alone delivers. docs/offload.md says how real mlx5 hands frames over and
+// why this placement is safe under both hand-over behaviours.
 #ifndef VFGUARD_OFFLOAD_PLACEMENT_H_
 #define VFGUARD_OFFLOAD_PLACEMENT_H_
 
+#include <cstdint>
 #include <functional>
 #include <optional>
 #include <string>
@@ -32,32 +47,55 @@
 
 namespace vfguard::offload {
 
-enum class Placement : uint8_t { kHardware, kTrap, kSlowPathOnly };
+enum class Placement : uint8_t {
+  kHardware,      // the hardware holds this filter
+  kTrap,          // the hardware refused it; a trap sends its frames to the slow path
+  kSlowPathOnly,  // the hardware would take it but does not hold it (see hw_status)
+};
+const char* PlacementName(Placement p);  // "hw", "trap", "sw"
 
 struct PlacedFilter {
-  policy::Filter filter;               // the IR filter (installed skip_hw in the slow path)
-  Placement placement;                 // what the hardware holds for it
-  absl::Status hw_status;              // why hardware rejected it (OK when kHardware)
-  std::optional<policy::Filter> trap;  // the hardware trap filter (kTrap)
+  policy::Filter filter;  // the IR filter (installed skip_hw in the slow path)
+  Placement placement = Placement::kHardware;
+  // kHardware: OK. kTrap: the offer's answer (errno via ErrnoOf, extack as
+  // the message). kSlowPathOnly: FailedPrecondition saying why.
+  absl::Status hw_status;
+  // The hardware trap that covers this filter's frames (kTrap and
+  // kSlowPathOnly, unless the hardware is bypassed). Shared by the group or
+  // chain; PlacementResult::traps holds each trap once.
+  std::optional<policy::Filter> trap;
 };
 
 struct PlacementResult {
   std::vector<PlacedFilter> filters;  // one per IR filter, same order
-  // The filters the hardware holds: accepted IR filters and traps, ordered.
+  std::vector<policy::Filter> traps;  // each hardware trap once, by (chain, prio)
+  // Chain 0 cannot hold even a match-all trap: the hardware holds nothing.
+  bool hardware_bypassed = false;
+  // The filters the hardware holds: offloaded IR filters and traps, ordered
+  // by (chain, prio, handle).
   policy::Pipeline HardwarePipeline() const;
+  // Every IR filter (the slow path is always complete).
   policy::Pipeline SlowPathPipeline() const;
 };
 
-// `offer` answers whether hardware takes a filter: the HardwareModel in tests,
-// the kernel's answer to a skip_sw add in the agent.
+// Whether the hardware takes a filter offered on its own with skip_sw: the
+// HardwareModel in tests, the kernel's answer in the agent. Placement may
+// offer a filter more than once and offers trap candidates it then does not
+// use, so the function must answer without keeping anything installed.
 using OfferFn = std::function<absl::Status(const policy::Filter&)>;
 
 PlacementResult Place(const policy::Pipeline& pipeline, const OfferFn& offer);
 
-// The trap for a prio group: keys present with equal values in every filter
-// of `group` (one chain and prio), then reduced (to indev + protocol, then to
-// protocol, then to nothing) until `offer` accepts it. Action: kTrap.
-policy::Filter TrapForGroup(const std::vector<const policy::Filter*>& group, const OfferFn& offer);
+// The trap for one prio group (same chain and prio, non-empty): the covering
+// match of step 2 above, coarsened until `offer` accepts it. nullopt when
+// even the protocol-only trap is refused.
+std::optional<policy::Filter> TrapForGroup(const std::vector<const policy::Filter*>& group,
+                                           const OfferFn& offer);
+
+// The match-all trap for a whole chain at `first_prio`, else at prio 1;
+// nullopt when the hardware refuses both.
+std::optional<policy::Filter> TrapForChain(uint32_t chain, uint16_t first_prio,
+                                           const OfferFn& offer);
 
 }  // namespace vfguard::offload
 

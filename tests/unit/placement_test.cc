@@ -1,3 +1,5 @@
+// Placement cases: prio groups, trap construction and fallbacks, chain traps,
+// chains the hardware cannot hold, and no effect before a trap.
 #include "offload/placement.h"
 
 #include <gtest/gtest.h>
@@ -9,7 +11,9 @@ namespace vfguard::offload {
 namespace {
 
 using policy::Action;
+using policy::DeviceRef;
 using policy::Filter;
+using Kind = policy::Action::Kind;
 
 Filter Make(uint32_t chain, uint16_t prio, uint32_t handle, std::vector<Action> actions) {
   Filter f;
@@ -17,85 +21,229 @@ Filter Make(uint32_t chain, uint16_t prio, uint32_t handle, std::vector<Action> 
   f.prio = prio;
   f.handle = handle;
   f.protocol = policy::kEthArp;
-  f.match.indev = policy::DeviceRef::OfPort("a");
+  f.match.indev = DeviceRef::OfPort("a");
   f.actions = std::move(actions);
   return f;
 }
 
 Action Goto(uint32_t chain) {
-  Action a{Action::Kind::kGoto};
+  Action a{Kind::kGoto};
   a.chain = chain;
   return a;
 }
 
-OfferFn ModelOffer() {
-  return [](const Filter& f) { return HardwareModel().Accepts(f); };
+Action Mirror(const std::string& port) {
+  Action a{Kind::kMirredMirror};
+  a.device = DeviceRef::OfPort(port);
+  return a;
 }
 
-TEST(Placement, AcceptedGroupGoesToHardware) {
-  policy::Pipeline p{{Make(0, 1, 1, {Goto(5)}), Make(5, 1, 1, {Action{Action::Kind::kDrop}})}};
+Action Drop() { return Action{Kind::kDrop}; }
+Action Ok() { return Action{Kind::kOk}; }
+
+// A filter the mlx5 model refuses (ARP key).
+Filter Refused(uint32_t chain, uint16_t prio, uint32_t handle, std::vector<Action> actions) {
+  Filter f = Make(chain, prio, handle, std::move(actions));
+  f.match.arp_sip = policy::IpPrefix::Parse("10.0.0." + std::to_string(handle));
+  return f;
+}
+
+OfferFn ModelOffer(HwCapabilities caps = {}) {
+  return [caps](const Filter& f) { return HardwareModel(caps).Accepts(f); };
+}
+
+bool IsTrap(const Filter& f) { return f.actions == std::vector<Action>{Action{Kind::kTrap}}; }
+
+TEST(Placement, AcceptedGroupsGoToHardware) {
+  policy::Pipeline p{{Make(0, 1, 1, {Goto(5)}), Make(5, 1, 1, {Drop()})}};
   PlacementResult r = Place(p, ModelOffer());
   ASSERT_EQ(r.filters.size(), 2u);
   EXPECT_EQ(r.filters[0].placement, Placement::kHardware);
+  EXPECT_EQ(r.filters[1].placement, Placement::kHardware);
+  EXPECT_TRUE(r.traps.empty());
   EXPECT_EQ(r.HardwarePipeline(), p);
   EXPECT_EQ(r.SlowPathPipeline(), p);
 }
 
-TEST(Placement, RejectedFilterTrapsItsWholePrioGroup) {
-  Filter a = Make(5, 2, 1, {Action{Action::Kind::kOk}});
-  a.match.arp_sip = policy::IpPrefix::Parse("10.0.0.1");
-  Filter b = Make(5, 2, 2, {Action{Action::Kind::kOk}});
-  b.match.arp_sip = policy::IpPrefix::Parse("10.0.0.2");
-  Filter c = Make(5, 3, 1, {Action{Action::Kind::kDrop}});
+TEST(Placement, RefusedFilterTrapsItsWholePrioGroupWithOneSharedTrap) {
+  Filter a = Refused(5, 2, 1, {Ok()});
+  Filter b = Refused(5, 2, 2, {Ok()});
+  Filter c = Make(5, 3, 1, {Drop()});
   PlacementResult r = Place(policy::Pipeline{{a, b, c}}, ModelOffer());
   EXPECT_EQ(r.filters[0].placement, Placement::kTrap);
   EXPECT_EQ(r.filters[1].placement, Placement::kTrap);
-  EXPECT_EQ(r.filters[0].hw_status.message(), "mlx5_core: ARP keys are not supported");
+  EXPECT_EQ(r.filters[0].hw_status.message(), "mlx5_core: Unsupported key");
   EXPECT_EQ(r.filters[2].placement, Placement::kHardware);
+  ASSERT_EQ(r.traps.size(), 1u);  // deduped: one trap for the group
+  EXPECT_EQ(r.filters[0].trap, r.traps[0]);
+  EXPECT_EQ(r.filters[1].trap, r.traps[0]);
   policy::Pipeline hw = r.HardwarePipeline();
   ASSERT_EQ(hw.filters.size(), 2u);
   const Filter& trap = hw.filters[0];
-  EXPECT_EQ(trap.prio, 2);
+  EXPECT_EQ(trap.Key(), std::make_tuple(5u, uint16_t{2}, 1u));
   EXPECT_EQ(trap.protocol, policy::kEthArp);
-  EXPECT_EQ(trap.match.indev, policy::DeviceRef::OfPort("a"));  // shared key kept
-  EXPECT_FALSE(trap.match.arp_sip);                             // differing key dropped
-  EXPECT_EQ(trap.actions, std::vector<Action>{Action{Action::Kind::kTrap}});
+  EXPECT_EQ(trap.match.indev, DeviceRef::OfPort("a"));  // shared key kept
+  EXPECT_FALSE(trap.match.arp_sip);                     // refused key dropped
+  EXPECT_TRUE(IsTrap(trap));
+  EXPECT_EQ(hw.filters[1], c);
 }
 
-TEST(Placement, AcceptedFilterSharingAPrioWithARejectedOneIsNotOffloaded) {
-  Filter a = Make(5, 2, 1, {Action{Action::Kind::kOk}});
-  Filter b = Make(5, 2, 2, {Action{Action::Kind::kOk}});
-  b.match.arp_sip = policy::IpPrefix::Parse("10.0.0.2");
+TEST(Placement, AcceptedFilterSharingAPrioWithARefusedOneStaysInSlowPath) {
+  Filter a = Make(5, 2, 1, {Ok()});
+  Filter b = Refused(5, 2, 2, {Ok()});
   PlacementResult r = Place(policy::Pipeline{{a, b}}, ModelOffer());
   EXPECT_EQ(r.filters[0].placement, Placement::kSlowPathOnly);
-  EXPECT_EQ(r.filters[1].placement, Placement::kTrap);
-}
-
-TEST(Placement, MirrorBeforeATrapIsKeptInSlowPath) {
-  Action mirror{Action::Kind::kMirredMirror};
-  mirror.device = policy::DeviceRef::OfPort("b");
-  Filter flood1 = Make(9, 1, 1, {mirror, Goto(10)});
-  Filter later = Make(10, 1, 1, {Action{Action::Kind::kDrop}});
-  later.match.arp_sip = policy::IpPrefix::Parse("10.0.0.9");  // rejected by the model
-  Filter other = Make(11, 1, 1, {mirror, Goto(12)});
-  PlacementResult r = Place(policy::Pipeline{{flood1, later, other}}, ModelOffer());
-  EXPECT_EQ(r.filters[0].placement, Placement::kSlowPathOnly);
   EXPECT_EQ(r.filters[0].hw_status.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(r.filters[0].hw_status.message().find("Unsupported key"), std::string::npos);
   EXPECT_EQ(r.filters[1].placement, Placement::kTrap);
-  EXPECT_EQ(r.filters[2].placement, Placement::kHardware);
+  // One mask per prio: the hardware holds only the trap at prio 2.
+  policy::Pipeline hw = r.HardwarePipeline();
+  ASSERT_EQ(hw.filters.size(), 1u);
+  EXPECT_TRUE(IsTrap(hw.filters[0]));
 }
 
-TEST(Placement, TrapFallsBackToCoarserMatch) {
-  Filter a = Make(5, 2, 1, {Action{Action::Kind::kOk}});
+TEST(Placement, TrapKeepsOnlyKeysEveryMemberShares) {
+  Filter a = Refused(5, 2, 1, {Ok()});
+  Filter b = Refused(5, 2, 2, {Ok()});
+  b.match.indev = DeviceRef::OfPort("b");
+  std::optional<Filter> trap = TrapForGroup({&a, &b}, ModelOffer());
+  ASSERT_TRUE(trap);
+  EXPECT_FALSE(trap->match.indev);
+  EXPECT_EQ(trap->match, policy::FlowerMatch{});
+}
+
+TEST(Placement, TrapFallsBackToIndevThenProtocol) {
+  Filter a = Make(5, 2, 1, {Ok()});
+  a.protocol = policy::kEthIPv4;
   a.match.ip_proto = 6;
-  // An offer that refuses any trap with ip_proto set.
-  OfferFn offer = [](const Filter& f) -> absl::Status {
-    if (f.match.ip_proto) return absl::UnimplementedError("no");
+  OfferFn no_ip_proto = [](const Filter& f) -> absl::Status {
+    if (f.match.ip_proto) return absl::UnimplementedError("no ip_proto");
     return absl::OkStatus();
   };
-  Filter trap = TrapForGroup({&a}, offer);
-  EXPECT_FALSE(trap.match.ip_proto);
-  EXPECT_EQ(trap.match.indev, policy::DeviceRef::OfPort("a"));
+  std::optional<Filter> trap = TrapForGroup({&a}, no_ip_proto);
+  ASSERT_TRUE(trap);
+  EXPECT_FALSE(trap->match.ip_proto);
+  EXPECT_EQ(trap->match.indev, DeviceRef::OfPort("a"));
+  OfferFn no_keys = [](const Filter& f) -> absl::Status {
+    if (!(f.match == policy::FlowerMatch{})) return absl::UnimplementedError("no keys");
+    return absl::OkStatus();
+  };
+  trap = TrapForGroup({&a}, no_keys);
+  ASSERT_TRUE(trap);
+  EXPECT_EQ(trap->match, policy::FlowerMatch{});
+  EXPECT_EQ(trap->protocol, policy::kEthIPv4);
+  OfferFn nothing = [](const Filter&) { return absl::UnimplementedError("no"); };
+  EXPECT_FALSE(TrapForGroup({&a}, nothing));
+}
+
+TEST(Placement, ChainIsTrappedWholeWhenNoGroupTrapIsAccepted) {
+  // Without ignore_flow_level prio 20 is out of range for any filter, traps
+  // included, so chain 2 gets one match-all trap at its first prio.
+  HwCapabilities caps;
+  caps.ignore_flow_level = false;
+  Filter first = Make(2, 3, 1, {Drop()});
+  Filter late = Make(2, 20, 1, {Drop()});
+  Filter other = Make(3, 1, 1, {Drop()});
+  PlacementResult r = Place(policy::Pipeline{{first, late, other}}, ModelOffer(caps));
+  EXPECT_EQ(r.filters[0].placement, Placement::kSlowPathOnly);
+  EXPECT_EQ(r.filters[1].placement, Placement::kTrap);
+  EXPECT_EQ(r.filters[1].hw_status.message(),
+            "mlx5_core: Requested priority is out of supported range");
+  EXPECT_EQ(r.filters[2].placement, Placement::kHardware);
+  ASSERT_EQ(r.traps.size(), 1u);
+  const Filter& trap = r.traps[0];
+  EXPECT_EQ(trap.Key(), std::make_tuple(2u, uint16_t{3}, 1u));
+  EXPECT_EQ(trap.protocol, policy::kEthAll);
+  EXPECT_EQ(trap.match, policy::FlowerMatch{});
+  EXPECT_EQ(r.filters[0].trap, trap);
+  EXPECT_EQ(r.filters[1].trap, trap);
+  EXPECT_EQ(r.HardwarePipeline().filters, (std::vector<Filter>{trap, other}));
+}
+
+TEST(Placement, ChainThatCannotHoldATrapIsNeverEntered) {
+  OfferFn offer = [](const Filter& f) -> absl::Status {
+    if (f.chain == 7) return absl::ResourceExhaustedError("table full");
+    return absl::OkStatus();
+  };
+  Filter jump = Make(0, 1, 1, {Goto(7)});
+  Filter other = Make(0, 2, 1, {Goto(8)});
+  Filter in7 = Make(7, 1, 1, {Drop()});
+  Filter in8 = Make(8, 1, 1, {Drop()});
+  PlacementResult r = Place(policy::Pipeline{{jump, other, in7, in8}}, offer);
+  EXPECT_EQ(r.filters[0].placement, Placement::kSlowPathOnly);
+  EXPECT_NE(r.filters[0].hw_status.message().find("chain 7"), std::string::npos);
+  EXPECT_EQ(r.filters[1].placement, Placement::kHardware);
+  EXPECT_EQ(r.filters[2].placement, Placement::kTrap);
+  EXPECT_EQ(ErrnoOf(r.filters[2].hw_status), ENOSPC);
+  EXPECT_FALSE(r.filters[2].trap);
+  EXPECT_EQ(r.filters[3].placement, Placement::kHardware);
+  for (const Filter& f : r.HardwarePipeline().filters) EXPECT_NE(f.chain, 7u);
+  EXPECT_FALSE(r.hardware_bypassed);
+}
+
+TEST(Placement, HardwareBypassedWhenChainZeroHoldsNothing) {
+  OfferFn offer = [](const Filter& f) -> absl::Status {
+    if (f.chain == 0) return absl::UnimplementedError("no");
+    return absl::OkStatus();
+  };
+  PlacementResult r =
+      Place(policy::Pipeline{{Make(0, 1, 1, {Goto(4)}), Make(4, 1, 1, {Drop()})}}, offer);
+  EXPECT_TRUE(r.hardware_bypassed);
+  EXPECT_TRUE(r.HardwarePipeline().filters.empty());
+  EXPECT_EQ(r.filters[1].placement, Placement::kSlowPathOnly);
+  EXPECT_EQ(r.SlowPathPipeline().filters.size(), 2u);
+}
+
+TEST(Placement, MirrorBeforeATrapStaysInSlowPathEvenThroughAnotherChain) {
+  Filter flood = Make(9, 1, 1, {Mirror("b"), Goto(10)});
+  Filter hop = Make(10, 1, 1, {Goto(11)});  // accepted, no effect
+  Filter later = Refused(11, 1, 1, {Drop()});
+  Filter safe = Make(12, 1, 1, {Mirror("b"), Goto(13)});
+  Filter end = Make(13, 1, 1, {Drop()});
+  PlacementResult r = Place(policy::Pipeline{{flood, hop, later, safe, end}}, ModelOffer());
+  EXPECT_EQ(r.filters[0].placement, Placement::kSlowPathOnly);
+  EXPECT_EQ(r.filters[0].hw_status.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(r.filters[0].hw_status.message().find("before a possible trap"), std::string::npos);
+  EXPECT_EQ(r.filters[1].placement, Placement::kHardware);  // no effect, may go to a trap
+  EXPECT_EQ(r.filters[2].placement, Placement::kTrap);
+  EXPECT_EQ(r.filters[3].placement, Placement::kHardware);
+  EXPECT_EQ(r.filters[4].placement, Placement::kHardware);
+}
+
+TEST(Placement, FrameEditsAndCommitsBeforeATrapStayInSlowPathButLookupsDoNot) {
+  Action commit{Kind::kCt};
+  commit.zone = 4;
+  commit.commit = true;
+  Action lookup{Kind::kCt};
+  lookup.zone = 4;
+  Filter pop = Make(1, 1, 1, {Action{Kind::kVlanPop}, Goto(20)});
+  Filter commits = Make(2, 1, 1, {commit, Goto(20)});
+  Filter looks = Make(3, 1, 1, {lookup, Goto(20)});
+  Filter target = Refused(20, 1, 1, {Drop()});
+  PlacementResult r = Place(policy::Pipeline{{pop, commits, looks, target}}, ModelOffer());
+  EXPECT_EQ(r.filters[0].placement, Placement::kSlowPathOnly);
+  EXPECT_EQ(r.filters[1].placement, Placement::kSlowPathOnly);
+  EXPECT_EQ(r.filters[2].placement, Placement::kHardware);
+  EXPECT_EQ(r.filters[3].placement, Placement::kTrap);
+}
+
+TEST(Placement, MirrorTrappedByTheFixpointMakesItsOwnCallersUnsafe) {
+  // a mirrors then jumps to b; b mirrors then jumps to c; c is refused.
+  // A trap is reachable from a through b, and from b directly.
+  Filter a = Make(1, 1, 1, {Mirror("x"), Goto(2)});
+  Filter b = Make(2, 1, 1, {Mirror("y"), Goto(3)});
+  Filter c = Refused(3, 1, 1, {Drop()});
+  PlacementResult r = Place(policy::Pipeline{{a, b, c}}, ModelOffer());
+  EXPECT_EQ(r.filters[0].placement, Placement::kSlowPathOnly);
+  EXPECT_EQ(r.filters[1].placement, Placement::kSlowPathOnly);
+  EXPECT_EQ(r.filters[2].placement, Placement::kTrap);
+  EXPECT_EQ(r.traps.size(), 3u);
+}
+
+TEST(Placement, PlacementNames) {
+  EXPECT_STREQ(PlacementName(Placement::kHardware), "hw");
+  EXPECT_STREQ(PlacementName(Placement::kTrap), "trap");
+  EXPECT_STREQ(PlacementName(Placement::kSlowPathOnly), "sw");
 }
 
 }  // namespace
