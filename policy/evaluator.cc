@@ -1,21 +1,46 @@
-// docs/semantics.md as code. Section numbers in comments refer to it.
+// docs/semantics.md as code, read from the text alone (never from the IR or
+// the compiler). Section numbers in comments refer to that document.
 #include "policy/evaluator.h"
 
 #include <algorithm>
 #include <tuple>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 
 namespace vfguard::policy {
 namespace {
 
-bool Udp(const Packet& p, uint16_t sport, uint16_t dport) {
-  return p.ip_proto == kProtoUdp && p.src_port == sport && p.dst_port == dport;
+bool IsUdp(const Packet& p, uint16_t sport, uint16_t dport) {
+  return p.IsIp() && p.ip_proto == kProtoUdp && p.src_port == sport && p.dst_port == dport;
 }
-bool Icmp6Type(const Packet& p, uint8_t type) {
+bool IsIcmpv6Type(const Packet& p, uint8_t type) {
   return p.eth_type == kEthIPv6 && p.ip_proto == kProtoIcmpv6 && p.icmp_type == type;
 }
-bool IsGarp(const Packet& p) { return p.eth_type == kEthArp && p.arp_sip == p.arp_tip; }
+bool IsVrrp(const Packet& p) { return p.IsIp() && p.ip_proto == kProtoVrrp; }
+bool HasAddress(const std::vector<IpAddr>& list, const IpAddr& a) {
+  return std::find(list.begin(), list.end(), a) != list.end();
+}
+std::string Hex(uint16_t v) { return absl::StrCat("0x", absl::Hex(v, absl::kZeroPad4)); }
+
+// "allow tcp 80", "deny udp 1000-2000 from 10.0.0.0/24", "allow icmp type 8 code 0".
+std::string DescribeRule(const SecurityGroupRule& r) {
+  std::string out = absl::StrCat(ToString(r.action), " ",
+                                 r.protocol ? ProtocolName(*r.protocol) : std::string("any"));
+  if (r.ports) {
+    absl::StrAppend(&out, " ", r.ports->min);
+    if (r.ports->max != r.ports->min) absl::StrAppend(&out, "-", r.ports->max);
+  }
+  if (r.icmp) {
+    absl::StrAppend(&out, " type ", r.icmp->type);
+    if (r.icmp->code) absl::StrAppend(&out, " code ", *r.icmp->code);
+  }
+  const char* side = r.direction == Direction::kIngress ? " from " : " to ";
+  if (r.remote_prefix) absl::StrAppend(&out, side, r.remote_prefix->ToString());
+  if (r.remote_group_id) absl::StrAppend(&out, side, "members of ", *r.remote_group_id);
+  absl::StrAppend(&out, ", priority ", r.priority);
+  return out;
+}
 
 class Evaluator {
  public:
@@ -32,14 +57,14 @@ class Evaluator {
 
  private:
   void Note(std::string s) { v_.trace.push_back(std::move(s)); }
-  void Drop(const std::string& why) { Note(absl::StrCat("drop: ", why)); }
-
-  const Port* FindPort(const std::string& id) const {
-    auto it = snap_.ports.find(id);
-    return it == snap_.ports.end() ? nullptr : &it->second;
+  void Drop(const std::string& why) { Note(absl::StrCat(why, ": dropped")); }
+  void Deliver(const DeviceRef& out, std::optional<uint16_t> vlan, const std::string& why) {
+    v_.deliveries.insert(Delivery{out, vlan});
+    Note(absl::StrCat(why, ": delivered to ", out.ToString(),
+                      vlan ? absl::StrCat(" tagged vlan ", *vlan) : std::string()));
   }
 
-  // Active port of `network` whose MAC is `mac`.
+  // The active port of `network` whose MAC is `mac` (the MAC table).
   const Port* MacTableLookup(const std::string& network, const MacAddr& mac) const {
     for (const auto& [id, port] : snap_.ports) {
       if (port.network_id == network && port.state == PortState::kActive && port.mac == mac) {
@@ -53,75 +78,87 @@ class Evaluator {
   void FromUplink(const Packet& p) {
     const Network* net = nullptr;
     for (const auto& [id, n] : snap_.networks) {
-      if (p.vlan ? (n.segmentation == Segmentation::kVlan && n.vlan_id == *p.vlan)
-                 : n.segmentation == Segmentation::kFlat) {
-        net = &n;
-      }
+      bool mine = p.vlan ? (n.segmentation == Segmentation::kVlan && n.vlan_id == *p.vlan)
+                         : n.segmentation == Segmentation::kFlat;
+      if (mine) net = &n;
     }
-    if (net == nullptr) return Drop("uplink frame matches no network");
+    if (net == nullptr) {
+      return Drop(p.vlan ? absl::StrCat("uplink: no network has vlan ", *p.vlan)
+                         : std::string("uplink: untagged frame and no flat network"));
+    }
     Note(absl::StrCat("uplink: network ", net->id));
-    if (p.dst_mac.IsMulticast()) return Flood(p, net->id, nullptr);
+    if (p.dst_mac.IsMulticast()) {
+      Note("uplink: broadcast/multicast, flooded to the network's ports (never back)");
+      Flood(p, net->id, nullptr);
+      return;
+    }
     const Port* q = MacTableLookup(net->id, p.dst_mac);
-    if (q == nullptr) return Drop("unknown unicast from the uplink");
+    if (q == nullptr) {
+      return Drop(absl::StrCat("uplink: unicast to ", p.dst_mac.ToString(),
+                               ", no active port of network ", net->id, " has it"));
+    }
     ToPort(p, *q);
   }
 
   // §2
   void FromPort(const Packet& p) {
-    const Port* port = FindPort(p.in.port_id);
-    if (port == nullptr) return Drop("frame from an unknown port");
-    const Port& P = *port;
+    auto it = snap_.ports.find(p.in.port_id);
+    if (it == snap_.ports.end()) return Drop(absl::StrCat("unknown port ", p.in.port_id));
+    const Port& P = it->second;
+    std::string who = absl::StrCat("port ", P.id);
     if (P.state != PortState::kActive) {
-      if (p.eth_type == kEthRarp || IsOwnGarp(P, p)) {
-        Note(absl::StrCat("port ", P.id, " (not active): announcement forwarded"));
+      // §2.1: announcements of a port that is not active yet (live migration).
+      if (p.eth_type == kEthRarp) {
+        Note(absl::StrCat(who, " (", ToString(P.state), "): RARP announcement goes on"));
         return Forward(p, P);
       }
-      return Drop(absl::StrCat("port ", P.id, " is not active"));
+      if (IsOwnGarp(P, p)) {
+        Note(absl::StrCat(who, " (", ToString(P.state), "): gratuitous ARP for own address ",
+                          p.arp_sip.ToString(), " goes on"));
+        return Forward(p, P);
+      }
+      return Drop(absl::StrCat(who, " is ", ToString(P.state),
+                               ": only RARP and gratuitous ARP for its own addresses"));
     }
     if (!P.port_security) {
-      Note(absl::StrCat("port ", P.id, ": port security off"));
+      Note(absl::StrCat(who, ": port security off, no checks"));
       return Forward(p, P);
     }
     if (!PassesPortSecurity(P, p)) return;
-    if (!IsEgressBase(P, p)) {
-      if (!GroupRulesAllow(P, Direction::kEgress, p)) return;
+    if (!IsBaseFromPort(P, p)) {
+      std::string decision;
+      if (!GroupRulesAllow(P, Direction::kEgress, p, &decision)) return;
+      Note(decision);
     }
     Forward(p, P);
   }
 
-  // §2.1: a gratuitous ARP for one of the port's fixed IPs or VIPs; with
-  // port security, sent from and claiming the port's own MAC.
+  // §2.1: sender IP = target IP = one of P's fixed IPs or VIPs (ARP carries
+  // IPv4 only); with port security on, source MAC and sender MAC are P.mac.
   static bool IsOwnGarp(const Port& P, const Packet& p) {
-    if (!IsGarp(p)) return false;
+    if (p.eth_type != kEthArp || p.arp_sip != p.arp_tip) return false;
+    if (p.arp_sip.family != IpFamily::kV4) return false;
     if (P.port_security && (p.src_mac != P.mac || p.arp_sha != P.mac)) return false;
-    for (const IpAddr& a : P.fixed_ips) {
-      if (a == p.arp_sip) return true;
-    }
-    for (const IpAddr& a : P.vips) {
-      if (a == p.arp_sip) return true;
-    }
-    return false;
+    return HasAddress(P.fixed_ips, p.arp_sip) || HasAddress(P.vips, p.arp_sip);
   }
 
-  // allowed(P, M) of the document.
-  bool SourceAllowed(const Port& P, const MacAddr& mac, const IpAddr& ip) const {
+  // allowed(P, M) contains `ip`.
+  static bool SourceAllowed(const Port& P, const MacAddr& mac, const IpAddr& ip) {
     if (mac == P.mac) {
-      for (const IpAddr& a : P.fixed_ips) {
-        if (a == ip) return true;
+      if (HasAddress(P.fixed_ips, ip) || HasAddress(P.vips, ip)) return true;
+      if (ip.family == IpFamily::kV6 && ip == IpAddr::LinkLocalFromMac(P.mac)) return true;
+      for (const AllowedAddressPair& pair : P.allowed_address_pairs) {
+        if ((!pair.mac || *pair.mac == P.mac) && pair.prefix.Contains(ip)) return true;
       }
-      for (const IpAddr& a : P.vips) {
-        if (a == ip) return true;
-      }
-      if (ip == IpAddr::LinkLocalFromMac(P.mac)) return true;
     }
     for (const AllowedAddressPair& pair : P.allowed_address_pairs) {
-      MacAddr pair_mac = pair.mac.value_or(P.mac);
-      if (pair_mac == mac && pair.prefix.Contains(ip)) return true;
+      if (pair.mac && *pair.mac == mac && pair.prefix.Contains(ip)) return true;
     }
     return false;
   }
 
-  bool MacAllowed(const Port& P, const MacAddr& mac) const {
+  // §3.1: P.mac or the MAC of one of P's allowed address pairs.
+  static bool MacAllowed(const Port& P, const MacAddr& mac) {
     if (mac == P.mac) return true;
     for (const AllowedAddressPair& pair : P.allowed_address_pairs) {
       if (pair.mac && *pair.mac == mac) return true;
@@ -131,86 +168,96 @@ class Evaluator {
 
   // §3.1 and §3.2. Notes the reason on failure.
   bool PassesPortSecurity(const Port& P, const Packet& p) {
-    if (!MacAllowed(P, p.src_mac)) {
-      Drop(absl::StrCat("port ", P.id, " port-security: source MAC ", p.src_mac.ToString(),
-                        " not allowed"));
+    std::string who = absl::StrCat("port ", P.id, " port-security: ");
+    auto fail = [&](const std::string& why) {
+      Drop(who + why);
       return false;
+    };
+    if (!MacAllowed(P, p.src_mac)) {
+      return fail(absl::StrCat("source MAC ", p.src_mac.ToString(), " not allowed"));
     }
     switch (p.eth_type) {
       case kEthArp:
         if (p.arp_sha != p.src_mac) {
-          Drop(absl::StrCat("port ", P.id, " port-security: ARP sender MAC ", p.arp_sha.ToString(),
-                            " differs from source MAC"));
-          return false;
+          return fail(absl::StrCat("ARP sender MAC ", p.arp_sha.ToString(),
+                                   " is not the source MAC ", p.src_mac.ToString()));
         }
-        if (p.arp_sip.family != IpFamily::kV4 ||
-            (!p.arp_sip.IsUnspecified() && !SourceAllowed(P, p.src_mac, p.arp_sip))) {
-          Drop(absl::StrCat("port ", P.id, " port-security: ARP sender IP ", p.arp_sip.ToString(),
-                            " not allowed"));
-          return false;
+        if (p.arp_sip.family != IpFamily::kV4) {
+          return fail(absl::StrCat("ARP sender IP ", p.arp_sip.ToString(), " is not IPv4"));
         }
-        Note(absl::StrCat("port ", P.id, " port-security: ARP allowed"));
+        if (p.arp_sip.IsUnspecified()) {
+          Note(who + "ARP probe (sender IP 0.0.0.0) allowed");
+          return true;
+        }
+        if (!SourceAllowed(P, p.src_mac, p.arp_sip)) {
+          return fail(absl::StrCat("ARP sender IP ", p.arp_sip.ToString(), " not allowed with MAC ",
+                                   p.src_mac.ToString()));
+        }
+        Note(absl::StrCat(who, "ARP from ", p.arp_sip.ToString(), " allowed"));
         return true;
       case kEthIPv4:
-        if (Udp(p, 67, 68)) {
-          Drop(absl::StrCat("port ", P.id, " port-security: DHCP server traffic from a port"));
-          return false;
-        }
-        if (SourceAllowed(P, p.src_mac, p.src_ip) || (p.src_ip.IsUnspecified() && Udp(p, 68, 67))) {
+        if (IsUdp(p, 67, 68)) return fail("DHCP server traffic (udp 67 -> 68) from a port");
+        if (p.src_ip.IsUnspecified() && IsUdp(p, 68, 67)) {
+          Note(who + "DHCP client from 0.0.0.0 allowed");
           return true;
         }
-        Drop(absl::StrCat("port ", P.id, " port-security: source IP ", p.src_ip.ToString(),
-                          " not allowed"));
-        return false;
+        break;
       case kEthIPv6:
-        if (Udp(p, 547, 546)) {
-          Drop(absl::StrCat("port ", P.id, " port-security: DHCPv6 server traffic from a port"));
-          return false;
-        }
-        if (Icmp6Type(p, 134)) {
-          Drop(absl::StrCat("port ", P.id, " port-security: router advertisement from a port"));
-          return false;
-        }
-        if (SourceAllowed(P, p.src_mac, p.src_ip) ||
-            (p.src_ip.IsUnspecified() && (Icmp6Type(p, 133) || Icmp6Type(p, 135)))) {
+        if (IsUdp(p, 547, 546)) return fail("DHCPv6 server traffic (udp 547 -> 546) from a port");
+        if (IsIcmpv6Type(p, 134)) return fail("router advertisement (icmpv6 134) from a port");
+        if (p.src_ip.IsUnspecified() && (IsIcmpv6Type(p, 133) || IsIcmpv6Type(p, 135))) {
+          Note(absl::StrCat(who, "icmpv6 ", p.icmp_type, " from :: (DAD) allowed"));
           return true;
         }
-        Drop(absl::StrCat("port ", P.id, " port-security: source IP ", p.src_ip.ToString(),
-                          " not allowed"));
-        return false;
+        break;
       default:
-        Drop(absl::StrCat("port ", P.id, " port-security: ethertype 0x", absl::Hex(p.eth_type),
-                          " not allowed"));
-        return false;
+        return fail(absl::StrCat("ethertype ", Hex(p.eth_type), " not allowed"));
     }
+    if (!SourceAllowed(P, p.src_mac, p.src_ip)) {
+      return fail(absl::StrCat("source IP ", p.src_ip.ToString(), " not allowed with MAC ",
+                               p.src_mac.ToString()));
+    }
+    Note(absl::StrCat(who, "source ", p.src_mac.ToString(), " ", p.src_ip.ToString(), " allowed"));
+    return true;
   }
 
-  // §3.2 base traffic from a port (after port security passed).
-  bool IsEgressBase(const Port& P, const Packet& p) {
-    bool base = false;
-    if (p.eth_type == kEthArp) base = true;
-    if (p.eth_type == kEthIPv4) {
-      base = Udp(p, 68, 67) || (p.ip_proto == kProtoVrrp && !P.vips.empty());
+  // §3.2 base traffic from P (port security already passed).
+  bool IsBaseFromPort(const Port& P, const Packet& p) {
+    std::string what;
+    bool vrrp = IsVrrp(p) && !P.vips.empty();
+    if (p.eth_type == kEthArp) {
+      what = "ARP";
+    } else if (p.eth_type == kEthIPv4) {
+      if (IsUdp(p, 68, 67)) what = "DHCP client";
+      if (vrrp) what = "VRRP with a VIP";
+    } else if (p.eth_type == kEthIPv6) {
+      if (IsUdp(p, 546, 547)) what = "DHCPv6 client";
+      if (IsIcmpv6Type(p, 133)) what = "router solicitation";
+      if (IsIcmpv6Type(p, 135)) what = "neighbor solicitation";
+      if (IsIcmpv6Type(p, 136)) what = "neighbor advertisement";
+      if (vrrp) what = "VRRP with a VIP";
     }
-    if (p.eth_type == kEthIPv6) {
-      base = Udp(p, 546, 547) || Icmp6Type(p, 133) || Icmp6Type(p, 135) || Icmp6Type(p, 136) ||
-             (p.ip_proto == kProtoVrrp && !P.vips.empty());
-    }
-    if (base) Note(absl::StrCat("port ", P.id, ": base traffic allowed"));
-    return base;
+    if (what.empty()) return false;
+    Note(absl::StrCat("port ", P.id, ": base traffic (", what, "), no group rules"));
+    return true;
   }
 
-  // §4.2 base traffic to a port.
-  static bool IsIngressBase(const Port& Q, const Packet& p) {
-    if (p.eth_type == kEthArp) return true;
+  // §4.2 base traffic to Q; empty if not base.
+  static std::string BaseToPort(const Port& Q, const Packet& p) {
+    bool vrrp = IsVrrp(p) && !Q.vips.empty();
+    if (p.eth_type == kEthArp) return "ARP";
     if (p.eth_type == kEthIPv4) {
-      return Udp(p, 67, 68) || (p.ip_proto == kProtoVrrp && !Q.vips.empty());
+      if (IsUdp(p, 67, 68)) return "DHCP server reply";
+      if (vrrp) return "VRRP with a VIP";
     }
     if (p.eth_type == kEthIPv6) {
-      return Udp(p, 547, 546) || Icmp6Type(p, 134) || Icmp6Type(p, 135) || Icmp6Type(p, 136) ||
-             (p.ip_proto == kProtoVrrp && !Q.vips.empty());
+      if (IsUdp(p, 547, 546)) return "DHCPv6 server reply";
+      if (IsIcmpv6Type(p, 134)) return "router advertisement";
+      if (IsIcmpv6Type(p, 135)) return "neighbor solicitation";
+      if (IsIcmpv6Type(p, 136)) return "neighbor advertisement";
+      if (vrrp) return "VRRP with a VIP";
     }
-    return false;
+    return "";
   }
 
   // §6
@@ -218,34 +265,39 @@ class Evaluator {
     const Network& net = snap_.networks.at(P.network_id);
     std::optional<uint16_t> tag;
     if (net.segmentation == Segmentation::kVlan) tag = net.vlan_id;
-    if (p.dst_mac.IsMulticast()) {
-      v_.deliveries.insert(Delivery{DeviceRef::Uplink(), tag});
-      Note("flood: copy to the uplink");
-      return Flood(p, net.id, &P);
+    if (p.dst_mac == P.mac) {
+      return Drop(absl::StrCat("port ", P.id, ": hairpin (destination is its own MAC)"));
     }
-    if (p.dst_mac == P.mac) return Drop(absl::StrCat("hairpin to port ", P.id));
+    if (p.dst_mac.IsMulticast()) {
+      Deliver(DeviceRef::Uplink(), tag,
+              absl::StrCat("network ", net.id, ": broadcast/multicast copy"));
+      Flood(p, net.id, &P);
+      return;
+    }
     const Port* q = MacTableLookup(net.id, p.dst_mac);
     if (q == nullptr) {
-      v_.deliveries.insert(Delivery{DeviceRef::Uplink(), tag});
-      Note("unknown unicast: to the uplink");
-      return;
+      return Deliver(DeviceRef::Uplink(), tag,
+                     absl::StrCat("network ", net.id, ": unicast to ", p.dst_mac.ToString(),
+                                  " is not a local active port"));
     }
     ToPort(p, *q);
   }
 
   // §4
   void ToPort(const Packet& p, const Port& Q) {
-    auto deliver = [&](const std::string& why) {
-      v_.deliveries.insert(Delivery{DeviceRef::OfPort(Q.id), std::nullopt});
-      Note(absl::StrCat("deliver to port ", Q.id, ": ", why));
-    };
-    if (!Q.port_security) return deliver("port security off");
-    if (IsIngressBase(Q, p)) return deliver("base traffic");
+    std::string who = absl::StrCat("port ", Q.id);
+    DeviceRef out = DeviceRef::OfPort(Q.id);
+    if (!Q.port_security) return Deliver(out, std::nullopt, who + ": port security off");
+    std::string base = BaseToPort(Q, p);
+    if (!base.empty())
+      return Deliver(out, std::nullopt, absl::StrCat(who, ": base traffic (", base, ")"));
     if (!p.IsIp()) {
-      return Drop(absl::StrCat("port ", Q.id, ": ethertype 0x", absl::Hex(p.eth_type),
-                               " not allowed to a port"));
+      return Drop(absl::StrCat(who, ": ethertype ", Hex(p.eth_type), " not allowed to a port"));
     }
-    if (GroupRulesAllow(Q, Direction::kIngress, p)) deliver("security group");
+    std::string decision;
+    if (GroupRulesAllow(Q, Direction::kIngress, p, &decision)) {
+      Deliver(out, std::nullopt, decision);
+    }
   }
 
   // §5
@@ -253,18 +305,39 @@ class Evaluator {
     for (const auto& [id, Q] : snap_.ports) {
       if (Q.network_id != network || Q.state != PortState::kActive) continue;
       if (source != nullptr && source->id == Q.id) continue;
-      bool admitted =
-          !Q.port_security || IsIngressBase(Q, p) || (p.IsIp() && Q.security_group_ids.empty());
-      if (admitted) {
-        v_.deliveries.insert(Delivery{DeviceRef::OfPort(Q.id), std::nullopt});
-        Note(absl::StrCat("flood: copy to port ", Q.id));
+      std::string who = absl::StrCat("flood to port ", Q.id);
+      if (!Q.port_security) {
+        Deliver(DeviceRef::OfPort(Q.id), std::nullopt, who + " (port security off)");
+        continue;
+      }
+      std::string base = BaseToPort(Q, p);
+      if (!base.empty()) {
+        Deliver(DeviceRef::OfPort(Q.id), std::nullopt,
+                absl::StrCat(who, " (base traffic: ", base, ")"));
+      } else if (p.IsIp() && Q.security_group_ids.empty()) {
+        Deliver(DeviceRef::OfPort(Q.id), std::nullopt, who + " (no security group)");
+      } else {
+        Note(absl::StrCat(who, ": not admitted (",
+                          p.IsIp() ? "port has security groups; flooded IP is not filtered per port"
+                                   : absl::StrCat("ethertype ", Hex(p.eth_type)),
+                          ")"));
       }
     }
   }
 
+  // addresses(M) of every member M of `group`, of `family`, contain `a`.
+  bool RemoteGroupContains(const std::string& group, const IpAddr& a) const {
+    for (const auto& [id, M] : snap_.ports) {
+      if (!std::count(M.security_group_ids.begin(), M.security_group_ids.end(), group)) continue;
+      for (const IpPrefix& prefix : PortAddressPrefixes(M)) {
+        if (prefix.Contains(a)) return true;  // Contains is false across families
+      }
+    }
+    return false;
+  }
+
+  // §7 rule match (direction and ethertype already selected).
   bool RuleMatches(const SecurityGroupRule& r, Direction d, const Packet& p) const {
-    EtherType et = p.eth_type == kEthIPv4 ? EtherType::kIPv4 : EtherType::kIPv6;
-    if (r.direction != d || r.ethertype != et) return false;
     if (r.protocol && *r.protocol != p.ip_proto) return false;
     if (r.ports) {
       if (!p.HasPorts() || p.dst_port < r.ports->min || p.dst_port > r.ports->max) return false;
@@ -275,27 +348,16 @@ class Evaluator {
     }
     const IpAddr& remote = d == Direction::kIngress ? p.src_ip : p.dst_ip;
     if (r.remote_prefix && !r.remote_prefix->Contains(remote)) return false;
-    if (r.remote_group_id) {
-      bool member = false;
-      for (const auto& [id, M] : snap_.ports) {
-        if (std::find(M.security_group_ids.begin(), M.security_group_ids.end(),
-                      *r.remote_group_id) == M.security_group_ids.end()) {
-          continue;
-        }
-        for (const IpPrefix& prefix : PortAddressPrefixes(M)) {
-          if (prefix.Contains(remote)) member = true;
-        }
-      }
-      if (!member) return false;
-    }
+    if (r.remote_group_id && !RemoteGroupContains(*r.remote_group_id, remote)) return false;
     return true;
   }
 
-  // §7. Notes the decision.
-  bool GroupRulesAllow(const Port& X, Direction d, const Packet& p) {
+  // §7. A denial is noted here (and ends the trace); an allowing decision is
+  // returned in `decision` for the caller to note with what follows.
+  bool GroupRulesAllow(const Port& X, Direction d, const Packet& p, std::string* decision) {
     std::string who = absl::StrCat("port ", X.id, " ", ToString(d));
     if (X.security_group_ids.empty()) {
-      Note(absl::StrCat(who, ": no security group, allowed"));
+      *decision = who + ": no security group, allowed";
       return true;
     }
     bool stateful = snap_.security_groups.at(X.security_group_ids.front()).stateful;
@@ -304,18 +366,21 @@ class Evaluator {
       zone = slots_.port_zone.at(X.id);
       uint16_t state = ct_.Lookup(zone, p);
       if (state & kCtEstablished) {
-        Note(absl::StrCat(who, ": established connection in zone ", zone, ", allowed"));
+        *decision =
+            absl::StrCat(who, ": established connection", (state & kCtReply) ? " (reply)" : "",
+                         " in zone ", zone, ", allowed");
         return true;
       }
     }
-    // (priority, deny first, group, index) of the first matching rule.
+    EtherType family = p.eth_type == kEthIPv4 ? EtherType::kIPv4 : EtherType::kIPv6;
+    // Order key of the first matching rule: (priority, deny first, group, index).
     std::optional<std::tuple<uint16_t, int, std::string, size_t>> best;
     const SecurityGroupRule* best_rule = nullptr;
     for (const std::string& gid : X.security_group_ids) {
       const SecurityGroup& g = snap_.security_groups.at(gid);
       for (size_t i = 0; i < g.rules.size(); ++i) {
         const SecurityGroupRule& r = g.rules[i];
-        if (!RuleMatches(r, d, p)) continue;
+        if (r.direction != d || r.ethertype != family || !RuleMatches(r, d, p)) continue;
         auto key = std::make_tuple(r.priority, r.action == RuleAction::kDeny ? 0 : 1, gid, i);
         if (!best || key < *best) {
           best = key;
@@ -324,19 +389,23 @@ class Evaluator {
       }
     }
     if (best_rule == nullptr) {
-      Drop(absl::StrCat(who, ": no security group rule matched"));
+      Drop(absl::StrCat(who, ": no rule of security group",
+                        X.security_group_ids.size() > 1 ? "s " : " ",
+                        absl::StrJoin(X.security_group_ids, ", "), " matched"));
       return false;
     }
-    std::string rule_name =
-        absl::StrCat("security group ", std::get<2>(*best), " rule ", std::get<3>(*best), " (",
-                     ToString(best_rule->action), ", priority ", best_rule->priority, ")");
+    std::string rule = absl::StrCat(who, ": security group ", std::get<2>(*best), " rule ",
+                                    std::get<3>(*best), " (", DescribeRule(*best_rule), ")");
     if (best_rule->action == RuleAction::kDeny) {
-      Drop(absl::StrCat(who, ": ", rule_name));
+      Note(rule + " denied: dropped");
       return false;
     }
-    if (stateful) ct_.Commit(zone, p);
-    Note(absl::StrCat(who, ": ", rule_name,
-                      stateful ? absl::StrCat(", committed in zone ", zone) : std::string()));
+    if (stateful) {
+      ct_.Commit(zone, p);
+      *decision = absl::StrCat(rule, " allowed, committed in zone ", zone);
+    } else {
+      *decision = rule + " allowed (stateless)";
+    }
     return true;
   }
 

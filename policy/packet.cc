@@ -21,8 +21,17 @@ Packet Packet::Reply(const DeviceRef& reply_in) const {
   std::swap(r.src_mac, r.dst_mac);
   std::swap(r.src_ip, r.dst_ip);
   std::swap(r.src_port, r.dst_port);
-  std::swap(r.arp_sip, r.arp_tip);
-  std::swap(r.arp_sha, r.arp_tha);
+  if (eth_type == kEthArp) {
+    // A request is answered by the target: sender and target trade places,
+    // and the answer names the replier's MAC as sender.
+    std::swap(r.arp_sip, r.arp_tip);
+    if (arp_op == 1) r.arp_op = 2;
+    r.arp_sha = r.src_mac;
+    r.arp_tha = r.dst_mac;
+  } else {
+    std::swap(r.arp_sip, r.arp_tip);
+    std::swap(r.arp_sha, r.arp_tha);
+  }
   if (IsIcmp()) {
     // Echo request -> echo reply keeps the flow; other types are left as is.
     if (eth_type == kEthIPv4 && icmp_type == 8) r.icmp_type = 0;

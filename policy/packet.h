@@ -43,7 +43,10 @@ struct Packet {
   bool IsIp() const { return eth_type == kEthIPv4 || eth_type == kEthIPv6; }
   bool HasPorts() const;  // ip with tcp/udp/sctp
   bool IsIcmp() const;    // icmp over IPv4 or icmpv6 over IPv6
-  // The same flow in the other direction (addresses, ports, MACs swapped).
+  // The same flow in the other direction (addresses, ports, MACs swapped;
+  // an ICMP echo request becomes an echo reply; an ARP request becomes a
+  // reply whose sender MAC is the reply's source MAC). The caller fixes the
+  // source MAC when the original went to a broadcast/multicast address.
   Packet Reply(const DeviceRef& reply_in) const;
   std::string ToString() const;
   auto operator<=>(const Packet&) const = default;

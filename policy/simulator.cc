@@ -1,19 +1,26 @@
+// tc semantics of the IR, as the kernel's flower classifier and actions
+// behave on the shared ingress block (see simulator.h for the contract).
 #include "policy/simulator.h"
 
 #include <algorithm>
 #include <map>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 
 namespace vfguard::policy {
 namespace {
 
+// A frame with more than one tag is delivered with this id, which no
+// semantic delivery carries, so that a double push never looks correct.
+constexpr uint16_t kStackedTags = 0xffff;
+
 // The frame as tc sees it while it moves through the block.
 struct FrameState {
   Packet packet;
-  std::optional<uint16_t> vlan;  // current outer tag
-  uint16_t ct_state = 0;         // 0 = untracked
-  std::optional<uint16_t> ct_zone;
+  std::vector<uint16_t> tags;  // 802.1Q tags, back() is the outermost
+  uint16_t ct_state = 0;       // 0 = untracked
+  uint16_t ct_zone = 0;        // flower reports zone 0 for untracked frames
 };
 
 bool MacMatches(const std::optional<Masked<MacAddr>>& key, const MacAddr& value) {
@@ -45,19 +52,22 @@ bool IsArpLike(uint16_t eth_type) { return eth_type == kEthArp || eth_type == kE
 bool Matches(const Filter& f, const FrameState& s) {
   const Packet& p = s.packet;
   const FlowerMatch& m = f.match;
-  // Filter protocol: 802.1Q filters see tagged frames only; others see the
-  // outermost protocol, which for a tagged frame is 802.1Q.
-  uint16_t outer = s.vlan ? kEth8021Q : p.eth_type;
+  const bool tagged = !s.tags.empty();
+  // tc compares the filter protocol with the outermost protocol: 802.1Q for
+  // a tagged frame (so only ETH_P_ALL and 802.1Q filters see it).
+  const uint16_t outer = tagged ? kEth8021Q : p.eth_type;
   if (f.protocol != kEthAll && f.protocol != outer) return false;
   if (m.indev && *m.indev != p.in) return false;
   if (!MacMatches(m.src_mac, p.src_mac) || !MacMatches(m.dst_mac, p.dst_mac)) return false;
-  if (m.vlan_id && (!s.vlan || *s.vlan != *m.vlan_id)) return false;
-  if (m.vlan_eth_type && (!s.vlan || p.eth_type != *m.vlan_eth_type)) return false;
-  if (m.eth_type && (s.vlan || p.eth_type != *m.eth_type)) return false;
-  bool ip = p.IsIp();
-  if ((m.src_ip || m.dst_ip || m.ip_proto) && !ip) return false;
-  if (m.src_ip && !PrefixMatches(m.src_ip, p.src_ip)) return false;
-  if (m.dst_ip && !PrefixMatches(m.dst_ip, p.dst_ip)) return false;
+  if (m.vlan_id && (!tagged || s.tags.back() != *m.vlan_id)) return false;
+  if (m.vlan_eth_type) {
+    uint16_t inner = s.tags.size() > 1 ? kEth8021Q : p.eth_type;
+    if (!tagged || inner != *m.vlan_eth_type) return false;
+  }
+  if (m.eth_type && (tagged || p.eth_type != *m.eth_type)) return false;
+  // L3/L4 keys see through the tag (the flow dissector skips it).
+  if ((m.src_ip || m.dst_ip || m.ip_proto) && !p.IsIp()) return false;
+  if (!PrefixMatches(m.src_ip, p.src_ip) || !PrefixMatches(m.dst_ip, p.dst_ip)) return false;
   if (!ExactMatches(m.ip_proto, p.ip_proto)) return false;
   if (m.src_port || m.dst_port) {
     if (!p.HasPorts()) return false;
@@ -80,8 +90,8 @@ bool Matches(const Filter& f, const FrameState& s) {
     if (!MacMatches(m.arp_sha, p.arp_sha) || !MacMatches(m.arp_tha, p.arp_tha)) return false;
   }
   if (!MaskedMatches(m.ct_state, s.ct_state)) return false;
-  if (m.ct_zone && (!s.ct_zone || *s.ct_zone != *m.ct_zone)) return false;
-  if (m.ct_mark && !MaskedMatches(m.ct_mark, uint32_t{0})) return false;
+  if (!ExactMatches(m.ct_zone, s.ct_zone)) return false;
+  if (!MaskedMatches(m.ct_mark, uint32_t{0})) return false;  // nothing sets a mark
   return true;
 }
 
@@ -97,103 +107,157 @@ std::map<uint32_t, std::vector<const Filter*>> IndexByChain(const Pipeline& pipe
   return chains;
 }
 
-void Deliver(Verdict& v, const DeviceRef& out, const FrameState& s) {
-  v.deliveries.insert(Delivery{out, s.vlan});
+std::string CtStateName(uint16_t st) {
+  if (st == 0) return "untracked";
+  std::vector<std::string> bits;
+  if (st & kCtTracked) bits.push_back("+trk");
+  if (st & kCtNew) bits.push_back("+new");
+  if (st & kCtEstablished) bits.push_back("+est");
+  if (st & kCtReply) bits.push_back("+rpl");
+  return absl::StrJoin(bits, "");
 }
+
+class Run {
+ public:
+  Run(const Pipeline& pipeline, const Packet& packet, ConntrackModel& ct, int max_steps)
+      : chains_(IndexByChain(pipeline)), ct_(ct), max_steps_(max_steps) {
+    s_.packet = packet;
+    if (packet.vlan) s_.tags.push_back(*packet.vlan);
+  }
+
+  SimulationResult Go() {
+    uint32_t chain = 0;
+    size_t next_index = 0;
+    int steps = 0;
+    while (true) {
+      const Filter* hit = nullptr;
+      auto it = chains_.find(chain);
+      if (it != chains_.end()) {
+        for (size_t i = next_index; i < it->second.size(); ++i) {
+          if (Matches(*it->second[i], s_)) {
+            hit = it->second[i];
+            next_index = i + 1;
+            break;
+          }
+        }
+      }
+      if (hit == nullptr) {
+        Note(absl::StrCat("chain ", chain, ": no filter matched; the frame goes nowhere"));
+        return Done();
+      }
+      if (++steps > max_steps_) {
+        r_.verdict.deliveries.clear();
+        Note(absl::StrCat("more than ", max_steps_, " filters matched (goto loop?): dropped"));
+        return Done();
+      }
+      r_.filters_run.push_back(hit->Key());
+      std::vector<std::string> actions;
+      for (const Action& a : hit->actions) actions.push_back(a.ToString());
+      Note(absl::StrCat("chain ", hit->chain, " prio ", hit->prio, " handle ", hit->handle, " [",
+                        hit->origin, "]: ", absl::StrJoin(actions, ", ")));
+      switch (RunActions(*hit)) {
+        case Next::kStop:
+          return Done();
+        case Next::kContinue:
+          break;  // next filter of this chain, after `hit`
+        case Next::kGoto:
+          chain = goto_chain_;
+          next_index = 0;
+          break;
+      }
+    }
+  }
+
+ private:
+  enum class Next { kStop, kContinue, kGoto };
+
+  void Note(std::string s) { r_.verdict.trace.push_back(std::move(s)); }
+
+  void Deliver(const DeviceRef& out) {
+    std::optional<uint16_t> tag;
+    if (!s_.tags.empty()) tag = s_.tags.size() == 1 ? s_.tags.back() : kStackedTags;
+    r_.verdict.deliveries.insert(Delivery{out, tag});
+    Note(absl::StrCat("  delivered to ", out.ToString(),
+                      tag ? absl::StrCat(" tagged vlan ", *tag) : std::string(),
+                      s_.tags.size() > 1 ? " (several tags stacked)" : ""));
+  }
+
+  Next RunActions(const Filter& f) {
+    for (const Action& a : f.actions) {
+      switch (a.kind) {
+        case Action::Kind::kOk:  // accepted by tc; nothing forwards it further
+          return Next::kStop;
+        case Action::Kind::kDrop:
+          return Next::kStop;
+        case Action::Kind::kPipe:
+          break;
+        case Action::Kind::kContinue:
+          return Next::kContinue;
+        case Action::Kind::kTrap:
+          r_.trapped = true;
+          Note("  trapped to the slow path");
+          return Next::kStop;
+        case Action::Kind::kGoto:
+          goto_chain_ = a.chain;
+          return Next::kGoto;
+        case Action::Kind::kCt:
+          if (!Ct(a)) return Next::kStop;
+          break;
+        case Action::Kind::kMirredMirror:
+          Deliver(a.device);
+          break;
+        case Action::Kind::kMirredRedirect:
+          Deliver(a.device);
+          return Next::kStop;
+        case Action::Kind::kVlanPush:
+          s_.tags.push_back(a.vlan_id);
+          break;
+        case Action::Kind::kVlanPop:
+          if (!s_.tags.empty()) s_.tags.pop_back();  // no tag: act_vlan leaves it
+          break;
+      }
+    }
+    // Only pipe-like actions ran: tc ends classification with that verdict,
+    // which leaves the frame where it was.
+    return Next::kStop;
+  }
+
+  // act_ct. Returns false when it drops the frame.
+  bool Ct(const Action& a) {
+    if (a.clear) {
+      s_.ct_state = 0;
+      s_.ct_zone = 0;
+      return true;
+    }
+    if (!s_.packet.IsIp()) {
+      // act_ct drops what is neither IPv4 nor IPv6 (it skips vlan tags to
+      // find out, so tagged IP frames are tracked).
+      Note("  ct on a non-IP frame: dropped by act_ct");
+      return false;
+    }
+    s_.ct_state = ct_.Lookup(a.zone, s_.packet);
+    s_.ct_zone = a.zone;
+    if (a.commit) ct_.Commit(a.zone, s_.packet);
+    Note(absl::StrCat("  ct zone ", a.zone, ": ", CtStateName(s_.ct_state),
+                      a.commit ? ", committed" : ""));
+    return true;
+  }
+
+  SimulationResult Done() { return std::move(r_); }
+
+  std::map<uint32_t, std::vector<const Filter*>> chains_;
+  ConntrackModel& ct_;
+  const int max_steps_;
+  FrameState s_;
+  uint32_t goto_chain_ = 0;
+  SimulationResult r_;
+};
 
 }  // namespace
 
 SimulationResult SimulateWithTrap(const Pipeline& pipeline, const Packet& packet,
                                   ConntrackModel& conntrack, int max_steps) {
-  SimulationResult result;
-  Verdict& verdict = result.verdict;
-  std::map<uint32_t, std::vector<const Filter*>> chains = IndexByChain(pipeline);
-  FrameState s{packet, packet.vlan};
-  uint32_t chain = 0;
-  size_t next_index = 0;
-  int steps = 0;
-  while (true) {
-    auto it = chains.find(chain);
-    const Filter* hit = nullptr;
-    if (it != chains.end()) {
-      for (size_t i = next_index; i < it->second.size(); ++i) {
-        if (Matches(*it->second[i], s)) {
-          hit = it->second[i];
-          next_index = i + 1;
-          break;
-        }
-      }
-    }
-    if (hit == nullptr) {
-      verdict.trace.push_back(
-          absl::StrCat("chain ", chain, ": no filter matched; frame goes nowhere"));
-      return result;
-    }
-    if (++steps > max_steps) {
-      verdict.deliveries.clear();
-      verdict.trace.push_back("step limit reached (goto loop?): dropped");
-      return result;
-    }
-    verdict.trace.push_back(absl::StrCat("chain ", hit->chain, " prio ", hit->prio, " handle ",
-                                         hit->handle, ": ", hit->origin));
-    bool next_filter = false;
-    bool jumped = false;
-    for (const Action& a : hit->actions) {
-      switch (a.kind) {
-        case Action::Kind::kOk:  // accepted by tc; nothing forwards it further
-        case Action::Kind::kDrop:
-          return result;
-        case Action::Kind::kPipe:
-          continue;
-        case Action::Kind::kContinue:
-          next_filter = true;
-          break;
-        case Action::Kind::kTrap:
-          result.trapped = true;
-          verdict.trace.push_back("trap to slow path");
-          return result;
-        case Action::Kind::kGoto:
-          chain = a.chain;
-          next_index = 0;
-          jumped = true;
-          break;
-        case Action::Kind::kCt:
-          if (a.clear) {
-            s.ct_state = 0;
-            s.ct_zone.reset();
-            continue;
-          }
-          if (!s.packet.IsIp() || s.vlan) {
-            // act_ct passes non-IP frames untouched (untracked).
-            s.ct_state = 0;
-            s.ct_zone.reset();
-            continue;
-          }
-          s.ct_state = conntrack.Lookup(a.zone, s.packet);
-          s.ct_zone = a.zone;
-          if (a.commit) conntrack.Commit(a.zone, s.packet);
-          continue;
-        case Action::Kind::kMirredMirror:
-          Deliver(verdict, a.device, s);
-          continue;
-        case Action::Kind::kMirredRedirect:
-          Deliver(verdict, a.device, s);
-          return result;
-        case Action::Kind::kVlanPush:
-          s.vlan = a.vlan_id;
-          continue;
-        case Action::Kind::kVlanPop:
-          s.vlan.reset();
-          continue;
-      }
-      if (next_filter || jumped) break;
-    }
-    if (jumped) continue;
-    if (next_filter) continue;  // keep scanning this chain after `hit`
-    // All actions were pipe-like: tc ends classification with that verdict,
-    // which leaves the frame where it was.
-    return result;
-  }
+  return Run(pipeline, packet, conntrack, max_steps).Go();
 }
 
 Verdict Simulate(const Pipeline& pipeline, const Packet& packet, ConntrackModel& conntrack,

@@ -4,8 +4,11 @@
 // its protocol and every present key match (with masks); its actions run in
 // order: ok/drop stop, continue goes to the next filter, goto jumps to another
 // chain, ct looks up (and commits) in a zone and sets ct_state/ct_zone for
-// later matches, vlan push/pop edits the frame, mirred mirror emits a copy,
-// mirred redirect emits the frame and stops. No matching filter in a chain:
+// later matches (untracked: ct_state 0, zone 0; like act_ct, ct drops a frame
+// that is neither IPv4 nor IPv6 and tracks tagged IP frames), vlan push/pop
+// edits the frame, mirred mirror emits a copy with the frame's current tag,
+// mirred redirect emits the frame and stops; a frame that ends with only
+// pipe-like actions stays where it was. No matching filter in a chain:
 // the frame is accepted by tc and, since nothing redirected it, goes nowhere
 // (dropped from the eswitch's point of view). Processing starts in chain 0 on
 // the frame's input device.
@@ -13,6 +16,8 @@
 #define VFGUARD_POLICY_SIMULATOR_H_
 
 #include <functional>
+#include <tuple>
+#include <vector>
 
 #include "policy/conntrack_model.h"
 #include "policy/ir.h"
@@ -30,6 +35,8 @@ Verdict Simulate(const Pipeline& pipeline, const Packet& packet, ConntrackModel&
 struct SimulationResult {
   Verdict verdict;
   bool trapped = false;  // a kTrap action ran: the frame goes to the slow path
+  // Key() of every filter that matched, in the order they ran.
+  std::vector<std::tuple<uint32_t, uint16_t, uint32_t>> filters_run;
 };
 SimulationResult SimulateWithTrap(const Pipeline& pipeline, const Packet& packet,
                                   ConntrackModel& conntrack, int max_steps = 10000);
