@@ -1,11 +1,24 @@
-// Property (b) of the foundation issue: for compiled pipelines of random
-// snapshots, random frames, and random sets of filters the hardware rejects
-// (on top of what the mlx5 model rejects), running the hardware pipeline and
-// handing trapped frames to the slow path delivers exactly what the slow path
-// alone delivers. 10,000 cases per run (RC_PARAMS in tests/unit/meson.build).
+// Property (b) of the foundation issue: for random pipelines, random frame
+// sequences and random sets of filters the hardware refuses (a random share
+// on top of what the mlx5 model refuses, traps included), running the
+// hardware pipeline and handing trapped frames to the slow path (re-run from
+// chain 0 as they arrived) delivers exactly what the slow path alone
+// delivers, and no filter with an effect (mirror, vlan edit, ct commit) runs
+// in hardware before a trap. Two sources of pipelines:
+//  - compiled pipelines of random snapshots (the real compiler), and
+//  - random IR pipelines from the generator below, which uses actions the
+//    compiler rarely or never emits (continue, pipe, mirror then goto, vlan
+//    edits and ct commit before later chains, many masks) so that every
+//    placement path is taken.
+// 10,000 cases each per run (RC_PARAMS in tests/unit/meson.build).
 #include <gtest/gtest.h>
 #include <rapidcheck.h>
 #include <rapidcheck/gtest.h>
+
+#include <cstdio>
+#include <map>
+#include <random>
+#include <set>
 
 #include "absl/hash/hash.h"
 #include "absl/strings/str_cat.h"
@@ -13,6 +26,7 @@
 #include "offload/hw_model.h"
 #include "offload/placement.h"
 #include "policy/compiler.h"
+#include "policy/model.h"
 #include "policy/simulator.h"
 #include "policy/slots.h"
 #include "tests/unit/gen/random_policy.h"
@@ -20,61 +34,391 @@
 namespace vfguard::offload {
 namespace {
 
+using policy::Action;
 using policy::ConntrackModel;
+using policy::DeviceRef;
+using policy::Filter;
 using policy::Packet;
+using policy::Pipeline;
 using policy::Verdict;
+using Kind = policy::Action::Kind;
 
-RC_GTEST_PROP(PlacementProperty, HardwarePlusSlowPathEqualsSlowPath, (uint64_t seed)) {
+bool IsTrap(const Filter& f) { return f.actions.size() == 1 && f.actions[0].kind == Kind::kTrap; }
+
+// The model under random capabilities, plus a random share of refusals it
+// does not know about (table full, firmware), traps included so that the
+// trap fallbacks run. Deterministic per (seed, filter).
+struct RandomOffer {
+  uint64_t seed;
+  HardwareModel model;
+  uint64_t reject_per_mille;
+  uint64_t trap_reject_per_mille;
+
+  absl::Status operator()(const Filter& f) const {
+    absl::Status st = model.Accepts(f);
+    if (!st.ok()) return st;
+    std::string indev = f.match.indev ? f.match.indev->ToString() : "";
+    uint64_t h = absl::HashOf(seed, f.chain, f.prio, f.handle, f.protocol, indev,
+                              f.match.ip_proto, f.match == policy::FlowerMatch{});
+    uint64_t limit = IsTrap(f) ? trap_reject_per_mille : reject_per_mille;
+    if (h % 1000 < limit) return absl::ResourceExhaustedError("random refusal");
+    return st;
+  }
+};
+
+RandomOffer MakeOffer(uint64_t seed) {
+  std::mt19937_64 rng(seed ^ 0x9e3779b97f4a7c15ULL);
+  HwCapabilities caps;
+  caps.icmp_flex_parser = rng() % 2;
+  caps.ignore_flow_level = rng() % 4 != 0;
+  caps.skip_sw_indev_refused_by_peers = rng() % 8 == 0;
+  uint64_t trap_share = rng() % 3 == 0 ? rng() % 700 : 0;
+  return RandomOffer{seed, HardwareModel(caps), rng() % 500, trap_share};
+}
+
+// Structural checks: every hardware filter was accepted, and each (chain,
+// prio) of the hardware holds either exactly the IR group or one trap (tc's
+// one mask per prio).
+void CheckStructure(const Pipeline& ir, const PlacementResult& placed, const RandomOffer& offer) {
+  RC_ASSERT(placed.SlowPathPipeline() == ir);
+  RC_ASSERT(placed.filters.size() == ir.filters.size());
+  Pipeline hw = placed.HardwarePipeline();
+  std::map<std::pair<uint32_t, uint16_t>, std::vector<const Filter*>> hw_groups, ir_groups;
+  for (const Filter& f : hw.filters) {
+    RC_ASSERT(offer(f).ok());
+    hw_groups[{f.chain, f.prio}].push_back(&f);
+  }
+  for (const Filter& f : ir.filters) ir_groups[{f.chain, f.prio}].push_back(&f);
+  for (const auto& [key, members] : hw_groups) {
+    bool one_trap = members.size() == 1 && IsTrap(*members[0]);
+    bool whole_group = ir_groups.count(key) && ir_groups[key].size() == members.size();
+    if (whole_group) {
+      for (size_t i = 0; i < members.size(); ++i) whole_group &= *members[i] == *ir_groups[key][i];
+    }
+    RC_ASSERT(one_trap || whole_group);
+  }
+  for (const PlacedFilter& p : placed.filters) {
+    RC_ASSERT((p.placement == Placement::kHardware) == p.hw_status.ok());
+  }
+}
+
+// The filters a hardware run went through, from its trace ("chain C prio P
+// handle H: ..."), so the test can see which effects ran before a trap.
+std::vector<const Filter*> FiltersRun(const Pipeline& hw, const Verdict& v) {
+  std::map<std::tuple<uint32_t, uint16_t, uint32_t>, const Filter*> by_key;
+  for (const Filter& f : hw.filters) by_key[f.Key()] = &f;
+  std::vector<const Filter*> out;
+  for (const std::string& line : v.trace) {
+    unsigned chain = 0, prio = 0, handle = 0;
+    if (std::sscanf(line.c_str(), "chain %u prio %u handle %u:", &chain, &prio, &handle) == 3) {
+      auto it = by_key.find({chain, static_cast<uint16_t>(prio), handle});
+      if (it != by_key.end()) out.push_back(it->second);
+    }
+  }
+  return out;
+}
+
+bool HasEffect(const Filter& f) {
+  for (const Action& a : f.actions) {
+    if (a.kind == Kind::kMirredMirror || a.kind == Kind::kVlanPush || a.kind == Kind::kVlanPop ||
+        (a.kind == Kind::kCt && a.commit)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+struct Stats {
+  int trapped_frames = 0;
+  int hw_frames = 0;
+};
+
+// Runs the frames through hardware + slow path and through the slow path
+// alone; fails with a readable report on the first difference.
+void CheckFrames(const PlacementResult& placed, const std::vector<Packet>& frames,
+                 const std::string& what, Stats& stats) {
+  Pipeline hw = placed.HardwarePipeline();
+  Pipeline sw = placed.SlowPathPipeline();
+  ConntrackModel ct_ref;
+  ConntrackModel ct_split;
+  for (const Packet& p : frames) {
+    Verdict expected = policy::Simulate(sw, p, ct_ref);
+    Verdict actual;
+    policy::SimulationResult first;
+    if (placed.hardware_bypassed) {
+      actual = policy::Simulate(sw, p, ct_split);  // every frame misses in hardware
+      ++stats.trapped_frames;
+    } else {
+      first = policy::SimulateWithTrap(hw, p, ct_split);
+      actual = first.verdict;
+      if (first.trapped) {
+        ++stats.trapped_frames;
+        if (!actual.deliveries.empty()) {
+          RC_FAIL(absl::StrCat("hardware delivered before trapping: ", p.ToString(), "\n",
+                               absl::StrJoin(actual.trace, "\n")));
+        }
+        for (const Filter* f : FiltersRun(hw, first.verdict)) {
+          if (HasEffect(*f)) {
+            RC_FAIL(absl::StrCat("effect before a trap in hardware: ", f->origin, "\n",
+                                 absl::StrJoin(first.verdict.trace, "\n")));
+          }
+        }
+        actual = policy::Simulate(sw, p, ct_split);
+      } else {
+        ++stats.hw_frames;
+      }
+    }
+    if (expected.deliveries != actual.deliveries) {
+      RC_FAIL(absl::StrCat(what, "frame: ", p.ToString(), "\nslow path: ", expected.ToString(),
+                           "\nhw+slow: ", actual.ToString(), "\nhw trace:\n  ",
+                           absl::StrJoin(first.verdict.trace, "\n  ")));
+    }
+  }
+}
+
+void Tag(const PlacementResult& placed, const Stats& stats) {
+  int hw = 0, trapped = 0, sw = 0;
+  for (const PlacedFilter& p : placed.filters) {
+    hw += p.placement == Placement::kHardware;
+    trapped += p.placement == Placement::kTrap;
+    sw += p.placement == Placement::kSlowPathOnly;
+  }
+  RC_TAG(hw > 0 ? "some filters in hw" : "no filter in hw",
+         trapped > 0 ? "some refused" : "none refused", sw > 0 ? "some kept out" : "none kept out",
+         stats.trapped_frames > 0 ? "frames trapped" : "no frame trapped",
+         stats.hw_frames > 0 ? "frames decided in hw" : "no frame decided in hw");
+}
+
+RC_GTEST_PROP(PlacementProperty, CompiledPipelineHardwarePlusSlowPathEqualsSlowPath,
+              (uint64_t seed)) {
   testing::RandomPolicy gen(seed);
   policy::Snapshot s = gen.Snapshot();
   auto slots = policy::AssignSlots(s, {});
   RC_ASSERT(slots.ok());
   auto pipeline = policy::Compile(s, *slots);
   RC_ASSERT(pipeline.ok());
-  HwCapabilities caps;
-  caps.icmp_flex_parser = (seed & 1) != 0;
-  caps.ignore_flow_level = (seed & 2) != 0;
-  HardwareModel model(caps);
-  // Reject a random share (0-50%) of what the model would accept, as a real
-  // NIC may for reasons the model does not know (table full, firmware).
-  const uint64_t reject_per_mille = (seed >> 8) % 500;
-  OfferFn offer = [&](const policy::Filter& f) -> absl::Status {
-    absl::Status st = model.Accepts(f);
-    if (!st.ok()) return st;
-    if (f.actions.size() == 1 && f.actions[0].kind == policy::Action::Kind::kTrap) return st;
-    uint64_t h = absl::HashOf(seed, f.chain, f.prio, f.handle);
-    if (h % 1000 < reject_per_mille) return absl::ResourceExhaustedError("random rejection");
-    return st;
-  };
-  PlacementResult placed = Place(*pipeline, offer);
-  policy::Pipeline hw = placed.HardwarePipeline();
-  policy::Pipeline sw = placed.SlowPathPipeline();
-  RC_ASSERT(sw == *pipeline);
-  // Every offloaded rule (traps aside) was accepted by the offer.
-  for (const policy::Filter& f : hw.filters) {
-    if (f.actions.front().kind != policy::Action::Kind::kTrap) RC_ASSERT(offer(f).ok());
-  }
-  ConntrackModel ct_ref;
-  ConntrackModel ct_split;
-  for (const Packet& p : gen.Exchange(s)) {
-    Verdict expected = policy::Simulate(sw, p, ct_ref);
-    policy::SimulationResult first = policy::SimulateWithTrap(hw, p, ct_split);
-    Verdict actual = first.verdict;
-    if (first.trapped) {
-      // No copy may leave the hardware before a trap: the slow path re-runs
-      // the original frame and would send it again.
-      if (!actual.deliveries.empty()) {
-        RC_FAIL(absl::StrCat("hardware delivered before trapping: ", p.ToString(), "\n",
-                             absl::StrJoin(actual.trace, "\n")));
+  RandomOffer offer = MakeOffer(seed);
+  PlacementResult placed = Place(*pipeline, std::cref(offer));
+  CheckStructure(*pipeline, placed, offer);
+  Stats stats;
+  CheckFrames(placed, gen.Exchange(s), absl::StrCat("seed ", seed, "\n", testing::Describe(s)),
+              stats);
+  Tag(placed, stats);
+}
+
+// --- random IR pipelines ---
+
+// Random valid tc structure: chains reached by goto (forward only, so no
+// loops), one protocol and one key/mask set per (chain, prio), members
+// differing in values only.
+class RandomIr {
+ public:
+  explicit RandomIr(uint64_t seed) : rng_(seed) {}
+
+  Pipeline Make() {
+    std::vector<uint32_t> chains = {0};
+    int n_chains = Uniform(1, 5);
+    for (int i = 1; i < n_chains; ++i) chains.push_back(chains.back() + Uniform(1, 3));
+    Pipeline p;
+    for (size_t c = 0; c < chains.size(); ++c) {
+      std::vector<uint32_t> later(chains.begin() + c + 1, chains.end());
+      uint16_t prio = 0;
+      int n_groups = Uniform(1, 4);
+      for (int g = 0; g < n_groups; ++g) {
+        prio += Uniform(1, 8);
+        Group(chains[c], prio, later, p);
       }
-      actual = policy::Simulate(sw, p, ct_split);
     }
-    if (expected.deliveries != actual.deliveries) {
-      RC_FAIL(absl::StrCat("seed ", seed, "\n", testing::Describe(s), "frame: ", p.ToString(),
-                           "\nslow path: ", expected.ToString(), "\nhw+slow: ", actual.ToString(),
-                           "\nhw trace:\n  ", absl::StrJoin(first.verdict.trace, "\n  ")));
+    return p;
+  }
+
+  std::vector<Packet> Frames() {
+    std::vector<Packet> out;
+    int n = Uniform(1, 6);
+    for (int i = 0; i < n; ++i) {
+      if (!out.empty() && Chance(0.4)) {
+        out.push_back(out.back().Reply(Dev()));
+      } else {
+        out.push_back(Frame());
+      }
+    }
+    return out;
+  }
+
+ private:
+  int Uniform(int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng_); }
+  bool Chance(double p) { return std::bernoulli_distribution(p)(rng_); }
+  template <typename T>
+  T Pick(std::initializer_list<T> v) {
+    return *(v.begin() + Uniform(0, static_cast<int>(v.size()) - 1));
+  }
+
+  DeviceRef Dev() {
+    int i = Uniform(0, 3);
+    return i == 0 ? DeviceRef::Uplink() : DeviceRef::OfPort(std::string(1, 'a' + i - 1));
+  }
+  policy::MacAddr Mac() {
+    policy::MacAddr m{{0x02, 0, 0, 0, 0, static_cast<uint8_t>(Uniform(1, 3))}};
+    return Chance(0.1) ? policy::MacAddr::Broadcast() : m;
+  }
+  policy::IpAddr Ip(bool v6) {
+    int host = Uniform(1, 3);
+    return *policy::IpAddr::Parse(v6 ? absl::StrCat("fd00::", host) : absl::StrCat("10.0.0.", host));
+  }
+
+  Packet Frame() {
+    Packet p;
+    p.in = Dev();
+    p.src_mac = Mac();
+    p.dst_mac = Mac();
+    if (Chance(0.2)) p.vlan = Pick<uint16_t>({10, 20});
+    p.eth_type = Pick<uint16_t>({policy::kEthIPv4, policy::kEthIPv6, policy::kEthArp});
+    bool v6 = p.eth_type == policy::kEthIPv6;
+    if (p.eth_type == policy::kEthArp) {
+      p.arp_op = Pick<uint16_t>({1, 2});
+      p.arp_sip = Ip(false);
+      p.arp_tip = Ip(false);
+      p.arp_sha = p.src_mac;
+      return p;
+    }
+    p.src_ip = Ip(v6);
+    p.dst_ip = Ip(v6);
+    p.ip_proto = Pick<uint8_t>({policy::kProtoTcp, policy::kProtoUdp, policy::kProtoSctp,
+                                v6 ? policy::kProtoIcmpv6 : policy::kProtoIcmp});
+    if (p.HasPorts()) {
+      p.src_port = Pick<uint16_t>({1000, 2000});
+      p.dst_port = Pick<uint16_t>({22, 80, 443});
+    } else {
+      p.icmp_type = Pick<uint8_t>({8, 0, 128, 129, 135});
+    }
+    return p;
+  }
+
+  // Which keys a group matches on, and with which masks; members then draw
+  // values only.
+  struct Shape {
+    uint16_t protocol = policy::kEthAll;
+    bool indev = false, src_mac = false, dst_mac = false, vlan_id = false, vlan_eth_type = false;
+    bool eth_type = false, src_ip = false, dst_ip = false, ip_proto = false, dst_port = false;
+    bool icmp_type = false, arp_op = false, arp_sip = false, ct_state = false, ct_zone = false;
+    uint8_t ip_len = 32;
+    uint16_t port_mask = 0xffff;
+    uint8_t proto = policy::kProtoTcp;
+    policy::Masked<uint16_t> ct{};
+  };
+
+  Shape RandomShape() {
+    Shape s;
+    s.protocol = Pick<uint16_t>({policy::kEthAll, policy::kEthIPv4, policy::kEthIPv6,
+                                 policy::kEthArp, policy::kEth8021Q});
+    s.indev = Chance(0.5);
+    s.src_mac = Chance(0.2);
+    s.dst_mac = Chance(0.3);
+    bool ip = s.protocol == policy::kEthIPv4 || s.protocol == policy::kEthIPv6;
+    bool v6 = s.protocol == policy::kEthIPv6;
+    if (s.protocol == policy::kEthAll) s.eth_type = Chance(0.3);
+    if (s.protocol == policy::kEth8021Q) {
+      s.vlan_id = Chance(0.7);
+      s.vlan_eth_type = Chance(0.4);
+    }
+    if (s.protocol == policy::kEthArp) {
+      s.arp_op = Chance(0.4);
+      s.arp_sip = Chance(0.4);
+    }
+    if (ip) {
+      s.src_ip = Chance(0.4);
+      s.dst_ip = Chance(0.3);
+      s.ip_len = v6 ? Pick<uint8_t>({128, 126}) : Pick<uint8_t>({32, 30});
+      s.ip_proto = Chance(0.6);
+      s.proto = Pick<uint8_t>({policy::kProtoTcp, policy::kProtoUdp, policy::kProtoSctp,
+                               v6 ? policy::kProtoIcmpv6 : policy::kProtoIcmp});
+      bool ports = s.proto == policy::kProtoTcp || s.proto == policy::kProtoUdp ||
+                   s.proto == policy::kProtoSctp;
+      s.dst_port = s.ip_proto && ports && Chance(0.5);
+      s.port_mask = Pick<uint16_t>({0xffff, 0xfff0});
+      s.icmp_type = s.ip_proto && !ports && Chance(0.5);
+      s.ct_state = Chance(0.4);
+      s.ct_zone = Chance(0.2);
+      const uint16_t trk = policy::kCtTracked, est = policy::kCtEstablished;
+      const uint16_t nw = policy::kCtNew, rpl = policy::kCtReply, rel = policy::kCtRelated;
+      s.ct = Pick<policy::Masked<uint16_t>>({{trk | nw, trk | nw},
+                                             {trk | est, trk | est},
+                                             {trk | est | rpl, trk | est | rpl},
+                                             {0, trk},
+                                             {trk, trk | nw},
+                                             {trk | rel, trk | rel}});
+    }
+    return s;
+  }
+
+  std::vector<Action> Actions(const std::vector<uint32_t>& later) {
+    std::vector<Action> out;
+    int n = Uniform(0, 2);
+    for (int i = 0; i < n; ++i) {
+      Action a{Pick<Kind>({Kind::kMirredMirror, Kind::kVlanPush, Kind::kVlanPop, Kind::kCt,
+                           Kind::kPipe})};
+      a.device = Dev();
+      a.vlan_id = Pick<uint16_t>({10, 20});
+      a.zone = Pick<uint16_t>({1, 2});
+      a.commit = a.kind == Kind::kCt && Chance(0.5);
+      out.push_back(a);
+    }
+    std::vector<Kind> ends = {Kind::kOk, Kind::kDrop, Kind::kMirredRedirect, Kind::kContinue};
+    if (!later.empty()) ends.insert(ends.end(), {Kind::kGoto, Kind::kGoto, Kind::kGoto});
+    Action end{ends[Uniform(0, static_cast<int>(ends.size()) - 1)]};
+    end.device = Dev();
+    if (end.kind == Kind::kGoto) end.chain = later[Uniform(0, static_cast<int>(later.size()) - 1)];
+    if (end.kind != Kind::kContinue || Chance(0.8)) out.push_back(end);
+    if (out.empty()) out.push_back(Action{Kind::kOk});
+    return out;
+  }
+
+  void Group(uint32_t chain, uint16_t prio, const std::vector<uint32_t>& later, Pipeline& p) {
+    Shape s = RandomShape();
+    int members = Uniform(1, 3);
+    for (int h = 1; h <= members; ++h) {
+      Filter f;
+      f.chain = chain;
+      f.prio = prio;
+      f.handle = h;
+      f.protocol = s.protocol;
+      policy::FlowerMatch& m = f.match;
+      bool v6 = s.protocol == policy::kEthIPv6;
+      if (s.indev) m.indev = Dev();
+      if (s.src_mac) m.src_mac = policy::Masked<policy::MacAddr>{Mac(), policy::MacAddr::Broadcast()};
+      if (s.dst_mac) m.dst_mac = policy::Masked<policy::MacAddr>{Mac(), policy::MacAddr::Broadcast()};
+      if (s.vlan_id) m.vlan_id = Pick<uint16_t>({10, 20});
+      if (s.vlan_eth_type) m.vlan_eth_type = Pick<uint16_t>({policy::kEthIPv4, policy::kEthArp});
+      if (s.eth_type) m.eth_type = Pick<uint16_t>({policy::kEthIPv4, policy::kEthArp});
+      if (s.arp_op) m.arp_op = Pick<uint16_t>({1, 2});
+      if (s.arp_sip) m.arp_sip = policy::IpPrefix{Ip(false), 32};
+      if (s.src_ip) m.src_ip = policy::IpPrefix{Ip(v6), s.ip_len};
+      if (s.dst_ip) m.dst_ip = policy::IpPrefix{Ip(v6), s.ip_len};
+      if (s.ip_proto) m.ip_proto = s.proto;
+      if (s.dst_port) m.dst_port = policy::Masked<uint16_t>{Pick<uint16_t>({22, 80, 443}), s.port_mask};
+      if (s.icmp_type) m.icmp_type = Pick<uint8_t>({8, 0, 128, 135});
+      if (s.ct_state) m.ct_state = s.ct;
+      if (s.ct_zone) m.ct_zone = Pick<uint16_t>({1, 2});
+      f.actions = Actions(later);
+      f.origin = absl::StrCat("ir chain ", chain, " prio ", prio, " handle ", h);
+      p.filters.push_back(std::move(f));
     }
   }
+
+  std::mt19937_64 rng_;
+};
+
+RC_GTEST_PROP(PlacementProperty, RandomIrHardwarePlusSlowPathEqualsSlowPath, (uint64_t seed)) {
+  RandomIr gen(seed);
+  Pipeline pipeline = gen.Make();
+  RandomOffer offer = MakeOffer(seed);
+  PlacementResult placed = Place(pipeline, std::cref(offer));
+  CheckStructure(pipeline, placed, offer);
+  Stats stats;
+  for (int run = 0; run < 3; ++run) {
+    CheckFrames(placed, gen.Frames(), absl::StrCat("seed ", seed, "\n"), stats);
+  }
+  Tag(placed, stats);
 }
 
 }  // namespace
