@@ -101,7 +101,8 @@ const std::vector<HwRule>& Rules() {
          return (f.match.icmp_type || f.match.icmp_code) && !caps.icmp_flex_parser &&
                 f.match.ip_proto.value_or(0) == policy::kProtoIcmp;
        },
-       absl::StatusCode::kUnimplemented, "mlx5_core: Match on Flex protocols for ICMP is not supported"},
+       absl::StatusCode::kUnimplemented,
+       "mlx5_core: Match on Flex protocols for ICMP is not supported"},
       {[](const Filter& f, const HwCapabilities& caps) {
          return (f.match.icmp_type || f.match.icmp_code) && !caps.icmp_flex_parser &&
                 f.match.ip_proto.value_or(0) != policy::kProtoIcmp;
@@ -123,7 +124,8 @@ const std::vector<HwRule>& Rules() {
       {[](const Filter& f, const HwCapabilities&) {
          return Count(f, [](const Action& a) { return a.kind == Kind::kContinue; }) > 0;
        },
-       absl::StatusCode::kUnimplemented, "act_gact: Offload of \"continue\" action is not supported"},
+       absl::StatusCode::kUnimplemented,
+       "act_gact: Offload of \"continue\" action is not supported"},
       {[](const Filter& f, const HwCapabilities&) {
          return Count(f, [](const Action& a) { return a.kind == Kind::kPipe; }) > 0;
        },
@@ -132,7 +134,8 @@ const std::vector<HwRule>& Rules() {
          return f.actions.size() > 1 &&
                 Count(f, [](const Action& a) { return a.kind == Kind::kTrap; }) > 0;
        },
-       absl::StatusCode::kUnimplemented, "mlx5_core: action trap is supported as a sole action only"},
+       absl::StatusCode::kUnimplemented,
+       "mlx5_core: action trap is supported as a sole action only"},
       {[](const Filter& f, const HwCapabilities&) {
          return Count(f, [](const Action& a) { return a.kind == Kind::kCt && !a.clear; }) > 1;
        },

@@ -46,8 +46,8 @@ using GroupKey = std::pair<uint32_t, uint16_t>;  // (chain, prio)
 // Sends a copy, edits the frame or changes conntrack: done twice (or seen
 // edited) if the frame is later trapped and re-run by the slow path.
 bool HasEffect(const Action& a) {
-  return a.kind == Kind::kMirredMirror || a.kind == Kind::kVlanPush ||
-         a.kind == Kind::kVlanPop || (a.kind == Kind::kCt && a.commit && !a.clear);
+  return a.kind == Kind::kMirredMirror || a.kind == Kind::kVlanPush || a.kind == Kind::kVlanPop ||
+         (a.kind == Kind::kCt && a.commit && !a.clear);
 }
 
 enum class ChainState : uint8_t { kGroups, kChainTrap, kNoHardware };
@@ -235,12 +235,13 @@ class Planner {
       placed.placement = placed.hw_status.ok() ? Placement::kSlowPathOnly : Placement::kTrap;
       if (state == ChainState::kGroups) {
         placed.trap = group_traps_.at(key);
-        if (placed.hw_status.ok()) placed.hw_status = absl::FailedPreconditionError(trapped_.at(key));
+        if (placed.hw_status.ok())
+          placed.hw_status = absl::FailedPreconditionError(trapped_.at(key));
       } else if (state == ChainState::kChainTrap) {
         placed.trap = chain_traps_.at(f.chain);
         if (placed.hw_status.ok()) {
-          placed.hw_status = absl::FailedPreconditionError(
-              absl::StrCat("chain ", f.chain, " is trapped whole: no trap for a group was accepted"));
+          placed.hw_status = absl::FailedPreconditionError(absl::StrCat(
+              "chain ", f.chain, " is trapped whole: no trap for a group was accepted"));
         }
       } else if (placed.hw_status.ok()) {
         placed.hw_status = absl::FailedPreconditionError(

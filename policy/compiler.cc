@@ -207,7 +207,7 @@ absl::StatusOr<Pipeline> Compile(const Snapshot& snapshot, const SlotAssignment&
 }
 
 absl::StatusOr<std::set<std::string>> IncrementalCompiler::Update(
-    std::shared_ptr<const Snapshot> snapshot, const SlotAssignment& slots) {
+    std::shared_ptr<const Snapshot> snapshot, SlotAssignment slots) {
   absl::Status st = CheckSlots(*snapshot, slots);
   if (!st.ok()) return st;
   std::set<std::string> todo;
@@ -251,7 +251,7 @@ absl::StatusOr<std::set<std::string>> IncrementalCompiler::Update(
     parts_[key] = std::move(part);
   }
   previous_ = std::move(snapshot);
-  if (!(previous_slots_ == slots)) previous_slots_ = slots;  // comparing allocates nothing
+  previous_slots_ = std::move(slots);
   return changed;
 }
 

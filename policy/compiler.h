@@ -41,9 +41,11 @@ absl::StatusOr<Pipeline> Compile(const Snapshot& snapshot, const SlotAssignment&
 class IncrementalCompiler {
  public:
   // Compiles `snapshot`; returns the keys of the parts that changed (added,
-  // recompiled or removed). `slots` must cover the snapshot.
+  // recompiled or removed). `slots` must cover the snapshot; it is kept for
+  // the next update (pass it with std::move to save the copy). On error
+  // nothing changes.
   absl::StatusOr<std::set<std::string>> Update(std::shared_ptr<const Snapshot> snapshot,
-                                               const SlotAssignment& slots);
+                                               SlotAssignment slots);
   // The whole pipeline; equals Compile(snapshot, slots) of the last Update.
   Pipeline Assemble() const;
   const std::map<std::string, PipelinePart>& parts() const { return parts_; }

@@ -132,11 +132,11 @@ TEST(HardwareModel, IcmpNeedsFlexParser) {
 
 TEST(HardwareModel, CtStateRelInvNewRejectedOnlyWhenSet) {
   Filter f = Base();
-  f.match.ct_state = CtState(policy::kCtTracked | policy::kCtRelated,
-                             policy::kCtTracked | policy::kCtRelated);
+  f.match.ct_state =
+      CtState(policy::kCtTracked | policy::kCtRelated, policy::kCtTracked | policy::kCtRelated);
   ExpectRejected(f, {}, EOPNOTSUPP, "mlx5_core: matching on ct_state +rel isn't supported");
-  f.match.ct_state = CtState(policy::kCtTracked | policy::kCtInvalid,
-                             policy::kCtTracked | policy::kCtInvalid);
+  f.match.ct_state =
+      CtState(policy::kCtTracked | policy::kCtInvalid, policy::kCtTracked | policy::kCtInvalid);
   ExpectRejected(f, {}, EOPNOTSUPP, "mlx5_core: matching on ct_state +inv isn't supported");
   f.match.ct_state =
       CtState(policy::kCtTracked | policy::kCtNew, policy::kCtTracked | policy::kCtNew);

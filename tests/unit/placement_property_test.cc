@@ -58,8 +58,8 @@ struct RandomOffer {
     absl::Status st = model.Accepts(f);
     if (!st.ok()) return st;
     std::string indev = f.match.indev ? f.match.indev->ToString() : "";
-    uint64_t h = absl::HashOf(seed, f.chain, f.prio, f.handle, f.protocol, indev,
-                              f.match.ip_proto, f.match == policy::FlowerMatch{});
+    uint64_t h = absl::HashOf(seed, f.chain, f.prio, f.handle, f.protocol, indev, f.match.ip_proto,
+                              f.match == policy::FlowerMatch{});
     uint64_t limit = IsTrap(f) ? trap_reject_per_mille : reject_per_mille;
     if (h % 1000 < limit) return absl::ResourceExhaustedError("random refusal");
     return st;
@@ -263,7 +263,8 @@ class RandomIr {
   }
   policy::IpAddr Ip(bool v6) {
     int host = Uniform(1, 3);
-    return *policy::IpAddr::Parse(v6 ? absl::StrCat("fd00::", host) : absl::StrCat("10.0.0.", host));
+    return *policy::IpAddr::Parse(v6 ? absl::StrCat("fd00::", host)
+                                     : absl::StrCat("10.0.0.", host));
   }
 
   Packet Frame() {
@@ -309,8 +310,8 @@ class RandomIr {
 
   Shape RandomShape() {
     Shape s;
-    s.protocol = Pick<uint16_t>({policy::kEthAll, policy::kEthIPv4, policy::kEthIPv6,
-                                 policy::kEthArp, policy::kEth8021Q});
+    s.protocol = Pick<uint16_t>(
+        {policy::kEthAll, policy::kEthIPv4, policy::kEthIPv6, policy::kEthArp, policy::kEth8021Q});
     s.indev = Chance(0.5);
     s.src_mac = Chance(0.2);
     s.dst_mac = Chance(0.3);
@@ -355,8 +356,8 @@ class RandomIr {
     std::vector<Action> out;
     int n = Uniform(0, 2);
     for (int i = 0; i < n; ++i) {
-      Action a{Pick<Kind>({Kind::kMirredMirror, Kind::kVlanPush, Kind::kVlanPop, Kind::kCt,
-                           Kind::kPipe})};
+      Action a{Pick<Kind>(
+          {Kind::kMirredMirror, Kind::kVlanPush, Kind::kVlanPop, Kind::kCt, Kind::kPipe})};
       a.device = Dev();
       a.vlan_id = Pick<uint16_t>({10, 20});
       a.zone = Pick<uint16_t>({1, 2});
@@ -385,8 +386,10 @@ class RandomIr {
       policy::FlowerMatch& m = f.match;
       bool v6 = s.protocol == policy::kEthIPv6;
       if (s.indev) m.indev = Dev();
-      if (s.src_mac) m.src_mac = policy::Masked<policy::MacAddr>{Mac(), policy::MacAddr::Broadcast()};
-      if (s.dst_mac) m.dst_mac = policy::Masked<policy::MacAddr>{Mac(), policy::MacAddr::Broadcast()};
+      if (s.src_mac)
+        m.src_mac = policy::Masked<policy::MacAddr>{Mac(), policy::MacAddr::Broadcast()};
+      if (s.dst_mac)
+        m.dst_mac = policy::Masked<policy::MacAddr>{Mac(), policy::MacAddr::Broadcast()};
       if (s.vlan_id) m.vlan_id = Pick<uint16_t>({10, 20});
       if (s.vlan_eth_type) m.vlan_eth_type = Pick<uint16_t>({policy::kEthIPv4, policy::kEthArp});
       if (s.eth_type) m.eth_type = Pick<uint16_t>({policy::kEthIPv4, policy::kEthArp});
@@ -395,7 +398,8 @@ class RandomIr {
       if (s.src_ip) m.src_ip = policy::IpPrefix{Ip(v6), s.ip_len};
       if (s.dst_ip) m.dst_ip = policy::IpPrefix{Ip(v6), s.ip_len};
       if (s.ip_proto) m.ip_proto = s.proto;
-      if (s.dst_port) m.dst_port = policy::Masked<uint16_t>{Pick<uint16_t>({22, 80, 443}), s.port_mask};
+      if (s.dst_port)
+        m.dst_port = policy::Masked<uint16_t>{Pick<uint16_t>({22, 80, 443}), s.port_mask};
       if (s.icmp_type) m.icmp_type = Pick<uint8_t>({8, 0, 128, 135});
       if (s.ct_state) m.ct_state = s.ct;
       if (s.ct_zone) m.ct_zone = Pick<uint16_t>({1, 2});
