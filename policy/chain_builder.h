@@ -17,10 +17,13 @@ namespace vfguard::policy {
 // Chain numbers derive from stable slots only (docs/pipeline.md).
 struct Chains {
   static constexpr uint32_t kDispatch = 0;
-  // Chain 0, prio 1: one `indev` filter per port, handle = port slot (in the
+  // Chain 0, prio 1 is left to the agent's hooks (the live-migration
+  // activation BPF classifier, which only reports and continues).
+  static constexpr uint16_t kHookPrio = 1;
+  // Chain 0, prio 2: one `indev` filter per port, handle = port slot (in the
   // port's part); the uplink's filters follow from this prio on.
-  static constexpr uint16_t kDispatchPortPrio = 1;
-  static constexpr uint16_t kDispatchUplinkFirstPrio = 2;
+  static constexpr uint16_t kDispatchPortPrio = 2;
+  static constexpr uint16_t kDispatchUplinkFirstPrio = 3;
   static uint32_t PortBase(uint32_t slot) { return slot << 4; }
   static uint32_t From(uint32_t slot) { return PortBase(slot) + 0; }
   static uint32_t Egress(uint32_t slot) { return PortBase(slot) + 1; }
@@ -29,7 +32,10 @@ struct Chains {
   static uint32_t Flood(uint32_t slot) { return PortBase(slot) + 4; }
   static uint32_t To(uint32_t slot) { return PortBase(slot) + 5; }
   static uint32_t IngressRules(uint32_t slot) { return PortBase(slot) + 6; }
-  static uint32_t NetworkBase(uint32_t slot) { return (1u << 28) + (slot << 4); }
+  // gact goto carries the chain in 28 bits (TC_ACT_EXT_VAL_MASK), so every
+  // chain stays below 2^28: ports up to 2^24 + 15, networks from 2^27.
+  static constexpr uint32_t kMaxGotoChain = (1u << 28) - 1;
+  static uint32_t NetworkBase(uint32_t slot) { return (1u << 27) + (slot << 4); }
   static uint32_t ForwardFromPorts(uint32_t slot) { return NetworkBase(slot) + 0; }
   static uint32_t ForwardFromUplink(uint32_t slot) { return NetworkBase(slot) + 1; }
   static uint32_t FloodFromUplink(uint32_t slot) { return NetworkBase(slot) + 2; }

@@ -82,7 +82,7 @@ absl::Status CompileNetwork(const CompileContext& ctx, const Network& net,
 }
 
 absl::Status CompileDispatch(const CompileContext& ctx, std::vector<Filter>& out) {
-  // Ports' entries (prio 1) are in their own parts (CompilePortDispatch).
+  // Ports' entries (prio 2) are in their own parts (CompilePortDispatch).
   ChainBuilder b(Chains::kDispatch, Chains::kDispatchUplinkFirstPrio);
   const Network* flat = nullptr;
   for (const auto& [id, net] : ctx.snap.networks) {

@@ -49,12 +49,12 @@ absl::Status CompileUplinkFlood(const CompileContext& ctx, const Network& net,
 // A network's forwarding chains and its flood chain for frames from the uplink.
 absl::Status CompileNetwork(const CompileContext& ctx, const Network& net,
                             std::vector<Filter>& out);
-// Chain 0, prio 1: the port's entry (`indev` -> its from-chain), handle =
+// Chain 0, prio 2 (after the hook prio): the port's entry (`indev` -> its from-chain), handle =
 // its slot. Part of the port's part, so adding a port leaves the rest of
 // chain 0 alone.
 absl::Status CompilePortDispatch(const CompileContext& ctx, const Port& port,
                                  std::vector<Filter>& out);
-// Chain 0 from prio 2: frames from the uplink by VLAN, and the final drop.
+// Chain 0 from prio 3: frames from the uplink by VLAN, and the final drop.
 absl::Status CompileDispatch(const CompileContext& ctx, std::vector<Filter>& out);
 
 }  // namespace vfguard::policy

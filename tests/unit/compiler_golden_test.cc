@@ -12,7 +12,7 @@
 namespace vfguard::policy {
 namespace {
 
-constexpr uint32_t kNetBase = 1u << 28;
+constexpr uint32_t kNetBase = 1u << 27;
 
 // "prio/handle proto key=value ... -> action; action" for one filter.
 std::string Line(const Filter& f) {
@@ -88,13 +88,13 @@ TEST(CompilerGolden, DispatchByInputDeviceAndVlan) {
   ASSERT_TRUE(p.ok()) << p.status();
   EXPECT_EQ(Chain(*p, 0),
             (std::vector<std::string>{
-                "1/1 0x3 indev=port:a -> goto chain 16",
-                "1/2 0x3 indev=port:b -> goto chain 32",
-                absl::StrCat("2/1 0x8100 indev=uplink vid=100 -> vlan pop; goto chain ",
+                "2/1 0x3 indev=port:a -> goto chain 16",
+                "2/2 0x3 indev=port:b -> goto chain 32",
+                absl::StrCat("3/1 0x8100 indev=uplink vid=100 -> vlan pop; goto chain ",
                              kNetBase + 16 + 1),
-                "3/1 0x8100 indev=uplink -> drop",
-                "4/1 0x3 indev=uplink -> drop",
-                "5/1 0x3 -> drop",
+                "4/1 0x8100 indev=uplink -> drop",
+                "5/1 0x3 indev=uplink -> drop",
+                "6/1 0x3 -> drop",
             }));
 }
 

@@ -89,7 +89,7 @@ std::map<uint32_t, const Network*> NetworksBySlot(const Snapshot& s, const SlotA
 
 void CheckPipeline(const Snapshot& s, const SlotAssignment& slots, const Pipeline& p,
                    const std::string& label) {
-  constexpr uint32_t kNetBase = 1u << 28;
+  constexpr uint32_t kNetBase = 1u << 27;
   auto ports = PortsBySlot(s, slots);
   auto networks = NetworksBySlot(s, slots);
   std::map<std::tuple<uint32_t, uint16_t, uint16_t>, std::set<FlowerMatch>> keys;
