@@ -27,11 +27,21 @@ class FakeCtBackend : public CtBackend {
   std::vector<netlink::CtEntry> All() const;
   bool Contains(uint16_t zone, const netlink::CtTuple& orig) const;
 
-  // Failure injection: dumps of `zone` fail with `status`.
-  void FailDumpsOf(uint16_t zone, absl::Status status) { dump_failures_[zone] = status; }
-  // Deleting this entry fails with `status` (and leaves it in place).
+  // Failure injection: dumps of `zone` fail with `status` (OK: stop failing).
+  void FailDumpsOf(uint16_t zone, absl::Status status) {
+    if (status.ok()) {
+      dump_failures_.erase(zone);
+    } else {
+      dump_failures_[zone] = status;
+    }
+  }
+  // Deleting this entry fails with `status` and leaves it in place (OK: stop).
   void FailDeleteOf(uint16_t zone, const netlink::CtTuple& orig, absl::Status status) {
-    delete_failures_[{zone, orig}] = status;
+    if (status.ok()) {
+      delete_failures_.erase({zone, orig});
+    } else {
+      delete_failures_[{zone, orig}] = status;
+    }
   }
 
   size_t dump_calls() const { return dump_calls_; }
