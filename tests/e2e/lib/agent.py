@@ -1,0 +1,156 @@
+"""Runs build/agent/vfguard-agent on the emulated eswitch and reads its logs.
+
+The agent logs logfmt lines to stderr; after every reconcile pass one line
+with `event=reconciled writes=<n> errors=<n>`. Agent.reconciles() parses those
+lines; wait_reconciled() waits for the next one after a given count.
+"""
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import time
+
+import topology
+
+_KV = re.compile(r'([A-Za-z_][A-Za-z0-9_.]*)=("(?:[^"\\]|\\.)*"|\S*)')
+
+
+def logfmt(line):
+    out = {}
+    for k, v in _KV.findall(line):
+        if v.startswith('"') and v.endswith('"') and len(v) >= 2:
+            v = v[1:-1].replace('\\"', '"').replace("\\\\", "\\")
+        out[k] = v
+    return out
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def default_binary():
+    here = os.path.dirname(os.path.abspath(__file__))
+    root = os.path.abspath(os.path.join(here, "..", "..", ".."))
+    build = os.environ.get("VFGUARD_BUILD_DIR", os.path.join(root, "build"))
+    return os.environ.get("VFGUARD_AGENT", os.path.join(build, "agent", "vfguard-agent"))
+
+
+class Agent:
+    def __init__(self, binary, state_dir, policy_file, block, log_path):
+        self.binary, self.state_dir, self.policy_file = binary, state_dir, policy_file
+        self.block, self.log_path = block, log_path
+        self.proc = None
+        self.metrics_port = free_port()
+        self.api_socket = os.path.join(state_dir, "agent.sock")
+        os.makedirs(state_dir, exist_ok=True)
+
+    def argv(self):
+        a = [self.binary, f"--state_dir={self.state_dir}", f"--policy_file={self.policy_file}",
+             "--eswitch_mode=map", f"--uplink={topology.UPLINK}"]
+        a += [f"--representor={v['vf']}={v['rep']}" for v in topology.VMS.values()]
+        a += [f"--block_index={self.block}", f"--api_socket={self.api_socket}",
+              f"--metrics_listen=127.0.0.1:{self.metrics_port}", "--log_level=debug"]
+        return a
+
+    def start(self):
+        log = open(self.log_path, "a")
+        log.write(f"# --- start {' '.join(self.argv())}\n")
+        log.flush()
+        self.proc = subprocess.Popen(self.argv(), stdout=log, stderr=log)
+        log.close()
+
+    def running(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def lines(self):
+        try:
+            with open(self.log_path, errors="replace") as f:
+                return f.read().splitlines()
+        except OSError:
+            return []
+
+    def reconciles(self):
+        return [logfmt(l) for l in self.lines() if "event=reconciled" in l]
+
+    def wait_reconciled(self, after, timeout=60.0):
+        """The first reconcile record after `after` earlier ones, or None on
+        timeout or exit (check running())."""
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            r = self.reconciles()
+            if len(r) > after:
+                return r[after]
+            if not self.running():
+                r = self.reconciles()
+                return r[after] if len(r) > after else None
+            time.sleep(0.2)
+        return None
+
+    def settle(self, quiet=1.5, timeout=30.0):
+        """Waits until no new reconcile line has appeared for `quiet` seconds."""
+        end = time.monotonic() + timeout
+        n = len(self.reconciles())
+        last = time.monotonic()
+        while time.monotonic() < end:
+            time.sleep(0.25)
+            m = len(self.reconciles())
+            if m != n:
+                n, last = m, time.monotonic()
+            elif time.monotonic() - last >= quiet:
+                return n
+        return n
+
+    def hup(self):
+        self.proc.send_signal(signal.SIGHUP)
+
+    def kill9(self):
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=10)
+
+    def stop(self, timeout=15):
+        """SIGTERM; returns the exit status (None if it had to be killed)."""
+        if not self.running():
+            return self.proc.returncode if self.proc else None
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            return None
+
+    def tail(self, n=15):
+        return self.lines()[-n:]
+
+
+def write_policy(path, policy):
+    """Replaces the policy file atomically (temp file + rename), as tools do."""
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(policy, f, indent=2)
+        f.write("\n")
+        f.flush()
+        os.fsync(f.fileno())
+    os.rename(tmp, path)
+
+
+def tc_filters(block):
+    """`tc filter show block N` as a list of filter lines that carry a handle."""
+    r = subprocess.run(["tc", "filter", "show", "block", str(block)], stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, text=True)
+    return [l for l in r.stdout.splitlines() if l.startswith("filter ") and " handle " in l]
+
+
+def tc_filter_key(line):
+    """(protocol, pref, chain, handle) of a `filter ...` header line."""
+    w = line.split()
+    def after(tok, default=None):
+        return w[w.index(tok) + 1] if tok in w and w.index(tok) + 1 < len(w) else default
+    return (after("protocol"), after("pref"), after("chain", "0"), after("handle"))
