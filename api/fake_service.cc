@@ -1,0 +1,101 @@
+#include "api/fake_service.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "agent/policy_codec.h"
+
+namespace vfguard::api {
+
+FakeAgentService::FakeAgentService() {
+  status_.ready = true;
+  status_.version = "test";
+  status_.started = absl::FromUnixSeconds(1700000000);
+}
+
+absl::StatusOr<api::v1::Policy> FakeAgentService::Mutate(
+    const std::function<absl::Status(api::v1::Policy&)>& edit) {
+  api::v1::Policy next = desired_;
+  if (absl::Status s = edit(next); !s.ok()) return s;
+  auto snapshot = agent::SnapshotFromPolicy(next);
+  if (!snapshot.ok()) return snapshot.status();
+  if (fail_checkpoint_) return absl::InternalError("checkpoint: write failed (test)");
+  desired_ = std::move(next);
+  ++mutations_;
+  return desired_;
+}
+
+std::optional<uint16_t> FakeAgentService::ZoneOf(const std::string& port_id) const {
+  std::vector<std::string> ids;
+  for (const auto& p : desired_.ports()) ids.push_back(p.id());
+  std::sort(ids.begin(), ids.end());
+  auto it = std::find(ids.begin(), ids.end(), port_id);
+  if (it == ids.end()) return std::nullopt;
+  return static_cast<uint16_t>(1 + (it - ids.begin()));
+}
+
+absl::StatusOr<agent::PortStatus> FakeAgentService::Port(const std::string& port_id) const {
+  auto zone = ZoneOf(port_id);
+  if (!zone) return absl::NotFoundError(absl::StrCat("port ", port_id, " does not exist"));
+  agent::PortStatus status;
+  status.id = port_id;
+  for (const auto& p : desired_.ports()) {
+    if (p.id() != port_id) continue;
+    status.state = p.state().empty() ? "active" : p.state();
+    status.representor =
+        p.has_vf_index() ? absl::StrCat("pf0vf", p.vf_index()) : p.representor_name();
+  }
+  status.representor_present = true;
+  status.zone = *zone;
+  status.slot = *zone;
+  agent::RuleStatus drop;
+  drop.chain = 1000 + *zone;
+  drop.prio = 65535;
+  drop.handle = 1;
+  drop.match = "";
+  drop.actions = "drop";
+  drop.origin = "default drop";
+  drop.placement = "hw";
+  status.rules.push_back(drop);
+  return status;
+}
+
+absl::StatusOr<agent::TraceResult> FakeAgentService::Trace(const policy::Packet& packet,
+                                                           bool established) {
+  last_trace_ = packet;
+  last_established_ = established;
+  return trace_result_;
+}
+
+absl::StatusOr<std::vector<netlink::CtEntry>> FakeAgentService::Conntrack(
+    const std::string& port_id) {
+  if (!ZoneOf(port_id))
+    return absl::NotFoundError(absl::StrCat("port ", port_id, " does not exist"));
+  return conntrack_[port_id];
+}
+
+absl::StatusOr<size_t> FakeAgentService::ImportConntrack(
+    const std::string& port_id, const std::vector<netlink::CtEntry>& entries) {
+  auto zone = ZoneOf(port_id);
+  if (!zone) return absl::NotFoundError(absl::StrCat("port ", port_id, " does not exist"));
+  for (auto entry : entries) {
+    entry.zone = *zone;
+    conntrack_[port_id].push_back(entry);
+  }
+  return entries.size();
+}
+
+uint64_t FakeAgentService::Subscribe(std::function<void(const agent::Event&)> handler) {
+  uint64_t id = next_subscriber_++;
+  subscribers_[id] = std::move(handler);
+  return id;
+}
+
+void FakeAgentService::Unsubscribe(uint64_t id) { subscribers_.erase(id); }
+
+void FakeAgentService::Emit(const agent::Event& event) {
+  auto copy = subscribers_;  // a handler may unsubscribe
+  for (auto& [id, handler] : copy) handler(event);
+}
+
+}  // namespace vfguard::api

@@ -1,0 +1,38 @@
+// The one-line packet description of /v1/trace and `agentctl trace`:
+//
+//   PROTO SRC[:PORT] -> DST[:PORT] [type N [code N]]
+//
+// PROTO is tcp, udp, sctp, icmp, icmpv6 (case-insensitive) or a protocol
+// number 0-255; ports (0-65535) only with tcp/udp/sctp, where they are
+// optional (absent = 0); `type`/`code` (0-255) only with icmp/icmpv6 (absent
+// type = echo request: 8 for icmp, 128 for icmpv6). IPv6 addresses are
+// written in brackets when a port follows (`[2001:db8::1]:80`) and may be
+// bracketed without one. Both addresses must be of one family, and icmp needs
+// IPv4, icmpv6 IPv6. Examples:
+//   tcp 10.0.0.5:1234 -> 10.0.0.7:80
+//   icmp 10.0.0.5 -> 10.0.0.7 type 0 code 0
+//   udp [fe80::1]:546 -> [ff02::1:2]:547
+//
+// The result has only the L3/L4 fields set (eth_type, addresses, protocol,
+// ports, ICMP type/code); the caller fills in the ingress device and MACs.
+// Errors are InvalidArgument, start with `packet: ` and quote the offending
+// token, so an API error can name the field.
+#ifndef VFGUARD_API_PACKET_TEXT_H_
+#define VFGUARD_API_PACKET_TEXT_H_
+
+#include <string>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+#include "policy/packet.h"
+
+namespace vfguard::api {
+
+absl::StatusOr<policy::Packet> ParsePacketText(std::string_view text);
+
+// The inverse for the fields ParsePacketText sets (canonical spelling).
+std::string PacketToText(const policy::Packet& packet);
+
+}  // namespace vfguard::api
+
+#endif  // VFGUARD_API_PACKET_TEXT_H_
