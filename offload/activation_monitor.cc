@@ -1,5 +1,6 @@
 #include "offload/activation_monitor.h"
 
+#include <arpa/inet.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <unistd.h>
@@ -10,6 +11,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "boost/asio/posix/stream_descriptor.hpp"
 #include "offload/activation_bpf_object.h"  // generated from offload/bpf/activation.bpf.c
 #include "offload/bpf/activation_event.h"
@@ -53,6 +55,19 @@ std::string ActivationKindName(ActivationKind kind) {
       return "unsolicited-na";
   }
   return absl::StrCat("kind-", static_cast<uint32_t>(kind));
+}
+
+std::string ToString(const ActivationEvent& e) {
+  std::string out = absl::StrFormat("%s ifindex=%u cookie=%u mac=%02x:%02x:%02x:%02x:%02x:%02x",
+                                    ActivationKindName(e.kind), e.ifindex, e.cookie, e.mac[0],
+                                    e.mac[1], e.mac[2], e.mac[3], e.mac[4], e.mac[5]);
+  char text[INET6_ADDRSTRLEN] = "";
+  if (e.ip_version == 4 && inet_ntop(AF_INET, e.ip.data(), text, sizeof(text)) != nullptr) {
+    absl::StrAppend(&out, " ip=", text);
+  } else if (e.ip_version == 6 && inet_ntop(AF_INET6, e.ip.data(), text, sizeof(text)) != nullptr) {
+    absl::StrAppend(&out, " ip=", text);
+  }
+  return out;
 }
 
 absl::StatusOr<ActivationEvent> DecodeActivationEvent(absl::Span<const uint8_t> record) {

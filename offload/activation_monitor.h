@@ -25,6 +25,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <ostream>
 #include <string>
 
 #include "absl/status/status.h"
@@ -54,6 +55,9 @@ struct ActivationEvent {
   std::array<uint8_t, 16> ip{};  // network order; unused bytes zero
   bool operator==(const ActivationEvent&) const = default;
 };
+// "garp ifindex=7 cookie=9 mac=52:54:00:12:34:56 ip=10.0.0.5", for logs and tests.
+std::string ToString(const ActivationEvent& event);
+inline void PrintTo(const ActivationEvent& event, std::ostream* os) { *os << ToString(event); }
 
 // Decodes one ring-buffer record; INVALID_ARGUMENT for a wrong size or an
 // unknown kind (a newer program with an older loader).
