@@ -1,0 +1,48 @@
+// TcBackend over the kernel: one NETLINK_ROUTE socket on a private
+// io_context, so each call runs to completion without re-entering the
+// agent's reactor (agent/tc_backend.h).
+//
+// Ops map to the tc codec as "tc" does: kCreateClsact = "qdisc add clsact
+// ingress_block B" (EEXIST if present), kDeleteClsact = "qdisc del clsact",
+// kCreateFilter = "filter add" (NLM_F_CREATE|NLM_F_EXCL), kReplaceFilter =
+// "filter change" (no create flags: ENOENT if absent, else an atomic swap),
+// kDeleteFilter = "filter del". An op that does not encode (invalid filter)
+// gets the encoder's InvalidArgument and is not sent; the rest of the batch
+// still is.
+#ifndef VFGUARD_AGENT_NETLINK_TC_BACKEND_H_
+#define VFGUARD_AGENT_NETLINK_TC_BACKEND_H_
+
+#include <boost/asio/io_context.hpp>
+#include <memory>
+
+#include "agent/tc_backend.h"
+#include "agent/tc_write_counts.h"
+#include "netlink/nl_socket.h"
+
+namespace vfguard::agent {
+
+class NetlinkTcBackend : public TcBackend {
+ public:
+  // Opens the socket; fails (with errno) where netlink is not available.
+  static absl::StatusOr<std::unique_ptr<NetlinkTcBackend>> Open();
+
+  absl::StatusOr<std::map<uint32_t, uint32_t>> DumpClsact() override;
+  absl::StatusOr<std::vector<netlink::FlowerFilter>> DumpBlock(uint32_t block) override;
+  std::vector<absl::Status> Apply(const std::vector<TcOp>& ops) override;
+
+  // Write requests sent to the kernel so far (dumps are not writes), counted
+  // whether or not the kernel accepted them.
+  const TcWriteCounts& writes() const { return writes_; }
+
+ private:
+  NetlinkTcBackend() = default;
+
+  // Declared before the socket, which must be destroyed first.
+  std::unique_ptr<boost::asio::io_context> io_;
+  std::unique_ptr<netlink::NetlinkSocket> socket_;
+  TcWriteCounts writes_;
+};
+
+}  // namespace vfguard::agent
+
+#endif  // VFGUARD_AGENT_NETLINK_TC_BACKEND_H_
