@@ -65,6 +65,7 @@ absl::StatusOr<Checkpoint> FromProto(const pb::Checkpoint& in) {
   for (const pb::HardwareRejection& r : in.hardware_rejections()) {
     out.hardware_rejections.push_back({r.filter_key(), r.errno_value(), r.message()});
   }
+  out.policy_file_digest = in.policy_file_digest();
   return out;
 }
 
@@ -100,6 +101,7 @@ std::string EncodeCheckpoint(const Checkpoint& checkpoint) {
     out->set_errno_value(r.error_number);
     out->set_message(r.message);
   }
+  msg.set_policy_file_digest(checkpoint.policy_file_digest);
   // Deterministic so that an unchanged state gives identical bytes.
   std::string payload;
   {

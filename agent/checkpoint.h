@@ -44,7 +44,10 @@ struct Checkpoint {
   // SnapshotFromPolicy (LoadCheckpoint checks it).
   api::v1::Policy desired;
   policy::SlotAssignment slots;
+  // Offer results: error_number > 0 is a refusal, 0 an acceptance.
   std::vector<HardwareRejection> hardware_rejections;
+  // Fnv1a64 of the policy file content last applied, 0 when none was.
+  uint64_t policy_file_digest = 0;
 };
 
 inline constexpr uint32_t kCheckpointFormatVersion = 1;

@@ -1,0 +1,298 @@
+#include "agent/agent.h"
+
+#include <linux/rtnetlink.h>
+#include <sys/stat.h>
+
+#include <chrono>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "agent/conntrack_revoker.h"
+#include "agent/policy_codec.h"
+
+namespace vfguard::agent {
+namespace {
+
+std::chrono::nanoseconds ToChrono(absl::Duration d) { return absl::ToChronoNanoseconds(d); }
+
+constexpr absl::Duration kResyncPeriod = absl::Seconds(60);
+constexpr absl::Duration kFilePollPeriod = absl::Seconds(1);
+constexpr absl::Duration kMaxRetryDelay = absl::Seconds(30);
+
+template <typename T>
+T* Must(absl::StatusOr<T*> family) {
+  // The names below are literals checked by tests; a failure is a bug.
+  return family.ok() ? *family : nullptr;
+}
+
+}  // namespace
+
+Agent::Agent(boost::asio::io_context& io, AgentConfig config, Logger& log,
+             std::unique_ptr<DesiredState> desired, TcBackend& tc, CtBackend* ct,
+             metrics::Registry& metrics)
+    : io_(io),
+      config_(std::move(config)),
+      log_(log),
+      desired_(std::move(desired)),
+      tc_(tc),
+      ct_(ct),
+      metrics_(metrics),
+      reconciler_(tc, log, config_.block_index),
+      offers_(desired_->offers()),
+      reconcile_timer_(io),
+      resync_timer_(io),
+      file_timer_(io) {
+  m_.ports = Must(metrics_.AddGauge("vfguard_ports", "Desired ports by state.", {"state"}));
+  m_.rules = Must(metrics_.AddGauge(
+      "vfguard_rules", "Installed pipeline filters by placement (hw, sw, trap).", {"placement"}));
+  m_.hw_rejections = Must(metrics_.AddGauge(
+      "vfguard_hw_rejections", "Filters the hardware refused, by errno name.", {"reason"}));
+  m_.reconciles =
+      Must(metrics_.AddCounter("vfguard_reconcile_total", "Reconcile passes.", {"result"}));
+  m_.reconcile_seconds = Must(metrics_.AddHistogram("vfguard_reconcile_duration_seconds",
+                                                    "Duration of reconcile passes.", {}));
+  m_.tc_writes = Must(metrics_.AddCounter("vfguard_tc_writes_total",
+                                          "tc netlink writes (filters, qdiscs, offers).", {}));
+  m_.netlink_errors = Must(metrics_.AddCounter("vfguard_netlink_errors_total",
+                                               "tc netlink writes the kernel refused.", {}));
+  m_.resyncs = Must(metrics_.AddCounter(
+      "vfguard_resyncs_total", "Full resyncs after the kernel dropped events (ENOBUFS).", {}));
+  m_.port_drops = Must(metrics_.AddCounter(
+      "vfguard_port_dropped_packets",
+      "Packets dropped by a port's default-drop and port-security rules (slow path + hw).",
+      {"port"}));
+  m_.conntrack = Must(metrics_.AddGauge("vfguard_conntrack_entries",
+                                        "Conntrack entries per port zone.", {"zone", "port"}));
+  m_.ct_revoked = Must(metrics_.AddCounter(
+      "vfguard_conntrack_revoked_total",
+      "Conntrack entries deleted because the desired state no longer allows them.", {}));
+  m_.build_info = Must(metrics_.AddGauge("vfguard_build_info", "Build information.", {"version"}));
+  if (m_.build_info) m_.build_info->Set({kAgentVersion}, 1);
+}
+
+Agent::~Agent() = default;
+
+absl::Status Agent::Start() {
+  absl::StatusOr<std::unique_ptr<netlink::LinkMonitor>> links = netlink::LinkMonitor::Start(
+      io_, [this](netlink::LinkChange c, const netlink::Link& l) { OnLinkChange(c, l); });
+  if (!links.ok()) {
+    return absl::Status(links.status().code(),
+                        absl::StrCat("link monitor: ", links.status().message()));
+  }
+  links_ = std::move(*links);
+  links_->SetResyncHandler([this](const absl::Status& s) {
+    ++resyncs_;
+    if (m_.resyncs) m_.resyncs->Inc();
+    log_.Warn("link_resync", {{"status", s}});
+    ScheduleReconcile("link_resync");
+  });
+
+  absl::StatusOr<std::unique_ptr<netlink::NetlinkSocket>> tc_events =
+      netlink::NetlinkSocket::Open(io_, NETLINK_ROUTE);
+  if (!tc_events.ok()) return tc_events.status();
+  tc_events_ = std::move(*tc_events);
+  if (absl::Status s = tc_events_->Subscribe(RTNLGRP_TC); !s.ok()) return s;
+  tc_events_->SetEventHandler([this](const nlmsghdr& h) { OnTcEvent(h); });
+  tc_events_->SetResyncHandler([this] {
+    ++resyncs_;
+    if (m_.resyncs) m_.resyncs->Inc();
+    log_.Warn("tc_events_lost", {{"action", "full resync"}});
+    ScheduleReconcile("enobufs");
+  });
+
+  ReconcileNow("start");
+  ArmResync();
+  ArmFileWatch();
+  return absl::OkStatus();
+}
+
+void Agent::OnLinkChange(netlink::LinkChange change, const netlink::Link& link) {
+  log_.Debug("link", {{"change", netlink::ToString(change)},
+                      {"dev", link.name},
+                      {"ifindex", link.ifindex},
+                      {"phys_port_name", link.phys_port_name}});
+  if (change == netlink::LinkChange::kUp || change == netlink::LinkChange::kDown) return;
+  ScheduleReconcile(absl::StrCat("link_", netlink::ToString(change), ":", link.name));
+}
+
+void Agent::OnTcEvent(const nlmsghdr& h) {
+  // Our own writes come back here too; the pass they cause finds nothing to
+  // do and writes nothing, so this cannot loop.
+  switch (h.nlmsg_type) {
+    case RTM_DELTFILTER:
+    case RTM_NEWTFILTER:
+    case RTM_DELQDISC:
+    case RTM_NEWQDISC:
+      ScheduleReconcile("tc_event", absl::Milliseconds(200));
+      break;
+    default:
+      break;
+  }
+}
+
+void Agent::ArmResync() {
+  resync_timer_.expires_after(ToChrono(kResyncPeriod));
+  resync_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec) return;
+    ScheduleReconcile("periodic");
+    ArmResync();
+  });
+}
+
+void Agent::ArmFileWatch() {
+  if (config_.policy_file.empty()) return;
+  file_timer_.expires_after(ToChrono(kFilePollPeriod));
+  file_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec) return;
+    struct stat st {};
+    FileStamp now;
+    if (::stat(config_.policy_file.c_str(), &st) == 0) {
+      now = {int64_t{st.st_mtim.tv_sec} * 1000000000 + st.st_mtim.tv_nsec, st.st_size, st.st_ino};
+    }
+    if (file_stamp_.size >= 0 && !(now == file_stamp_)) ReloadPolicyFile("file changed");
+    file_stamp_ = now;
+    ArmFileWatch();
+  });
+}
+
+void Agent::ReloadPolicyFile(const std::string& why) {
+  absl::StatusOr<bool> changed = desired_->ReloadPolicyFile();
+  if (!changed.ok()) {
+    log_.Error("policy_rejected", {{"why", why}, {"status", changed.status()}});
+    Publish("policy_rejected", {{"why", why}, {"error", std::string(changed.status().message())}});
+    return;
+  }
+  log_.Info("policy_reloaded", {{"why", why}, {"changed", *changed}});
+  if (*changed) {
+    Publish("policy_changed", {{"source", "file"}, {"why", why}});
+    ScheduleReconcile("policy_file");
+  }
+}
+
+void Agent::ScheduleReconcile(const std::string& reason, absl::Duration delay) {
+  if (reconcile_pending_) return;
+  reconcile_pending_ = true;
+  pending_reason_ = reason;
+  reconcile_timer_.expires_after(ToChrono(delay));
+  reconcile_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec) return;
+    reconcile_pending_ = false;
+    ReconcileReport r = ReconcileNow(pending_reason_);
+    if (!r.status.ok()) {
+      ScheduleReconcile("retry", retry_delay_);
+      retry_delay_ = std::min(retry_delay_ * 2, kMaxRetryDelay);
+    } else {
+      retry_delay_ = absl::Seconds(1);
+    }
+  });
+}
+
+ReconcileReport Agent::ReconcileNow(const std::string& reason) {
+  std::shared_ptr<const policy::Snapshot> desired = desired_->snapshot();
+  const policy::SlotAssignment slots = desired_->slots();
+  ResolvedEswitch eswitch = ResolveEswitch(config_.eswitch, *desired, links_->links());
+  for (const auto& [port, name] : eswitch.missing) {
+    if (!missing_representors_.contains(port)) {
+      log_.Warn("representor_missing", {{"port", port}, {"dev", name.empty() ? "?" : name}});
+    }
+  }
+  missing_representors_ = eswitch.missing;
+
+  ReconcileReport r = reconciler_.Run(*desired, slots, eswitch.view, offers_);
+  ++reconciles_;
+  last_report_ = r;
+  last_reconcile_ = absl::Now();
+  if (m_.reconciles) m_.reconciles->Inc({r.status.ok() ? "ok" : "error"});
+  if (m_.reconcile_seconds) m_.reconcile_seconds->Observe({}, absl::ToDoubleSeconds(r.took));
+  if (m_.tc_writes) m_.tc_writes->Add({}, r.writes);
+  if (m_.netlink_errors) m_.netlink_errors->Add({}, r.errors);
+
+  if (absl::Status s = desired_->SetOffers(offers_.Entries()); !s.ok()) {
+    log_.Error("checkpoint_failed", {{"status", s}});
+  }
+  log_.Info("reconciled", {{"reason", reason},
+                           {"writes", r.writes},
+                           {"errors", r.errors},
+                           {"offers", r.offers},
+                           {"filters", r.filters},
+                           {"absent_ports", r.absent_ports.size()},
+                           {"took_ms", absl::ToDoubleMilliseconds(r.took)},
+                           {"status", r.status}});
+  if (r.writes > 0 || !r.status.ok()) {
+    Publish("reconciled", {{"reason", reason},
+                           {"writes", absl::StrCat(r.writes)},
+                           {"errors", absl::StrCat(r.errors)},
+                           {"status", r.status.ToString()}});
+  }
+  if (r.status.ok()) {
+    if (reconciled_ && *reconciled_ != *desired) RevokeConntrack(*reconciled_, reconciled_slots_);
+    reconciled_ = desired;
+    reconciled_slots_ = slots;
+    if (!ready_) {
+      ready_ = true;
+      if (on_ready_) on_ready_();
+    }
+  }
+  return r;
+}
+
+void Agent::RevokeConntrack(const policy::Snapshot& before,
+                            const policy::SlotAssignment& slots_before) {
+  if (ct_ == nullptr) return;
+  absl::StatusOr<RevokeReport> report =
+      Revoke(before, *desired_->snapshot(), slots_before, desired_->slots(), *ct_);
+  if (!report.ok()) {
+    log_.Error("conntrack_revoke_failed", {{"status", report.status()}});
+    return;
+  }
+  for (const ZoneRevocation& z : report->zones) {
+    log_.Info("conntrack_revoked", {{"zone", z.plan.zone},
+                                    {"port", z.plan.port_id},
+                                    {"why", z.plan.why},
+                                    {"flush", z.plan.flush},
+                                    {"dumped", z.dumped},
+                                    {"deleted", z.deleted},
+                                    {"kept", z.kept},
+                                    {"status", z.status}});
+    for (const auto& [entry, reason] : z.deletions) {
+      log_.Debug("conntrack_entry_deleted", {{"zone", z.plan.zone}, {"reason", reason}});
+    }
+    if (z.deleted > 0) {
+      Publish("conntrack_revoked", {{"port", z.plan.port_id},
+                                    {"zone", absl::StrCat(z.plan.zone)},
+                                    {"deleted", absl::StrCat(z.deleted)},
+                                    {"why", z.plan.why}});
+    }
+  }
+  if (m_.ct_revoked) m_.ct_revoked->Add({}, static_cast<double>(report->TotalDeleted()));
+}
+
+absl::StatusOr<api::v1::Policy> Agent::Mutate(
+    const std::function<absl::Status(api::v1::Policy&)>& edit) {
+  absl::Status s = desired_->Mutate(edit);
+  if (!s.ok()) return s;
+  Publish("policy_changed", {{"source", "api"}});
+  ScheduleReconcile("api", absl::ZeroDuration());
+  return desired_->policy();
+}
+
+uint64_t Agent::Subscribe(std::function<void(const Event&)> handler) {
+  const uint64_t id = next_subscriber_++;
+  subscribers_[id] = std::move(handler);
+  return id;
+}
+
+void Agent::Unsubscribe(uint64_t id) { subscribers_.erase(id); }
+
+void Agent::Publish(const std::string& kind, std::map<std::string, std::string> fields) {
+  Event e{absl::Now(), kind, std::move(fields)};
+  // A handler may unsubscribe itself (or others) while we iterate.
+  std::vector<uint64_t> ids;
+  for (const auto& [id, h] : subscribers_) ids.push_back(id);
+  for (uint64_t id : ids) {
+    auto it = subscribers_.find(id);
+    if (it != subscribers_.end()) it->second(e);
+  }
+}
+
+}  // namespace vfguard::agent

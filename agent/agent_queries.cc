@@ -1,0 +1,229 @@
+// The read side of AgentService: status, rules with placement and counters,
+// trace, conntrack, and the metrics refreshed before a scrape.
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "agent/agent.h"
+#include "netlink/conntrack.h"
+#include "offload/hw_model.h"
+#include "policy/conntrack_model.h"
+#include "policy/evaluator.h"
+#include "policy/simulator.h"
+
+namespace vfguard::agent {
+namespace {
+
+bool OwnedByPort(const std::string& origin, const std::string& port_id) {
+  const std::string prefix = absl::StrCat("port ", port_id);
+  return origin.size() > prefix.size() && origin.compare(0, prefix.size(), prefix) == 0 &&
+         (origin[prefix.size()] == ':' || origin[prefix.size()] == ' ');
+}
+
+bool OwnedByAnyPort(const std::string& origin) { return origin.rfind("port ", 0) == 0; }
+
+bool IsDrop(const policy::Filter& f) {
+  return !f.actions.empty() && f.actions.back().kind == policy::Action::Kind::kDrop;
+}
+
+std::string ErrnoName(int e) {
+  switch (e) {
+    case EOPNOTSUPP:
+      return "EOPNOTSUPP";
+    case EINVAL:
+      return "EINVAL";
+    case ENOSPC:
+      return "ENOSPC";
+    case EEXIST:
+      return "EEXIST";
+    case ENOENT:
+      return "ENOENT";
+    default:
+      return absl::StrCat("errno ", e);
+  }
+}
+
+const char* StateName(policy::PortState s) { return policy::ToString(s); }
+
+}  // namespace
+
+std::vector<RuleStatus> Agent::RulesWhere(
+    const std::function<bool(const offload::PlacedFilter&)>& pick) const {
+  absl::StatusOr<std::map<FilterKey, netlink::FlowerFilter>> installed =
+      reconciler_.DumpInstalled();
+  std::vector<RuleStatus> out;
+  for (const offload::PlacedFilter& p : reconciler_.placement().filters) {
+    if (!pick(p)) continue;
+    RuleStatus r;
+    r.chain = p.filter.chain;
+    r.prio = p.filter.prio;
+    r.handle = p.filter.handle;
+    r.origin = p.filter.origin;
+    r.placement = offload::PlacementName(p.placement);
+    if (!p.hw_status.ok()) {
+      r.hw_errno = offload::ErrnoOf(p.hw_status);
+      r.hw_error = std::string(p.hw_status.message());
+    }
+    std::vector<std::string> actions;
+    for (const policy::Action& a : p.filter.actions) actions.push_back(a.ToString());
+    r.actions = absl::StrJoin(actions, ", ");
+    if (installed.ok()) {
+      auto sw = installed->find({p.filter.chain, p.filter.prio, p.filter.handle});
+      if (sw != installed->end()) {
+        r.match = netlink::DebugString(sw->second.keys);
+        r.packets = sw->second.status.packets;
+        r.bytes = sw->second.status.bytes;
+      } else {
+        r.match = "(not installed)";
+      }
+      auto hw = installed->find(
+          {p.filter.chain, p.filter.prio, p.filter.handle | offload::kHardwareHandleBit});
+      if (hw != installed->end()) {
+        r.packets += hw->second.status.packets;
+        r.bytes += hw->second.status.bytes;
+      }
+    }
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+AgentStatus Agent::Status() const {
+  AgentStatus s;
+  s.ready = ready_;
+  s.version = kAgentVersion;
+  s.started = started_;
+  s.last_reconcile = last_reconcile_;
+  s.last_reconcile_duration = last_report_.took;
+  s.last_reconcile_status = last_report_.status;
+  s.reconciles = reconciles_;
+  s.resyncs = resyncs_;
+  s.block_index = config_.block_index;
+  for (const auto& [id, port] : desired_->snapshot()->ports) {
+    ++s.ports_by_state[StateName(port.state)];
+  }
+  for (const offload::PlacedFilter& p : reconciler_.placement().filters) {
+    ++s.rules_by_placement[offload::PlacementName(p.placement)];
+  }
+  return s;
+}
+
+absl::StatusOr<PortStatus> Agent::Port(const std::string& port_id) const {
+  const auto& ports = desired_->snapshot()->ports;
+  auto it = ports.find(port_id);
+  if (it == ports.end()) return absl::NotFoundError(absl::StrCat("no port ", port_id));
+  PortStatus s;
+  s.id = port_id;
+  s.state = StateName(it->second.state);
+  s.representor = RepresentorName(config_.eswitch, it->second, links_->links());
+  s.representor_present = reconciler_.effective().ports.contains(port_id);
+  const policy::SlotAssignment& slots = desired_->slots();
+  if (auto z = slots.port_zone.find(port_id); z != slots.port_zone.end()) s.zone = z->second;
+  if (auto sl = slots.port_slot.find(port_id); sl != slots.port_slot.end()) s.slot = sl->second;
+  s.rules = RulesWhere(
+      [&](const offload::PlacedFilter& p) { return OwnedByPort(p.filter.origin, port_id); });
+  for (size_t i = 0, j = 0; i < reconciler_.placement().filters.size(); ++i) {
+    const offload::PlacedFilter& p = reconciler_.placement().filters[i];
+    if (!OwnedByPort(p.filter.origin, port_id)) continue;
+    if (IsDrop(p.filter)) s.dropped_packets += s.rules[j].packets;
+    ++j;
+  }
+  return s;
+}
+
+std::vector<RuleStatus> Agent::SharedRules() const {
+  return RulesWhere(
+      [](const offload::PlacedFilter& p) { return !OwnedByAnyPort(p.filter.origin); });
+}
+
+absl::StatusOr<TraceResult> Agent::Trace(const policy::Packet& packet, bool established) {
+  const policy::Snapshot& effective = reconciler_.effective();
+  const policy::SlotAssignment& slots = desired_->slots();
+  if (packet.in.kind == policy::DeviceRef::Kind::kPort &&
+      !effective.ports.contains(packet.in.port_id)) {
+    return absl::NotFoundError(
+        absl::StrCat("port ", packet.in.port_id, " is not installed (unknown or no representor)"));
+  }
+  policy::ConntrackModel ref_ct, sim_ct;
+  if (established) {
+    // As a packet of a connection every zone has already committed.
+    for (const auto& [port, zone] : slots.port_zone) {
+      ref_ct.Commit(zone, packet);
+      sim_ct.Commit(zone, packet);
+    }
+  }
+  TraceResult out;
+  out.reference = policy::Evaluate(effective, slots, packet, ref_ct);
+  out.installed = policy::Simulate(reconciler_.pipeline(), packet, sim_ct);
+  return out;
+}
+
+absl::StatusOr<std::vector<netlink::CtEntry>> Agent::Conntrack(const std::string& port_id) {
+  if (ct_ == nullptr) return absl::UnavailableError("conntrack is not available to this agent");
+  auto z = desired_->slots().port_zone.find(port_id);
+  if (z == desired_->slots().port_zone.end()) {
+    return absl::NotFoundError(absl::StrCat("no port ", port_id));
+  }
+  return ct_->DumpZone(z->second);
+}
+
+absl::StatusOr<size_t> Agent::ImportConntrack(const std::string& port_id,
+                                              const std::vector<netlink::CtEntry>& entries) {
+  if (ct_ == nullptr) return absl::UnavailableError("conntrack is not available to this agent");
+  auto z = desired_->slots().port_zone.find(port_id);
+  if (z == desired_->slots().port_zone.end()) {
+    return absl::NotFoundError(absl::StrCat("no port ", port_id));
+  }
+  size_t created = 0;
+  for (netlink::CtEntry e : entries) {
+    e.zone = z->second;
+    absl::Status s = ct_->Create(e);
+    if (s.ok()) {
+      ++created;
+    } else if (!absl::IsAlreadyExists(s)) {
+      return absl::Status(s.code(), absl::StrCat("after creating ", created, " of ", entries.size(),
+                                                 " entries: ", s.message()));
+    }
+  }
+  log_.Info(
+      "conntrack_imported",
+      {{"port", port_id}, {"zone", z->second}, {"created", created}, {"given", entries.size()}});
+  Publish("conntrack_imported", {{"port", port_id}, {"created", absl::StrCat(created)}});
+  return created;
+}
+
+void Agent::CollectMetrics() {
+  if (m_.ports) {
+    m_.ports->Clear();
+    for (const auto& [state, n] : Status().ports_by_state) m_.ports->Set({state}, n);
+  }
+  if (m_.rules) {
+    m_.rules->Clear();
+    for (const auto& [placement, n] : Status().rules_by_placement) m_.rules->Set({placement}, n);
+  }
+  if (m_.hw_rejections) {
+    m_.hw_rejections->Clear();
+    std::map<std::string, int> by_reason;
+    for (const offload::PlacedFilter& p : reconciler_.placement().filters) {
+      if (p.placement == offload::Placement::kTrap) {
+        ++by_reason[ErrnoName(offload::ErrnoOf(p.hw_status))];
+      }
+    }
+    for (const auto& [reason, n] : by_reason) m_.hw_rejections->Set({reason}, n);
+  }
+  if (m_.port_drops) {
+    for (const auto& [id, port] : reconciler_.effective().ports) {
+      absl::StatusOr<PortStatus> s = Port(id);
+      if (s.ok()) m_.port_drops->SetTotal({id}, static_cast<double>(s->dropped_packets));
+    }
+  }
+  if (m_.conntrack && ct_ != nullptr) {
+    m_.conntrack->Clear();
+    for (const auto& [id, zone] : desired_->slots().port_zone) {
+      absl::StatusOr<size_t> n = ct_->CountZone(zone);
+      if (n.ok()) m_.conntrack->Set({absl::StrCat(zone), id}, static_cast<double>(*n));
+    }
+  }
+}
+
+}  // namespace vfguard::agent

@@ -1,0 +1,331 @@
+#include "agent/reconciler.h"
+
+#include <algorithm>
+#include <memory>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "netlink/nl_socket.h"
+#include "netlink/tc_codec.h"
+
+namespace vfguard::agent {
+namespace {
+
+using netlink::FlowerFilter;
+using offload::Copy;
+
+FilterKey KeyOf(const FlowerFilter& f) { return {f.chain, f.prio, f.handle}; }
+
+const char* OpName(TcOp::Kind k) {
+  switch (k) {
+    case TcOp::Kind::kCreateClsact:
+      return "create_clsact";
+    case TcOp::Kind::kDeleteClsact:
+      return "delete_clsact";
+    case TcOp::Kind::kCreateFilter:
+      return "create_filter";
+    case TcOp::Kind::kReplaceFilter:
+      return "replace_filter";
+    case TcOp::Kind::kDeleteFilter:
+      return "delete_filter";
+  }
+  return "?";
+}
+
+TcOp FilterOp(TcOp::Kind kind, FlowerFilter f) {
+  TcOp op;
+  op.kind = kind;
+  op.filter = std::move(f);
+  return op;
+}
+
+TcOp QdiscOp(TcOp::Kind kind, uint32_t ifindex, uint32_t block) {
+  TcOp op;
+  op.kind = kind;
+  op.qdisc = netlink::ClsactQdisc{ifindex, block};
+  return op;
+}
+
+bool IsTrap(const policy::Filter& f) {
+  return f.actions.size() == 1 && f.actions[0].kind == policy::Action::Kind::kTrap;
+}
+
+absl::Status StatusOfAnswer(const HardwareRejection& answer) {
+  if (answer.error_number == 0) return absl::OkStatus();
+  return netlink::StatusFromErrno(answer.error_number, answer.message);
+}
+
+}  // namespace
+
+std::string OfferKey(const FlowerFilter& hardware_copy) {
+  return netlink::DebugString(netlink::WithoutStatus(hardware_copy));
+}
+
+OfferBook::OfferBook(const std::vector<HardwareRejection>& entries) {
+  for (const HardwareRejection& e : entries) entries_[e.filter_key] = e;
+}
+
+std::vector<HardwareRejection> OfferBook::Entries() const {
+  std::vector<HardwareRejection> out;
+  out.reserve(entries_.size());
+  for (const auto& [key, e] : entries_) out.push_back(e);
+  return out;
+}
+
+const HardwareRejection* OfferBook::Find(const std::string& key) const {
+  auto it = entries_.find(key);
+  return it == entries_.end() ? nullptr : &it->second;
+}
+
+void OfferBook::Retain(const std::set<std::string>& live) {
+  std::erase_if(entries_, [&](const auto& kv) { return !live.contains(kv.first); });
+}
+
+Reconciler::Reconciler(TcBackend& tc, Logger& log, uint32_t block_index)
+    : tc_(tc), log_(log), block_(block_index) {}
+
+std::vector<absl::Status> Reconciler::ApplyCounted(const std::vector<TcOp>& ops,
+                                                   ReconcileReport& report) {
+  if (ops.empty()) return {};
+  std::vector<absl::Status> results = tc_.Apply(ops);
+  report.writes += static_cast<int>(ops.size());
+  return results;
+}
+
+absl::Status Reconciler::SyncQdiscs(const EswitchView& view, ReconcileReport& report,
+                                    std::vector<TcOp>& late_deletes) {
+  absl::StatusOr<std::map<uint32_t, uint32_t>> current = tc_.DumpClsact();
+  if (!current.ok()) return current.status();
+  std::map<uint32_t, std::string> wanted;  // ifindex -> name
+  if (view.uplink) wanted[view.uplink->ifindex] = view.uplink->name;
+  for (const auto& [port, dev] : view.port_representors) wanted[dev.ifindex] = dev.name;
+
+  std::vector<TcOp> ops;
+  for (const auto& [ifindex, name] : wanted) {
+    auto it = current->find(ifindex);
+    if (it != current->end() && it->second == block_) continue;
+    if (it != current->end()) {
+      log_.Warn("clsact_rebound", {{"dev", name}, {"old_block", it->second}, {"block", block_}});
+      ops.push_back(QdiscOp(TcOp::Kind::kDeleteClsact, ifindex, 0));
+    }
+    ops.push_back(QdiscOp(TcOp::Kind::kCreateClsact, ifindex, block_));
+  }
+  for (const auto& [ifindex, block] : *current) {
+    if (block == block_ && !wanted.contains(ifindex)) {
+      late_deletes.push_back(QdiscOp(TcOp::Kind::kDeleteClsact, ifindex, block_));
+    }
+  }
+  std::vector<absl::Status> results = ApplyCounted(ops, report);
+  absl::Status first;
+  for (size_t i = 0; i < results.size(); ++i) {
+    if (results[i].ok()) continue;
+    ++report.errors;
+    log_.Warn(
+        "tc_write_failed",
+        {{"op", OpName(ops[i].kind)}, {"ifindex", ops[i].qdisc.ifindex}, {"status", results[i]}});
+    if (first.ok()) first = results[i];
+  }
+  return first;
+}
+
+void Reconciler::PreOffer(const offload::DeviceResolver& devices, OfferBook& offers,
+                          ReconcileReport& report) {
+  std::vector<TcOp> creates;
+  std::vector<std::string> keys;
+  std::set<std::string> batched;
+  for (const policy::Filter& f : pipeline_.filters) {
+    absl::StatusOr<FlowerFilter> hw = offload::ToKernelFilter(f, block_, Copy::kHardware, devices);
+    if (!hw.ok()) continue;  // reported when the slow-path copy fails the same way
+    std::string key = OfferKey(*hw);
+    if (offers.Find(key) != nullptr || !batched.insert(key).second) continue;
+    keys.push_back(std::move(key));
+    creates.push_back(FilterOp(TcOp::Kind::kCreateFilter, std::move(*hw)));
+  }
+  if (creates.empty()) return;
+  report.offers += static_cast<int>(creates.size());
+  std::vector<absl::Status> results = ApplyCounted(creates, report);
+  std::vector<TcOp> undo;
+  int refused = 0;
+  for (size_t i = 0; i < results.size(); ++i) {
+    HardwareRejection answer{keys[i], netlink::ErrnoFromStatus(results[i]),
+                             netlink::ExtackFromStatus(results[i])};
+    if (!results[i].ok() && answer.error_number == 0) answer.error_number = EIO;
+    if (!results[i].ok() && answer.message.empty())
+      answer.message = std::string(results[i].message());
+    if (results[i].ok()) {
+      undo.push_back(FilterOp(TcOp::Kind::kDeleteFilter, creates[i].filter));
+    } else {
+      ++refused;
+    }
+    offers.Record(std::move(answer));
+  }
+  ApplyCounted(undo, report);
+  if (refused > 0) {
+    log_.Info("hw_offers",
+              {{"offered", creates.size()}, {"refused", refused}, {"first_error", results[0]}});
+  }
+}
+
+offload::OfferFn Reconciler::MakeOffer(const offload::DeviceResolver& devices, OfferBook& offers,
+                                       ReconcileReport& report) {
+  return [this, &devices, &offers, &report](const policy::Filter& f) -> absl::Status {
+    absl::StatusOr<FlowerFilter> hw =
+        offload::ToKernelFilter(f, block_, IsTrap(f) ? Copy::kTrap : Copy::kHardware, devices);
+    if (!hw.ok()) return hw.status();
+    std::string key = OfferKey(*hw);
+    if (const HardwareRejection* known = offers.Find(key)) return StatusOfAnswer(*known);
+    ++report.offers;
+    std::vector<absl::Status> r = ApplyCounted({FilterOp(TcOp::Kind::kCreateFilter, *hw)}, report);
+    if (r[0].ok()) ApplyCounted({FilterOp(TcOp::Kind::kDeleteFilter, *hw)}, report);
+    HardwareRejection answer{key, netlink::ErrnoFromStatus(r[0]), netlink::ExtackFromStatus(r[0])};
+    if (!r[0].ok() && answer.error_number == 0) answer.error_number = EIO;
+    offers.Record(answer);
+    return StatusOfAnswer(answer);
+  };
+}
+
+ReconcileReport Reconciler::Run(const policy::Snapshot& desired,
+                                const policy::SlotAssignment& slots, const EswitchView& view,
+                                OfferBook& offers) {
+  const absl::Time start = absl::Now();
+  ReconcileReport report;
+  auto finish = [&]() {
+    report.took = absl::Now() - start;
+    return report;
+  };
+
+  // Only ports whose representor exists can be wired; the others wait.
+  policy::Snapshot effective = desired;
+  for (auto it = effective.ports.begin(); it != effective.ports.end();) {
+    if (view.port_representors.contains(it->first)) {
+      ++it;
+    } else {
+      report.absent_ports.push_back(it->first);
+      it = effective.ports.erase(it);
+    }
+  }
+  if (!view.uplink) {
+    report.status = absl::FailedPreconditionError("the uplink is not present; nothing installed");
+    return finish();
+  }
+  absl::StatusOr<std::set<std::string>> changed =
+      compiler_.Update(std::make_shared<const policy::Snapshot>(effective), slots);
+  if (!changed.ok()) {
+    report.status = changed.status();
+    return finish();
+  }
+  effective_ = std::move(effective);
+  pipeline_ = compiler_.Assemble();
+
+  const offload::DeviceResolver devices =
+      [&view](const policy::DeviceRef& ref) -> std::optional<offload::Netdev> {
+    if (ref.kind == policy::DeviceRef::Kind::kUplink) return view.uplink;
+    auto it = view.port_representors.find(ref.port_id);
+    if (it == view.port_representors.end()) return std::nullopt;
+    return it->second;
+  };
+
+  std::vector<TcOp> late_deletes;
+  absl::Status qdiscs = SyncQdiscs(view, report, late_deletes);
+  if (!qdiscs.ok()) report.status = qdiscs;
+
+  PreOffer(devices, offers, report);
+  placement_ = offload::Place(pipeline_, MakeOffer(devices, offers, report));
+
+  // What the block should hold.
+  std::map<FilterKey, FlowerFilter> want;
+  std::set<std::string> live_offers;
+  auto add = [&](const policy::Filter& f, Copy copy) {
+    absl::StatusOr<FlowerFilter> k = offload::ToKernelFilter(f, block_, copy, devices);
+    if (!k.ok()) {
+      ++report.errors;
+      if (report.status.ok()) report.status = k.status();
+      log_.Warn("translate_failed", {{"filter", f.origin}, {"status", k.status()}});
+      return;
+    }
+    want[KeyOf(*k)] = std::move(*k);
+  };
+  for (const offload::PlacedFilter& p : placement_.filters) {
+    add(p.filter, Copy::kSlowPath);
+    if (p.placement == offload::Placement::kHardware) add(p.filter, Copy::kHardware);
+    absl::StatusOr<FlowerFilter> hw =
+        offload::ToKernelFilter(p.filter, block_, Copy::kHardware, devices);
+    if (hw.ok()) live_offers.insert(OfferKey(*hw));
+  }
+  for (const policy::Filter& t : placement_.traps) {
+    add(t, Copy::kTrap);
+    absl::StatusOr<FlowerFilter> k = offload::ToKernelFilter(t, block_, Copy::kTrap, devices);
+    if (k.ok()) live_offers.insert(OfferKey(*k));
+  }
+  offers.Retain(live_offers);
+  report.filters = static_cast<int>(want.size());
+
+  absl::StatusOr<std::map<FilterKey, FlowerFilter>> have = DumpInstalled();
+  if (!have.ok()) {
+    if (report.status.ok()) report.status = have.status();
+    return finish();
+  }
+
+  // Prios whose protocol changes must be emptied first: the kernel keeps one
+  // protocol per (chain, prio).
+  std::map<std::pair<uint32_t, uint16_t>, uint16_t> want_protocol;
+  for (const auto& [key, f] : want) want_protocol[{f.chain, f.prio}] = f.protocol;
+  std::vector<TcOp> early, upserts, deletes;
+  for (const auto& [key, f] : *have) {
+    auto wp = want_protocol.find({f.chain, f.prio});
+    const bool conflict = wp != want_protocol.end() && wp->second != f.protocol;
+    auto w = want.find(key);
+    if (conflict) {
+      early.push_back(FilterOp(TcOp::Kind::kDeleteFilter, f));
+    } else if (w == want.end()) {
+      deletes.push_back(FilterOp(TcOp::Kind::kDeleteFilter, f));
+    }
+  }
+  for (const auto& [key, f] : want) {
+    auto h = have->find(key);
+    if (h == have->end() || h->second.protocol != f.protocol) {
+      upserts.push_back(FilterOp(TcOp::Kind::kCreateFilter, f));
+    } else if (netlink::WithoutStatus(h->second) != f) {
+      upserts.push_back(FilterOp(TcOp::Kind::kReplaceFilter, f));
+    }
+  }
+  // Deepest chains first for additions, chain 0 first for removals.
+  std::stable_sort(upserts.begin(), upserts.end(),
+                   [](const TcOp& a, const TcOp& b) { return a.filter.chain > b.filter.chain; });
+  std::stable_sort(deletes.begin(), deletes.end(),
+                   [](const TcOp& a, const TcOp& b) { return a.filter.chain < b.filter.chain; });
+  std::vector<TcOp> ops = std::move(early);
+  ops.insert(ops.end(), upserts.begin(), upserts.end());
+  ops.insert(ops.end(), deletes.begin(), deletes.end());
+  ops.insert(ops.end(), late_deletes.begin(), late_deletes.end());
+
+  std::vector<absl::Status> results = ApplyCounted(ops, report);
+  for (size_t i = 0; i < results.size(); ++i) {
+    if (results[i].ok()) continue;
+    // A filter that vanished before we deleted it is what we wanted.
+    if (ops[i].kind == TcOp::Kind::kDeleteFilter && netlink::ErrnoFromStatus(results[i]) == ENOENT)
+      continue;
+    ++report.errors;
+    if (report.status.ok()) report.status = results[i];
+    const FlowerFilter& f = ops[i].filter;
+    log_.Warn("tc_write_failed", {{"op", OpName(ops[i].kind)},
+                                  {"chain", f.chain},
+                                  {"prio", f.prio},
+                                  {"handle", f.handle},
+                                  {"status", results[i]}});
+  }
+  return finish();
+}
+
+absl::StatusOr<std::map<FilterKey, FlowerFilter>> Reconciler::DumpInstalled() const {
+  absl::StatusOr<std::vector<FlowerFilter>> dumped = tc_.DumpBlock(block_);
+  if (!dumped.ok()) return dumped.status();
+  std::map<FilterKey, FlowerFilter> out;
+  for (FlowerFilter& f : *dumped) {
+    FilterKey key = KeyOf(f);
+    out.emplace(key, std::move(f));
+  }
+  return out;
+}
+
+}  // namespace vfguard::agent

@@ -1,0 +1,118 @@
+// The reconciler: makes the kernel's tc state equal to what the desired
+// state compiles to, with the fewest writes, in an order that never leaves a
+// port unprotected.
+//
+// One pass (Run) is the same code for cold start, restart and steady state:
+//   desired snapshot -> effective snapshot (ports whose representor is
+//   present) -> pipeline IR (incremental compiler) -> placement (hardware +
+//   slow path, offers answered from the offer book or by the kernel) ->
+//   kernel filters (offload/tc_translate) -> diff against a fresh dump of the
+//   block and the clsact qdiscs -> writes: qdiscs first, then creates and
+//   replaces from the deepest chain up to chain 0 (so a jump never lands in a
+//   chain still being filled), then deletes from chain 0 down. A restart with
+//   an unchanged desired state therefore dumps, finds nothing to do and
+//   writes nothing; a filter or qdisc someone removed or changed is put back
+//   by the next pass.
+//
+// Offers: a filter is offered to the hardware once (create with skip_sw, and
+// delete again if it was taken); the answer is kept in the offer book, which
+// the agent checkpoints, so a restart does not offer again.
+#ifndef VFGUARD_AGENT_RECONCILER_H_
+#define VFGUARD_AGENT_RECONCILER_H_
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "agent/checkpoint.h"
+#include "agent/log.h"
+#include "agent/tc_backend.h"
+#include "offload/placement.h"
+#include "offload/tc_translate.h"
+#include "policy/compiler.h"
+#include "policy/model.h"
+#include "policy/slots.h"
+
+namespace vfguard::agent {
+
+// The eswitch as it is right now: the uplink and the representors of the
+// desired ports that exist.
+struct EswitchView {
+  std::optional<offload::Netdev> uplink;
+  std::map<std::string, offload::Netdev> port_representors;  // port id -> netdev
+};
+
+// Offer answers by filter key (the hardware copy's description):
+// error_number 0 = the hardware took it.
+class OfferBook {
+ public:
+  OfferBook() = default;
+  explicit OfferBook(const std::vector<HardwareRejection>& entries);
+  std::vector<HardwareRejection> Entries() const;
+  const HardwareRejection* Find(const std::string& key) const;
+  void Record(HardwareRejection entry) { entries_[entry.filter_key] = std::move(entry); }
+  // Drops answers for keys not in `live` (filters that no longer exist).
+  void Retain(const std::set<std::string>& live);
+
+ private:
+  std::map<std::string, HardwareRejection> entries_;
+};
+
+struct ReconcileReport {
+  absl::Status status;                    // first error, if any (the pass still did what it could)
+  int writes = 0;                         // kernel writes, offers included
+  int errors = 0;                         // writes that failed
+  int offers = 0;                         // filters offered to the hardware in this pass
+  int filters = 0;                        // filters in the block after the pass (desired)
+  std::vector<std::string> absent_ports;  // desired ports without a representor
+  absl::Duration took;
+};
+
+using FilterKey = std::tuple<uint32_t, uint16_t, uint32_t>;  // chain, prio, kernel handle
+
+class Reconciler {
+ public:
+  Reconciler(TcBackend& tc, Logger& log, uint32_t block_index);
+
+  ReconcileReport Run(const policy::Snapshot& desired, const policy::SlotAssignment& slots,
+                      const EswitchView& view, OfferBook& offers);
+
+  // Of the last pass: the ports that were compiled, the IR and its placement.
+  const policy::Snapshot& effective() const { return effective_; }
+  const policy::Pipeline& pipeline() const { return pipeline_; }
+  const offload::PlacementResult& placement() const { return placement_; }
+  uint32_t block_index() const { return block_; }
+
+  // The block as the kernel holds it now, by (chain, prio, handle), with
+  // counters.
+  absl::StatusOr<std::map<FilterKey, netlink::FlowerFilter>> DumpInstalled() const;
+
+ private:
+  absl::Status SyncQdiscs(const EswitchView& view, ReconcileReport& report,
+                          std::vector<TcOp>& late_deletes);
+  offload::OfferFn MakeOffer(const offload::DeviceResolver& devices, OfferBook& offers,
+                             ReconcileReport& report);
+  void PreOffer(const offload::DeviceResolver& devices, OfferBook& offers, ReconcileReport& report);
+  std::vector<absl::Status> ApplyCounted(const std::vector<TcOp>& ops, ReconcileReport& report);
+
+  TcBackend& tc_;
+  Logger& log_;
+  uint32_t block_;
+  policy::IncrementalCompiler compiler_;
+  policy::Snapshot effective_;
+  policy::Pipeline pipeline_;
+  offload::PlacementResult placement_;
+};
+
+// The key under which an offer's answer is kept.
+std::string OfferKey(const netlink::FlowerFilter& hardware_copy);
+
+}  // namespace vfguard::agent
+
+#endif  // VFGUARD_AGENT_RECONCILER_H_
