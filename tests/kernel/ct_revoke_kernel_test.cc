@@ -184,6 +184,14 @@ TEST(CtRevokeKernel, CreatedEntriesRevokedExactly) {
   ASSERT_TRUE(again.ok());
   EXPECT_EQ(again->TotalDeleted(), 0u);
   EXPECT_EQ(*ct.CountZone(za), 4u);
+  // The backend's error mapping: a deleted entry is NotFound, singly and in a
+  // batch next to one that exists.
+  EXPECT_EQ(ct.Delete(a_http).code(), absl::StatusCode::kNotFound);
+  std::vector<absl::Status> batch = ct.DeleteBatch({a_http, a_ping});
+  ASSERT_EQ(batch.size(), 2u);
+  EXPECT_EQ(batch[0].code(), absl::StatusCode::kNotFound);
+  EXPECT_TRUE(batch[1].ok()) << batch[1];
+  EXPECT_EQ(*ct.CountZone(za), 3u);
 }
 
 // Real traffic from this namespace (192.0.7.1) to a peer namespace standing
