@@ -18,8 +18,6 @@ namespace {
 using tc_wire::AttrIndex;
 using tc_wire::AttrWriter;
 
-constexpr absl::string_view kClsactKind = "clsact";
-
 // One row per decoded attribute of a qdisc message.
 struct QdiscAttrRow {
   uint16_t type;
@@ -103,10 +101,13 @@ absl::StatusOr<size_t> EncodeDelClsact(uint32_t ifindex, uint32_t seq, absl::Spa
   if (tcm != nullptr) {
     tcm->tcm_family = AF_UNSPEC;
     tcm->tcm_ifindex = static_cast<int32_t>(ifindex);
-    tcm->tcm_handle = TC_H_MAKE(TC_H_CLSACT, 0);
+    // Neither a handle nor TCA_KIND, unlike tc: the kernel compares both with
+    // the noop qdisc a device without clsact has and answers EINVAL; without
+    // them it answers ENOENT, which is what "absent" should be. (The hook's
+    // qdisc is deleted whatever it is: clsact and ingress share it.)
+    tcm->tcm_handle = 0;
     tcm->tcm_parent = TC_H_CLSACT;
   }
-  w.PutString(TCA_KIND, kClsactKind);
   return w.Finish();
 }
 

@@ -31,8 +31,9 @@ struct QdiscInfo {
 // RTM_GETQDISC dump of the qdiscs of every device.
 absl::StatusOr<size_t> EncodeDumpQdiscs(uint32_t seq, absl::Span<uint8_t> out);
 
-// RTM_DELQDISC of the clsact qdisc on `ifindex` ("tc qdisc del dev X clsact").
-// The kernel answers ENOENT when the device has none, and drops every filter
+// RTM_DELQDISC of the clsact qdisc on `ifindex` ("tc qdisc del dev X clsact",
+// but without handle and kind, so that the kernel answers ENOENT, not EINVAL,
+// when the device has none; an "ingress" qdisc there goes too). It drops every filter
 // of the device's private blocks with it (a shared block lives on while
 // another device is bound to it).
 absl::StatusOr<size_t> EncodeDelClsact(uint32_t ifindex, uint32_t seq, absl::Span<uint8_t> out);

@@ -1,6 +1,7 @@
-// Golden bytes for the qdisc codec: the dump and delete requests (the same
-// layout `tc qdisc del dev X clsact` sends; see fixtures/req_qdisc_clsact_block.hex
-// for the captured add), and hand-built kernel dump replies.
+// Golden bytes for the qdisc codec: the dump and delete requests (the delete
+// is `tc qdisc del dev X clsact` without handle and kind, see qdisc_codec.cc; the
+// captured add is fixtures/req_qdisc_clsact_block.hex), and hand-built kernel
+// dump replies.
 #include "netlink/qdisc_codec.h"
 
 #include <gmock/gmock.h>
@@ -37,13 +38,11 @@ TEST(QdiscCodec, DeleteClsactGolden) {
   absl::StatusOr<size_t> n = EncodeDelClsact(7, 9, buf.span());
   ASSERT_TRUE(n.ok()) << n.status();
   const std::vector<uint8_t> want = {
-      0x30, 0x00, 0x00, 0x00, 0x25, 0x00, 0x05, 0x00,  // len 48, RTM_DELQDISC, REQUEST|ACK
+      0x24, 0x00, 0x00, 0x00, 0x25, 0x00, 0x05, 0x00,  // len 36, RTM_DELQDISC, REQUEST|ACK
       0x09, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,  // seq 9
       0x00, 0x00, 0x00, 0x00, 0x07, 0x00, 0x00, 0x00,  // AF_UNSPEC, ifindex 7
-      0x00, 0x00, 0xff, 0xff, 0xf1, 0xff, 0xff, 0xff,  // handle ffff:0, parent clsact
-      0x00, 0x00, 0x00, 0x00,                          // info
-      0x0b, 0x00, 0x01, 0x00, 'c',  'l',  's',  'a',   // TCA_KIND "clsact"
-      'c',  't',  0x00, 0x00,
+      0x00, 0x00, 0x00, 0x00, 0xf1, 0xff, 0xff, 0xff,  // handle 0, parent clsact
+      0x00, 0x00, 0x00, 0x00,                          // info; no TCA_KIND
   };
   EXPECT_EQ(buf.Prefix(*n), want) << HexDump(buf.Prefix(*n));
 }

@@ -1,0 +1,249 @@
+// Kernel tier: one scenario of clsact and flower operations, run against the
+// real kernel (NetlinkTcBackend, veth pairs in a private network namespace)
+// and against FakeTcBackend; both must give the same errnos and the same
+// dumps (after WithoutStatus), and both must give the errnos written here.
+//
+// Exits 77 (skipped) with the reason when not root, without network
+// namespaces, veth, clsact or cls_flower.
+#include <errno.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <net/if.h>
+#include <sched.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "agent/fake_tc_backend.h"
+#include "agent/netlink_tc_backend.h"
+#include "netlink/tc_codec.h"
+
+namespace vfguard::agent {
+namespace {
+
+using netlink::FlowerFilter;
+using netlink::GactAction;
+using netlink::TcAction;
+using ::testing::ElementsAre;
+
+constexpr uint32_t kBlock = 21;
+
+struct Devices {
+  uint32_t a = 0, b = 0;  // the two "representors" sharing the block
+  std::string a_name = "rep0", b_name = "rep1";
+};
+Devices* devices = nullptr;
+
+// What a backend answered over the scenario.
+struct Record {
+  std::vector<std::vector<int>> errnos;  // per Apply call
+  std::vector<std::map<uint32_t, uint32_t>> clsact;
+  std::vector<std::vector<FlowerFilter>> dumps;  // stripped, by (chain, prio, handle)
+  auto operator<=>(const Record&) const = default;
+};
+
+std::string ToString(const Record& r) {
+  std::string out;
+  for (size_t i = 0; i < r.errnos.size(); ++i) {
+    absl::StrAppend(&out, "apply ", i, ":");
+    for (int e : r.errnos[i]) absl::StrAppend(&out, " ", e);
+    out += "\n";
+  }
+  for (size_t i = 0; i < r.clsact.size(); ++i) {
+    absl::StrAppend(&out, "clsact ", i, ":");
+    for (auto [dev, block] : r.clsact[i]) absl::StrAppend(&out, " ", dev, "->", block);
+    out += "\n";
+  }
+  for (size_t i = 0; i < r.dumps.size(); ++i) {
+    absl::StrAppend(&out, "dump ", i, ":\n");
+    for (const FlowerFilter& f : r.dumps[i]) absl::StrAppend(&out, "  ", DebugString(f), "\n");
+  }
+  return out;
+}
+
+FlowerFilter Base(uint32_t chain, uint16_t prio, uint32_t handle) {
+  FlowerFilter f;
+  f.owner = netlink::TcBlock{kBlock};
+  f.chain = chain;
+  f.prio = prio;
+  f.handle = handle;
+  f.protocol = 0x0800;
+  f.keys.eth_type = 0x0800;
+  f.keys.ip_proto = 6;
+  f.skip_hw = true;
+  f.actions = {TcAction{GactAction{GactAction::Verdict::kDrop}, {}}};
+  return f;
+}
+
+TcOp Qdisc(TcOp::Kind kind, uint32_t ifindex) {
+  TcOp op;
+  op.kind = kind;
+  op.qdisc = netlink::ClsactQdisc{ifindex, kBlock};
+  return op;
+}
+TcOp Op(TcOp::Kind kind, FlowerFilter f) {
+  TcOp op;
+  op.kind = kind;
+  op.filter = std::move(f);
+  return op;
+}
+
+void Step(TcBackend& backend, const std::vector<TcOp>& ops, Record& r) {
+  std::vector<absl::Status> statuses = backend.Apply(ops);
+  std::vector<int> errnos;
+  for (const absl::Status& s : statuses) {
+    // Every failure must carry an errno (nothing fails before the kernel here).
+    EXPECT_TRUE(s.ok() || netlink::ErrnoFromStatus(s) != 0) << s;
+    errnos.push_back(netlink::ErrnoFromStatus(s));
+  }
+  r.errnos.push_back(errnos);
+  absl::StatusOr<std::map<uint32_t, uint32_t>> clsact = backend.DumpClsact();
+  EXPECT_TRUE(clsact.ok()) << clsact.status();
+  std::map<uint32_t, uint32_t> ours;
+  if (clsact.ok()) {
+    for (auto [dev, block] : *clsact) {
+      if (dev == devices->a || dev == devices->b) ours[dev] = block;
+    }
+  }
+  r.clsact.push_back(ours);
+  absl::StatusOr<std::vector<FlowerFilter>> dump = backend.DumpBlock(kBlock);
+  EXPECT_TRUE(dump.ok()) << dump.status();
+  std::vector<FlowerFilter> stripped;
+  if (dump.ok()) {
+    for (const FlowerFilter& f : *dump) stripped.push_back(netlink::WithoutStatus(f));
+  }
+  // The kernel lists chains in creation order; the scenario does not care.
+  std::sort(stripped.begin(), stripped.end(), [](const FlowerFilter& x, const FlowerFilter& y) {
+    return std::tie(x.chain, x.prio, x.handle) < std::tie(y.chain, y.prio, y.handle);
+  });
+  r.dumps.push_back(stripped);
+}
+
+Record Scenario(TcBackend& backend) {
+  Record r;
+  using K = TcOp::Kind;
+  // 0: the block on two devices; a second clsact is EEXIST.
+  Step(backend,
+       {Qdisc(K::kCreateClsact, devices->a), Qdisc(K::kCreateClsact, devices->b),
+        Qdisc(K::kCreateClsact, devices->a)},
+       r);
+
+  FlowerFilter dispatch = Base(0, 1, 1);
+  dispatch.protocol = 0x0003;
+  dispatch.keys = {};
+  dispatch.keys.indev = devices->a_name;
+  dispatch.actions = {TcAction{GactAction{GactAction::Verdict::kGotoChain, 5}, {}}};
+  FlowerFilter allow = Base(5, 2, 1);
+  allow.keys.tcp_dst = netlink::Exact<uint16_t>(80);
+  allow.actions = {TcAction{netlink::CtAction{7, true, false}, {}},
+                   TcAction{netlink::MirredAction{netlink::MirredAction::Mode::kRedirect,
+                                                  devices->b, std::nullopt},
+                            {}}};
+  FlowerFilter other = Base(5, 2, 2);
+  other.keys.tcp_dst = netlink::Exact<uint16_t>(22);
+  FlowerFilter unbound = Base(1, 1, 1);
+  unbound.owner = netlink::TcBlock{kBlock + 1};
+  FlowerFilter hw = Base(5, 2, 1 | (1u << 30));
+  hw.skip_hw = false;
+  hw.skip_sw = true;
+  FlowerFilter allow2 = allow;
+  allow2.keys.tcp_dst = netlink::Exact<uint16_t>(443);
+  FlowerFilter missing = Base(5, 2, 3);
+  FlowerFilter v6 = Base(5, 2, 9);
+  v6.protocol = 0x86dd;
+  v6.keys.eth_type = 0x86dd;
+  // 1: creates, EEXIST, unbound block, skip_sw on veth, replace, ENOENT,
+  // delete twice, another protocol at a taken prio.
+  Step(backend,
+       {Op(K::kCreateFilter, dispatch), Op(K::kCreateFilter, allow), Op(K::kCreateFilter, other),
+        Op(K::kCreateFilter, dispatch), Op(K::kCreateFilter, unbound), Op(K::kCreateFilter, hw),
+        Op(K::kReplaceFilter, allow2), Op(K::kReplaceFilter, missing), Op(K::kDeleteFilter, other),
+        Op(K::kDeleteFilter, other), Op(K::kCreateFilter, v6)},
+       r);
+  // 2: one device leaves the block; its filters stay.
+  Step(backend, {Qdisc(K::kDeleteClsact, devices->a)}, r);
+  // 3: the last one leaves; the block and its filters go; ENOENT after.
+  Step(backend, {Qdisc(K::kDeleteClsact, devices->b), Qdisc(K::kDeleteClsact, devices->b)}, r);
+  return r;
+}
+
+TEST(TcBackendKernel, KernelAndFakeAgree) {
+  absl::StatusOr<std::unique_ptr<NetlinkTcBackend>> kernel = NetlinkTcBackend::Open();
+  ASSERT_TRUE(kernel.ok()) << kernel.status();
+  FakeTcBackend fake;
+  fake.AddDevice(devices->a, devices->a_name);
+  fake.AddDevice(devices->b, devices->b_name);
+
+  Record from_kernel = Scenario(**kernel);
+  Record from_fake = Scenario(fake);
+  EXPECT_EQ(from_kernel, from_fake) << "kernel:\n"
+                                    << ToString(from_kernel) << "fake:\n"
+                                    << ToString(from_fake);
+
+  // And both are what the scenario's comments say.
+  const uint32_t a = devices->a, b = devices->b;
+  ASSERT_EQ(from_kernel.errnos.size(), 4u);
+  EXPECT_THAT(from_kernel.errnos[0], ElementsAre(0, 0, EEXIST));
+  EXPECT_THAT(from_kernel.errnos[1],
+              ElementsAre(0, 0, 0, EEXIST, EINVAL, EOPNOTSUPP, 0, ENOENT, 0, ENOENT, EINVAL));
+  EXPECT_THAT(from_kernel.errnos[2], ElementsAre(0));
+  EXPECT_THAT(from_kernel.errnos[3], ElementsAre(0, ENOENT));
+  EXPECT_EQ(from_kernel.clsact[0], (std::map<uint32_t, uint32_t>{{a, kBlock}, {b, kBlock}}));
+  EXPECT_EQ(from_kernel.clsact[2], (std::map<uint32_t, uint32_t>{{b, kBlock}}));
+  EXPECT_TRUE(from_kernel.clsact[3].empty());
+  ASSERT_EQ(from_kernel.dumps[1].size(), 2u);
+  EXPECT_EQ(from_kernel.dumps[1][0].handle, 1u);
+  EXPECT_EQ(from_kernel.dumps[1][0].chain, 0u);
+  EXPECT_EQ(from_kernel.dumps[1][1].keys.tcp_dst, netlink::Exact<uint16_t>(443));
+  EXPECT_EQ(from_kernel.dumps[2], from_kernel.dumps[1]);
+  EXPECT_TRUE(from_kernel.dumps[3].empty());
+
+  // Every op of the scenario encodes, so each is one write, on both.
+  EXPECT_EQ((*kernel)->writes().Total(), 17u);
+  EXPECT_EQ((*kernel)->writes(), fake.writes());
+  EXPECT_EQ((*kernel)->writes().Of(TcOp::Kind::kDeleteClsact), 3u);
+}
+
+int Skip(const std::string& reason) {
+  std::printf("SKIP: %s\n", reason.c_str());
+  return 77;
+}
+
+int Shell(const std::string& command) {
+  return std::system((command + " >/dev/null 2>&1").c_str());
+}
+
+}  // namespace
+}  // namespace vfguard::agent
+
+int main(int argc, char** argv) {
+  using namespace vfguard::agent;
+  ::testing::InitGoogleTest(&argc, argv);
+  if (geteuid() != 0) return Skip("needs root (network namespaces, tc)");
+  if (unshare(CLONE_NEWNET) != 0) {
+    return Skip(absl::StrCat("unshare(CLONE_NEWNET): ", strerror(errno)));
+  }
+  static Devices d;
+  devices = &d;
+  for (auto [dev, peer] : {std::pair{"rep0", "vm0"}, {"rep1", "vm1"}, {"probe0", "probe1"}}) {
+    if (Shell(absl::StrCat("ip link add ", dev, " type veth peer name ", peer)) != 0 ||
+        Shell(absl::StrCat("ip link set ", dev, " up")) != 0 ||
+        Shell(absl::StrCat("ip link set ", peer, " up")) != 0) {
+      return Skip("cannot create veth pairs with ip(8)");
+    }
+  }
+  d.a = if_nametoindex("rep0");
+  d.b = if_nametoindex("rep1");
+  // Probe clsact, shared blocks and cls_flower on a device the scenario does not use.
+  if (Shell("tc qdisc add dev probe0 ingress_block 99 clsact") != 0 ||
+      Shell("tc filter add block 99 protocol all prio 1 flower action ok") != 0) {
+    return Skip("kernel lacks clsact, shared blocks or cls_flower");
+  }
+  Shell("tc qdisc del dev probe0 clsact");
+  return RUN_ALL_TESTS();
+}
