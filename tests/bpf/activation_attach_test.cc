@@ -1,0 +1,175 @@
+// The activation program in a real shared tc block: attached with the
+// cls_bpf request from netlink/bpf_filter_codec.h to block 7 at chain 0 prio
+// 1 on a veth whose peer sends real frames from an AF_PACKET socket. Shows the attach request is
+// accepted, the event arrives through the asio monitor, and every frame still reaches the next
+// filter (TC_ACT_UNSPEC): the same program attached again at prio 2 reports each frame a second
+// time. (The host kernel here has cls_bpf and cls_u32 but no cls_flower or act_gact, so the next
+// filter is not a flower drop; the pipeline's flower rules are exercised in the kernel tier's VM.)
+//
+// Runs in a private network namespace (unshare), so it touches nothing of
+// the host; needs root, veth, clsact and cls_bpf, and exits 77 naming what is
+// missing.
+#include <arpa/inet.h>
+#include <libmnl/libmnl.h>
+#include <linux/if_packet.h>
+#include <net/if.h>
+#include <sched.h>
+#include <sys/socket.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "boost/asio/io_context.hpp"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "netlink/bpf_filter_codec.h"
+#include "netlink/tc_codec.h"
+#include "offload/activation_monitor.h"
+#include "tests/bpf/bpf_test_support.h"
+
+namespace vfguard::offload {
+namespace {
+
+using bpf_test::Arp;
+using bpf_test::Frame;
+using bpf_test::Mac;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+constexpr uint32_t kBlock = 7;
+const Mac kVmMac{0x52, 0x54, 0x00, 0xab, 0xcd, 0xef};
+
+std::string Shell(const std::string& cmd) {
+  std::string out;
+  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
+  if (p == nullptr) return out;
+  char buf[512];
+  while (fgets(buf, sizeof(buf), p) != nullptr) out += buf;
+  pclose(p);
+  return out;
+}
+
+// Sends one RTM request and returns the kernel's ack as a status.
+absl::Status Request(absl::Span<const uint8_t> msg) {
+  mnl_socket* nl = mnl_socket_open(NETLINK_ROUTE);
+  if (nl == nullptr) return absl::InternalError("mnl_socket_open failed");
+  int one = 1;
+  mnl_socket_setsockopt(nl, NETLINK_EXT_ACK, &one, sizeof(one));
+  absl::Status status = absl::InternalError("no ack");
+  if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) == 0 &&
+      mnl_socket_sendto(nl, msg.data(), msg.size()) == static_cast<ssize_t>(msg.size())) {
+    alignas(4) uint8_t buf[8192];
+    ssize_t n = mnl_socket_recvfrom(nl, buf, sizeof(buf));
+    if (n > 0) status = netlink::DecodeAck(absl::MakeConstSpan(buf, static_cast<size_t>(n)));
+  }
+  mnl_socket_close(nl);
+  return status;
+}
+
+void SendFrom(const char* ifname, const Frame& frame) {
+  int fd = socket(AF_PACKET, SOCK_RAW, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_ll addr{};
+  addr.sll_family = AF_PACKET;
+  addr.sll_ifindex = static_cast<int>(if_nametoindex(ifname));
+  addr.sll_halen = 6;
+  EXPECT_EQ(
+      sendto(fd, frame.data(), frame.size(), 0, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)),
+      static_cast<ssize_t>(frame.size()));
+  close(fd);
+}
+
+TEST(ActivationAttachTest, RealGarpAndNaInASharedBlockAreReportedAndContinue) {
+  boost::asio::io_context io;
+  std::vector<ActivationEvent> got;
+  auto monitor = ActivationMonitor::Create(io, [&](const ActivationEvent& e) {
+    got.push_back(e);
+    if (got.size() == 4) io.stop();
+  });
+  ASSERT_TRUE(monitor.ok()) << monitor.status();
+
+  netlink::BpfFilter attach;
+  attach.owner = netlink::TcBlock{kBlock};
+  attach.chain = 0;
+  attach.prio = 1;
+  attach.prog_fd = (*monitor)->prog_fd();
+  attach.name = ActivationMonitor::kProgramName;
+  alignas(4) uint8_t buf[256];
+  absl::StatusOr<size_t> n = netlink::EncodeNewBpfFilter(
+      attach, netlink::CreateMode::kCreateExclusive, 1, absl::MakeSpan(buf));
+  ASSERT_TRUE(n.ok()) << n.status();
+  ASSERT_TRUE(Request(absl::MakeConstSpan(buf, *n)).ok());
+  std::string shown = Shell(absl::StrCat("tc filter show block ", kBlock, " chain 0 prio 1"));
+  EXPECT_THAT(shown, HasSubstr("bpf"));
+  EXPECT_THAT(shown, HasSubstr("vfguard_activation"));
+  EXPECT_THAT(shown, HasSubstr("direct-action"));
+  EXPECT_THAT(shown, HasSubstr("skip_hw"));
+  // The same program again at prio 2: it only sees what prio 1 let continue.
+  netlink::BpfFilter second = attach;
+  second.prio = 2;
+  n = netlink::EncodeNewBpfFilter(second, netlink::CreateMode::kCreateExclusive, 2,
+                                  absl::MakeSpan(buf));
+  ASSERT_TRUE(n.ok()) << n.status();
+  ASSERT_TRUE(Request(absl::MakeConstSpan(buf, *n)).ok());
+
+  uint32_t va = if_nametoindex("va");
+  ASSERT_TRUE((*monitor)->Watch(va, 42).ok());
+  SendFrom("vb", Arp(0x0806, 1, kVmMac, {10, 1, 0, 9}, Mac{}, {10, 1, 0, 1}));  // ordinary
+  SendFrom("vb", Arp(0x0806, 1, kVmMac, {10, 1, 0, 9}, Mac{}, {10, 1, 0, 9}));  // GARP
+  const std::array<uint8_t, 16> ll{0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9};
+  const std::array<uint8_t, 16> target{0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9};
+  SendFrom("vb", bpf_test::Icmp6Nd(kVmMac, ll, 136, 0, 0x20, target, true));
+  io.run_for(std::chrono::seconds(5));
+
+  ActivationEvent garp;
+  garp.ifindex = va;
+  garp.cookie = 42;
+  garp.kind = ActivationKind::kGarp;
+  garp.mac = kVmMac;
+  garp.ip_version = 4;
+  garp.ip[0] = 10;
+  garp.ip[1] = 1;
+  garp.ip[3] = 9;
+  ActivationEvent na = garp;
+  na.kind = ActivationKind::kUnsolicitedNa;
+  na.ip_version = 6;
+  std::copy(target.begin(), target.end(), na.ip.begin());
+  // Each reported twice, by prio 1 and then by prio 2: prio 1 continued.
+  EXPECT_THAT(got, ElementsAre(garp, garp, na, na));
+
+  // The delete request removes exactly the bpf filter.
+  n = netlink::EncodeDelBpfFilter(attach, 3, absl::MakeSpan(buf));
+  ASSERT_TRUE(n.ok()) << n.status();
+  EXPECT_TRUE(Request(absl::MakeConstSpan(buf, *n)).ok());
+  EXPECT_EQ(Shell(absl::StrCat("tc filter show block ", kBlock, " chain 0 prio 1")), "");
+  EXPECT_THAT(Shell(absl::StrCat("tc filter show block ", kBlock, " chain 0 prio 2")),
+              HasSubstr("vfguard_activation"));
+}
+
+}  // namespace
+}  // namespace vfguard::offload
+
+int main(int argc, char** argv) {
+  ::testing::InitGoogleTest(&argc, argv);
+  ::vfguard::bpf_test::SkipUnlessBpfUsable();
+  if (unshare(CLONE_NEWNET) != 0) {
+    std::printf("SKIP: cannot create a network namespace: %s\n", std::strerror(errno));
+    return 77;
+  }
+  // No IPv6 autoconfiguration chatter on the veths: the drop counter must see
+  // only the test's frames (tc ingress runs before IPv6, so NAs still pass).
+  const char* setup =
+      "sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1 && "
+      "ip link add va type veth peer name vb && ip link set va up && ip link set vb up && "
+      "tc qdisc add dev va ingress_block 7 clsact";
+  std::string out = vfguard::offload::Shell(setup);
+  if (if_nametoindex("va") == 0 || !out.empty()) {
+    std::printf("SKIP: cannot set up veth + clsact shared block here: %s\n", out.c_str());
+    return 77;
+  }
+  return RUN_ALL_TESTS();
+}
