@@ -13,6 +13,8 @@ constexpr uint8_t kProtoTcp = 6;
 constexpr uint8_t kProtoUdp = 17;
 constexpr uint8_t kProtoIcmpv6 = 58;
 constexpr uint8_t kProtoSctp = 132;
+// TC_ACT_EXT_VAL_MASK: gact's goto carries the chain in 28 bits.
+constexpr uint32_t kMaxChain = (1u << 28) - 1;
 
 using netlink::Exact;
 using netlink::FlowerKeys;
@@ -235,9 +237,10 @@ absl::StatusOr<netlink::TcAction> ToAction(const policy::Filter& f, size_t index
     case policy::Action::Kind::kTrap:
       return gact(Verdict::kTrap);
     case policy::Action::Kind::kGoto:
-      if (a.chain > 0x0fffffffu) {
-        return Invalid(f, absl::StrCat("actions[", index, "]"),
-                       absl::StrCat("goto chain ", a.chain, " exceeds 28 bits"));
+      if (a.chain > kMaxChain) {
+        return Invalid(
+            f, absl::StrCat("actions[", index, "]"),
+            absl::StrCat("goto chain ", a.chain, " exceeds the kernel's limit ", kMaxChain));
       }
       return gact(Verdict::kGotoChain, a.chain);
     case policy::Action::Kind::kCt: {
@@ -287,6 +290,11 @@ absl::StatusOr<netlink::FlowerFilter> ToKernelFilter(const policy::Filter& filte
                                                      Copy copy, const DeviceResolver& devices) {
   if (block == 0) return Invalid(filter, "block", "the shared block index must be 1..");
   if (filter.prio == 0) return Invalid(filter, "prio", "must be 1..65535");
+  // The kernel refuses chain indexes above TC_ACT_EXT_VAL_MASK (a goto could
+  // not name them either).
+  if (filter.chain > kMaxChain) {
+    return Invalid(filter, "chain", absl::StrCat("exceeds the kernel's limit ", kMaxChain));
+  }
   netlink::FlowerFilter out;
   out.owner = netlink::TcBlock{block};
   out.chain = filter.chain;

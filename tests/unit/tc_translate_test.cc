@@ -377,6 +377,24 @@ TEST(TcTranslate, UnresolvedDeviceIsNotFoundNamingIt) {
   EXPECT_THAT(k.status().message(), HasSubstr("actions[0]"));
 }
 
+TEST(TcTranslate, ChainsBeyondTheKernelsLimit) {
+  policy::Filter f = Base(policy::kEthAll);
+  f.chain = (1u << 28) - 1;
+  policy::Action go{policy::Action::Kind::kGoto};
+  go.chain = (1u << 28) - 1;
+  f.actions = {go};
+  EXPECT_TRUE(ToKernelFilter(f, kBlock, Copy::kSlowPath, Devices).ok());
+  f.chain = 1u << 28;
+  absl::StatusOr<FlowerFilter> k = ToKernelFilter(f, kBlock, Copy::kSlowPath, Devices);
+  ASSERT_FALSE(k.ok());
+  EXPECT_THAT(k.status().message(), HasSubstr("chain"));
+  f.chain = 1;
+  f.actions[0].chain = 1u << 28;
+  k = ToKernelFilter(f, kBlock, Copy::kSlowPath, Devices);
+  ASSERT_FALSE(k.ok());
+  EXPECT_THAT(k.status().message(), HasSubstr("actions[0]"));
+}
+
 TEST(TcTranslate, BadBlockAndActionCount) {
   policy::Filter f = Base(policy::kEthAll);
   EXPECT_FALSE(ToKernelFilter(f, 0, Copy::kSlowPath, Devices).ok());
