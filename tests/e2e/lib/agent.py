@@ -35,6 +35,17 @@ def free_port():
     return port
 
 
+def log_dir():
+    """Where logs that must outlive the VM go: BUILD/e2e-logs (the build
+    directory is in the writable work tree), else /tmp."""
+    d = os.path.join(os.path.dirname(os.path.dirname(default_binary())), "e2e-logs")
+    try:
+        os.makedirs(d, exist_ok=True)
+        return d
+    except OSError:
+        return "/tmp"
+
+
 def default_binary():
     here = os.path.dirname(os.path.abspath(__file__))
     root = os.path.abspath(os.path.join(here, "..", "..", ".."))
@@ -94,17 +105,20 @@ class Agent:
         return None
 
     def settle(self, quiet=1.5, timeout=30.0):
-        """Waits until no new reconcile line has appeared for `quiet` seconds."""
+        """Waits until the agent has nothing left to do: its latest reconcile
+        pass wrote nothing, or no pass has been logged for `quiet` seconds."""
         end = time.monotonic() + timeout
         n = len(self.reconciles())
         last = time.monotonic()
         while time.monotonic() < end:
-            time.sleep(0.25)
-            m = len(self.reconciles())
-            if m != n:
-                n, last = m, time.monotonic()
+            recs = self.reconciles()
+            if recs and recs[-1].get("writes") == "0":
+                return len(recs)
+            if len(recs) != n:
+                n, last = len(recs), time.monotonic()
             elif time.monotonic() - last >= quiet:
                 return n
+            time.sleep(0.25)
         return n
 
     def hup(self):
