@@ -235,12 +235,39 @@ class HttpServer::Session : public std::enable_shared_from_this<HttpServer::Sess
     http::async_write(socket_, *res,
                       [self = shared_from_this(), res, keep_alive](beast::error_code ec, size_t) {
                         self->timer_.cancel();
-                        if (ec || !keep_alive) {
+                        if (ec) {
                           self->Close();
+                          return;
+                        }
+                        if (!keep_alive) {
+                          self->Linger();
                           return;
                         }
                         self->Read();
                       });
+  }
+
+  // Closing with unread input makes the kernel reset the connection, and a
+  // client still sending (a body past the limit) would lose our answer. So
+  // stop sending, read and discard what still comes (bounded by the idle
+  // timeout and 64 MiB), then close.
+  void Linger() {
+    beast::error_code ignored;
+    socket_.shutdown(local::socket::shutdown_send, ignored);
+    if (server_ != nullptr) ArmTimer();
+    Drain();
+  }
+
+  void Drain() {
+    socket_.async_read_some(asio::buffer(sink_),
+                            [self = shared_from_this()](beast::error_code ec, size_t n) {
+                              self->drained_ += n;
+                              if (ec || self->drained_ > (64u << 20) || self->closed_) {
+                                self->Close();
+                                return;
+                              }
+                              self->Drain();
+                            });
   }
 
   void StartStream(StreamStart stream) {
@@ -285,7 +312,8 @@ class HttpServer::Session : public std::enable_shared_from_this<HttpServer::Sess
   std::chrono::steady_clock::time_point started_;
   std::function<void()> stop_stream_;
   std::deque<std::string> out_;
-  char sink_[256];
+  char sink_[16384];
+  size_t drained_ = 0;
 };
 
 HttpServer::HttpServer(asio::io_context& io, HttpServerOptions options, HttpHandler handler,
