@@ -123,6 +123,13 @@ absl::Status FakeTcBackend::CreateOrReplace(const netlink::FlowerFilter& f, bool
     return TcErrnoStatus(EOPNOTSUPP, "");  // veth: no offload
   }
   netlink::FlowerFilter stored = netlink::WithoutStatus(f);
+  // The kernel keeps a VLAN eth_type only as the key that opens the VLAN
+  // keys; without them nothing of it is stored or dumped.
+  if (stored.keys.eth_type &&
+      (*stored.keys.eth_type == 0x8100 || *stored.keys.eth_type == 0x88a8) &&
+      !stored.keys.vlan_id && !stored.keys.vlan_eth_type) {
+    stored.keys.eth_type.reset();
+  }
   filters_[key] = std::move(stored);
   installed_[key] = Installed{in_hw, {}};  // a replaced filter starts new counters
   return absl::OkStatus();

@@ -17,7 +17,10 @@
 //   then the dump reports in_hw. Whatever passes the netlink encoder's
 //   validation is otherwise accepted; what fails it gets the same
 //   InvalidArgument as NetlinkTcBackend.
-// - Dumps return filters in (chain, prio, handle) order with status and
+// - Stored keys are normalised as the kernel does: an 802.1Q/802.1ad eth_type
+//   without VLAN keys is not kept (nor dumped).
+// - Dumps return filters in (chain, prio, handle) order (the kernel lists
+//   chains in creation order; do not depend on either) with status and
 //   per-action stats: packet/byte counters a test sets (SetCounters) show up
 //   in status and in the first action's stats.
 // Tests can also change state "behind the agent's back" (drift) through the

@@ -142,8 +142,12 @@ absl::StatusOr<FlowerKeys> ToKeys(const policy::Filter& f, const DeviceResolver&
                      absl::StrCat("0x", absl::Hex(*m.eth_type), " contradicts filter protocol 0x",
                                   absl::Hex(f.protocol)));
     }
-    k.eth_type = m.eth_type;
-  } else if (f.protocol != policy::kEthAll) {
+    // A bare 802.1Q eth_type is not dumped back (see below): leave it out.
+    if (*m.eth_type != policy::kEth8021Q) k.eth_type = m.eth_type;
+  } else if (f.protocol != policy::kEthAll && f.protocol != policy::kEth8021Q) {
+    // A bare 802.1Q eth_type key sets nothing in the kernel (it only opens
+    // the VLAN keys) and is not dumped back; the filter protocol does the
+    // matching, so it is left out to keep dump == request.
     k.eth_type = f.protocol;
   }
   const std::optional<uint16_t> l3 = L3Of(k);

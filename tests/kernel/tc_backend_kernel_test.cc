@@ -3,6 +3,11 @@
 // and against FakeTcBackend; both must give the same errnos and the same
 // dumps (after WithoutStatus), and both must give the errnos written here.
 //
+// A second test installs every filter the compiler produces for a small
+// snapshot, translated by offload/tc_translate, and checks that the kernel's
+// dump gives back exactly what was translated: the reconciler's diff (and so
+// a hitless restart) depends on that.
+//
 // Exits 77 (skipped) with the reason when not root, without network
 // namespaces, veth, clsact or cls_flower.
 #include <errno.h>
@@ -22,6 +27,10 @@
 #include "agent/fake_tc_backend.h"
 #include "agent/netlink_tc_backend.h"
 #include "netlink/tc_codec.h"
+#include "offload/tc_translate.h"
+#include "policy/compiler.h"
+#include "policy/slots.h"
+#include "policy/validate.h"
 
 namespace vfguard::agent {
 namespace {
@@ -209,6 +218,147 @@ TEST(TcBackendKernel, KernelAndFakeAgree) {
   EXPECT_EQ((*kernel)->writes().Of(TcOp::Kind::kDeleteClsact), 3u);
 }
 
+// Two networks (VLAN 100 and flat), a port with a group that has TCP, a port
+// range, ICMP, a remote group and a deny rule, a VIP and an address pair, an
+// IPv6 port, a port-security-off port and a pending one.
+policy::Snapshot Sample() {
+  using namespace policy;
+  Snapshot s;
+  s.networks["v"] = Network{"v", Segmentation::kVlan, 100};
+  s.networks["f"] = Network{"f", Segmentation::kFlat, 0};
+  SecurityGroup web;
+  web.id = "web";
+  SecurityGroupRule http;
+  http.protocol = kProtoTcp;
+  http.ports = PortRange{80, 80};
+  SecurityGroupRule range = http;
+  range.ports = PortRange{8000, 8100};
+  range.remote_prefix = *IpPrefix::Parse("10.1.0.0/16");
+  SecurityGroupRule ping;
+  ping.protocol = kProtoIcmp;
+  ping.icmp = IcmpMatch{8, 0};
+  SecurityGroupRule ping6 = ping;
+  ping6.ethertype = EtherType::kIPv6;
+  ping6.protocol = kProtoIcmpv6;
+  ping6.icmp = IcmpMatch{128, std::nullopt};
+  SecurityGroupRule out;
+  out.direction = Direction::kEgress;
+  SecurityGroupRule out6 = out;
+  out6.ethertype = EtherType::kIPv6;
+  SecurityGroupRule peers;
+  peers.protocol = kProtoUdp;
+  peers.remote_group_id = "web";
+  SecurityGroupRule deny;
+  deny.protocol = kProtoSctp;
+  deny.ports = PortRange{9, 9};
+  deny.action = RuleAction::kDeny;
+  deny.priority = 10;
+  web.rules = {http, range, ping, ping6, out, out6, peers, deny};
+  s.security_groups["web"] = web;
+  auto port = [](const char* id, const char* net, const char* mac, const char* ip) {
+    Port p;
+    p.id = id;
+    p.network_id = net;
+    p.mac = *MacAddr::Parse(mac);
+    p.fixed_ips = {*IpAddr::Parse(ip)};
+    p.representor.ref = id;
+    return p;
+  };
+  Port a = port("a", "v", "02:00:00:00:00:0a", "10.0.0.10");
+  a.security_group_ids = {"web"};
+  a.vips = {*IpAddr::Parse("10.0.0.100")};
+  a.allowed_address_pairs = {
+      AllowedAddressPair{*IpPrefix::Parse("10.9.0.0/16"), *MacAddr::Parse("02:00:00:00:00:aa")}};
+  Port b = port("b", "v", "02:00:00:00:00:0b", "fd00::b");
+  b.security_group_ids = {"web"};
+  Port c = port("c", "f", "02:00:00:00:00:0c", "192.168.0.5");
+  c.port_security = false;
+  Port d = port("d", "v", "02:00:00:00:00:0d", "10.0.0.13");
+  d.state = PortState::kPendingActivation;
+  for (Port* p : {&a, &b, &c, &d}) s.ports[p->id] = *p;
+  return s;
+}
+
+// uplink -> "up0", port:<id> -> "p<id>" (created in main).
+std::optional<offload::Netdev> Resolve(const policy::DeviceRef& ref) {
+  std::string name = ref.kind == policy::DeviceRef::Kind::kUplink ? "up0" : "p" + ref.port_id;
+  uint32_t ifindex = if_nametoindex(name.c_str());
+  if (ifindex == 0) return std::nullopt;
+  return offload::Netdev{ifindex, name};
+}
+
+std::vector<FlowerFilter> Sorted(std::vector<FlowerFilter> v) {
+  for (FlowerFilter& f : v) f = netlink::WithoutStatus(f);
+  std::sort(v.begin(), v.end(), [](const FlowerFilter& x, const FlowerFilter& y) {
+    return std::tie(x.chain, x.prio, x.handle) < std::tie(y.chain, y.prio, y.handle);
+  });
+  return v;
+}
+
+TEST(TcBackendKernel, CompiledPipelineRoundTrips) {
+  constexpr uint32_t kPipelineBlock = 22;
+  policy::Snapshot s = Sample();
+  ASSERT_TRUE(policy::Validate(s).ok()) << policy::Validate(s);
+  absl::StatusOr<policy::SlotAssignment> slots = policy::AssignSlots(s, {});
+  ASSERT_TRUE(slots.ok()) << slots.status();
+  absl::StatusOr<policy::Pipeline> pipeline = policy::Compile(s, *slots);
+  ASSERT_TRUE(pipeline.ok()) << pipeline.status();
+
+  std::vector<TcOp> ops;
+  const uint32_t uplink = if_nametoindex("up0");
+  ops.push_back(TcOp{TcOp::Kind::kCreateClsact, {uplink, kPipelineBlock}, {}});
+  std::vector<FlowerFilter> translated;
+  for (const policy::Filter& f : pipeline->filters) {
+    absl::StatusOr<FlowerFilter> k =
+        offload::ToKernelFilter(f, kPipelineBlock, offload::Copy::kSlowPath, Resolve);
+    ASSERT_TRUE(k.ok()) << k.status() << " (" << f.origin << ")";
+    translated.push_back(*k);
+    ops.push_back(Op(TcOp::Kind::kCreateFilter, *k));
+  }
+  ASSERT_GT(translated.size(), 30u);
+
+  absl::StatusOr<std::unique_ptr<NetlinkTcBackend>> kernel = NetlinkTcBackend::Open();
+  ASSERT_TRUE(kernel.ok()) << kernel.status();
+  FakeTcBackend fake;
+  for (const char* name : {"up0", "pa", "pb", "pc", "pd"})
+    fake.AddDevice(if_nametoindex(name), name);
+  for (TcBackend* backend : std::vector<TcBackend*>{kernel->get(), &fake}) {
+    const char* which = backend == &fake ? "fake" : "kernel";
+    std::vector<absl::Status> statuses = backend->Apply(ops);
+    int failed = 0;
+    for (size_t i = 0; i < statuses.size(); ++i) {
+      if (!statuses[i].ok() && ++failed <= 5) {
+        ADD_FAILURE() << which << ": op " << i << ": " << statuses[i] << "\n"
+                      << DebugString(ops[i].filter);
+      }
+    }
+    EXPECT_EQ(failed, 0) << which;
+    absl::StatusOr<std::vector<FlowerFilter>> dump = backend->DumpBlock(kPipelineBlock);
+    ASSERT_TRUE(dump.ok()) << dump.status();
+    std::vector<FlowerFilter> got = Sorted(*dump);
+    std::vector<FlowerFilter> want = Sorted(translated);
+    EXPECT_EQ(got.size(), want.size()) << which;
+    int shown = 0;
+    for (size_t i = 0; i < std::min(got.size(), want.size()) && shown < 5; ++i) {
+      if (got[i] != want[i]) {
+        ++shown;
+        ADD_FAILURE() << which << ": dumped\n  " << DebugString(got[i]) << "\nbut installed\n  "
+                      << DebugString(want[i]);
+      }
+    }
+    EXPECT_TRUE(got == want) << which << ": the dump differs from what was installed";
+    // Installing the same again changes nothing and every filter is EEXIST.
+    std::vector<TcOp> again(ops.begin() + 1, ops.end());
+    for (const absl::Status& st : backend->Apply(again)) {
+      EXPECT_EQ(netlink::ErrnoFromStatus(st), EEXIST) << which << ": " << st;
+    }
+    EXPECT_TRUE(Sorted(*backend->DumpBlock(kPipelineBlock)) == want) << which;
+    std::vector<absl::Status> cleanup = backend->Apply({Qdisc(TcOp::Kind::kDeleteClsact, uplink)});
+    EXPECT_TRUE(cleanup[0].ok()) << cleanup[0];
+    EXPECT_TRUE(backend->DumpBlock(kPipelineBlock)->empty()) << which;
+  }
+}
+
 int Skip(const std::string& reason) {
   std::printf("SKIP: %s\n", reason.c_str());
   return 77;
@@ -230,7 +380,14 @@ int main(int argc, char** argv) {
   }
   static Devices d;
   devices = &d;
-  for (auto [dev, peer] : {std::pair{"rep0", "vm0"}, {"rep1", "vm1"}, {"probe0", "probe1"}}) {
+  for (auto [dev, peer] : {std::pair{"rep0", "vm0"},
+                           {"rep1", "vm1"},
+                           {"probe0", "probe1"},
+                           {"up0", "up0_vm"},
+                           {"pa", "pa_vm"},
+                           {"pb", "pb_vm"},
+                           {"pc", "pc_vm"},
+                           {"pd", "pd_vm"}}) {
     if (Shell(absl::StrCat("ip link add ", dev, " type veth peer name ", peer)) != 0 ||
         Shell(absl::StrCat("ip link set ", dev, " up")) != 0 ||
         Shell(absl::StrCat("ip link set ", peer, " up")) != 0) {

@@ -238,6 +238,18 @@ TEST_F(FakeTcBackendTest, DriftIsVisibleAndNotCounted) {
             absl::StatusCode::kNotFound);  // ENODEV maps to NotFound
 }
 
+TEST_F(FakeTcBackendTest, BareVlanEthTypeIsNotKept) {
+  FlowerFilter tagged = Filter(0, 4, 1, 0x8100);
+  tagged.keys = {};
+  tagged.keys.eth_type = 0x8100;
+  fake_.Apply({Clsact(TcOp::Kind::kCreateClsact, 3), FilterOp(TcOp::Kind::kCreateFilter, tagged)});
+  absl::StatusOr<std::vector<FlowerFilter>> dump = fake_.DumpBlock(kBlock);
+  ASSERT_TRUE(dump.ok());
+  ASSERT_EQ(dump->size(), 1u);
+  EXPECT_EQ((*dump)[0].keys, netlink::FlowerKeys{});
+  EXPECT_EQ((*dump)[0].protocol, 0x8100);
+}
+
 TEST_F(FakeTcBackendTest, WritesByKind) {
   fake_.Apply({Clsact(TcOp::Kind::kCreateClsact, 3),
                FilterOp(TcOp::Kind::kCreateFilter, Filter(0, 1, 1)),

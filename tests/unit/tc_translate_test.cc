@@ -226,6 +226,12 @@ TEST(TcTranslate, VlanKeysAndEthTypes) {
   ASSERT_FALSE(k.ok());
   EXPECT_THAT(k.status().message(), HasSubstr("vlan_id"));
 
+  // Protocol 802.1Q without VLAN keys: the protocol matches, no eth_type key
+  // (the kernel would not dump one back).
+  policy::Filter tagged = Base(policy::kEth8021Q);
+  EXPECT_EQ(Translate(tagged).keys, netlink::FlowerKeys{});
+  EXPECT_EQ(Translate(tagged).protocol, 0x8100);
+
   // Protocol all: no eth_type key at all.
   policy::Filter all = Base(policy::kEthAll);
   EXPECT_EQ(Translate(all).keys, netlink::FlowerKeys{});
