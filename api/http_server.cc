@@ -136,9 +136,37 @@ class HttpServer::Session : public std::enable_shared_from_this<HttpServer::Sess
     parser_->header_limit(static_cast<uint32_t>(server_->options_.header_limit));
     parser_->body_limit(server_->options_.body_limit);
     ArmTimer();
-    http::async_read(
+    http::async_read_header(
         socket_, buffer_, *parser_,
-        [self = shared_from_this()](beast::error_code ec, size_t) { self->OnRead(ec); });
+        [self = shared_from_this()](beast::error_code ec, size_t) { self->OnHeader(ec); });
+  }
+
+  // curl sends "Expect: 100-continue" before larger bodies and waits a second
+  // for the go-ahead; give it at once (a body over the limit has already
+  // failed the header read, so it is answered 413 without one).
+  void OnHeader(beast::error_code ec) {
+    if (ec || closed_ || server_ == nullptr) {
+      OnRead(ec);
+      return;
+    }
+    auto read_body = [self = shared_from_this()] {
+      http::async_read(self->socket_, self->buffer_, *self->parser_,
+                       [self](beast::error_code ec, size_t) { self->OnRead(ec); });
+    };
+    if (!beast::iequals(parser_->get()[http::field::expect], "100-continue") ||
+        parser_->is_done()) {
+      read_body();
+      return;
+    }
+    static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+    asio::async_write(socket_, asio::buffer(kContinue.data(), kContinue.size()),
+                      [self = shared_from_this(), read_body](beast::error_code ec, size_t) {
+                        if (ec) {
+                          self->Close();
+                          return;
+                        }
+                        read_body();
+                      });
   }
 
   void OnRead(beast::error_code ec) {

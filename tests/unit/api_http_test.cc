@@ -455,6 +455,30 @@ TEST_F(ApiHttpTest, KeepAliveServesSeveralRequestsOnOneConnection) {
   EXPECT_EQ(server_->connections(), 1u);
 }
 
+TEST_F(ApiHttpTest, ExpectContinueGetsTheGoAheadBeforeTheBody) {
+  namespace asio = boost::asio;
+  asio::io_context io;
+  asio::local::stream_protocol::socket socket(io);
+  socket.connect(asio::local::stream_protocol::endpoint(path_));
+  std::string body = kNetwork;
+  std::string head =
+      "PUT /v1/networks/n1 HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+      "Content-Length: " +
+      std::to_string(body.size()) + "\r\n\r\n";
+  asio::write(socket, asio::buffer(head));
+  std::string got;
+  while (got.find("\r\n\r\n") == std::string::npos) {
+    char buf[256];
+    got.append(buf, socket.read_some(asio::buffer(buf)));
+  }
+  EXPECT_EQ(got, "HTTP/1.1 100 Continue\r\n\r\n");
+  asio::write(socket, asio::buffer(body));
+  boost::beast::flat_buffer buffer;
+  boost::beast::http::response<boost::beast::http::string_body> res;
+  boost::beast::http::read(socket, buffer, res);
+  EXPECT_EQ(res.result_int(), 201u) << res.body();
+}
+
 // Access control with a real peer of another uid: a child process drops to
 // uid 65534 with (only) the read-only group, then tries a read and a write.
 class ApiAccessTest : public ApiHttpTest {
