@@ -225,9 +225,19 @@ ReconcileReport Agent::ReconcileNow(const std::string& reason) {
                            {"status", r.status.ToString()}});
   }
   if (r.status.ok()) {
-    if (reconciled_ && *reconciled_ != *desired) RevokeConntrack(*reconciled_, reconciled_slots_);
-    reconciled_ = desired;
-    reconciled_slots_ = slots;
+    // On the first pass the old state is empty, so every zone is judged once
+    // (revocations a crash interrupted are finished). A failed revocation
+    // keeps the old state, so a later pass retries it (deleting is idempotent).
+    static const policy::Snapshot kNothing;
+    bool revoked = true;
+    if (!reconciled_ || *reconciled_ != *desired) {
+      revoked = reconciled_ ? RevokeConntrack(*reconciled_, reconciled_slots_)
+                            : RevokeConntrack(kNothing, {});
+    }
+    if (revoked) {
+      reconciled_ = desired;
+      reconciled_slots_ = slots;
+    }
     if (!ready_) {
       ready_ = true;
       if (on_ready_) on_ready_();
@@ -236,14 +246,14 @@ ReconcileReport Agent::ReconcileNow(const std::string& reason) {
   return r;
 }
 
-void Agent::RevokeConntrack(const policy::Snapshot& before,
+bool Agent::RevokeConntrack(const policy::Snapshot& before,
                             const policy::SlotAssignment& slots_before) {
-  if (ct_ == nullptr) return;
+  if (ct_ == nullptr) return true;
   absl::StatusOr<RevokeReport> report =
       Revoke(before, *desired_->snapshot(), slots_before, desired_->slots(), *ct_);
   if (!report.ok()) {
     log_.Error("conntrack_revoke_failed", {{"status", report.status()}});
-    return;
+    return true;  // the inputs are wrong, not the kernel: retrying cannot help
   }
   for (const ZoneRevocation& z : report->zones) {
     log_.Info("conntrack_revoked", {{"zone", z.plan.zone},
@@ -265,6 +275,8 @@ void Agent::RevokeConntrack(const policy::Snapshot& before,
     }
   }
   if (m_.ct_revoked) m_.ct_revoked->Add({}, static_cast<double>(report->TotalDeleted()));
+  if (!report->ok()) log_.Warn("conntrack_revoke_incomplete", {{"status", report->FirstError()}});
+  return report->ok();
 }
 
 absl::StatusOr<api::v1::Policy> Agent::Mutate(

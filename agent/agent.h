@@ -81,7 +81,8 @@ class Agent final : public AgentService {
   void OnTcEvent(const nlmsghdr& h);
   void ArmResync();
   void ArmFileWatch();
-  void RevokeConntrack(const policy::Snapshot& before, const policy::SlotAssignment& slots_before);
+  // False when the kernel refused part of it (retried by a later pass).
+  bool RevokeConntrack(const policy::Snapshot& before, const policy::SlotAssignment& slots_before);
   std::vector<RuleStatus> RulesWhere(
       const std::function<bool(const offload::PlacedFilter&)>& pick) const;
 

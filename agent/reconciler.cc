@@ -137,6 +137,7 @@ void Reconciler::PreOffer(const offload::DeviceResolver& devices, OfferBook& off
     absl::StatusOr<FlowerFilter> hw = offload::ToKernelFilter(f, block_, Copy::kHardware, devices);
     if (!hw.ok()) continue;  // reported when the slow-path copy fails the same way
     std::string key = OfferKey(*hw);
+    used_offers_.insert(key);
     if (offers.Find(key) != nullptr || !batched.insert(key).second) continue;
     keys.push_back(std::move(key));
     creates.push_back(FilterOp(TcOp::Kind::kCreateFilter, std::move(*hw)));
@@ -173,6 +174,7 @@ offload::OfferFn Reconciler::MakeOffer(const offload::DeviceResolver& devices, O
         offload::ToKernelFilter(f, block_, IsTrap(f) ? Copy::kTrap : Copy::kHardware, devices);
     if (!hw.ok()) return hw.status();
     std::string key = OfferKey(*hw);
+    used_offers_.insert(key);
     if (const HardwareRejection* known = offers.Find(key)) return StatusOfAnswer(*known);
     ++report.offers;
     std::vector<absl::Status> r = ApplyCounted({FilterOp(TcOp::Kind::kCreateFilter, *hw)}, report);
@@ -225,6 +227,7 @@ ReconcileReport Reconciler::Run(const policy::Snapshot& desired,
     return it->second;
   };
 
+  used_offers_.clear();
   std::vector<TcOp> late_deletes;
   absl::Status qdiscs = SyncQdiscs(view, report, late_deletes);
   if (!qdiscs.ok()) report.status = qdiscs;
@@ -234,7 +237,6 @@ ReconcileReport Reconciler::Run(const policy::Snapshot& desired,
 
   // What the block should hold.
   std::map<FilterKey, FlowerFilter> want;
-  std::set<std::string> live_offers;
   auto add = [&](const policy::Filter& f, Copy copy) {
     absl::StatusOr<FlowerFilter> k = offload::ToKernelFilter(f, block_, copy, devices);
     if (!k.ok()) {
@@ -248,16 +250,11 @@ ReconcileReport Reconciler::Run(const policy::Snapshot& desired,
   for (const offload::PlacedFilter& p : placement_.filters) {
     add(p.filter, Copy::kSlowPath);
     if (p.placement == offload::Placement::kHardware) add(p.filter, Copy::kHardware);
-    absl::StatusOr<FlowerFilter> hw =
-        offload::ToKernelFilter(p.filter, block_, Copy::kHardware, devices);
-    if (hw.ok()) live_offers.insert(OfferKey(*hw));
   }
-  for (const policy::Filter& t : placement_.traps) {
-    add(t, Copy::kTrap);
-    absl::StatusOr<FlowerFilter> k = offload::ToKernelFilter(t, block_, Copy::kTrap, devices);
-    if (k.ok()) live_offers.insert(OfferKey(*k));
-  }
-  offers.Retain(live_offers);
+  for (const policy::Filter& t : placement_.traps) add(t, Copy::kTrap);
+  // Keep every answer this pass asked for (refused trap candidates too, or
+  // the next pass would offer them again), and forget the rest.
+  offers.Retain(used_offers_);
   report.filters = static_cast<int>(want.size());
 
   absl::StatusOr<std::map<FilterKey, FlowerFilter>> have = DumpInstalled();
@@ -286,6 +283,11 @@ ReconcileReport Reconciler::Run(const policy::Snapshot& desired,
     if (h == have->end() || h->second.protocol != f.protocol) {
       upserts.push_back(FilterOp(TcOp::Kind::kCreateFilter, f));
     } else if (netlink::WithoutStatus(h->second) != f) {
+      if (log_.Enabled(LogLevel::kDebug)) {
+        log_.Debug("filter_differs",
+                   {{"kernel", netlink::DebugString(netlink::WithoutStatus(h->second))},
+                    {"want", netlink::DebugString(f)}});
+      }
       upserts.push_back(FilterOp(TcOp::Kind::kReplaceFilter, f));
     }
   }

@@ -108,6 +108,7 @@ class Reconciler {
   policy::Snapshot effective_;
   policy::Pipeline pipeline_;
   offload::PlacementResult placement_;
+  std::set<std::string> used_offers_;  // offer keys asked for in this pass
 };
 
 // The key under which an offer's answer is kept.
