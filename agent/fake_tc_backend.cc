@@ -5,18 +5,18 @@
 
 #include "absl/strings/str_cat.h"
 #include "agent/tc_errno_status.h"
+#include "agent/tc_op_encode.h"
 #include "netlink/tc_codec.h"
 
 namespace vfguard::agent {
 namespace {
 
-// Runs the netlink encoder's validation, so the fake refuses exactly what the
-// real backend would refuse before sending.
-absl::Status Encodes(const netlink::FlowerFilter& f) {
+// Runs the real backend's encoder, so the fake refuses exactly what the real
+// backend would refuse before sending.
+absl::Status Encodes(const TcOp& op) {
   std::vector<uint32_t> words(4096);
   absl::Span<uint8_t> buf(reinterpret_cast<uint8_t*>(words.data()), words.size() * 4);
-  absl::StatusOr<size_t> n =
-      netlink::EncodeNewFilter(f, netlink::CreateMode::kCreateExclusive, 0, buf);
+  absl::StatusOr<size_t> n = EncodeTcOp(op, 0, buf);
   return n.ok() ? absl::OkStatus() : n.status();
 }
 
@@ -95,7 +95,6 @@ absl::Status FakeTcBackend::CheckDevices(const netlink::FlowerFilter& f) const {
 }
 
 absl::Status FakeTcBackend::CreateOrReplace(const netlink::FlowerFilter& f, bool create) {
-  if (absl::Status s = Encodes(f); !s.ok()) return s;
   if (absl::Status s = CheckOwner(f.owner); !s.ok()) return s;
   if (f.prio == 0 || f.handle == 0) {
     return absl::InvalidArgumentError("FakeTcBackend: prio and handle must be explicit");
@@ -139,14 +138,12 @@ absl::Status FakeTcBackend::ApplyOne(const TcOp& op) {
   switch (op.kind) {
     case TcOp::Kind::kCreateClsact: {
       const uint32_t ifindex = op.qdisc.ifindex;
-      if (ifindex == 0) return absl::InvalidArgumentError("ifindex: must be 1..2^31-1");
       if (!devices_.contains(ifindex)) return TcErrnoStatus(ENODEV, "");
       if (clsact_.contains(ifindex)) return TcErrnoStatus(EEXIST, "");
       clsact_[ifindex] = op.qdisc.ingress_block;
       return absl::OkStatus();
     }
     case TcOp::Kind::kDeleteClsact:
-      if (op.qdisc.ifindex == 0) return absl::InvalidArgumentError("ifindex: must be 1..2^31-1");
       if (!devices_.contains(op.qdisc.ifindex)) return TcErrnoStatus(ENODEV, "");
       return RemoveClsact(op.qdisc.ifindex);
     case TcOp::Kind::kCreateFilter:
@@ -173,12 +170,12 @@ std::vector<absl::Status> FakeTcBackend::Apply(const std::vector<TcOp>& ops) {
   std::vector<absl::Status> out;
   out.reserve(ops.size());
   for (const TcOp& op : ops) {
-    // Count what the real backend would send: everything that encodes.
-    const bool encodes =
-        op.kind == TcOp::Kind::kCreateFilter || op.kind == TcOp::Kind::kReplaceFilter
-            ? Encodes(op.filter).ok()
-            : true;
-    if (encodes) writes_.Count(op.kind);
+    // What does not encode is refused before sending, and is no write.
+    if (absl::Status s = Encodes(op); !s.ok()) {
+      out.push_back(s);
+      continue;
+    }
+    writes_.Count(op.kind);
     out.push_back(ApplyOne(op));
   }
   return out;

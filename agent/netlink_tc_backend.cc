@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "agent/tc_errno_status.h"
+#include "agent/tc_op_encode.h"
 #include "netlink/qdisc_codec.h"
 #include "netlink/tc_codec.h"
 
@@ -30,25 +31,6 @@ class Scratch {
  private:
   std::array<uint32_t, kMaxMessageBytes / 4> words_{};
 };
-
-absl::StatusOr<size_t> EncodeOp(const TcOp& op, Scratch& scratch) {
-  switch (op.kind) {
-    case TcOp::Kind::kCreateClsact:
-      return netlink::EncodeNewClsact(op.qdisc, netlink::CreateMode::kCreateExclusive, 0,
-                                      scratch.span());
-    case TcOp::Kind::kDeleteClsact:
-      return netlink::EncodeDelClsact(op.qdisc.ifindex, 0, scratch.span());
-    case TcOp::Kind::kCreateFilter:
-      return netlink::EncodeNewFilter(op.filter, netlink::CreateMode::kCreateExclusive, 0,
-                                      scratch.span());
-    case TcOp::Kind::kReplaceFilter:
-      return netlink::EncodeNewFilter(op.filter, netlink::CreateMode::kReplaceOnly, 0,
-                                      scratch.span());
-    case TcOp::Kind::kDeleteFilter:
-      return netlink::EncodeDelFilter(op.filter, 0, scratch.span());
-  }
-  return absl::InvalidArgumentError("unknown tc op kind");
-}
 
 }  // namespace
 
@@ -104,7 +86,7 @@ std::vector<absl::Status> NetlinkTcBackend::Apply(const std::vector<TcOp>& ops) 
   sent.reserve(ops.size());
   auto scratch = std::make_unique<Scratch>();
   for (size_t i = 0; i < ops.size(); ++i) {
-    absl::StatusOr<size_t> n = EncodeOp(ops[i], *scratch);
+    absl::StatusOr<size_t> n = EncodeTcOp(ops[i], 0, scratch->span());
     if (!n.ok()) {
       statuses[i] = n.status();
       continue;

@@ -2,13 +2,9 @@
 // io_context, so each call runs to completion without re-entering the
 // agent's reactor (agent/tc_backend.h).
 //
-// Ops map to the tc codec as "tc" does: kCreateClsact = "qdisc add clsact
-// ingress_block B" (EEXIST if present), kDeleteClsact = "qdisc del clsact",
-// kCreateFilter = "filter add" (NLM_F_CREATE|NLM_F_EXCL), kReplaceFilter =
-// "filter change" (no create flags: ENOENT if absent, else an atomic swap),
-// kDeleteFilter = "filter del". An op that does not encode (invalid filter)
-// gets the encoder's InvalidArgument and is not sent; the rest of the batch
-// still is.
+// Ops are encoded by EncodeTcOp (agent/tc_op_encode.h); an op that does not
+// encode (an invalid filter) gets the encoder's InvalidArgument and is not
+// sent; the rest of the batch still is.
 #ifndef VFGUARD_AGENT_NETLINK_TC_BACKEND_H_
 #define VFGUARD_AGENT_NETLINK_TC_BACKEND_H_
 
