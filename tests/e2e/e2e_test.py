@@ -116,17 +116,18 @@ class Ctx:
 
     def apply_policy(self, policy, why):
         """Writes the policy file, SIGHUPs the agent, waits for it to settle."""
-        n = len(self.agent.reconciles())
+        n = len(self.agent.lines())
         from agent import write_policy
         write_policy(self.policy_path, policy)
         self.agent.hup()
         t0 = time.monotonic()
-        rec = self.agent.wait_reconciled(n, timeout=60)
-        self.check(rec is not None, f"agent reconciled after {why} "
+        rec = self.agent.wait_reload_applied(n, timeout=60)
+        self.check(rec is not None, f"agent reloaded the policy and reconciled after {why} "
                    f"({'%.2f s' % (time.monotonic() - t0)}; {fmt_rec(rec)})")
-        self.agent.settle(quiet=1.0)
+        self.agent.settle(quiet=1.0, timeout=5)
         if rec is not None:
-            self.check(rec.get("errors") == "0", f"reconcile after {why} reported errors=0")
+            self.check(rec.get("errors") == "0",
+                       f"that reconcile reported errors=0 (status={rec.get('status')})")
         self.policy = policy
 
 
@@ -183,6 +184,14 @@ def c_pipeline(ctx):
                   f"{dev}: clsact with ingress_block {BLOCK}")
     f = tc_filters(BLOCK)
     ctx.check(len(f) > 0, f"tc filter show block {BLOCK}: {len(f)} filters")
+    # With nothing changing, the agent must leave the kernel alone.
+    n = len(ctx.agent.reconciles())
+    time.sleep(3.0)
+    idle = ctx.agent.reconciles()[n:]
+    writes = sum(int(r.get("writes", "0") or 0) for r in idle)
+    reasons = sorted({r.get("reason", "?") for r in idle})
+    ctx.check(writes == 0, f"idle for 3 s: {len(idle)} reconcile passes, {writes} kernel writes"
+              + (f" (reasons: {', '.join(reasons)})" if idle else ""))
 
 
 @case("dhcp")
@@ -516,7 +525,7 @@ def _wait_filters(want, timeout):
 @case("drift", modes=("agent",))
 def c_drift(ctx):
     from agent import tc_filters, tc_filter_key
-    ctx.agent.settle(quiet=1.0)
+    ctx.agent.settle(quiet=1.0, timeout=5)
     before = tc_filters(BLOCK)
     keys = [tc_filter_key(l) for l in before]
     if not ctx.check(len(keys) > 2, f"{len(keys)} filters in block {BLOCK}"):
@@ -709,7 +718,7 @@ def main(argv):
                     print("  " + l)
                 return 1
             print(f"   agent up: first reconcile {fmt_rec(rec)}", flush=True)
-            ctx.agent.settle(quiet=1.0)
+            ctx.agent.settle(quiet=1.0, timeout=10)
         for name, fn in cases:
             print(f"== {name}", flush=True)
             t0 = time.monotonic()

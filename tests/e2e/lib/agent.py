@@ -104,6 +104,24 @@ class Agent:
             time.sleep(0.2)
         return None
 
+    def wait_reload_applied(self, after_lines, timeout=60.0):
+        """After a policy change: the first reconcile record logged after the
+        first `event=policy_reloaded ... changed=true` line past line index
+        `after_lines` (passes triggered by other events are skipped)."""
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            lines = self.lines()[after_lines:]
+            seen_reload = False
+            for l in lines:
+                if "event=policy_reloaded" in l and "changed=true" in l:
+                    seen_reload = True
+                elif seen_reload and "event=reconciled" in l:
+                    return logfmt(l)
+            if not self.running():
+                return None
+            time.sleep(0.2)
+        return None
+
     def settle(self, quiet=1.5, timeout=30.0):
         """Waits until the agent has nothing left to do: its latest reconcile
         pass wrote nothing, or no pass has been logged for `quiet` seconds."""

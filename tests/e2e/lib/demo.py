@@ -121,31 +121,56 @@ def show(cmd, limit=None, indent="  "):
     return lines
 
 
-def abridged_pipeline():
+def pipeline_filters():
+    """`tc -s filter show block N` as one dict per filter: chain, pref, handle,
+    protocol, keys (match lines), actions (short), packets (first action's)."""
     r = subprocess.run(["tc", "-s", "filter", "show", "block", str(BLOCK)],
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    lines = r.stdout.splitlines()
-    heads = [l for l in lines if l.startswith("filter ") and " handle " in l]
+    out, cur = [], None
+    for raw in r.stdout.splitlines():
+        l = raw.strip()
+        if raw.startswith("filter "):
+            if " handle " not in raw:
+                continue
+            w = raw.split()
+            cur = dict(chain=w[w.index("chain") + 1] if "chain" in w else "0",
+                       pref=w[w.index("pref") + 1], handle=w[w.index("handle") + 1],
+                       protocol=w[w.index("protocol") + 1], keys=[], actions=[], packets=None)
+            out.append(cur)
+        elif cur is None or not l:
+            continue
+        elif l.startswith("action order"):
+            cur["actions"].append(l.split(":", 1)[1].strip().replace("  ", " "))
+        elif l.startswith("Sent ") and cur["packets"] is None:
+            cur["packets"] = int(l.split()[3])
+        elif (not cur["actions"] and not l.startswith(("skip_", "not_in_hw", "in_hw",
+                                                       "used_hw_stats"))):
+            cur["keys"].append(l)
+    return out
+
+
+def one_line(f):
+    keys = " ".join(f["keys"]) or "(any)"
+    acts = "; ".join(a.split(" random")[0].split(" index")[0] for a in f["actions"])
+    return (f"chain {f['chain']:>3} pref {f['pref']:>3} {f['protocol']:<6} {keys} -> {acts}"
+            f"  [{f['packets'] or 0} pkt]")
+
+
+def abridged_pipeline(chains_to_show):
+    fs = pipeline_filters()
     chains = {}
-    for l in heads:
-        w = l.split()
-        c = w[w.index("chain") + 1] if "chain" in w else "0"
-        chains[c] = chains.get(c, 0) + 1
-    print(f"  {len(heads)} filters in {len(chains)} chains "
+    for f in fs:
+        chains[f["chain"]] = chains.get(f["chain"], 0) + 1
+    print(f"  {len(fs)} filters in {len(chains)} chains "
           f"(filters per chain: {', '.join(f'{c}:{n}' for c, n in sorted(chains.items(), key=lambda x: int(x[0])))})")
-    print("  chain 0 (dispatch by ingress device), first filters with their counters:")
-    shown = 0
-    in_chain0 = False
-    for l in lines:
-        if l.startswith("filter "):
-            w = l.split()
-            in_chain0 = ("chain" not in w or w[w.index("chain") + 1] == "0") and " handle " in l
-            if in_chain0:
-                shown += 1
-        if in_chain0 and shown <= 4:
-            s = l.strip()
-            if s and not s.startswith(("not_in_hw", "used_hw_stats", "index", "ref ")):
-                print("    " + s)
+    for c, title in chains_to_show:
+        sel = [f for f in fs if f["chain"] == c]
+        print(f"  chain {c}: {title} ({len(sel)} filters)")
+        for f in sel[:14]:
+            print("    " + one_line(f))
+        if len(sel) > 14:
+            print(f"    ... {len(sel) - 14} more")
+    return fs
 
 
 def main(argv):
@@ -198,14 +223,25 @@ def main(argv):
         return 1
     print(f"  reconciled in {time.monotonic() - t0:.2f} s: writes={rec.get('writes')} "
           f"errors={rec.get('errors')}")
-    agent.settle(quiet=1.0)
+    agent.settle(quiet=1.0, timeout=5)
 
     heading(4, f"Installed pipeline: tc -s filter show block {BLOCK} (abridged)")
     for dev in [topology.UPLINK] + [v["rep"] for v in VMS.values()]:
         r = subprocess.run(["tc", "qdisc", "show", "dev", dev], stdout=subprocess.PIPE, text=True)
         q = [l for l in r.stdout.splitlines() if "clsact" in l]
         print(f"  {dev}: {q[0].strip() if q else 'no clsact!'}")
-    abridged_pipeline()
+    fs = pipeline_filters()
+    first = {}
+    for f in fs:  # the chain each representor's dispatch filter jumps to
+        for k in f["keys"]:
+            if f["chain"] == "0" and k.startswith("indev "):
+                for a in f["actions"]:
+                    if "goto chain" in a:
+                        first[k.split()[1]] = a.split("goto chain")[1].split()[0]
+    show_chains = [("0", "dispatch by ingress device")]
+    if VMS["vm1"]["rep"] in first:
+        show_chains.append((first[VMS["vm1"]["rep"]], "from vm1: port security first"))
+    abridged_pipeline(show_chains)
 
     heading(5, "Traffic")
     import nsio
@@ -228,17 +264,40 @@ def main(argv):
     report(f"DHCP for vm3 over VLAN 100: lease {ip} from {sid}", ip == VMS["vm3"]["ip"], True,
            ["port security, then the VLAN push/pop of network vlan100"])
 
+    agentctl = os.path.join(os.path.dirname(os.path.dirname(agent_bin)), "tools", "agentctl",
+                            "agentctl")
+
+    def trace(text, src_port):
+        """The agent's own trace of the packet (agentctl trace), abridged."""
+        if not os.access(agentctl, os.X_OK):
+            return
+        cmd = [agentctl, "--socket", agent.api_socket, "trace", text]
+        cmd += ["--port", src_port] if src_port else ["--from-uplink"]
+        r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                           timeout=20)
+        lines = [l.rstrip() for l in r.stdout.splitlines() if l.strip()]
+        if r.returncode != 0:
+            print(f"           agentctl trace failed ({r.returncode}): "
+                  + (lines[-1] if lines else ""))
+            return
+        for l in lines[:6]:
+            print(f"           agentctl trace: {l}")
+        if len(lines) > 6:
+            print(f"           agentctl trace: ... {len(lines) - 6} more lines")
+
     def ping_case(src_ns, dst, dst_port, src_port=None, src=None):
         src_ip = src or (VMS[src_ns]["ip"] if src_ns in VMS else FABRIC["ip"])
         expect, reasons = ex.flow(src_port, dst_port, src_ip, dst, 1, None)
         got = nsio.ping(src_ns, dst, src=src, count=2 if expect else 1, wait=2 if expect else 1)
         report(f"ping {src_ns} ({src_ip}) -> {dst}", got, expect, reasons)
+        trace(f"icmp {src_ip} -> {dst}", src_port)
 
     def tcp_case(src_ns, dst, port, dst_port, src_port=None, src=None):
         src_ip = src or (VMS[src_ns]["ip"] if src_ns in VMS else FABRIC["ip"])
         expect, reasons = ex.flow(src_port, dst_port, src_ip, dst, 6, port)
         got = nsio.tcp_probe(src_ns, dst, port, timeout=2.0 if expect else 1.5, src=src)
         report(f"tcp {src_ns} ({src_ip}) -> {dst}:{port} [{got}]", got == "ok", expect, reasons)
+        trace(f"tcp {src_ip}:40000 -> {dst}:{port}", src_port)
 
     v1, v2, v3 = VMS["vm1"]["ip"], VMS["vm2"]["ip"], VMS["vm3"]["ip"]
     ping_case("fabric", v1, "vm1")
@@ -274,7 +333,14 @@ def main(argv):
     for s in servers:
         s.close()
 
-    heading(6, "Done")
+    heading(6, "Filters the traffic hit (packet counters, tc -s)")
+    hit = sorted((f for f in pipeline_filters() if f["packets"]), key=lambda f: -f["packets"])
+    for f in hit[:16]:
+        print("  " + one_line(f))
+    if len(hit) > 16:
+        print(f"  ... {len(hit) - 16} more filters with packets")
+
+    heading(7, "Done")
     agree = sum(results)
     print(f"  {agree} of {len(results)} outcomes as the policy says.")
     if keep:
@@ -282,7 +348,14 @@ def main(argv):
               f" clean up with: tests/e2e/lib/topology.py down --state {STATE}")
         return 0 if agree == len(results) else 1
     code = agent.stop()
-    print(f"  agent stopped (exit {code}); its log: {agent.log_path} (removed with the topology)")
+    from agent import log_dir
+    kept = os.path.join(log_dir(), "demo.agent.log")
+    try:
+        import shutil
+        shutil.copy(agent.log_path, kept)
+    except OSError:
+        kept = "(not kept)"
+    print(f"  agent stopped (exit {code}); its log: {kept}")
     topology.down(STATE)
     print("  topology removed")
     return 0 if agree == len(results) else 1
