@@ -20,6 +20,19 @@ absl::Status Encodes(const TcOp& op) {
   return n.ok() ? absl::OkStatus() : n.status();
 }
 
+// What the kernel keeps of a filter: no decoded-only state, and a VLAN
+// eth_type only as the key that opens the VLAN keys (without them nothing of
+// it is stored or dumped).
+netlink::FlowerFilter Normalised(const netlink::FlowerFilter& f) {
+  netlink::FlowerFilter stored = netlink::WithoutStatus(f);
+  if (stored.keys.eth_type &&
+      (*stored.keys.eth_type == 0x8100 || *stored.keys.eth_type == 0x88a8) &&
+      !stored.keys.vlan_id && !stored.keys.vlan_eth_type) {
+    stored.keys.eth_type.reset();
+  }
+  return stored;
+}
+
 }  // namespace
 
 FakeTcBackend::FilterKey FakeTcBackend::KeyOf(const netlink::FlowerFilter& f) {
@@ -112,6 +125,15 @@ absl::Status FakeTcBackend::CreateOrReplace(const netlink::FlowerFilter& f, bool
   if (!create && !present) {
     return TcErrnoStatus(ENOENT, "");
   }
+  netlink::FlowerFilter stored = Normalised(f);
+  // flower keeps each match (keys and masks) once per prio: another handle
+  // with the same match is EEXIST.
+  for (const auto& [other_key, existing] : filters_) {
+    if (other_key != key && std::get<0>(other_key) == f.owner && existing.chain == f.chain &&
+        existing.prio == f.prio && existing.keys == stored.keys) {
+      return TcErrnoStatus(EEXIST, "");
+    }
+  }
   if (absl::Status s = CheckDevices(f); !s.ok()) return s;
   bool in_hw = false;
   if (!f.skip_hw && hardware_) {
@@ -120,14 +142,6 @@ absl::Status FakeTcBackend::CreateOrReplace(const netlink::FlowerFilter& f, bool
     in_hw = hw.ok();
   } else if (f.skip_sw) {
     return TcErrnoStatus(EOPNOTSUPP, "");  // veth: no offload
-  }
-  netlink::FlowerFilter stored = netlink::WithoutStatus(f);
-  // The kernel keeps a VLAN eth_type only as the key that opens the VLAN
-  // keys; without them nothing of it is stored or dumped.
-  if (stored.keys.eth_type &&
-      (*stored.keys.eth_type == 0x8100 || *stored.keys.eth_type == 0x88a8) &&
-      !stored.keys.vlan_id && !stored.keys.vlan_eth_type) {
-    stored.keys.eth_type.reset();
   }
   filters_[key] = std::move(stored);
   installed_[key] = Installed{in_hw, {}};  // a replaced filter starts new counters
@@ -228,7 +242,7 @@ absl::Status FakeTcBackend::DeleteFilterBehind(const FilterKey& key) {
 absl::Status FakeTcBackend::ModifyFilterBehind(const netlink::FlowerFilter& f) {
   auto it = filters_.find(KeyOf(f));
   if (it == filters_.end()) return absl::NotFoundError("ModifyFilterBehind: no such filter");
-  it->second = netlink::WithoutStatus(f);
+  it->second = Normalised(f);
   return absl::OkStatus();
 }
 

@@ -7,7 +7,8 @@
 // - kCreateClsact: EEXIST if the device has one. kDeleteClsact: ENOENT if it
 //   has none; removes the device's own filters, and a shared block's filters
 //   when no device is bound to the block any more.
-// - kCreateFilter: EEXIST if (owner, chain, prio, handle) is taken; EINVAL if
+// - kCreateFilter: EEXIST if (owner, chain, prio, handle) is taken or another
+//   handle at that prio has the same keys (flower keeps a match once); EINVAL if
 //   the (owner, chain, prio) holds another protocol, if the block is bound to
 //   no device ("Block of given index was not found") or the device has no
 //   clsact. prio and handle must be explicit (the fake does not allocate).

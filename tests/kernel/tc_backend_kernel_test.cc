@@ -166,13 +166,16 @@ Record Scenario(TcBackend& backend) {
   FlowerFilter v6 = Base(5, 2, 9);
   v6.protocol = 0x86dd;
   v6.keys.eth_type = 0x86dd;
+  FlowerFilter same_match = allow2;
+  same_match.handle = 4;
   // 1: creates, EEXIST, unbound block, skip_sw on veth, replace, ENOENT,
-  // delete twice, another protocol at a taken prio.
+  // delete twice, another protocol at a taken prio, a second handle with the
+  // same match.
   Step(backend,
        {Op(K::kCreateFilter, dispatch), Op(K::kCreateFilter, allow), Op(K::kCreateFilter, other),
         Op(K::kCreateFilter, dispatch), Op(K::kCreateFilter, unbound), Op(K::kCreateFilter, hw),
         Op(K::kReplaceFilter, allow2), Op(K::kReplaceFilter, missing), Op(K::kDeleteFilter, other),
-        Op(K::kDeleteFilter, other), Op(K::kCreateFilter, v6)},
+        Op(K::kDeleteFilter, other), Op(K::kCreateFilter, v6), Op(K::kCreateFilter, same_match)},
        r);
   // 2: one device leaves the block; its filters stay.
   Step(backend, {Qdisc(K::kDeleteClsact, devices->a)}, r);
@@ -198,8 +201,8 @@ TEST(TcBackendKernel, KernelAndFakeAgree) {
   const uint32_t a = devices->a, b = devices->b;
   ASSERT_EQ(from_kernel.errnos.size(), 4u);
   EXPECT_THAT(from_kernel.errnos[0], ElementsAre(0, 0, EEXIST));
-  EXPECT_THAT(from_kernel.errnos[1],
-              ElementsAre(0, 0, 0, EEXIST, EINVAL, EOPNOTSUPP, 0, ENOENT, 0, ENOENT, EINVAL));
+  EXPECT_THAT(from_kernel.errnos[1], ElementsAre(0, 0, 0, EEXIST, EINVAL, EOPNOTSUPP, 0, ENOENT, 0,
+                                                 ENOENT, EINVAL, EEXIST));
   EXPECT_THAT(from_kernel.errnos[2], ElementsAre(0));
   EXPECT_THAT(from_kernel.errnos[3], ElementsAre(0, ENOENT));
   EXPECT_EQ(from_kernel.clsact[0], (std::map<uint32_t, uint32_t>{{a, kBlock}, {b, kBlock}}));
@@ -213,7 +216,7 @@ TEST(TcBackendKernel, KernelAndFakeAgree) {
   EXPECT_TRUE(from_kernel.dumps[3].empty());
 
   // Every op of the scenario encodes, so each is one write, on both.
-  EXPECT_EQ((*kernel)->writes().Total(), 17u);
+  EXPECT_EQ((*kernel)->writes().Total(), 18u);
   EXPECT_EQ((*kernel)->writes(), fake.writes());
   EXPECT_EQ((*kernel)->writes().Of(TcOp::Kind::kDeleteClsact), 3u);
 }

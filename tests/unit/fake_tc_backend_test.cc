@@ -216,11 +216,15 @@ TEST_F(FakeTcBackendTest, CountersShowInDumps) {
 }
 
 TEST_F(FakeTcBackendTest, DriftIsVisibleAndNotCounted) {
-  fake_.Apply({Clsact(TcOp::Kind::kCreateClsact, 3), Clsact(TcOp::Kind::kCreateClsact, 4),
-               FilterOp(TcOp::Kind::kCreateFilter, Filter(0, 1, 1)),
-               FilterOp(TcOp::Kind::kCreateFilter, Filter(0, 1, 2))});
+  FlowerFilter udp = Filter(0, 1, 2);
+  udp.keys.ip_proto = 17;
+  std::vector<absl::Status> r =
+      fake_.Apply({Clsact(TcOp::Kind::kCreateClsact, 3), Clsact(TcOp::Kind::kCreateClsact, 4),
+                   FilterOp(TcOp::Kind::kCreateFilter, Filter(0, 1, 1)),
+                   FilterOp(TcOp::Kind::kCreateFilter, udp)});
+  EXPECT_THAT(Errnos(r), ElementsAre(0, 0, 0, 0));
   fake_.ResetWrites();
-  FlowerFilter changed = Filter(0, 1, 2);
+  FlowerFilter changed = udp;
   changed.actions[0].op = netlink::GactAction{netlink::GactAction::Verdict::kOk};
   ASSERT_TRUE(fake_.ModifyFilterBehind(changed).ok());
   ASSERT_TRUE(fake_.DeleteFilterBehind(FakeTcBackend::KeyOf(Filter(0, 1, 1))).ok());
@@ -248,6 +252,19 @@ TEST_F(FakeTcBackendTest, BareVlanEthTypeIsNotKept) {
   ASSERT_EQ(dump->size(), 1u);
   EXPECT_EQ((*dump)[0].keys, netlink::FlowerKeys{});
   EXPECT_EQ((*dump)[0].protocol, 0x8100);
+}
+
+TEST_F(FakeTcBackendTest, SameMatchUnderAnotherHandleIsEexist) {
+  FlowerFilter second = Filter(0, 1, 2);
+  FlowerFilter third = Filter(0, 1, 3);
+  third.keys.ip_proto = 17;
+  std::vector<absl::Status> r = fake_.Apply(
+      {Clsact(TcOp::Kind::kCreateClsact, 3), FilterOp(TcOp::Kind::kCreateFilter, Filter(0, 1, 1)),
+       FilterOp(TcOp::Kind::kCreateFilter, second), FilterOp(TcOp::Kind::kCreateFilter, third)});
+  EXPECT_THAT(Errnos(r), ElementsAre(0, 0, EEXIST, 0));
+  // Replacing a filter with its own match is fine.
+  r = fake_.Apply({FilterOp(TcOp::Kind::kReplaceFilter, third)});
+  EXPECT_THAT(Errnos(r), ElementsAre(0));
 }
 
 TEST_F(FakeTcBackendTest, WritesByKind) {
