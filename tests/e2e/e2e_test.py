@@ -109,6 +109,25 @@ class Ctx:
             self.failed_checks.append(what)
         return ok
 
+    def diagnose_failed_writes(self, after_lines):
+        """Prints the agent's failed tc writes since a log line and what the
+        kernel holds in those chains now (for the agent's developers)."""
+        from agent import logfmt
+        chains = []
+        for l in self.agent.lines()[after_lines:]:
+            if "event=tc_write_failed" in l:
+                print("      agent: " + l)
+                c = logfmt(l).get("chain")
+                if c and c not in chains:
+                    chains.append(c)
+        for c in chains[:3]:
+            r = subprocess.run(["tc", "filter", "show", "block", str(BLOCK), "chain", c],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            lines = [l for l in r.stdout.splitlines() if l.strip()]
+            print(f"      tc filter show block {BLOCK} chain {c} (now, {len(lines)} lines):")
+            for l in lines[:40]:
+                print("        " + l)
+
     def blocked_or_open(self, allowed):
         """What a probe must give: allowed traffic passes in both modes; traffic
         the policy forbids is blocked by the agent but passes the bridge."""
@@ -126,8 +145,9 @@ class Ctx:
                    f"({'%.2f s' % (time.monotonic() - t0)}; {fmt_rec(rec)})")
         self.agent.settle(quiet=1.0, timeout=5)
         if rec is not None:
-            self.check(rec.get("errors") == "0",
-                       f"that reconcile reported errors=0 (status={rec.get('status')})")
+            if not self.check(rec.get("errors") == "0",
+                              f"that reconcile reported errors=0 (status={rec.get('status')})"):
+                self.diagnose_failed_writes(n)
         self.policy = policy
 
 
@@ -500,6 +520,12 @@ def c_revoke(ctx):
                      f"{s if isinstance(s, str) else 'yes'}"):
         return
     ctx.check(echo_roundtrip(s, b"before\n"), "data flows on it before the change")
+    if os.environ.get("VFGUARD_E2E_DUMP"):
+        r = subprocess.run(["tc", "filter", "show", "block", str(BLOCK), "chain",
+                            os.environ["VFGUARD_E2E_DUMP"]], stdout=subprocess.PIPE, text=True)
+        print(f"      before: tc filter show block {BLOCK} chain {os.environ['VFGUARD_E2E_DUMP']}")
+        for l in r.stdout.splitlines()[:40]:
+            print("        " + l)
     p = _without_rule(base, "web", lambda r: r.get("port_range_min") == 8000)
     ctx.apply_policy(p, "removing web's tcp 8000-8010 rule")
     alive = echo_roundtrip(s, b"after\n", timeout=2.0)
