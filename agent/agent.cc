@@ -100,6 +100,19 @@ absl::Status Agent::Start() {
     ScheduleReconcile("enobufs");
   });
 
+  absl::StatusOr<std::unique_ptr<ActivationHook>> hook =
+      ActivationHook::Create(io_, config_.block_index, log_,
+                             [this](const std::string& port, const offload::ActivationEvent& e) {
+                               OnActivation(port, e);
+                             });
+  if (hook.ok()) {
+    activation_ = std::move(*hook);
+  } else {
+    log_.Warn(
+        "activation_hook_unavailable",
+        {{"status", hook.status()}, {"effect", "pending ports activate through the API only"}});
+  }
+
   ReconcileNow("start");
   ArmResync();
   ArmFileWatch();
@@ -199,6 +212,7 @@ ReconcileReport Agent::ReconcileNow(const std::string& reason) {
   missing_representors_ = eswitch.missing;
 
   ReconcileReport r = reconciler_.Run(*desired, slots, eswitch.view, offers_);
+  SyncActivation(eswitch.view);
   ++reconciles_;
   last_report_ = r;
   last_reconcile_ = absl::Now();
@@ -277,6 +291,48 @@ bool Agent::RevokeConntrack(const policy::Snapshot& before,
   if (m_.ct_revoked) m_.ct_revoked->Add({}, static_cast<double>(report->TotalDeleted()));
   if (!report->ok()) log_.Warn("conntrack_revoke_incomplete", {{"status", report->FirstError()}});
   return report->ok();
+}
+
+void Agent::SyncActivation(const EswitchView& view) {
+  if (!activation_) return;
+  std::map<std::string, uint32_t> pending;
+  for (const auto& [id, port] : reconciler_.effective().ports) {
+    if (port.state != policy::PortState::kPendingActivation) continue;
+    auto rep = view.port_representors.find(id);
+    if (rep != view.port_representors.end()) pending[id] = rep->second.ifindex;
+  }
+  if (absl::Status s = activation_->Sync(pending); !s.ok()) {
+    log_.Warn("activation_watch_failed", {{"status", s}});
+  }
+}
+
+void Agent::OnActivation(const std::string& port_id, const offload::ActivationEvent& event) {
+  const auto& ports = desired_->snapshot()->ports;
+  auto it = ports.find(port_id);
+  if (it == ports.end() || it->second.state != policy::PortState::kPendingActivation) return;
+  if (absl::Status s = CheckActivation(it->second, event); !s.ok()) {
+    log_.Warn("activation_ignored", {{"port", port_id},
+                                     {"frame", offload::ToString(event)},
+                                     {"reason", std::string(s.message())}});
+    return;
+  }
+  absl::StatusOr<api::v1::Policy> done = Mutate([&](api::v1::Policy& p) {
+    for (api::v1::Port& port : *p.mutable_ports()) {
+      if (port.id() != port_id) continue;
+      port.set_state("active");
+      port.set_generation(port.generation() + 1);
+      return absl::OkStatus();
+    }
+    return absl::NotFoundError(absl::StrCat("no port ", port_id));
+  });
+  if (!done.ok()) {
+    log_.Error("activation_failed", {{"port", port_id}, {"status", done.status()}});
+    return;
+  }
+  log_.Info("port_activated", {{"port", port_id}, {"frame", offload::ToString(event)}});
+  Publish("port_activated", {{"port", port_id},
+                             {"by", offload::ActivationKindName(event.kind)},
+                             {"frame", offload::ToString(event)}});
 }
 
 absl::StatusOr<api::v1::Policy> Agent::Mutate(

@@ -16,6 +16,7 @@
 #include <string>
 
 #include "absl/time/time.h"
+#include "agent/activation_hook.h"
 #include "agent/config.h"
 #include "agent/ct_backend.h"
 #include "agent/desired_state.h"
@@ -96,6 +97,10 @@ class Agent final : public AgentService {
   Reconciler reconciler_;
   OfferBook offers_;
 
+  void SyncActivation(const EswitchView& view);
+  void OnActivation(const std::string& port_id, const offload::ActivationEvent& event);
+
+  std::unique_ptr<ActivationHook> activation_;  // null: activation by API only
   std::unique_ptr<netlink::LinkMonitor> links_;
   std::unique_ptr<netlink::NetlinkSocket> tc_events_;
   boost::asio::steady_timer reconcile_timer_;

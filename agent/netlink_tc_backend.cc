@@ -1,8 +1,11 @@
 #include "agent/netlink_tc_backend.h"
 
 #include <linux/netlink.h>
+#include <linux/pkt_sched.h>
+#include <linux/rtnetlink.h>
 
 #include <array>
+#include <cstring>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -31,6 +34,27 @@ class Scratch {
  private:
   std::array<uint32_t, kMaxMessageBytes / 4> words_{};
 };
+
+// The classifier kind (TCA_KIND) of a dumped filter message; empty when it
+// has none (the per-prio records a dump interleaves).
+std::string KindOf(const netlink::Message& m) {
+  if (m.size() < NLMSG_HDRLEN + sizeof(tcmsg)) return "";
+  const auto* h = reinterpret_cast<const nlmsghdr*>(m.data());
+  if (h->nlmsg_type != RTM_NEWTFILTER || h->nlmsg_len > m.size()) return "";
+  // Walks the attributes after the tcmsg by hand (mnl_attr_for_each casts
+  // away const).
+  size_t off = NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(tcmsg));
+  while (off + sizeof(nlattr) <= h->nlmsg_len) {
+    const auto* a = reinterpret_cast<const nlattr*>(m.data() + off);
+    if (a->nla_len < sizeof(nlattr) || off + a->nla_len > h->nlmsg_len) break;
+    if ((a->nla_type & NLA_TYPE_MASK) == TCA_KIND) {
+      const char* p = reinterpret_cast<const char*>(a) + NLA_HDRLEN;
+      return std::string(p, strnlen(p, a->nla_len - NLA_HDRLEN));
+    }
+    off += NLA_ALIGN(a->nla_len);
+  }
+  return "";
+}
 
 }  // namespace
 
@@ -68,6 +92,9 @@ absl::StatusOr<std::vector<netlink::FlowerFilter>> NetlinkTcBackend::DumpBlock(u
   if (!parts.ok()) return parts.status();
   std::vector<netlink::FlowerFilter> out;
   for (const netlink::Message& m : *parts) {
+    // Other classifiers in the block (the agent's activation BPF hook at
+    // chain 0 prio 1) are not the reconciler's business.
+    if (const std::string kind = KindOf(m); !kind.empty() && kind != "flower") continue;
     absl::StatusOr<std::optional<netlink::FlowerFilter>> f = netlink::DecodeFilterMessage(m);
     if (!f.ok()) {
       return absl::Status(f.status().code(),

@@ -37,7 +37,8 @@ class TcBackend {
   virtual ~TcBackend() = default;
   // Devices that have a clsact qdisc: ifindex -> ingress block (0: private).
   virtual absl::StatusOr<std::map<uint32_t, uint32_t>> DumpClsact() = 0;
-  // Every filter of shared block `block`, decoded (status and stats filled).
+  // Every flower filter of shared block `block`, decoded (status and stats
+  // filled); filters of other classifiers (the activation BPF hook) are left out.
   // A dump interrupted by concurrent changes is retried internally.
   virtual absl::StatusOr<std::vector<netlink::FlowerFilter>> DumpBlock(uint32_t block) = 0;
   // Applies `ops` in order, batched; one status per op, in order. A failing op
