@@ -280,10 +280,19 @@ def main(argv):
             print(f"           agentctl trace failed ({r.returncode}): "
                   + (lines[-1] if lines else ""))
             return
-        for l in lines[:6]:
-            print(f"           agentctl trace: {l}")
-        if len(lines) > 6:
-            print(f"           agentctl trace: ... {len(lines) - 6} more lines")
+        # Abridged: the evaluator's verdict with its deciding step, and the
+        # verdict of the installed rules (agentctl trace prints every step).
+        ref = [i for i, l in enumerate(lines) if l.startswith("Reference:")]
+        inst = [i for i, l in enumerate(lines) if l.startswith("Installed:")]
+        if not ref or not inst:
+            for l in lines[:4]:
+                print(f"           agentctl trace: {l}")
+            return
+        steps = lines[ref[0] + 1:inst[0]]
+        print(f"           agentctl trace: {lines[ref[0]]}"
+              + (f" <- {steps[-1].strip()}" if steps else ""))
+        print(f"           agentctl trace: {lines[inst[0]]} "
+              f"({len(lines) - inst[0] - 1} tc filters on the path)")
 
     def ping_case(src_ns, dst, dst_port, src_port=None, src=None):
         src_ip = src or (VMS[src_ns]["ip"] if src_ns in VMS else FABRIC["ip"])
@@ -297,7 +306,12 @@ def main(argv):
         expect, reasons = ex.flow(src_port, dst_port, src_ip, dst, 6, port)
         got = nsio.tcp_probe(src_ns, dst, port, timeout=2.0 if expect else 1.5, src=src)
         report(f"tcp {src_ns} ({src_ip}) -> {dst}:{port} [{got}]", got == "ok", expect, reasons)
-        trace(f"tcp {src_ip}:40000 -> {dst}:{port}", src_port)
+        if src_port is None and dst_port and dst_port in VMS and VMS[dst_port]["network"] != "flat":
+            # agentctl trace --from-uplink has no VLAN option: it would trace
+            # the frame as untagged (flat network).
+            print("           agentctl trace: (not shown: no way to give the uplink VLAN)")
+        else:
+            trace(f"tcp {src_ip}:40000 -> {dst}:{port}", src_port)
 
     v1, v2, v3 = VMS["vm1"]["ip"], VMS["vm2"]["ip"], VMS["vm3"]["ip"]
     ping_case("fabric", v1, "vm1")
