@@ -249,7 +249,15 @@ ReconcileReport Reconciler::Run(const policy::Snapshot& desired,
   };
   for (const offload::PlacedFilter& p : placement_.filters) {
     add(p.filter, Copy::kSlowPath);
-    if (p.placement == offload::Placement::kHardware) add(p.filter, Copy::kHardware);
+    // A filter the hardware takes is installed once, without skip flags: in
+    // software (so the slow path stays complete) and in hardware. flower
+    // keeps one copy of a key per mask, so a skip_sw twin beside the skip_hw
+    // filter would be refused with EEXIST.
+    if (p.placement == offload::Placement::kHardware) {
+      absl::StatusOr<FlowerFilter> k =
+          offload::ToKernelFilter(p.filter, block_, Copy::kSlowPath, devices);
+      if (k.ok()) want[KeyOf(*k)].skip_hw = false;
+    }
   }
   for (const policy::Filter& t : placement_.traps) add(t, Copy::kTrap);
   // Keep every answer this pass asked for (refused trap candidates too, or

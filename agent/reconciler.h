@@ -14,9 +14,12 @@
 //   writes nothing; a filter or qdisc someone removed or changed is put back
 //   by the next pass.
 //
-// Offers: a filter is offered to the hardware once (create with skip_sw, and
-// delete again if it was taken); the answer is kept in the offer book, which
-// the agent checkpoints, so a restart does not offer again.
+// Offers: a filter is offered to the hardware once (created with skip_sw at
+// its hardware handle, and deleted again if it was taken); the answer is
+// kept in the offer book, which the agent checkpoints, so a restart does not
+// offer again. A filter placement puts in hardware is then installed once
+// without skip flags (software and hardware); every other filter skip_hw,
+// and traps skip_sw.
 #ifndef VFGUARD_AGENT_RECONCILER_H_
 #define VFGUARD_AGENT_RECONCILER_H_
 

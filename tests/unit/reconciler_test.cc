@@ -1,0 +1,317 @@
+// The reconciler against the in-memory kernel (FakeTcBackend, whose answers
+// tests/kernel/tc_backend_kernel_test checks against the real kernel): cold
+// start, hitless restart, drift repair, representors that come and go, the
+// write order, and the hardware path.
+#include "agent/reconciler.h"
+
+#include <sstream>
+
+#include "agent/fake_tc_backend.h"
+#include "agent/policy_codec.h"
+#include "agent/tc_errno_status.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "offload/hw_model.h"
+#include "offload/tc_translate.h"
+
+namespace vfguard::agent {
+namespace {
+
+using ::testing::Contains;
+using ::testing::IsEmpty;
+
+constexpr uint32_t kBlock = 77;
+
+constexpr char kPolicy[] = R"json({
+  "networks": [{"id": "flat", "segmentation": "flat"},
+               {"id": "v100", "segmentation": "vlan", "vlan_id": 100}],
+  "security_groups": [
+    {"id": "web", "rules": [
+      {"direction": "ingress", "protocol": "tcp", "port_range_min": 80, "port_range_max": 80},
+      {"direction": "ingress", "protocol": "icmp", "remote_ip_prefix": "10.0.0.0/30"},
+      {"direction": "egress"}]},
+    {"id": "db", "rules": [
+      {"direction": "ingress", "protocol": "tcp", "port_range_min": 5432, "port_range_max": 5432,
+       "remote_group_id": "web"},
+      {"direction": "egress"}]}],
+  "ports": [
+    {"id": "a", "network_id": "flat", "mac_address": "02:00:00:00:00:0a",
+     "fixed_ips": ["10.0.0.10"], "security_group_ids": ["web"], "vf_index": 1},
+    {"id": "b", "network_id": "flat", "mac_address": "02:00:00:00:00:0b",
+     "fixed_ips": ["10.0.0.11"], "security_group_ids": ["db"], "vf_index": 2},
+    {"id": "c", "network_id": "v100", "mac_address": "02:00:00:00:00:0c",
+     "fixed_ips": ["10.1.0.12"], "security_group_ids": ["web"], "vf_index": 3}]
+})json";
+
+policy::Snapshot Load(std::string_view json) {
+  absl::StatusOr<api::v1::Policy> p = PolicyFromJson(json);
+  EXPECT_TRUE(p.ok()) << p.status();
+  absl::StatusOr<policy::Snapshot> s = SnapshotFromPolicy(*p);
+  EXPECT_TRUE(s.ok()) << s.status();
+  return *s;
+}
+
+// Records every op and forwards it to the fake.
+class RecordingBackend : public TcBackend {
+ public:
+  explicit RecordingBackend(FakeTcBackend& fake) : fake_(fake) {}
+  absl::StatusOr<std::map<uint32_t, uint32_t>> DumpClsact() override { return fake_.DumpClsact(); }
+  absl::StatusOr<std::vector<netlink::FlowerFilter>> DumpBlock(uint32_t block) override {
+    return fake_.DumpBlock(block);
+  }
+  std::vector<absl::Status> Apply(const std::vector<TcOp>& ops) override {
+    ops_.insert(ops_.end(), ops.begin(), ops.end());
+    return fake_.Apply(ops);
+  }
+  std::vector<TcOp>& ops() { return ops_; }
+
+ private:
+  FakeTcBackend& fake_;
+  std::vector<TcOp> ops_;
+};
+
+class ReconcilerTest : public ::testing::Test {
+ protected:
+  ReconcilerTest() : log_(sink_, LogLevel::kWarn), backend_(fake_) {
+    fake_.AddDevice(1, "uplink0");
+    fake_.AddDevice(11, "rep1");
+    fake_.AddDevice(12, "rep2");
+    fake_.AddDevice(13, "rep3");
+    snapshot_ = Load(kPolicy);
+    slots_ = *policy::AssignSlots(snapshot_, {});
+    view_.uplink = offload::Netdev{1, "uplink0"};
+    view_.port_representors = {{"a", {11, "rep1"}}, {"b", {12, "rep2"}}, {"c", {13, "rep3"}}};
+  }
+
+  ReconcileReport Run(Reconciler& r) { return r.Run(snapshot_, slots_, view_, offers_); }
+
+  // Slow-path filters of the block (handles without the hardware bit).
+  size_t SlowPathFilters() const {
+    size_t n = 0;
+    for (const auto& [key, f] : fake_.filters()) {
+      if (offload::ClassifyHandle(f.handle).copy == offload::Copy::kSlowPath) ++n;
+    }
+    return n;
+  }
+
+  std::ostringstream sink_;
+  Logger log_;
+  FakeTcBackend fake_;
+  RecordingBackend backend_;
+  policy::Snapshot snapshot_;
+  policy::SlotAssignment slots_;
+  EswitchView view_;
+  OfferBook offers_;
+};
+
+TEST_F(ReconcilerTest, ColdStartInstallsTheWholePipelineAndBindsEveryDevice) {
+  Reconciler r(backend_, log_, kBlock);
+  ReconcileReport report = Run(r);
+  ASSERT_TRUE(report.status.ok()) << report.status;
+  EXPECT_EQ(report.errors, 0);
+  EXPECT_GT(report.filters, 50);
+  EXPECT_EQ(SlowPathFilters(), r.pipeline().filters.size());
+  EXPECT_EQ(*fake_.DumpClsact(),
+            (std::map<uint32_t, uint32_t>{{1, kBlock}, {11, kBlock}, {12, kBlock}, {13, kBlock}}));
+  // veth-like hardware: every filter was offered once and refused.
+  EXPECT_EQ(report.offers, static_cast<int>(offers_.Entries().size()));
+  for (const HardwareRejection& e : offers_.Entries()) EXPECT_EQ(e.error_number, EOPNOTSUPP);
+  for (const offload::PlacedFilter& p : r.placement().filters) {
+    EXPECT_NE(p.placement, offload::Placement::kHardware) << p.filter.origin;
+  }
+}
+
+TEST_F(ReconcilerTest, UnchangedStateWritesNothingAgainNorAfterARestart) {
+  {
+    Reconciler r(backend_, log_, kBlock);
+    ASSERT_TRUE(Run(r).status.ok());
+    fake_.ResetWrites();
+    ReconcileReport again = Run(r);
+    EXPECT_EQ(again.writes, 0);
+    EXPECT_EQ(fake_.writes().Total(), 0u);
+  }
+  // A new process: a fresh reconciler with the checkpointed offer book.
+  OfferBook restored(offers_.Entries());
+  Reconciler restarted(backend_, log_, kBlock);
+  ReconcileReport report = restarted.Run(snapshot_, slots_, view_, restored);
+  ASSERT_TRUE(report.status.ok()) << report.status;
+  EXPECT_EQ(report.writes, 0);
+  EXPECT_EQ(report.offers, 0);
+  EXPECT_EQ(fake_.writes().Total(), 0u);
+}
+
+TEST_F(ReconcilerTest, RestartWithoutTheOfferBookOnlyOffersAgain) {
+  {
+    Reconciler r(backend_, log_, kBlock);
+    ASSERT_TRUE(Run(r).status.ok());
+  }
+  fake_.ResetWrites();
+  OfferBook empty;
+  Reconciler restarted(backend_, log_, kBlock);
+  ReconcileReport report = restarted.Run(snapshot_, slots_, view_, empty);
+  EXPECT_GT(report.offers, 0);
+  // Refused offers leave nothing behind, and the pipeline is left alone.
+  EXPECT_EQ(fake_.writes().Of(TcOp::Kind::kReplaceFilter), 0u);
+  EXPECT_EQ(fake_.writes().Of(TcOp::Kind::kDeleteFilter), 0u);
+}
+
+TEST_F(ReconcilerTest, DriftIsRepaired) {
+  Reconciler r(backend_, log_, kBlock);
+  ASSERT_TRUE(Run(r).status.ok());
+  const auto installed = fake_.filters();
+  auto first = installed.begin();
+  auto second = std::next(first, 7);
+  ASSERT_TRUE(fake_.DeleteFilterBehind(first->first).ok());
+  netlink::FlowerFilter changed = second->second;
+  changed.actions = {netlink::TcAction{netlink::GactAction{netlink::GactAction::Verdict::kOk}}};
+  ASSERT_TRUE(fake_.ModifyFilterBehind(changed).ok());
+  fake_.ResetWrites();
+  ReconcileReport report = Run(r);
+  ASSERT_TRUE(report.status.ok()) << report.status;
+  EXPECT_EQ(report.writes, 2);
+  EXPECT_EQ(fake_.writes().Of(TcOp::Kind::kCreateFilter), 1u);
+  EXPECT_EQ(fake_.writes().Of(TcOp::Kind::kReplaceFilter), 1u);
+  EXPECT_EQ(fake_.filters(), installed);
+}
+
+TEST_F(ReconcilerTest, ARemovedQdiscIsRestoredAndAStrayFilterRemoved) {
+  Reconciler r(backend_, log_, kBlock);
+  ASSERT_TRUE(Run(r).status.ok());
+  const auto installed = fake_.filters();
+  ASSERT_TRUE(fake_.DeleteClsactBehind(12).ok());
+  // Someone else's filter in our block.
+  netlink::FlowerFilter stray = installed.begin()->second;
+  stray.chain = 999;
+  stray.actions = {netlink::TcAction{netlink::GactAction{netlink::GactAction::Verdict::kDrop}}};
+  ASSERT_TRUE(fake_.Apply({TcOp{TcOp::Kind::kCreateFilter, {}, stray}})[0].ok());
+  ReconcileReport report = Run(r);
+  ASSERT_TRUE(report.status.ok()) << report.status;
+  EXPECT_EQ(fake_.DumpClsact()->at(12), kBlock);
+  EXPECT_EQ(fake_.filters(), installed);
+}
+
+TEST_F(ReconcilerTest, ARepresentorThatGoesAndComesBackGetsItsRulesBack) {
+  Reconciler r(backend_, log_, kBlock);
+  ASSERT_TRUE(Run(r).status.ok());
+  const auto installed = fake_.filters();
+  // VF reset: the netdev goes away (and with it its clsact binding).
+  fake_.RemoveDevice(12);
+  view_.port_representors.erase("b");
+  ReconcileReport gone = Run(r);
+  ASSERT_TRUE(gone.status.ok()) << gone.status;
+  EXPECT_THAT(gone.absent_ports, Contains("b"));
+  EXPECT_FALSE(r.effective().ports.contains("b"));
+  for (const auto& [key, f] : fake_.filters()) {
+    EXPECT_NE(f.keys.indev, std::optional<std::string>("rep2"));
+  }
+  // It comes back under a new ifindex.
+  fake_.AddDevice(22, "rep2");
+  view_.port_representors["b"] = {22, "rep2"};
+  ReconcileReport back = Run(r);
+  ASSERT_TRUE(back.status.ok()) << back.status;
+  EXPECT_THAT(back.absent_ports, IsEmpty());
+  EXPECT_EQ(fake_.DumpClsact()->at(22), kBlock);
+  EXPECT_EQ(SlowPathFilters(), r.pipeline().filters.size());
+  EXPECT_EQ(fake_.filters().size(), installed.size());
+}
+
+TEST_F(ReconcilerTest, AddsComeBeforeDeletesAndDeepChainsBeforeChainZero) {
+  Reconciler r(backend_, log_, kBlock);
+  ASSERT_TRUE(Run(r).status.ok());
+  // Port d comes and group web loses its ICMP rule in one pass: d's chains
+  // are created, the flood lists of its network replaced, and the ICMP
+  // filters of a and c deleted.
+  policy::Port d = snapshot_.ports.at("c");
+  d.id = "d";
+  d.mac.bytes[5] = 0x0d;
+  d.fixed_ips = {*policy::IpAddr::Parse("10.1.0.13")};
+  d.representor.ref = uint32_t{4};
+  snapshot_.ports["d"] = d;
+  auto& web = snapshot_.security_groups.at("web").rules;
+  web.erase(web.begin() + 1);
+  slots_ = *policy::AssignSlots(snapshot_, slots_);
+  fake_.AddDevice(14, "rep4");
+  view_.port_representors["d"] = {14, "rep4"};
+  backend_.ops().clear();
+  ASSERT_TRUE(Run(r).status.ok());
+  const std::vector<TcOp>& ops = backend_.ops();
+  ASSERT_FALSE(ops.empty());
+  // The one exception to "adds first": a (chain, prio) whose protocol
+  // changes must be emptied before it can take the new protocol.
+  std::set<std::pair<uint32_t, uint16_t>> recreated;
+  for (const TcOp& op : ops) {
+    if (op.kind == TcOp::Kind::kCreateFilter) recreated.insert({op.filter.chain, op.filter.prio});
+  }
+  bool deleting = false;
+  int deletes = 0;
+  uint32_t last_upsert_chain = UINT32_MAX;
+  for (const TcOp& op : ops) {
+    if (op.filter.skip_sw) continue;  // hardware offers, made before the pass's writes
+    const bool protocol_change = recreated.contains({op.filter.chain, op.filter.prio});
+    if (op.kind == TcOp::Kind::kDeleteFilter && !protocol_change) {
+      deleting = true;
+      ++deletes;
+    } else if (op.kind == TcOp::Kind::kCreateFilter || op.kind == TcOp::Kind::kReplaceFilter) {
+      EXPECT_FALSE(deleting) << "an add after a delete";
+      EXPECT_LE(op.filter.chain, last_upsert_chain) << "a shallower chain first";
+      last_upsert_chain = op.filter.chain;
+    }
+  }
+  EXPECT_GT(deletes, 0);
+  EXPECT_EQ(last_upsert_chain, 0u) << "chain 0 (dispatch to port d) is written last";
+}
+
+TEST_F(ReconcilerTest, HardwareTakesWhatItAcceptsAndTheSlowPathStaysComplete) {
+  // A NIC that takes everything but ARP keys and port masks.
+  fake_.SetHardware([](const netlink::FlowerFilter& f) -> absl::Status {
+    if (f.keys.arp_sip || f.keys.arp_tip || f.keys.arp_sha || f.keys.arp_op) {
+      return TcErrnoStatus(EOPNOTSUPP, "mlx5_core: Unsupported key");
+    }
+    return absl::OkStatus();
+  });
+  Reconciler r(backend_, log_, kBlock);
+  ReconcileReport report = Run(r);
+  ASSERT_TRUE(report.status.ok()) << report.status;
+  size_t hw = 0, refused = 0;
+  for (const offload::PlacedFilter& p : r.placement().filters) {
+    if (p.placement == offload::Placement::kHardware) ++hw;
+    if (p.placement == offload::Placement::kTrap) {
+      ++refused;
+      EXPECT_EQ(offload::ErrnoOf(p.hw_status), EOPNOTSUPP);
+      EXPECT_THAT(std::string(p.hw_status.message()), ::testing::HasSubstr("Unsupported key"));
+    }
+  }
+  EXPECT_GT(hw, 0u);
+  EXPECT_GT(refused, 0u);
+  // Every IR filter has its slow-path copy; hardware copies and traps are extra.
+  EXPECT_EQ(SlowPathFilters(), r.pipeline().filters.size());
+  size_t both = 0, traps = 0;
+  for (const auto& [key, f] : fake_.filters()) {
+    const offload::HandleInfo h = offload::ClassifyHandle(f.handle);
+    EXPECT_NE(h.copy, offload::Copy::kHardware) << "offers must not stay installed";
+    if (h.copy == offload::Copy::kTrap) {
+      ++traps;
+      EXPECT_TRUE(f.skip_sw);
+    } else if (!f.skip_hw) {
+      ++both;  // in software and in hardware
+      EXPECT_FALSE(f.skip_sw);
+    }
+  }
+  EXPECT_EQ(both, hw);
+  EXPECT_EQ(traps, r.placement().traps.size());
+  // And a second pass changes nothing.
+  fake_.ResetWrites();
+  EXPECT_EQ(Run(r).writes, 0);
+}
+
+TEST_F(ReconcilerTest, NoUplinkInstallsNothing) {
+  view_.uplink.reset();
+  Reconciler r(backend_, log_, kBlock);
+  ReconcileReport report = Run(r);
+  EXPECT_FALSE(report.status.ok());
+  EXPECT_THAT(std::string(report.status.message()), ::testing::HasSubstr("uplink"));
+  EXPECT_EQ(fake_.writes().Total(), 0u);
+}
+
+}  // namespace
+}  // namespace vfguard::agent
