@@ -188,7 +188,8 @@ const std::vector<Flag>& Flags() {
   static const std::vector<Flag> kFlags = {
       {"state_dir", "directory for the checkpoint (default /var/lib/vfguard)",
        SetString(&AgentConfig::state_dir)},
-      {"policy_file", "JSON desired state to start from when there is no checkpoint",
+      {"policy_file",
+       "JSON desired state, applied at start, on SIGHUP and when it changes (see docs/api.md)",
        SetString(&AgentConfig::policy_file)},
       {"eswitch_mode", "devlink (discover by --devlink_device) or map (--uplink, --representor)",
        [](AgentConfig& c, const std::string& flag, std::string_view v) -> absl::Status {
