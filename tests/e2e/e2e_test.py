@@ -644,6 +644,7 @@ def c_restart(ctx):
     ctx.agent.start()
     t0 = time.monotonic()
     rec = ctx.agent.wait_reconciled(n, timeout=60)
+    ctx.agent.wait_ready()
     ctx.check(rec is not None and rec.get("writes") == "0" and rec.get("errors") == "0",
               f"restart with the same policy: first reconcile {fmt_rec(rec)} "
               f"after {time.monotonic() - t0:.2f} s (want writes=0 errors=0)")
@@ -661,6 +662,7 @@ def c_restart(ctx):
     n = len(ctx.agent.reconciles())
     ctx.agent.start()
     rec = ctx.agent.wait_reconciled(n, timeout=60)
+    ctx.agent.wait_ready()
     ctx.check(rec is not None and rec.get("writes") == "0",
               f"restart after SIGTERM: first reconcile {fmt_rec(rec)}")
 
@@ -684,6 +686,93 @@ def c_representor(ctx):
     ok = ping("vm1", VMS["vm2"]["ip"], count=3, wait=2)
     ctx.check(ok, f"ping vm1 -> vm2 after the re-creation {'answered' if ok else 'unanswered'}")
     tcp_expect(ctx, "vm1", VMS["vm2"]["ip"], 5433, False, "vm2's rules are back (5433 dropped)")
+
+
+@case("stateless", modes=("agent",))
+def c_stateless(ctx):
+    base = ctx.policy
+    v1, v2 = VMS["vm1"]["ip"], VMS["vm2"]["ip"]
+    p = copy.deepcopy(base)
+    for g in p["security_groups"]:
+        if g["id"] == "db":
+            g["stateful"] = False
+    ctx.apply_policy(p, "making group db stateless")
+    tcp_expect(ctx, "vm2", FABRIC["external_ip"], 80, False,
+               "db stateless: the replies from port 80 match no ingress rule of db")
+    tcp_expect(ctx, "vm1", v2, 5432, False,
+               "db stateless: vm2's replies (to vm1's ephemeral port) match no egress rule")
+    ping_expect(ctx, "vm1", v2, True, "db stateless: icmp in from clients and icmp out both "
+                "have rules")
+    ctx.apply_policy(base, "making db stateful again")
+    tcp_expect(ctx, "vm2", FABRIC["external_ip"], 80, True, "db stateful again")
+
+
+@case("corrupt_checkpoint", modes=("agent",))
+def c_corrupt_checkpoint(ctx):
+    from agent import tc_filters
+    ckpt = os.path.join(ctx.agent.state_dir, "state.pb")
+    ctx.agent.settle(quiet=1.0, timeout=5)
+    code = ctx.agent.stop()
+    ctx.check(code == 0, f"SIGTERM: agent exited {code}")
+    if not ctx.check(os.path.exists(ckpt), f"checkpoint {ckpt} exists"):
+        ctx.agent.start()
+        ctx.agent.wait_reconciled(len(ctx.agent.reconciles()), timeout=60)
+        return
+    before = sorted(tc_filters(BLOCK))
+    good = open(ckpt, "rb").read()
+    bad = bytearray(good)
+    mid = len(bad) // 2
+    bad[mid:mid + 4] = bytes(b ^ 0x5A for b in bad[mid:mid + 4])
+    open(ckpt, "wb").write(bytes(bad))
+    n_lines = len(ctx.agent.lines())
+    ctx.agent.start()
+    try:
+        code = ctx.agent.proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        code = None
+    msgs = [l for l in ctx.agent.lines()[n_lines:] if "checkpoint" in l.lower()]
+    ctx.check(code not in (None, 0), f"with 4 bytes of {ckpt} flipped the agent refuses to "
+              f"start: {'still running after 20 s' if code is None else 'exit ' + str(code)}")
+    ctx.check(bool(msgs), "it says why: " + (msgs[-1][:300] if msgs else "no line names the "
+                                              "checkpoint"))
+    after = sorted(tc_filters(BLOCK))
+    ctx.check(after == before, f"kernel filters untouched ({len(after)} vs {len(before)})")
+    if code is None:
+        ctx.agent.stop()
+    open(ckpt, "wb").write(good)
+    n = len(ctx.agent.reconciles())
+    ctx.agent.start()
+    rec = ctx.agent.wait_reconciled(n, timeout=60)
+    ctx.agent.wait_ready()
+    ctx.check(rec is not None and rec.get("writes") == "0",
+              f"with the checkpoint restored, the restart writes nothing: {fmt_rec(rec)}")
+
+
+@case("policy_while_down", modes=("agent",))
+def c_policy_while_down(ctx):
+    from agent import write_policy
+    base = ctx.policy
+    ip = VMS["vm1"]["ip"]
+    code = ctx.agent.stop()
+    ctx.check(code == 0, f"SIGTERM: agent exited {code}")
+    p = copy.deepcopy(base)
+    for g in p["security_groups"]:
+        if g["id"] == "web":
+            g["rules"].append({"direction": "ingress", "protocol": "tcp",
+                               "port_range_min": 81, "port_range_max": 81})
+    write_policy(ctx.policy_path, p)
+    n = len(ctx.agent.reconciles())
+    ctx.agent.start()
+    rec = ctx.agent.wait_reconciled(n, timeout=60)
+    ctx.agent.wait_ready()
+    ctx.check(rec is not None and rec.get("writes") not in (None, "0")
+              and rec.get("errors") == "0",
+              f"a rule added while the agent was down is installed at start: {fmt_rec(rec)}")
+    ctx.agent.settle(quiet=1.0, timeout=5)
+    ctx.policy = p
+    tcp_expect(ctx, "fabric", ip, 81, True, "web: the new tcp 81 rule")
+    ctx.apply_policy(base, "removing the tcp 81 rule again")
+    tcp_expect(ctx, "fabric", ip, 81, False, "tcp 81 rule gone")
 
 
 # -------------------------------------------------------------------- main
@@ -743,7 +832,8 @@ def main(argv):
                 for l in ctx.agent.tail(30):
                     print("  " + l)
                 return 1
-            print(f"   agent up: first reconcile {fmt_rec(rec)}", flush=True)
+            print(f"   agent up: first reconcile {fmt_rec(rec)}; event=ready: "
+                  f"{ctx.agent.wait_ready()}", flush=True)
             ctx.agent.settle(quiet=1.0, timeout=10)
         for name, fn in cases:
             print(f"== {name}", flush=True)

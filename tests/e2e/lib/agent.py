@@ -71,6 +71,7 @@ class Agent:
         return a
 
     def start(self):
+        self.start_line = len(self.lines())
         log = open(self.log_path, "a")
         log.write(f"# --- start {' '.join(self.argv())}\n")
         log.flush()
@@ -103,6 +104,18 @@ class Agent:
                 return r[after] if len(r) > after else None
             time.sleep(0.2)
         return None
+
+    def wait_ready(self, timeout=20.0):
+        """True once this run of the agent has logged event=ready (it handles
+        signals from then on at the latest)."""
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if any("event=ready" in l for l in self.lines()[self.start_line:]):
+                return True
+            if not self.running():
+                return False
+            time.sleep(0.1)
+        return False
 
     def wait_reload_applied(self, after_lines, timeout=60.0):
         """After a policy change: the first reconcile record logged after the
