@@ -1,0 +1,426 @@
+#!/usr/bin/python3
+"""e2e: live migration of a VM port between two agents ("hosts").
+
+Topology: tests/e2e/lib/twohosts.py (host A = root namespace, host B =
+namespace hostb, each with its own representor, uplink, tc block and agent;
+both uplinks bridged in the fabric namespace). The VM (namespace mig_vm,
+10.0.0.21) is in group client-only (policies/migration-src.json): stateful,
+egress tcp 7000 only, no ingress rule, so packets towards the VM pass only
+as replies of a connection the VM opened.
+
+The stream: the VM connects to 10.0.0.1:7000 in the fabric; the server
+pushes a numbered line every 20 ms; the VM only reads. Every packet the
+server sends is in the connection's reply direction. (A stream where the VM
+keeps sending would not show the difference on a default kernel: with
+nf_conntrack_tcp_loose=1 the VM's next original-direction segment is picked
+up mid-stream as a new connection that the egress rule allows.)
+
+Each round, on a fresh topology and fresh agents:
+ 1. stream running through host A;
+ 2. the port is created on B in state pending-activation (same MAC/IP);
+ 3. `agentctl migrate export` on A; with handover, `agentctl migrate import`
+    on B (round 1); without it, nothing (round 2);
+ 4. switch-over: A's VF disappears, B's VF becomes the VM's eth0; the VM
+    sends a RARP (scapy), B's activation program reports it and B makes the
+    port active (event=port_activated); A's port is set inactive (PATCH);
+ 5. round 1: the stream must continue (stall, retransmissions and downtime
+    printed); round 2: the stream must stop (B's stateful group drops the
+    server's packets), while a new connection from the VM through B works.
+
+Exit 0 pass, 1 fail, 77 skip.
+"""
+
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
+sys.path.insert(0, os.path.join(HERE, "lib"))
+
+import twohosts as th  # noqa: E402
+from topology import sh  # noqa: E402
+
+SKIP = 77
+BLOCK_A, BLOCK_B = 120, 121
+STATE = "/tmp/vfguard-e2e-mig"
+PORT = 7000
+INTERVAL = 0.02
+PORT_ID = "vm"
+
+failed = []
+
+
+def check(ok, what):
+    print(f"    {'ok  ' if ok else 'FAIL'} {what}", flush=True)
+    if not ok:
+        failed.append(what)
+    return ok
+
+
+def skip(reason):
+    print(f"SKIP: {reason}", flush=True)
+    sys.exit(SKIP)
+
+
+def agentctl_path():
+    build = os.environ.get("VFGUARD_BUILD_DIR", os.path.join(ROOT, "build"))
+    return os.environ.get("VFGUARD_AGENTCTL", os.path.join(build, "tools", "agentctl",
+                                                           "agentctl"))
+
+
+def agentctl(sock, *args):
+    r = subprocess.run([agentctl_path(), "--socket", sock] + list(args), stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, text=True, timeout=30)
+    return r.returncode, r.stdout
+
+
+class PushServer:
+    """In the fabric: accepts one connection and pushes 'seq\\n' every INTERVAL."""
+
+    def __init__(self):
+        from nsio import netns
+        with netns(th.FAB_NS):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind((th.FAB_IP, PORT))
+        s.listen(4)
+        self.lsock, self.conn, self.sent, self.stopped = s, None, 0, False
+        threading.Thread(target=self._run, daemon=True).start()
+
+    def _run(self):
+        try:
+            c, _ = self.lsock.accept()
+        except OSError:
+            return
+        c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.conn = c
+        nxt = time.monotonic()
+        while not self.stopped:
+            try:
+                c.sendall(b"%d\n" % self.sent)
+            except OSError:
+                return
+            self.sent += 1
+            nxt += INTERVAL
+            time.sleep(max(0.0, nxt - time.monotonic()))
+
+    def close(self):
+        self.stopped = True
+        for s in (self.conn, self.lsock):
+            try:
+                if s:
+                    s.close()
+            except OSError:
+                pass
+
+
+class Reader:
+    """In the VM: connects to the server and records when each line arrives."""
+
+    def __init__(self):
+        from nsio import netns
+        with netns(th.VM_NS):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.settimeout(5)
+        s.connect((th.FAB_IP, PORT))
+        s.settimeout(0.5)
+        self.sock, self.arrivals, self.stopped = s, [], False  # [(seq, time)]
+        self.sport = s.getsockname()[1]
+        threading.Thread(target=self._run, daemon=True).start()
+
+    def _run(self):
+        buf = b""
+        while not self.stopped:
+            try:
+                d = self.sock.recv(65536)
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            if not d:
+                return
+            now = time.monotonic()
+            buf += d
+            *lines, buf = buf.split(b"\n")
+            for l in lines:
+                self.arrivals.append((int(l), now))
+
+    def count(self):
+        return len(self.arrivals)
+
+    def last_seq(self):
+        return self.arrivals[-1][0] if self.arrivals else -1
+
+    def close(self):
+        self.stopped = True
+        self.sock.close()
+
+
+def server_retrans():
+    """Total retransmissions of the server's connection (ss -ti in the fabric)."""
+    r = sh("ss", "-tin", "state", "established", f"( sport = :{PORT} )", ns=th.FAB_NS,
+           check=False)
+    m = re.search(r"retrans:\d+/(\d+)", r.stdout)
+    return int(m.group(1)) if m else 0
+
+
+def rarp_frame():
+    from scapy.all import Ether, ARP
+    mac = th.VM["mac"]
+    return (Ether(src=mac, dst="ff:ff:ff:ff:ff:ff", type=0x8035) /
+            ARP(op=3, hwsrc=mac, hwdst=mac, psrc="0.0.0.0", pdst="0.0.0.0"))
+
+
+def port_body(state):
+    p = json.load(open(os.path.join(HERE, "policies", "migration-src.json")))["ports"][0]
+    p = {k: v for k, v in p.items() if k != "id"}
+    p["state"] = state
+    return p
+
+
+def our_entries(entries, sport):
+    out = []
+    for e in entries:
+        o = e.get("orig", {})
+        if (o.get("src") == th.VM["ip"] and o.get("dst") == th.FAB_IP and
+                int(o.get("dst_port") or 0) == PORT and int(o.get("src_port") or 0) == sport):
+            out.append(e)
+    return out
+
+
+def run_round(n, handover, binary):
+    from nsio import L2Port
+    from agent import log_dir
+    print(f"== round {n}: migration {'WITH' if handover else 'WITHOUT'} conntrack handover",
+          flush=True)
+    th.up()
+    d = os.path.join(STATE, f"round{n}")
+    shutil.rmtree(d, ignore_errors=True)
+    os.makedirs(d)
+    pa, pb = os.path.join(d, "policy-a.json"), os.path.join(d, "policy-b.json")
+    shutil.copy(os.path.join(HERE, "policies", "migration-src.json"), pa)
+    shutil.copy(os.path.join(HERE, "policies", "migration-dst.json"), pb)
+    a = th.MapAgent(binary, os.path.join(d, "a"), pa, BLOCK_A, os.path.join(d, "agent-a.log"),
+                    th.UPL_A, [(th.VM["vf"], th.REP_A)])
+    b = th.MapAgent(binary, os.path.join(d, "b"), pb, BLOCK_B, os.path.join(d, "agent-b.log"),
+                    th.UPL_B, [(th.VM["vf"], th.REP_B)], netns=th.HOSTB_NS)
+    server = reader = None
+    result = {}
+    try:
+        a.start()
+        b.start()
+        ok_a, ok_b = a.api.wait_ready(90), b.api.wait_ready(90)
+        if not check(ok_a and ok_b, f"both agents ready (A {ok_a}, B {ok_b})"):
+            for ag, nm in ((a, "A"), (b, "B")):
+                for l in ag.tail(10):
+                    print(f"      {nm}: {l}")
+            return result
+        a.settle(quiet=1.0, timeout=10)
+        b.settle(quiet=1.0, timeout=10)
+
+        server = PushServer()
+        try:
+            reader = Reader()
+        except OSError as e:
+            check(False, f"VM connects to {th.FAB_IP}:{PORT} through host A ({e})")
+            return result
+        ok = th_wait(lambda: reader.count() >= 50, 10)
+        check(ok, f"stream running through host A ({reader.count()} lines in "
+                  f"{50 * INTERVAL:.1f}+ s; VM port {reader.sport})")
+        if not ok:
+            return result
+
+        # Pre-migration binding on the destination.
+        n_b = len(b.lines())
+        st, body = b.api.request("PUT", f"/v1/ports/{PORT_ID}", port_body("pending-activation"))
+        check(st in (200, 201), f"B: PUT /v1/ports/{PORT_ID} state=pending-activation -> {st}")
+        ok, got = b.wait_port_state(PORT_ID, "pending-activation", 15)
+        check(ok, f"B: port is pending-activation ({got})")
+        rec = b.wait_reconciled(len([l for l in b.lines()[:n_b] if "event=reconciled" in l]),
+                                timeout=30)
+        check(rec is not None and rec.get("errors") == "0",
+              f"B: pipeline of the pending port installed ({rec and rec.get('writes')} writes, "
+              f"errors={rec and rec.get('errors')})")
+        b.settle(quiet=1.0, timeout=10)
+
+        export = os.path.join(d, "export.json")
+        rc, out = agentctl(a.api_socket, "migrate", "export", "--port", PORT_ID, "-o", export)
+        doc = json.load(open(export)) if rc == 0 and os.path.exists(export) else {}
+        entries = (doc.get("conntrack") or {}).get("entries") or []
+        mine = our_entries(entries, reader.sport)
+        check(rc == 0 and len(mine) == 1,
+              f"A: agentctl migrate export -> rc {rc}, zone {(doc.get('conntrack') or {}).get('zone')}"
+              f", {len(entries)} entries, {len(mine)} for the stream"
+              + ("" if rc == 0 else f": {out.strip()}"))
+        if mine:
+            print(f"      exported: {json.dumps(mine[0], sort_keys=True)}")
+        if handover:
+            rc, out = agentctl(b.api_socket, "migrate", "import", "--port", PORT_ID, "-f", export)
+            check(rc == 0, f"B: agentctl migrate import -> rc {rc}: {out.strip()}")
+            st, ct = b.api.request("GET", f"/v1/ports/{PORT_ID}/conntrack")
+            got = our_entries((ct or {}).get("entries") or [], reader.sport) if st == 200 else []
+            check(len(got) == 1, f"B: GET conntrack shows the stream's entry in B's zone "
+                                 f"{(ct or {}).get('zone')} ({len(got)})")
+        else:
+            st, ct = b.api.request("GET", f"/v1/ports/{PORT_ID}/conntrack")
+            got = our_entries((ct or {}).get("entries") or [], reader.sport) if st == 200 else []
+            check(st == 200 and not got, f"B: no entry for the stream in B's zone ({len(got)})")
+
+        # Switch-over.
+        retrans0 = server_retrans()
+        seq0, cnt0 = reader.last_seq(), reader.count()
+        n_b = len(b.lines())
+        t_sw = time.monotonic()
+        took = th.switch_over()
+        rarp = L2Port(th.VM_NS, "eth0")
+        rarp.send(rarp_frame())
+        t_rarp = time.monotonic()
+        act = None
+        for _ in range(10):
+            act = b.wait_event("port_activated", n_b, timeout=1.0)
+            if act:
+                break
+            rarp.send(rarp_frame())
+        rarp.close()
+        t_act = time.monotonic()
+        check(act is not None, f"B: event=port_activated after the RARP "
+                               f"({t_act - t_rarp:.2f} s; {act and act.get('frame')})")
+        ok, got = b.wait_port_state(PORT_ID, "active", 10)
+        check(ok, f"B: port state active ({got})")
+        st, body = a.api.request("PATCH", f"/v1/ports/{PORT_ID}", {"state": "inactive"})
+        check(st == 200, f"A: PATCH /v1/ports/{PORT_ID} state=inactive -> {st}")
+        ok, got = a.wait_port_state(PORT_ID, "inactive", 10)
+        check(ok, f"A: port inactive ({got})")
+
+        watch = 8.0
+        time.sleep(max(0.0, t_sw + watch - time.monotonic()))
+        after = [(s, t) for s, t in reader.arrivals[cnt0:]]
+        sent_during = server.sent
+        retrans = server_retrans() - retrans0
+        result = dict(after=len(after), retrans=retrans, switch=took)
+        if after:
+            first_t = after[0][1]
+            times = [t for _, t in reader.arrivals[max(0, cnt0 - 1):]]
+            stall = max(b_ - a_ for a_, b_ in zip(times, times[1:])) if len(times) > 1 else 0
+            downtime = first_t - t_sw
+            seqs = [s for s, _ in after]
+            in_order = seqs == list(range(seq0 + 1, seq0 + 1 + len(seqs)))
+            result.update(stall=stall, downtime=downtime)
+            print(f"    after switch-over (t=0 at link change; VF swap took {took * 1000:.0f} ms,"
+                  f" RARP at {(t_rarp - t_sw) * 1000:.0f} ms, active at "
+                  f"{(t_act - t_sw) * 1000:.0f} ms): first line at {downtime * 1000:.0f} ms, "
+                  f"longest stall {stall * 1000:.0f} ms ~ {stall / INTERVAL:.0f} pushes of "
+                  f"{INTERVAL * 1000:.0f} ms; {len(after)} lines in the {watch:.0f} s window,"
+                  f" contiguous from seq {seq0 + 1}: {in_order}; server retransmissions "
+                  f"{retrans}", flush=True)
+        else:
+            print(f"    after switch-over: no line reached the VM in {watch:.0f} s "
+                  f"(server pushed up to seq {sent_during}; last received {seq0}); server "
+                  f"retransmissions {retrans}", flush=True)
+        if handover:
+            check(len(after) > 0, "with handover: the established stream continues on host B")
+            # In the last second the stream runs at full rate again.
+            recent = [t for _, t in reader.arrivals if t > time.monotonic() - 1.0]
+            check(len(recent) >= 0.5 / INTERVAL,
+                  f"with handover: {len(recent)} lines in the last second (expected ~"
+                  f"{1 / INTERVAL:.0f})")
+        else:
+            check(not after, "without handover: B's stateful group drops the established "
+                             f"stream ({len(after)} lines got through)")
+            st, ct = b.api.request("GET", f"/v1/ports/{PORT_ID}/status")
+            dropped = (ct or {}).get("dropped_packets") if st == 200 else None
+            print(f"    B: port dropped_packets={dropped}")
+            # Control: host B does forward this VM: a new connection works (the
+            # push server's listener completes the handshake from its backlog).
+            res = new_connection_probe()
+            check(res == "ok", f"control: a NEW connection from the VM to {th.FAB_IP}:{PORT} "
+                               f"through host B works ({res})")
+        for ag, nm in ((a, "A"), (b, "B")):
+            for l in ag.lines():
+                if "level=error" in l or "event=tc_write_failed" in l:
+                    print(f"      agent {nm}: {l}")
+        return result
+    finally:
+        if reader:
+            reader.close()
+        if server:
+            server.close()
+        for ag, nm in ((a, "a"), (b, "b")):
+            code = ag.stop()
+            if os.path.exists(ag.log_path):
+                dst = os.path.join(log_dir(), f"migration_e2e_test.round{n}.agent-{nm}.log")
+                shutil.copy(ag.log_path, dst)
+            print(f"   agent {nm.upper()} stopped (exit {code}); log kept in "
+                  f"build/e2e-logs/migration_e2e_test.round{n}.agent-{nm}.log")
+        th.down()
+
+
+def new_connection_probe():
+    """A second connection to the push server's port (its listener still
+    has backlog room): 'ok' once the handshake completed."""
+    from nsio import netns
+    with netns(th.VM_NS):
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.settimeout(3)
+    try:
+        s.connect((th.FAB_IP, PORT))
+        return "ok"
+    except socket.timeout:
+        return "timeout"
+    except OSError as e:
+        return f"error {e.strerror}"
+    finally:
+        s.close()
+
+
+def th_wait(pred, timeout, step=0.1):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if pred():
+            return True
+        time.sleep(step)
+    return pred()
+
+
+def main():
+    sys.path.insert(0, HERE)
+    from e2e_test import preflight
+    preflight(False)
+    if not shutil.which("ss"):
+        skip("'ss' is not installed")
+    from agent import default_binary
+    binary = default_binary()
+    if not os.access(binary, os.X_OK):
+        skip(f"the agent is not built: {binary} does not exist")
+    if not os.access(agentctl_path(), os.X_OK):
+        skip(f"agentctl is not built: {agentctl_path()} does not exist")
+    t0 = time.monotonic()
+    os.makedirs(STATE, exist_ok=True)
+    try:
+        r1 = run_round(1, True, binary)
+        r2 = run_round(2, False, binary)
+    finally:
+        th.down()
+        left = th.leftovers()
+        check(not left, f"teardown clean ({', '.join(left) or 'nothing left'})")
+    print("\nsummary:")
+    print(f"  with handover:    {r1.get('after', 0)} lines after switch-over, downtime "
+          f"{r1.get('downtime', float('nan')) * 1000:.0f} ms, longest stall "
+          f"{r1.get('stall', float('nan')) * 1000:.0f} ms, server retransmissions "
+          f"{r1.get('retrans')}")
+    print(f"  without handover: {r2.get('after', 0)} lines after switch-over, server "
+          f"retransmissions {r2.get('retrans')}")
+    print(f"\n{'PASS' if not failed else 'FAIL'} in {time.monotonic() - t0:.0f} s"
+          + (f"; failed checks: {len(failed)}" if failed else ""))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
