@@ -203,14 +203,17 @@ def up():
     sh("ip", "route", "add", "default", "via", VM["gw"], ns=VM_NS)
 
 
-def switch_over():
+def switch_over(workdir):
     """The VM now runs behind host B: the source VF is gone, the destination
-    VF becomes eth0 with the same MAC and IP. Returns the seconds it took."""
-    t0 = time.monotonic()
-    sh("ip", "link", "del", "eth0", ns=VM_NS)           # also removes repa_vm
-    sh("ip", "link", "set", "eth0b", "name", "eth0", ns=VM_NS)
-    sh("ip", "addr", "add", f"{VM['ip']}/{VM['plen']}", "dev", "eth0", ns=VM_NS)
-    sh("ip", "link", "set", "eth0", "up", ns=VM_NS)
-    sh("ip", "route", "replace", "default", "via", VM["gw"], ns=VM_NS)
-    return time.monotonic() - t0
-
+    VF becomes eth0 with the same MAC and IP (one `ip -batch`, fast under
+    TCG). Returns (monotonic time the old link was gone, time all was done)."""
+    batch = os.path.join(workdir, "switch-over.ip")
+    with open(batch, "w") as f:
+        f.write("link set eth0b name eth0\n"
+                f"addr add {VM['ip']}/{VM['plen']} dev eth0\n"
+                "link set eth0 up\n"
+                f"route replace default via {VM['gw']}\n")
+    sh("ip", "-n", VM_NS, "link", "del", "eth0")          # also removes repa_vm
+    t_del = time.monotonic()
+    sh("ip", "-n", VM_NS, "-batch", batch)
+    return t_del, time.monotonic()
