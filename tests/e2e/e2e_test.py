@@ -692,11 +692,9 @@ def c_representor(ctx):
 def c_stateless(ctx):
     base = ctx.policy
     v1, v2 = VMS["vm1"]["ip"], VMS["vm2"]["ip"]
-    p = copy.deepcopy(base)
-    for g in p["security_groups"]:
-        if g["id"] == "db":
-            g["stateful"] = False
-    ctx.apply_policy(p, "making group db stateless")
+    # policies/stateless-db.json is base.json with group db stateless.
+    p = json.load(open(os.path.join(HERE, "policies", "stateless-db.json")))
+    ctx.apply_policy(p, "making group db stateless (policies/stateless-db.json)")
     tcp_expect(ctx, "vm2", FABRIC["external_ip"], 80, False,
                "db stateless: the replies from port 80 match no ingress rule of db")
     tcp_expect(ctx, "vm1", v2, 5432, False,
