@@ -279,24 +279,28 @@ def run_round(n, handover, binary):
             got = our_entries((ct or {}).get("entries") or [], reader.sport) if st == 200 else []
             check(len(got) == 1, f"B: GET conntrack shows the stream's entry in B's zone "
                                  f"{(ct or {}).get('zone')} ({len(got)})")
+            if not got and mine:
+                diagnose_import(b, export, mine[0], d)
         else:
             st, ct = b.api.request("GET", f"/v1/ports/{PORT_ID}/conntrack")
             got = our_entries((ct or {}).get("entries") or [], reader.sport) if st == 200 else []
             check(st == 200 and not got, f"B: no entry for the stream in B's zone ({len(got)})")
 
-        # Switch-over.
+        # Switch-over (scapy is imported and the frame built before: the first
+        # scapy import alone takes seconds under TCG).
+        frame = bytes(rarp_frame())
         retrans0 = server_retrans()
         n_b = len(b.lines())
         t_del, t_up = th.switch_over(d)
         rarp = L2Port(th.VM_NS, "eth0")
-        rarp.send(rarp_frame())
+        rarp.send(frame)
         t_rarp = time.monotonic()
         act = None
         for _ in range(10):
             act = b.wait_event("port_activated", n_b, timeout=1.0)
             if act:
                 break
-            rarp.send(rarp_frame())
+            rarp.send(frame)
         rarp.close()
         t_act = time.monotonic()
         check(act is not None, f"B: event=port_activated after the RARP "
@@ -376,6 +380,25 @@ def run_round(n, handover, binary):
             print(f"   agent {nm.upper()} stopped (exit {code}); log kept in "
                   f"build/e2e-logs/migration_e2e_test.round{n}.agent-{nm}.log")
         th.down()
+
+
+def diagnose_import(b, export, entry, d):
+    """Not a pass condition: after `migrate import` said it created the entry
+    but GET does not show it, import the same entry once more with a
+    non-zero timeout and an explicit TCP state (ESTABLISHED = 3) through the
+    API, to tell the agent's developers whether the exported values are the
+    reason. Prints what it finds."""
+    e = dict(entry)
+    e["timeout"] = 600
+    e["tcp_state"] = 3
+    st, body = b.api.request("POST", f"/v1/ports/{PORT_ID}/conntrack", {"entries": [e]})
+    st2, ct = b.api.request("GET", f"/v1/ports/{PORT_ID}/conntrack")
+    got = our_entries((ct or {}).get("entries") or [], int(entry["orig"]["src_port"]))
+    print(f"      diagnosis: exported timeout={entry.get('timeout')} "
+          f"tcp_state={entry.get('tcp_state', 'absent')} status={entry.get('status')}; "
+          f"re-import with timeout=600 tcp_state=3 -> {st} {json.dumps(body)}; GET now shows "
+          f"{len(got)} entr{'y' if len(got) == 1 else 'ies'}"
+          + (f": {json.dumps(got[0], sort_keys=True)}" if got else ""), flush=True)
 
 
 def new_connection_probe():
