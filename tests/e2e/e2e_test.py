@@ -428,6 +428,32 @@ def c_rogue_dhcp(ctx):
               f"control: with the fabric's dnsmasq back, vm2 leases {ip} from {sid}")
 
 
+@case("flood")
+def c_flood(ctx):
+    from scapy.layers.inet import IP, UDP
+    from scapy.layers.l2 import Ether
+    from scapy.packet import Raw
+    v1 = VMS["vm1"]
+    frames = [(tag, Ether(src=v1["mac"], dst=dmac) / IP(src=v1["ip"], dst=dip) /
+               UDP(sport=40001, dport=9999) / Raw(b"vfg-" + tag.encode()))
+              for tag, dmac, dip in (("bcast", "ff:ff:ff:ff:ff:ff", "10.0.0.255"),
+                                     ("mcast", "01:00:5e:00:00:fb", "224.0.0.251"))]
+    points = _capture_points()
+    seen = _send_and_capture(frames, points)
+    for tag, _ in frames:
+        for name, pkts in seen.items():
+            got = any(Raw in p and p[Raw].load == b"vfg-" + tag.encode() for p in pkts)
+            if name.startswith("uplink"):
+                want, why = True, "flooded to the uplink"
+            else:
+                want = not ctx.filtering
+                why = "not delivered to vm2: it has security groups (semantics 5)"
+            ctx.check(got == want, f"udp {tag} from vm1 {why}: "
+                      f"{'seen' if got else 'not seen'} at {name}")
+    for p in points.values():
+        p.close()
+
+
 @case("ra_guard")
 def c_ra_guard(ctx):
     from scapy.layers.inet6 import (IPv6, ICMPv6ND_NS, ICMPv6ND_RA, ICMPv6NDOptPrefixInfo,
