@@ -130,7 +130,7 @@ class Ctx:
         return ok
 
     # --- curl
-    def curl(self, method, path, body=None, uid=None, raw=None):
+    def curl(self, method, path, body=None, uid=None, raw=None, headers=()):
         """Runs real curl against the API socket; returns (status, json or text).
         body: a python object sent as JSON; raw: bytes sent as they are."""
         cmd = []
@@ -138,6 +138,8 @@ class Ctx:
             cmd += ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups"]
         cmd += ["curl", "-sS", "--max-time", "20", "--unix-socket", self.sock, "-X", method,
                 "-o", "-", "-w", "\n%{http_code}", f"http://localhost{path}"]
+        for h in headers:
+            cmd += ["-H", h]
         if body is not None or raw is not None:
             data = raw if raw is not None else json.dumps(body).encode()
             fd, fname = tempfile.mkstemp(dir=self.tmp, suffix=".body")
@@ -549,19 +551,27 @@ def c_bad_requests(ctx):
         ("unknown field", "PUT", "/v1/security-groups/ops",
          {"stateful": True, "rules": [], "bogus": 1}, None, 400, "invalid_argument", "bogus"),
         ("bad IP", "PUT", "/v1/ports/vm1", dict(good_port, fixed_ips=["10.0.0.300"]), None,
-         400, "invalid_argument", "fixed_ips[0]"),
+         400, "invalid_argument", "=ports[vm1].fixed_ips[0]"),
         ("bad IP in a rule", "PUT", "/v1/security-groups/ops",
          {"rules": [{"direction": "egress", "remote_ip_prefix": "10.0.0.0/33"}]}, None,
-         400, "invalid_argument", "remote_ip_prefix"),
+         400, "invalid_argument", "=security_groups[ops].rules[0].remote_ip_prefix"),
+        ("unknown nested field", "PUT", "/v1/security-groups/ops",
+         {"rules": [{"direction": "egress", "colour": "red"}]}, None, 400, "invalid_argument",
+         "colour"),
         ("missing group", "PUT", "/v1/ports/vm1",
          dict(good_port, security_group_ids=["ops", "nope"]), None, 400, "invalid_argument",
-         "security_group_ids[1]"),
+         "=ports[vm1].security_group_ids[1]"),
         ("missing group (PATCH)", "PATCH", "/v1/ports/vm1", {"security_group_ids": ["nope"]},
-         None, 400, "invalid_argument", "security_group_ids[0]"),
+         None, 400, "invalid_argument", "=ports[vm1].security_group_ids[0]"),
         ("missing network", "PUT", "/v1/ports/vm9",
          dict(good_port, network_id="nonet", mac_address="02:00:00:00:01:09",
               fixed_ips=["10.0.0.19"], vf_index=9), None, 400, "invalid_argument",
-         "network_id"),
+         "=ports[vm9].network_id"),
+        ("id in body differs", "PUT", "/v1/ports/vm1", dict(good_port, id="vm7"), None, 400,
+         "invalid_argument", None),
+        ("unknown port", "GET", "/v1/ports/vm7", None, None, 404, "not_found", None),
+        ("wrong method", "POST", "/v1/networks/flat", {"segmentation": "flat"}, None, 405,
+         "method_not_allowed", None),
         ("stale generation", "PUT", "/v1/security-groups/ops",
          {"generation": gen - 1, "stateful": True, "rules": []}, None, 409, "aborted", None),
         ("stale generation (PATCH)", "PATCH", "/v1/ports/vm1",
@@ -575,16 +585,21 @@ def c_bad_requests(ctx):
         ("huge body (2 MiB)", "PUT", "/v1/security-groups/ops", None,
          b'{"rules": [' + b'{"direction": "egress"},' * 90000 + b'{"direction": "egress"}]}',
          413, "payload_too_large", None),
+        ("huge header (9 KiB)", "GET", "/v1/status", None, None, 431, "headers_too_large",
+         None),
     ]
     for what, method, path, body, raw, want, want_code, field in cases:
-        code, resp = ctx.curl(method, path, body, raw=raw)
+        hdrs = ["X-Padding: " + "x" * 9216] if "header" in what else []
+        code, resp = ctx.curl(method, path, body, raw=raw, headers=hdrs)
         e = _err(resp)
         ok = code == want and e.get("code") == want_code
-        if field is not None:
+        if field is not None and field.startswith("="):
+            ok = ok and e.get("field") == field[1:]
+        elif field is not None:
             ok = ok and field in e.get("field", "")
         ctx.check(ok, f"{what}: {method} {path} -> {code} {e.get('code')} "
                   f"field={e.get('field')!r} (want {want} {want_code}"
-                  f"{' field ~ ' + field if field else ''}): {e.get('message', resp)!s:.160}")
+                  f"{' field ' + field if field else ''}): {e.get('message', resp)!s:.160}")
     after = ctx.state()
     for p in before:
         ctx.check(before[p] == after[p], f"GET {p} unchanged by the refused requests"
