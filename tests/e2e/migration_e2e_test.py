@@ -319,7 +319,7 @@ def run_round(n, handover, binary):
         via_b, pushed_after = result["via_b"], result["pushed_after"]
         if handover:
             check(via_b >= 0.8 * pushed_after > 0,
-                  f"with handover: the established stream continues on host B ({len(via_b)} of "
+                  f"with handover: the established stream continues on host B ({via_b} of "
                   f"{pushed_after} later pushes arrived)")
             # In the last second the stream runs at full rate again.
             recent = [t for _, t in reader.arrivals if t > time.monotonic() - 1.0]
@@ -329,7 +329,7 @@ def run_round(n, handover, binary):
         else:
             check(via_b == 0 and pushed_after > 0,
                   "without handover: B's stateful group drops the established stream "
-                  f"({len(via_b)} of {pushed_after} later pushes got through)")
+                  f"({via_b} of {pushed_after} later pushes got through)")
             st, ct = b.api.request("GET", f"/v1/ports/{PORT_ID}/status")
             dropped = (ct or {}).get("dropped_packets") if st == 200 else None
             print(f"    B: port dropped_packets={dropped}")
@@ -371,7 +371,8 @@ def measure(reader, server, retrans0, t_del, marks):
     pushed_after = sum(1 for t in sent_at if t > t_del)
     seqs = [s_ for s_, _ in arrivals]
     contiguous = seqs == list(range(len(seqs)))
-    times = [t for _, t in arrivals if t > t_del - 1.0]
+    # The end of the window counts: a stream that stopped has stalled until now.
+    times = [t for _, t in arrivals if t > t_del - 1.0] + [time.monotonic()]
     stall = max((y - x for x, y in zip(times, times[1:])), default=0.0)
     late = [(s_, t) for s_, t in arrivals if t > t_del and sent_at[s_] <= t_del]
     resume = (min(t for _, t in via_b) - t_del) if via_b else None
