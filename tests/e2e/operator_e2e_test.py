@@ -14,6 +14,7 @@ socket, with real `curl --unix-socket` and with build/tools/agentctl/agentctl:
   bad_requests  malformed JSON, unknown field, bad IP, missing group, stale
                 generation, huge body: right status, state and tc rules unchanged
   other_uid     a caller of uid 65534 gets 403 (curl and agentctl)
+  events        GET /v1/events (curl -N) and `agentctl events` show the write's reconcile
   prometheus    a real Prometheus scrapes the agent; counters moved by the test's
                 traffic read back through /api/v1/query; `promtool check metrics`
 
@@ -641,6 +642,57 @@ def c_other_uid(ctx):
     after = ctx.state()
     ctx.check(after == before, "desired state unchanged by the refused caller")
     os.chmod(ctx.sock, mode)
+
+
+@case("events")
+def c_events(ctx):
+    """GET /v1/events (curl -N) and agentctl events see what a write made the agent do."""
+    stream = subprocess.Popen(["curl", "-sS", "-N", "--max-time", "12", "--unix-socket",
+                               ctx.sock, "http://localhost/v1/events"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    actl = subprocess.Popen([agentctl_binary(), "--socket", ctx.sock, "-o", "json", "events",
+                             "--idle", "6"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    time.sleep(1.5)
+    # A write that changes rules (vm1's port security gains a VIP), so the
+    # agent publishes policy_changed and a reconciled event with writes > 0.
+    ctx.write("PATCH", "/v1/ports/vm1", {"vips": ["10.0.0.111"]}, 200,
+              "PATCH vm1 vips while the streams are open")
+    out, err = stream.communicate(timeout=30)
+    events = []
+    for l in out.splitlines():
+        try:
+            events.append(json.loads(l))
+        except ValueError:
+            pass
+    kinds = sorted({e.get("kind") for e in events if isinstance(e, dict)})
+    ctx.check(len(events) > 0 and len(events) == len([l for l in out.splitlines() if l.strip()])
+              and all("time" in e and "kind" in e for e in events),
+              f"curl -N /v1/events: {len(events)} NDJSON events, kinds {kinds}"
+              + (f" (curl: {err.strip()[:100]})" if not events else ""))
+    rec = [e for e in events if e.get("kind") == "reconciled"]
+    ctx.check("policy_changed" in kinds and any(int(e.get("fields", {}).get("writes", 0)) > 0
+                                                for e in rec),
+              f"the stream shows the API change and the reconcile it caused: "
+              f"{[e.get('fields') for e in rec][:2]}")
+    try:
+        aout, aerr = actl.communicate(timeout=40)
+    except subprocess.TimeoutExpired:
+        actl.kill()
+        aout, aerr = actl.communicate()
+    alines = [l for l in aout.splitlines() if l.strip()]
+    try:
+        akinds = sorted({json.loads(l).get("kind") for l in alines})
+    except ValueError:
+        akinds = None
+    ctx.check(actl.returncode == 0 and akinds is not None and "reconciled" in akinds
+              and "policy_changed" in akinds,
+              f"agentctl events --idle 6 -o json: exit {actl.returncode}, {len(alines)} events, "
+              f"kinds {akinds}{' ' + aerr.strip()[:150] if actl.returncode else ''}")
+    code, port = ctx.curl("GET", "/v1/ports/vm1")
+    ctx.check(code == 200 and port.get("vips") == ["10.0.0.111"],
+              f"GET /v1/ports/vm1 shows the PATCHed vips {port.get('vips')}")
+    ctx.write("PATCH", "/v1/ports/vm1", {"vips": []}, 200, "PATCH vm1 vips back to none")
 
 
 def prom_query(port, q):
