@@ -125,6 +125,11 @@ absl::Status FakeTcBackend::CreateOrReplace(const netlink::FlowerFilter& f, bool
   if (!create && !present) {
     return TcErrnoStatus(ENOENT, "");
   }
+  // flower cannot give an existing filter another key layout (mask).
+  if (!create &&
+      netlink::KeyLayout(filters_.at(key).keys) != netlink::KeyLayout(Normalised(f).keys)) {
+    return TcErrnoStatus(EINVAL, "");
+  }
   netlink::FlowerFilter stored = Normalised(f);
   // flower keeps each match (keys and masks) once per prio: another handle
   // with the same match is EEXIST.

@@ -123,17 +123,9 @@ int Run(const std::vector<std::string>& args) {
     (void)notifier->Ready("first reconcile done");
   });
 
-  absl::StatusOr<std::unique_ptr<api::OperatorSurface>> surface = api::OperatorSurface::Start(
-      io, *config, agent, registry, log, [&agent] { agent.CollectMetrics(); });
-  if (!surface.ok()) return Fail(log, "start_failed", surface.status());
-
-  if (absl::Status s = agent.Start(); !s.ok()) return Fail(log, "start_failed", s);
-
-  boost::asio::steady_timer watchdog(io);
-  if (std::optional<absl::Duration> every = notifier->WatchdogPingInterval()) {
-    PingWatchdog(watchdog, *notifier, *every);
-  }
-
+  // Signals are caught from here on, before the first pass (which runs in
+  // Start): a SIGTERM during a long first reconcile is handled once the pass
+  // ends, instead of killing the process mid-write with the default action.
   boost::asio::signal_set stop(io, SIGTERM, SIGINT);
   stop.async_wait([&](const boost::system::error_code& ec, int sig) {
     if (ec) return;
@@ -152,6 +144,17 @@ int Run(const std::vector<std::string>& args) {
     });
   };
   arm_hup();
+
+  absl::StatusOr<std::unique_ptr<api::OperatorSurface>> surface = api::OperatorSurface::Start(
+      io, *config, agent, registry, log, [&agent] { agent.CollectMetrics(); });
+  if (!surface.ok()) return Fail(log, "start_failed", surface.status());
+
+  if (absl::Status s = agent.Start(); !s.ok()) return Fail(log, "start_failed", s);
+
+  boost::asio::steady_timer watchdog(io);
+  if (std::optional<absl::Duration> every = notifier->WatchdogPingInterval()) {
+    PingWatchdog(watchdog, *notifier, *every);
+  }
 
   io.run();
   return 0;

@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "agent/tc_errno_status.h"
 #include "netlink/nl_socket.h"
 #include "netlink/tc_codec.h"
 
@@ -50,9 +51,42 @@ bool IsTrap(const policy::Filter& f) {
   return f.actions.size() == 1 && f.actions[0].kind == policy::Action::Kind::kTrap;
 }
 
+// EOPNOTSUPP without an extack: no driver was asked (see PreOffer).
+bool IsBlockWideRefusal(const absl::Status& s) {
+  return !s.ok() && netlink::ErrnoFromStatus(s) == EOPNOTSUPP &&
+         netlink::ExtackFromStatus(s).empty();
+}
+
+absl::Status BlockWideRefusal() { return TcErrnoStatus(EOPNOTSUPP, ""); }
+
+HardwareRejection AnswerOf(const std::string& key, const absl::Status& s) {
+  HardwareRejection answer{key, netlink::ErrnoFromStatus(s), netlink::ExtackFromStatus(s)};
+  if (!s.ok() && answer.error_number == 0) answer.error_number = EIO;
+  if (IsBlockWideRefusal(s)) {
+    answer.message = "a device in the block cannot offload tc filters (refused before any driver)";
+  } else if (!s.ok() && answer.message.empty()) {
+    answer.message = std::string(s.message());
+  }
+  return answer;
+}
+
 absl::Status StatusOfAnswer(const HardwareRejection& answer) {
   if (answer.error_number == 0) return absl::OkStatus();
-  return netlink::StatusFromErrno(answer.error_number, answer.message);
+  return TcErrnoStatus(answer.error_number, answer.message);
+}
+
+// What flower cannot change in place: protocol, skip flags and the key
+// layout (which keys, under which masks), values left out.
+struct Shape {
+  uint16_t protocol = 0;
+  bool skip_hw = false;
+  bool skip_sw = false;
+  netlink::FlowerKeys masks;
+  auto operator<=>(const Shape&) const = default;
+};
+
+Shape ShapeOf(const FlowerFilter& f) {
+  return Shape{f.protocol, f.skip_hw, f.skip_sw, netlink::KeyLayout(f.keys)};
 }
 
 }  // namespace
@@ -143,16 +177,26 @@ void Reconciler::PreOffer(const offload::DeviceResolver& devices, OfferBook& off
     creates.push_back(FilterOp(TcOp::Kind::kCreateFilter, std::move(*hw)));
   }
   if (creates.empty()) return;
-  report.offers += static_cast<int>(creates.size());
-  std::vector<absl::Status> results = ApplyCounted(creates, report);
+  // The first offer alone: a block with a device that cannot offload at all
+  // (veth, a NIC with hw-tc-offload off) refuses every skip_sw filter before
+  // any driver sees it (tc_setup_cb_add: nooffloaddevcnt), as EOPNOTSUPP
+  // without an extack. Then the rest need not be sent: the answer is the
+  // block's, not the filter's.
+  std::vector<absl::Status> results = ApplyCounted({creates[0]}, report);
+  report.offers += 1;
+  block_refuses_offload_ = IsBlockWideRefusal(results[0]);
+  if (block_refuses_offload_) {
+    results.resize(creates.size(), results[0]);
+  } else if (creates.size() > 1) {
+    std::vector<TcOp> rest(creates.begin() + 1, creates.end());
+    std::vector<absl::Status> more = ApplyCounted(rest, report);
+    report.offers += static_cast<int>(rest.size());
+    results.insert(results.end(), more.begin(), more.end());
+  }
   std::vector<TcOp> undo;
   int refused = 0;
   for (size_t i = 0; i < results.size(); ++i) {
-    HardwareRejection answer{keys[i], netlink::ErrnoFromStatus(results[i]),
-                             netlink::ExtackFromStatus(results[i])};
-    if (!results[i].ok() && answer.error_number == 0) answer.error_number = EIO;
-    if (!results[i].ok() && answer.message.empty())
-      answer.message = std::string(results[i].message());
+    HardwareRejection answer = AnswerOf(keys[i], results[i]);
     if (results[i].ok()) {
       undo.push_back(FilterOp(TcOp::Kind::kDeleteFilter, creates[i].filter));
     } else {
@@ -162,8 +206,10 @@ void Reconciler::PreOffer(const offload::DeviceResolver& devices, OfferBook& off
   }
   ApplyCounted(undo, report);
   if (refused > 0) {
-    log_.Info("hw_offers",
-              {{"offered", creates.size()}, {"refused", refused}, {"first_error", results[0]}});
+    log_.Info("hw_offers", {{"new_filters", creates.size()},
+                            {"refused", refused},
+                            {"block_wide", block_refuses_offload_},
+                            {"first_error", results[0]}});
   }
 }
 
@@ -176,11 +222,16 @@ offload::OfferFn Reconciler::MakeOffer(const offload::DeviceResolver& devices, O
     std::string key = OfferKey(*hw);
     used_offers_.insert(key);
     if (const HardwareRejection* known = offers.Find(key)) return StatusOfAnswer(*known);
+    if (block_refuses_offload_) {
+      HardwareRejection answer = AnswerOf(key, BlockWideRefusal());
+      offers.Record(answer);
+      return StatusOfAnswer(answer);
+    }
     ++report.offers;
     std::vector<absl::Status> r = ApplyCounted({FilterOp(TcOp::Kind::kCreateFilter, *hw)}, report);
     if (r[0].ok()) ApplyCounted({FilterOp(TcOp::Kind::kDeleteFilter, *hw)}, report);
-    HardwareRejection answer{key, netlink::ErrnoFromStatus(r[0]), netlink::ExtackFromStatus(r[0])};
-    if (!r[0].ok() && answer.error_number == 0) answer.error_number = EIO;
+    block_refuses_offload_ = IsBlockWideRefusal(r[0]);
+    HardwareRejection answer = AnswerOf(key, r[0]);
     offers.Record(answer);
     return StatusOfAnswer(answer);
   };
@@ -228,6 +279,7 @@ ReconcileReport Reconciler::Run(const policy::Snapshot& desired,
   };
 
   used_offers_.clear();
+  block_refuses_offload_ = false;
   std::vector<TcOp> late_deletes;
   absl::Status qdiscs = SyncQdiscs(view, report, late_deletes);
   if (!qdiscs.ok()) report.status = qdiscs;
@@ -271,24 +323,30 @@ ReconcileReport Reconciler::Run(const policy::Snapshot& desired,
     return finish();
   }
 
-  // Prios whose protocol changes must be emptied first: the kernel keeps one
-  // protocol per (chain, prio).
-  std::map<std::pair<uint32_t, uint16_t>, uint16_t> want_protocol;
-  for (const auto& [key, f] : want) want_protocol[{f.chain, f.prio}] = f.protocol;
+  // A filter whose shape (protocol, skip flags, which keys under which masks)
+  // changes cannot be replaced: flower refuses a new mask for an existing
+  // filter (EINVAL), and keeps one protocol per (chain, prio). Such filters,
+  // and filters of a prio whose shapes all change, are deleted first and
+  // created again; everything else is added before anything is removed.
+  std::map<std::pair<uint32_t, uint16_t>, std::set<Shape>> want_shapes;
+  for (const auto& [key, f] : want) want_shapes[{f.chain, f.prio}].insert(ShapeOf(f));
   std::vector<TcOp> early, upserts, deletes;
+  std::set<FilterKey> emptied;
   for (const auto& [key, f] : *have) {
-    auto wp = want_protocol.find({f.chain, f.prio});
-    const bool conflict = wp != want_protocol.end() && wp->second != f.protocol;
+    auto ws = want_shapes.find({f.chain, f.prio});
     auto w = want.find(key);
-    if (conflict) {
+    const bool reshaped = w != want.end() && ShapeOf(w->second) != ShapeOf(f);
+    const bool foreign_shape = ws != want_shapes.end() && !ws->second.contains(ShapeOf(f));
+    if (reshaped || foreign_shape) {
       early.push_back(FilterOp(TcOp::Kind::kDeleteFilter, f));
+      emptied.insert(key);
     } else if (w == want.end()) {
       deletes.push_back(FilterOp(TcOp::Kind::kDeleteFilter, f));
     }
   }
   for (const auto& [key, f] : want) {
     auto h = have->find(key);
-    if (h == have->end() || h->second.protocol != f.protocol) {
+    if (h == have->end() || emptied.contains(key)) {
       upserts.push_back(FilterOp(TcOp::Kind::kCreateFilter, f));
     } else if (netlink::WithoutStatus(h->second) != f) {
       if (log_.Enabled(LogLevel::kDebug)) {

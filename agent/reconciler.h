@@ -111,7 +111,8 @@ class Reconciler {
   policy::Snapshot effective_;
   policy::Pipeline pipeline_;
   offload::PlacementResult placement_;
-  std::set<std::string> used_offers_;  // offer keys asked for in this pass
+  std::set<std::string> used_offers_;   // offer keys asked for in this pass
+  bool block_refuses_offload_ = false;  // this pass saw a block-wide refusal
 };
 
 // The key under which an offer's answer is kept.

@@ -42,6 +42,50 @@ std::string StatsString(const ActionStats& s) {
 
 }  // namespace
 
+namespace {
+template <typename T>
+void KeepMask(std::optional<Masked<T>>& field) {
+  if (field) field->value = {};
+}
+template <typename T>
+void KeepPresence(std::optional<T>& field) {
+  if (field) field = T{};
+}
+}  // namespace
+
+FlowerKeys KeyLayout(FlowerKeys k) {
+  KeepPresence(k.indev);
+  KeepMask(k.eth_dst);
+  KeepMask(k.eth_src);
+  KeepPresence(k.eth_type);
+  KeepPresence(k.vlan_id);
+  KeepPresence(k.vlan_eth_type);
+  KeepPresence(k.ip_proto);
+  KeepMask(k.ipv4_src);
+  KeepMask(k.ipv4_dst);
+  KeepMask(k.ipv6_src);
+  KeepMask(k.ipv6_dst);
+  KeepMask(k.tcp_src);
+  KeepMask(k.tcp_dst);
+  KeepMask(k.udp_src);
+  KeepMask(k.udp_dst);
+  KeepMask(k.sctp_src);
+  KeepMask(k.sctp_dst);
+  KeepMask(k.icmpv4_type);
+  KeepMask(k.icmpv4_code);
+  KeepMask(k.icmpv6_type);
+  KeepMask(k.icmpv6_code);
+  KeepMask(k.arp_op);
+  KeepMask(k.arp_sip);
+  KeepMask(k.arp_tip);
+  KeepMask(k.arp_sha);
+  KeepMask(k.arp_tha);
+  KeepMask(k.ct_state);
+  KeepMask(k.ct_zone);
+  KeepMask(k.ct_mark);
+  return k;
+}
+
 FlowerFilter WithoutStatus(FlowerFilter f) {
   f.status = FilterStatus{};
   for (TcAction& a : f.actions) a.stats = ActionStats{};

@@ -189,6 +189,12 @@ struct FlowerFilter {
   auto operator<=>(const FlowerFilter&) const = default;
 };
 
+// The layout of `keys`: which keys are present and under which masks, with
+// every value cleared (a present unmasked key keeps a default value). flower
+// cannot change an existing filter's layout: a replace with another one is
+// EINVAL, so a caller must delete and create instead.
+FlowerKeys KeyLayout(FlowerKeys keys);
+
 // Copies of `f` without decoded-only state (status and action stats), for
 // comparing what the kernel holds with what was asked for.
 FlowerFilter WithoutStatus(FlowerFilter f);
