@@ -45,6 +45,36 @@ std::string ErrnoName(int e) {
 
 const char* StateName(policy::PortState s) { return policy::ToString(s); }
 
+// An exported entry made importable. A connection act_ct has put in its flow
+// table (IPS_OFFLOAD) is dumped without its timeout and protocol state
+// (ctnetlink leaves them out), and IPS_OFFLOAD / IPS_HW_OFFLOAD cannot be
+// created from user space; such an entry created as exported would expire at
+// once. So: clear those bits, give a missing timeout the kernel's default for
+// the protocol, and a TCP entry that saw a reply the established state.
+netlink::CtEntry Importable(netlink::CtEntry e) {
+  constexpr uint32_t kSeenReply = 1u << 1;   // IPS_SEEN_REPLY
+  constexpr uint32_t kOffload = 1u << 14;    // IPS_OFFLOAD
+  constexpr uint32_t kHwOffload = 1u << 15;  // IPS_HW_OFFLOAD
+  constexpr uint8_t kTcpEstablished = 3;     // TCP_CONNTRACK_ESTABLISHED
+  e.status &= ~(kOffload | kHwOffload);
+  if (e.orig.proto == policy::kProtoTcp && !e.tcp_state && (e.status & kSeenReply)) {
+    e.tcp_state = kTcpEstablished;
+  }
+  if (e.timeout == 0) {
+    switch (e.orig.proto) {
+      case policy::kProtoTcp:
+        e.timeout = e.tcp_state == kTcpEstablished ? 432000 : 120;  // nf_conntrack_tcp_timeout_*
+        break;
+      case policy::kProtoUdp:
+        e.timeout = (e.status & kSeenReply) ? 120 : 30;  // udp_timeout_stream / udp_timeout
+        break;
+      default:
+        e.timeout = 30;  // icmp and generic
+    }
+  }
+  return e;
+}
+
 }  // namespace
 
 std::vector<RuleStatus> Agent::RulesWhere(
@@ -152,9 +182,11 @@ absl::StatusOr<TraceResult> Agent::Trace(const policy::Packet& packet, bool esta
       sim_ct.Commit(zone, packet);
     }
   }
+  absl::StatusOr<policy::Pipeline> installed = reconciler_.InstalledPipeline();
+  if (!installed.ok()) return installed.status();
   TraceResult out;
   out.reference = policy::Evaluate(effective, slots, packet, ref_ct);
-  out.installed = policy::Simulate(reconciler_.pipeline(), packet, sim_ct);
+  out.installed = policy::Simulate(*installed, packet, sim_ct);
   return out;
 }
 
@@ -175,7 +207,8 @@ absl::StatusOr<size_t> Agent::ImportConntrack(const std::string& port_id,
     return absl::NotFoundError(absl::StrCat("no port ", port_id));
   }
   size_t created = 0;
-  for (netlink::CtEntry e : entries) {
+  for (const netlink::CtEntry& given : entries) {
+    netlink::CtEntry e = Importable(given);
     e.zone = z->second;
     absl::Status s = ct_->Create(e);
     if (s.ok()) {

@@ -51,7 +51,12 @@ bool IsTrap(const policy::Filter& f) {
   return f.actions.size() == 1 && f.actions[0].kind == policy::Action::Kind::kTrap;
 }
 
-// EOPNOTSUPP without an extack: no driver was asked (see PreOffer).
+// The probe's prio in chain 0: far from the compiler's (which start at 2).
+constexpr uint16_t kProbePrio = 0xfff0;
+constexpr char kBlockWideMessage[] =
+    "a device in the block cannot offload tc filters (refused before any driver was asked)";
+
+// EOPNOTSUPP without an extack: no driver was asked (see the probe).
 bool IsBlockWideRefusal(const absl::Status& s) {
   return !s.ok() && netlink::ErrnoFromStatus(s) == EOPNOTSUPP &&
          netlink::ExtackFromStatus(s).empty();
@@ -63,7 +68,7 @@ HardwareRejection AnswerOf(const std::string& key, const absl::Status& s) {
   HardwareRejection answer{key, netlink::ErrnoFromStatus(s), netlink::ExtackFromStatus(s)};
   if (!s.ok() && answer.error_number == 0) answer.error_number = EIO;
   if (IsBlockWideRefusal(s)) {
-    answer.message = "a device in the block cannot offload tc filters (refused before any driver)";
+    answer.message = kBlockWideMessage;
   } else if (!s.ok() && answer.message.empty()) {
     answer.message = std::string(s.message());
   }
@@ -162,6 +167,36 @@ absl::Status Reconciler::SyncQdiscs(const EswitchView& view, ReconcileReport& re
   return first;
 }
 
+bool Reconciler::ProbeBlockRefusesOffload(const EswitchView& view, OfferBook& offers,
+                                          ReconcileReport& report) {
+  // A block with a device that cannot offload at all (veth, a NIC with
+  // hw-tc-offload off) refuses every skip_sw filter before any driver is
+  // asked (tc_setup_cb_add: nooffloaddevcnt), as EOPNOTSUPP without an
+  // extack. One probe per device set tells; its answer is kept in the offer
+  // book like any other, so a restart does not probe again.
+  std::string key = absl::StrCat("probe block ", block_, " devices");
+  if (view.uplink) absl::StrAppend(&key, " ", view.uplink->ifindex);
+  for (const auto& [port, dev] : view.port_representors) absl::StrAppend(&key, " ", dev.ifindex);
+  used_offers_.insert(key);
+  if (const HardwareRejection* known = offers.Find(key)) {
+    return known->error_number == EOPNOTSUPP && known->message == kBlockWideMessage;
+  }
+  FlowerFilter probe;
+  probe.owner = netlink::TcBlock{block_};
+  probe.chain = 0;
+  probe.prio = kProbePrio;
+  probe.handle = offload::kTrapHandle;
+  probe.skip_sw = true;
+  probe.actions = {netlink::TcAction{netlink::GactAction{netlink::GactAction::Verdict::kDrop}}};
+  ++report.offers;
+  std::vector<absl::Status> r = ApplyCounted({FilterOp(TcOp::Kind::kCreateFilter, probe)}, report);
+  if (r[0].ok()) ApplyCounted({FilterOp(TcOp::Kind::kDeleteFilter, probe)}, report);
+  const bool refuses = IsBlockWideRefusal(r[0]);
+  offers.Record(AnswerOf(key, r[0]));
+  log_.Info("hw_probe", {{"block", block_}, {"offload", !refuses}, {"answer", r[0]}});
+  return refuses;
+}
+
 void Reconciler::PreOffer(const offload::DeviceResolver& devices, OfferBook& offers,
                           ReconcileReport& report) {
   std::vector<TcOp> creates;
@@ -177,21 +212,12 @@ void Reconciler::PreOffer(const offload::DeviceResolver& devices, OfferBook& off
     creates.push_back(FilterOp(TcOp::Kind::kCreateFilter, std::move(*hw)));
   }
   if (creates.empty()) return;
-  // The first offer alone: a block with a device that cannot offload at all
-  // (veth, a NIC with hw-tc-offload off) refuses every skip_sw filter before
-  // any driver sees it (tc_setup_cb_add: nooffloaddevcnt), as EOPNOTSUPP
-  // without an extack. Then the rest need not be sent: the answer is the
-  // block's, not the filter's.
-  std::vector<absl::Status> results = ApplyCounted({creates[0]}, report);
-  report.offers += 1;
-  block_refuses_offload_ = IsBlockWideRefusal(results[0]);
+  std::vector<absl::Status> results;
   if (block_refuses_offload_) {
-    results.resize(creates.size(), results[0]);
-  } else if (creates.size() > 1) {
-    std::vector<TcOp> rest(creates.begin() + 1, creates.end());
-    std::vector<absl::Status> more = ApplyCounted(rest, report);
-    report.offers += static_cast<int>(rest.size());
-    results.insert(results.end(), more.begin(), more.end());
+    results.assign(creates.size(), BlockWideRefusal());
+  } else {
+    results = ApplyCounted(creates, report);
+    report.offers += static_cast<int>(creates.size());
   }
   std::vector<TcOp> undo;
   int refused = 0;
@@ -230,7 +256,6 @@ offload::OfferFn Reconciler::MakeOffer(const offload::DeviceResolver& devices, O
     ++report.offers;
     std::vector<absl::Status> r = ApplyCounted({FilterOp(TcOp::Kind::kCreateFilter, *hw)}, report);
     if (r[0].ok()) ApplyCounted({FilterOp(TcOp::Kind::kDeleteFilter, *hw)}, report);
-    block_refuses_offload_ = IsBlockWideRefusal(r[0]);
     HardwareRejection answer = AnswerOf(key, r[0]);
     offers.Record(answer);
     return StatusOfAnswer(answer);
@@ -270,20 +295,21 @@ ReconcileReport Reconciler::Run(const policy::Snapshot& desired,
   effective_ = std::move(effective);
   pipeline_ = compiler_.Assemble();
 
-  const offload::DeviceResolver devices =
-      [&view](const policy::DeviceRef& ref) -> std::optional<offload::Netdev> {
-    if (ref.kind == policy::DeviceRef::Kind::kUplink) return view.uplink;
-    auto it = view.port_representors.find(ref.port_id);
-    if (it == view.port_representors.end()) return std::nullopt;
+  view_ = view;
+  devices_ = [this](const policy::DeviceRef& ref) -> std::optional<offload::Netdev> {
+    if (ref.kind == policy::DeviceRef::Kind::kUplink) return view_.uplink;
+    auto it = view_.port_representors.find(ref.port_id);
+    if (it == view_.port_representors.end()) return std::nullopt;
     return it->second;
   };
+  const offload::DeviceResolver& devices = devices_;
 
   used_offers_.clear();
-  block_refuses_offload_ = false;
   std::vector<TcOp> late_deletes;
   absl::Status qdiscs = SyncQdiscs(view, report, late_deletes);
   if (!qdiscs.ok()) report.status = qdiscs;
 
+  block_refuses_offload_ = ProbeBlockRefusesOffload(view, offers, report);
   PreOffer(devices, offers, report);
   placement_ = offload::Place(pipeline_, MakeOffer(devices, offers, report));
 
@@ -383,6 +409,23 @@ ReconcileReport Reconciler::Run(const policy::Snapshot& desired,
                                   {"status", results[i]}});
   }
   return finish();
+}
+
+absl::StatusOr<policy::Pipeline> Reconciler::InstalledPipeline() const {
+  absl::StatusOr<std::map<FilterKey, FlowerFilter>> have = DumpInstalled();
+  if (!have.ok()) return have.status();
+  policy::Pipeline out;
+  for (const offload::PlacedFilter& p : placement_.filters) {
+    absl::StatusOr<FlowerFilter> want =
+        offload::ToKernelFilter(p.filter, block_, Copy::kSlowPath, devices_);
+    if (!want.ok()) continue;
+    auto h = have->find(KeyOf(*want));
+    if (h == have->end()) continue;
+    FlowerFilter got = netlink::WithoutStatus(h->second);
+    got.skip_hw = want->skip_hw;  // in hardware too, or not: the software path is the same
+    if (got == *want) out.filters.push_back(p.filter);
+  }
+  return out;
 }
 
 absl::StatusOr<std::map<FilterKey, FlowerFilter>> Reconciler::DumpInstalled() const {

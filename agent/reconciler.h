@@ -14,7 +14,10 @@
 //   writes nothing; a filter or qdisc someone removed or changed is put back
 //   by the next pass.
 //
-// Offers: a filter is offered to the hardware once (created with skip_sw at
+// Offers: first a probe per device set (one skip_sw filter): a block with a
+// device that cannot offload refuses it before any driver is asked, and then
+// every filter gets that answer without being sent. Otherwise a filter is
+// offered to the hardware once (created with skip_sw at
 // its hardware handle, and deleted again if it was taken); the answer is
 // kept in the offer book, which the agent checkpoints, so a restart does not
 // offer again. A filter placement puts in hardware is then installed once
@@ -95,6 +98,10 @@ class Reconciler {
   // The block as the kernel holds it now, by (chain, prio, handle), with
   // counters.
   absl::StatusOr<std::map<FilterKey, netlink::FlowerFilter>> DumpInstalled() const;
+  // The IR filters of the last pass that the kernel holds exactly as
+  // translated (a failed or lost write leaves its filter out), for tracing
+  // what the kernel will really do.
+  absl::StatusOr<policy::Pipeline> InstalledPipeline() const;
 
  private:
   absl::Status SyncQdiscs(const EswitchView& view, ReconcileReport& report,
@@ -102,6 +109,8 @@ class Reconciler {
   offload::OfferFn MakeOffer(const offload::DeviceResolver& devices, OfferBook& offers,
                              ReconcileReport& report);
   void PreOffer(const offload::DeviceResolver& devices, OfferBook& offers, ReconcileReport& report);
+  bool ProbeBlockRefusesOffload(const EswitchView& view, OfferBook& offers,
+                                ReconcileReport& report);
   std::vector<absl::Status> ApplyCounted(const std::vector<TcOp>& ops, ReconcileReport& report);
 
   TcBackend& tc_;
@@ -109,10 +118,12 @@ class Reconciler {
   uint32_t block_;
   policy::IncrementalCompiler compiler_;
   policy::Snapshot effective_;
+  EswitchView view_;                 // of the last pass
+  offload::DeviceResolver devices_;  // resolves through view_
   policy::Pipeline pipeline_;
   offload::PlacementResult placement_;
   std::set<std::string> used_offers_;   // offer keys asked for in this pass
-  bool block_refuses_offload_ = false;  // this pass saw a block-wide refusal
+  bool block_refuses_offload_ = false;  // the probe says: nothing can be offloaded
 };
 
 // The key under which an offer's answer is kept.

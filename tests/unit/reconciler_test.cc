@@ -113,8 +113,8 @@ TEST_F(ReconcilerTest, ColdStartInstallsTheWholePipelineAndBindsEveryDevice) {
   EXPECT_EQ(SlowPathFilters(), r.pipeline().filters.size());
   EXPECT_EQ(*fake_.DumpClsact(),
             (std::map<uint32_t, uint32_t>{{1, kBlock}, {11, kBlock}, {12, kBlock}, {13, kBlock}}));
-  // veth-like hardware: the first offer is refused before any driver is
-  // asked (EOPNOTSUPP, no extack), which is the block's answer for all.
+  // veth-like hardware: the probe is refused before any driver is asked
+  // (EOPNOTSUPP, no extack), which is the block's answer for every filter.
   EXPECT_EQ(report.offers, 1);
   EXPECT_GT(offers_.Entries().size(), r.pipeline().filters.size() / 2);
   for (const HardwareRejection& e : offers_.Entries()) {
@@ -169,6 +169,10 @@ TEST_F(ReconcilerTest, DriftIsRepaired) {
   netlink::FlowerFilter changed = second->second;
   changed.actions = {netlink::TcAction{netlink::GactAction{netlink::GactAction::Verdict::kOk}}};
   ASSERT_TRUE(fake_.ModifyFilterBehind(changed).ok());
+  // What trace runs: the kernel's view, without the two damaged filters.
+  absl::StatusOr<policy::Pipeline> traced = r.InstalledPipeline();
+  ASSERT_TRUE(traced.ok()) << traced.status();
+  EXPECT_EQ(traced->filters.size() + 2, r.pipeline().filters.size());
   fake_.ResetWrites();
   ReconcileReport report = Run(r);
   ASSERT_TRUE(report.status.ok()) << report.status;
@@ -176,6 +180,7 @@ TEST_F(ReconcilerTest, DriftIsRepaired) {
   EXPECT_EQ(fake_.writes().Of(TcOp::Kind::kCreateFilter), 1u);
   EXPECT_EQ(fake_.writes().Of(TcOp::Kind::kReplaceFilter), 1u);
   EXPECT_EQ(fake_.filters(), installed);
+  EXPECT_EQ(r.InstalledPipeline()->filters.size(), r.pipeline().filters.size());
 }
 
 TEST_F(ReconcilerTest, ARemovedQdiscIsRestoredAndAStrayFilterRemoved) {
