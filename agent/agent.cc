@@ -58,7 +58,7 @@ Agent::Agent(boost::asio::io_context& io, AgentConfig config, Logger& log,
   m_.resyncs = Must(metrics_.AddCounter(
       "vfguard_resyncs_total", "Full resyncs after the kernel dropped events (ENOBUFS).", {}));
   m_.port_drops = Must(metrics_.AddCounter(
-      "vfguard_port_dropped_packets",
+      "vfguard_port_dropped_packets_total",
       "Packets dropped by a port's default-drop and port-security rules (slow path + hw).",
       {"port"}));
   m_.conntrack = Must(metrics_.AddGauge("vfguard_conntrack_entries",

@@ -758,7 +758,7 @@ def c_prometheus(ctx):
         print(open(os.path.join(d, "prometheus.log")).read()[-1500:])
         return
     # Dataplane counter: spoofed frames from vm1 hit its default-drop rules.
-    q = 'vfguard_port_dropped_packets{port="vm1"}'
+    q = 'vfguard_port_dropped_packets_total{port="vm1"}'
     v0, ok = prom_wait(pport, q, lambda v: True, 10)
     ctx.check(ok, f"{q} is scraped: {v0}")
     if ok:

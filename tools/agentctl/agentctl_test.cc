@@ -260,9 +260,11 @@ TEST_F(AgentctlTest, Status) {
   agent_->Answer("GET /v1/status", {200, R"({"ready":true,"version":"0.1.0","reconciles":"7",
       "resyncs":0,"ports_by_state":{"active":2,"pending-activation":1},
       "rules_by_placement":{"hw":10,"sw":4,"trap":1},"block_index":22,
-      "last_reconcile_status":"OK"})"});
+      "last_reconcile_duration_seconds":0.25,"last_reconcile_error":""})"});
   Result r = Run({"status"});
   EXPECT_EQ(r.code, 0) << r.err;
+  // The field names the API sends (api/api.proto AgentStatus).
+  EXPECT_THAT(r.out, HasSubstr("Last reconcile duration:   0.25\n"));
   EXPECT_THAT(r.out, HasSubstr("Ready:                     true\n"));
   EXPECT_THAT(r.out, HasSubstr("Reconciles:                7\n"));
   EXPECT_THAT(r.out, HasSubstr("Ports:                     active=2 pending-activation=1\n"));

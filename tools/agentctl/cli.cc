@@ -54,6 +54,10 @@ int Run(int argc, char** argv, std::ostream& out, std::ostream& err) {
       trace->add_flag("--from-uplink", from_uplink, "the packet arrives from the uplink");
   trace_port->excludes(trace_uplink);
   trace->add_flag("--established", established, "as a packet of an established connection");
+  uint32_t trace_vlan = 0;
+  trace->add_option("--vlan", trace_vlan, "802.1Q tag of a frame from the uplink (VLAN networks)")
+      ->check(CLI::Range(1, 4094))
+      ->needs(trace_uplink);
   trace->add_option("PACKET", packet, "e.g. 'tcp 10.0.0.5:1234 -> 10.0.0.7:80'")->required();
 
   auto* conntrack = app.add_subcommand("conntrack", "conntrack entries of a port's zone");
@@ -125,7 +129,7 @@ int Run(int argc, char** argv, std::ostream& out, std::ostream& err) {
       err << "agentctl: trace: give --port ID or --from-uplink\n";
       return 2;
     }
-    return CmdTrace(ctx, from_uplink ? "" : port_id, packet, established);
+    return CmdTrace(ctx, from_uplink ? "" : port_id, packet, established, trace_vlan);
   }
   if (conntrack->parsed()) return CmdConntrack(ctx, port_id);
   if (events->parsed()) return CmdEvents(ctx, follow, absl::Seconds(idle_seconds));

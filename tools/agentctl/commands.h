@@ -46,7 +46,9 @@ int CmdRules(Context& ctx, const std::string& port_id);  // empty: shared rules
 int CmdConntrack(Context& ctx, const std::string& port_id);
 // An empty `port_id` traces from the uplink. Exits 2 when the installed
 // rules disagree with the reference evaluator.
-int CmdTrace(Context& ctx, const std::string& port_id, const std::string& packet, bool established);
+// vlan: the 802.1Q tag of a frame from the uplink (0: untagged).
+int CmdTrace(Context& ctx, const std::string& port_id, const std::string& packet, bool established,
+             uint32_t vlan = 0);
 // Without `follow`, stops once no event arrived for `idle`.
 int CmdEvents(Context& ctx, bool follow, absl::Duration idle);
 

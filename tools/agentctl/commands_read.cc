@@ -140,8 +140,8 @@ int CmdStatus(Context& ctx) {
         {"Version", FieldText(*s, "version")},
         {"Started", FieldText(*s, "started")},
         {"Last reconcile", FieldText(*s, "last_reconcile")},
-        {"Last reconcile duration", FieldText(*s, "last_reconcile_duration")},
-        {"Last reconcile status", FieldText(*s, "last_reconcile_status")},
+        {"Last reconcile duration", FieldText(*s, "last_reconcile_duration_seconds")},
+        {"Last reconcile error", FieldText(*s, "last_reconcile_error", "none")},
         {"Reconciles", FieldText(*s, "reconciles", "0")},
         {"Resyncs", FieldText(*s, "resyncs", "0")},
         {"Ports", Counts(Field(*s, "ports_by_state"))},
@@ -241,8 +241,8 @@ int CmdConntrack(Context& ctx, const std::string& port_id) {
   return 0;
 }
 
-int CmdTrace(Context& ctx, const std::string& port_id, const std::string& packet,
-             bool established) {
+int CmdTrace(Context& ctx, const std::string& port_id, const std::string& packet, bool established,
+             uint32_t vlan) {
   Json request;
   auto& fields = *request.mutable_struct_value()->mutable_fields();
   if (port_id.empty()) {
@@ -252,6 +252,7 @@ int CmdTrace(Context& ctx, const std::string& port_id, const std::string& packet
   }
   fields["packet"] = JsonString(packet);
   fields["established"] = JsonBool(established);
+  if (vlan != 0) fields["vlan"].set_number_value(vlan);
   absl::StatusOr<Json> answer = Call(ctx, "POST", "/v1/trace", ToJson(request, true));
   if (!answer.ok()) return Fail(ctx, answer.status());
   const Json* installed = Field(*answer, "installed");
