@@ -14,13 +14,20 @@
 namespace vfguard::agent {
 namespace {
 
-bool OwnedByPort(const std::string& origin, const std::string& port_id) {
-  const std::string prefix = absl::StrCat("port ", port_id);
-  return origin.size() > prefix.size() && origin.compare(0, prefix.size(), prefix) == 0 &&
-         (origin[prefix.size()] == ':' || origin[prefix.size()] == ' ');
-}
-
 bool OwnedByAnyPort(const std::string& origin) { return origin.rfind("port ", 0) == 0; }
+
+// The port an origin names ("port <id>: ..." or "port <id> ..."), or "".
+// Ids may hold ':', so the longest known id that the origin starts with wins.
+std::string OwnerOf(const std::string& origin, const std::map<std::string, policy::Port>& ports) {
+  if (!OwnedByAnyPort(origin)) return "";
+  std::string owner;
+  for (size_t end = origin.find_first_of(": ", 5); end != std::string::npos;
+       end = origin.find_first_of(": ", end + 1)) {
+    std::string id = origin.substr(5, end - 5);
+    if (ports.contains(id)) owner = std::move(id);
+  }
+  return owner;
+}
 
 bool IsDrop(const policy::Filter& f) {
   return !f.actions.empty() && f.actions.back().kind == policy::Action::Kind::kDrop;
@@ -106,12 +113,6 @@ std::vector<RuleStatus> Agent::RulesWhere(
       } else {
         r.match = "(not installed)";
       }
-      auto hw = installed->find(
-          {p.filter.chain, p.filter.prio, p.filter.handle | offload::kHardwareHandleBit});
-      if (hw != installed->end()) {
-        r.packets += hw->second.status.packets;
-        r.bytes += hw->second.status.bytes;
-      }
     }
     out.push_back(std::move(r));
   }
@@ -150,11 +151,14 @@ absl::StatusOr<PortStatus> Agent::Port(const std::string& port_id) const {
   const policy::SlotAssignment& slots = desired_->slots();
   if (auto z = slots.port_zone.find(port_id); z != slots.port_zone.end()) s.zone = z->second;
   if (auto sl = slots.port_slot.find(port_id); sl != slots.port_slot.end()) s.slot = sl->second;
-  s.rules = RulesWhere(
-      [&](const offload::PlacedFilter& p) { return OwnedByPort(p.filter.origin, port_id); });
+  const auto& installed_ports = reconciler_.effective().ports;
+  auto owned = [&](const offload::PlacedFilter& p) {
+    return OwnerOf(p.filter.origin, installed_ports) == port_id;
+  };
+  s.rules = RulesWhere(owned);
   for (size_t i = 0, j = 0; i < reconciler_.placement().filters.size(); ++i) {
     const offload::PlacedFilter& p = reconciler_.placement().filters[i];
-    if (!OwnedByPort(p.filter.origin, port_id)) continue;
+    if (!owned(p)) continue;
     if (IsDrop(p.filter)) s.dropped_packets += s.rules[j].packets;
     ++j;
   }
@@ -245,9 +249,21 @@ void Agent::CollectMetrics() {
     for (const auto& [reason, n] : by_reason) m_.hw_rejections->Set({reason}, n);
   }
   if (m_.port_drops) {
-    for (const auto& [id, port] : reconciler_.effective().ports) {
-      absl::StatusOr<PortStatus> s = Port(id);
-      if (s.ok()) m_.port_drops->SetTotal({id}, static_cast<double>(s->dropped_packets));
+    // One dump for all ports (a scrape must not cost a dump per port).
+    absl::StatusOr<std::map<FilterKey, netlink::FlowerFilter>> installed =
+        reconciler_.DumpInstalled();
+    if (installed.ok()) {
+      std::map<std::string, uint64_t> drops;
+      for (const offload::PlacedFilter& p : reconciler_.placement().filters) {
+        if (!IsDrop(p.filter)) continue;
+        const std::string id = OwnerOf(p.filter.origin, reconciler_.effective().ports);
+        if (id.empty()) continue;
+        auto f = installed->find({p.filter.chain, p.filter.prio, p.filter.handle});
+        if (f != installed->end()) drops[id] += f->second.status.packets;
+      }
+      for (const auto& [id, port] : reconciler_.effective().ports) {
+        m_.port_drops->SetTotal({id}, static_cast<double>(drops[id]));
+      }
     }
   }
   if (m_.conntrack && ct_ != nullptr) {
