@@ -110,10 +110,10 @@ policy::Snapshot MakeSnapshot(int n, int late_ports) {
     Port p;
     p.id = id;
     p.network_id = "flat";
-    p.mac = *MacAddr::Parse(absl::StrFormat("02:00:00:%02x:%02x:%02x", (i >> 16) & 0xff,
-                                            (i >> 8) & 0xff, i & 0xff));
-    p.fixed_ips = {*IpAddr::Parse(absl::StrFormat("10.%d.%d.%d", (i >> 16) & 0xff,
-                                                  (i >> 8) & 0xff, (i & 0xff)))};
+    p.mac = *MacAddr::Parse(
+        absl::StrFormat("02:00:00:%02x:%02x:%02x", (i >> 16) & 0xff, (i >> 8) & 0xff, i & 0xff));
+    p.fixed_ips = {*IpAddr::Parse(
+        absl::StrFormat("10.%d.%d.%d", (i >> 16) & 0xff, (i >> 8) & 0xff, (i & 0xff)))};
     p.security_group_ids = {absl::StrCat("g", i % kGroups)};
     p.representor = rep;
     s.ports[id] = p;
@@ -416,12 +416,13 @@ bool RunPorts(int n, Part1& out) {
   // 2. Restart resync: fresh Reconciler, same offers, nothing to change.
   AgentRun resync = RunAgent(s, *slots, n, offers);
   out.resync = resync.seconds;
-  std::printf("agent restart resync (fresh Reconciler + offer book): %.3f s  writes=%d (%s)  "
-              "= %.1f %% of the cold install\n",
-              resync.seconds, resync.report.writes,
-              resync.report.writes == 0 && resync.backend_writes == 0 ? "writes == 0: OK"
-                                                                      : "FAIL: expected 0",
-              100.0 * resync.seconds / cold.seconds);
+  std::printf(
+      "agent restart resync (fresh Reconciler + offer book): %.3f s  writes=%d (%s)  "
+      "= %.1f %% of the cold install\n",
+      resync.seconds, resync.report.writes,
+      resync.report.writes == 0 && resync.backend_writes == 0 ? "writes == 0: OK"
+                                                              : "FAIL: expected 0",
+      100.0 * resync.seconds / cold.seconds);
   if (resync.report.writes != 0 || resync.backend_writes != 0) return false;
 
   // The kernel's filters, as the agent left them.
@@ -467,8 +468,7 @@ bool RunPorts(int n, Part1& out) {
   }
   const bool same = rc == 0 && differ == 0 && from_tc.size() == installed.size();
   std::printf("tc -force -batch of the same %zu filters + %zu qdiscs: %.3f s  (dump %s)\n",
-              installed.size(), qdisc_lines, out.tc,
-              same ? "identical to the agent's" : "DIFFERS");
+              installed.size(), qdisc_lines, out.tc, same ? "identical to the agent's" : "DIFFERS");
   if (!same) return false;
 
   // 1c. Agent again on an empty block, offers answered from the book.
@@ -477,9 +477,10 @@ bool RunPorts(int n, Part1& out) {
   out.warm_offers = warm.seconds;
   std::printf("agent install, offer book pre-filled: %.3f s  writes=%d offers=%d\n", warm.seconds,
               warm.report.writes, warm.report.offers);
-  std::printf("ratio agent : tc -batch = %.2f (cold, with offers), %.2f (offers known)  "
-              "[tc time / agent time; > 1 means the agent is faster]\n",
-              out.tc / out.cold, out.tc / out.warm_offers);
+  std::printf(
+      "ratio agent : tc -batch = %.2f (cold, with offers), %.2f (offers known)  "
+      "[tc time / agent time; > 1 means the agent is faster]\n",
+      out.tc / out.cold, out.tc / out.warm_offers);
   std::printf("offer share of the cold install: %.1f %% (%.3f s)\n",
               100.0 * (out.cold - out.warm_offers) / out.cold, out.cold - out.warm_offers);
   std::printf("compile share of the cold install: %.1f %%\n", 100.0 * compile / out.cold);
@@ -649,11 +650,12 @@ int RunDaemon(const std::string& binary, int n) {
     usleep(200 * 1000);
   }
   double cold_wall = Seconds(Clock::now() - start);
-  std::printf("daemon cold start: first pass took_ms=%s writes=%s offers=%s filters=%s "
-              "absent_ports=%s (wall from exec %.1f s)\n",
-              Field(first, "took_ms").c_str(), Field(first, "writes").c_str(),
-              Field(first, "offers").c_str(), Field(first, "filters").c_str(),
-              Field(first, "absent_ports").c_str(), cold_wall);
+  std::printf(
+      "daemon cold start: first pass took_ms=%s writes=%s offers=%s filters=%s "
+      "absent_ports=%s (wall from exec %.1f s)\n",
+      Field(first, "took_ms").c_str(), Field(first, "writes").c_str(),
+      Field(first, "offers").c_str(), Field(first, "filters").c_str(),
+      Field(first, "absent_ports").c_str(), cold_wall);
   // Settle: no new pass for 3 s.
   for (int seen = -1, quiet = 0; quiet < 15;) {
     int now = CountReconciled(log_path);
@@ -694,10 +696,11 @@ int RunDaemon(const std::string& binary, int n) {
     }
     to_filter.push_back(*filter_at);
     to_reconciled.push_back(*reconciled_at);
-    std::printf("trial %d (%s): dispatch filter after %.3f s, event=reconciled after %.3f s "
-                "(pass took_ms=%s writes=%s)\n",
-                k, rep.c_str(), *filter_at, *reconciled_at, Field(pass, "took_ms").c_str(),
-                Field(pass, "writes").c_str());
+    std::printf(
+        "trial %d (%s): dispatch filter after %.3f s, event=reconciled after %.3f s "
+        "(pass took_ms=%s writes=%s)\n",
+        k, rep.c_str(), *filter_at, *reconciled_at, Field(pass, "took_ms").c_str(),
+        Field(pass, "writes").c_str());
     for (int seen = -1, quiet = 0; quiet < 10;) {  // let the agent settle between trials
       int now = CountReconciled(log_path);
       quiet = now == seen ? quiet + 1 : 0;
@@ -709,10 +712,11 @@ int RunDaemon(const std::string& binary, int n) {
     std::sort(v.begin(), v.end());
     return v[v.size() / 2];
   };
-  std::printf("representor appears -> dispatch filter installed: median %.3f s of %d "
-              "(min %.3f, max %.3f)\n",
-              median(to_filter), kLatePorts, *std::min_element(to_filter.begin(), to_filter.end()),
-              *std::max_element(to_filter.begin(), to_filter.end()));
+  std::printf(
+      "representor appears -> dispatch filter installed: median %.3f s of %d "
+      "(min %.3f, max %.3f)\n",
+      median(to_filter), kLatePorts, *std::min_element(to_filter.begin(), to_filter.end()),
+      *std::max_element(to_filter.begin(), to_filter.end()));
   std::printf("representor appears -> event=reconciled: median %.3f s\n", median(to_reconciled));
   if (watch.overruns() != 0) std::printf("(RTNLGRP_TC overruns: %d)\n", watch.overruns());
   std::printf("daemon memory after %d ports installed: VmRSS %s, VmHWM %s\n", n + kLatePorts,
@@ -769,11 +773,13 @@ int main(int argc, char** argv) {
     std::printf("SKIP: needs root and network namespaces (run through tools/vmrun)\n");
     return 77;
   }
-  if (std::system("( ip link add agentbench0 type veth peer name agentbench1 && "
-                  "tc qdisc add dev agentbench0 ingress_block 99 clsact && "
-                  "tc filter add block 99 protocol ip prio 1 flower ip_proto tcp "
-                  "ct_state +trk action ct zone 1 pipe action ok && "
-                  "tc qdisc del dev agentbench0 clsact && ip link del agentbench0 ) >/dev/null 2>&1") != 0) {
+  if (std::system(
+          "( ip link add agentbench0 type veth peer name agentbench1 && "
+          "tc qdisc add dev agentbench0 ingress_block 99 clsact && "
+          "tc filter add block 99 protocol ip prio 1 flower ip_proto tcp "
+          "ct_state +trk action ct zone 1 pipe action ok && "
+          "tc qdisc del dev agentbench0 clsact && ip link del agentbench0 ) >/dev/null 2>&1") !=
+      0) {
     std::printf("SKIP: kernel lacks veth, clsact shared blocks, cls_flower or act_ct\n");
     return 77;
   }
