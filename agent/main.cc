@@ -164,6 +164,15 @@ int Run(const std::vector<std::string>& args) {
 }  // namespace vfguard::agent
 
 int main(int argc, char** argv) {
-  std::vector<std::string> args(argv + 1, argv + argc);
-  return vfguard::agent::Run(args);
+  // Boost and protobuf report some failures by exception; none may cross
+  // out of main unreported.
+  try {
+    std::vector<std::string> args(argv + 1, argv + argc);
+    return vfguard::agent::Run(args);
+  } catch (const std::exception& e) {
+    std::cerr << "vfguard-agent: fatal: " << e.what() << "\n";
+  } catch (...) {
+    std::cerr << "vfguard-agent: fatal: unknown exception\n";
+  }
+  return 1;
 }

@@ -309,7 +309,7 @@ HttpResponse ApiHandlers::Events(const HttpRequest& request) {
   HttpResponse response;
   response.route = route;
   agent::AgentService* service = &service_;
-  response.stream = StreamStart{[service](std::function<void(std::string)> emit) {
+  response.stream = StreamStart{[service](const std::function<void(std::string)>& emit) {
     uint64_t id = service->Subscribe([emit](const agent::Event& event) {
       v1::Event out;
       out.set_time(TimeText(event.time));

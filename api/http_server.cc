@@ -242,7 +242,7 @@ class HttpServer::Session : public std::enable_shared_from_this<HttpServer::Sess
 
   // An error the server itself answers; the connection closes after it, as
   // the rest of the request may still be unread.
-  void Fail(unsigned status, std::string_view code, std::string message) {
+  void Fail(unsigned status, std::string_view code, const std::string& message) {
     HttpResponse response;
     response.status = status;
     response.body = ErrorBody(code, message);
@@ -298,10 +298,10 @@ class HttpServer::Session : public std::enable_shared_from_this<HttpServer::Sess
                             });
   }
 
-  void StartStream(StreamStart stream) {
+  void StartStream(const StreamStart& stream) {
     Queue(std::string(kStreamHeader));
     std::weak_ptr<Session> weak = shared_from_this();
-    stop_stream_ = stream.start([weak](std::string chunk) {
+    stop_stream_ = stream.start([weak](const std::string& chunk) {
       auto self = weak.lock();
       if (!self || self->closed_ || chunk.empty()) return;
       self->Queue(absl::StrCat(absl::Hex(chunk.size()), "\r\n", chunk, "\r\n"));
@@ -358,7 +358,14 @@ HttpServer::HttpServer(asio::io_context& io, HttpServerOptions options, HttpHand
   }
 }
 
-HttpServer::~HttpServer() { Stop(); }
+HttpServer::~HttpServer() {
+  // Closing sockets can throw (boost::system::system_error); a destructor
+  // must not.
+  try {
+    Stop();
+  } catch (...) {
+  }
+}
 
 size_t HttpServer::connections() const { return sessions_.size(); }
 

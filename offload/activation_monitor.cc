@@ -62,9 +62,8 @@ std::string ToString(const ActivationEvent& e) {
                                     ActivationKindName(e.kind), e.ifindex, e.cookie, e.mac[0],
                                     e.mac[1], e.mac[2], e.mac[3], e.mac[4], e.mac[5]);
   char text[INET6_ADDRSTRLEN] = "";
-  if (e.ip_version == 4 && inet_ntop(AF_INET, e.ip.data(), text, sizeof(text)) != nullptr) {
-    absl::StrAppend(&out, " ip=", text);
-  } else if (e.ip_version == 6 && inet_ntop(AF_INET6, e.ip.data(), text, sizeof(text)) != nullptr) {
+  const int family = e.ip_version == 4 ? AF_INET : e.ip_version == 6 ? AF_INET6 : AF_UNSPEC;
+  if (family != AF_UNSPEC && inet_ntop(family, e.ip.data(), text, sizeof(text)) != nullptr) {
     absl::StrAppend(&out, " ip=", text);
   }
   return out;

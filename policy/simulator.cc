@@ -185,9 +185,8 @@ class Run {
   Next RunActions(const Filter& f) {
     for (const Action& a : f.actions) {
       switch (a.kind) {
-        case Action::Kind::kOk:  // accepted by tc; nothing forwards it further
-          return Next::kStop;
-        case Action::Kind::kDrop:
+        case Action::Kind::kOk:    // accepted by tc; nothing forwards it further
+        case Action::Kind::kDrop:  // dropped
           return Next::kStop;
         case Action::Kind::kPipe:
           break;
