@@ -222,7 +222,7 @@ class HttpServer::Session : public std::enable_shared_from_this<HttpServer::Sess
     }
     Record(response);
     if (response.stream) {
-      StartStream(std::move(*response.stream));
+      StartStream(*response.stream);
       return;
     }
     Respond(std::move(response), keep_alive_);
