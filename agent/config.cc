@@ -130,6 +130,20 @@ absl::Status CheckAbsolute(const std::string& field, const std::string& path) {
   }
   return absl::OkStatus();
 }
+// Octal permission bits, e.g. "0660".
+absl::StatusOr<uint32_t> SocketMode(const std::string& field, std::string_view v) {
+  uint32_t mode = 0;
+  bool ok = !v.empty() && v.size() <= 4;
+  for (char ch : v) {
+    if (ch < '0' || ch > '7') ok = false;
+    mode = mode * 8 + static_cast<uint32_t>(ch - '0');
+  }
+  if (!ok || mode > 0777) {
+    return Invalid(field, absl::StrCat(Quote(v), " is not an octal file mode (e.g. 0660)"));
+  }
+  return mode;
+}
+
 
 absl::StatusOr<AgentConfig> FromProto(const pb::AgentConfig& in) {
   AgentConfig out;
@@ -151,6 +165,12 @@ absl::StatusOr<AgentConfig> FromProto(const pb::AgentConfig& in) {
   }
   if (!in.api_socket().empty()) out.api_socket = in.api_socket();
   if (!in.metrics_listen().empty()) out.metrics_listen = in.metrics_listen();
+  out.api_write_group = in.api_write_group();
+  out.api_read_group = in.api_read_group();
+  if (!in.api_socket_mode().empty()) {
+    VFG_AGENT_ASSIGN_OR_RETURN(out.api_socket_mode,
+                               SocketMode("api_socket_mode", in.api_socket_mode()));
+  }
   if (!in.log_level().empty()) {
     absl::StatusOr<LogLevel> level = ParseLogLevel(in.log_level());
     if (!level.ok()) return Invalid("log_level", std::string(level.status().message()));
@@ -219,6 +239,15 @@ const std::vector<Flag>& Flags() {
        SetZone(&AgentConfig::ct_zone_max)},
       {"api_socket", "unix socket of the JSON API (default /run/vfguard/agent.sock)",
        SetString(&AgentConfig::api_socket)},
+      {"api_write_group", "group whose members may write through the API (default: root only)",
+       SetString(&AgentConfig::api_write_group)},
+      {"api_read_group", "group whose members may read through the API (default: none)",
+       SetString(&AgentConfig::api_read_group)},
+      {"api_socket_mode", "octal mode of the API socket file (default 0660)",
+       [](AgentConfig& c, const std::string& flag, std::string_view v) -> absl::Status {
+         VFG_AGENT_ASSIGN_OR_RETURN(c.api_socket_mode, SocketMode(flag, v));
+         return absl::OkStatus();
+       }},
       {"metrics_listen", "host:port of the Prometheus listener (default 127.0.0.1:9477)",
        SetString(&AgentConfig::metrics_listen)},
       {"log_level", "debug, info, warn or error (default info)",

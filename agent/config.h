@@ -11,7 +11,8 @@
 //   --state_dir, --policy_file, --eswitch_mode, --devlink_device, --uplink,
 //   --representor=VF=NETDEV (repeatable; any use replaces the file's whole map),
 //   --block_index (decimal or 0x hex), --ct_zone_min, --ct_zone_max,
-//   --api_socket, --metrics_listen, --log_level
+//   --api_socket, --api_write_group, --api_read_group, --api_socket_mode (octal),
+//   --metrics_listen, --log_level
 // File fields have the same names, with eswitch_mode, devlink_device, uplink
 // and representors nested under "eswitch" (as mode, devlink_device, ...).
 //
@@ -67,6 +68,9 @@ struct AgentConfig {
   uint16_t ct_zone_max = kDefaultCtZoneMax;
   std::string api_socket = kDefaultApiSocket;
   std::string metrics_listen = kDefaultMetricsListen;  // host:port or [v6]:port
+  std::string api_write_group;                         // group name; empty: root only
+  std::string api_read_group;                          // group name; empty: none
+  uint32_t api_socket_mode = 0660;
   LogLevel log_level = LogLevel::kInfo;
   auto operator<=>(const AgentConfig&) const = default;
 

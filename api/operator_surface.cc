@@ -1,10 +1,12 @@
 #include "api/operator_surface.h"
 
+#include <grp.h>
 #include <sys/stat.h>
 
 #include <cerrno>
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -34,6 +36,21 @@ absl::StatusOr<MetricsServerOptions> ParseListen(const std::string& listen) {
   return o;
 }
 
+// A group name's gid; nullopt for an empty name.
+absl::StatusOr<std::optional<gid_t>> GroupId(const char* field, const std::string& name) {
+  if (name.empty()) return std::optional<gid_t>();
+  std::vector<char> buf(16384);
+  group g{};
+  group* found = nullptr;
+  const int err = ::getgrnam_r(name.c_str(), &g, buf.data(), buf.size(), &found);
+  if (err != 0 || found == nullptr) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ": no group \"", name, "\"",
+                     err != 0 ? absl::StrCat(" (", std::strerror(err), ")") : ""));
+  }
+  return std::optional<gid_t>(found->gr_gid);
+}
+
 absl::Status MakeParentDir(const std::string& path) {
   const size_t slash = path.rfind('/');
   if (slash == std::string::npos || slash == 0) return absl::OkStatus();
@@ -55,6 +72,13 @@ absl::StatusOr<std::unique_ptr<OperatorSurface>> OperatorSurface::Start(
     if (absl::Status st = MakeParentDir(config.api_socket); !st.ok()) return st;
     HttpServerOptions options;
     options.socket_path = config.api_socket;
+    options.socket_mode = config.api_socket_mode;
+    absl::StatusOr<std::optional<gid_t>> write = GroupId("api_write_group", config.api_write_group);
+    if (!write.ok()) return write.status();
+    absl::StatusOr<std::optional<gid_t>> read = GroupId("api_read_group", config.api_read_group);
+    if (!read.ok()) return read.status();
+    options.access.write_gid = *write;
+    options.access.read_gid = *read;
     s->handlers_ = std::make_unique<ApiHandlers>(service);
     s->http_ = std::make_unique<HttpServer>(io, options, s->handlers_->AsHandler(), &registry);
     if (absl::Status st = s->http_->Start(); !st.ok()) return st;

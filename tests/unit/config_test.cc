@@ -96,6 +96,24 @@ TEST(Config, CommandLineErrors) {
   EXPECT_EQ(Error({"--eswitch_mode=map", "--uplink=p0", "--representor=1=a", "--representor=1=b"}),
             "--representor: VF 1 is given twice");
   EXPECT_EQ(Error({"--config=/a", "--config=/b"}), "--config: is given twice");
+  EXPECT_EQ(Error({kDevlink, "--api_socket_mode=0999"}),
+            "--api_socket_mode: \"0999\" is not an octal file mode (e.g. 0660)");
+  EXPECT_EQ(Error({kDevlink, "--api_socket_mode=17777"}),
+            "--api_socket_mode: \"17777\" is not an octal file mode (e.g. 0660)");
+}
+
+TEST(Config, ApiAccessFlags) {
+  absl::StatusOr<AgentConfig> c =
+      LoadAgentConfig({kDevlink, "--api_write_group=vfguard", "--api_read_group=vfguard-ro",
+                       "--api_socket_mode=0666"});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->api_write_group, "vfguard");
+  EXPECT_EQ(c->api_read_group, "vfguard-ro");
+  EXPECT_EQ(c->api_socket_mode, 0666u);
+  absl::StatusOr<AgentConfig> d = LoadAgentConfig({kDevlink});
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->api_socket_mode, 0660u);
+  EXPECT_TRUE(d->api_write_group.empty());
 }
 
 TEST(Config, ValidationNamesTheField) {
