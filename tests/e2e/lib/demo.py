@@ -22,7 +22,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 import topology  # noqa: E402
-from topology import VMS, FABRIC  # noqa: E402
+from topology import VMS, FABRIC, VLAN_ID  # noqa: E402
 
 BLOCK = 100
 STATE = "/tmp/vfguard-demo"
@@ -267,12 +267,14 @@ def main(argv):
     agentctl = os.path.join(os.path.dirname(os.path.dirname(agent_bin)), "tools", "agentctl",
                             "agentctl")
 
-    def trace(text, src_port):
+    def trace(text, src_port, vlan=None):
         """The agent's own trace of the packet (agentctl trace), abridged."""
         if not os.access(agentctl, os.X_OK):
             return
         cmd = [agentctl, "--socket", agent.api_socket, "trace", text]
         cmd += ["--port", src_port] if src_port else ["--from-uplink"]
+        if vlan:
+            cmd += ["--vlan", str(vlan)]
         r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                            timeout=20)
         lines = [l.rstrip() for l in r.stdout.splitlines() if l.strip()]
@@ -306,12 +308,10 @@ def main(argv):
         expect, reasons = ex.flow(src_port, dst_port, src_ip, dst, 6, port)
         got = nsio.tcp_probe(src_ns, dst, port, timeout=2.0 if expect else 1.5, src=src)
         report(f"tcp {src_ns} ({src_ip}) -> {dst}:{port} [{got}]", got == "ok", expect, reasons)
-        if src_port is None and dst_port and dst_port in VMS and VMS[dst_port]["network"] != "flat":
-            # agentctl trace --from-uplink has no VLAN option: it would trace
-            # the frame as untagged (flat network).
-            print("           agentctl trace: (not shown: no way to give the uplink VLAN)")
-        else:
-            trace(f"tcp {src_ip}:40000 -> {dst}:{port}", src_port)
+        # A frame from the uplink to a VLAN network's port arrives tagged.
+        tagged = (src_port is None and dst_port and dst_port in VMS
+                  and VMS[dst_port]["network"] != "flat")
+        trace(f"tcp {src_ip}:40000 -> {dst}:{port}", src_port, VLAN_ID if tagged else None)
 
     v1, v2, v3 = VMS["vm1"]["ip"], VMS["vm2"]["ip"], VMS["vm3"]["ip"]
     ping_case("fabric", v1, "vm1")
