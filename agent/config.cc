@@ -144,7 +144,6 @@ absl::StatusOr<uint32_t> SocketMode(const std::string& field, std::string_view v
   return mode;
 }
 
-
 absl::StatusOr<AgentConfig> FromProto(const pb::AgentConfig& in) {
   AgentConfig out;
   if (!in.state_dir().empty()) out.state_dir = in.state_dir();
