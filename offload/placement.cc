@@ -60,7 +60,7 @@ class Planner {
       : pipeline_(pipeline), offer_(offer) {
     for (size_t i = 0; i < pipeline.filters.size(); ++i) {
       const Filter& f = pipeline.filters[i];
-      groups_[{f.chain, f.prio}].push_back(i);
+      if (!f.egress_of) groups_[{f.chain, f.prio}].push_back(i);
     }
     for (const auto& [key, members] : groups_) {
       chain_groups_[key.first].push_back(key);
@@ -72,10 +72,13 @@ class Planner {
   PlacementResult Run() {
     PlacementResult result;
     for (const Filter& f : pipeline_.filters) {
-      result.filters.push_back(PlacedFilter{f, Placement::kHardware, offer_(f), std::nullopt});
+      std::optional<std::string> never = NeverInHardware(f);
+      absl::Status answer = never ? absl::FailedPreconditionError(*never) : offer_(f);
+      result.filters.push_back(PlacedFilter{f, Placement::kHardware, answer, std::nullopt});
     }
     for (size_t i = 0; i < result.filters.size(); ++i) {
       const Filter& f = pipeline_.filters[i];
+      if (f.egress_of) continue;
       if (!result.filters[i].hw_status.ok()) {
         Trap({f.chain, f.prio}, absl::StrCat("shares chain ", f.chain, " prio ", f.prio,
                                              " with a filter the hardware refused (",
@@ -221,6 +224,10 @@ class Planner {
     for (size_t i = 0; i < result.filters.size(); ++i) {
       PlacedFilter& placed = result.filters[i];
       const Filter& f = placed.filter;
+      if (f.egress_of) {  // the hardware has no egress hook: no trap either
+        placed.placement = Placement::kSlowPathOnly;
+        continue;
+      }
       GroupKey key{f.chain, f.prio};
       ChainState state = chains_.at(f.chain);
       if (result.hardware_bypassed) {
@@ -319,6 +326,19 @@ std::optional<Filter> TrapForChain(uint32_t chain, uint16_t first_prio, const Of
                          absl::StrCat("hardware trap for all of chain ", chain));
     if (offer(trap).ok()) return trap;
     if (prio == 1) break;
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> NeverInHardware(const policy::Filter& f) {
+  if (f.egress_of) {
+    return "an egress hook: mlx5 offloads the ingress of representors, not their egress";
+  }
+  for (const Action& a : f.actions) {
+    if (a.kind == Kind::kMirredMirror && a.device.kind == policy::DeviceRef::Kind::kPort) {
+      return absl::StrCat("mirrors to ", a.device.ToString(),
+                          ": in hardware the copy would skip that port's egress hook");
+    }
   }
   return std::nullopt;
 }

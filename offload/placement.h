@@ -28,6 +28,15 @@
 //    trap would have that effect twice, or the slow path would see an
 //    edited frame. Such a group is trapped too, to a fixpoint.
 //
+// 4. What the hardware must never hold, whatever it would accept (not
+//    offered; see NeverInHardware): a port's egress-hook filters (mlx5
+//    offloads ingress blocks on representors, not egress), and a filter
+//    that mirrors to a port's representor (in hardware the copy would reach
+//    the VF without passing that port's egress hook, so split horizon and
+//    admission would be skipped). Egress-hook filters are kSlowPathOnly with
+//    no trap; mirroring filters are refused like a rejection, so their
+//    group is trapped.
+//
 // Invariant (property-tested in tests/unit/placement_property_test.cc): for
 // any pipeline, frame and set of rejections, running the hardware pipeline
 // and handing trapped frames to the slow path delivers what the slow path
@@ -85,6 +94,10 @@ struct PlacementResult {
 using OfferFn = std::function<absl::Status(const policy::Filter&)>;
 
 PlacementResult Place(const policy::Pipeline& pipeline, const OfferFn& offer);
+
+// Why `f` must stay out of the hardware whatever it accepts (rule 4 above),
+// or nullopt. Callers that offer filters ahead of placement skip these.
+std::optional<std::string> NeverInHardware(const policy::Filter& f);
 
 // The trap for one prio group (same chain and prio, non-empty): the covering
 // match of step 2 above, coarsened until `offer` accepts it. nullopt when

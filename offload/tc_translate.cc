@@ -296,12 +296,23 @@ absl::StatusOr<netlink::FlowerFilter> ToKernelFilter(const policy::Filter& filte
   if (filter.prio == 0) return Invalid(filter, "prio", "must be 1..65535");
   // The kernel refuses chain indexes above TC_ACT_EXT_VAL_MASK (a goto could
   // not name them either).
-  if (filter.chain > kMaxChain) {
-    return Invalid(filter, "chain", absl::StrCat("exceeds the kernel's limit ", kMaxChain));
-  }
   netlink::FlowerFilter out;
-  out.owner = netlink::TcBlock{block};
-  out.chain = filter.chain;
+  if (filter.egress_of) {
+    // A port's egress hook: chain 0 of its representor's clsact egress (the
+    // IR's pseudo-chain only keeps keys unique); only the slow path has it.
+    if (copy != Copy::kSlowPath) {
+      return Invalid(filter, "egress_of", "an egress hook has no hardware copy");
+    }
+    absl::StatusOr<Netdev> dev = Resolve(filter, "egress_of", *filter.egress_of, devices);
+    if (!dev.ok()) return dev.status();
+    out.owner = netlink::TcDevice{dev->ifindex, netlink::kClsactEgressParent};
+    out.chain = 0;
+  } else if (filter.chain > kMaxChain) {
+    return Invalid(filter, "chain", absl::StrCat("exceeds the kernel's limit ", kMaxChain));
+  } else {
+    out.owner = netlink::TcBlock{block};
+    out.chain = filter.chain;
+  }
   out.prio = filter.prio;
   out.protocol = filter.protocol;
   switch (copy) {

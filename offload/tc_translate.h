@@ -43,7 +43,8 @@ enum class Copy : uint8_t {
   kTrap,      // skip_sw, handle = kTrapHandle (the filter is a trap from placement)
 };
 
-// The kernel filter for one IR filter in block `block`. Fails (NotFound,
+// The kernel filter for one IR filter in block `block` (or, for a filter
+// with `egress_of`, on chain 0 of that representor's clsact egress). Fails (NotFound,
 // naming the device) when a device the filter names cannot be resolved, and
 // (InvalidArgument) when the IR cannot be expressed (e.g. a handle above
 // kMaxIrHandle).

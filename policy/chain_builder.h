@@ -29,7 +29,6 @@ struct Chains {
   static uint32_t Egress(uint32_t slot) { return PortBase(slot) + 1; }
   static uint32_t EgressRules(uint32_t slot) { return PortBase(slot) + 2; }
   static uint32_t Post(uint32_t slot) { return PortBase(slot) + 3; }
-  static uint32_t Flood(uint32_t slot) { return PortBase(slot) + 4; }
   static uint32_t To(uint32_t slot) { return PortBase(slot) + 5; }
   static uint32_t IngressRules(uint32_t slot) { return PortBase(slot) + 6; }
   // gact goto carries the chain in 28 bits (TC_ACT_EXT_VAL_MASK), so every
@@ -38,7 +37,22 @@ struct Chains {
   static uint32_t NetworkBase(uint32_t slot) { return (1u << 27) + (slot << 4); }
   static uint32_t ForwardFromPorts(uint32_t slot) { return NetworkBase(slot) + 0; }
   static uint32_t ForwardFromUplink(uint32_t slot) { return NetworkBase(slot) + 1; }
-  static uint32_t FloodFromUplink(uint32_t slot) { return NetworkBase(slot) + 2; }
+  // One flood list per network, for frames from its ports and the uplink.
+  static uint32_t Flood(uint32_t slot) { return NetworkBase(slot) + 2; }
+  // The flood list holds one filter per 31 port slots (at most 31 mirrors
+  // and a `continue` per filter), at prio 1 + (slot - 1) / 31, so a port
+  // joining changes one filter; the tail follows at these prios.
+  static constexpr uint32_t kFloodSlotsPerFilter = 31;
+  static uint16_t FloodChunkPrio(uint32_t port_slot) {
+    return static_cast<uint16_t>(1 + (port_slot - 1) / kFloodSlotsPerFilter);
+  }
+  static constexpr uint16_t kFloodFromUplinkPrio = 0xfffe;  // indev uplink: stop
+  static constexpr uint16_t kFloodToUplinkPrio = 0xffff;    // from ports: to the uplink
+  // Pseudo-chain of a port's egress hook (kernel: chain 0 of the
+  // representor's clsact egress): above kMaxGotoChain, so no goto can name
+  // it and it cannot collide with a block chain.
+  static uint32_t EgressHook(uint32_t slot) { return kMaxGotoChain + 1 + slot; }
+  static bool IsEgressHook(uint32_t chain) { return chain > kMaxGotoChain; }
 };
 
 class ChainBuilder {

@@ -1,6 +1,13 @@
-// Flooding of broadcast/multicast frames (docs/semantics.md §5, §6.3): per
-// source, one filter list per frame class, mirroring a copy to each admitted
-// port and (from ports) to the uplink.
+// Flooding of broadcast/multicast frames (docs/semantics.md §5, §6.3).
+//
+// One flood list per network mirrors a copy to every active port of the
+// network; each recipient's egress hook then applies split horizon (the copy
+// of a frame that entered on the recipient's own representor is dropped:
+// act_mirred sets skb_iif to the device the mirror ran on, and flower's
+// `indev` matches skb_iif) and the recipient's admission per frame class.
+// A port joining or leaving a network therefore changes one filter of the
+// shared list (its slot's chunk) besides its own hook, instead of every
+// other port's list.
 #include "absl/strings/str_cat.h"
 #include "policy/chain_builder.h"
 #include "policy/compile_parts.h"
@@ -67,73 +74,79 @@ std::vector<ClassMatch> ClassMatches() {
   return out;
 }
 
-// Adds the filters of one class: copies to `recipients`, then `tail`
-// (uplink redirect or drop), split over filters of at most 32 actions joined
-// by `continue`.
-void AddClass(ChainBuilder& b, const ClassMatch& c, const std::vector<DeviceRef>& recipients,
-              const std::vector<Action>& tail, const std::string& origin) {
-  std::vector<Action> actions;
-  actions.reserve(recipients.size() + tail.size());
-  for (const DeviceRef& r : recipients) actions.push_back(Mirror(r));
-  actions.insert(actions.end(), tail.begin(), tail.end());
-  size_t i = 0;
-  while (true) {
-    std::vector<Action> chunk;
-    size_t left = actions.size() - i;
-    if (left <= kMaxActionsPerFilter) {
-      chunk.assign(actions.begin() + i, actions.end());
-      b.Add(c.protocol, c.match, chunk, origin);
-      b.NextStage();
-      return;
-    }
-    // Never split a vlan push from its redirect: chunks carry mirrors only.
-    size_t take = kMaxActionsPerFilter - 1;
-    chunk.assign(actions.begin() + i, actions.begin() + i + take);
-    chunk.push_back(Continue());
-    b.Add(c.protocol, c.match, chunk, origin + " (continued)");
-    b.NextStage();
-    i += take;
-  }
-}
-
-absl::Status CompileFlood(const CompileContext& ctx, const std::string& network_id,
-                          const Port* source, uint32_t chain, std::vector<Filter>& out) {
-  const Network& net = ctx.snap.networks.at(network_id);
-  std::vector<Action> tail;
-  if (source != nullptr) {
-    if (net.segmentation == Segmentation::kVlan) tail.push_back(VlanPush(net.vlan_id));
-    tail.push_back(Redirect(DeviceRef::Uplink()));
-  } else {
-    tail.push_back(Drop());
-  }
-  std::string who = source != nullptr ? absl::StrCat("port ", source->id, ": flood ")
-                                      : absl::StrCat("uplink in network ", network_id, ": flood ");
-  ChainBuilder b(chain);
-  const std::vector<const Port*>& ports = ctx.PortsOf(network_id);
-  for (const ClassMatch& c : ClassMatches()) {
-    std::vector<DeviceRef> recipients;
-    for (const Port* q : ports) {
-      if (q->state != PortState::kActive) continue;
-      if (source != nullptr && q->id == source->id) continue;
-      if (Admits(*q, c.cls)) recipients.push_back(DeviceRef::OfPort(q->id));
-    }
-    AddClass(b, c, recipients, tail, who + c.name);
-  }
-  return b.Finish(out);
+Filter ListFilter(uint32_t chain, uint16_t prio, std::vector<Action> actions, std::string origin) {
+  Filter f;
+  f.chain = chain;
+  f.prio = prio;
+  f.handle = 1;
+  f.protocol = kEthAll;
+  f.actions = std::move(actions);
+  f.origin = std::move(origin);
+  return f;
 }
 
 }  // namespace
 
-absl::Status CompilePortFlood(const CompileContext& ctx, const Port& port,
-                              std::vector<Filter>& out) {
-  return CompileFlood(ctx, port.network_id, &port, Chains::Flood(ctx.slots.port_slot.at(port.id)),
-                      out);
+absl::Status CompileNetworkFlood(const CompileContext& ctx, const Network& net,
+                                 std::vector<Filter>& out) {
+  const uint32_t chain = Chains::Flood(ctx.slots.network_slot.at(net.id));
+  const std::string who = absl::StrCat("network ", net.id, ": flood ");
+  // Active ports by slot; a chunk of kFloodSlotsPerFilter consecutive slots
+  // is one filter, so its mirrors never exceed 31 (plus `continue`).
+  std::map<uint32_t, const Port*> by_slot;
+  for (const Port* q : ctx.PortsOf(net.id)) {
+    if (q->state == PortState::kActive) by_slot.emplace(ctx.slots.port_slot.at(q->id), q);
+  }
+  std::map<uint16_t, std::vector<Action>> chunks;
+  for (const auto& [slot, q] : by_slot) {
+    chunks[Chains::FloodChunkPrio(slot)].push_back(Mirror(DeviceRef::OfPort(q->id)));
+  }
+  for (auto& [prio, actions] : chunks) {
+    const uint32_t first_slot = (prio - 1u) * Chains::kFloodSlotsPerFilter + 1;
+    actions.push_back(Continue());
+    out.push_back(ListFilter(chain, prio, std::move(actions),
+                             absl::StrCat(who, "copies to ports of slots ", first_slot, "..",
+                                          first_slot + Chains::kFloodSlotsPerFilter - 1)));
+  }
+  Filter from_uplink =
+      ListFilter(chain, Chains::kFloodFromUplinkPrio, {Drop()}, who + "from the uplink: done");
+  from_uplink.match.indev = DeviceRef::Uplink();
+  out.push_back(std::move(from_uplink));
+  std::vector<Action> to_uplink;
+  if (net.segmentation == Segmentation::kVlan) to_uplink.push_back(VlanPush(net.vlan_id));
+  to_uplink.push_back(Redirect(DeviceRef::Uplink()));
+  out.push_back(ListFilter(chain, Chains::kFloodToUplinkPrio, std::move(to_uplink),
+                           who + "from a port: to the uplink"));
+  return absl::OkStatus();
 }
 
-absl::Status CompileUplinkFlood(const CompileContext& ctx, const Network& net,
-                                std::vector<Filter>& out) {
-  return CompileFlood(ctx, net.id, nullptr,
-                      Chains::FloodFromUplink(ctx.slots.network_slot.at(net.id)), out);
+absl::Status CompilePortEgressHook(const CompileContext& ctx, const Port& port,
+                                   std::vector<Filter>& out) {
+  const DeviceRef self = DeviceRef::OfPort(port.id);
+  ChainBuilder b(Chains::EgressHook(ctx.slots.port_slot.at(port.id)));
+  const std::string who = absl::StrCat("port ", port.id, ": egress hook: ");
+  // Unicast reaches the representor only through to(Q), already admitted.
+  FlowerMatch unicast;
+  unicast.dst_mac = Masked<MacAddr>{MacAddr{}, MulticastBit().mask};
+  b.Add(kEthAll, unicast, {Ok()}, who + "unicast: pass");
+  b.NextStage();
+  FlowerMatch own;
+  own.indev = self;
+  b.Add(kEthAll, own, {Drop()}, who + "split horizon: own broadcast/multicast: drop");
+  b.NextStage();
+  if (port.port_security) {
+    for (const ClassMatch& c : ClassMatches()) {
+      const bool admitted = Admits(port, c.cls);
+      b.Add(c.protocol, c.match, {admitted ? Ok() : Drop()},
+            absl::StrCat(who, "flooded ", c.name, admitted ? ": pass" : ": drop"));
+      b.NextStage();
+    }
+  }
+  const size_t first = out.size();
+  absl::Status st = b.Finish(out);
+  if (!st.ok()) return st;
+  for (size_t i = first; i < out.size(); ++i) out[i].egress_of = self;
+  return absl::OkStatus();
 }
 
 }  // namespace vfguard::policy

@@ -72,13 +72,13 @@ absl::Status CompileNetwork(const CompileContext& ctx, const Network& net,
   from_uplink.NextStage();
   FlowerMatch multi;
   multi.dst_mac = MulticastBit();
-  from_uplink.Add(kEthAll, multi, {GotoChain(Chains::FloodFromUplink(slot))},
+  from_uplink.Add(kEthAll, multi, {GotoChain(Chains::Flood(slot))},
                   who + "broadcast/multicast from the uplink");
   from_uplink.NextStage();
   from_uplink.Add(kEthAll, {}, {Drop()}, who + "unknown unicast from the uplink: drop");
   st = from_uplink.Finish(out);
   if (!st.ok()) return st;
-  return CompileUplinkFlood(ctx, net, out);
+  return CompileNetworkFlood(ctx, net, out);
 }
 
 absl::Status CompileDispatch(const CompileContext& ctx, std::vector<Filter>& out) {

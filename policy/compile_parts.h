@@ -40,13 +40,15 @@ absl::Status CompilePortChains(const CompileContext& ctx, const Port& port,
 absl::Status CompileRuleChain(const CompileContext& ctx, const Port& x, Direction d, uint32_t chain,
                               bool stateful, uint16_t zone, const std::vector<Action>& pass,
                               std::vector<Filter>& out);
-// The port's flood chain (copies of its broadcast/multicast frames).
-absl::Status CompilePortFlood(const CompileContext& ctx, const Port& port,
-                              std::vector<Filter>& out);
-// The flood chain of a network for frames from the uplink.
-absl::Status CompileUplinkFlood(const CompileContext& ctx, const Network& net,
-                                std::vector<Filter>& out);
-// A network's forwarding chains and its flood chain for frames from the uplink.
+// The network's flood list: a mirror to every active port, then (frames from
+// ports) the uplink. Split horizon and admission are in each port's egress hook.
+absl::Status CompileNetworkFlood(const CompileContext& ctx, const Network& net,
+                                 std::vector<Filter>& out);
+// The port's egress hook: unicast passes; flooded copies of its own frames
+// are dropped (split horizon) and the rest admitted per frame class (§5).
+absl::Status CompilePortEgressHook(const CompileContext& ctx, const Port& port,
+                                   std::vector<Filter>& out);
+// A network's forwarding chains and its flood list.
 absl::Status CompileNetwork(const CompileContext& ctx, const Network& net,
                             std::vector<Filter>& out);
 // Chain 0, prio 2 (after the hook prio): the port's entry (`indev` -> its from-chain), handle =

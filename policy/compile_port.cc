@@ -83,7 +83,9 @@ class PortCompiler {
     }
     st = PostChain(out);
     if (!st.ok()) return st;
-    return ToChains(out);
+    st = ToChains(out);
+    if (!st.ok()) return st;
+    return CompilePortEgressHook(ctx_, p_, out);
   }
 
  private:
@@ -204,9 +206,10 @@ class PortCompiler {
     b.NextStage();
     FlowerMatch multi;
     multi.dst_mac = MulticastBit();
-    b.Add(kEthAll, multi, {GotoChain(Chains::Flood(slot_))}, Origin("broadcast/multicast: flood"));
-    b.NextStage();
     uint32_t net_slot = ctx_.slots.network_slot.at(p_.network_id);
+    b.Add(kEthAll, multi, {GotoChain(Chains::Flood(net_slot))},
+          Origin(absl::StrCat("broadcast/multicast: flood in network ", p_.network_id)));
+    b.NextStage();
     b.Add(kEthAll, {}, {GotoChain(Chains::ForwardFromPorts(net_slot))},
           Origin(absl::StrCat("forward in network ", p_.network_id)));
     return b.Finish(out);

@@ -20,17 +20,13 @@ absl::Status CompilePart(const CompileContext& ctx, const std::string& key,
   std::string kind = key.substr(0, colon);
   std::string id = key.substr(colon + 1);
   if (kind == "net") return CompileNetwork(ctx, ctx.snap.networks.at(id), out);
-  if (kind == "port") return CompilePortChains(ctx, ctx.snap.ports.at(id), out);
-  return CompilePortFlood(ctx, ctx.snap.ports.at(id), out);
+  return CompilePortChains(ctx, ctx.snap.ports.at(id), out);
 }
 
 std::set<std::string> AllPartKeys(const Snapshot& s) {
   std::set<std::string> keys{"dispatch"};
   for (const auto& [id, n] : s.networks) keys.insert("net:" + id);
-  for (const auto& [id, p] : s.ports) {
-    keys.insert("port:" + id);
-    keys.insert("flood:" + id);
-  }
+  for (const auto& [id, p] : s.ports) keys.insert("port:" + id);
   return keys;
 }
 
@@ -119,10 +115,10 @@ bool RetainedSlotsChanged(const Snapshot& before, const SlotAssignment& old_slot
                          new_slots.network_slot);
 }
 
-// What the flood lists and forwarding chains of a network see of a port.
+// What the flood list and forwarding chains of a network see of a port
+// (admission is in the port's own egress hook).
 auto NeighbourView(const Port& p) {
-  return std::make_tuple(std::cref(p.network_id), p.mac, p.state, p.port_security, p.vips.empty(),
-                         p.security_group_ids.empty());
+  return std::make_tuple(std::cref(p.network_id), p.mac, p.state);
 }
 
 // What remote-group expansions see of a port: its addresses and groups.
@@ -178,9 +174,8 @@ std::set<std::string> AffectedParts(const Snapshot& before, const Snapshot& afte
       if (r.remote_group_id && groups.count(*r.remote_group_id)) referencing.insert(id);
     }
   }
-  if (networks.empty() && changed_groups.empty() && referencing.empty()) return out;
+  if (changed_groups.empty() && referencing.empty()) return out;
   for (const auto& [id, p] : after.ports) {
-    if (networks.count(p.network_id)) out.insert("flood:" + id);
     for (const std::string& gid : p.security_group_ids) {
       if (changed_groups.count(gid) || referencing.count(gid)) {
         out.insert("port:" + id);
@@ -232,10 +227,7 @@ absl::StatusOr<std::set<std::string>> IncrementalCompiler::Update(
   std::vector<std::string> stale;
   if (previous_ != nullptr) {
     for (const auto& [id, p] : previous_->ports) {
-      if (!snapshot->ports.count(id)) {
-        stale.push_back("port:" + id);
-        stale.push_back("flood:" + id);
-      }
+      if (!snapshot->ports.count(id)) stale.push_back("port:" + id);
     }
     for (const auto& [id, n] : previous_->networks) {
       if (!snapshot->networks.count(id)) stale.push_back("net:" + id);

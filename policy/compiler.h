@@ -21,8 +21,8 @@
 namespace vfguard::policy {
 
 // The part of the pipeline that belongs to one port (its dispatch entry,
-// from-chains, to-chains, flood lists) or to shared structure (uplink
-// dispatch, per-network forwarding and flood chains). Keys are stable.
+// from-chains, to-chains, egress hook) or to shared structure (uplink
+// dispatch, per-network forwarding chains and flood list). Keys are stable.
 struct PipelinePart {
   std::string key;  // "port:<id>" or "net:<id>"
   std::vector<Filter> filters;
@@ -34,10 +34,11 @@ absl::StatusOr<Pipeline> Compile(const Snapshot& snapshot, const SlotAssignment&
 
 // Incremental compilation: keeps the compiled parts of the previous snapshot
 // and recompiles only the parts a change affects. Parts are keyed
-// "dispatch" (the uplink's entries in chain 0), "net:<id>", "port:<id>" (its
-// chain-0 entry and its own chains) and "flood:<id>" (its flood list), so a
-// one-port change touches that port, its network, the flood lists of its
-// network's ports, and ports whose rules name one of its groups as remote.
+// "dispatch" (the uplink's entries in chain 0), "net:<id>" (forwarding and
+// the flood list) and "port:<id>" (its chain-0 entry, its own chains and its
+// egress hook), so a one-port change touches that port, its network (when
+// its MAC, state or network changed), and ports whose rules name one of its
+// groups as remote.
 class IncrementalCompiler {
  public:
   // Compiles `snapshot`; returns the keys of the parts that changed (added,

@@ -5,9 +5,13 @@
 // translates into netlink tc objects. It knows tc semantics (chains, prios,
 // one mask per (chain, prio, protocol)), but nothing about netlink encoding.
 //
-// All filters live in one shared ingress block bound (clsact ingress_block)
-// to the uplink and every representor. Devices are named abstractly
-// (uplink or a port's representor); offload/ resolves them to netdevs.
+// Filters live in one shared ingress block bound (clsact ingress_block) to
+// the uplink and every representor, except a port's egress hook: the few
+// filters on its representor's clsact egress (Filter::egress_of), which see
+// every frame sent to the port with `indev` = the device the frame entered
+// the eswitch on (act_mirred sets skb_iif), so one flood list per network
+// can keep split horizon and per-recipient admission. Devices are named
+// abstractly (uplink or a port's representor); offload/ resolves them.
 #ifndef VFGUARD_POLICY_IR_H_
 #define VFGUARD_POLICY_IR_H_
 
@@ -116,6 +120,11 @@ struct Action {
 // all filters at one (chain, prio) share `protocol` and the set of present
 // match fields and masks (tc's one-mask-per-prio rule).
 struct Filter {
+  // Set: the filter sits on this port's representor's clsact egress hook
+  // (kernel chain 0), and `chain` is that hook's pseudo-chain number
+  // (Chains::EgressHook, above every chain a goto can name), which keeps
+  // Key() unique across the block and all hooks. Unset: the shared block.
+  std::optional<DeviceRef> egress_of;
   uint32_t chain = 0;
   uint16_t prio = 0;            // 1..65535, smaller first
   uint32_t handle = 0;          // 1.., unique within (chain, prio)

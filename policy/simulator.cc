@@ -95,16 +95,30 @@ bool Matches(const Filter& f, const FrameState& s) {
   return true;
 }
 
-// Filters of each chain in evaluation order.
+void SortByPrio(std::vector<const Filter*>& filters) {
+  std::stable_sort(filters.begin(), filters.end(), [](const Filter* a, const Filter* b) {
+    return std::tie(a->prio, a->handle) < std::tie(b->prio, b->handle);
+  });
+}
+
+// Filters of each block chain in evaluation order (egress hooks left out).
 std::map<uint32_t, std::vector<const Filter*>> IndexByChain(const Pipeline& pipeline) {
   std::map<uint32_t, std::vector<const Filter*>> chains;
-  for (const Filter& f : pipeline.filters) chains[f.chain].push_back(&f);
-  for (auto& [chain, filters] : chains) {
-    std::stable_sort(filters.begin(), filters.end(), [](const Filter* a, const Filter* b) {
-      return std::tie(a->prio, a->handle) < std::tie(b->prio, b->handle);
-    });
+  for (const Filter& f : pipeline.filters) {
+    if (!f.egress_of) chains[f.chain].push_back(&f);
   }
+  for (auto& [chain, filters] : chains) SortByPrio(filters);
   return chains;
+}
+
+// Filters of each device's egress hook in evaluation order.
+std::map<DeviceRef, std::vector<const Filter*>> IndexEgressHooks(const Pipeline& pipeline) {
+  std::map<DeviceRef, std::vector<const Filter*>> hooks;
+  for (const Filter& f : pipeline.filters) {
+    if (f.egress_of) hooks[*f.egress_of].push_back(&f);
+  }
+  for (auto& [dev, filters] : hooks) SortByPrio(filters);
+  return hooks;
 }
 
 std::string CtStateName(uint16_t st) {
@@ -120,7 +134,10 @@ std::string CtStateName(uint16_t st) {
 class Run {
  public:
   Run(const Pipeline& pipeline, const Packet& packet, ConntrackModel& ct, int max_steps)
-      : chains_(IndexByChain(pipeline)), ct_(ct), max_steps_(max_steps) {
+      : chains_(IndexByChain(pipeline)),
+        hooks_(IndexEgressHooks(pipeline)),
+        ct_(ct),
+        max_steps_(max_steps) {
     s_.packet = packet;
     if (packet.vlan) s_.tags.push_back(*packet.vlan);
   }
@@ -173,7 +190,42 @@ class Run {
 
   void Note(std::string s) { r_.verdict.trace.push_back(std::move(s)); }
 
+  // The device's clsact egress hook, which every frame sent out of it passes
+  // (mirror copies and redirects alike). flower's indev there is skb_iif,
+  // which act_mirred set to the device the frame entered on: the frame's
+  // input device. Only ok, drop, pipe and continue occur there; no match
+  // lets the frame out.
+  bool EgressHookPasses(const DeviceRef& out) {
+    auto it = hooks_.find(out);
+    if (it == hooks_.end()) return true;
+    for (const Filter* f : it->second) {
+      if (!Matches(*f, s_)) continue;
+      r_.filters_run.push_back(f->Key());
+      Note(absl::StrCat("  egress hook of ", out.ToString(), " prio ", f->prio, " [", f->origin,
+                        "]"));
+      for (const Action& a : f->actions) {
+        switch (a.kind) {
+          case Action::Kind::kPipe:
+            continue;
+          case Action::Kind::kContinue:
+            break;
+          case Action::Kind::kOk:
+            return true;
+          case Action::Kind::kDrop:
+            Note(absl::StrCat("  not delivered to ", out.ToString(), ": its egress hook drops it"));
+            return false;
+          default:
+            Note(absl::StrCat("  ", a.ToString(), " in an egress hook is not modelled: dropped"));
+            return false;
+        }
+        break;  // continue: the next filter of the hook
+      }
+    }
+    return true;
+  }
+
   void Deliver(const DeviceRef& out) {
+    if (!EgressHookPasses(out)) return;
     std::optional<uint16_t> tag;
     if (!s_.tags.empty()) tag = s_.tags.size() == 1 ? s_.tags.back() : kStackedTags;
     r_.verdict.deliveries.insert(Delivery{out, tag});
@@ -245,6 +297,7 @@ class Run {
   SimulationResult Done() { return std::move(r_); }
 
   std::map<uint32_t, std::vector<const Filter*>> chains_;
+  std::map<DeviceRef, std::vector<const Filter*>> hooks_;
   ConntrackModel& ct_;
   const int max_steps_;
   FrameState s_;

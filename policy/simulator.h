@@ -11,7 +11,10 @@
 // pipe-like actions stays where it was. No matching filter in a chain:
 // the frame is accepted by tc and, since nothing redirected it, goes nowhere
 // (dropped from the eswitch's point of view). Processing starts in chain 0 on
-// the frame's input device.
+// the frame's input device. Every frame sent to a port's representor (mirror
+// copy or redirect) first passes that port's egress hook (filters with
+// `egress_of`), where `indev` is still the frame's input device (act_mirred
+// sets skb_iif); a drop there means no delivery to that port.
 #ifndef VFGUARD_POLICY_SIMULATOR_H_
 #define VFGUARD_POLICY_SIMULATOR_H_
 

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "policy/chain_builder.h"
 #include "policy/compiler.h"
 #include "policy/port_range_masks.h"
 #include "policy/slots.h"
@@ -145,24 +146,61 @@ TEST(CompilerGolden, ForwardingAndFloodOfAVlanNetwork) {
                                           "2/1 0x3 -> vlan push id 100; mirred egress redirect "
                                           "uplink",
                                       }));
-  // Post chain of a: hairpin, flood, forward.
-  EXPECT_EQ(Chain(*p, 19), (std::vector<std::string>{
-                               "1/1 0x3 dmac=02:00:00:00:00:0a/ff:ff:ff:ff:ff:ff -> drop",
-                               "2/1 0x3 dmac=01:00:00:00:00:00/01:00:00:00:00:00 -> goto chain 20",
-                               absl::StrCat("3/1 0x3 -> goto chain ", kNetBase + 16),
-                           }));
-  // Flood of a: b has no group, so it gets every IP class but not "other".
-  std::vector<std::string> flood = Chain(*p, 20);
-  EXPECT_EQ(flood.front(),
-            "1/1 0x806 -> mirred egress mirror port:b; vlan push id 100; mirred egress redirect "
-            "uplink");
-  EXPECT_EQ(flood.back(), "11/1 0x3 -> vlan push id 100; mirred egress redirect uplink");
-  // Flood of b: a has a group, so plain IP is not copied to it.
-  std::vector<std::string> flood_b = Chain(*p, 36);
-  EXPECT_EQ(flood_b[3], "4/1 0x800 -> vlan push id 100; mirred egress redirect uplink");
-  EXPECT_EQ(flood_b[1],
-            "2/1 0x800 proto=17 sport=67/0xffff dport=68/0xffff -> mirred egress mirror port:a; "
-            "vlan push id 100; mirred egress redirect uplink");
+  // Post chain of a: hairpin, flood (the network's list), forward.
+  const uint32_t flood_chain = kNetBase + 16 + 2;
+  EXPECT_EQ(Chain(*p, 19),
+            (std::vector<std::string>{
+                "1/1 0x3 dmac=02:00:00:00:00:0a/ff:ff:ff:ff:ff:ff -> drop",
+                absl::StrCat("2/1 0x3 dmac=01:00:00:00:00:00/01:00:00:00:00:00 -> goto chain ",
+                             flood_chain),
+                absl::StrCat("3/1 0x3 -> goto chain ", kNetBase + 16),
+            }));
+  // One flood list for the network: a copy to every active port (slots 1
+  // and 2 share the first chunk), then back to the uplink unless it came
+  // from there.
+  EXPECT_EQ(Chain(*p, flood_chain),
+            (std::vector<std::string>{
+                "1/1 0x3 -> mirred egress mirror port:a; mirred egress mirror port:b; continue",
+                "65534/1 0x3 indev=uplink -> drop",
+                "65535/1 0x3 -> vlan push id 100; mirred egress redirect uplink",
+            }));
+}
+
+TEST(CompilerGolden, EgressHooksKeepSplitHorizonAndAdmission) {
+  Snapshot s = TwoPorts();
+  auto slots = AssignSlots(s, {});
+  auto p = Compile(s, *slots);
+  ASSERT_TRUE(p.ok());
+  // Port a has a group and no VIP: base classes pass, flooded IP does not.
+  std::vector<std::string> hook_a = Chain(*p, Chains::EgressHook(1));
+  EXPECT_EQ(hook_a, (std::vector<std::string>{
+                        "1/1 0x3 dmac=00:00:00:00:00:00/01:00:00:00:00:00 -> ok",
+                        "2/1 0x3 indev=port:a -> drop",
+                        "3/1 0x806 -> ok",
+                        "4/1 0x800 proto=17 sport=67/0xffff dport=68/0xffff -> ok",
+                        "5/1 0x800 proto=112 -> drop",
+                        "6/1 0x800 -> drop",
+                        "7/1 0x86dd proto=17 sport=547/0xffff dport=546/0xffff -> ok",
+                        "8/1 0x86dd proto=58 type=134 -> ok",
+                        "9/1 0x86dd proto=58 type=135 -> ok",
+                        "10/1 0x86dd proto=58 type=136 -> ok",
+                        "11/1 0x86dd proto=112 -> drop",
+                        "12/1 0x86dd -> drop",
+                        "13/1 0x3 -> drop",
+                    }));
+  for (const Filter& f : p->filters) {
+    if (f.chain == Chains::EgressHook(1)) {
+      EXPECT_EQ(f.egress_of, DeviceRef::OfPort("a")) << f.origin;
+    } else if (f.chain < Chains::kMaxGotoChain) {
+      EXPECT_FALSE(f.egress_of.has_value()) << f.origin;
+    }
+  }
+  // Port b has no group: every IP class passes, "other ethertype" does not.
+  std::vector<std::string> hook_b = Chain(*p, Chains::EgressHook(2));
+  ASSERT_EQ(hook_b.size(), 13u);
+  EXPECT_EQ(hook_b[5], "6/1 0x800 -> ok");
+  EXPECT_EQ(hook_b[11], "12/1 0x86dd -> ok");
+  EXPECT_EQ(hook_b[12], "13/1 0x3 -> drop");
 }
 
 TEST(CompilerGolden, PortSecurityChecksSourcesPerAllowedMac) {

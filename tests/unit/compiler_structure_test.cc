@@ -20,6 +20,7 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "policy/chain_builder.h"
 #include "policy/compiler.h"
 #include "policy/slots.h"
 #include "policy/validate.h"
@@ -111,7 +112,14 @@ void CheckPipeline(const Snapshot& s, const SlotAssignment& slots, const Pipelin
     // Which port or network this chain belongs to.
     const Port* owner = nullptr;
     const Network* net = nullptr;
-    if (f.chain != 0 && f.chain < kNetBase) {
+    if (Chains::IsEgressHook(f.chain)) {
+      auto it = ports.find(f.chain - Chains::EgressHook(0));
+      ASSERT_NE(it, ports.end()) << "egress hook of no port: " << where;
+      EXPECT_EQ(f.egress_of, DeviceRef::OfPort(it->second->id)) << where;
+      owner = it->second;
+    } else if (f.egress_of) {
+      ADD_FAILURE() << "egress hook filter in a block chain: " << where;
+    } else if (f.chain != 0 && f.chain < kNetBase) {
       auto it = ports.find(f.chain >> 4);
       ASSERT_NE(it, ports.end()) << "chain of no port: " << where;
       owner = it->second;

@@ -12,6 +12,7 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "policy/port_range_masks.h"
 #include "policy/slots.h"
 #include "policy/validate.h"
@@ -126,9 +127,11 @@ TEST(Compiler, FloodListsSplitAt32Actions) {
   auto pipe = Compile(s, *slots);
   ASSERT_TRUE(pipe.ok());
   int continued = 0;
+  int copies = 0;
   for (const Filter& f : pipe->filters) {
     ASSERT_LE(f.actions.size(), kMaxActionsPerFilter);
     if (f.actions.back().kind == Action::Kind::kContinue) ++continued;
+    for (const Action& a : f.actions) copies += a.kind == Action::Kind::kMirredMirror;
     // A vlan push is always immediately followed by the uplink redirect.
     for (size_t i = 0; i < f.actions.size(); ++i) {
       if (f.actions[i].kind == Action::Kind::kVlanPush) {
@@ -137,7 +140,9 @@ TEST(Compiler, FloodListsSplitAt32Actions) {
       }
     }
   }
-  EXPECT_GT(continued, 70) << "every port's ARP flood (69 copies + uplink) needs continuations";
+  // One list for the network: 70 copies in runs of 31 slots.
+  EXPECT_EQ(copies, 70);
+  EXPECT_EQ(continued, 3);
 }
 
 TEST(PortRangeMasks, ExactCoverForManyRanges) {
@@ -203,9 +208,7 @@ TEST(IncrementalCompiler, OnePortChangeRecompilesOnlyItsNeighbourhood) {
   EXPECT_TRUE(changed->count("port:zz"));
   EXPECT_FALSE(changed->count("dispatch"));
   for (const std::string& key : *changed) {
-    EXPECT_TRUE(key == "port:zz" || key.rfind("flood:", 0) == 0 || key.rfind("net:", 0) == 0 ||
-                key.rfind("port:", 0) == 0)
-        << key;
+    EXPECT_TRUE(key == "port:zz" || key.rfind("net:", 0) == 0 || key.rfind("port:", 0) == 0) << key;
   }
   EXPECT_EQ(inc.Assemble(), *Compile(*next, *slots));
 }
@@ -371,7 +374,7 @@ TEST(IncrementalCompiler, AddingAPortLeavesOtherPortsChainsAlone) {
   auto changed = inc.Update(next, next_slots);
   ASSERT_TRUE(changed.ok());
   EXPECT_TRUE(changed->count("port:zz-new"));
-  EXPECT_TRUE(changed->count("flood:zz-new"));
+  EXPECT_TRUE(changed->count("net:" + p.network_id)) << "its MAC entries and flood copy";
   EXPECT_FALSE(changed->count("dispatch")) << "the port's chain-0 entry is in its own part";
   for (const std::string& key : *changed) {
     EXPECT_FALSE(key.rfind("port:", 0) == 0 && key != "port:zz-new") << key << " recompiled";
@@ -401,6 +404,65 @@ TEST(IncrementalCompiler, AddingAPortLeavesOtherPortsChainsAlone) {
     return out;
   };
   EXPECT_EQ(same_dispatch(before), same_dispatch(after));
+}
+
+// Filters of `after` that are new or differ from `before`, plus filters of
+// `before` that are gone, by Key().
+int FiltersChanged(const Pipeline& before, const Pipeline& after,
+                   const std::set<std::tuple<uint32_t, uint16_t, uint32_t>>& ignore) {
+  std::map<std::tuple<uint32_t, uint16_t, uint32_t>, const Filter*> old;
+  for (const Filter& f : before.filters) old[f.Key()] = &f;
+  int changed = 0;
+  for (const Filter& f : after.filters) {
+    if (ignore.count(f.Key())) continue;
+    auto it = old.find(f.Key());
+    if (it == old.end() || !(*it->second == f)) ++changed;
+    if (it != old.end()) old.erase(it);
+  }
+  for (const auto& [key, f] : old) changed += ignore.count(key) ? 0 : 1;
+  return changed;
+}
+
+// A port joining a network of N changes its own part plus a constant number
+// of shared filters (its MAC entries in both forwarding chains and one chunk
+// of the flood list), whatever N is: the flood list is per network, split
+// horizon and admission are in each port's egress hook.
+TEST(IncrementalCompiler, JoiningANetworkChangesAConstantNumberOfSharedFilters) {
+  for (int n : {10, 100, 250}) {
+    auto snap = std::make_shared<Snapshot>();
+    snap->networks["flat"] = Network{"flat", Segmentation::kFlat, 0};
+    SecurityGroup web;
+    web.id = "web";
+    snap->security_groups["web"] = web;
+    auto port = [](int i) {
+      Port p;
+      p.id = absl::StrCat("p", i);
+      p.network_id = "flat";
+      p.mac = *MacAddr::Parse(absl::StrFormat("02:00:00:00:%02x:%02x", i / 256, i % 256));
+      p.fixed_ips = {*IpAddr::Parse(absl::StrCat("10.1.", i / 256, ".", i % 256))};
+      p.security_group_ids = {"web"};
+      p.representor.ref = absl::StrCat("rep", i);
+      return p;
+    };
+    for (int i = 1; i <= n; ++i) snap->ports[absl::StrCat("p", i)] = port(i);
+    SlotAssignment slots = *AssignSlots(*snap, {});
+    IncrementalCompiler inc;
+    ASSERT_TRUE(inc.Update(snap, slots).ok());
+    Pipeline before = inc.Assemble();
+    auto next = std::make_shared<Snapshot>(*snap);
+    next->ports[absl::StrCat("p", n + 1)] = port(n + 1);
+    SlotAssignment next_slots = *AssignSlots(*next, slots);
+    ASSERT_TRUE(inc.Update(next, next_slots).ok());
+    Pipeline after = inc.Assemble();
+    std::set<std::tuple<uint32_t, uint16_t, uint32_t>> own;
+    for (const Filter& f : inc.parts().at(absl::StrCat("port:p", n + 1)).filters) {
+      own.insert(f.Key());
+    }
+    EXPECT_EQ(FiltersChanged(before, after, own), 3) << "n = " << n;
+    // And leaving again restores the block exactly.
+    ASSERT_TRUE(inc.Update(snap, slots).ok());
+    EXPECT_EQ(inc.Assemble(), before) << "n = " << n;
+  }
 }
 
 TEST(AssignSlots, KeepsExistingAndFillsLowestFree) {

@@ -38,6 +38,14 @@ Action Mirror(const std::string& port) {
   return a;
 }
 
+// A copy to the uplink: an effect the hardware may hold (a copy to a port
+// never is, see NeverInHardware).
+Action MirrorUplink() {
+  Action a{Kind::kMirredMirror};
+  a.device = DeviceRef::Uplink();
+  return a;
+}
+
 Action Drop() { return Action{Kind::kDrop}; }
 Action Ok() { return Action{Kind::kOk}; }
 
@@ -195,10 +203,10 @@ TEST(Placement, HardwareBypassedWhenChainZeroHoldsNothing) {
 }
 
 TEST(Placement, MirrorBeforeATrapStaysInSlowPathEvenThroughAnotherChain) {
-  Filter flood = Make(9, 1, 1, {Mirror("b"), Goto(10)});
+  Filter flood = Make(9, 1, 1, {MirrorUplink(), Goto(10)});
   Filter hop = Make(10, 1, 1, {Goto(11)});  // accepted, no effect
   Filter later = Refused(11, 1, 1, {Drop()});
-  Filter safe = Make(12, 1, 1, {Mirror("b"), Goto(13)});
+  Filter safe = Make(12, 1, 1, {MirrorUplink(), Goto(13)});
   Filter end = Make(13, 1, 1, {Drop()});
   PlacementResult r = Place(policy::Pipeline{{flood, hop, later, safe, end}}, ModelOffer());
   EXPECT_EQ(r.filters[0].placement, Placement::kSlowPathOnly);
@@ -230,14 +238,44 @@ TEST(Placement, FrameEditsAndCommitsBeforeATrapStayInSlowPathButLookupsDoNot) {
 TEST(Placement, MirrorTrappedByTheFixpointMakesItsOwnCallersUnsafe) {
   // a mirrors then jumps to b; b mirrors then jumps to c; c is refused.
   // A trap is reachable from a through b, and from b directly.
-  Filter a = Make(1, 1, 1, {Mirror("x"), Goto(2)});
-  Filter b = Make(2, 1, 1, {Mirror("y"), Goto(3)});
+  Filter a = Make(1, 1, 1, {MirrorUplink(), Goto(2)});
+  Filter b = Make(2, 1, 1, {MirrorUplink(), Goto(3)});
   Filter c = Refused(3, 1, 1, {Drop()});
   PlacementResult r = Place(policy::Pipeline{{a, b, c}}, ModelOffer());
   EXPECT_EQ(r.filters[0].placement, Placement::kSlowPathOnly);
   EXPECT_EQ(r.filters[1].placement, Placement::kSlowPathOnly);
   EXPECT_EQ(r.filters[2].placement, Placement::kTrap);
   EXPECT_EQ(r.traps.size(), 3u);
+}
+
+TEST(Placement, CopiesToPortsAndEgressHooksNeverReachTheHardware) {
+  int offered = 0;
+  OfferFn offer = [&](const Filter& f) {
+    if (f.actions.front().kind != Kind::kTrap) ++offered;
+    return absl::OkStatus();
+  };
+  Filter post = Make(3, 1, 1, {Goto(9)});
+  Filter flood = Make(9, 1, 1, {Mirror("a"), Mirror("b"), Action{Kind::kContinue}});
+  Filter tail = Make(9, 0xffff, 1, {Drop()});
+  Filter hook = Make(0x10000001, 1, 1, {Drop()});
+  hook.egress_of = DeviceRef::OfPort("a");
+  PlacementResult r = Place(policy::Pipeline{{post, flood, tail, hook}}, offer);
+  EXPECT_EQ(offered, 2) << "only post and tail are offered";
+  EXPECT_EQ(r.filters[0].placement, Placement::kHardware);
+  EXPECT_EQ(r.filters[1].placement, Placement::kTrap);
+  EXPECT_NE(r.filters[1].hw_status.message().find("egress hook"), std::string::npos);
+  ASSERT_TRUE(r.filters[1].trap.has_value());
+  EXPECT_EQ(r.filters[1].trap->Key(), std::make_tuple(9u, uint16_t{1}, 1u));
+  EXPECT_EQ(r.filters[1].trap->match, flood.match) << "the trap covers the list filter";
+  EXPECT_EQ(r.filters[3].placement, Placement::kSlowPathOnly);
+  EXPECT_FALSE(r.filters[3].trap.has_value());
+  for (const Filter& f : r.HardwarePipeline().filters) {
+    EXPECT_FALSE(f.egress_of.has_value());
+    for (const Action& a : f.actions) {
+      EXPECT_FALSE(a.kind == Kind::kMirredMirror && a.device.kind == DeviceRef::Kind::kPort);
+    }
+  }
+  EXPECT_EQ(r.SlowPathPipeline().filters.size(), 4u);
 }
 
 TEST(Placement, PlacementNames) {

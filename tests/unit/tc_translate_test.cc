@@ -487,6 +487,16 @@ TEST(TcTranslate, EveryCompiledFilterTranslatesAndEncodes) {
   for (const policy::Filter& f : pipeline->filters) {
     for (Copy copy : {Copy::kSlowPath, Copy::kHardware, Copy::kTrap}) {
       absl::StatusOr<FlowerFilter> k = ToKernelFilter(f, kBlock, copy, Devices);
+      if (f.egress_of && copy != Copy::kSlowPath) {
+        EXPECT_FALSE(k.ok()) << "an egress hook has no hardware copy: " << f.origin;
+        continue;
+      }
+      if (f.egress_of && k.ok()) {
+        EXPECT_EQ(k->chain, 0u) << f.origin;
+        const netlink::FilterOwner hook =
+            netlink::TcDevice{Devices(*f.egress_of)->ifindex, netlink::kClsactEgressParent};
+        EXPECT_EQ(k->owner, hook) << f.origin;
+      }
       // The kernel's goto chain is 28 bits (TC_ACT_EXT_VAL_MASK); a compiled
       // chain number beyond it cannot be jumped to.
       EXPECT_TRUE(k.ok()) << k.status() << "\n" << f.origin;
