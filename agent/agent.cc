@@ -1,6 +1,7 @@
 #include "agent/agent.h"
 
 #include <linux/rtnetlink.h>
+#include <malloc.h>
 #include <sys/stat.h>
 
 #include <chrono>
@@ -212,6 +213,10 @@ ReconcileReport Agent::ReconcileNow(const std::string& reason) {
   missing_representors_ = eswitch.missing;
 
   ReconcileReport r = reconciler_.Run(*desired, slots, eswitch.view, offers_);
+  // A pass allocates transiently in proportion to what it touched (dumps,
+  // translations, batches); glibc keeps freed heap pages mapped, so without
+  // this the daemon's RSS would stay at the peak of its largest pass.
+  malloc_trim(0);
   SyncActivation(eswitch.view);
   ++reconciles_;
   last_report_ = r;
