@@ -286,8 +286,10 @@ bool Reconciler::ExplainsEvent(const TcEvent& event) const {
   if (std::find(owners.begin(), owners.end(), f.owner) == owners.end()) return true;
   const FilterKey key = KeyOf(f);
   const InstalledEntry* entry = installed_.Find(key);
-  if (event.deleted) return entry == nullptr;
   const uint64_t hash = ContentHash(f);
+  // A delete of what the set no longer holds, or holds with other content
+  // (a reshape: deleted and created again in one pass), was ours.
+  if (event.deleted) return entry == nullptr || entry->content != hash;
   return (entry != nullptr && entry->content == hash) || transient_.contains({key, hash});
 }
 

@@ -107,7 +107,8 @@ class Reconciler {
 
   // True when `event` is what the reconciler's own writes of the last pass
   // caused (a created or replaced filter whose hash the installed set holds,
-  // a deleted filter it does not hold, an offer it made and took back, a
+  // a deleted filter it does not hold or holds with other content (a
+  // reshape), an offer it made and took back, a
   // clsact it created or removed), or concerns nothing the reconciler
   // manages (another classifier, another block or device, other objects).
   // Anything else is drift, for the agent to audit.

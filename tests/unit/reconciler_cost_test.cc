@@ -409,6 +409,9 @@ TEST_F(ReconcilerCostTest, EchoesOfOwnWritesAreRecognisedAndDriftIsNot) {
   e.filter = mine;
   e.deleted = true;
   EXPECT_FALSE(r.ExplainsEvent(e)) << "someone deleted our filter";
+  e.filter->actions = {};
+  EXPECT_TRUE(r.ExplainsEvent(e)) << "a delete of another content: our reshape's first half";
+  e.filter = mine;
   e.filter->handle += 12345;
   EXPECT_TRUE(r.ExplainsEvent(e)) << "a delete of what we do not hold (our own delete's echo)";
   e.deleted = false;
