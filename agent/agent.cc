@@ -17,6 +17,11 @@ namespace {
 std::chrono::nanoseconds ToChrono(absl::Duration d) { return absl::ToChronoNanoseconds(d); }
 
 constexpr absl::Duration kResyncPeriod = absl::Seconds(60);
+// Every tenth periodic resync (~10 min) is an audit: a full dump + compare
+// that finds changes made behind the agent's back which raised no event (or
+// whose events were lost without ENOBUFS). Passes in between cost only
+// their own writes (agent/reconciler.h).
+constexpr uint64_t kAuditEveryResyncs = 10;
 constexpr absl::Duration kFilePollPeriod = absl::Seconds(1);
 constexpr absl::Duration kMaxRetryDelay = absl::Seconds(30);
 
@@ -97,7 +102,8 @@ absl::Status Agent::Start() {
   tc_events_->SetResyncHandler([this] {
     ++resyncs_;
     if (m_.resyncs) m_.resyncs->Inc();
-    log_.Warn("tc_events_lost", {{"action", "full resync"}});
+    log_.Warn("tc_events_lost", {{"action", "audit"}});
+    reconciler_.RequestAudit();
     ScheduleReconcile("enobufs");
   });
 
@@ -130,24 +136,31 @@ void Agent::OnLinkChange(netlink::LinkChange change, const netlink::Link& link) 
 }
 
 void Agent::OnTcEvent(const nlmsghdr& h) {
-  // Our own writes come back here too; the pass they cause finds nothing to
-  // do and writes nothing, so this cannot loop.
   switch (h.nlmsg_type) {
     case RTM_DELTFILTER:
     case RTM_NEWTFILTER:
     case RTM_DELQDISC:
     case RTM_NEWQDISC:
-      ScheduleReconcile("tc_event", absl::Milliseconds(200));
       break;
     default:
-      break;
+      return;
   }
+  // Our own writes come back here too: those the reconciler recognises cost
+  // nothing. Anything else (someone else's change, or what does not decode)
+  // is drift only a dump can size up, so the pass it schedules audits.
+  absl::StatusOr<TcEvent> event =
+      DecodeTcEvent({reinterpret_cast<const uint8_t*>(&h), h.nlmsg_len});
+  if (event.ok() && reconciler_.ExplainsEvent(*event)) return;
+  if (!event.ok()) log_.Debug("tc_event_undecodable", {{"status", event.status()}});
+  reconciler_.RequestAudit();
+  ScheduleReconcile("tc_event", absl::Milliseconds(200));
 }
 
 void Agent::ArmResync() {
   resync_timer_.expires_after(ToChrono(kResyncPeriod));
   resync_timer_.async_wait([this](const boost::system::error_code& ec) {
     if (ec) return;
+    if (++periodic_resyncs_ % kAuditEveryResyncs == 0) reconciler_.RequestAudit();
     ScheduleReconcile("periodic");
     ArmResync();
   });
@@ -230,6 +243,8 @@ ReconcileReport Agent::ReconcileNow(const std::string& reason) {
     log_.Error("checkpoint_failed", {{"status", s}});
   }
   log_.Info("reconciled", {{"reason", reason},
+                           {"audited", r.audited},
+                           {"dumps", r.dumps},
                            {"writes", r.writes},
                            {"errors", r.errors},
                            {"offers", r.offers},

@@ -4,7 +4,9 @@
 // Everything runs on the reactor thread. Kernel events (links coming and
 // going, tc filters or qdiscs changed by someone else, ENOBUFS on either
 // socket) and desired-state changes (API writes, policy file edits) only
-// schedule a reconcile pass; passes are debounced, so a burst of events costs
+// schedule a reconcile pass; tc events the reconciler's own writes caused
+// are recognised and ignored, other tc events and ENOBUFS make that pass an
+// audit (a dump + compare, agent/reconciler.h); passes are debounced, so a burst of events costs
 // one pass, and a pass that failed is retried with backoff.
 #ifndef VFGUARD_AGENT_AGENT_H_
 #define VFGUARD_AGENT_AGENT_H_
@@ -127,6 +129,7 @@ class Agent final : public AgentService {
   absl::Time last_reconcile_;
   uint64_t reconciles_ = 0;
   uint64_t resyncs_ = 0;
+  uint64_t periodic_resyncs_ = 0;  // every kAuditEveryResyncs-th one audits
   std::map<std::string, std::string> missing_representors_;
 
   uint64_t next_subscriber_ = 1;

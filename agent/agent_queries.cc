@@ -105,7 +105,8 @@ std::vector<RuleStatus> Agent::RulesWhere(
     for (const policy::Action& a : p.filter.actions) actions.push_back(a.ToString());
     r.actions = absl::StrJoin(actions, ", ");
     if (installed.ok()) {
-      auto sw = installed->find({p.filter.chain, p.filter.prio, p.filter.handle});
+      auto sw = installed->find({netlink::TcBlock{reconciler_.block_index()}, p.filter.chain,
+                                 p.filter.prio, p.filter.handle});
       if (sw != installed->end()) {
         r.match = netlink::DebugString(sw->second.keys);
         r.packets = sw->second.status.packets;
@@ -258,7 +259,8 @@ void Agent::CollectMetrics() {
         if (!IsDrop(p.filter)) continue;
         const std::string id = OwnerOf(p.filter.origin, reconciler_.effective().ports);
         if (id.empty()) continue;
-        auto f = installed->find({p.filter.chain, p.filter.prio, p.filter.handle});
+        auto f = installed->find({netlink::TcBlock{reconciler_.block_index()}, p.filter.chain,
+                                  p.filter.prio, p.filter.handle});
         if (f != installed->end()) drops[id] += f->second.status.packets;
       }
       for (const auto& [id, port] : reconciler_.effective().ports) {

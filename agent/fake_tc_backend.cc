@@ -195,7 +195,9 @@ std::vector<absl::Status> FakeTcBackend::Apply(const std::vector<TcOp>& ops) {
       continue;
     }
     writes_.Count(op.kind);
-    out.push_back(ApplyOne(op));
+    absl::Status fault = fault_ ? fault_(op) : absl::OkStatus();
+    out.push_back(fault.ok() ? ApplyOne(op) : fault);
+    if (observer_) observer_(op, out.back());
   }
   return out;
 }
@@ -205,10 +207,10 @@ absl::StatusOr<std::map<uint32_t, uint32_t>> FakeTcBackend::DumpClsact() {
   return clsact_;
 }
 
-absl::StatusOr<std::vector<netlink::FlowerFilter>> FakeTcBackend::DumpBlock(uint32_t block) {
+absl::StatusOr<std::vector<netlink::FlowerFilter>> FakeTcBackend::DumpFilters(
+    const netlink::FilterOwner& owner) {
   ++dump_calls_;
   std::vector<netlink::FlowerFilter> out;
-  const netlink::FilterOwner owner = netlink::TcBlock{block};
   for (const auto& [key, f] : filters_) {
     if (std::get<0>(key) != owner) continue;
     netlink::FlowerFilter dumped = f;

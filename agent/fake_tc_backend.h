@@ -48,7 +48,8 @@ class FakeTcBackend : public TcBackend {
   static FilterKey KeyOf(const netlink::FlowerFilter& f);
 
   absl::StatusOr<std::map<uint32_t, uint32_t>> DumpClsact() override;
-  absl::StatusOr<std::vector<netlink::FlowerFilter>> DumpBlock(uint32_t block) override;
+  absl::StatusOr<std::vector<netlink::FlowerFilter>> DumpFilters(
+      const netlink::FilterOwner& owner) override;
   std::vector<absl::Status> Apply(const std::vector<TcOp>& ops) override;
 
   // Devices. Removing one (a VF reset, a representor going away) drops its
@@ -59,6 +60,15 @@ class FakeTcBackend : public TcBackend {
   // Accepts skip_sw filters the predicate returns OK for; its error status
   // (errno via TcErrnoStatus, say) is the answer otherwise. Unset: veth.
   void SetHardware(HardwareFn accepts) { hardware_ = std::move(accepts); }
+
+  // Called after each single op of Apply with its answer, so a test can check
+  // an invariant of the installed state between any two writes.
+  using OpObserver = std::function<void(const TcOp&, const absl::Status&)>;
+  void SetObserver(OpObserver observer) { observer_ = std::move(observer); }
+  // Fault injection: an op the predicate returns an error for gets that
+  // error (counted as a write, state unchanged). Unset: no faults.
+  using FaultFn = std::function<absl::Status(const TcOp&)>;
+  void SetFault(FaultFn fault) { fault_ = std::move(fault); }
 
   // Sets the counters a dump reports for an installed filter; NotFound if absent.
   absl::Status SetCounters(const FilterKey& key, uint64_t packets, uint64_t bytes);
@@ -73,9 +83,10 @@ class FakeTcBackend : public TcBackend {
   const std::map<FilterKey, netlink::FlowerFilter>& filters() const { return filters_; }
   const TcWriteCounts& writes() const { return writes_; }
   void ResetWrites() { writes_ = {}; }
-  // Calls of Apply, DumpClsact and DumpBlock.
+  // Calls of Apply, and of the dumps (DumpClsact and DumpFilters).
   int apply_calls() const { return apply_calls_; }
   int dump_calls() const { return dump_calls_; }
+  void ResetCalls() { apply_calls_ = dump_calls_ = 0; }
 
  private:
   struct Counters {
@@ -100,6 +111,8 @@ class FakeTcBackend : public TcBackend {
   std::map<FilterKey, netlink::FlowerFilter> filters_;
   std::map<FilterKey, Installed> installed_;
   HardwareFn hardware_;
+  OpObserver observer_;
+  FaultFn fault_;
   TcWriteCounts writes_;
   int apply_calls_ = 0;
   int dump_calls_ = 0;

@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "agent/tc_errno_status.h"
+#include "agent/tc_event.h"
 #include "agent/tc_op_encode.h"
 #include "netlink/qdisc_codec.h"
 #include "netlink/tc_codec.h"
@@ -35,25 +36,12 @@ class Scratch {
   std::array<uint32_t, kMaxMessageBytes / 4> words_{};
 };
 
-// The classifier kind (TCA_KIND) of a dumped filter message; empty when it
-// has none (the per-prio records a dump interleaves).
-std::string KindOf(const netlink::Message& m) {
-  if (m.size() < NLMSG_HDRLEN + sizeof(tcmsg)) return "";
-  const auto* h = reinterpret_cast<const nlmsghdr*>(m.data());
-  if (h->nlmsg_type != RTM_NEWTFILTER || h->nlmsg_len > m.size()) return "";
-  // Walks the attributes after the tcmsg by hand (mnl_attr_for_each casts
-  // away const).
-  size_t off = NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(tcmsg));
-  while (off + sizeof(nlattr) <= h->nlmsg_len) {
-    const auto* a = reinterpret_cast<const nlattr*>(m.data() + off);
-    if (a->nla_len < sizeof(nlattr) || off + a->nla_len > h->nlmsg_len) break;
-    if ((a->nla_type & NLA_TYPE_MASK) == TCA_KIND) {
-      const char* p = reinterpret_cast<const char*>(a) + NLA_HDRLEN;
-      return std::string(p, strnlen(p, a->nla_len - NLA_HDRLEN));
-    }
-    off += NLA_ALIGN(a->nla_len);
+std::string OwnerName(const netlink::FilterOwner& owner) {
+  if (const auto* block = std::get_if<netlink::TcBlock>(&owner)) {
+    return absl::StrCat("block ", block->index);
   }
-  return "";
+  const auto& dev = std::get<netlink::TcDevice>(owner);
+  return absl::StrCat("ifindex ", dev.ifindex, " parent ", absl::Hex(dev.parent));
 }
 
 }  // namespace
@@ -83,10 +71,12 @@ absl::StatusOr<std::map<uint32_t, uint32_t>> NetlinkTcBackend::DumpClsact() {
   return out;
 }
 
-absl::StatusOr<std::vector<netlink::FlowerFilter>> NetlinkTcBackend::DumpBlock(uint32_t block) {
+absl::StatusOr<std::vector<netlink::FlowerFilter>> NetlinkTcBackend::DumpFilters(
+    const netlink::FilterOwner& owner) {
   Scratch scratch;
-  absl::StatusOr<size_t> n =
-      netlink::EncodeDumpFilters(netlink::TcBlock{block}, std::nullopt, 0, scratch.span());
+  // A block: tcm_ifindex TCM_IFINDEX_MAGIC_BLOCK, tcm_block_index; a device
+  // hook: tcm_ifindex and tcm_parent (the codec fills both from the owner).
+  absl::StatusOr<size_t> n = netlink::EncodeDumpFilters(owner, std::nullopt, 0, scratch.span());
   if (!n.ok()) return n.status();
   absl::StatusOr<std::vector<netlink::Message>> parts = socket_->DumpWithRetry(scratch.Take(*n));
   if (!parts.ok()) return parts.status();
@@ -94,11 +84,11 @@ absl::StatusOr<std::vector<netlink::FlowerFilter>> NetlinkTcBackend::DumpBlock(u
   for (const netlink::Message& m : *parts) {
     // Other classifiers in the block (the agent's activation BPF hook at
     // chain 0 prio 1) are not the reconciler's business.
-    if (const std::string kind = KindOf(m); !kind.empty() && kind != "flower") continue;
+    if (const std::string kind = FilterKind(m); !kind.empty() && kind != "flower") continue;
     absl::StatusOr<std::optional<netlink::FlowerFilter>> f = netlink::DecodeFilterMessage(m);
     if (!f.ok()) {
       return absl::Status(f.status().code(),
-                          absl::StrCat("block ", block, " dump: ", f.status().message()));
+                          absl::StrCat(OwnerName(owner), " dump: ", f.status().message()));
     }
     if (f->has_value()) out.push_back(**std::move(f));
   }

@@ -23,7 +23,8 @@ class NetlinkTcBackend : public TcBackend {
   static absl::StatusOr<std::unique_ptr<NetlinkTcBackend>> Open();
 
   absl::StatusOr<std::map<uint32_t, uint32_t>> DumpClsact() override;
-  absl::StatusOr<std::vector<netlink::FlowerFilter>> DumpBlock(uint32_t block) override;
+  absl::StatusOr<std::vector<netlink::FlowerFilter>> DumpFilters(
+      const netlink::FilterOwner& owner) override;
   std::vector<absl::Status> Apply(const std::vector<TcOp>& ops) override;
 
   // Write requests sent to the kernel so far (dumps are not writes), counted

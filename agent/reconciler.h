@@ -6,13 +6,23 @@
 //   desired snapshot -> effective snapshot (ports whose representor is
 //   present) -> pipeline IR (incremental compiler) -> placement (hardware +
 //   slow path, offers answered from the offer book or by the kernel) ->
-//   kernel filters (offload/tc_translate) -> diff against a fresh dump of the
-//   block and the clsact qdiscs -> writes: qdiscs first, then creates and
-//   replaces from the deepest chain up to chain 0 (so a jump never lands in a
-//   chain still being filled), then deletes from chain 0 down. A restart with
-//   an unchanged desired state therefore dumps, finds nothing to do and
-//   writes nothing; a filter or qdisc someone removed or changed is put back
-//   by the next pass.
+//   kernel filters (offload/tc_translate) -> diff against the installed set
+//   (agent/installed_set.h: what the reconciler's own acknowledged writes
+//   put in the kernel, as hashes) -> writes: qdiscs first, then creates and
+//   replaces, then deletes, each in jump-graph order (agent/filter_plan.h,
+//   agent/write_order.h).
+//
+// Cost: a pass with nothing to change dumps nothing and writes nothing; a
+// change costs its own writes. Only an audit dumps: the clsact qdiscs, the
+// block and the egress hook of every representor in the view, compared by
+// hash; drift is repaired and the installed set rebuilt from the dump. A
+// pass audits when it is the first, after RequestAudit() (the agent asks on
+// ENOBUFS, on a tc event its writes did not cause, and every tenth periodic
+// resync), and after a write whose outcome left the installed set unsure.
+// Contract: a filter or qdisc someone else changes is NOT seen by passes in
+// between; it is put back by the next audit. A restart audits once (the new
+// process knows nothing) and, with an unchanged desired state, writes
+// nothing.
 //
 // Offers: first a probe per device set (one skip_sw filter): a block with a
 // device that cannot offload refuses it before any driver is asked, and then
@@ -31,14 +41,16 @@
 #include <optional>
 #include <set>
 #include <string>
-#include <tuple>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "agent/checkpoint.h"
+#include "agent/installed_set.h"
 #include "agent/log.h"
 #include "agent/tc_backend.h"
+#include "agent/tc_event.h"
 #include "offload/placement.h"
 #include "offload/tc_translate.h"
 #include "policy/compiler.h"
@@ -72,6 +84,8 @@ class OfferBook {
 
 struct ReconcileReport {
   absl::Status status;                    // first error, if any (the pass still did what it could)
+  bool audited = false;                   // dumped and compared the kernel's state (see above)
+  int dumps = 0;                          // dump requests made (audits only)
   int writes = 0;                         // kernel writes, offers included
   int errors = 0;                         // writes that failed
   int offers = 0;                         // filters offered to the hardware in this pass
@@ -80,8 +94,6 @@ struct ReconcileReport {
   absl::Duration took;
 };
 
-using FilterKey = std::tuple<uint32_t, uint16_t, uint32_t>;  // chain, prio, kernel handle
-
 class Reconciler {
  public:
   Reconciler(TcBackend& tc, Logger& log, uint32_t block_index);
@@ -89,14 +101,28 @@ class Reconciler {
   ReconcileReport Run(const policy::Snapshot& desired, const policy::SlotAssignment& slots,
                       const EswitchView& view, OfferBook& offers);
 
+  // Makes the next pass an audit (see above).
+  void RequestAudit() { installed_.RequestAudit(); }
+  bool audit_due() const { return installed_.audit_needed(); }
+
+  // True when `event` is what the reconciler's own writes of the last pass
+  // caused (a created or replaced filter whose hash the installed set holds,
+  // a deleted filter it does not hold or holds with other content (a
+  // reshape), an offer it made and took back, a
+  // clsact it created or removed), or concerns nothing the reconciler
+  // manages (another classifier, another block or device, other objects).
+  // Anything else is drift, for the agent to audit.
+  bool ExplainsEvent(const TcEvent& event) const;
+
   // Of the last pass: the ports that were compiled, the IR and its placement.
   const policy::Snapshot& effective() const { return effective_; }
   const policy::Pipeline& pipeline() const { return pipeline_; }
   const offload::PlacementResult& placement() const { return placement_; }
   uint32_t block_index() const { return block_; }
 
-  // The block as the kernel holds it now, by (chain, prio, handle), with
-  // counters.
+  // The filters the reconciler manages (the block, the egress hooks of the
+  // representors of the last pass) as the kernel holds them now, by key,
+  // with counters. A dump: for queries, not passes.
   absl::StatusOr<std::map<FilterKey, netlink::FlowerFilter>> DumpInstalled() const;
   // The IR filters of the last pass that the kernel holds exactly as
   // translated (a failed or lost write leaves its filter out), for tracing
@@ -104,8 +130,18 @@ class Reconciler {
   absl::StatusOr<policy::Pipeline> InstalledPipeline() const;
 
  private:
+  absl::Status Audit(const EswitchView& view, ReconcileReport& report);
   absl::Status SyncQdiscs(const EswitchView& view, ReconcileReport& report,
                           std::vector<TcOp>& late_deletes);
+  std::map<FilterKey, netlink::FlowerFilter> Wanted(ReconcileReport& report);
+  // Updates the installed set from the answers to `ops`; counts and logs
+  // failures.
+  void RecordResults(const std::vector<TcOp>& ops, const std::vector<absl::Status>& results,
+                     ReconcileReport& report);
+  // Takes back offers (deletes), remembering them for ExplainsEvent.
+  void Undo(const std::vector<TcOp>& deletes, ReconcileReport& report);
+  // The block and the egress hooks of the representors in `view`.
+  std::vector<netlink::FilterOwner> ManagedOwners(const EswitchView& view) const;
   offload::OfferFn MakeOffer(const offload::DeviceResolver& devices, OfferBook& offers,
                              ReconcileReport& report);
   void PreOffer(const offload::DeviceResolver& devices, OfferBook& offers, ReconcileReport& report);
@@ -122,6 +158,9 @@ class Reconciler {
   offload::DeviceResolver devices_;  // resolves through view_
   policy::Pipeline pipeline_;
   offload::PlacementResult placement_;
+  InstalledSet installed_;
+  // Offers of the last pass (created and taken back): key and content hash.
+  std::set<std::pair<FilterKey, uint64_t>> transient_;
   std::set<std::string> used_offers_;   // offer keys asked for in this pass
   bool block_refuses_offload_ = false;  // the probe says: nothing can be offloaded
 };

@@ -1,7 +1,7 @@
-// The reconciler's narrow view of the kernel's tc state: clsact qdiscs and the
-// flower filters of one shared block. Two implementations: NetlinkTcBackend
-// (agent/netlink_tc_backend.h, the real kernel over netlink) and
-// FakeTcBackend (agent/fake_tc_backend.h, in memory, for unit tests).
+// The reconciler's narrow view of the kernel's tc state: clsact qdiscs and
+// flower filters, of one shared block and of devices' clsact hooks. Two implementations:
+// NetlinkTcBackend (agent/netlink_tc_backend.h, the real kernel over netlink) and FakeTcBackend
+// (agent/fake_tc_backend.h, in memory, for unit tests).
 //
 // Synchronous on purpose: the reconciler runs one pass to completion on the
 // reactor thread; the real backend uses its own private io_context for its
@@ -37,10 +37,17 @@ class TcBackend {
   virtual ~TcBackend() = default;
   // Devices that have a clsact qdisc: ifindex -> ingress block (0: private).
   virtual absl::StatusOr<std::map<uint32_t, uint32_t>> DumpClsact() = 0;
-  // Every flower filter of shared block `block`, decoded (status and stats
-  // filled); filters of other classifiers (the activation BPF hook) are left out.
-  // A dump interrupted by concurrent changes is retried internally.
-  virtual absl::StatusOr<std::vector<netlink::FlowerFilter>> DumpBlock(uint32_t block) = 0;
+  // Every flower filter of `owner` (a shared block, or one clsact hook of a
+  // device: TcDevice{ifindex, kClsactIngressParent or kClsactEgressParent}),
+  // decoded (status and stats filled); filters of other classifiers (the
+  // activation BPF hook) are left out. A device without clsact has none. A
+  // dump interrupted by concurrent changes is retried internally.
+  virtual absl::StatusOr<std::vector<netlink::FlowerFilter>> DumpFilters(
+      const netlink::FilterOwner& owner) = 0;
+  // DumpFilters of shared block `block`.
+  absl::StatusOr<std::vector<netlink::FlowerFilter>> DumpBlock(uint32_t block) {
+    return DumpFilters(netlink::TcBlock{block});
+  }
   // Applies `ops` in order, batched; one status per op, in order. A failing op
   // does not stop the ones after it. Statuses carry errno and extack as
   // netlink::DecodeAck builds them (netlink::ErrnoFromStatus /

@@ -1,0 +1,111 @@
+#include "agent/filter_plan.h"
+
+#include <set>
+#include <tuple>
+#include <utility>
+
+#include "agent/filter_hash.h"
+#include "agent/write_order.h"
+
+namespace vfguard::agent {
+namespace {
+
+using Prio = std::tuple<netlink::FilterOwner, uint32_t, uint16_t>;  // owner, chain, prio
+
+Prio PrioOf(const FilterKey& k) { return {k.owner, k.chain, k.prio}; }
+
+TcOp UpsertOp(TcOp::Kind kind, const netlink::FlowerFilter& f) {
+  TcOp op;
+  op.kind = kind;
+  op.filter = f;
+  return op;
+}
+
+std::vector<TcOp> Ordered(std::vector<TcOp> ops, const std::vector<JumpNode>& nodes, WriteKind kind,
+                          bool& cyclic) {
+  WriteOrder order = OrderWrites(nodes, kind);
+  cyclic = cyclic || order.cyclic;
+  std::vector<TcOp> out;
+  out.reserve(ops.size());
+  for (size_t i : order.order) out.push_back(std::move(ops[i]));
+  return out;
+}
+
+}  // namespace
+
+TcOp DeleteOp(const FilterKey& key, uint16_t protocol) {
+  TcOp op;
+  op.kind = TcOp::Kind::kDeleteFilter;
+  op.filter.owner = key.owner;
+  op.filter.chain = key.chain;
+  op.filter.prio = key.prio;
+  op.filter.handle = key.handle;
+  op.filter.protocol = protocol;
+  return op;
+}
+
+FilterPlan PlanFilterWrites(const std::map<FilterKey, netlink::FlowerFilter>& want,
+                            const InstalledSet& have) {
+  std::map<FilterKey, uint64_t> want_shape;
+  std::map<Prio, std::set<uint64_t>> prio_shapes;
+  for (const auto& [key, f] : want) {
+    const uint64_t shape = ShapeHash(f);
+    want_shape[key] = shape;
+    prio_shapes[PrioOf(key)].insert(shape);
+  }
+  std::map<Prio, std::vector<TcOp>> early;  // reshape deletes, by the prio they empty
+  std::set<FilterKey> emptied;
+  std::vector<TcOp> deletes;
+  std::vector<JumpNode> delete_nodes;
+  for (const auto& [key, entry] : have.filters()) {
+    auto ws = prio_shapes.find(PrioOf(key));
+    auto w = want_shape.find(key);
+    const bool reshaped = w != want_shape.end() && w->second != entry.shape;
+    const bool foreign_shape = ws != prio_shapes.end() && !ws->second.contains(entry.shape);
+    if (reshaped || foreign_shape) {
+      early[PrioOf(key)].push_back(DeleteOp(key, entry.protocol));
+      emptied.insert(key);
+    } else if (w == want_shape.end()) {
+      deletes.push_back(DeleteOp(key, entry.protocol));
+      std::optional<uint32_t> jump;
+      if (entry.jump != InstalledEntry::kNoJump) jump = entry.jump;
+      delete_nodes.push_back({key, jump});
+    }
+  }
+  std::vector<TcOp> upserts;
+  std::vector<JumpNode> upsert_nodes;
+  for (const auto& [key, f] : want) {
+    const InstalledEntry* h = have.Find(key);
+    if (h == nullptr || emptied.contains(key)) {
+      upserts.push_back(UpsertOp(TcOp::Kind::kCreateFilter, f));
+    } else if (h->content != ContentHash(f)) {
+      upserts.push_back(UpsertOp(TcOp::Kind::kReplaceFilter, f));
+    } else {
+      continue;
+    }
+    upsert_nodes.push_back({key, JumpTarget(f)});
+  }
+  FilterPlan plan;
+  upserts = Ordered(std::move(upserts), upsert_nodes, WriteKind::kUpserts, plan.cyclic);
+  deletes = Ordered(std::move(deletes), delete_nodes, WriteKind::kDeletes, plan.cyclic);
+  plan.ops.reserve(emptied.size() + upserts.size() + deletes.size());
+  // Reshape deletes whose prio gets no write go first, as they always did.
+  std::set<Prio> written;
+  for (const TcOp& op : upserts) written.insert(PrioOf(KeyOf(op.filter)));
+  for (auto& [prio, ops] : early) {
+    if (!written.contains(prio)) plan.ops.insert(plan.ops.end(), ops.begin(), ops.end());
+  }
+  for (TcOp& op : upserts) {
+    auto e = early.find(PrioOf(KeyOf(op.filter)));
+    if (e != early.end() && written.contains(e->first)) {
+      plan.ops.insert(plan.ops.end(), e->second.begin(), e->second.end());
+      early.erase(e);
+    }
+    plan.ops.push_back(std::move(op));
+  }
+  plan.ops.insert(plan.ops.end(), std::make_move_iterator(deletes.begin()),
+                  std::make_move_iterator(deletes.end()));
+  return plan;
+}
+
+}  // namespace vfguard::agent

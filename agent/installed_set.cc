@@ -1,0 +1,49 @@
+#include "agent/installed_set.h"
+
+#include <algorithm>
+
+#include "agent/filter_hash.h"
+#include "agent/write_order.h"
+
+namespace vfguard::agent {
+
+FilterKey KeyOf(const netlink::FlowerFilter& f) { return {f.owner, f.chain, f.prio, f.handle}; }
+
+InstalledEntry EntryOf(const netlink::FlowerFilter& f) {
+  const std::optional<uint32_t> jump = JumpTarget(f);
+  return {f.protocol, jump.value_or(InstalledEntry::kNoJump), ShapeHash(f), ContentHash(f)};
+}
+
+const InstalledEntry* InstalledSet::Find(const FilterKey& key) const {
+  auto it = filters_.find(key);
+  return it == filters_.end() ? nullptr : &it->second;
+}
+
+void InstalledSet::Record(const netlink::FlowerFilter& f) { filters_[KeyOf(f)] = EntryOf(f); }
+
+void InstalledSet::Erase(const FilterKey& key) { filters_.erase(key); }
+
+void InstalledSet::ReplaceOwner(const netlink::FilterOwner& owner,
+                                const std::vector<netlink::FlowerFilter>& dumped) {
+  std::erase_if(filters_, [&](const auto& kv) { return kv.first.owner == owner; });
+  for (const netlink::FlowerFilter& f : dumped) {
+    // Hashes of what the kernel holds, without what it only reports.
+    filters_[KeyOf(f)] = EntryOf(netlink::WithoutStatus(f));
+  }
+}
+
+void InstalledSet::RetainOwners(const std::vector<netlink::FilterOwner>& keep) {
+  std::erase_if(filters_, [&](const auto& kv) {
+    return std::find(keep.begin(), keep.end(), kv.first.owner) == keep.end();
+  });
+}
+
+void InstalledSet::EraseClsact(uint32_t ifindex) {
+  clsact_.erase(ifindex);
+  std::erase_if(filters_, [&](const auto& kv) {
+    const auto* dev = std::get_if<netlink::TcDevice>(&kv.first.owner);
+    return dev != nullptr && dev->ifindex == ifindex;
+  });
+}
+
+}  // namespace vfguard::agent

@@ -1,0 +1,92 @@
+// What the reconciler believes the kernel holds: every flower filter it
+// manages (in the shared block and on devices' clsact hooks) as a compact
+// entry, and the clsact qdiscs it manages.
+//
+// The set is kept from the reconciler's own acknowledged writes, not from
+// dumps: a create or replace the kernel accepted records the filter; a
+// delete it accepted, or that found nothing (ENOENT), erases it. A write
+// whose outcome is unknown (failed for any other reason than "the kernel
+// refused to create it") erases the entry and marks the set as needing an
+// audit, so the next pass dumps and repairs. An audit rebuilds the whole
+// set from a dump (Replace*).
+//
+// Changes made behind the agent's back are invisible here until an audit;
+// that is the contract that lets a pass with nothing to do cost no dump
+// (DESIGN.md, "Cost rules").
+#ifndef VFGUARD_AGENT_INSTALLED_SET_H_
+#define VFGUARD_AGENT_INSTALLED_SET_H_
+
+#include <compare>
+#include <cstdint>
+#include <map>
+#include <vector>
+
+#include "netlink/tc_types.h"
+
+namespace vfguard::agent {
+
+// What identifies a filter in the kernel: where it lives and its (chain,
+// prio, handle). The owner is part of it: the same (chain, prio, handle) on
+// the block and on a representor's egress hook are different filters.
+struct FilterKey {
+  netlink::FilterOwner owner;
+  uint32_t chain = 0;
+  uint16_t prio = 0;
+  uint32_t handle = 0;
+  auto operator<=>(const FilterKey&) const = default;
+};
+
+FilterKey KeyOf(const netlink::FlowerFilter& f);
+
+// Per filter only what a pass needs: the protocol (a delete must name it),
+// its jump target (deletes go in jump-graph order), the shape (whether a replace is possible) and
+// the content (whether one is needed), both as hashes (agent/filter_hash.h).
+struct InstalledEntry {
+  static constexpr uint32_t kNoJump = UINT32_MAX;  // chains are < 2^28
+  uint16_t protocol = 0;
+  uint32_t jump = kNoJump;  // the chain its actions jump to (deletes are ordered by it)
+  uint64_t shape = 0;
+  uint64_t content = 0;
+  bool operator==(const InstalledEntry&) const = default;
+};
+
+InstalledEntry EntryOf(const netlink::FlowerFilter& f);
+
+class InstalledSet {
+ public:
+  using Filters = std::map<FilterKey, InstalledEntry>;
+
+  const Filters& filters() const { return filters_; }
+  const InstalledEntry* Find(const FilterKey& key) const;
+  // A filter the kernel accepted (created or replaced).
+  void Record(const netlink::FlowerFilter& f);
+  // A filter the kernel deleted or did not have; nothing if absent.
+  void Erase(const FilterKey& key);
+  // Rebuilds the filters of `owner` from a dump of it.
+  void ReplaceOwner(const netlink::FilterOwner& owner,
+                    const std::vector<netlink::FlowerFilter>& dumped);
+  // Forgets every filter whose owner is not in `keep` (hooks that were not
+  // dumped at an audit are not known any more).
+  void RetainOwners(const std::vector<netlink::FilterOwner>& keep);
+
+  // clsact qdiscs: ifindex -> ingress block (0: private).
+  const std::map<uint32_t, uint32_t>& clsact() const { return clsact_; }
+  void RecordClsact(uint32_t ifindex, uint32_t block) { clsact_[ifindex] = block; }
+  // The clsact of `ifindex` is gone, and with it the filters on its hooks.
+  void EraseClsact(uint32_t ifindex);
+  void ReplaceClsact(std::map<uint32_t, uint32_t> dumped) { clsact_ = std::move(dumped); }
+
+  // Set when the set may differ from the kernel; cleared by the audit.
+  bool audit_needed() const { return audit_needed_; }
+  void RequestAudit() { audit_needed_ = true; }
+  void AuditDone() { audit_needed_ = false; }
+
+ private:
+  Filters filters_;
+  std::map<uint32_t, uint32_t> clsact_;
+  bool audit_needed_ = true;  // nothing is known before the first dump
+};
+
+}  // namespace vfguard::agent
+
+#endif  // VFGUARD_AGENT_INSTALLED_SET_H_

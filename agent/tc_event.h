@@ -1,0 +1,42 @@
+// A tc notification (RTNLGRP_TC) decoded for the question the agent asks of
+// it: did the reconciler's own writes cause it? (Reconciler::ExplainsEvent.)
+#ifndef VFGUARD_AGENT_TC_EVENT_H_
+#define VFGUARD_AGENT_TC_EVENT_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
+#include "netlink/qdisc_codec.h"
+#include "netlink/tc_types.h"
+
+namespace vfguard::agent {
+
+struct TcEvent {
+  enum class Kind : uint8_t {
+    kFilter,           // a flower filter created/replaced or deleted
+    kOtherClassifier,  // a filter of another classifier (the activation BPF hook)
+    kQdisc,            // a qdisc created or deleted
+    kOther,            // anything else (chains, actions): not the reconciler's
+  };
+  Kind kind = Kind::kOther;
+  bool deleted = false;  // RTM_DEL*
+  // kFilter: the filter; nullopt for a record without a handle (a whole prio
+  // or chain went away).
+  std::optional<netlink::FlowerFilter> filter;
+  netlink::QdiscInfo qdisc;  // kQdisc
+};
+
+// Errors: a filter or qdisc message that does not decode.
+absl::StatusOr<TcEvent> DecodeTcEvent(absl::Span<const uint8_t> msg);
+
+// The classifier kind (TCA_KIND) of an RTM_{NEW,DEL}TFILTER message; empty
+// when it has none (the per-prio records a dump interleaves) or the message
+// is not a filter.
+std::string FilterKind(absl::Span<const uint8_t> msg);
+
+}  // namespace vfguard::agent
+
+#endif  // VFGUARD_AGENT_TC_EVENT_H_
