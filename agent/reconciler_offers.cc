@@ -138,6 +138,7 @@ void Reconciler::PreOffer(const offload::DeviceResolver& devices, OfferBook& off
   std::vector<std::string> keys;
   std::set<std::string> batched;
   for (const policy::Filter& f : pipeline_.filters) {
+    if (offload::NeverInHardware(f)) continue;  // placement never asks for these
     absl::StatusOr<FlowerFilter> hw = offload::ToKernelFilter(f, block_, Copy::kHardware, devices);
     if (!hw.ok()) continue;  // reported when the slow-path copy fails the same way
     std::string key = OfferKey(*hw);

@@ -105,14 +105,14 @@ class Planner {
       if (chains_[key.first] != ChainState::kGroups || group_traps_.count(key)) continue;
       std::vector<const Filter*> members;
       for (size_t i : groups_[key]) members.push_back(&pipeline_.filters[i]);
-      std::optional<Filter> trap = TrapForGroup(members, offer_);
+      std::optional<Filter> trap = TrapForGroup(members, trap_offer_);
       if (trap) {
         group_traps_.emplace(key, *trap);
         continue;
       }
       uint32_t chain = key.first;
       std::optional<Filter> chain_trap =
-          TrapForChain(chain, chain_groups_[chain].front().second, offer_);
+          TrapForChain(chain, chain_groups_[chain].front().second, trap_offer_);
       chains_[chain] = chain_trap ? ChainState::kChainTrap : ChainState::kNoHardware;
       if (chain_trap) chain_traps_.emplace(chain, *chain_trap);
       changed_ = true;
@@ -264,8 +264,27 @@ class Planner {
               [](const Filter& a, const Filter& b) { return a.Key() < b.Key(); });
   }
 
+  // A trap with the same protocol and masked key as a slow-path filter of its
+  // (chain, prio) cannot be installed (flower: EEXIST, whatever the skip
+  // flags), so such a candidate counts as refused and a coarser trap, or the
+  // chain trap at a free prio, is tried instead.
+  absl::Status OfferTrap(const Filter& trap) const {
+    auto it = groups_.find({trap.chain, trap.prio});
+    if (it != groups_.end()) {
+      for (size_t i : it->second) {
+        const Filter& member = pipeline_.filters[i];
+        if (member.protocol == trap.protocol && member.match == trap.match) {
+          return absl::AlreadyExistsError(
+              absl::StrCat("the trap would have the key of \"", member.origin, "\""));
+        }
+      }
+    }
+    return offer_(trap);
+  }
+
   const policy::Pipeline& pipeline_;
   const OfferFn& offer_;
+  const OfferFn trap_offer_ = [this](const Filter& trap) { return OfferTrap(trap); };
   std::map<GroupKey, std::vector<size_t>> groups_;
   std::map<uint32_t, std::vector<GroupKey>> chain_groups_;  // sorted by prio
   std::map<uint32_t, ChainState> chains_;

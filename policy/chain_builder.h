@@ -40,11 +40,13 @@ struct Chains {
   // One flood list per network, for frames from its ports and the uplink.
   static uint32_t Flood(uint32_t slot) { return NetworkBase(slot) + 2; }
   // The flood list holds one filter per 31 port slots (at most 31 mirrors
-  // and a `continue` per filter), at prio 1 + (slot - 1) / 31, so a port
-  // joining changes one filter; the tail follows at these prios.
+  // and a `continue` per filter), at prio 2 + (slot - 1) / 31, so a port
+  // joining changes one filter; the tail follows at these prios. Prio 1
+  // stays free for the hardware's trap of the whole list (placement: a trap
+  // cannot share a chunk's key, and the hardware never holds the copies).
   static constexpr uint32_t kFloodSlotsPerFilter = 31;
   static uint16_t FloodChunkPrio(uint32_t port_slot) {
-    return static_cast<uint16_t>(1 + (port_slot - 1) / kFloodSlotsPerFilter);
+    return static_cast<uint16_t>(2 + (port_slot - 1) / kFloodSlotsPerFilter);
   }
   static constexpr uint16_t kFloodFromUplinkPrio = 0xfffe;  // indev uplink: stop
   static constexpr uint16_t kFloodToUplinkPrio = 0xffff;    // from ports: to the uplink

@@ -102,7 +102,7 @@ absl::Status CompileNetworkFlood(const CompileContext& ctx, const Network& net,
     chunks[Chains::FloodChunkPrio(slot)].push_back(Mirror(DeviceRef::OfPort(q->id)));
   }
   for (auto& [prio, actions] : chunks) {
-    const uint32_t first_slot = (prio - 1u) * Chains::kFloodSlotsPerFilter + 1;
+    const uint32_t first_slot = (prio - 2u) * Chains::kFloodSlotsPerFilter + 1;
     actions.push_back(Continue());
     out.push_back(ListFilter(chain, prio, std::move(actions),
                              absl::StrCat(who, "copies to ports of slots ", first_slot, "..",

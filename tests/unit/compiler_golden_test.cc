@@ -160,7 +160,7 @@ TEST(CompilerGolden, ForwardingAndFloodOfAVlanNetwork) {
   // from there.
   EXPECT_EQ(Chain(*p, flood_chain),
             (std::vector<std::string>{
-                "1/1 0x3 -> mirred egress mirror port:a; mirred egress mirror port:b; continue",
+                "2/1 0x3 -> mirred egress mirror port:a; mirred egress mirror port:b; continue",
                 "65534/1 0x3 indev=uplink -> drop",
                 "65535/1 0x3 -> vlan push id 100; mirred egress redirect uplink",
             }));

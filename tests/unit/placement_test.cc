@@ -255,7 +255,9 @@ TEST(Placement, CopiesToPortsAndEgressHooksNeverReachTheHardware) {
     return absl::OkStatus();
   };
   Filter post = Make(3, 1, 1, {Goto(9)});
-  Filter flood = Make(9, 1, 1, {Mirror("a"), Mirror("b"), Action{Kind::kContinue}});
+  Filter flood = Make(9, 2, 1, {Mirror("a"), Mirror("b"), Action{Kind::kContinue}});
+  flood.match = policy::FlowerMatch{};
+  flood.protocol = policy::kEthAll;
   Filter tail = Make(9, 0xffff, 1, {Drop()});
   Filter hook = Make(0x10000001, 1, 1, {Drop()});
   hook.egress_of = DeviceRef::OfPort("a");
@@ -265,8 +267,10 @@ TEST(Placement, CopiesToPortsAndEgressHooksNeverReachTheHardware) {
   EXPECT_EQ(r.filters[1].placement, Placement::kTrap);
   EXPECT_NE(r.filters[1].hw_status.message().find("egress hook"), std::string::npos);
   ASSERT_TRUE(r.filters[1].trap.has_value());
+  // The trap cannot share the list filter's key (EEXIST): the whole chain
+  // is trapped at its free prio 1 instead.
   EXPECT_EQ(r.filters[1].trap->Key(), std::make_tuple(9u, uint16_t{1}, 1u));
-  EXPECT_EQ(r.filters[1].trap->match, flood.match) << "the trap covers the list filter";
+  EXPECT_EQ(r.filters[1].trap->match, policy::FlowerMatch{});
   EXPECT_EQ(r.filters[3].placement, Placement::kSlowPathOnly);
   EXPECT_FALSE(r.filters[3].trap.has_value());
   for (const Filter& f : r.HardwarePipeline().filters) {

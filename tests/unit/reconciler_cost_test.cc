@@ -312,6 +312,60 @@ TEST_F(ReconcilerCostTest, AOnePortChangeCostsThatPortsFiltersAndAConstant) {
   EXPECT_EQ(large.remove_writes, small.remove_writes);
 }
 
+// A port joining the shared flat network of `others` ports: (writes of the
+// pass, filters it added). Its MAC entries and one flood-list chunk are the
+// only shared filters it touches (docs/pipeline.md).
+std::pair<int, int> JoinFlatNetwork(int others, Logger& log) {
+  FakeTcBackend fake;
+  fake.AddDevice(1, "uplink0");
+  EswitchView view;
+  view.uplink = offload::Netdev{1, "uplink0"};
+  policy::Snapshot before = Load(kPolicy);
+  before.ports.erase("e");
+  before.ports.erase("b");
+  const policy::Port model = before.ports.at("a");
+  before.ports.clear();
+  for (int i = 0; i <= others; ++i) {
+    policy::Port p = model;
+    p.id = absl::StrCat("p", i);
+    p.mac.bytes[4] = static_cast<uint8_t>(i / 256);
+    p.mac.bytes[5] = static_cast<uint8_t>(i % 256);
+    p.fixed_ips = {*policy::IpAddr::Parse(absl::StrCat("10.0.", i / 256, ".", i % 256 + 1))};
+    p.representor.ref = static_cast<uint32_t>(100 + i);
+    before.ports[p.id] = p;
+    fake.AddDevice(100 + i, absl::StrCat("rep", 100 + i));
+    if (i < others) view.port_representors[p.id] = {100u + i, absl::StrCat("rep", 100 + i)};
+  }
+  // The last port's representor appears later: the join.
+  const std::string joiner = absl::StrCat("p", others);
+  EswitchView joined = view;
+  joined.port_representors[joiner] = {100u + others, absl::StrCat("rep", 100 + others)};
+  const policy::SlotAssignment slots = *policy::AssignSlots(before, {});
+  OfferBook offers;
+  Reconciler r(fake, log, kBlock);
+  EXPECT_TRUE(r.Run(before, slots, view, offers).status.ok());
+  const size_t base = fake.filters().size();
+  ReconcileReport join = r.Run(before, slots, joined, offers);
+  EXPECT_TRUE(join.status.ok()) << join.status;
+  EXPECT_EQ(join.dumps, 0);
+  return {join.writes, static_cast<int>(fake.filters().size() - base)};
+}
+
+TEST_F(ReconcilerCostTest, JoiningASharedNetworkWritesItsOwnFiltersPlusAConstant) {
+  const auto [writes_2, own_2] = JoinFlatNetwork(2, log_);
+  const auto [writes_40, own_40] = JoinFlatNetwork(40, log_);
+  const auto [writes_100, own_100] = JoinFlatNetwork(100, log_);
+  ASSERT_GT(own_2, 10);
+  EXPECT_EQ(own_40, own_2);
+  EXPECT_EQ(own_100, own_2);
+  // Besides its own filters: its clsact, the probe of the new device set,
+  // and the shared flood-list chunk replaced (its MAC entries are new
+  // filters, counted as its own). The figure the issue names: own + 8.
+  EXPECT_LE(writes_2, own_2 + 8);
+  EXPECT_EQ(writes_40, writes_2) << "a join must not cost more in a larger network";
+  EXPECT_EQ(writes_100, writes_2) << "a join must not cost more in a larger network";
+}
+
 TEST_F(ReconcilerCostTest, NoGotoNamesAnIncompleteChainAfterAnySingleWrite) {
   WithoutPortE();
   Reconciler r(fake_, log_, kBlock);
