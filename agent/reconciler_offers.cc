@@ -134,6 +134,7 @@ bool Reconciler::ProbeBlockRefusesOffload(const EswitchView& view, OfferBook& of
 
 void Reconciler::PreOffer(const offload::DeviceResolver& devices, OfferBook& offers,
                           ReconcileReport& report) {
+  if (block_refuses_offload_) return;  // every answer is the probe's (MakeOffer)
   std::vector<TcOp> creates;
   std::vector<std::string> keys;
   std::set<std::string> batched;
@@ -177,7 +178,12 @@ void Reconciler::PreOffer(const offload::DeviceResolver& devices, OfferBook& off
 
 offload::OfferFn Reconciler::MakeOffer(const offload::DeviceResolver& devices, OfferBook& offers,
                                        ReconcileReport& report) {
-  return [this, &devices, &offers, &report](const policy::Filter& f) -> absl::Status {
+  // A block that refuses offload refuses every filter the same way: no need
+  // to translate and key each one (the cold install's per-filter overhead),
+  // nor to keep a book entry per filter beside the probe's.
+  const absl::Status block_wide = StatusOfAnswer(AnswerOf("", BlockWideRefusal()));
+  return [this, &devices, &offers, &report, block_wide](const policy::Filter& f) -> absl::Status {
+    if (block_refuses_offload_) return block_wide;
     absl::StatusOr<FlowerFilter> hw =
         offload::ToKernelFilter(f, block_, IsTrap(f) ? Copy::kTrap : Copy::kHardware, devices);
     if (!hw.ok()) return hw.status();
