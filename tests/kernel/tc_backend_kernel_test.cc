@@ -293,7 +293,8 @@ std::optional<offload::Netdev> Resolve(const policy::DeviceRef& ref) {
 std::vector<FlowerFilter> Sorted(std::vector<FlowerFilter> v) {
   for (FlowerFilter& f : v) f = netlink::WithoutStatus(f);
   std::sort(v.begin(), v.end(), [](const FlowerFilter& x, const FlowerFilter& y) {
-    return std::tie(x.chain, x.prio, x.handle) < std::tie(y.chain, y.prio, y.handle);
+    return std::tie(x.owner, x.chain, x.prio, x.handle) <
+           std::tie(y.owner, y.chain, y.prio, y.handle);
   });
   return v;
 }
@@ -308,8 +309,12 @@ TEST(TcBackendKernel, CompiledPipelineRoundTrips) {
   ASSERT_TRUE(pipeline.ok()) << pipeline.status();
 
   std::vector<TcOp> ops;
-  const uint32_t uplink = if_nametoindex("up0");
-  ops.push_back(TcOp{TcOp::Kind::kCreateClsact, {uplink, kPipelineBlock}, {}});
+  // Every device binds the block; the ports' clsact also holds their egress hooks.
+  std::vector<uint32_t> devices;
+  for (const char* name : {"up0", "pa", "pb", "pc", "pd"}) devices.push_back(if_nametoindex(name));
+  for (uint32_t dev : devices)
+    ops.push_back(TcOp{TcOp::Kind::kCreateClsact, {dev, kPipelineBlock}, {}});
+  const size_t qdisc_ops = ops.size();
   std::vector<FlowerFilter> translated;
   for (const policy::Filter& f : pipeline->filters) {
     absl::StatusOr<FlowerFilter> k =
@@ -336,9 +341,21 @@ TEST(TcBackendKernel, CompiledPipelineRoundTrips) {
       }
     }
     EXPECT_EQ(failed, 0) << which;
-    absl::StatusOr<std::vector<FlowerFilter>> dump = backend->DumpBlock(kPipelineBlock);
-    ASSERT_TRUE(dump.ok()) << dump.status();
-    std::vector<FlowerFilter> got = Sorted(*dump);
+    // The block and every egress hook, as the reconciler's audit reads them.
+    auto dump_all = [&]() {
+      std::vector<FlowerFilter> all;
+      std::vector<netlink::FilterOwner> owners{netlink::TcBlock{kPipelineBlock}};
+      for (uint32_t dev : devices) {
+        owners.push_back(netlink::TcDevice{dev, netlink::kClsactEgressParent});
+      }
+      for (const netlink::FilterOwner& owner : owners) {
+        absl::StatusOr<std::vector<FlowerFilter>> dump = backend->DumpFilters(owner);
+        EXPECT_TRUE(dump.ok()) << dump.status();
+        if (dump.ok()) all.insert(all.end(), dump->begin(), dump->end());
+      }
+      return Sorted(all);
+    };
+    std::vector<FlowerFilter> got = dump_all();
     std::vector<FlowerFilter> want = Sorted(translated);
     EXPECT_EQ(got.size(), want.size()) << which;
     int shown = 0;
@@ -351,14 +368,15 @@ TEST(TcBackendKernel, CompiledPipelineRoundTrips) {
     }
     EXPECT_TRUE(got == want) << which << ": the dump differs from what was installed";
     // Installing the same again changes nothing and every filter is EEXIST.
-    std::vector<TcOp> again(ops.begin() + 1, ops.end());
+    std::vector<TcOp> again(ops.begin() + qdisc_ops, ops.end());
     for (const absl::Status& st : backend->Apply(again)) {
       EXPECT_EQ(netlink::ErrnoFromStatus(st), EEXIST) << which << ": " << st;
     }
-    EXPECT_TRUE(Sorted(*backend->DumpBlock(kPipelineBlock)) == want) << which;
-    std::vector<absl::Status> cleanup = backend->Apply({Qdisc(TcOp::Kind::kDeleteClsact, uplink)});
-    EXPECT_TRUE(cleanup[0].ok()) << cleanup[0];
-    EXPECT_TRUE(backend->DumpBlock(kPipelineBlock)->empty()) << which;
+    EXPECT_TRUE(dump_all() == want) << which;
+    std::vector<TcOp> cleanup;
+    for (uint32_t dev : devices) cleanup.push_back(Qdisc(TcOp::Kind::kDeleteClsact, dev));
+    for (const absl::Status& st : backend->Apply(cleanup)) EXPECT_TRUE(st.ok()) << st;
+    EXPECT_TRUE(dump_all().empty()) << which;
   }
 }
 
