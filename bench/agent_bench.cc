@@ -261,7 +261,7 @@ bool RunPorts(int n, Part1& out) {
       if_indextoname(ifindex, name);
       file << "qdisc add dev " << name << " ingress_block " << kBlock << " clsact\n";
     }
-    for (const FlowerFilter& f : installed) file << text.Line(f, kBlock) << "\n";
+    for (const FlowerFilter& f : installed) file << text.Line(f) << "\n";
     if (!text.ok()) {
       std::fprintf(stderr, "cannot write a filter as tc text: %s\n", text.error().c_str());
       return false;
