@@ -3,6 +3,8 @@
 #include <arpa/inet.h>
 #include <net/if.h>
 
+#include <variant>
+
 namespace vfguard::agent {
 
 int PrefixLen(const uint8_t* mask, size_t len) {
@@ -103,8 +105,27 @@ void TcText::Action(const netlink::TcAction& a) {
   }
 }
 
-std::string TcText::Line(const FlowerFilter& f, uint32_t block) {
-  out_ = absl::StrCat("filter add block ", block, " protocol ");
+void TcText::Owner(const netlink::FilterOwner& owner) {
+  if (const auto* b = std::get_if<netlink::TcBlock>(&owner)) {
+    out_ += absl::StrCat(" block ", b->index);
+    return;
+  }
+  const auto& d = std::get<netlink::TcDevice>(owner);
+  char name[IF_NAMESIZE] = {};
+  if (if_indextoname(d.ifindex, name) == nullptr) return Fail("owner: unknown ifindex");
+  if (d.parent == netlink::kClsactIngressParent) {
+    out_ += absl::StrCat(" dev ", name, " ingress");
+  } else if (d.parent == netlink::kClsactEgressParent) {
+    out_ += absl::StrCat(" dev ", name, " egress");
+  } else {
+    Fail(absl::StrFormat("owner: parent 0x%x is not a clsact hook", d.parent));
+  }
+}
+
+std::string TcText::Line(const FlowerFilter& f) {
+  out_ = "filter add";
+  Owner(f.owner);
+  out_ += " protocol ";
   out_ += f.protocol == 0x0003 ? std::string("all") : absl::StrFormat("0x%04x", f.protocol);
   out_ += absl::StrFormat(" chain %u prio %u handle 0x%x flower", f.chain, f.prio, f.handle);
   if (f.skip_hw) out_ += " skip_hw";
@@ -145,7 +166,5 @@ std::string TcText::Line(const FlowerFilter& f, uint32_t block) {
   for (const netlink::TcAction& a : f.actions) Action(a);
   return out_;
 }
-
-// ---- part 1 and 2 ---------------------------------------------------------
 
 }  // namespace vfguard::agent

@@ -22,13 +22,17 @@ using netlink::FlowerFilter;
 int PrefixLen(const uint8_t* mask, size_t len);
 std::string Mac(const netlink::MacAddr& a);
 
-// One `filter add block B ...` line per filter (without the leading `tc`);
-// error() names the first key or action tc cannot express.
+// One `filter add ...` line per filter (without the leading `tc`), for the
+// filter's owner: `block B` for a shared block, `dev NAME ingress|egress` for
+// a device's clsact hook (e.g. a representor's egress hook,
+// TcDevice{ifindex, kClsactEgressParent}); the device must exist when the
+// line is written, and its clsact before the line runs. error() names the
+// first owner, key or action tc cannot express.
 class TcText {
  public:
   bool ok() const { return error_.empty(); }
   const std::string& error() const { return error_; }
-  std::string Line(const FlowerFilter& f, uint32_t block);
+  std::string Line(const FlowerFilter& f);
 
  private:
   void Fail(const std::string& what) {
@@ -57,6 +61,7 @@ class TcText {
       Fail(absl::StrCat(kw, ": tc takes no mask"));
     }
   }
+  void Owner(const netlink::FilterOwner& owner);
   void Control(int32_t c);
   void Action(const netlink::TcAction& a);
 
