@@ -205,16 +205,31 @@ void NetlinkSocket::Request(Message request, DumpDone done) {
 }
 
 void NetlinkSocket::Pump() {
-  // Refill only below half the window, so sends go out in full batches
-  // rather than one message per ack.
-  if (!in_flight_.empty() && inflight_bytes_ > options_.max_inflight_bytes / 2) {
-    ArmRead();
+  if (pumping_) {
+    pump_again_ = true;
     return;
   }
+  pumping_ = true;
+  do {
+    pump_again_ = false;
+    std::vector<std::pair<uint32_t, absl::Status>> failed;
+    PumpRound(failed);
+    // Completions run user callbacks, which may send: after the queue is
+    // consistent, and their sends go out in the next round.
+    for (auto& [seq, st] : failed) Complete(seq, RequestResult{std::move(st), 0});
+  } while (pump_again_);
+  pumping_ = false;
+  if (!in_flight_.empty()) ArmRead();
+}
+
+void NetlinkSocket::PumpRound(std::vector<std::pair<uint32_t, absl::Status>>& failed) {
+  // Refill only below half the window, so sends go out in full batches
+  // rather than one message per ack.
+  if (!in_flight_.empty() && inflight_bytes_ > options_.max_inflight_bytes / 2) return;
   while (queue_head_ < queue_.size()) {
     std::vector<iovec> iov;
+    std::vector<uint32_t> seqs;
     size_t bytes = 0;
-    size_t first = queue_head_;
     while (queue_head_ < queue_.size()) {
       Queued& q = queue_[queue_head_];
       size_t len = q.message.size();
@@ -234,6 +249,7 @@ void NetlinkSocket::Pump() {
       h->nlmsg_flags |= NLM_F_REQUEST | (q.dump ? 0 : NLM_F_ACK);
       in_flight_[h->nlmsg_seq] = InFlight{q.batch, q.index, len, q.dump};
       iov.push_back(iovec{q.message.data(), len});
+      seqs.push_back(h->nlmsg_seq);
       bytes += len;
       ++queue_head_;
     }
@@ -250,9 +266,9 @@ void NetlinkSocket::Pump() {
     ssize_t sent = sendmsg(fd_, &msg, 0);
     if (sent < 0) {
       absl::Status st = StatusFromErrno(errno, "sendmsg");
-      for (size_t i = first; i < queue_head_; ++i) {
-        Complete(reinterpret_cast<nlmsghdr*>(queue_[i].message.data())->nlmsg_seq,
-                 RequestResult{st, 0});
+      for (uint32_t seq : seqs) {
+        in_flight_[seq].bytes = 0;  // never added to the window
+        failed.emplace_back(seq, st);
       }
       continue;  // the rest of the queue is tried in the next round
     }
@@ -262,7 +278,6 @@ void NetlinkSocket::Pump() {
     queue_.clear();
     queue_head_ = 0;
   }
-  if (!in_flight_.empty()) ArmRead();
 }
 
 void NetlinkSocket::ArmRead() {
@@ -270,8 +285,9 @@ void NetlinkSocket::ArmRead() {
   reading_ = true;
   stream_.async_wait(boost::asio::posix::stream_descriptor::wait_read,
                      [this](const boost::system::error_code& ec) {
-                       reading_ = false;
+                       // Aborted: the socket is being destroyed; touch nothing.
                        if (ec == boost::asio::error::operation_aborted) return;
+                       reading_ = false;
                        OnReadable();
                      });
 }
@@ -300,6 +316,7 @@ void NetlinkSocket::OnReadable() {
       break;
     }
     if (n == 0) break;
+    last_progress_ = std::chrono::steady_clock::now();
     if (msg.msg_flags & MSG_TRUNC) {
       FailAll(absl::DataLossError("netlink message truncated by recvmsg"));
       continue;
@@ -395,15 +412,44 @@ void NetlinkSocket::FailAll(const absl::Status& status) {
   for (uint32_t seq : seqs) Complete(seq, RequestResult{status, 0});
 }
 
+void NetlinkSocket::FailQueued(const absl::Status& status) {
+  std::vector<Queued> pending(std::make_move_iterator(queue_.begin() + queue_head_),
+                              std::make_move_iterator(queue_.end()));
+  queue_.clear();
+  queue_head_ = 0;
+  for (Queued& q : pending) {
+    if (q.dump) {
+      q.dump->done(status);
+    } else if (q.batch) {
+      q.batch->results[q.index] = RequestResult{status, 0};
+      if (--q.batch->remaining == 0) q.batch->done(std::move(q.batch->results));
+    }
+  }
+}
+
 void NetlinkSocket::RunUntil(const std::function<bool()>& finished) {
+  last_progress_ = std::chrono::steady_clock::now();
   while (!finished()) {
     if (io_.stopped()) io_.restart();
-    if (io_.run_one() == 0) io_.restart();
+    const auto deadline = last_progress_ + options_.idle_timeout;
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= deadline) {
+      const absl::Status late = absl::DeadlineExceededError(
+          absl::StrCat("no answer from the kernel for ", options_.idle_timeout.count(), " ms"));
+      FailAll(late);
+      FailQueued(late);
+      if (!finished()) io_.poll();  // completions posted rather than called
+      if (!finished()) return;      // nothing of ours was waiting: give up
+      continue;
+    }
+    if (io_.run_one_for(deadline - now) == 0 && io_.stopped()) io_.restart();
   }
 }
 
 std::vector<RequestResult> NetlinkSocket::SendBatchSync(std::vector<Message> requests) {
-  std::vector<RequestResult> out;
+  // One result per request, whatever happens.
+  std::vector<RequestResult> out(requests.size(),
+                                 RequestResult{absl::DeadlineExceededError("not answered"), 0});
   bool finished = false;
   SendBatch(std::move(requests), [&](std::vector<RequestResult> r) {
     out = std::move(r);

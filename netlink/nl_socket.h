@@ -24,7 +24,8 @@
 //   handler, even when they echo the sequence number of a request in flight
 //   (the kernel copies the causing request's seq into some notifications).
 // Single-threaded: use from the io_context's thread only. Handlers may send
-// new requests but must not destroy the socket they are called from.
+// new requests (they are queued, never sent from inside another send) but
+// must not destroy the socket they are called from.
 #ifndef VFGUARD_NETLINK_NL_SOCKET_H_
 #define VFGUARD_NETLINK_NL_SOCKET_H_
 
@@ -33,6 +34,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -59,6 +61,12 @@ struct SocketOptions {
   size_t max_inflight_bytes = 256 << 10;  // unacknowledged request bytes
   bool set_buffers = true;
   size_t receive_chunk_bytes = 1 << 20;  // largest datagram read at once
+  // The blocking conveniences (SendBatchSync, DumpSync, ...) give up when the
+  // kernel has sent nothing for this long while an answer is due: what is in
+  // flight or queued then fails with kDeadlineExceeded (late answers are
+  // dropped). Progress, not the whole call, is timed, so a 20,000-filter
+  // batch is fine as long as acks keep coming.
+  std::chrono::milliseconds idle_timeout = std::chrono::seconds(10);
 };
 
 class NetlinkSocket {
@@ -142,7 +150,11 @@ class NetlinkSocket {
   void Dispatch(const nlmsghdr& h, bool multicast);
   void Complete(uint32_t seq, RequestResult result);
   void FailAll(const absl::Status& status);
+  // Fails the requests not sent yet.
+  void FailQueued(const absl::Status& status);
+  // Runs the io_context until `finished`, or until the idle timeout.
   void RunUntil(const std::function<bool()>& finished);
+  void PumpRound(std::vector<std::pair<uint32_t, absl::Status>>& failed);
 
   boost::asio::io_context& io_;
   int fd_;
@@ -156,6 +168,9 @@ class NetlinkSocket {
   std::map<uint32_t, InFlight> in_flight_;
   size_t inflight_bytes_ = 0;
   bool reading_ = false;
+  bool pumping_ = false;  // inside Pump: a callback's send only asks for another round
+  bool pump_again_ = false;
+  std::chrono::steady_clock::time_point last_progress_;  // a datagram arrived
   std::vector<uint8_t> rx_;
   EventHandler on_event_;
   std::function<void()> on_resync_;

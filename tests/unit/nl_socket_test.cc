@@ -12,6 +12,7 @@
 
 #include <atomic>
 #include <boost/asio/io_context.hpp>
+#include <chrono>
 #include <cstring>
 #include <functional>
 #include <thread>
@@ -454,6 +455,95 @@ TEST_F(NlSocketTest, EventsAreReadWithoutAnyRequestInFlight) {
   SendDatagram(peer_, {Part(0, 17, 0, 2)});
   for (int i = 0; i < 100 && events < 2; ++i) io_.run_for(std::chrono::milliseconds(10));
   EXPECT_EQ(events, 2);
+}
+
+// A peer that never answers: the blocking calls give up after the idle
+// timeout with kDeadlineExceeded, for the request in flight and the ones
+// still queued behind the window, and the socket stays usable.
+TEST(NlSocketDeadline, SilentPeerFailsEveryRequestAfterTheIdleTimeout) {
+  int fds[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_DGRAM, 0, fds), 0);
+  boost::asio::io_context io;
+  SocketOptions opts;
+  opts.set_buffers = false;
+  opts.idle_timeout = std::chrono::milliseconds(200);
+  opts.max_inflight_bytes = NLMSG_HDRLEN + 4;  // one request in flight, the rest queued
+  auto sock = NetlinkSocket::FromFd(io, fds[0], opts);
+  const auto start = std::chrono::steady_clock::now();
+  std::vector<RequestResult> r = sock->SendBatchSync({Request(1), Request(2), Request(3)});
+  const auto took = std::chrono::steady_clock::now() - start;
+  ASSERT_EQ(r.size(), 3u);
+  for (const RequestResult& one : r) {
+    EXPECT_EQ(one.status.code(), absl::StatusCode::kDeadlineExceeded) << one.status;
+  }
+  EXPECT_GE(took, std::chrono::milliseconds(200));
+  absl::StatusOr<std::vector<Message>> d = sock->DumpSync(Request(5));
+  EXPECT_EQ(d.status().code(), absl::StatusCode::kDeadlineExceeded) << d.status();
+  // A late answer to a request that timed out is dropped; a new request works.
+  std::vector<nlmsghdr> sent = ReadRequests(fds[1]);
+  ASSERT_FALSE(sent.empty());
+  SendDatagram(fds[1], {ErrorReply(sent[0].nlmsg_seq, 0)});
+  std::thread peer([&] {
+    for (;;) {
+      std::vector<nlmsghdr> reqs = ReadRequests(fds[1]);
+      if (reqs.empty()) return;
+      if (reqs.back().nlmsg_type != 7) continue;  // what the timed-out calls left behind
+      SendDatagram(fds[1], {ErrorReply(reqs.back().nlmsg_seq, 0)});
+      return;
+    }
+  });
+  std::vector<RequestResult> again = sock->SendBatchSync({Request(7)});
+  peer.join();
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_TRUE(again[0].status.ok()) << again[0].status;
+  close(fds[1]);
+}
+
+// The timeout is on silence, not on the whole call: a peer that answers
+// slowly but steadily is waited for.
+TEST(NlSocketDeadline, AnsweringPeerIsWaitedForLongerThanTheIdleTimeout) {
+  int fds[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_DGRAM, 0, fds), 0);
+  boost::asio::io_context io;
+  SocketOptions opts;
+  opts.set_buffers = false;
+  opts.idle_timeout = std::chrono::milliseconds(300);
+  opts.max_inflight_bytes = NLMSG_HDRLEN + 4;  // one at a time
+  auto sock = NetlinkSocket::FromFd(io, fds[0], opts);
+  std::thread peer([&] {
+    for (int i = 0; i < 4; ++i) {
+      std::vector<nlmsghdr> reqs = ReadRequests(fds[1]);
+      std::this_thread::sleep_for(std::chrono::milliseconds(150));  // 600 ms in all
+      for (const nlmsghdr& h : reqs) SendDatagram(fds[1], {ErrorReply(h.nlmsg_seq, 0)});
+    }
+  });
+  std::vector<RequestResult> r =
+      sock->SendBatchSync({Request(1), Request(2), Request(3), Request(4)});
+  peer.join();
+  ASSERT_EQ(r.size(), 4u);
+  for (const RequestResult& one : r) EXPECT_TRUE(one.status.ok()) << one.status;
+  close(fds[1]);
+}
+
+// A completion that sends (here: a failed sendmsg's callback queueing a new
+// request) does not re-enter the send loop; its request goes out after.
+TEST_F(NlSocketTest, ACallbackThatSendsIsQueuedNotReentered) {
+  close(peer_);  // sendmsg now fails with ECONNREFUSED / ENOTCONN
+  peer_ = -1;
+  std::vector<absl::Status> seen;
+  bool second_done = false;
+  sock_->SendBatch({Request(1)}, [&](std::vector<RequestResult> r) {
+    seen.push_back(r[0].status);
+    sock_->SendBatch({Request(2)}, [&](std::vector<RequestResult> r2) {
+      seen.push_back(r2[0].status);
+      second_done = true;
+    });
+  });
+  while (!second_done && io_.run_one_for(std::chrono::seconds(2)) > 0) {
+  }
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_FALSE(seen[0].ok());
+  EXPECT_FALSE(seen[1].ok());
 }
 
 TEST(NlSocketStatus, MapsErrnoAndKeepsExtack) {
