@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "policy/chain_builder.h"
 
 namespace vfguard::offload {
 namespace {
@@ -341,6 +342,9 @@ std::optional<Filter> TrapForGroup(const std::vector<const Filter*>& group, cons
 
 std::optional<Filter> TrapForChain(uint32_t chain, uint16_t first_prio, const OfferFn& offer) {
   for (uint16_t prio : {first_prio, uint16_t{1}}) {
+    // Chain 0 prio 1 belongs to the agent's hooks (the activation program):
+    // a trap there would be replaced by, or replace, the hook.
+    if (chain == 0 && prio == policy::Chains::kHookPrio) break;
     Filter trap = TrapAt(chain, prio, policy::kEthAll,
                          absl::StrCat("hardware trap for all of chain ", chain));
     if (offer(trap).ok()) return trap;

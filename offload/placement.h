@@ -15,7 +15,8 @@
 //    ip_proto, ct_zone) that every member has with the same value. If the
 //    hardware refuses that, it is tried with indev + protocol, then with
 //    protocol only. If it refuses even that, the whole chain is trapped: a
-//    match-all trap (protocol all) at the chain's first prio (or prio 1),
+//    match-all trap (protocol all) at the chain's first prio (or prio 1,
+//    except in chain 0, whose prio 1 is the agent's activation hook),
 //    and no other filter of the chain is offloaded. If the hardware cannot
 //    hold even that, the chain is left out of the hardware, and every group
 //    that jumps to it is trapped instead (so the hardware never enters it).
@@ -105,7 +106,8 @@ std::optional<std::string> NeverInHardware(const policy::Filter& f);
 std::optional<policy::Filter> TrapForGroup(const std::vector<const policy::Filter*>& group,
                                            const OfferFn& offer);
 
-// The match-all trap for a whole chain at `first_prio`, else at prio 1;
+// The match-all trap for a whole chain at `first_prio`, else at prio 1
+// (never chain 0 prio 1, the agent's hook slot, policy::Chains::kHookPrio);
 // nullopt when the hardware refuses both.
 std::optional<policy::Filter> TrapForChain(uint32_t chain, uint16_t first_prio,
                                            const OfferFn& offer);

@@ -168,6 +168,18 @@ TEST(Placement, ChainIsTrappedWholeWhenNoGroupTrapIsAccepted) {
   EXPECT_EQ(r.HardwarePipeline().filters, (std::vector<Filter>{trap, other}));
 }
 
+// The chain trap falls back to prio 1, except in chain 0: its prio 1 is the
+// activation hook's (policy::Chains::kHookPrio), which a trap must not take.
+TEST(Placement, ChainTrapFallsBackToPrioOneButNeverTakesTheHookSlotOfChainZero) {
+  OfferFn only_prio_one = [](const Filter& f) -> absl::Status {
+    return f.prio == 1 ? absl::OkStatus() : absl::ResourceExhaustedError("out of range");
+  };
+  std::optional<Filter> in5 = TrapForChain(5, 9, only_prio_one);
+  ASSERT_TRUE(in5.has_value());
+  EXPECT_EQ(in5->Key(), std::make_tuple(5u, uint16_t{1}, 1u));
+  EXPECT_FALSE(TrapForChain(0, 9, only_prio_one).has_value());
+}
+
 TEST(Placement, ChainThatCannotHoldATrapIsNeverEntered) {
   OfferFn offer = [](const Filter& f) -> absl::Status {
     if (f.chain == 7) return absl::ResourceExhaustedError("table full");
