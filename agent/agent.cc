@@ -8,8 +8,10 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "agent/conntrack_revoker.h"
 #include "agent/policy_codec.h"
+#include "boost/asio/post.hpp"
 
 namespace vfguard::agent {
 namespace {
@@ -24,6 +26,23 @@ constexpr absl::Duration kResyncPeriod = absl::Seconds(60);
 constexpr uint64_t kAuditEveryResyncs = 10;
 constexpr absl::Duration kFilePollPeriod = absl::Seconds(1);
 constexpr absl::Duration kMaxRetryDelay = absl::Seconds(30);
+
+// "a+b+c", at most kShownReasons of them (250 representors appearing at
+// once are one pass, and one readable log line).
+std::string JoinReasons(const std::set<std::string>& reasons) {
+  constexpr size_t kShownReasons = 6;
+  if (reasons.empty()) return "again";
+  std::vector<std::string> shown;
+  for (const std::string& r : reasons) {
+    if (shown.size() == kShownReasons) break;
+    shown.push_back(r);
+  }
+  std::string out = absl::StrJoin(shown, "+");
+  if (reasons.size() > kShownReasons) {
+    absl::StrAppend(&out, "+", reasons.size() - kShownReasons, "_more");
+  }
+  return out;
+}
 
 template <typename T>
 T* Must(absl::StatusOr<T*> family) {
@@ -41,7 +60,8 @@ Agent::Agent(boost::asio::io_context& io, AgentConfig config, Logger& log,
       log_(log),
       desired_(std::move(desired)),
       tc_(tc),
-      ct_(ct),
+      shared_ct_(ct ? std::make_unique<SerializedCtBackend>(*ct) : nullptr),
+      ct_(shared_ct_.get()),
       metrics_(metrics),
       reconciler_(tc, log, config_.block_index),
       offers_(desired_->offers()),
@@ -79,33 +99,20 @@ Agent::Agent(boost::asio::io_context& io, AgentConfig config, Logger& log,
 Agent::~Agent() = default;
 
 absl::Status Agent::Start() {
+  Monitors m;
   absl::StatusOr<std::unique_ptr<netlink::LinkMonitor>> links = netlink::LinkMonitor::Start(
       io_, [this](netlink::LinkChange c, const netlink::Link& l) { OnLinkChange(c, l); });
   if (!links.ok()) {
     return absl::Status(links.status().code(),
                         absl::StrCat("link monitor: ", links.status().message()));
   }
-  links_ = std::move(*links);
-  links_->SetResyncHandler([this](const absl::Status& s) {
-    ++resyncs_;
-    if (m_.resyncs) m_.resyncs->Inc();
-    log_.Warn("link_resync", {{"status", s}});
-    ScheduleReconcile("link_resync");
-  });
+  m.links = *std::move(links);
 
   absl::StatusOr<std::unique_ptr<netlink::NetlinkSocket>> tc_events =
       netlink::NetlinkSocket::Open(io_, NETLINK_ROUTE);
   if (!tc_events.ok()) return tc_events.status();
-  tc_events_ = std::move(*tc_events);
-  if (absl::Status s = tc_events_->Subscribe(RTNLGRP_TC); !s.ok()) return s;
-  tc_events_->SetEventHandler([this](const nlmsghdr& h) { OnTcEvent(h); });
-  tc_events_->SetResyncHandler([this] {
-    ++resyncs_;
-    if (m_.resyncs) m_.resyncs->Inc();
-    log_.Warn("tc_events_lost", {{"action", "audit"}});
-    reconciler_.RequestAudit();
-    ScheduleReconcile("enobufs");
-  });
+  if (absl::Status s = (*tc_events)->Subscribe(RTNLGRP_TC); !s.ok()) return s;
+  m.tc_events = *std::move(tc_events);
 
   absl::StatusOr<std::unique_ptr<ActivationHook>> hook =
       ActivationHook::Create(io_, config_.block_index, log_,
@@ -113,14 +120,37 @@ absl::Status Agent::Start() {
                                OnActivation(port, e);
                              });
   if (hook.ok()) {
-    activation_ = std::move(*hook);
+    m.activation = *std::move(hook);
   } else {
     log_.Warn(
         "activation_hook_unavailable",
         {{"status", hook.status()}, {"effect", "pending ports activate through the API only"}});
   }
+  return Start(std::move(m));
+}
 
-  ReconcileNow("start");
+absl::Status Agent::Start(Monitors monitors) {
+  if (!monitors.links) return absl::InvalidArgumentError("Agent::Start: no link source");
+  links_ = std::move(monitors.links);
+  links_->SetResyncHandler([this](const absl::Status& s) {
+    ++resyncs_;
+    if (m_.resyncs) m_.resyncs->Inc();
+    log_.Warn("link_resync", {{"status", s}});
+    ScheduleReconcile("link_resync");
+  });
+  tc_events_ = std::move(monitors.tc_events);
+  if (tc_events_) {
+    tc_events_->SetEventHandler([this](const nlmsghdr& h) { OnTcEvent(h); });
+    tc_events_->SetResyncHandler([this] {
+      ++resyncs_;
+      if (m_.resyncs) m_.resyncs->Inc();
+      log_.Warn("tc_events_lost", {{"action", "audit"}});
+      worker_->Post([this] { reconciler_.RequestAudit(); });
+      ScheduleReconcile("enobufs");
+    });
+  }
+  activation_ = std::move(monitors.activation);
+  ScheduleReconcile("start", absl::ZeroDuration());
   ArmResync();
   ArmFileWatch();
   return absl::OkStatus();
@@ -148,19 +178,31 @@ void Agent::OnTcEvent(const nlmsghdr& h) {
   // Our own writes come back here too: those the reconciler recognises cost
   // nothing. Anything else (someone else's change, or what does not decode)
   // is drift only a dump can size up, so the pass it schedules audits.
+  // The reconciler (on the worker) judges it after the pass whose writes
+  // may have caused it.
   absl::StatusOr<TcEvent> event =
       DecodeTcEvent({reinterpret_cast<const uint8_t*>(&h), h.nlmsg_len});
-  if (event.ok() && reconciler_.ExplainsEvent(*event)) return;
   if (!event.ok()) log_.Debug("tc_event_undecodable", {{"status", event.status()}});
-  reconciler_.RequestAudit();
-  ScheduleReconcile("tc_event", absl::Milliseconds(200));
+  worker_->Post([this, event = std::move(event)] {
+    if (event.ok() && reconciler_.ExplainsEvent(*event)) return;
+    reconciler_.RequestAudit();
+    ToReactor([this] { ScheduleReconcile("tc_event", absl::Milliseconds(200)); });
+  });
+}
+
+void Agent::ToReactor(std::function<void()> fn) const {
+  boost::asio::post(io_, [alive = std::weak_ptr<bool>(alive_), fn = std::move(fn)] {
+    if (alive.lock()) fn();
+  });
 }
 
 void Agent::ArmResync() {
   resync_timer_.expires_after(ToChrono(kResyncPeriod));
   resync_timer_.async_wait([this](const boost::system::error_code& ec) {
     if (ec) return;
-    if (++periodic_resyncs_ % kAuditEveryResyncs == 0) reconciler_.RequestAudit();
+    if (++periodic_resyncs_ % kAuditEveryResyncs == 0) {
+      worker_->Post([this] { reconciler_.RequestAudit(); });
+    }
     ScheduleReconcile("periodic");
     ArmResync();
   });
@@ -174,10 +216,14 @@ void Agent::ArmFileWatch() {
     struct stat st {};
     FileStamp now;
     if (::stat(config_.policy_file.c_str(), &st) == 0) {
-      now = {int64_t{st.st_mtim.tv_sec} * 1000000000 + st.st_mtim.tv_nsec, st.st_size, st.st_ino};
+      now = {int64_t{st.st_mtim.tv_sec} * 1000000000 + st.st_mtim.tv_nsec, true, st.st_size,
+             st.st_ino};
     }
-    if (file_stamp_.size >= 0 && !(now == file_stamp_)) ReloadPolicyFile("file changed");
+    // A file that goes away and comes back differs from "missing" too, so it
+    // is read again when it returns.
+    if (file_polled_ && now.exists && !(now == file_stamp_)) ReloadPolicyFile("file changed");
     file_stamp_ = now;
+    file_polled_ = true;
     ArmFileWatch();
   });
 }
@@ -197,40 +243,85 @@ void Agent::ReloadPolicyFile(const std::string& why) {
 }
 
 void Agent::ScheduleReconcile(const std::string& reason, absl::Duration delay) {
-  if (reconcile_pending_) return;
-  reconcile_pending_ = true;
-  pending_reason_ = reason;
-  reconcile_timer_.expires_after(ToChrono(delay));
+  queued_reasons_.insert(reason);
+  const auto due = std::chrono::steady_clock::now() + ToChrono(delay);
+  if (timer_armed_ && timer_due_ <= due) return;
+  timer_armed_ = true;
+  timer_due_ = due;
+  reconcile_timer_.expires_at(due);  // cancels an earlier wait, if any
   reconcile_timer_.async_wait([this](const boost::system::error_code& ec) {
     if (ec) return;
-    reconcile_pending_ = false;
-    ReconcileReport r = ReconcileNow(pending_reason_);
-    if (!r.status.ok()) {
-      ScheduleReconcile("retry", retry_delay_);
-      retry_delay_ = std::min(retry_delay_ * 2, kMaxRetryDelay);
-    } else {
-      retry_delay_ = absl::Seconds(1);
-    }
+    timer_armed_ = false;
+    StartPass();
   });
 }
 
-ReconcileReport Agent::ReconcileNow(const std::string& reason) {
-  std::shared_ptr<const policy::Snapshot> desired = desired_->snapshot();
-  const policy::SlotAssignment slots = desired_->slots();
-  ResolvedEswitch eswitch = ResolveEswitch(config_.eswitch, *desired, links_->links());
+void Agent::StartPass() {
+  if (pass_running_) {
+    pass_again_ = true;
+    return;
+  }
+  PassInput in;
+  in.seq = next_pass_seq_++;
+  in.reason = JoinReasons(queued_reasons_);
+  queued_reasons_.clear();
+  in.desired = desired_->snapshot();
+  in.slots = desired_->slots();
+  ResolvedEswitch eswitch = ResolveEswitch(config_.eswitch, *in.desired, links_->links());
   for (const auto& [port, name] : eswitch.missing) {
     if (!missing_representors_.contains(port)) {
       log_.Warn("representor_missing", {{"port", port}, {"dev", name.empty() ? "?" : name}});
     }
   }
   missing_representors_ = eswitch.missing;
+  in.eswitch = std::move(eswitch.view);
+  pass_running_ = true;
+  worker_->Post([this, in = std::move(in)] {
+    PassOutcome out = RunPass(in);
+    ToReactor([this, out = std::move(out)]() mutable { FinishPass(std::move(out)); });
+  });
+}
 
-  ReconcileReport r = reconciler_.Run(*desired, slots, eswitch.view, offers_);
+Agent::PassOutcome Agent::RunPass(const PassInput& in) {
+  PassOutcome out;
+  out.seq = in.seq;
+  out.reason = in.reason;
+  out.report = reconciler_.Run(*in.desired, in.slots, in.eswitch, offers_);
   // A pass allocates transiently in proportion to what it touched (dumps,
   // translations, batches); glibc keeps freed heap pages mapped, so without
   // this the daemon's RSS would stay at the peak of its largest pass.
   malloc_trim(0);
-  SyncActivation(eswitch.view);
+  auto view = std::make_shared<PassView>();
+  view->effective = reconciler_.shared_effective();
+  view->placement = reconciler_.shared_placement();
+  view->settled = reconciler_.Settled();
+  view->eswitch = reconciler_.view();
+  view->block = reconciler_.block_index();
+  out.view = std::move(view);
+  out.offers = offers_.Entries();
+  if (out.report.status.ok()) {
+    // On the first pass the old state is empty, so every zone is judged once
+    // (revocations a crash interrupted are finished). A failed revocation
+    // keeps the old state, so a later pass retries it (deleting is idempotent).
+    static const policy::Snapshot kNothing;
+    bool revoked = true;
+    if (!reconciled_ || *reconciled_ != *in.desired) {
+      revoked = reconciled_ ? RevokeConntrack(*reconciled_, reconciled_slots_, in, out)
+                            : RevokeConntrack(kNothing, {}, in, out);
+    }
+    if (revoked) {
+      reconciled_ = in.desired;
+      reconciled_slots_ = in.slots;
+    }
+  }
+  return out;
+}
+
+void Agent::FinishPass(PassOutcome out) {
+  pass_running_ = false;
+  const ReconcileReport& r = out.report;
+  view_ = std::move(out.view);
+  SyncActivation(*view_);
   ++reconciles_;
   last_report_ = r;
   last_reconcile_ = absl::Now();
@@ -238,11 +329,11 @@ ReconcileReport Agent::ReconcileNow(const std::string& reason) {
   if (m_.reconcile_seconds) m_.reconcile_seconds->Observe({}, absl::ToDoubleSeconds(r.took));
   if (m_.tc_writes) m_.tc_writes->Add({}, r.writes);
   if (m_.netlink_errors) m_.netlink_errors->Add({}, r.errors);
-
-  if (absl::Status s = desired_->SetOffers(offers_.Entries()); !s.ok()) {
+  if (m_.ct_revoked) m_.ct_revoked->Add({}, out.ct_revoked);
+  if (absl::Status s = desired_->SetOffers(std::move(out.offers)); !s.ok()) {
     log_.Error("checkpoint_failed", {{"status", s}});
   }
-  log_.Info("reconciled", {{"reason", reason},
+  log_.Info("reconciled", {{"reason", out.reason},
                            {"audited", r.audited},
                            {"dumps", r.dumps},
                            {"writes", r.writes},
@@ -252,39 +343,73 @@ ReconcileReport Agent::ReconcileNow(const std::string& reason) {
                            {"absent_ports", r.absent_ports.size()},
                            {"took_ms", absl::ToDoubleMilliseconds(r.took)},
                            {"status", r.status}});
+  for (Event& e : out.events) Publish(e.kind, std::move(e.fields));
   if (r.writes > 0 || !r.status.ok()) {
-    Publish("reconciled", {{"reason", reason},
+    Publish("reconciled", {{"reason", out.reason},
                            {"writes", absl::StrCat(r.writes)},
                            {"errors", absl::StrCat(r.errors)},
                            {"status", r.status.ToString()}});
   }
-  if (r.status.ok()) {
-    // On the first pass the old state is empty, so every zone is judged once
-    // (revocations a crash interrupted are finished). A failed revocation
-    // keeps the old state, so a later pass retries it (deleting is idempotent).
-    static const policy::Snapshot kNothing;
-    bool revoked = true;
-    if (!reconciled_ || *reconciled_ != *desired) {
-      revoked = reconciled_ ? RevokeConntrack(*reconciled_, reconciled_slots_)
-                            : RevokeConntrack(kNothing, {});
-    }
-    if (revoked) {
-      reconciled_ = desired;
-      reconciled_slots_ = slots;
-    }
+  if (!r.status.ok()) {
+    // Retried with backoff; a change that arrives meanwhile still goes at
+    // once (ScheduleReconcile keeps the earlier time).
+    ScheduleReconcile("retry", retry_delay_);
+    retry_delay_ = std::min(retry_delay_ * 2, kMaxRetryDelay);
+  } else {
+    retry_delay_ = absl::Seconds(1);
     if (!ready_) {
       ready_ = true;
       if (on_ready_) on_ready_();
     }
   }
-  return r;
+  if (pass_again_) {
+    pass_again_ = false;
+    StartPass();
+  }
+}
+
+void Agent::RefreshCounters() const {
+  if (counters_in_flight_ || absl::Now() - counters_->taken < kCounterMaxAge) return;
+  counters_in_flight_ = true;
+  std::set<uint16_t> zones;
+  for (const auto& [port, zone] : desired_->slots().port_zone) zones.insert(zone);
+  worker_->Post([this, zones = std::move(zones)]() mutable {
+    auto fresh = std::make_shared<const CounterView>(ReadCounters(std::move(zones)));
+    ToReactor([this, fresh = std::move(fresh)] {
+      counters_in_flight_ = false;
+      counters_ = fresh;
+    });
+  });
+}
+
+CounterView Agent::ReadCounters(std::set<uint16_t> zones) const {
+  CounterView c;
+  c.taken = absl::Now();
+  absl::StatusOr<std::vector<netlink::FlowerFilter>> block =
+      tc_.DumpFilters(netlink::TcBlock{reconciler_.block_index()});
+  c.filters_status = block.status();
+  if (block.ok()) {
+    for (const netlink::FlowerFilter& f : *block) {
+      c.filters[KeyOf(f)] = {f.status.packets, f.status.bytes};
+    }
+  }
+  if (ct_ == nullptr) {
+    c.conntrack_status = absl::UnavailableError("conntrack is not available to this agent");
+    return c;
+  }
+  absl::StatusOr<std::map<uint16_t, std::vector<netlink::CtEntry>>> entries = ct_->DumpZones(zones);
+  c.conntrack_status = entries.status();
+  if (entries.ok()) {
+    for (const auto& [zone, list] : *entries) c.conntrack_by_zone[zone] = list.size();
+  }
+  return c;
 }
 
 bool Agent::RevokeConntrack(const policy::Snapshot& before,
-                            const policy::SlotAssignment& slots_before) {
+                            const policy::SlotAssignment& slots_before, const PassInput& now,
+                            PassOutcome& out) {
   if (ct_ == nullptr) return true;
-  absl::StatusOr<RevokeReport> report =
-      Revoke(before, *desired_->snapshot(), slots_before, desired_->slots(), *ct_);
+  absl::StatusOr<RevokeReport> report = Revoke(before, *now.desired, slots_before, now.slots, *ct_);
   if (!report.ok()) {
     log_.Error("conntrack_revoke_failed", {{"status", report.status()}});
     return true;  // the inputs are wrong, not the kernel: retrying cannot help
@@ -302,24 +427,26 @@ bool Agent::RevokeConntrack(const policy::Snapshot& before,
       log_.Debug("conntrack_entry_deleted", {{"zone", z.plan.zone}, {"reason", reason}});
     }
     if (z.deleted > 0) {
-      Publish("conntrack_revoked", {{"port", z.plan.port_id},
-                                    {"zone", absl::StrCat(z.plan.zone)},
-                                    {"deleted", absl::StrCat(z.deleted)},
-                                    {"why", z.plan.why}});
+      out.events.push_back({absl::Now(),
+                            "conntrack_revoked",
+                            {{"port", z.plan.port_id},
+                             {"zone", absl::StrCat(z.plan.zone)},
+                             {"deleted", absl::StrCat(z.deleted)},
+                             {"why", z.plan.why}}});
     }
   }
-  if (m_.ct_revoked) m_.ct_revoked->Add({}, static_cast<double>(report->TotalDeleted()));
+  out.ct_revoked += static_cast<double>(report->TotalDeleted());
   if (!report->ok()) log_.Warn("conntrack_revoke_incomplete", {{"status", report->FirstError()}});
   return report->ok();
 }
 
-void Agent::SyncActivation(const EswitchView& view) {
+void Agent::SyncActivation(const PassView& view) {
   if (!activation_) return;
   std::map<std::string, uint32_t> pending;
-  for (const auto& [id, port] : reconciler_.effective().ports) {
+  for (const auto& [id, port] : view.effective->ports) {
     if (port.state != policy::PortState::kPendingActivation) continue;
-    auto rep = view.port_representors.find(id);
-    if (rep != view.port_representors.end()) pending[id] = rep->second.ifindex;
+    auto rep = view.eswitch.port_representors.find(id);
+    if (rep != view.eswitch.port_representors.end()) pending[id] = rep->second.ifindex;
   }
   if (absl::Status s = activation_->Sync(pending); !s.ok()) {
     log_.Warn("activation_watch_failed", {{"status", s}});

@@ -1,20 +1,28 @@
 // The daemon's core: owns the desired state, the reconciler and the kernel
-// monitors on one asio reactor, and serves the API through AgentService.
+// monitors, and serves the API through AgentService.
 //
-// Everything runs on the reactor thread. Kernel events (links coming and
-// going, tc filters or qdiscs changed by someone else, ENOBUFS on either
-// socket) and desired-state changes (API writes, policy file edits) only
-// schedule a reconcile pass; tc events the reconciler's own writes caused
-// are recognised and ignored, other tc events and ENOBUFS make that pass an
-// audit (a dump + compare, agent/reconciler.h); passes are debounced, so a burst of events costs
-// one pass, and a pass that failed is retried with backoff.
+// Two threads. The reactor (the caller's io_context) runs the monitors, the
+// API, the scrapes and the watchdog, and owns the desired state; it never
+// talks to the tc or conntrack backends except through the worker
+// (agent/pass_worker.h), which owns the reconciler and runs passes, counter
+// refreshes and the judging of tc events one at a time. A pass takes an
+// immutable snapshot of its inputs; its outcome comes back to the reactor as
+// an immutable PassView (agent/pass_view.h) that status, rules, trace and
+// metrics read. Kernel events and desired-state changes only schedule a
+// pass; tc events the reconciler's own writes caused cost nothing, other tc
+// events and ENOBUFS make the next pass an audit (agent/reconciler.h).
+// Passes are debounced (a burst of events costs one pass, an API write is
+// never delayed by a pending retry) and a failed pass is retried with
+// backoff.
 #ifndef VFGUARD_AGENT_AGENT_H_
 #define VFGUARD_AGENT_AGENT_H_
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 
 #include "absl/time/time.h"
@@ -25,7 +33,10 @@
 #include "agent/eswitch_view.h"
 #include "agent/log.h"
 #include "agent/metrics.h"
+#include "agent/pass_view.h"
+#include "agent/pass_worker.h"
 #include "agent/reconciler.h"
+#include "agent/serialized_ct_backend.h"
 #include "agent/service.h"
 #include "agent/tc_backend.h"
 #include "boost/asio/io_context.hpp"
@@ -46,19 +57,34 @@ class Agent final : public AgentService {
         metrics::Registry& metrics);
   ~Agent() override;
 
-  // Starts the link monitor and the tc event watch, runs the first pass now
+  // Starts the link monitor and the tc event watch, schedules the first pass
   // and starts the periodic resync and policy-file watch. Errors: a monitor
   // could not start (no kernel state has been touched then).
   absl::Status Start();
+  // The same with the monitors given (tests inject their own): `links` is
+  // required; `tc_events` (already subscribed to RTNLGRP_TC) and
+  // `activation` may be null. Their events reach the agent through
+  // OnLinkChange, OnTcEvent and OnActivation.
+  struct Monitors {
+    std::unique_ptr<netlink::LinkSource> links;
+    std::unique_ptr<netlink::NetlinkSocket> tc_events;
+    std::unique_ptr<ActivationHook> activation;
+  };
+  absl::Status Start(Monitors monitors);
+
+  // Monitor callbacks (reactor).
+  void OnLinkChange(netlink::LinkChange change, const netlink::Link& link);
+  void OnTcEvent(const nlmsghdr& h);
+  void OnActivation(const std::string& port_id, const offload::ActivationEvent& event);
   // Called once after the first pass that completed without error.
   void OnReady(std::function<void()> ready) { on_ready_ = std::move(ready); }
 
   // Re-reads the policy file (SIGHUP); logs and keeps the state on error.
   void ReloadPolicyFile(const std::string& why);
-  // Schedules a pass after `delay` (coalesced with one already scheduled).
+  // Schedules a pass at most `delay` from now: coalesced with one already
+  // scheduled (the earlier time wins, the reasons are joined); while a pass
+  // runs, the next starts when it ends.
   void ScheduleReconcile(const std::string& reason, absl::Duration delay = absl::Milliseconds(50));
-  // Runs a pass now (tests and the first start).
-  ReconcileReport ReconcileNow(const std::string& reason);
 
   // AgentService.
   const api::v1::Policy& Desired() const override { return desired_->policy(); }
@@ -74,18 +100,52 @@ class Agent final : public AgentService {
   uint64_t Subscribe(std::function<void(const Event&)> handler) override;
   void Unsubscribe(uint64_t id) override;
 
-  // Refreshes the gauges (ports, rules, conntrack, drops) before a scrape.
+  // Refreshes the gauges (ports, rules, conntrack, drops) before a scrape
+  // from the last views, and asks the worker for fresher counters when they
+  // are older than kCounterMaxAge (so a scrape sees them at most one scrape
+  // late, and the kernel is dumped at most once per refresh).
   void CollectMetrics();
-  const Reconciler& reconciler() const { return reconciler_; }
+  static constexpr absl::Duration kCounterMaxAge = absl::Seconds(1);
+
+  // The last finished pass (for tests).
+  std::shared_ptr<const PassView> view() const { return view_; }
 
  private:
+  // Everything a pass needs, taken on the reactor.
+  struct PassInput {
+    uint64_t seq = 0;
+    std::string reason;
+    std::shared_ptr<const policy::Snapshot> desired;
+    policy::SlotAssignment slots;
+    EswitchView eswitch;
+  };
+  // What a pass hands back to the reactor.
+  struct PassOutcome {
+    uint64_t seq = 0;
+    std::string reason;
+    ReconcileReport report;
+    std::shared_ptr<const PassView> view;
+    std::vector<HardwareRejection> offers;
+    std::vector<Event> events;  // published on the reactor
+    double ct_revoked = 0;
+  };
+  void StartPass();
+  PassOutcome RunPass(const PassInput& in);  // worker
+  void FinishPass(PassOutcome outcome);      // reactor
+  // Reactor: posts a refresh to the worker when the counters are older than
+  // kCounterMaxAge and none is in flight. Queries stay const: the counters
+  // are a cache.
+  void RefreshCounters() const;
+  CounterView ReadCounters(std::set<uint16_t> zones) const;  // worker
+  // Posts `fn` to the reactor; it does not run once the agent is gone.
+  void ToReactor(std::function<void()> fn) const;
+
   void Publish(const std::string& kind, std::map<std::string, std::string> fields);
-  void OnLinkChange(netlink::LinkChange change, const netlink::Link& link);
-  void OnTcEvent(const nlmsghdr& h);
   void ArmResync();
   void ArmFileWatch();
-  // False when the kernel refused part of it (retried by a later pass).
-  bool RevokeConntrack(const policy::Snapshot& before, const policy::SlotAssignment& slots_before);
+  // Worker. False when the kernel refused part of it (retried by a later pass).
+  bool RevokeConntrack(const policy::Snapshot& before, const policy::SlotAssignment& slots_before,
+                       const PassInput& now, PassOutcome& out);
   std::vector<RuleStatus> RulesWhere(
       const std::function<bool(const offload::PlacedFilter&)>& pick) const;
 
@@ -94,33 +154,47 @@ class Agent final : public AgentService {
   Logger& log_;
   std::unique_ptr<DesiredState> desired_;
   TcBackend& tc_;
-  CtBackend* ct_;
+  std::unique_ptr<CtBackend> shared_ct_;  // the given backend, serialized
+  CtBackend* ct_;                         // shared_ct_, or null
   metrics::Registry& metrics_;
+  // Worker-owned: touched only by jobs on worker_.
   Reconciler reconciler_;
   OfferBook offers_;
 
-  void SyncActivation(const EswitchView& view);
-  void OnActivation(const std::string& port_id, const offload::ActivationEvent& event);
+  void SyncActivation(const PassView& view);
 
   std::unique_ptr<ActivationHook> activation_;  // null: activation by API only
-  std::unique_ptr<netlink::LinkMonitor> links_;
+  std::unique_ptr<netlink::LinkSource> links_;
   std::unique_ptr<netlink::NetlinkSocket> tc_events_;
   boost::asio::steady_timer reconcile_timer_;
   boost::asio::steady_timer resync_timer_;
   boost::asio::steady_timer file_timer_;
-  bool reconcile_pending_ = false;
-  std::string pending_reason_;
+  // Pass scheduling (reactor).
+  bool timer_armed_ = false;
+  std::chrono::steady_clock::time_point timer_due_;
+  std::set<std::string> queued_reasons_;
+  bool pass_running_ = false;
+  bool pass_again_ = false;  // asked for while one ran
+  uint64_t next_pass_seq_ = 1;
   absl::Duration retry_delay_ = absl::Seconds(1);
+  mutable bool counters_in_flight_ = false;
   struct FileStamp {
     int64_t mtime_ns = 0;
-    int64_t size = -1;
+    bool exists = false;
+    int64_t size = 0;
     uint64_t inode = 0;
     bool operator==(const FileStamp&) const = default;
   } file_stamp_;
+  bool file_polled_ = false;  // file_stamp_ holds a first observation
 
-  // What the kernel was last made to hold (for conntrack revocation).
+  // Worker-owned: what the kernel was last made to hold (for conntrack
+  // revocation).
   std::shared_ptr<const policy::Snapshot> reconciled_;
   policy::SlotAssignment reconciled_slots_;
+
+  // Reactor-owned views of the worker's results.
+  std::shared_ptr<const PassView> view_ = std::make_shared<PassView>();
+  mutable std::shared_ptr<const CounterView> counters_ = std::make_shared<CounterView>();
 
   bool ready_ = false;
   std::function<void()> on_ready_;
@@ -149,6 +223,12 @@ class Agent final : public AgentService {
     metrics::Counter* ct_revoked = nullptr;
     metrics::Gauge* build_info = nullptr;
   } m_;
+
+  // Handlers posted to the reactor hold a weak reference: they do nothing
+  // once the agent is gone.
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+  // Last: destroyed first, so no job runs while the members above go away.
+  std::unique_ptr<PassWorker> worker_ = std::make_unique<PassWorker>();
 };
 
 }  // namespace vfguard::agent

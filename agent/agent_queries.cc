@@ -86,10 +86,19 @@ netlink::CtEntry Importable(netlink::CtEntry e) {
 
 std::vector<RuleStatus> Agent::RulesWhere(
     const std::function<bool(const offload::PlacedFilter&)>& pick) const {
-  absl::StatusOr<std::map<FilterKey, netlink::FlowerFilter>> installed =
-      reconciler_.DumpInstalled();
+  RefreshCounters();  // for the next query: this one reads what is cached
+  const PassView& view = *view_;
+  const CounterView& counters = *counters_;
+  const offload::DeviceResolver devices =
+      [&view](const policy::DeviceRef& ref) -> std::optional<offload::Netdev> {
+    if (ref.kind == policy::DeviceRef::Kind::kUplink) return view.eswitch.uplink;
+    auto it = view.eswitch.port_representors.find(ref.port_id);
+    if (it == view.eswitch.port_representors.end()) return std::nullopt;
+    return it->second;
+  };
   std::vector<RuleStatus> out;
-  for (const offload::PlacedFilter& p : reconciler_.placement().filters) {
+  for (size_t i = 0; i < view.placement->filters.size(); ++i) {
+    const offload::PlacedFilter& p = view.placement->filters[i];
     if (!pick(p)) continue;
     RuleStatus r;
     r.chain = p.filter.chain;
@@ -104,15 +113,15 @@ std::vector<RuleStatus> Agent::RulesWhere(
     std::vector<std::string> actions;
     for (const policy::Action& a : p.filter.actions) actions.push_back(a.ToString());
     r.actions = absl::StrJoin(actions, ", ");
-    if (installed.ok()) {
-      auto sw = installed->find({netlink::TcBlock{reconciler_.block_index()}, p.filter.chain,
-                                 p.filter.prio, p.filter.handle});
-      if (sw != installed->end()) {
-        r.match = netlink::DebugString(sw->second.keys);
-        r.packets = sw->second.status.packets;
-        r.bytes = sw->second.status.bytes;
-      } else {
-        r.match = "(not installed)";
+    absl::StatusOr<netlink::FlowerFilter> kernel =
+        offload::ToKernelFilter(p.filter, view.block, offload::Copy::kSlowPath, devices);
+    const bool settled = i < view.settled.size() && view.settled[i];
+    r.match = kernel.ok() && settled ? netlink::DebugString(kernel->keys) : "(not installed)";
+    if (kernel.ok()) {
+      auto c = counters.filters.find(KeyOf(*kernel));
+      if (c != counters.filters.end()) {
+        r.packets = c->second.packets;
+        r.bytes = c->second.bytes;
       }
     }
     out.push_back(std::move(r));
@@ -134,7 +143,7 @@ AgentStatus Agent::Status() const {
   for (const auto& [id, port] : desired_->snapshot()->ports) {
     ++s.ports_by_state[StateName(port.state)];
   }
-  for (const offload::PlacedFilter& p : reconciler_.placement().filters) {
+  for (const offload::PlacedFilter& p : view_->placement->filters) {
     ++s.rules_by_placement[offload::PlacementName(p.placement)];
   }
   return s;
@@ -147,18 +156,20 @@ absl::StatusOr<PortStatus> Agent::Port(const std::string& port_id) const {
   PortStatus s;
   s.id = port_id;
   s.state = StateName(it->second.state);
-  s.representor = RepresentorName(config_.eswitch, it->second, links_->links());
-  s.representor_present = reconciler_.effective().ports.contains(port_id);
+  static const std::map<int, netlink::Link> kNoLinks;  // before Start
+  s.representor = RepresentorName(config_.eswitch, it->second, links_ ? links_->links() : kNoLinks);
+  s.representor_present = view_->effective->ports.contains(port_id);
   const policy::SlotAssignment& slots = desired_->slots();
   if (auto z = slots.port_zone.find(port_id); z != slots.port_zone.end()) s.zone = z->second;
   if (auto sl = slots.port_slot.find(port_id); sl != slots.port_slot.end()) s.slot = sl->second;
-  const auto& installed_ports = reconciler_.effective().ports;
+  const auto& installed_ports = view_->effective->ports;
   auto owned = [&](const offload::PlacedFilter& p) {
     return OwnerOf(p.filter.origin, installed_ports) == port_id;
   };
   s.rules = RulesWhere(owned);
-  for (size_t i = 0, j = 0; i < reconciler_.placement().filters.size(); ++i) {
-    const offload::PlacedFilter& p = reconciler_.placement().filters[i];
+  s.counters_as_of = counters_->taken;
+  for (size_t i = 0, j = 0; i < view_->placement->filters.size(); ++i) {
+    const offload::PlacedFilter& p = view_->placement->filters[i];
     if (!owned(p)) continue;
     if (IsDrop(p.filter)) s.dropped_packets += s.rules[j].packets;
     ++j;
@@ -172,7 +183,7 @@ std::vector<RuleStatus> Agent::SharedRules() const {
 }
 
 absl::StatusOr<TraceResult> Agent::Trace(const policy::Packet& packet, bool established) {
-  const policy::Snapshot& effective = reconciler_.effective();
+  const policy::Snapshot& effective = *view_->effective;
   const policy::SlotAssignment& slots = desired_->slots();
   if (packet.in.kind == policy::DeviceRef::Kind::kPort &&
       !effective.ports.contains(packet.in.port_id)) {
@@ -187,11 +198,10 @@ absl::StatusOr<TraceResult> Agent::Trace(const policy::Packet& packet, bool esta
       sim_ct.Commit(zone, packet);
     }
   }
-  absl::StatusOr<policy::Pipeline> installed = reconciler_.InstalledPipeline();
-  if (!installed.ok()) return installed.status();
+  const policy::Pipeline installed = view_->InstalledPipeline();
   TraceResult out;
   out.reference = policy::Evaluate(effective, slots, packet, ref_ct);
-  out.installed = policy::Simulate(*installed, packet, sim_ct);
+  out.installed = policy::Simulate(installed, packet, sim_ct);
   return out;
 }
 
@@ -231,48 +241,49 @@ absl::StatusOr<size_t> Agent::ImportConntrack(const std::string& port_id,
 }
 
 void Agent::CollectMetrics() {
+  RefreshCounters();  // for the next scrape: this one reads what is cached
+  const PassView& view = *view_;
+  const CounterView& counters = *counters_;
+  const AgentStatus status = Status();
   if (m_.ports) {
     m_.ports->Clear();
-    for (const auto& [state, n] : Status().ports_by_state) m_.ports->Set({state}, n);
+    for (const auto& [state, n] : status.ports_by_state) m_.ports->Set({state}, n);
   }
   if (m_.rules) {
     m_.rules->Clear();
-    for (const auto& [placement, n] : Status().rules_by_placement) m_.rules->Set({placement}, n);
+    for (const auto& [placement, n] : status.rules_by_placement) m_.rules->Set({placement}, n);
   }
   if (m_.hw_rejections) {
     m_.hw_rejections->Clear();
     std::map<std::string, int> by_reason;
-    for (const offload::PlacedFilter& p : reconciler_.placement().filters) {
+    for (const offload::PlacedFilter& p : view.placement->filters) {
       if (p.placement == offload::Placement::kTrap) {
         ++by_reason[ErrnoName(offload::ErrnoOf(p.hw_status))];
       }
     }
     for (const auto& [reason, n] : by_reason) m_.hw_rejections->Set({reason}, n);
   }
-  if (m_.port_drops) {
-    // One dump for all ports (a scrape must not cost a dump per port).
-    absl::StatusOr<std::map<FilterKey, netlink::FlowerFilter>> installed =
-        reconciler_.DumpInstalled();
-    if (installed.ok()) {
-      std::map<std::string, uint64_t> drops;
-      for (const offload::PlacedFilter& p : reconciler_.placement().filters) {
-        if (!IsDrop(p.filter)) continue;
-        const std::string id = OwnerOf(p.filter.origin, reconciler_.effective().ports);
-        if (id.empty()) continue;
-        auto f = installed->find({netlink::TcBlock{reconciler_.block_index()}, p.filter.chain,
-                                  p.filter.prio, p.filter.handle});
-        if (f != installed->end()) drops[id] += f->second.status.packets;
-      }
-      for (const auto& [id, port] : reconciler_.effective().ports) {
-        m_.port_drops->SetTotal({id}, static_cast<double>(drops[id]));
-      }
+  if (m_.port_drops && counters.filters_status.ok()) {
+    std::map<std::string, uint64_t> drops;
+    for (const offload::PlacedFilter& p : view.placement->filters) {
+      if (!IsDrop(p.filter)) continue;
+      const std::string id = OwnerOf(p.filter.origin, view.effective->ports);
+      if (id.empty()) continue;
+      auto f = counters.filters.find(
+          {netlink::TcBlock{view.block}, p.filter.chain, p.filter.prio, p.filter.handle});
+      if (f != counters.filters.end()) drops[id] += f->second.packets;
+    }
+    for (const auto& [id, port] : view.effective->ports) {
+      m_.port_drops->SetTotal({id}, static_cast<double>(drops[id]));
     }
   }
-  if (m_.conntrack && ct_ != nullptr) {
+  if (m_.conntrack && counters.conntrack_status.ok()) {
     m_.conntrack->Clear();
     for (const auto& [id, zone] : desired_->slots().port_zone) {
-      absl::StatusOr<size_t> n = ct_->CountZone(zone);
-      if (n.ok()) m_.conntrack->Set({absl::StrCat(zone), id}, static_cast<double>(*n));
+      auto n = counters.conntrack_by_zone.find(zone);
+      if (n != counters.conntrack_by_zone.end()) {
+        m_.conntrack->Set({absl::StrCat(zone), id}, static_cast<double>(n->second));
+      }
     }
   }
 }

@@ -123,9 +123,10 @@ int Run(const std::vector<std::string>& args) {
     (void)notifier->Ready("first reconcile done");
   });
 
-  // Signals are caught from here on, before the first pass (which runs in
-  // Start): a SIGTERM during a long first reconcile is handled once the pass
-  // ends, instead of killing the process mid-write with the default action.
+  // Signals are caught from here on, before the first pass: a SIGTERM stops
+  // the reactor at once; the agent's destructor then lets a pass in progress
+  // on the worker finish its writes (it is never cut short mid-write) and
+  // drops the passes not begun.
   boost::asio::signal_set stop(io, SIGTERM, SIGINT);
   stop.async_wait([&](const boost::system::error_code& ec, int sig) {
     if (ec) return;

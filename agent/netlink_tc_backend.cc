@@ -56,6 +56,14 @@ absl::StatusOr<std::unique_ptr<NetlinkTcBackend>> NetlinkTcBackend::Open() {
   return backend;
 }
 
+std::unique_ptr<NetlinkTcBackend> NetlinkTcBackend::OverSocket(int fd,
+                                                               netlink::SocketOptions options) {
+  std::unique_ptr<NetlinkTcBackend> backend(new NetlinkTcBackend());
+  backend->io_ = std::make_unique<boost::asio::io_context>();
+  backend->socket_ = netlink::NetlinkSocket::FromFd(*backend->io_, fd, options);
+  return backend;
+}
+
 absl::StatusOr<std::map<uint32_t, uint32_t>> NetlinkTcBackend::DumpClsact() {
   Scratch scratch;
   absl::StatusOr<size_t> n = netlink::EncodeDumpQdiscs(0, scratch.span());

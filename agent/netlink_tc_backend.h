@@ -21,6 +21,9 @@ class NetlinkTcBackend : public TcBackend {
  public:
   // Opens the socket; fails (with errno) where netlink is not available.
   static absl::StatusOr<std::unique_ptr<NetlinkTcBackend>> Open();
+  // Over an open datagram fd with netlink framing (tests: a socketpair
+  // peer, e.g. one that never answers); takes the fd.
+  static std::unique_ptr<NetlinkTcBackend> OverSocket(int fd, netlink::SocketOptions options);
 
   absl::StatusOr<std::map<uint32_t, uint32_t>> DumpClsact() override;
   absl::StatusOr<std::vector<netlink::FlowerFilter>> DumpFilters(

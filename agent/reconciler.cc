@@ -171,6 +171,7 @@ void Reconciler::RecordResults(const std::vector<TcOp>& ops,
 
 std::map<FilterKey, FlowerFilter> Reconciler::Wanted(ReconcileReport& report) {
   std::map<FilterKey, FlowerFilter> want;
+  placed_keys_.assign(placement_->filters.size(), std::nullopt);
   auto add = [&](const policy::Filter& f, Copy copy) -> FlowerFilter* {
     absl::StatusOr<FlowerFilter> k = offload::ToKernelFilter(f, block_, copy, devices_);
     if (!k.ok()) {
@@ -183,15 +184,18 @@ std::map<FilterKey, FlowerFilter> Reconciler::Wanted(ReconcileReport& report) {
     slot = *std::move(k);
     return &slot;
   };
-  for (const offload::PlacedFilter& p : placement_.filters) {
+  for (size_t i = 0; i < placement_->filters.size(); ++i) {
+    const offload::PlacedFilter& p = placement_->filters[i];
     FlowerFilter* k = add(p.filter, Copy::kSlowPath);
+    if (k == nullptr) continue;
     // A filter the hardware takes is installed once, without skip flags: in
     // software (so the slow path stays complete) and in hardware. flower
     // keeps one copy of a key per mask, so a skip_sw twin beside the skip_hw
     // filter would be refused with EEXIST.
-    if (k != nullptr && p.placement == offload::Placement::kHardware) k->skip_hw = false;
+    if (p.placement == offload::Placement::kHardware) k->skip_hw = false;
+    placed_keys_[i] = std::make_pair(KeyOf(*k), ContentHash(*k));
   }
-  for (const policy::Filter& t : placement_.traps) add(t, Copy::kTrap);
+  for (const policy::Filter& t : placement_->traps) add(t, Copy::kTrap);
   return want;
 }
 
@@ -219,13 +223,13 @@ ReconcileReport Reconciler::Run(const policy::Snapshot& desired,
     report.status = absl::FailedPreconditionError("the uplink is not present; nothing installed");
     return finish();
   }
-  absl::StatusOr<std::set<std::string>> changed =
-      compiler_.Update(std::make_shared<const policy::Snapshot>(effective), slots);
+  auto shared_effective = std::make_shared<const policy::Snapshot>(std::move(effective));
+  absl::StatusOr<std::set<std::string>> changed = compiler_.Update(shared_effective, slots);
   if (!changed.ok()) {
     report.status = changed.status();
     return finish();
   }
-  effective_ = std::move(effective);
+  effective_ = std::move(shared_effective);
   pipeline_ = compiler_.Assemble();
 
   view_ = view;
@@ -250,7 +254,8 @@ ReconcileReport Reconciler::Run(const policy::Snapshot& desired,
 
   block_refuses_offload_ = ProbeBlockRefusesOffload(view, offers, report);
   PreOffer(devices_, offers, report);
-  placement_ = offload::Place(pipeline_, MakeOffer(devices_, offers, report));
+  placement_ = std::make_shared<const offload::PlacementResult>(
+      offload::Place(pipeline_, MakeOffer(devices_, offers, report)));
 
   std::map<FilterKey, FlowerFilter> want = Wanted(report);
   // Keep every answer this pass asked for (refused trap candidates too, or
@@ -297,7 +302,7 @@ absl::StatusOr<policy::Pipeline> Reconciler::InstalledPipeline() const {
   absl::StatusOr<std::map<FilterKey, FlowerFilter>> have = DumpInstalled();
   if (!have.ok()) return have.status();
   policy::Pipeline out;
-  for (const offload::PlacedFilter& p : placement_.filters) {
+  for (const offload::PlacedFilter& p : placement_->filters) {
     absl::StatusOr<FlowerFilter> want =
         offload::ToKernelFilter(p.filter, block_, Copy::kSlowPath, devices_);
     if (!want.ok()) continue;
@@ -306,6 +311,16 @@ absl::StatusOr<policy::Pipeline> Reconciler::InstalledPipeline() const {
     FlowerFilter got = netlink::WithoutStatus(h->second);
     got.skip_hw = want->skip_hw;  // in hardware too, or not: the software path is the same
     if (got == *want) out.filters.push_back(p.filter);
+  }
+  return out;
+}
+
+std::vector<bool> Reconciler::Settled() const {
+  std::vector<bool> out(placed_keys_.size(), false);
+  for (size_t i = 0; i < placed_keys_.size(); ++i) {
+    if (!placed_keys_[i]) continue;
+    const InstalledEntry* e = installed_.Find(placed_keys_[i]->first);
+    out[i] = e != nullptr && e->content == placed_keys_[i]->second;
   }
   return out;
 }

@@ -38,6 +38,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -115,10 +116,19 @@ class Reconciler {
   bool ExplainsEvent(const TcEvent& event) const;
 
   // Of the last pass: the ports that were compiled, the IR and its placement.
-  const policy::Snapshot& effective() const { return effective_; }
+  // The shared forms are immutable: the agent hands them to the reactor
+  // while the next pass builds new ones.
+  const policy::Snapshot& effective() const { return *effective_; }
   const policy::Pipeline& pipeline() const { return pipeline_; }
-  const offload::PlacementResult& placement() const { return placement_; }
+  const offload::PlacementResult& placement() const { return *placement_; }
+  std::shared_ptr<const policy::Snapshot> shared_effective() const { return effective_; }
+  std::shared_ptr<const offload::PlacementResult> shared_placement() const { return placement_; }
+  const EswitchView& view() const { return view_; }
   uint32_t block_index() const { return block_; }
+  // Per filter of placement().filters: whether the kernel holds its slow-path
+  // copy exactly as translated, as far as the reconciler's own acknowledged
+  // writes tell (the installed set; drift shows after the next audit).
+  std::vector<bool> Settled() const;
 
   // The filters the reconciler manages (the block, the egress hooks of the
   // representors of the last pass) as the kernel holds them now, by key,
@@ -153,11 +163,15 @@ class Reconciler {
   Logger& log_;
   uint32_t block_;
   policy::IncrementalCompiler compiler_;
-  policy::Snapshot effective_;
+  std::shared_ptr<const policy::Snapshot> effective_ = std::make_shared<policy::Snapshot>();
   EswitchView view_;                 // of the last pass
   offload::DeviceResolver devices_;  // resolves through view_
   policy::Pipeline pipeline_;
-  offload::PlacementResult placement_;
+  std::shared_ptr<const offload::PlacementResult> placement_ =
+      std::make_shared<offload::PlacementResult>();
+  // Per placement_.filters entry: its slow-path key and content hash (no key:
+  // it did not translate).
+  std::vector<std::optional<std::pair<FilterKey, uint64_t>>> placed_keys_;
   InstalledSet installed_;
   // Offers of the last pass (created and taken back): key and content hash.
   std::set<std::pair<FilterKey, uint64_t>> transient_;

@@ -51,6 +51,10 @@ struct PortStatus {
   uint32_t slot = 0;
   std::vector<RuleStatus> rules;
   uint64_t dropped_packets = 0;  // counters of the port's default-drop rules
+  // When the counters above were read from the kernel: queries are served
+  // from a cache the agent refreshes in the background when it is older than
+  // a second, so a reader that needs newer counts asks again.
+  absl::Time counters_as_of = absl::InfinitePast();
 };
 
 struct AgentStatus {

@@ -38,13 +38,22 @@ const char* ToString(LinkChange c);
 // monitor (so tests can feed captured kernel messages through the same path).
 absl::StatusOr<Link> DecodeLink(absl::Span<const uint8_t> message);
 
-class LinkMonitor {
+// What a consumer of link state needs: the links as of now, and word of a
+// resync. LinkMonitor is the kernel's; tests inject their own.
+class LinkSource {
+ public:
+  // Runs after every resync: OK once the re-dump's differences have been
+  // reported through the change handler; an error means the source could
+  // not reopen and has stopped (no further events).
+  using ResyncHandler = std::function<void(const absl::Status&)>;
+  virtual ~LinkSource() = default;
+  virtual const std::map<int, Link>& links() const = 0;
+  virtual void SetResyncHandler(ResyncHandler handler) = 0;
+};
+
+class LinkMonitor final : public LinkSource {
  public:
   using Handler = std::function<void(LinkChange, const Link&)>;
-  // Runs after every resync: OK once the re-dump's differences have been
-  // reported through Handler; an error means the monitor could not reopen
-  // and has stopped (no further events).
-  using ResyncHandler = std::function<void(const absl::Status&)>;
 
   // Dumps the current links (no events for them) and starts watching.
   // `receive_buffer` > 0 sets SO_RCVBUF of the event socket (tests use a
@@ -52,13 +61,13 @@ class LinkMonitor {
   static absl::StatusOr<std::unique_ptr<LinkMonitor>> Start(boost::asio::io_context& io,
                                                             Handler handler,
                                                             int receive_buffer = 0);
-  ~LinkMonitor();
+  ~LinkMonitor() override;
   LinkMonitor(const LinkMonitor&) = delete;
   LinkMonitor& operator=(const LinkMonitor&) = delete;
 
-  void SetResyncHandler(ResyncHandler handler) { on_resync_ = std::move(handler); }
+  void SetResyncHandler(ResyncHandler handler) override { on_resync_ = std::move(handler); }
 
-  const std::map<int, Link>& links() const { return links_; }
+  const std::map<int, Link>& links() const override { return links_; }
   uint64_t resyncs() const { return resyncs_; }
 
  private:

@@ -371,10 +371,21 @@ def c_status(ctx):
     drop_before = int(st.get("dropped_packets", 0))
     ping_expect(ctx, "vm1", FABRIC["ip"], True, "traffic for the counters")
     send_spoofed(10, "status")
-    time.sleep(0.5)
-    code, st2 = ctx.curl("GET", "/v1/ports/vm1/status")
-    after = rule_packets(st2) if isinstance(st2, dict) else before
-    drop_after = int(st2.get("dropped_packets", 0)) if isinstance(st2, dict) else drop_before
+    # Counters come from a cache the agent refreshes in the background when a
+    # query finds it older than a second (counters_as_of says when it was
+    # read): ask until a reading taken after the frames shows them.
+    sent_at = time.time()
+    deadline = time.monotonic() + 10
+    while True:
+        time.sleep(0.5)
+        code, st2 = ctx.curl("GET", "/v1/ports/vm1/status")
+        after = rule_packets(st2) if isinstance(st2, dict) else before
+        drop_after = int(st2.get("dropped_packets", 0)) if isinstance(st2, dict) else drop_before
+        if drop_after >= drop_before + 10 or time.monotonic() > deadline:
+            break
+    ctx.check(isinstance(st2, dict) and st2.get("counters_as_of", "") != "",
+              f"port status says when its counters were read: {st2.get('counters_as_of')!r} "
+              f"(frames sent at {time.strftime('%H:%M:%S', time.gmtime(sent_at))}Z)")
     ctx.check(after > before, f"vm1 rules' packet counters grew with traffic: {before} -> {after}")
     ctx.check(drop_after >= drop_before + 10,
               f"dropped_packets grew by >= 10 after 10 spoofed frames: {drop_before} -> "
