@@ -3,6 +3,7 @@
 #include <google/protobuf/util/json_util.h>
 
 #include "absl/strings/str_cat.h"
+#include "agent/json_shape.h"
 
 namespace vfguard::agent {
 namespace {
@@ -60,6 +61,9 @@ std::string SyntaxError(const std::string& message, std::string_view json) {
 }  // namespace
 
 absl::Status ParseJsonMessage(std::string_view json, google::protobuf::Message* out) {
+  // Protobuf's parser takes "yes" for a bool and a scalar for a list; the
+  // shape check refuses those first, by field.
+  if (absl::Status s = CheckJsonShape(json, out->GetDescriptor()); !s.ok()) return s;
   google::protobuf::util::JsonParseOptions options;
   options.ignore_unknown_fields = false;
   auto status = google::protobuf::util::JsonStringToMessage(std::string(json), out, options);

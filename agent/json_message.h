@@ -12,7 +12,11 @@
 namespace vfguard::agent {
 
 // Fills `out` from JSON text (protobuf's canonical mapping; snake_case and
-// lowerCamelCase names both accepted). Unknown fields are refused by path
+// lowerCamelCase names both accepted), strictly: a value of a JSON kind its
+// field's type does not take is refused by path before protobuf's lenient
+// parser sees it (agent/json_shape.h: `fixed_ips: expected a list, got the
+// string "10.0.0.21"`, `port_security_enabled: expected true or false, got
+// the string "yes"`). Unknown fields are refused by path
 // (`ports[0].bogus: unknown field`), wrong types name the field
 // (`ports[0].vf_index: invalid value -1 for type TYPE_UINT32`), and malformed
 // JSON is located by 1-based line and column when it can be

@@ -14,6 +14,7 @@
 #include <cstring>
 #include <deque>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "google/protobuf/struct.pb.h"
@@ -70,6 +71,12 @@ std::string JsonString(std::string_view text) {
   return out;
 }
 
+std::string_view Trimmed(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
 constexpr std::string_view kStreamHeader =
     "HTTP/1.1 200 OK\r\n"
     "Content-Type: application/x-ndjson\r\n"
@@ -97,7 +104,10 @@ std::string ErrorBody(std::string_view code, std::string_view message, std::stri
 class HttpServer::Session : public std::enable_shared_from_this<HttpServer::Session> {
  public:
   Session(HttpServer* server, local::socket socket)
-      : server_(server), socket_(std::move(socket)), timer_(socket_.get_executor()) {}
+      : server_(server),
+        socket_(std::move(socket)),
+        timer_(socket_.get_executor()),
+        lifetime_(socket_.get_executor()) {}
 
   void Start() {
     peer_ = ReadPeerCred(socket_.native_handle());
@@ -111,11 +121,9 @@ class HttpServer::Session : public std::enable_shared_from_this<HttpServer::Sess
     if (closed_) return;
     closed_ = true;
     timer_.cancel();
-    if (stop_stream_) {
-      auto stop = std::move(stop_stream_);
-      stop_stream_ = nullptr;
-      stop();
-    }
+    lifetime_.cancel();
+    if (streaming_ && server_ != nullptr) --server_->streams_;
+    StopSubscription();
     beast::error_code ignored;
     socket_.shutdown(local::socket::shutdown_both, ignored);
     socket_.close(ignored);
@@ -147,6 +155,19 @@ class HttpServer::Session : public std::enable_shared_from_this<HttpServer::Sess
   void OnHeader(beast::error_code ec) {
     if (ec || closed_ || server_ == nullptr) {
       OnRead(ec);
+      return;
+    }
+    // Beast decodes the chunked framing and passes any other coding through
+    // undecoded; a gzip body read as JSON would be wrong, so RFC 9112 6.1's
+    // 501 for a coding the server does not understand.
+    auto te = parser_->get()[http::field::transfer_encoding];
+    std::string_view coding = Trimmed(std::string_view(te.data(), te.size()));
+    if (!coding.empty() &&
+        !beast::iequals(beast::string_view(coding.data(), coding.size()), "chunked")) {
+      started_ = std::chrono::steady_clock::now();
+      Fail(501, "not_implemented",
+           absl::StrCat("Transfer-Encoding \"", absl::CEscape(Sv(coding)),
+                        "\" is not supported (only chunked)"));
       return;
     }
     auto read_body = [self = shared_from_this()] {
@@ -219,6 +240,14 @@ class HttpServer::Session : public std::enable_shared_from_this<HttpServer::Sess
         response.status = 500;
         response.body = ErrorBody("internal", absl::StrCat("handler failed: ", e.what()));
       }
+    }
+    if (response.stream && server_->streams_ >= server_->options_.max_streams) {
+      response = HttpResponse{};
+      response.status = 503;
+      response.route = "/v1/events";
+      response.body = ErrorBody(
+          "unavailable", absl::StrCat("too many event streams (", server_->options_.max_streams,
+                                      " open); close one or retry later"));
     }
     Record(response);
     if (response.stream) {
@@ -299,11 +328,17 @@ class HttpServer::Session : public std::enable_shared_from_this<HttpServer::Sess
   }
 
   void StartStream(const StreamStart& stream) {
+    streaming_ = true;
+    ++server_->streams_;
+    lifetime_.expires_after(server_->options_.stream_lifetime);
+    lifetime_.async_wait([self = shared_from_this()](beast::error_code ec) {
+      if (!ec) self->EndStream();
+    });
     Queue(std::string(kStreamHeader));
     std::weak_ptr<Session> weak = shared_from_this();
     stop_stream_ = stream.start([weak](const std::string& chunk) {
       auto self = weak.lock();
-      if (!self || self->closed_ || chunk.empty()) return;
+      if (!self || self->closed_ || self->ending_ || chunk.empty()) return;
       self->Queue(absl::StrCat(absl::Hex(chunk.size()), "\r\n", chunk, "\r\n"));
     });
     if (!stop_stream_) stop_stream_ = [] {};
@@ -313,25 +348,70 @@ class HttpServer::Session : public std::enable_shared_from_this<HttpServer::Sess
   }
 
   void Queue(std::string data) {
+    if (closed_) return;
+    if (server_ != nullptr && queued_ + data.size() > server_->options_.stream_queue_limit) {
+      Drop("slow_client");
+      return;
+    }
+    queued_ += data.size();
     out_.push_back(std::move(data));
     if (out_.size() == 1) WriteNext();
   }
 
+  // The stream's lifetime is over: no more events, the last chunk, close.
+  void EndStream() {
+    if (closed_ || ending_) return;
+    ending_ = true;
+    if (server_ != nullptr) server_->StreamEnded("lifetime", peer_, queued_);
+    StopSubscription();
+    static constexpr std::string_view kLast = "0\r\n\r\n";
+    out_.emplace_back(kLast);
+    queued_ += kLast.size();
+    if (out_.size() == 1) WriteNext();
+  }
+
+  void Drop(std::string_view reason) {
+    if (server_ != nullptr) server_->StreamEnded(reason, peer_, queued_);
+    Close();
+  }
+
+  void StopSubscription() {
+    if (!stop_stream_) return;
+    auto stop = std::move(stop_stream_);
+    stop_stream_ = nullptr;
+    stop();
+  }
+
+  // A write that does not finish within the idle timeout means a client that
+  // stopped reading with the socket buffer full: dropped like a slow one.
   void WriteNext() {
+    if (server_ != nullptr) {
+      timer_.expires_after(server_->options_.idle_timeout);
+      timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+        if (!ec && !self->closed_) self->Drop("write_stalled");
+      });
+    }
     asio::async_write(socket_, asio::buffer(out_.front()),
                       [self = shared_from_this()](beast::error_code ec, size_t) {
-                        if (ec) {
+                        self->timer_.cancel();
+                        if (ec || self->closed_) {
                           self->Close();
                           return;
                         }
+                        self->queued_ -= self->out_.front().size();
                         self->out_.pop_front();
-                        if (!self->out_.empty() && !self->closed_) self->WriteNext();
+                        if (!self->out_.empty()) {
+                          self->WriteNext();
+                        } else if (self->ending_) {
+                          self->Close();
+                        }
                       });
   }
 
   HttpServer* server_;
   local::socket socket_;
   asio::steady_timer timer_;
+  asio::steady_timer lifetime_;  // of a stream
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   PeerCred peer_;
@@ -340,13 +420,20 @@ class HttpServer::Session : public std::enable_shared_from_this<HttpServer::Sess
   std::chrono::steady_clock::time_point started_;
   std::function<void()> stop_stream_;
   std::deque<std::string> out_;
+  size_t queued_ = 0;  // bytes in out_
+  bool streaming_ = false;
+  bool ending_ = false;  // the last chunk is queued
   char sink_[16384];
   size_t drained_ = 0;
 };
 
 HttpServer::HttpServer(asio::io_context& io, HttpServerOptions options, HttpHandler handler,
-                       agent::metrics::Registry* metrics)
-    : io_(io), options_(std::move(options)), handler_(std::move(handler)) {
+                       agent::metrics::Registry* metrics, agent::Logger* log)
+    : io_(io),
+      options_(std::move(options)),
+      handler_(std::move(handler)),
+      log_(log),
+      accept_timer_(io) {
   if (metrics != nullptr) {
     auto requests =
         metrics->AddCounter("vfguard_api_requests_total",
@@ -355,6 +442,24 @@ HttpServer::HttpServer(asio::io_context& io, HttpServerOptions options, HttpHand
     auto latency = metrics->AddHistogram("vfguard_api_request_duration_seconds",
                                          "API request handling time by route.", {"route"});
     if (latency.ok()) latency_ = *latency;
+    auto ended = metrics->AddCounter(
+        "vfguard_api_streams_ended_total",
+        "Event streams the server ended: slow_client (queue limit), write_stalled, lifetime.",
+        {"reason"});
+    if (ended.ok()) streams_ended_ = *ended;
+    auto accept_errors = metrics->AddCounter(
+        "vfguard_api_accept_errors_total",
+        "Failed accepts on the API socket (each re-armed after a backoff).", {});
+    if (accept_errors.ok()) accept_errors_total_ = *accept_errors;
+  }
+}
+
+void HttpServer::StreamEnded(std::string_view reason, const PeerCred& peer, size_t queued) {
+  if (streams_ended_ != nullptr) streams_ended_->Inc({std::string(reason)});
+  if (log_ != nullptr) {
+    log_->Log(reason == "lifetime" ? agent::LogLevel::kInfo : agent::LogLevel::kWarn,
+              "api_stream_ended",
+              {{"reason", reason}, {"pid", peer.pid}, {"uid", peer.uid}, {"queued_bytes", queued}});
   }
 }
 
@@ -420,35 +525,66 @@ void HttpServer::Accept() {
         // operation_aborted; `this` may be gone then, so look at nothing else.
         if (ec == asio::error::operation_aborted) return;
         if (!running_ || acceptor_.get() != acceptor) return;
-        if (!ec) {
-          if (sessions_.size() >= options_.max_connections) {
-            auto canned = std::make_shared<std::string>(absl::StrCat(
-                "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
-                "Connection: close\r\nContent-Length: ",
-                ErrorBody("unavailable", "too many connections").size(), "\r\n\r\n",
-                ErrorBody("unavailable", "too many connections")));
-            auto s = std::make_shared<local::socket>(std::move(socket));
-            asio::async_write(*s, asio::buffer(*canned), [s, canned](beast::error_code, size_t) {
-              beast::error_code ignored;
-              s->close(ignored);
-            });
-          } else {
-            auto session = std::make_shared<Session>(this, std::move(socket));
-            sessions_.insert(session);
-            session->Start();
-          }
+        if (ec) {
+          AcceptFailed(ec);
+          return;
         }
+        accept_backoff_ = std::chrono::milliseconds(0);
+        Admit(std::move(socket));
         Accept();
       });
+}
+
+// Streams do not count here: they have their own cap (max_streams).
+void HttpServer::Admit(local::socket socket) {
+  if (sessions_.size() - streams_ < options_.max_connections) {
+    auto session = std::make_shared<Session>(this, std::move(socket));
+    sessions_.insert(session);
+    session->Start();
+    return;
+  }
+  std::string body = ErrorBody("unavailable", "too many connections");
+  auto canned = std::make_shared<std::string>(
+      absl::StrCat("HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+                   "Connection: close\r\nContent-Length: ",
+                   body.size(), "\r\n\r\n", body));
+  auto s = std::make_shared<local::socket>(std::move(socket));
+  asio::async_write(*s, asio::buffer(*canned), [s, canned](beast::error_code, size_t) {
+    beast::error_code ignored;
+    s->close(ignored);
+  });
+}
+
+// Out of descriptors (EMFILE) the listening socket stays readable, so
+// accepting again at once would spin the reactor; wait, doubling the delay.
+void HttpServer::AcceptFailed(const boost::system::error_code& ec) {
+  ++accept_errors_;
+  if (accept_errors_total_ != nullptr) accept_errors_total_->Inc();
+  accept_backoff_ = accept_backoff_.count() == 0
+                        ? options_.accept_backoff_min
+                        : std::min(2 * accept_backoff_, options_.accept_backoff_max);
+  if (log_ != nullptr) {
+    log_->Warn("api_accept_failed", {{"error", ec.message()},
+                                     {"retry_ms", static_cast<int64_t>(accept_backoff_.count())}});
+  }
+  accept_timer_.expires_after(accept_backoff_);
+  accept_timer_.async_wait([this, acceptor = acceptor_.get()](beast::error_code timer_ec) {
+    // As in Accept(): after Stop() `this` may be gone; look at nothing else.
+    if (timer_ec == asio::error::operation_aborted) return;
+    if (!running_ || acceptor_.get() != acceptor) return;
+    Accept();
+  });
 }
 
 void HttpServer::Stop() {
   if (!running_) return;
   running_ = false;
   beast::error_code ignored;
+  accept_timer_.cancel();
   acceptor_->close(ignored);
   auto sessions = std::move(sessions_);
   sessions_.clear();
+  streams_ = 0;
   for (const auto& session : sessions) {
     session->Detach();
     session->Close();

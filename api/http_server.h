@@ -11,6 +11,15 @@
 // StreamStart, the server sends the headers with chunked transfer encoding,
 // calls `start` with an `emit` function (each call sends one chunk) and calls
 // the returned stop function once the client has gone or the server stops.
+//
+// Limits that keep one client from hurting the others (docs/api.md,
+// "Connections and streams"): ordinary connections and event streams have
+// separate caps, so read-only clients holding streams cannot take the slots
+// writers need; a stream client that does not read is dropped once its
+// queue passes a byte limit or a write stalls for the idle timeout (logged
+// and counted, never blocking the reactor or growing without bound); a
+// stream ends cleanly after a maximum lifetime; accept errors (EMFILE ...)
+// re-arm after a growing delay instead of spinning.
 #ifndef VFGUARD_API_HTTP_SERVER_H_
 #define VFGUARD_API_HTTP_SERVER_H_
 
@@ -18,6 +27,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -28,6 +38,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "agent/log.h"
 #include "agent/metrics.h"
 
 namespace vfguard::api {
@@ -61,8 +72,23 @@ struct HttpServerOptions {
   AccessConfig access;  // the file's group is access.write_gid when set
   size_t body_limit = 1 << 20;
   size_t header_limit = 8 << 10;
+  // Open connections other than event streams; more are answered 503.
   size_t max_connections = 64;
+  // Also the longest a stream's write may stall before the client is dropped.
   std::chrono::milliseconds idle_timeout = std::chrono::seconds(30);
+  // Event streams open at once, counted apart from max_connections; one more
+  // is answered 503 (and the connection stays usable).
+  size_t max_streams = 16;
+  // Bytes queued for one stream client; an event that would pass it drops the
+  // client (reason slow_client) rather than the event, so a client never
+  // sees a stream with holes in it: it sees the end and reconnects.
+  size_t stream_queue_limit = 1 << 20;
+  // A stream ends with the last chunk after this long (reason lifetime).
+  std::chrono::milliseconds stream_lifetime = std::chrono::hours(1);
+  // After a failed accept (EMFILE, ENFILE, ENOBUFS, ...) the next one waits
+  // this long, doubling per consecutive failure up to the max.
+  std::chrono::milliseconds accept_backoff_min = std::chrono::milliseconds(10);
+  std::chrono::milliseconds accept_backoff_max = std::chrono::seconds(1);
 };
 
 struct HttpRequest {
@@ -101,10 +127,13 @@ std::string ErrorBody(std::string_view code, std::string_view message, std::stri
 class HttpServer {
  public:
   // `metrics` may be null; otherwise the server registers and records
-  // vfguard_api_requests_total{route,code} and
-  // vfguard_api_request_duration_seconds{route}.
+  // vfguard_api_requests_total{route,code},
+  // vfguard_api_request_duration_seconds{route},
+  // vfguard_api_streams_ended_total{reason} (slow_client, write_stalled,
+  // lifetime) and vfguard_api_accept_errors_total. `log` may be null; it
+  // gets one line per dropped stream and per failed accept.
   HttpServer(boost::asio::io_context& io, HttpServerOptions options, HttpHandler handler,
-             agent::metrics::Registry* metrics = nullptr);
+             agent::metrics::Registry* metrics = nullptr, agent::Logger* log = nullptr);
   ~HttpServer();  // Stop()s
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
@@ -116,21 +145,33 @@ class HttpServer {
   // socket file. Idempotent.
   void Stop();
 
-  size_t connections() const;  // open right now
+  size_t connections() const;                  // open right now, streams included
+  size_t streams() const { return streams_; }  // event streams open right now
+  uint64_t accept_errors() const { return accept_errors_; }
 
   class Session;  // internal
 
  private:
   friend class Session;
   void Accept();
+  void Admit(boost::asio::local::stream_protocol::socket socket);
+  void AcceptFailed(const boost::system::error_code& ec);
+  void StreamEnded(std::string_view reason, const PeerCred& peer, size_t queued);
 
   boost::asio::io_context& io_;
   HttpServerOptions options_;
   HttpHandler handler_;
   agent::metrics::Counter* requests_ = nullptr;
   agent::metrics::Histogram* latency_ = nullptr;
+  agent::metrics::Counter* streams_ended_ = nullptr;
+  agent::metrics::Counter* accept_errors_total_ = nullptr;
+  agent::Logger* log_ = nullptr;
   std::unique_ptr<boost::asio::local::stream_protocol::acceptor> acceptor_;
+  boost::asio::steady_timer accept_timer_;
+  std::chrono::milliseconds accept_backoff_{0};  // 0: the last accept worked
+  uint64_t accept_errors_ = 0;
   std::set<std::shared_ptr<Session>> sessions_;
+  size_t streams_ = 0;
   bool running_ = false;
 };
 

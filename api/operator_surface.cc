@@ -80,7 +80,8 @@ absl::StatusOr<std::unique_ptr<OperatorSurface>> OperatorSurface::Start(
     options.access.write_gid = *write;
     options.access.read_gid = *read;
     s->handlers_ = std::make_unique<ApiHandlers>(service);
-    s->http_ = std::make_unique<HttpServer>(io, options, s->handlers_->AsHandler(), &registry);
+    s->http_ =
+        std::make_unique<HttpServer>(io, options, s->handlers_->AsHandler(), &registry, &log);
     if (absl::Status st = s->http_->Start(); !st.ok()) return st;
     log.Info("api_listening", {{"socket", config.api_socket}});
   }

@@ -18,8 +18,12 @@ absl::Status Invalid(const std::string& path, const std::string& what) {
     if (!status_.ok()) return status_; \
   } while (0)
 
+// "." and ".." are dot segments of a URL path (RFC 3986 5.2.4): clients
+// remove them before sending, so an object named so could not be addressed.
+bool IsDotSegment(const std::string& id) { return id == "." || id == ".."; }
+
 bool ValidId(const std::string& id) {
-  if (id.empty() || id.size() > 63) return false;
+  if (id.empty() || id.size() > 63 || IsDotSegment(id)) return false;
   for (char c : id) {
     bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
               c == '.' || c == '_' || c == ':' || c == '-';
@@ -35,6 +39,10 @@ std::string Escaped(const std::string& s) { return absl::CEscape(s); }
 std::string Quote(const std::string& s) { return absl::StrCat("\"", Escaped(s), "\""); }
 
 absl::Status CheckId(const std::string& path, const std::string& key, const std::string& id) {
+  if (IsDotSegment(id)) {
+    return Invalid(absl::StrCat(path, ".id"),
+                   absl::StrCat(Quote(id), " is not a valid id (. and .. are path segments)"));
+  }
   if (!ValidId(id)) {
     return Invalid(absl::StrCat(path, ".id"),
                    absl::StrCat(Quote(id), " is not a valid id (1-63 of A-Z a-z 0-9 . _ : -)"));

@@ -203,6 +203,74 @@ TEST_F(ApiHttpTest, BadRequestsNameTheFieldAndChangeNothing) {
   EXPECT_EQ(DesiredJson(), before);
 }
 
+// A scalar for a list and a string for a bool or number: 400 naming the
+// field, nothing written (protobuf's parser alone accepts each of these).
+TEST_F(ApiHttpTest, StrictKindsAre400NamingTheFieldAndChangeNothing) {
+  Seed();
+  std::string before = DesiredJson();
+  size_t writes = service_.mutations();
+  struct Case {
+    const char* method;
+    const char* target;
+    std::string body;
+    const char* field;
+    std::string message;
+  };
+  const std::string port =
+      R"({"network_id": "n1", "mac_address": "02:00:00:00:00:0a", "vf_index": 1, )";
+  std::vector<Case> cases = {
+      {"PUT", "/v1/ports/a", port + R"("fixed_ips": "10.0.0.21"})", "fixed_ips",
+       "fixed_ips: expected a list, got the string \"10.0.0.21\""},
+      {"PUT", "/v1/ports/a", port + R"("security_group_ids": "web"})", "security_group_ids",
+       "security_group_ids: expected a list, got the string \"web\""},
+      {"PATCH", "/v1/ports/a", R"({"security_group_ids": "web"})", "security_group_ids",
+       "security_group_ids: expected a list, got the string \"web\""},
+      {"PUT", "/v1/ports/a", port + R"("port_security_enabled": "no"})", "port_security_enabled",
+       "port_security_enabled: expected true or false, got the string \"no\""},
+      {"PUT", "/v1/security-groups/web", R"({"stateful": "False"})", "stateful",
+       "stateful: expected true or false, got the string \"False\""},
+      {"PUT", "/v1/networks/n1", R"({"segmentation": "vlan", "vlan_id": "0"})", "vlan_id",
+       "vlan_id: expected a number, got the string \"0\""},
+      {"PUT", "/v1/security-groups/web",
+       R"({"rules": [{"direction": "ingress", "priority": "5"}]})", "rules[0].priority",
+       "rules[0].priority: expected a number, got the string \"5\""},
+      {"POST", "/v1/trace",
+       R"({"in_port": "a", "packet": "tcp 10.0.0.5:1 -> 10.0.0.7:80", "established": "yes"})",
+       "established", "established: expected true or false, got the string \"yes\""},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.body);
+    Reply r = Do(c.method, c.target, c.body);
+    EXPECT_EQ(r.status, 400u) << r.body;
+    EXPECT_EQ(ErrorOf(r).code(), "invalid_argument");
+    EXPECT_EQ(ErrorOf(r).field(), c.field);
+    EXPECT_EQ(ErrorOf(r).message(), c.message);
+  }
+  EXPECT_EQ(DesiredJson(), before);
+  EXPECT_EQ(service_.mutations(), writes);
+}
+
+// "." and ".." are dot segments: clients that normalise paths cannot reach
+// them, so they are no ids (docs/validation.md).
+TEST_F(ApiHttpTest, DotSegmentIdsAreRefusedNamingTheField) {
+  Seed();
+  std::string before = DesiredJson();
+  for (const char* target : {"/v1/ports/%2e%2e", "/v1/ports/%2E", "/v1/networks/%2e%2e"}) {
+    SCOPED_TRACE(target);
+    std::string body = std::string(target).find("ports") != std::string::npos
+                           ? std::string(kPortB)
+                           : std::string(kNetwork);
+    Reply r = Do("PUT", target, body);
+    EXPECT_EQ(r.status, 400u) << r.body;
+    EXPECT_THAT(ErrorOf(r).field(), ::testing::MatchesRegex(R"((ports|networks)\[\.\.?\]\.id)"));
+    EXPECT_THAT(ErrorOf(r).message(), HasSubstr("is not a valid id (. and .. are path segments)"));
+  }
+  EXPECT_EQ(DesiredJson(), before);
+  // Other ids with dots are ids.
+  EXPECT_EQ(Do("PUT", "/v1/networks/...", R"({"segmentation": "vlan", "vlan_id": 9})").status,
+            201u);
+}
+
 TEST_F(ApiHttpTest, DeletingWhatIsInUseIs409NamingTheUser) {
   Seed();
   Reply net = Do("DELETE", "/v1/networks/n1");

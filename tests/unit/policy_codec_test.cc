@@ -7,6 +7,7 @@
 #include <fstream>
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "tests/unit/gen/random_policy.h"
 
 namespace vfguard::agent {
@@ -257,6 +258,50 @@ TEST(PolicyCodecJson, WrongTypesNameTheField) {
   EXPECT_EQ(
       Error(R"({"networks": [{"id": "n", "vlan_id": "ten"}]})").rfind("networks[0].vlan_id: ", 0),
       0u);
+}
+
+// Protobuf's own parser takes all of these (a scalar as a one-element list,
+// "yes"/"0"/"False" as a bool, "7" as a uint32); the shape check does not.
+TEST(PolicyCodecJson, StrictKindsNameTheField) {
+  EXPECT_EQ(Error(WithPort(R"("id": "p", "fixed_ips": "10.0.0.21")")),
+            "ports[0].fixed_ips: expected a list, got the string \"10.0.0.21\"");
+  EXPECT_EQ(Error(WithPort(R"("id": "p", "security_group_ids": "g")")),
+            "ports[0].security_group_ids: expected a list, got the string \"g\"");
+  EXPECT_EQ(Error(WithPort(R"("id": "p", "securityGroupIds": "g")")),
+            "ports[0].security_group_ids: expected a list, got the string \"g\"");
+  for (std::string text : {"yes", "no", "0", "False", "true"}) {
+    std::string field = "\"port_security_enabled\": \"" + text + "\"";
+    std::string want =
+        "ports[0].port_security_enabled: expected true or false, got the string \"" + text + "\"";
+    EXPECT_EQ(Error(WithPort("\"id\": \"p\", " + field)), want);
+  }
+  EXPECT_EQ(Error(WithPort(R"("id": "p", "port_security_enabled": 0)")),
+            "ports[0].port_security_enabled: expected true or false, got the number 0");
+  EXPECT_EQ(Error(R"({"security_groups": [{"id": "g", "stateful": "False"}]})"),
+            "security_groups[0].stateful: expected true or false, got the string \"False\"");
+  EXPECT_EQ(Error(R"({"networks": [{"id": "n", "segmentation": "vlan", "vlan_id": "7"}]})"),
+            "networks[0].vlan_id: expected a number, got the string \"7\"");
+  EXPECT_EQ(Error(WithRule(R"({"direction": "egress", "priority": "10"})")),
+            "security_groups[0].rules[1].priority: expected a number, got the string \"10\"");
+  EXPECT_EQ(Error(WithPort(R"("id": "p", "allowed_address_pairs": {"ip_address": "10.0.0.0/8"})")),
+            "ports[0].allowed_address_pairs: expected a list, got an object");
+  EXPECT_EQ(Error(WithPort(R"("id": "p", "fixed_ips": ["10.0.0.1", 5])")),
+            "ports[0].fixed_ips[1]: expected a string, got the number 5");
+  EXPECT_EQ(Error(WithPort(R"("id": "p", "fixed_ips": [null])")),
+            "ports[0].fixed_ips[0]: expected a string, got null");
+  EXPECT_EQ(Error(R"({"ports": {"id": "p"}})"), "ports: expected a list, got an object");
+  EXPECT_EQ(Error(R"(["ports"])"), "expected a JSON object, got a list");
+  // What the canonical mapping allows stays allowed: null for a default, a
+  // decimal string for a 64-bit number (the printer writes them so), and
+  // the long string is cut in the message.
+  EXPECT_EQ(Error(WithPort(R"("id": "p", "fixed_ips": null, "port_security_enabled": null)")),
+            "OK");
+  EXPECT_EQ(Error(R"({"networks": [{"id": "n", "segmentation": "flat", "generation": "12"}]})"),
+            "OK");
+  EXPECT_EQ(Error(absl::StrCat(R"({"networks": [{"id": "n", "vlan_id": ")", std::string(50, 'x'),
+                               "\"}]}")),
+            absl::StrCat("networks[0].vlan_id: expected a number, got the string \"",
+                         std::string(40, 'x'), "...\""));
 }
 
 TEST(PolicyCodecJson, MalformedJsonHasLineAndColumn) {

@@ -242,6 +242,19 @@ const Case kCases[] = {
        s.ports[p.id] = p;
      },
      "ports[p\\n1].id: \"p\\n1\" is not a valid id (1-63 of A-Z a-z 0-9 . _ : -)"},
+    {"DotDotId",
+     [](Snapshot& s) {
+       Port p = s.ports["a"];
+       p.id = "..";
+       s.ports.erase("a");
+       s.ports[p.id] = p;
+     },
+     "ports[..].id: \"..\" is not a valid id (. and .. are path segments)"},
+    {"DotId",
+     [](Snapshot& s) {
+       s.networks["."] = Network{".", Segmentation::kVlan, 20};
+     },
+     "networks[.].id: \".\" is not a valid id (. and .. are path segments)"},
     {"PortKeyMismatch", [](Snapshot& s) { s.ports["a"].id = "b"; },
      "ports[a].id: \"b\" does not match its key \"a\""},
     {"SegmentationJunk",
@@ -319,6 +332,15 @@ TEST(Validate, AcceptsBoundaries) {
                              AllowedAddressPair{Prefix("::/0"), Mac("02:00:00:00:00:09")}};
   c.security_group_ids = {};
   s.ports[c.id] = c;
+  // Dots are id characters; only the two dot segments are refused.
+  Port dots = c;
+  dots.id = "...";
+  dots.mac = Mac("02:00:00:00:00:0e");
+  dots.fixed_ips = {};
+  dots.vips = {};
+  dots.allowed_address_pairs = {};
+  dots.representor.ref = uint32_t{9};
+  s.ports[dots.id] = dots;
   std::vector<SecurityGroupRule>& rules = s.security_groups["web"].rules;
   rules.push_back(
       SecurityGroupRule{.protocol = kProtoUdp, .ports = PortRange{1, 65535}, .priority = 1});
