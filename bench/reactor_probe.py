@@ -19,7 +19,8 @@ and an orchestrator see it:
   - from the start: GET /healthz every 100 ms (one at a time, each timed;
     a request that waits makes the next one wait, so the max is the longest
     stall and the p99 is over the requests made), every sd_notify datagram
-    timed, GET /metrics every 2 s (timed);
+    timed, GET /metrics every 2 s ($VFGUARD_REACTOR_SCRAPE_S; 0: none;
+    also one at a time, timed);
   - phase "reactor" (cold): until READY=1 and the first pass, then until
     the agent has settled, then one watchdog interval + 2 s more;
   - phase "reactor_change": one PUT /v1/security-groups/shared that moves
@@ -66,6 +67,9 @@ RULES = 20
 WATCHDOG_USEC = 30000000
 PING_S = WATCHDOG_USEC / 2e6  # the agent pings at half the timeout
 HEALTHZ_EVERY_S = 0.1
+# $VFGUARD_REACTOR_SCRAPE_S overrides; 0 turns scraping off (to tell a pass's
+# stalls from a scrape's: while a scrape holds the reactor longer than this
+# interval, scrapes run back to back and the API waits on them too).
 SCRAPE_EVERY_S = 2.0
 REQUEST_TIMEOUT_S = 600.0
 READY_TIMEOUT_S = 1800.0  # cold start: READY=1 and the first pass
@@ -152,7 +156,7 @@ class Recorder:
     """The three watchers, each on its own thread; samples are
     (start, end, ok) in time.monotonic(), pings are arrival times."""
 
-    def __init__(self, api_socket, metrics_port, notify_path):
+    def __init__(self, api_socket, metrics_port, notify_path, scrape_every):
         self.api = Api(api_socket)
         self.metrics_port = metrics_port
         self.healthz, self.scrapes, self.pings, self.ready_at = [], [], [], None
@@ -162,8 +166,11 @@ class Recorder:
         self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self.notify.bind(notify_path)
         self.notify.settimeout(0.2)
-        self.threads = [threading.Thread(target=f, daemon=True)
-                        for f in (self._listen, self._poll_healthz, self._poll_metrics)]
+        self.scrape_every = scrape_every
+        watchers = [self._listen, self._poll_healthz]
+        if scrape_every > 0:
+            watchers.append(self._poll_metrics)
+        self.threads = [threading.Thread(target=f, daemon=True) for f in watchers]
 
     def start(self):
         for t in self.threads:
@@ -228,7 +235,7 @@ class Recorder:
                 return r.status == 200 and b"vfguard_" in body
             finally:
                 c.close()
-        self._poll(SCRAPE_EVERY_S, get, self.scrapes)
+        self._poll(self.scrape_every, get, self.scrapes)
 
     def snapshot(self):
         with self.lock:
@@ -252,8 +259,8 @@ def max_gap(pings, started, begin, end):
 
 
 class Probe:
-    def __init__(self, binary, n):
-        self.binary, self.n = binary, n
+    def __init__(self, binary, n, scrape_every):
+        self.binary, self.n, self.scrape_every = binary, n, scrape_every
         self.workdir = tempfile.mkdtemp(prefix="vfguard-reactor-")
         self.log_path = os.path.join(self.workdir, "agent.log")
         self.policy_path = os.path.join(self.workdir, "policy.json")
@@ -362,11 +369,6 @@ class Probe:
               f"writes={first.get('writes')} filters={first.get('filters')} "
               f"absent_ports={first.get('absent_ports')} status={first.get('status')}")
         self.settle()
-        healthz, scrapes, _, _ = self.rec.snapshot()
-        if healthz and scrapes:
-            print(f"cold: first /healthz answered {healthz[0][1] - self.started:.1f} s, first "
-                  f"/metrics {scrapes[0][1] - self.started:.1f} s after the start (earlier "
-                  f"attempts found no listener and are not counted)")
         print(f"cold: settled after {len(self.passes())} passes, "
               f"{time.monotonic() - self.started:.1f} s from the start")
         self.tail()
@@ -402,25 +404,46 @@ class Probe:
         gap = max_gap(pings, self.started, begin, end)
         print(f"{name}: {len(api)} healthz, {len(scr)} scrapes ({failed} failed), "
               f"{sum(1 for t in pings if begin < t <= end)} watchdog pings")
+        self.print_stalls(name, healthz, scrapes, pings, begin, end)
         api_max = max(api) if api else float("nan")
         print(f"{name}: ports={self.n} pass_s={pass_s:.3f} api_max_ms={api_max:.1f} "
               f"api_p99_ms={p99(api):.1f} watchdog_max_gap_s={gap:.2f} "
-              f"scrape_ms={max(scr) if scr else float('nan'):.1f}")
+              f"scrape_ms={f'{max(scr):.1f}' if scr else 'na'}")
         return api_max, gap
+
+    def print_stalls(self, name, healthz, scrapes, pings, begin, end):
+        """When the longest waits were, in seconds from the agent's start, so
+        they can be put next to the passes and scrapes that caused them."""
+        def at(t):
+            return f"{t - self.started:.1f}"
+        for what, samples in (("healthz", healthz), ("scrape", scrapes)):
+            slow = sorted((s for s in samples if begin <= s[0] < end),
+                          key=lambda s: s[0] - s[1])[:8]
+            if slow:
+                print(f"{name}: longest {what} (start s +wait s): " + ", ".join(
+                    f"{at(a)} +{b - a:.1f}" for a, b, _ in sorted(slow)))
+        print(f"{name}: watchdog pings at (s): " +
+              (", ".join(at(t) for t in pings if begin < t <= end) or "none"))
 
     def run(self):
         create_devices(self.n, self.workdir)
         agentlib.write_policy(self.policy_path, make_policy(self.n))
         notify_path = os.path.join(self.workdir, "notify.sock")
-        self.rec = Recorder(self.api_socket, self.metrics_port, notify_path)
+        self.rec = Recorder(self.api_socket, self.metrics_port, notify_path, self.scrape_every)
         self.start_agent(notify_path)
         self.rec.start()
         print(f"agent started cold: {self.n} ports x {RULES} rules, block {BLOCK}, "
-              f"WATCHDOG_USEC={WATCHDOG_USEC} (pings every {PING_S:.0f} s)")
+              f"WATCHDOG_USEC={WATCHDOG_USEC} (pings every {PING_S:.0f} s), /metrics every "
+              f"{self.scrape_every:g} s" + (" (off)" if self.scrape_every == 0 else ""))
         pass_s = self.cold()
         t_change, change_s = self.change()
         t_end = time.monotonic()
         self.rec.close(timeout=REQUEST_TIMEOUT_S)
+        healthz, scrapes, _, _ = self.rec.snapshot()
+        for what, samples in (("/healthz", healthz), ("/metrics", scrapes)):
+            if samples:  # earlier attempts found no listener and are not counted
+                print(f"first {what} counted: sent {samples[0][0] - self.started:.1f} s after "
+                      f"the start, answered after {samples[0][1] - samples[0][0]:.1f} s")
         verdicts = [self.report("reactor", pass_s, self.started, t_change),
                     self.report("reactor_change", change_s, t_change, t_end)]
         for name, (api_max, gap) in zip(("reactor", "reactor_change"), verdicts):
@@ -447,9 +470,15 @@ class Probe:
 def main():
     sys.stdout.reconfigure(line_buffering=True)
     binary = sys.argv[1] if len(sys.argv) > 1 else agentlib.default_binary()
-    n = int(os.environ.get("VFGUARD_REACTOR_PORTS", "250"))
-    if n <= 0:
-        print(f"VFGUARD_REACTOR_PORTS: expected a positive number, got {n}")
+    try:
+        n = int(os.environ.get("VFGUARD_REACTOR_PORTS", "250"))
+        scrape_every = float(os.environ.get("VFGUARD_REACTOR_SCRAPE_S", SCRAPE_EVERY_S))
+    except ValueError as e:
+        print(f"VFGUARD_REACTOR_PORTS or VFGUARD_REACTOR_SCRAPE_S: {e}")
+        return 2
+    if n <= 0 or scrape_every < 0:
+        print(f"VFGUARD_REACTOR_PORTS (> 0) or VFGUARD_REACTOR_SCRAPE_S (>= 0) out of range: "
+              f"{n}, {scrape_every}")
         return 2
     if os.geteuid() != 0:
         skip("needs root and a kernel with cls_flower and act_ct (run it through tools/vmrun)")
@@ -460,7 +489,7 @@ def main():
     check_kernel()
     # meson's timeout and tools/vmrun send SIGTERM: stop the agent on the way out.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    probe = Probe(binary, n)
+    probe = Probe(binary, n, scrape_every)
     ok = False
     try:
         probe.run()
