@@ -22,10 +22,10 @@ and an orchestrator see it:
     timed, GET /metrics every 2 s ($VFGUARD_REACTOR_SCRAPE_S; 0: none;
     also one at a time, timed);
   - phase "reactor" (cold): until READY=1 and the first pass, then until
-    the agent has settled, then one watchdog interval + 2 s more;
+    the agent has settled, then until its next watchdog ping;
   - phase "reactor_change": one PUT /v1/security-groups/shared that moves
     one rule to another tcp port (every port's rules change), until the
-    first pass after it that writes, then settled, then the same tail.
+    first pass after it that writes, then settled, then the next ping.
 
 Per phase one line (pass_s: the took_ms of the phase's first pass;
 watchdog_max_gap_s: the longest time without a WATCHDOG=1, counting from
@@ -75,6 +75,7 @@ REQUEST_TIMEOUT_S = 600.0
 READY_TIMEOUT_S = 1800.0  # cold start: READY=1 and the first pass
 PASS_TIMEOUT_S = 1200.0   # the change's pass
 SETTLE_TIMEOUT_S = 600.0
+TAIL_TIMEOUT_S = 8 * PING_S
 TARGET_API_MAX_MS = 250.0
 TARGET_WATCHDOG_GAP_S = 15.0
 CLONE_NEWNET = 0x40000000
@@ -353,11 +354,19 @@ class Probe:
             print(f"  (not settled: {e}; measuring on)")
 
     def tail(self):
-        """One watchdog interval + 2 s, so a healthy reactor pings in it."""
-        end = time.monotonic() + PING_S + 2
-        while time.monotonic() < end:
-            self.check_alive()
-            time.sleep(0.2)
+        """Until the next watchdog ping (at most TAIL_TIMEOUT_S): a phase ends
+        on a ping, so a gap that a phase's work opened is closed in it and the
+        next phase's gaps start from a ping, not from the agent's start."""
+        mark = time.monotonic()
+
+        def pinged():
+            return any(t > mark for t in self.rec.snapshot()[2])
+        try:
+            self.wait_for("watchdog ping", TAIL_TIMEOUT_S, pinged)
+        except ProbeError as e:
+            if self.proc.poll() is not None:
+                raise
+            print(f"  ({e}; the gap stays open to the phase's end)")
 
     # ---- phases -----------------------------------------------------------
 
