@@ -268,6 +268,7 @@ class Probe:
         self.api_socket = os.path.join(self.workdir, "agent.sock")
         self.metrics_port = agentlib.free_port()
         self.proc, self.rec, self.started = None, None, None
+        self.seen = []  # when each event=reconciled line was first seen
 
     # ---- the agent --------------------------------------------------------
 
@@ -309,7 +310,10 @@ class Probe:
             return []
 
     def passes(self):
-        return [agentlib.logfmt(l) for l in self.lines() if "event=reconciled" in l]
+        p = [agentlib.logfmt(l) for l in self.lines() if "event=reconciled" in l]
+        while len(self.seen) < len(p):
+            self.seen.append(time.monotonic())
+        return p
 
     def check_alive(self):
         if self.proc.poll() is not None:
@@ -323,6 +327,7 @@ class Probe:
         next_note = 60
         while True:
             got = cond()
+            self.passes()  # note when each pass ends, whatever we wait for
             if got:
                 return got
             self.check_alive()
@@ -461,6 +466,10 @@ class Probe:
                   f"watchdog_max_gap_s<={TARGET_WATCHDOG_GAP_S:.0f} "
                   f"{'met' if gap <= TARGET_WATCHDOG_GAP_S else 'NOT met'} "
                   f"(the agent pings every {PING_S:.0f} s)")
+        for i, p in enumerate(self.passes()):
+            print(f"pass {i + 1}: logged by {self.seen[i] - self.started:.1f} s, "
+                  f"reason={p.get('reason')} audited={p.get('audited')} took_ms={p.get('took_ms')} "
+                  f"writes={p.get('writes')} status={p.get('status')}")
         errors = self.rec.errors
         if errors:
             print(f"{len(errors)} request errors, first: {errors[0]}")
@@ -473,6 +482,17 @@ class Probe:
             print("agent log, last lines:")
             for l in self.lines()[-20:]:
                 print("  " + l[:400])
+        # Beside the e2e tests' logs (BUILD/e2e-logs): the VM's /tmp is gone
+        # after the run, the build directory is not.
+        logs = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(self.binary))),
+                            "e2e-logs")
+        kept = os.path.join(logs, "reactor-agent.log")
+        try:
+            os.makedirs(logs, exist_ok=True)
+            shutil.copyfile(self.log_path, kept)
+            print(f"agent log kept in {kept}")
+        except OSError as e:
+            print(f"agent log not kept: {e}")
         shutil.rmtree(self.workdir, ignore_errors=True)
 
 
