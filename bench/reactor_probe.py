@@ -259,26 +259,17 @@ def max_gap(pings, started, begin, end):
     return max(b - a for a, b in zip(points, points[1:]))
 
 
-class Probe:
-    def __init__(self, binary, n, scrape_every):
-        self.binary, self.n, self.scrape_every = binary, n, scrape_every
-        self.workdir = tempfile.mkdtemp(prefix="vfguard-reactor-")
-        self.log_path = os.path.join(self.workdir, "agent.log")
-        self.policy_path = os.path.join(self.workdir, "policy.json")
-        self.api_socket = os.path.join(self.workdir, "agent.sock")
-        self.metrics_port = agentlib.free_port()
-        self.proc, self.rec, self.started = None, None, None
-        self.seen = []  # when each event=reconciled line was first seen
-
-    # ---- the agent --------------------------------------------------------
+class ProbedAgent(agentlib.Agent):
+    """The daemon on the probe's devices, block and notify socket, at log
+    level info (as deployed; debug would log every write)."""
 
     def argv(self):
-        return [self.binary, f"--state_dir={self.workdir}/state",
-                f"--policy_file={self.policy_path}", "--eswitch_mode=map", "--uplink=up0",
-                f"--block_index={BLOCK}", f"--api_socket={self.api_socket}",
+        return [self.binary, f"--state_dir={self.state_dir}", f"--policy_file={self.policy_file}",
+                "--eswitch_mode=map", "--uplink=up0", f"--block_index={self.block}",
+                f"--api_socket={self.api_socket}",
                 f"--metrics_listen=127.0.0.1:{self.metrics_port}", "--log_level=info"]
 
-    def start_agent(self, notify_path):
+    def start(self, notify_path):
         env = dict(os.environ, NOTIFY_SOCKET=notify_path, WATCHDOG_USEC=str(WATCHDOG_USEC))
         env.pop("WATCHDOG_PID", None)
         libc = ctypes.CDLL(None)
@@ -288,36 +279,27 @@ class Probe:
         with open(self.log_path, "w") as log:
             self.proc = subprocess.Popen(self.argv(), stdout=log, stderr=log, env=env,
                                          preexec_fn=die_with_us)
-        self.started = time.monotonic()
 
-    def stop_agent(self):
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            # SIGTERM is handled on the reactor: it may wait for a pass.
-            self.proc.wait(timeout=120)
-        except subprocess.TimeoutExpired:
-            print("agent ignored SIGTERM for 120 s; SIGKILL")
-            self.proc.kill()
-            self.proc.wait()
 
-    def lines(self):
-        try:
-            with open(self.log_path, errors="replace") as f:
-                return f.read().splitlines()
-        except OSError:
-            return []
+class Probe:
+    def __init__(self, binary, n, scrape_every):
+        self.binary, self.n, self.scrape_every = binary, n, scrape_every
+        self.workdir = tempfile.mkdtemp(prefix="vfguard-reactor-")
+        self.policy_path = os.path.join(self.workdir, "policy.json")
+        self.agent = ProbedAgent(binary, os.path.join(self.workdir, "state"), self.policy_path,
+                                 BLOCK, os.path.join(self.workdir, "agent.log"))
+        self.rec, self.started = None, None
+        self.seen = []  # when each event=reconciled line was first seen
 
     def passes(self):
-        p = [agentlib.logfmt(l) for l in self.lines() if "event=reconciled" in l]
+        p = self.agent.reconciles()
         while len(self.seen) < len(p):
             self.seen.append(time.monotonic())
         return p
 
     def check_alive(self):
-        if self.proc.poll() is not None:
-            raise ProbeError(f"the agent exited with status {self.proc.returncode}")
+        if not self.agent.running():
+            raise ProbeError(f"the agent exited with status {self.agent.proc.returncode}")
 
     # ---- waiting ----------------------------------------------------------
 
@@ -354,7 +336,7 @@ class Probe:
         try:
             self.wait_for("idle agent", SETTLE_TIMEOUT_S, idle)
         except ProbeError as e:
-            if self.proc.poll() is not None:
+            if not self.agent.running():
                 raise
             print(f"  (not settled: {e}; measuring on)")
 
@@ -369,7 +351,7 @@ class Probe:
         try:
             self.wait_for("watchdog ping", TAIL_TIMEOUT_S, pinged)
         except ProbeError as e:
-            if self.proc.poll() is not None:
+            if not self.agent.running():
                 raise
             print(f"  ({e}; the gap stays open to the phase's end)")
 
@@ -443,8 +425,10 @@ class Probe:
         create_devices(self.n, self.workdir)
         agentlib.write_policy(self.policy_path, make_policy(self.n))
         notify_path = os.path.join(self.workdir, "notify.sock")
-        self.rec = Recorder(self.api_socket, self.metrics_port, notify_path, self.scrape_every)
-        self.start_agent(notify_path)
+        self.rec = Recorder(self.agent.api_socket, self.agent.metrics_port, notify_path,
+                            self.scrape_every)
+        self.agent.start(notify_path)
+        self.started = time.monotonic()
         self.rec.start()
         print(f"agent started cold: {self.n} ports x {RULES} rules, block {BLOCK}, "
               f"WATCHDOG_USEC={WATCHDOG_USEC} (pings every {PING_S:.0f} s), /metrics every "
@@ -477,10 +461,13 @@ class Probe:
     def close(self, ok):
         if self.rec is not None:
             self.rec.stop.set()
-        self.stop_agent()
+        if self.agent.running():
+            # SIGTERM is handled on the reactor: it may wait for a pass.
+            if self.agent.stop(timeout=120) is None:
+                print("the agent did not stop within 120 s of SIGTERM: killed")
         if not ok:
             print("agent log, last lines:")
-            for l in self.lines()[-20:]:
+            for l in self.agent.tail(20):
                 print("  " + l[:400])
         # Beside the e2e tests' logs (BUILD/e2e-logs): the VM's /tmp is gone
         # after the run, the build directory is not.
@@ -489,7 +476,7 @@ class Probe:
         kept = os.path.join(logs, "reactor-agent.log")
         try:
             os.makedirs(logs, exist_ok=True)
-            shutil.copyfile(self.log_path, kept)
+            shutil.copyfile(self.agent.log_path, kept)
             print(f"agent log kept in {kept}")
         except OSError as e:
             print(f"agent log not kept: {e}")
