@@ -149,6 +149,10 @@ absl::StatusOr<PortStatus> Agent::Port(const std::string& port_id) const {
   s.state = StateName(it->second.state);
   s.representor = RepresentorName(config_.eswitch, it->second, links_->links());
   s.representor_present = reconciler_.effective().ports.contains(port_id);
+  if (reconciled_ != nullptr && s.representor_present) {
+    auto done = reconciled_->ports.find(port_id);
+    s.installed = done != reconciled_->ports.end() && done->second == it->second;
+  }
   const policy::SlotAssignment& slots = desired_->slots();
   if (auto z = slots.port_zone.find(port_id); z != slots.port_zone.end()) s.zone = z->second;
   if (auto sl = slots.port_slot.find(port_id); sl != slots.port_slot.end()) s.slot = sl->second;

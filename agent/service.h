@@ -51,6 +51,11 @@ struct PortStatus {
   uint32_t slot = 0;
   std::vector<RuleStatus> rules;
   uint64_t dropped_packets = 0;  // counters of the port's default-drop rules
+  // The last successful reconcile pass installed this port exactly as it is
+  // desired now (every field), with its representor present. False while a
+  // change waits for its pass, after a failed pass, and without a
+  // representor. What a CNI plugin waits for after a PUT.
+  bool installed = false;
 };
 
 struct AgentStatus {

@@ -149,6 +149,7 @@ HttpResponse ApiHandlers::PortStatus(const HttpRequest& request, const std::stri
   out.set_slot(status->slot);
   for (const auto& rule : status->rules) ToProto(rule, out.add_rules());
   out.set_dropped_packets(status->dropped_packets);
+  out.set_installed(status->installed);
   return JsonResponse(out, route);
 }
 
