@@ -52,9 +52,9 @@ std::unique_ptr<Transport> UnixSocketTransport(const std::string& socket_path,
 
 absl::StatusOr<HttpResponse> AgentClient::Call(absl::string_view method, const std::string& target,
                                                absl::string_view body, absl::string_view what) {
-  absl::StatusOr<HttpResponse> r = transport_.Do(std::string_view(method.data(), method.size()),
-                                                 target,
-                                                 std::string_view(body.data(), body.size()));
+  absl::StatusOr<HttpResponse> r =
+      transport_.Do(std::string_view(method.data(), method.size()), target,
+                    std::string_view(body.data(), body.size()));
   if (!r.ok()) {
     return CniStatus(kTryAgainLater,
                      absl::StrCat("cannot reach the vfguard agent at ", transport_.Where(), " to ",
@@ -72,9 +72,9 @@ absl::StatusOr<Json> AgentClient::PutPort(const std::string& id, const Json& por
   return agentctl::ParseJson(r->body);
 }
 
-absl::StatusOr<std::optional<Json>> AgentClient::GetPort(const std::string& id) {
-  const std::string what = absl::StrCat("GET port ", id);
-  absl::StatusOr<HttpResponse> r = Call("GET", PortPath(id), "", what);
+absl::StatusOr<std::optional<Json>> AgentClient::GetOptional(const std::string& target,
+                                                             absl::string_view what) {
+  absl::StatusOr<HttpResponse> r = Call("GET", target, "", what);
   if (!r.ok()) return r.status();
   if (r->status == 404) return std::nullopt;
   if (r->status != 200) return AnswerError(*r, what);
@@ -83,15 +83,12 @@ absl::StatusOr<std::optional<Json>> AgentClient::GetPort(const std::string& id) 
   return std::optional<Json>(*std::move(body));
 }
 
+absl::StatusOr<std::optional<Json>> AgentClient::GetPort(const std::string& id) {
+  return GetOptional(PortPath(id), absl::StrCat("GET port ", id));
+}
+
 absl::StatusOr<std::optional<Json>> AgentClient::PortStatus(const std::string& id) {
-  const std::string what = absl::StrCat("GET the status of port ", id);
-  absl::StatusOr<HttpResponse> r = Call("GET", PortPath(id) + "/status", "", what);
-  if (!r.ok()) return r.status();
-  if (r->status == 404) return std::nullopt;
-  if (r->status != 200) return AnswerError(*r, what);
-  absl::StatusOr<Json> body = agentctl::ParseJson(r->body);
-  if (!body.ok()) return body.status();
-  return std::optional<Json>(*std::move(body));
+  return GetOptional(PortPath(id) + "/status", absl::StrCat("GET the status of port ", id));
 }
 
 absl::StatusOr<bool> AgentClient::DeletePort(const std::string& id) {

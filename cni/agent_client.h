@@ -13,9 +13,8 @@
 #include <string>
 #include <string_view>
 
-
-#include "absl/strings/string_view.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "tools/agentctl/http_client.h"
 #include "tools/agentctl/json_value.h"
 
@@ -56,6 +55,8 @@ class AgentClient {
  private:
   absl::StatusOr<HttpResponse> Call(absl::string_view method, const std::string& target,
                                     absl::string_view body, absl::string_view what);
+  absl::StatusOr<std::optional<Json>> GetOptional(const std::string& target,
+                                                  absl::string_view what);
   Transport& transport_;
 };
 

@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "cni/cni_error.h"
 #include "cni/cni_status.h"
+#include "tools/agentctl/http_client.h"
 #include "tools/agentctl/json_value.h"
 
 namespace vfguard::cni {
@@ -19,22 +20,9 @@ namespace {
 
 using agentctl::Json;
 
-// File names hold only [A-Za-z0-9._-]; anything else is %XX-escaped, so two
+// File names are percent-escaped like a URL path segment, so two
 // attachments never share a file.
-std::string FileSafe(const std::string& s) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '.' || c == '_' || c == '-') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
-}
+std::string FileSafe(const std::string& s) { return agentctl::EscapePathSegment(s); }
 
 std::optional<AttachmentRecord> Decode(const std::string& text) {
   absl::StatusOr<Json> j = agentctl::ParseJson(text);

@@ -9,7 +9,6 @@
 
 #include "absl/strings/string_view.h"
 
-
 namespace vfguard::cni {
 
 enum ErrorCode : int {

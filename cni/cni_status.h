@@ -4,10 +4,8 @@
 #ifndef VFGUARD_CNI_CNI_STATUS_H_
 #define VFGUARD_CNI_CNI_STATUS_H_
 
-
-
-#include "absl/strings/string_view.h"
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "cni/cni_error.h"
 
 namespace vfguard::cni {

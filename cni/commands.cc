@@ -59,17 +59,17 @@ absl::Status WaitInstalled(const CommandContext& c, const std::string& port_id) 
                                                    "waited for it to be installed"));
     }
     if (agentctl::Truthy(Field(**status, "installed"))) return absl::OkStatus();
-    last = absl::StrCat("representor ", agentctl::FieldText(**status, "representor", "(unknown)"),
-                        agentctl::Truthy(Field(**status, "representor_present")) ? " present"
-                                                                                : " absent");
+    last = absl::StrCat(
+        "representor ", agentctl::FieldText(**status, "representor", "(unknown)"),
+        agentctl::Truthy(Field(**status, "representor_present")) ? " present" : " absent");
     if (absl::Now() >= deadline) break;
-    absl::SleepFor(std::min(c.poll_interval, std::max(deadline - absl::Now(), absl::ZeroDuration())));
+    absl::SleepFor(
+        std::min(c.poll_interval, std::max(deadline - absl::Now(), absl::ZeroDuration())));
   }
   return CniStatus(kNotInstalled,
                    absl::StrCat("port ", port_id, ": the agent did not install it within ",
                                 absl::FormatDuration(c.config.install_timeout)),
-                   absl::StrCat(last, "; see `agentctl port ", port_id,
-                                "` and the agent's log"));
+                   absl::StrCat(last, "; see `agentctl port ", port_id, "` and the agent's log"));
 }
 
 }  // namespace
@@ -156,7 +156,8 @@ absl::StatusOr<std::string> RunCheck(const CommandContext& c) {
   absl::StatusOr<std::optional<Json>> port = c.agent->GetPort(spec->id);
   if (!port.ok()) return port.status();
   if (!port->has_value()) {
-    return CniStatus(kCheckMismatch, absl::StrCat("port ", spec->id, ": the agent has no such port"));
+    return CniStatus(kCheckMismatch,
+                     absl::StrCat("port ", spec->id, ": the agent has no such port"));
   }
   const Json& p = **port;
   const std::string mac = absl::AsciiStrToLower(agentctl::FieldText(p, "mac_address", ""));
@@ -175,10 +176,10 @@ absl::StatusOr<std::string> RunCheck(const CommandContext& c) {
   const Json* security = Field(p, "port_security_enabled");
   bool enabled = security == nullptr || agentctl::Truthy(security);
   if (enabled != c.config.port_security) {
-    return CniStatus(kCheckMismatch, absl::StrCat("port ", spec->id, ": port_security_enabled is ",
-                                                  enabled ? "true" : "false",
-                                                  " at the agent, the attachment sets ",
-                                                  c.config.port_security ? "true" : "false"));
+    return CniStatus(kCheckMismatch,
+                     absl::StrCat("port ", spec->id, ": port_security_enabled is ",
+                                  enabled ? "true" : "false", " at the agent, the attachment sets ",
+                                  c.config.port_security ? "true" : "false"));
   }
   absl::StatusOr<std::optional<Json>> status = c.agent->PortStatus(spec->id);
   if (!status.ok()) return status.status();

@@ -23,8 +23,8 @@
 
 #include <string>
 
-#include "absl/strings/string_view.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "cni/agent_client.h"
 #include "cni/attachments.h"

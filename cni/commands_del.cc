@@ -13,22 +13,24 @@ namespace {
 // Deletes the port of one attachment: unconditionally without a record, and
 // with a record only while the agent's port still carries the MAC this
 // attachment registered. Already gone is success.
+absl::Status NotDeleted(const std::string& port_id, const absl::Status& why) {
+  return CniStatus(
+      kTryAgainLater,
+      absl::StrCat(why.message(), "; port ", port_id, " was NOT deleted (the runtime retries DEL)"),
+      ToCniError(why).details);
+}
+
 absl::Status DeletePortOf(const CommandContext& c, const std::string& port_id,
                           const std::optional<AttachmentRecord>& record) {
   if (record.has_value() && !record->mac.empty()) {
     absl::StatusOr<std::optional<Json>> port = c.agent->GetPort(port_id);
-    if (!port.ok()) return port.status();
+    if (!port.ok()) return NotDeleted(port_id, port.status());
     if (!port->has_value()) return absl::OkStatus();
     std::string mac = absl::AsciiStrToLower(agentctl::FieldText(**port, "mac_address", ""));
     if (mac != record->mac) return absl::OkStatus();  // a newer attachment's port
   }
   absl::StatusOr<bool> deleted = c.agent->DeletePort(port_id);
-  if (!deleted.ok()) {
-    return CniStatus(kTryAgainLater,
-                     absl::StrCat(deleted.status().message(), "; port ", port_id,
-                                  " was NOT deleted (the runtime retries DEL)"),
-                     ToCniError(deleted.status()).details);
-  }
+  if (!deleted.ok()) return NotDeleted(port_id, deleted.status());
   return absl::OkStatus();
 }
 
@@ -40,8 +42,8 @@ absl::StatusOr<std::string> RunDel(const CommandContext& c) {
   absl::StatusOr<std::optional<AttachmentRecord>> record =
       c.store->Load(c.env.container_id, c.env.ifname);
   if (!record.ok()) return record.status();
-  std::string port_id = record->has_value() ? (*record)->port_id
-                                            : PortId(*args, c.env.container_id, c.env.ifname);
+  std::string port_id =
+      record->has_value() ? (*record)->port_id : PortId(*args, c.env.container_id, c.env.ifname);
   if (absl::Status s = DeletePortOf(c, port_id, *record); !s.ok()) return s;
   if (absl::Status s = c.store->Remove(c.env.container_id, c.env.ifname); !s.ok()) return s;
   return std::string();

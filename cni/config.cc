@@ -19,11 +19,28 @@ using agentctl::Field;
 // Keys of the conflist entry vfguard reads, and the spec's keys a runtime may
 // put beside them (ignored).
 const std::set<std::string, std::less<>>& KnownKeys() {
-  static const auto* keys = new std::set<std::string, std::less<>>{
-      "cniVersion", "name", "type", "socket", "network", "securityGroups", "portSecurity",
-      "vips", "allowedAddressPairs", "deviceID", "vfIndex", "representor",
-      "installTimeoutSeconds", "stateDir", "runtimeConfig", "args", "prevResult",
-      "cni.dev/valid-attachments", "capabilities", "ipam", "dns", "ipMasq"};
+  static const auto* keys = new std::set<std::string, std::less<>>{"cniVersion",
+                                                                   "name",
+                                                                   "type",
+                                                                   "socket",
+                                                                   "network",
+                                                                   "securityGroups",
+                                                                   "portSecurity",
+                                                                   "vips",
+                                                                   "allowedAddressPairs",
+                                                                   "deviceID",
+                                                                   "vfIndex",
+                                                                   "representor",
+                                                                   "installTimeoutSeconds",
+                                                                   "stateDir",
+                                                                   "runtimeConfig",
+                                                                   "args",
+                                                                   "prevResult",
+                                                                   "cni.dev/valid-attachments",
+                                                                   "capabilities",
+                                                                   "ipam",
+                                                                   "dns",
+                                                                   "ipMasq"};
   return *keys;
 }
 
@@ -94,8 +111,8 @@ absl::Status CheckState(absl::string_view path, const std::string& state) {
   if (state == "active" || state == "pending-activation" || state == "inactive") {
     return absl::OkStatus();
   }
-  return Invalid(path,
-                 absl::StrCat("\"", state, "\" is not one of active, pending-activation, inactive"));
+  return Invalid(
+      path, absl::StrCat("\"", state, "\" is not one of active, pending-activation, inactive"));
 }
 
 absl::Status ParseVfSelection(const Json& root, PluginConfig& c) {
@@ -109,8 +126,8 @@ absl::Status ParseVfSelection(const Json& root, PluginConfig& c) {
     }
   }
   if (!c.device_id.empty() && !IsPciAddress(c.device_id)) {
-    return Invalid(where, absl::StrCat("\"", c.device_id,
-                                       "\" is not a PCI address (like 0000:03:00.2)"));
+    return Invalid(where,
+                   absl::StrCat("\"", c.device_id, "\" is not a PCI address (like 0000:03:00.2)"));
   }
   if (const Json* v = Field(root, "vfIndex"); v != nullptr) {
     double d = v->number_value();
@@ -144,8 +161,8 @@ absl::Status ParseOverrides(const Json& root, PluginConfig& c) {
     return s;
   }
   if (absl::Status s = GetStringList(*cni, "vips", "args.cni.vips", vips); !s.ok()) return s;
-  if (absl::Status s = GetAddressPairs(*cni, "allowedAddressPairs",
-                                       "args.cni.allowedAddressPairs", pairs);
+  if (absl::Status s =
+          GetAddressPairs(*cni, "allowedAddressPairs", "args.cni.allowedAddressPairs", pairs);
       !s.ok()) {
     return s;
   }
@@ -207,7 +224,8 @@ absl::Status ParseBasics(const Json& root, PluginConfig& c) {
   if (const Json* v = Field(root, "installTimeoutSeconds"); v != nullptr) {
     if (v->kind_case() != Json::kNumberValue || !(v->number_value() > 0) ||
         v->number_value() > 600) {
-      return Invalid("installTimeoutSeconds", "must be a number of seconds, more than 0, at most 600");
+      return Invalid("installTimeoutSeconds",
+                     "must be a number of seconds, more than 0, at most 600");
     }
     c.install_timeout = absl::Seconds(v->number_value());
   }
@@ -241,9 +259,9 @@ const std::vector<std::string>& SupportedVersions() {
 absl::StatusOr<PluginConfig> ParseConfig(absl::string_view text) {
   absl::StatusOr<Json> root = agentctl::ParseJson(std::string_view(text.data(), text.size()));
   if (!root.ok()) {
-    return CniStatus(kDecodeFailure,
-                     absl::StrCat("the network configuration on stdin is not JSON: ",
-                                  root.status().message()));
+    return CniStatus(
+        kDecodeFailure,
+        absl::StrCat("the network configuration on stdin is not JSON: ", root.status().message()));
   }
   if (root->kind_case() != Json::kStructValue) {
     return CniStatus(kDecodeFailure, "the network configuration on stdin is not a JSON object");

@@ -18,11 +18,10 @@
 #include <cstdint>
 #include <optional>
 #include <string>
-
 #include <vector>
 
-#include "absl/strings/string_view.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "tools/agentctl/json_value.h"
 

@@ -9,7 +9,6 @@
 #include <optional>
 #include <string>
 
-
 #include "cni/agent_client.h"
 #include "cni/attachments.h"
 #include "cni/cni_error.h"
@@ -71,8 +70,7 @@ absl::StatusOr<std::string> Dispatch(const RuntimeEnv& env, const std::string& i
   if (absl::Status s = RequireEnv(env); !s.ok()) return s;
   absl::StatusOr<PluginConfig> config = ParseConfig(input);
   if (!config.ok()) return config.status();
-  std::unique_ptr<Transport> transport =
-      UnixSocketTransport(config->socket, absl::Seconds(10));
+  std::unique_ptr<Transport> transport = UnixSocketTransport(config->socket, absl::Seconds(10));
   AgentClient agent(*transport);
   AttachmentStore store(config->state_dir + "/" + config->name);
   CommandContext c{env, *config, &agent, &store};
@@ -81,9 +79,9 @@ absl::StatusOr<std::string> Dispatch(const RuntimeEnv& env, const std::string& i
   if (env.command == "CHECK") return RunCheck(c);
   if (env.command == "STATUS") return RunStatus(c);
   if (env.command == "GC") return RunGc(c);
-  return CniStatus(kInvalidEnvironment,
-                   "CNI_COMMAND: \"" + env.command +
-                       "\" is not one of ADD, DEL, CHECK, STATUS, GC, VERSION");
+  return CniStatus(
+      kInvalidEnvironment,
+      "CNI_COMMAND: \"" + env.command + "\" is not one of ADD, DEL, CHECK, STATUS, GC, VERSION");
 }
 
 int Main(int argc, char** argv) {

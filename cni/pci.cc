@@ -34,8 +34,8 @@ absl::StatusOr<VfLocation> ResolveVf(const std::string& sysfs_root, const std::s
   const fs::path physfn = dev / "physfn";
   fs::path pf_target = fs::read_symlink(physfn, ec);
   if (ec) {
-    return fail(absl::StrCat("not a VF (", physfn.string(),
-                             " is missing: a PF or a NIC without SR-IOV)"));
+    return fail(
+        absl::StrCat("not a VF (", physfn.string(), " is missing: a PF or a NIC without SR-IOV)"));
   }
   VfLocation out;
   out.pf = pf_target.filename().string();

@@ -23,9 +23,10 @@ absl::StatusOr<ContainerInterface> FromPrevResult(const Json& prev, const std::s
       index = i;
       out.mac = agentctl::FieldText(itf, "mac", "");
       if (out.mac.empty()) {
-        return CniStatus(kInvalidConfig,
-                         absl::StrCat("prevResult.interfaces[", i, "].mac: missing; vfguard needs "
-                                      "the MAC of ", ifname));
+        return CniStatus(kInvalidConfig, absl::StrCat("prevResult.interfaces[", i,
+                                                      "].mac: missing; vfguard needs "
+                                                      "the MAC of ",
+                                                      ifname));
       }
       break;
     }

@@ -9,10 +9,9 @@
 #include <optional>
 #include <string>
 
-
-#include "absl/strings/string_view.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 namespace vfguard::cni {
 
