@@ -66,10 +66,11 @@ absl::Status WaitInstalled(const CommandContext& c, const std::string& port_id) 
     absl::SleepFor(
         std::min(c.poll_interval, std::max(deadline - absl::Now(), absl::ZeroDuration())));
   }
-  return CniStatus(kNotInstalled,
-                   absl::StrCat("port ", port_id, ": the agent did not install it within ",
-                                absl::FormatDuration(c.config.install_timeout)),
-                   absl::StrCat(last, "; see `agentctl port ", port_id, "` and the agent's log"));
+  return CniStatus(
+      kNotInstalled,
+      absl::StrCat("port ", port_id, ": the agent did not install it within ",
+                   absl::FormatDuration(c.config.install_timeout)),
+      absl::StrCat(last, "; see `agentctl port show ", port_id, "` and the agent's log"));
 }
 
 }  // namespace
@@ -186,7 +187,7 @@ absl::StatusOr<std::string> RunCheck(const CommandContext& c) {
   if (!status->has_value() || !agentctl::Truthy(Field(**status, "installed"))) {
     return CniStatus(kNotInstalled,
                      absl::StrCat("port ", spec->id, ": not installed by the agent now"),
-                     "see `agentctl port " + spec->id + "` and the agent's log");
+                     "see `agentctl port show " + spec->id + "` and the agent's log");
   }
   return std::string();
 }
