@@ -289,8 +289,18 @@ def case_del(ctx):
     ctx.expect(err is None, f"DEL web-0 (port already gone) succeeds ({err})")
     ctx.expect(topology.sh("ip", "link", "show", "dev", "vf1", check=False).returncode == 0,
                "host-device gave vf1 back to the root namespace")
+    # Again, as a runtime retries: the cache is gone, so vfguard gets no
+    # prevResult. The chain runs in reverse, vfguard first.
+    n = len(ctx.lists["web-0"].calls)
     err, _ = ctx.run("web-0", "DEL")
-    ctx.expect(err is None, f"a repeated DEL of web-0 succeeds ({err})")
+    ran = ctx.lists["web-0"].calls[n:]
+    ctx.expect(ran and ran[0] == ("vfguard", "DEL", 0),
+               f"a repeated DEL of web-0 succeeds in vfguard, without prevResult ({ran})")
+    if err is not None:
+        # Not vfguard's to fix, but say so rather than hide it.
+        ctx.expect(err.plugin == "host-device",
+                   f"the repeated DEL's failure is not vfguard's ({err})")
+        print(f"   note: Debian's host-device fails a repeated DEL: {err.obj}")
     err, _ = ctx.run("web-1", "DEL")
     ctx.expect(err is None, f"DEL web-1 succeeds ({err})")
     code, _ = ctx.curl("GET", "/v1/ports/default.web-1.net1")
