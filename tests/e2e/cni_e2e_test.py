@@ -105,8 +105,8 @@ def preflight():
     try:
         for what, cmd in [
                 ("network namespaces", ["ip", "netns", "add", ns]),
-                ("veth", ["ip", "-n", ns, "link", "add", "a", "type", "veth", "peer", "name", "b"]),
-                ("clsact", ["tc", "-n", ns, "qdisc", "add", "dev", "a", "ingress_block", "7",
+                ("veth", ["ip", "-n", ns, "link", "add", "p0", "type", "veth", "peer", "name", "p1"]),
+                ("clsact", ["tc", "-n", ns, "qdisc", "add", "dev", "p0", "ingress_block", "7",
                             "clsact"]),
                 ("cls_flower + act_ct", ["tc", "-n", ns, "filter", "add", "block", "7",
                                          "protocol", "ip", "flower", "action", "ct", "zone", "1"])]:
