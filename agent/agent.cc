@@ -297,6 +297,7 @@ Agent::PassOutcome Agent::RunPass(const PassInput& in) {
   view->settled = reconciler_.Settled();
   view->eswitch = reconciler_.view();
   view->block = reconciler_.block_index();
+  if (out.report.status.ok()) view->installed_desired = in.desired;
   out.view = std::move(view);
   out.offers = offers_.Entries();
   if (out.report.status.ok()) {

@@ -159,6 +159,10 @@ absl::StatusOr<PortStatus> Agent::Port(const std::string& port_id) const {
   static const std::map<int, netlink::Link> kNoLinks;  // before Start
   s.representor = RepresentorName(config_.eswitch, it->second, links_ ? links_->links() : kNoLinks);
   s.representor_present = view_->effective->ports.contains(port_id);
+  if (view_->installed_desired != nullptr && s.representor_present) {
+    auto done = view_->installed_desired->ports.find(port_id);
+    s.installed = done != view_->installed_desired->ports.end() && done->second == it->second;
+  }
   const policy::SlotAssignment& slots = desired_->slots();
   if (auto z = slots.port_zone.find(port_id); z != slots.port_zone.end()) s.zone = z->second;
   if (auto sl = slots.port_slot.find(port_id); sl != slots.port_slot.end()) s.slot = sl->second;

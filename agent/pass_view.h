@@ -28,6 +28,9 @@ struct PassView {
   std::vector<bool> settled;  // per placement filter (Reconciler::Settled)
   EswitchView eswitch;
   uint32_t block = 0;
+  // The desired state this pass installed whole (null when it failed): a
+  // port is "installed" when its desired entry is still equal to this one's.
+  std::shared_ptr<const policy::Snapshot> installed_desired;
 
   // The IR filters the kernel holds as translated: what trace simulates.
   policy::Pipeline InstalledPipeline() const {

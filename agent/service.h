@@ -55,6 +55,11 @@ struct PortStatus {
   // from a cache the agent refreshes in the background when it is older than
   // a second, so a reader that needs newer counts asks again.
   absl::Time counters_as_of = absl::InfinitePast();
+  // The last successful reconcile pass installed this port exactly as it is
+  // desired now (every field), with its representor present. False while a
+  // change waits for its pass, after a failed pass, and without a
+  // representor. What a CNI plugin waits for after a PUT.
+  bool installed = false;
 };
 
 struct AgentStatus {

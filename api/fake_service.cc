@@ -46,6 +46,7 @@ absl::StatusOr<agent::PortStatus> FakeAgentService::Port(const std::string& port
         p.has_vf_index() ? absl::StrCat("pf0vf", p.vf_index()) : p.representor_name();
   }
   status.representor_present = true;
+  status.installed = true;
   status.zone = *zone;
   status.slot = *zone;
   agent::RuleStatus drop;

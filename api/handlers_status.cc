@@ -150,6 +150,7 @@ HttpResponse ApiHandlers::PortStatus(const HttpRequest& request, const std::stri
   for (const auto& rule : status->rules) ToProto(rule, out.add_rules());
   out.set_dropped_packets(status->dropped_packets);
   out.set_counters_as_of(TimeText(status->counters_as_of));
+  out.set_installed(status->installed);
   return JsonResponse(out, route);
 }
 

@@ -363,6 +363,7 @@ TEST_F(ApiHttpTest, StatusRulesAndPortStatus) {
   Reply ps = Do("GET", "/v1/ports/b/status");
   ASSERT_EQ(ps.status, 200u) << ps.body;
   EXPECT_THAT(ps.body, HasSubstr("\"representor_present\": true"));
+  EXPECT_THAT(ps.body, HasSubstr("\"installed\": true"));
   v1::PortStatus port = As<v1::PortStatus>(ps);
   EXPECT_EQ(port.zone(), 2u);
   EXPECT_EQ(port.representor(), "pf0vf2");
