@@ -82,9 +82,11 @@ absl::StatusOr<std::unique_ptr<NdCheckProgram>> NdCheckProgram::Create() {
   if (prog == nullptr) {
     return absl::InternalError(absl::StrCat("embedded BPF object has no program ", kProgramName));
   }
-  std::vector<char> log(64 * 1024, '\0');
+  // Log level 0 with a buffer: libbpf loads without a log and only on a
+  // rejection loads again with one (a full log would itself fail the load
+  // with ENOSPC on 6.1: this program's verified log is larger than 64 KiB).
+  std::vector<char> log(256 * 1024, '\0');
   bpf_program__set_log_buf(prog, log.data(), log.size());
-  bpf_program__set_log_level(prog, 1);
   if (int ret = bpf_object__load(p->object_); ret != 0) {
     return BpfError("loading the ND check BPF program", ErrnoOf(ret), LogTail(log));
   }
