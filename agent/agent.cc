@@ -120,6 +120,17 @@ absl::Status Agent::Start() {
         {{"status", hook.status()}, {"effect", "pending ports activate through the API only"}});
   }
 
+  absl::StatusOr<std::unique_ptr<KernelNdCheckHook>> nd =
+      KernelNdCheckHook::Create(config_.block_index, log_);
+  if (nd.ok()) {
+    nd_check_ = std::move(*nd);
+    reconciler_.SetNdCheck(nd_check_.get());
+  } else {
+    log_.Error("nd_check_unavailable",
+               {{"status", nd.status()},
+                {"effect", "NS/NA from ports with port security are dropped (fail closed)"}});
+  }
+
   ReconcileNow("start");
   ArmResync();
   ArmFileWatch();

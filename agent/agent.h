@@ -19,6 +19,7 @@
 
 #include "absl/time/time.h"
 #include "agent/activation_hook.h"
+#include "agent/nd_check_hook.h"
 #include "agent/config.h"
 #include "agent/ct_backend.h"
 #include "agent/desired_state.h"
@@ -103,6 +104,7 @@ class Agent final : public AgentService {
   void OnActivation(const std::string& port_id, const offload::ActivationEvent& event);
 
   std::unique_ptr<ActivationHook> activation_;  // null: activation by API only
+  std::unique_ptr<NdCheckHook> nd_check_;       // null: no BPF, NS/NA of secured ports dropped
   std::unique_ptr<netlink::LinkMonitor> links_;
   std::unique_ptr<netlink::NetlinkSocket> tc_events_;
   boost::asio::steady_timer reconcile_timer_;

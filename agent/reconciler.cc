@@ -169,6 +169,33 @@ void Reconciler::RecordResults(const std::vector<TcOp>& ops,
   }
 }
 
+bool Reconciler::InstallsAsFlower(const policy::Filter& f) const {
+  if (f.classifier != policy::Classifier::kFlower) return false;
+  if (!f.nd_allowed.empty()) return nd_ != nullptr && nd_->attached();
+  return true;
+}
+
+void Reconciler::SyncNdCheck(ReconcileReport& report) {
+  if (nd_ == nullptr) return;
+  NdEntries entries;
+  for (const policy::Filter& f : pipeline_.filters) {
+    if (f.nd_allowed.empty() || !f.match.indev) continue;
+    std::optional<offload::Netdev> dev = devices_(*f.match.indev);
+    if (dev) entries[dev->ifindex] = f.nd_allowed;
+  }
+  const uint64_t before = nd_->map_writes();
+  absl::Status s = nd_->Sync(entries);
+  report.nd_map_writes += nd_->map_writes() - before;
+  if (!s.ok()) {
+    ++report.errors;
+    if (report.status.ok()) report.status = s;
+    log_.Warn("nd_check_sync_failed",
+              {{"status", s},
+               {"effect", nd_->attached() ? "ports without an entry: NS/NA dropped"
+                                          : "NS/NA of secured ports dropped until attached"}});
+  }
+}
+
 std::map<FilterKey, FlowerFilter> Reconciler::Wanted(ReconcileReport& report) {
   std::map<FilterKey, FlowerFilter> want;
   auto add = [&](const policy::Filter& f, Copy copy) -> FlowerFilter* {
@@ -184,6 +211,7 @@ std::map<FilterKey, FlowerFilter> Reconciler::Wanted(ReconcileReport& report) {
     return &slot;
   };
   for (const offload::PlacedFilter& p : placement_.filters) {
+    if (!InstallsAsFlower(p.filter)) continue;
     FlowerFilter* k = add(p.filter, Copy::kSlowPath);
     // A filter the hardware takes is installed once, without skip flags: in
     // software (so the slow path stays complete) and in hardware. flower
@@ -251,6 +279,7 @@ ReconcileReport Reconciler::Run(const policy::Snapshot& desired,
   block_refuses_offload_ = ProbeBlockRefusesOffload(view, offers, report);
   PreOffer(devices_, offers, report);
   placement_ = offload::Place(pipeline_, MakeOffer(devices_, offers, report));
+  SyncNdCheck(report);
 
   std::map<FilterKey, FlowerFilter> want = Wanted(report);
   // Keep every answer this pass asked for (refused trap candidates too, or
@@ -298,6 +327,10 @@ absl::StatusOr<policy::Pipeline> Reconciler::InstalledPipeline() const {
   if (!have.ok()) return have.status();
   policy::Pipeline out;
   for (const offload::PlacedFilter& p : placement_.filters) {
+    if (p.filter.classifier == policy::Classifier::kNdCheck) {
+      if (nd_ != nullptr && nd_->attached()) out.filters.push_back(p.filter);
+      continue;
+    }
     absl::StatusOr<FlowerFilter> want =
         offload::ToKernelFilter(p.filter, block_, Copy::kSlowPath, devices_);
     if (!want.ok()) continue;
