@@ -11,7 +11,7 @@
 namespace vfguard::agent {
 
 absl::StatusOr<std::unique_ptr<KernelNdCheckHook>> KernelNdCheckHook::Create(uint32_t block,
-                                                                              Logger& log) {
+                                                                             Logger& log) {
   std::unique_ptr<KernelNdCheckHook> hook(new KernelNdCheckHook(block, log));
   absl::StatusOr<std::unique_ptr<offload::NdCheckProgram>> program =
       offload::NdCheckProgram::Create();
@@ -43,8 +43,8 @@ absl::Status KernelNdCheckHook::Attach() {
   if (r.empty()) return absl::InternalError("no answer to the ND check attach");
   if (!r[0].status.ok()) {
     return absl::Status(r[0].status.code(),
-                        absl::StrCat("attaching the ND check to block ", block_, " chain ",
-                                     f.chain, " prio ", f.prio, ": ", r[0].status.message()));
+                        absl::StrCat("attaching the ND check to block ", block_, " chain ", f.chain,
+                                     " prio ", f.prio, ": ", r[0].status.message()));
   }
   attached_ = true;
   log_.Info("nd_check_attached", {{"block", block_}, {"chain", f.chain}, {"prio", f.prio}});

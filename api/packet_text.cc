@@ -156,7 +156,7 @@ absl::StatusOr<policy::Packet> ParsePacketText(std::string_view text) {
     }
     if (!icmp) return Bad(absl::StrCat(Sv(key), " needs icmp or icmpv6"));
     if (i + 1 >= tokens.size()) {
-      return Bad(absl::StrCat(Sv(key), key == "target" ? " needs an address"
+      return Bad(absl::StrCat(Sv(key), key == "target"                  ? " needs an address"
                                        : key == "tlla" || key == "slla" ? " needs a MAC address"
                                                                         : " needs a number"));
     }
@@ -193,9 +193,8 @@ absl::StatusOr<policy::Packet> ParsePacketText(std::string_view text) {
   if (packet.IsNd()) {
     // An NA announces its sender's own address unless told otherwise; an NS
     // asks about its destination.
-    const policy::IpAddr t =
-        target.value_or(packet.icmp_type == policy::kIcmp6NeighborAdvertisement ? packet.src_ip
-                                                                                : packet.dst_ip);
+    const policy::IpAddr t = target.value_or(
+        packet.icmp_type == policy::kIcmp6NeighborAdvertisement ? packet.src_ip : packet.dst_ip);
     packet.nd_body = policy::NdBody(t, options, packet.icmp_type == 136 ? 0x20 : 0);
     if (hlim) packet.hop_limit = static_cast<uint8_t>(*hlim);
   }
@@ -246,8 +245,7 @@ std::string PacketToText(const policy::Packet& packet) {
         policy::MacAddr mac;
         std::copy(packet.nd_body.begin() + at + 2, packet.nd_body.begin() + at + 8,
                   mac.bytes.begin());
-        absl::StrAppend(&out, opt == policy::kNdOptSourceLla ? " slla " : " tlla ",
-                        mac.ToString());
+        absl::StrAppend(&out, opt == policy::kNdOptSourceLla ? " slla " : " tlla ", mac.ToString());
       }
       at += size_t{len} * 8;
     }

@@ -10,8 +10,9 @@
 // bracketed without one. ND (icmpv6 type 135 NS or 136 NA only): `target
 // ADDR` (default: an NA's source, an NS's destination), `tlla MAC` / `slla
 // MAC` (a target/source link-layer address option each, in order) and
-// `hlim N` (hop limit, default 255) build the message the ND check reads. Both addresses must be of one family, and icmp needs
-// IPv4, icmpv6 IPv6. Examples:
+// `hlim N` (hop limit, default 255) build the message the ND check reads.
+// Both addresses must be of one family, and icmp needs IPv4, icmpv6 IPv6.
+// Examples:
 //   tcp 10.0.0.5:1234 -> 10.0.0.7:80
 //   icmp 10.0.0.5 -> 10.0.0.7 type 0 code 0
 //   udp [fe80::1]:546 -> [ff02::1:2]:547

@@ -39,9 +39,8 @@ std::string LogTail(const std::vector<char>& log) {
 
 absl::StatusOr<std::vector<uint8_t>> EncodeNdEntry(const std::vector<policy::NdAllowed>& allowed) {
   if (allowed.size() > VFGUARD_ND_MAX_ALLOWED) {
-    return absl::InvalidArgumentError(absl::StrCat("nd entry: ", allowed.size(),
-                                                   " allowed prefixes, at most ",
-                                                   VFGUARD_ND_MAX_ALLOWED));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "nd entry: ", allowed.size(), " allowed prefixes, at most ", VFGUARD_ND_MAX_ALLOWED));
   }
   vfguard_nd_entry entry;
   std::memset(&entry, 0, sizeof(entry));
@@ -73,8 +72,8 @@ absl::StatusOr<std::unique_ptr<NdCheckProgram>> NdCheckProgram::Create() {
   std::unique_ptr<NdCheckProgram> p(new NdCheckProgram());
   LIBBPF_OPTS(bpf_object_open_opts, open_opts, .object_name = "vfguard_nd_check");
   errno = 0;
-  p->object_ = bpf_object__open_mem(generated::kNdCheckBpfObject,
-                                    generated::kNdCheckBpfObjectSize, &open_opts);
+  p->object_ = bpf_object__open_mem(generated::kNdCheckBpfObject, generated::kNdCheckBpfObjectSize,
+                                    &open_opts);
   if (p->object_ == nullptr) {
     return BpfError("opening the embedded ND check BPF object", ErrnoOf(-errno));
   }

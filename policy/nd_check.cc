@@ -18,9 +18,8 @@ MacAddr MacAt(const std::vector<uint8_t>& b, size_t off) {
 NdCheckResult Bad(std::string why) { return NdCheckResult{false, std::move(why)}; }
 
 bool TargetAllowed(const std::vector<NdAllowed>& allowed, const MacAddr& mac, const IpAddr& t) {
-  return std::any_of(allowed.begin(), allowed.end(), [&](const NdAllowed& a) {
-    return a.mac == mac && a.prefix.Contains(t);
-  });
+  return std::any_of(allowed.begin(), allowed.end(),
+                     [&](const NdAllowed& a) { return a.mac == mac && a.prefix.Contains(t); });
 }
 
 }  // namespace
@@ -79,9 +78,9 @@ NdCheckResult CheckNdMessage(const Packet& p, const std::vector<NdAllowed>& allo
     return Bad(absl::StrCat("NA target ", target.ToString(), " not allowed with MAC ",
                             p.src_mac.ToString()));
   }
-  return NdCheckResult{
-      true, na ? absl::StrCat("NA for ", target.ToString(), " passes the ND check")
-               : absl::StrCat("NS for ", target.ToString(), " passes the ND check")};
+  return NdCheckResult{true,
+                       na ? absl::StrCat("NA for ", target.ToString(), " passes the ND check")
+                          : absl::StrCat("NS for ", target.ToString(), " passes the ND check")};
 }
 
 std::vector<NdAllowed> NdAllowedOf(const MacAddr& port_mac, const std::vector<IpAddr>& fixed_ips,

@@ -60,8 +60,8 @@ std::string Packet::ToString() const {
                         dst_ip.ToString(), ":", dst_port);
   }
   if (IsIcmp()) {
-    std::string out = absl::StrCat(head, " ", l4, " ", src_ip.ToString(), " -> ",
-                                   dst_ip.ToString(), " type ", icmp_type, " code ", icmp_code);
+    std::string out = absl::StrCat(head, " ", l4, " ", src_ip.ToString(), " -> ", dst_ip.ToString(),
+                                   " type ", icmp_type, " code ", icmp_code);
     if (IsNd()) {
       absl::StrAppend(&out, " hlim ", hop_limit, " nd [");
       for (uint8_t b : nd_body) absl::StrAppend(&out, absl::Hex(b, absl::kZeroPad2));

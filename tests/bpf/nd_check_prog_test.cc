@@ -48,8 +48,7 @@ const NdOption kSlla{policy::kNdOptSourceLla, 1, kVmMac};
 // the pair MAC (plus `extra` with the port MAC).
 std::vector<NdAllowed> Entry(std::vector<IpAddr> extra = {}) {
   std::vector<IpAddr> fixed = {kVmIp};
-  return policy::NdAllowedOf(kVmMac, fixed, extra,
-                             {{kPairMac, *IpPrefix::Parse("fd00:9::/64")}});
+  return policy::NdAllowedOf(kVmMac, fixed, extra, {{kPairMac, *IpPrefix::Parse("fd00:9::/64")}});
 }
 
 struct Nd {
@@ -285,8 +284,9 @@ TEST_F(NdCheckProgTest, VipFollowsTheMapWithoutReloadingTheProgram) {
 TEST_F(NdCheckProgTest, ProgramAgreesWithTheSimulatorModel) {
   std::mt19937 rng(11);
   auto pick = [&](int n) { return static_cast<int>(rng() % n); };
-  const std::vector<IpAddr> targets = {kVmIp, kOtherIp, kVip, IpAddr::LinkLocalFromMac(kVmMac),
-                                       Ip("fd00:9::1"), Ip("fd00:9:1::1"), IpAddr::AnyV6()};
+  const std::vector<IpAddr> targets = {
+      kVmIp,           kOtherIp,          kVip,           IpAddr::LinkLocalFromMac(kVmMac),
+      Ip("fd00:9::1"), Ip("fd00:9:1::1"), IpAddr::AnyV6()};
   const std::vector<MacAddr> macs = {kVmMac, kOtherMac, kPairMac};
   const std::vector<NdAllowed> entry = Entry({kVip});
   ASSERT_TRUE(program_->Sync({{kPort, entry}}).ok());

@@ -66,10 +66,11 @@ TEST(PacketText, NeighbourDiscoveryFields) {
   ASSERT_TRUE(na.ok()) << na.status();
   EXPECT_TRUE(na->IsNd());
   EXPECT_EQ(na->hop_limit, 254);
-  EXPECT_EQ(na->nd_body,
-            policy::NdBody(*policy::IpAddr::Parse("fd00::12"),
-                           {{policy::kNdOptTargetLla, 1, *policy::MacAddr::Parse("52:54:00:00:00:11")}},
-                           0x20));
+  EXPECT_EQ(
+      na->nd_body,
+      policy::NdBody(*policy::IpAddr::Parse("fd00::12"),
+                     {{policy::kNdOptTargetLla, 1, *policy::MacAddr::Parse("52:54:00:00:00:11")}},
+                     0x20));
   EXPECT_EQ(PacketToText(*na),
             "icmpv6 fd00::11 -> ff02::1 type 136 code 0 target fd00::12 tlla 52:54:00:00:00:11 "
             "hlim 254");
@@ -80,8 +81,9 @@ TEST(PacketText, NeighbourDiscoveryFields) {
   EXPECT_EQ(own->hop_limit, 255);
   auto ns = ParsePacketText("icmpv6 :: -> fd00::12 type 135 slla 52:54:00:00:00:11");
   ASSERT_TRUE(ns.ok());
-  EXPECT_EQ(PacketToText(*ns), "icmpv6 :: -> fd00::12 type 135 code 0 target fd00::12 slla "
-                               "52:54:00:00:00:11");
+  EXPECT_EQ(PacketToText(*ns),
+            "icmpv6 :: -> fd00::12 type 135 code 0 target fd00::12 slla "
+            "52:54:00:00:00:11");
   EXPECT_THAT(Error("icmpv6 fd00::1 -> fd00::2 type 128 target fd00::3"),
               HasSubstr("need icmpv6 type 135 (NS) or 136 (NA)"));
   EXPECT_THAT(Error("icmpv6 fd00::1 -> fd00::2 type 136 target 10.0.0.1"),

@@ -96,9 +96,10 @@ TEST(PipelineProperty, GeneratorCoversInterestingOutcomes) {
   EXPECT_GT(committed, 50);
   EXPECT_GT(established, 20);
   EXPECT_GT(uplink_tagged, 200);
-  printf("nd-check over 2000 seeds: passed %d, dropped %d (target %d, link-layer option %d, "
-         "malformed %d)\n",
-         nd_passed, nd_dropped, nd_target, nd_lla, nd_malformed);
+  printf(
+      "nd-check over 2000 seeds: passed %d, dropped %d (target %d, link-layer option %d, "
+      "malformed %d)\n",
+      nd_passed, nd_dropped, nd_target, nd_lla, nd_malformed);
   EXPECT_GT(nd_passed, 50);
   EXPECT_GT(nd_target, 15);
   EXPECT_GT(nd_lla, 10);

@@ -431,14 +431,16 @@ TEST_F(ReconcilerTest, NdCheckMapFollowsThePipelineWithoutFilterWrites) {
   EXPECT_GT(vip.writes, 0);
   EXPECT_EQ(nd_chain_writes(), 0);
   EXPECT_EQ(vip.nd_map_writes, 1u);
-  EXPECT_THAT(nd.map[11], Contains(policy::NdAllowed{mac_a, *policy::IpPrefix::Parse("fd00::100")}));
+  EXPECT_THAT(nd.map[11],
+              Contains(policy::NdAllowed{mac_a, *policy::IpPrefix::Parse("fd00::100")}));
   // And removed again.
   snapshot_.ports["a"].vips.clear();
   ReconcileReport removed = Run(r);
   EXPECT_EQ(nd_chain_writes(), 0);
   EXPECT_EQ(removed.nd_map_writes, 1u);
-  EXPECT_THAT(nd.map[11], ::testing::Not(Contains(policy::NdAllowed{
-                              mac_a, *policy::IpPrefix::Parse("fd00::100")})));
+  EXPECT_THAT(
+      nd.map[11],
+      ::testing::Not(Contains(policy::NdAllowed{mac_a, *policy::IpPrefix::Parse("fd00::100")})));
   // Nothing changed: no map write.
   ReconcileReport idle = Run(r);
   EXPECT_EQ(idle.nd_map_writes, 0u);
