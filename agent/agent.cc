@@ -126,6 +126,15 @@ absl::Status Agent::Start() {
         "activation_hook_unavailable",
         {{"status", hook.status()}, {"effect", "pending ports activate through the API only"}});
   }
+  absl::StatusOr<std::unique_ptr<KernelNdCheckHook>> nd =
+      KernelNdCheckHook::Create(config_.block_index, log_);
+  if (nd.ok()) {
+    m.nd_check = *std::move(nd);
+  } else {
+    log_.Error("nd_check_unavailable",
+               {{"status", nd.status()},
+                {"effect", "NS/NA from ports with port security are dropped (fail closed)"}});
+  }
   return Start(std::move(m));
 }
 
@@ -150,6 +159,8 @@ absl::Status Agent::Start(Monitors monitors) {
     });
   }
   activation_ = std::move(monitors.activation);
+  nd_check_ = std::move(monitors.nd_check);
+  reconciler_.SetNdCheck(nd_check_.get());  // before the worker's first job
   ScheduleReconcile("start", absl::ZeroDuration());
   ArmResync();
   ArmFileWatch();

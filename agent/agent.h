@@ -35,6 +35,7 @@
 #include "agent/metrics.h"
 #include "agent/pass_view.h"
 #include "agent/pass_worker.h"
+#include "agent/nd_check_hook.h"
 #include "agent/reconciler.h"
 #include "agent/serialized_ct_backend.h"
 #include "agent/service.h"
@@ -63,12 +64,13 @@ class Agent final : public AgentService {
   absl::Status Start();
   // The same with the monitors given (tests inject their own): `links` is
   // required; `tc_events` (already subscribed to RTNLGRP_TC) and
-  // `activation` may be null. Their events reach the agent through
+  // `activation` and `nd_check` may be null. Their events reach the agent through
   // OnLinkChange, OnTcEvent and OnActivation.
   struct Monitors {
     std::unique_ptr<netlink::LinkSource> links;
     std::unique_ptr<netlink::NetlinkSocket> tc_events;
     std::unique_ptr<ActivationHook> activation;
+    std::unique_ptr<NdCheckHook> nd_check;  // null: NS/NA of secured ports dropped
   };
   absl::Status Start(Monitors monitors);
 
@@ -165,6 +167,7 @@ class Agent final : public AgentService {
 
   std::unique_ptr<ActivationHook> activation_;  // null: activation by API only
   std::unique_ptr<netlink::LinkSource> links_;
+  std::unique_ptr<NdCheckHook> nd_check_;       // null: no BPF, NS/NA of secured ports dropped
   std::unique_ptr<netlink::NetlinkSocket> tc_events_;
   boost::asio::steady_timer reconcile_timer_;
   boost::asio::steady_timer resync_timer_;

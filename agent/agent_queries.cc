@@ -116,7 +116,11 @@ std::vector<RuleStatus> Agent::RulesWhere(
     absl::StatusOr<netlink::FlowerFilter> kernel =
         offload::ToKernelFilter(p.filter, view.block, offload::Copy::kSlowPath, devices);
     const bool settled = i < view.settled.size() && view.settled[i];
-    r.match = kernel.ok() && settled ? netlink::DebugString(kernel->keys) : "(not installed)";
+    if (p.filter.classifier == policy::Classifier::kNdCheck) {
+      r.match = settled ? "(cls_bpf nd_check program)" : "(not installed)";
+    } else {
+      r.match = kernel.ok() && settled ? netlink::DebugString(kernel->keys) : "(not installed)";
+    }
     if (kernel.ok()) {
       auto c = counters.filters.find(KeyOf(*kernel));
       if (c != counters.filters.end()) {

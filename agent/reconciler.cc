@@ -169,6 +169,33 @@ void Reconciler::RecordResults(const std::vector<TcOp>& ops,
   }
 }
 
+bool Reconciler::InstallsAsFlower(const policy::Filter& f) const {
+  if (f.classifier != policy::Classifier::kFlower) return false;
+  if (!f.nd_allowed.empty()) return nd_ != nullptr && nd_->attached();
+  return true;
+}
+
+void Reconciler::SyncNdCheck(ReconcileReport& report) {
+  if (nd_ == nullptr) return;
+  NdEntries entries;
+  for (const policy::Filter& f : pipeline_.filters) {
+    if (f.nd_allowed.empty() || !f.match.indev) continue;
+    std::optional<offload::Netdev> dev = devices_(*f.match.indev);
+    if (dev) entries[dev->ifindex] = f.nd_allowed;
+  }
+  const uint64_t before = nd_->map_writes();
+  absl::Status s = nd_->Sync(entries);
+  report.nd_map_writes += nd_->map_writes() - before;
+  if (!s.ok()) {
+    ++report.errors;
+    if (report.status.ok()) report.status = s;
+    log_.Warn("nd_check_sync_failed",
+              {{"status", s},
+               {"effect", nd_->attached() ? "ports without an entry: NS/NA dropped"
+                                          : "NS/NA of secured ports dropped until attached"}});
+  }
+}
+
 std::map<FilterKey, FlowerFilter> Reconciler::Wanted(ReconcileReport& report) {
   std::map<FilterKey, FlowerFilter> want;
   placed_keys_.assign(placement_->filters.size(), std::nullopt);
@@ -186,6 +213,7 @@ std::map<FilterKey, FlowerFilter> Reconciler::Wanted(ReconcileReport& report) {
   };
   for (size_t i = 0; i < placement_->filters.size(); ++i) {
     const offload::PlacedFilter& p = placement_->filters[i];
+    if (!InstallsAsFlower(p.filter)) continue;
     FlowerFilter* k = add(p.filter, Copy::kSlowPath);
     if (k == nullptr) continue;
     // A filter the hardware takes is installed once, without skip flags: in
@@ -256,6 +284,7 @@ ReconcileReport Reconciler::Run(const policy::Snapshot& desired,
   PreOffer(devices_, offers, report);
   placement_ = std::make_shared<const offload::PlacementResult>(
       offload::Place(pipeline_, MakeOffer(devices_, offers, report)));
+  SyncNdCheck(report);
 
   std::map<FilterKey, FlowerFilter> want = Wanted(report);
   // Keep every answer this pass asked for (refused trap candidates too, or
@@ -303,6 +332,10 @@ absl::StatusOr<policy::Pipeline> Reconciler::InstalledPipeline() const {
   if (!have.ok()) return have.status();
   policy::Pipeline out;
   for (const offload::PlacedFilter& p : placement_->filters) {
+    if (p.filter.classifier == policy::Classifier::kNdCheck) {
+      if (nd_ != nullptr && nd_->attached()) out.filters.push_back(p.filter);
+      continue;
+    }
     absl::StatusOr<FlowerFilter> want =
         offload::ToKernelFilter(p.filter, block_, Copy::kSlowPath, devices_);
     if (!want.ok()) continue;
@@ -318,6 +351,10 @@ absl::StatusOr<policy::Pipeline> Reconciler::InstalledPipeline() const {
 std::vector<bool> Reconciler::Settled() const {
   std::vector<bool> out(placed_keys_.size(), false);
   for (size_t i = 0; i < placed_keys_.size(); ++i) {
+    if (placement_->filters[i].filter.classifier == policy::Classifier::kNdCheck) {
+      out[i] = nd_ != nullptr && nd_->attached();  // the hook's program, not a written filter
+      continue;
+    }
     if (!placed_keys_[i]) continue;
     const InstalledEntry* e = installed_.Find(placed_keys_[i]->first);
     out[i] = e != nullptr && e->content == placed_keys_[i]->second;

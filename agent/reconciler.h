@@ -50,6 +50,7 @@
 #include "agent/checkpoint.h"
 #include "agent/installed_set.h"
 #include "agent/log.h"
+#include "agent/nd_check_hook.h"
 #include "agent/tc_backend.h"
 #include "agent/tc_event.h"
 #include "offload/placement.h"
@@ -92,12 +93,20 @@ struct ReconcileReport {
   int offers = 0;                         // filters offered to the hardware in this pass
   int filters = 0;                        // filters in the block after the pass (desired)
   std::vector<std::string> absent_ports;  // desired ports without a representor
+  uint64_t nd_map_writes = 0;             // ND check map writes/deletes (not tc writes)
   absl::Duration took;
 };
 
 class Reconciler {
  public:
   Reconciler(TcBackend& tc, Logger& log, uint32_t block_index);
+
+  // The ND check (semantics §3.3) in the kernel; null (the default) when BPF
+  // is unavailable. Each pass syncs it (attach once, map = the pipeline's ND
+  // entries) before writing filters. Until it is attached, the ND chain's
+  // per-port filters are left out, so NS/NA of secured ports reach no
+  // filter there and are dropped: fail closed, never unchecked.
+  void SetNdCheck(NdCheckHook* nd) { nd_ = nd; }
 
   ReconcileReport Run(const policy::Snapshot& desired, const policy::SlotAssignment& slots,
                       const EswitchView& view, OfferBook& offers);
@@ -144,6 +153,12 @@ class Reconciler {
   absl::Status SyncQdiscs(const EswitchView& view, ReconcileReport& report,
                           std::vector<TcOp>& late_deletes);
   std::map<FilterKey, netlink::FlowerFilter> Wanted(ReconcileReport& report);
+  // The ND check's map from the pipeline, written (and the program attached)
+  // before the filters of the pass.
+  void SyncNdCheck(ReconcileReport& report);
+  // A filter of the pipeline the reconciler installs as flower (not the ND
+  // check itself, nor the ND chain's port filters while it is not attached).
+  bool InstallsAsFlower(const policy::Filter& f) const;
   // Updates the installed set from the answers to `ops`; counts and logs
   // failures.
   void RecordResults(const std::vector<TcOp>& ops, const std::vector<absl::Status>& results,
@@ -164,6 +179,7 @@ class Reconciler {
   uint32_t block_;
   policy::IncrementalCompiler compiler_;
   std::shared_ptr<const policy::Snapshot> effective_ = std::make_shared<policy::Snapshot>();
+  NdCheckHook* nd_ = nullptr;
   EswitchView view_;                 // of the last pass
   offload::DeviceResolver devices_;  // resolves through view_
   policy::Pipeline pipeline_;

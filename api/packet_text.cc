@@ -9,6 +9,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "policy/model.h"
+#include "policy/nd_check.h"
 
 namespace vfguard::api {
 namespace {
@@ -142,26 +143,61 @@ absl::StatusOr<policy::Packet> ParsePacketText(std::string_view text) {
   packet.dst_port = dst->port.value_or(0);
   if (icmp) packet.icmp_type = v6 ? 128 : 8;
 
-  std::optional<uint32_t> type, code;
+  std::optional<uint32_t> type, code, hlim;
+  std::optional<policy::IpAddr> target;
+  std::vector<policy::NdOption> options;
   for (size_t i = 4; i < tokens.size(); i += 2) {
     std::string_view key = tokens[i];
-    if (key != "type" && key != "code") {
-      return Bad(
-          absl::StrCat("unexpected ", Quote(key), " (only \"type N\" and \"code N\" may follow)"));
+    const bool nd_key = key == "target" || key == "tlla" || key == "slla" || key == "hlim";
+    if (key != "type" && key != "code" && !nd_key) {
+      return Bad(absl::StrCat("unexpected ", Quote(key),
+                              " (only \"type N\", \"code N\" and, for NS/NA, \"target ADDR\", "
+                              "\"tlla MAC\", \"slla MAC\", \"hlim N\" may follow)"));
     }
     if (!icmp) return Bad(absl::StrCat(Sv(key), " needs icmp or icmpv6"));
-    if (i + 1 >= tokens.size()) return Bad(absl::StrCat(Sv(key), " needs a number"));
-    auto n = Number(tokens[i + 1], 255);
-    if (!n) {
-      return Bad(absl::StrCat(Sv(key), " ", Quote(tokens[i + 1]), " is not a number 0-255"));
+    if (i + 1 >= tokens.size()) {
+      return Bad(absl::StrCat(Sv(key), key == "target"                  ? " needs an address"
+                                       : key == "tlla" || key == "slla" ? " needs a MAC address"
+                                                                        : " needs a number"));
     }
-    auto& slot = key == "type" ? type : code;
+    std::string_view value = tokens[i + 1];
+    if (key == "target") {
+      std::optional<policy::IpAddr> ip = policy::IpAddr::Parse(value);
+      if (!ip || ip->family != policy::IpFamily::kV6) {
+        return Bad(absl::StrCat("target ", Quote(value), " is not an IPv6 address"));
+      }
+      if (target) return Bad("target given twice");
+      target = *ip;
+      continue;
+    }
+    if (key == "tlla" || key == "slla") {
+      std::optional<policy::MacAddr> mac = policy::MacAddr::Parse(value);
+      if (!mac) return Bad(absl::StrCat(Sv(key), " ", Quote(value), " is not a MAC address"));
+      options.push_back(policy::NdOption{
+          key == "tlla" ? policy::kNdOptTargetLla : policy::kNdOptSourceLla, 1, *mac});
+      continue;
+    }
+    auto n = Number(value, 255);
+    if (!n) return Bad(absl::StrCat(Sv(key), " ", Quote(value), " is not a number 0-255"));
+    auto& slot = key == "type" ? type : key == "code" ? code : hlim;
     if (slot) return Bad(absl::StrCat(Sv(key), " given twice"));
     slot = *n;
   }
   if (code && !type) return Bad("code needs a type");
   if (type) packet.icmp_type = static_cast<uint8_t>(*type);
   if (code) packet.icmp_code = static_cast<uint8_t>(*code);
+  const bool nd_given = target || hlim || !options.empty();
+  if (nd_given && !packet.IsNd()) {
+    return Bad("target, tlla, slla and hlim need icmpv6 type 135 (NS) or 136 (NA)");
+  }
+  if (packet.IsNd()) {
+    // An NA announces its sender's own address unless told otherwise; an NS
+    // asks about its destination.
+    const policy::IpAddr t = target.value_or(
+        packet.icmp_type == policy::kIcmp6NeighborAdvertisement ? packet.src_ip : packet.dst_ip);
+    packet.nd_body = policy::NdBody(t, options, packet.icmp_type == 136 ? 0x20 : 0);
+    if (hlim) packet.hop_limit = static_cast<uint8_t>(*hlim);
+  }
   return packet;
 }
 
@@ -197,6 +233,24 @@ std::string PacketToText(const policy::Packet& packet) {
                                  endpoint(packet.dst_ip, packet.dst_port));
   if (packet.IsIcmp())
     absl::StrAppend(&out, " type ", packet.icmp_type, " code ", packet.icmp_code);
+  if (packet.IsNd() && packet.nd_body.size() >= policy::kNdFixedBytes) {
+    policy::IpAddr target;
+    target.family = policy::IpFamily::kV6;
+    std::copy(packet.nd_body.begin() + 4, packet.nd_body.begin() + 20, target.bytes.begin());
+    absl::StrAppend(&out, " target ", target.ToString());
+    for (size_t at = policy::kNdFixedBytes; at + 8 <= packet.nd_body.size();) {
+      const uint8_t opt = packet.nd_body[at], len = packet.nd_body[at + 1];
+      if (len == 0) break;
+      if (opt == policy::kNdOptSourceLla || opt == policy::kNdOptTargetLla) {
+        policy::MacAddr mac;
+        std::copy(packet.nd_body.begin() + at + 2, packet.nd_body.begin() + at + 8,
+                  mac.bytes.begin());
+        absl::StrAppend(&out, opt == policy::kNdOptSourceLla ? " slla " : " tlla ", mac.ToString());
+      }
+      at += size_t{len} * 8;
+    }
+    if (packet.hop_limit != 255) absl::StrAppend(&out, " hlim ", packet.hop_limit);
+  }
   return out;
 }
 

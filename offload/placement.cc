@@ -68,6 +68,14 @@ class Planner {
       chains_[key.first] = ChainState::kGroups;
     }
     for (auto& [chain, keys] : chain_groups_) std::sort(keys.begin(), keys.end());
+    // A chain with a cls_bpf program (the ND check) is the slow path's: no
+    // hardware filter or trap goes there, and every group that jumps to it
+    // is trapped (Unsafe), so the hardware hands those frames over first.
+    for (const Filter& f : pipeline.filters) {
+      if (f.classifier != policy::Classifier::kFlower && !f.egress_of) {
+        chains_[f.chain] = ChainState::kNoHardware;
+      }
+    }
   }
 
   PlacementResult Run() {
@@ -354,6 +362,9 @@ std::optional<Filter> TrapForChain(uint32_t chain, uint16_t first_prio, const Of
 }
 
 std::optional<std::string> NeverInHardware(const policy::Filter& f) {
+  if (f.classifier == policy::Classifier::kNdCheck) {
+    return "the ND check is a BPF program (cls_bpf): the slow path runs it";
+  }
   if (f.egress_of) {
     return "an egress hook: mlx5 offloads the ingress of representors, not their egress";
   }

@@ -36,7 +36,10 @@
 //    the VF without passing that port's egress hook, so split horizon and
 //    admission would be skipped). Egress-hook filters are kSlowPathOnly with
 //    no trap; mirroring filters are refused like a rejection, so their
-//    group is trapped.
+//    group is trapped. A BPF filter (the ND check, policy::Classifier::
+//    kNdCheck) is never offered either, and its whole chain is left out of
+//    the hardware: every group with a goto to it is trapped, so NS/NA from
+//    ports reach the ND check through the slow path.
 //
 // Invariant (property-tested in tests/unit/placement_property_test.cc): for
 // any pipeline, frame and set of rejections, running the hardware pipeline

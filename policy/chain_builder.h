@@ -50,6 +50,13 @@ struct Chains {
   }
   static constexpr uint16_t kFloodFromUplinkPrio = 0xfffe;  // indev uplink: stop
   static constexpr uint16_t kFloodToUplinkPrio = 0xffff;    // from ports: to the uplink
+  // The ND chain (docs/pipeline.md): NS/NA from ports with port security,
+  // after their source checks. Prio 1: the ND check (cls_bpf), prio 2: one
+  // `indev` filter per port (handle = slot) -> post(P), carrying the port's
+  // ND map entry. Between the port chains (< 2^25) and the networks' (2^27..).
+  static constexpr uint32_t kNd = 1u << 26;
+  static constexpr uint16_t kNdCheckPrio = 1;
+  static constexpr uint16_t kNdPortPrio = 2;
   // Pseudo-chain of a port's egress hook (kernel: chain 0 of the
   // representor's clsact egress): above kMaxGotoChain, so no goto can name
   // it and it cannot collide with a block chain.

@@ -113,7 +113,20 @@ absl::Status CompileDispatch(const CompileContext& ctx, std::vector<Filter>& out
   }
   b.NextStage();
   b.Add(kEthAll, {}, {Drop()}, "dispatch: unknown input device");
-  return b.Finish(out);
+  absl::Status st = b.Finish(out);
+  if (!st.ok()) return st;
+  // The ND check (§3.3), shared by every port; its map is the ports' part.
+  Filter nd;
+  nd.chain = Chains::kNd;
+  nd.prio = Chains::kNdCheckPrio;
+  nd.handle = 1;
+  nd.protocol = kEthIPv6;
+  nd.match.ip_proto = kProtoIcmpv6;
+  nd.actions = {Continue()};
+  nd.classifier = Classifier::kNdCheck;
+  nd.origin = "nd-check: NS/NA payload against the input port's ND map (cls_bpf)";
+  out.push_back(std::move(nd));
+  return absl::OkStatus();
 }
 
 absl::Status CompilePortDispatch(const CompileContext& ctx, const Port& port,

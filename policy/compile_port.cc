@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "policy/chain_builder.h"
 #include "policy/compile_parts.h"
+#include "policy/nd_check.h"
 
 namespace vfguard::policy {
 namespace {
@@ -80,6 +81,8 @@ class PortCompiler {
     if (p_.state == PortState::kActive && p_.port_security) {
       st = EgressChains(out);
       if (!st.ok()) return st;
+      st = NdEntry(out);
+      if (!st.ok()) return st;
     }
     st = PostChain(out);
     if (!st.ok()) return st;
@@ -135,7 +138,7 @@ class PortCompiler {
         FlowerMatch dad = Icmp6(type);
         dad.src_mac = ExactMac(mac);
         dad.src_ip = IpPrefix::Host(IpAddr::AnyV6());
-        b.Add(kEthIPv6, dad, {GotoChain(post)},
+        b.Add(kEthIPv6, dad, {GotoChain(type == 135 ? Chains::kNd : post)},
               Origin(absl::StrCat("port-security: ICMPv6 ", type, " from ::")));
       }
     }
@@ -158,14 +161,41 @@ class PortCompiler {
     b.Add(kEthAll, {}, {Drop()}, Origin("port-security: drop everything else"));
   }
 
+  // The port's filter in the ND chain: checked NS/NA go on to post(P); it
+  // carries the port's ND map entry (§3.3).
+  absl::Status NdEntry(std::vector<Filter>& out) {
+    std::vector<std::pair<MacAddr, IpPrefix>> pairs;
+    for (const AllowedAddressPair& pair : p_.allowed_address_pairs) {
+      pairs.emplace_back(pair.mac.value_or(p_.mac), pair.prefix);
+    }
+    Filter f;
+    f.chain = Chains::kNd;
+    f.prio = Chains::kNdPortPrio;
+    f.handle = slot_;
+    f.protocol = kEthIPv6;
+    f.match.indev = self_;
+    f.actions = {GotoChain(Chains::Post(slot_))};
+    f.nd_allowed = NdAllowedOf(p_.mac, p_.fixed_ips, p_.vips, pairs);
+    if (f.nd_allowed.size() > kNdMaxAllowed) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("port ", p_.id, ": ", f.nd_allowed.size(),
+                       " IPv6 (MAC, prefix) pairs for the ND check, at most ", kNdMaxAllowed));
+    }
+    f.origin = Origin("nd-check passed");
+    out.push_back(std::move(f));
+    return absl::OkStatus();
+  }
+
   // Base traffic from the port, then group rules (§3.2, §7).
   absl::Status EgressChains(std::vector<Filter>& out) {
     const uint32_t post = Chains::Post(slot_);
     ChainBuilder b(Chains::Egress(slot_));
     b.Add(kEthIPv4, UdpPorts(68, 67), {GotoChain(post)}, Origin("base: DHCP client"));
     b.Add(kEthIPv6, UdpPorts(546, 547), {GotoChain(post)}, Origin("base: DHCPv6 client"));
-    for (uint8_t type : {uint8_t{133}, uint8_t{135}, uint8_t{136}}) {
-      b.Add(kEthIPv6, Icmp6(type), {GotoChain(post)}, Origin(absl::StrCat("base: ICMPv6 ", type)));
+    b.Add(kEthIPv6, Icmp6(133), {GotoChain(post)}, Origin("base: ICMPv6 133"));
+    for (uint8_t type : {uint8_t{135}, uint8_t{136}}) {
+      b.Add(kEthIPv6, Icmp6(type), {GotoChain(Chains::kNd)},
+            Origin(absl::StrCat("base: ICMPv6 ", type, " -> nd-check")));
     }
     if (!p_.vips.empty()) {
       b.Add(kEthIPv4, Proto(kProtoVrrp), {GotoChain(post)}, Origin("base: VRRP (port has VIPs)"));

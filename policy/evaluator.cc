@@ -125,6 +125,7 @@ class Evaluator {
       return Forward(p, P);
     }
     if (!PassesPortSecurity(P, p)) return;
+    if (p.IsNd() && !PassesNdCheck(P, p)) return;
     if (!IsBaseFromPort(P, p)) {
       std::string decision;
       if (!GroupRulesAllow(P, Direction::kEgress, p, &decision)) return;
@@ -218,6 +219,51 @@ class Evaluator {
                                p.src_mac.ToString()));
     }
     Note(absl::StrCat(who, "source ", p.src_mac.ToString(), " ", p.src_ip.ToString(), " allowed"));
+    return true;
+  }
+
+  // §3.3, read from the text: the ND payload of an NS/NA that passed §3.2.
+  bool PassesNdCheck(const Port& P, const Packet& p) {
+    const bool na = p.icmp_type == 136;
+    std::string who = absl::StrCat("port ", P.id, " nd-check: ", na ? "NA" : "NS", " ");
+    auto fail = [&](const std::string& why) {
+      Drop(who + why);
+      return false;
+    };
+    if (p.hop_limit != 255) return fail(absl::StrCat("hop limit ", p.hop_limit, " is not 255"));
+    if (p.icmp_code != 0) return fail(absl::StrCat("code ", p.icmp_code, " is not 0"));
+    const std::vector<uint8_t>& m = p.nd_body;
+    if (m.size() < 20) return fail("truncated before the end of the target");
+    IpAddr target;
+    target.family = IpFamily::kV6;
+    std::copy(m.begin() + 4, m.begin() + 20, target.bytes.begin());
+    // Options: (type, link-layer address), all well-formed and inside the message.
+    std::vector<std::pair<uint8_t, MacAddr>> options;
+    for (size_t at = 20; at < m.size();) {
+      if (m.size() - at < 2) return fail("truncated inside an option header");
+      const size_t bytes = size_t{m[at + 1]} * 8;
+      if (bytes == 0) return fail("option of length 0");
+      if (bytes > m.size() - at) return fail("option runs past the end of the message");
+      MacAddr lla;
+      std::copy(m.begin() + at + 2, m.begin() + at + 8, lla.bytes.begin());
+      options.emplace_back(m[at], lla);
+      at += bytes;
+    }
+    if (options.size() > 8) return fail("more than 8 options");
+    for (const auto& [type, lla] : options) {
+      if (!na && type == 1 && p.src_ip.IsUnspecified()) {
+        return fail("from :: (DAD) carries a source link-layer address option");
+      }
+      if ((na ? type == 2 : type == 1) && lla != p.src_mac) {
+        return fail(absl::StrCat(na ? "target" : "source", " link-layer address ", lla.ToString(),
+                                 " differs from the source MAC ", p.src_mac.ToString()));
+      }
+    }
+    if (na && !SourceAllowed(P, p.src_mac, target)) {
+      return fail(absl::StrCat("target ", target.ToString(), " not allowed with MAC ",
+                               p.src_mac.ToString()));
+    }
+    Note(absl::StrCat(who, "for ", target.ToString(), " passes"));
     return true;
   }
 

@@ -116,6 +116,26 @@ struct Action {
   auto operator<=>(const Action&) const = default;
 };
 
+// One (MAC, IPv6 prefix) pair of allowed(P, M): an element of the ND check's
+// per-port map entry (docs/semantics.md §3.3).
+struct NdAllowed {
+  MacAddr mac;
+  IpPrefix prefix;
+  auto operator<=>(const NdAllowed&) const = default;
+};
+
+// Which classifier runs a filter. kNdCheck is a cls_bpf direct-action filter
+// running the ND check program (offload/bpf/nd_check.bpf.c): for an ICMPv6
+// NS/NA it reads the map entry of the frame's input port (keyed by the
+// representor's ifindex), drops a bad or malformed message (TC_ACT_SHOT) and
+// otherwise continues with the next filter (TC_ACT_UNSPEC); a frame of a port
+// without an entry is dropped (fail closed). Its `match` documents what
+// reaches it (protocol ipv6, ip_proto icmpv6); `actions` is {continue}, the
+// good case. The map's contents are the `nd_allowed` of the ND chain's
+// per-port filters, not part of the filter: changing them writes the map,
+// never the filter or the program.
+enum class Classifier : uint8_t { kFlower, kNdCheck };
+
 // One flower filter in the shared block. (chain, prio, handle) identifies it;
 // all filters at one (chain, prio) share `protocol` and the set of present
 // match fields and masks (tc's one-mask-per-prio rule).
@@ -134,6 +154,11 @@ struct Filter {
   // Why this filter exists, e.g. "port p1: egress sg web rule 3 (allow tcp 80)".
   // Shown by trace and rules listings; not sent to the kernel.
   std::string origin;
+  Classifier classifier = Classifier::kFlower;
+  // Only on the ND chain's per-port filters (`indev` = the port): the port's
+  // entry in the ND check's map, allowed(P, M) for IPv6 with every MAC M.
+  // Not sent to the kernel as a filter; the agent writes it to the map.
+  std::vector<NdAllowed> nd_allowed;
 
   std::tuple<uint32_t, uint16_t, uint32_t> Key() const { return {chain, prio, handle}; }
   auto operator<=>(const Filter&) const = default;

@@ -15,6 +15,10 @@ bool Packet::IsIcmp() const {
          (eth_type == kEthIPv6 && ip_proto == kProtoIcmpv6);
 }
 
+bool Packet::IsNd() const {
+  return eth_type == kEthIPv6 && ip_proto == kProtoIcmpv6 && (icmp_type == 135 || icmp_type == 136);
+}
+
 Packet Packet::Reply(const DeviceRef& reply_in) const {
   Packet r = *this;
   r.in = reply_in;
@@ -56,8 +60,14 @@ std::string Packet::ToString() const {
                         dst_ip.ToString(), ":", dst_port);
   }
   if (IsIcmp()) {
-    return absl::StrCat(head, " ", l4, " ", src_ip.ToString(), " -> ", dst_ip.ToString(), " type ",
-                        icmp_type, " code ", icmp_code);
+    std::string out = absl::StrCat(head, " ", l4, " ", src_ip.ToString(), " -> ", dst_ip.ToString(),
+                                   " type ", icmp_type, " code ", icmp_code);
+    if (IsNd()) {
+      absl::StrAppend(&out, " hlim ", hop_limit, " nd [");
+      for (uint8_t b : nd_body) absl::StrAppend(&out, absl::Hex(b, absl::kZeroPad2));
+      absl::StrAppend(&out, "]");
+    }
+    return out;
   }
   return absl::StrCat(head, " ", l4, " ", src_ip.ToString(), " -> ", dst_ip.ToString());
 }

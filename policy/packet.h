@@ -39,10 +39,16 @@ struct Packet {
   uint16_t dst_port = 0;
   uint8_t icmp_type = 0;  // icmp/icmpv6
   uint8_t icmp_code = 0;
+  uint8_t hop_limit = 255;  // IPv6 hop limit (ND requires 255)
+  // ICMPv6 NS (135) / NA (136): the message after the 4-byte ICMPv6 header
+  // as on the wire (flags word, 16-byte target, options), cut where the
+  // frame's payload ends. Build it with NdBody (policy/nd_check.h).
+  std::vector<uint8_t> nd_body;
 
   bool IsIp() const { return eth_type == kEthIPv4 || eth_type == kEthIPv6; }
   bool HasPorts() const;  // ip with tcp/udp/sctp
   bool IsIcmp() const;    // icmp over IPv4 or icmpv6 over IPv6
+  bool IsNd() const;      // ICMPv6 135 (NS) or 136 (NA)
   // The same flow in the other direction (addresses, ports, MACs swapped;
   // an ICMP echo request becomes an echo reply; an ARP request becomes a
   // reply whose sender MAC is the reply's source MAC). The caller fixes the

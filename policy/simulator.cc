@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "policy/nd_check.h"
 
 namespace vfguard::policy {
 namespace {
@@ -121,6 +122,16 @@ std::map<DeviceRef, std::vector<const Filter*>> IndexEgressHooks(const Pipeline&
   return hooks;
 }
 
+// The ND check program's map as the agent keeps it: the `nd_allowed` entry
+// of each port's filter in the ND chain, keyed by its `indev`.
+std::map<DeviceRef, const std::vector<NdAllowed>*> IndexNdMap(const Pipeline& pipeline) {
+  std::map<DeviceRef, const std::vector<NdAllowed>*> entries;
+  for (const Filter& f : pipeline.filters) {
+    if (!f.nd_allowed.empty() && f.match.indev) entries[*f.match.indev] = &f.nd_allowed;
+  }
+  return entries;
+}
+
 std::string CtStateName(uint16_t st) {
   if (st == 0) return "untracked";
   std::vector<std::string> bits;
@@ -136,6 +147,7 @@ class Run {
   Run(const Pipeline& pipeline, const Packet& packet, ConntrackModel& ct, int max_steps)
       : chains_(IndexByChain(pipeline)),
         hooks_(IndexEgressHooks(pipeline)),
+        nd_map_(IndexNdMap(pipeline)),
         ct_(ct),
         max_steps_(max_steps) {
     s_.packet = packet;
@@ -168,6 +180,10 @@ class Run {
         return Done();
       }
       r_.filters_run.push_back(hit->Key());
+      if (hit->classifier == Classifier::kNdCheck) {
+        if (!NdCheckPasses(*hit)) return Done();
+        continue;  // TC_ACT_UNSPEC: the next filter of this chain
+      }
       std::vector<std::string> actions;
       for (const Action& a : hit->actions) actions.push_back(a.ToString());
       Note(absl::StrCat("chain ", hit->chain, " prio ", hit->prio, " handle ", hit->handle, " [",
@@ -189,6 +205,24 @@ class Run {
   enum class Next { kStop, kContinue, kGoto };
 
   void Note(std::string s) { r_.verdict.trace.push_back(std::move(s)); }
+
+  // The ND check program (cls_bpf, direct action): drops a bad NS/NA,
+  // continues with anything else; a port without a map entry is dropped.
+  bool NdCheckPasses(const Filter& f) {
+    std::string where = absl::StrCat("chain ", f.chain, " prio ", f.prio, " [", f.origin, "]: ");
+    if (!s_.packet.IsNd() || !s_.tags.empty()) {
+      Note(where + "not an untagged NS/NA, continue");
+      return true;
+    }
+    auto it = nd_map_.find(s_.packet.in);
+    if (it == nd_map_.end()) {
+      Note(absl::StrCat(where, "no ND map entry for ", s_.packet.in.ToString(), ": dropped"));
+      return false;
+    }
+    NdCheckResult r = CheckNdMessage(s_.packet, *it->second);
+    Note(absl::StrCat(where, "nd-check: ", r.reason, r.ok ? ", continue" : ": dropped"));
+    return r.ok;
+  }
 
   // The device's clsact egress hook, which every frame sent out of it passes
   // (mirror copies and redirects alike). flower's indev there is skb_iif,
@@ -298,6 +332,7 @@ class Run {
 
   std::map<uint32_t, std::vector<const Filter*>> chains_;
   std::map<DeviceRef, std::vector<const Filter*>> hooks_;
+  std::map<DeviceRef, const std::vector<NdAllowed>*> nd_map_;
   ConntrackModel& ct_;
   const int max_steps_;
   FrameState s_;

@@ -481,6 +481,13 @@ def c_ra_guard(ctx):
         p.close()
 
 
+@case("nd_check", modes=("agent",))
+def c_nd_check(ctx):
+    """Issue 11: NS/NA payloads checked (tests/e2e/lib/ndcheck.py)."""
+    import ndcheck
+    ndcheck.run(ctx, ping_expect, _capture_points, _send_and_capture)
+
+
 @case("vlan")
 def c_vlan(ctx):
     from nsio import L2Port, ping

@@ -2,6 +2,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "policy/model.h"
+#include "policy/nd_check.h"
 
 namespace vfguard::api {
 namespace {
@@ -59,6 +60,38 @@ TEST(PacketText, IcmpTypeAndCode) {
   EXPECT_EQ(echo->icmp_code, 0);
 }
 
+TEST(PacketText, NeighbourDiscoveryFields) {
+  auto na = ParsePacketText(
+      "icmpv6 fd00::11 -> ff02::1 type 136 target fd00::12 tlla 52:54:00:00:00:11 hlim 254");
+  ASSERT_TRUE(na.ok()) << na.status();
+  EXPECT_TRUE(na->IsNd());
+  EXPECT_EQ(na->hop_limit, 254);
+  EXPECT_EQ(
+      na->nd_body,
+      policy::NdBody(*policy::IpAddr::Parse("fd00::12"),
+                     {{policy::kNdOptTargetLla, 1, *policy::MacAddr::Parse("52:54:00:00:00:11")}},
+                     0x20));
+  EXPECT_EQ(PacketToText(*na),
+            "icmpv6 fd00::11 -> ff02::1 type 136 code 0 target fd00::12 tlla 52:54:00:00:00:11 "
+            "hlim 254");
+  // Defaults: an NA announces its source, an NS asks about its destination.
+  auto own = ParsePacketText("icmpv6 fd00::11 -> ff02::1 type 136");
+  ASSERT_TRUE(own.ok());
+  EXPECT_EQ(own->nd_body, policy::NdBody(*policy::IpAddr::Parse("fd00::11"), {}, 0x20));
+  EXPECT_EQ(own->hop_limit, 255);
+  auto ns = ParsePacketText("icmpv6 :: -> fd00::12 type 135 slla 52:54:00:00:00:11");
+  ASSERT_TRUE(ns.ok());
+  EXPECT_EQ(PacketToText(*ns),
+            "icmpv6 :: -> fd00::12 type 135 code 0 target fd00::12 slla "
+            "52:54:00:00:00:11");
+  EXPECT_THAT(Error("icmpv6 fd00::1 -> fd00::2 type 128 target fd00::3"),
+              HasSubstr("need icmpv6 type 135 (NS) or 136 (NA)"));
+  EXPECT_THAT(Error("icmpv6 fd00::1 -> fd00::2 type 136 target 10.0.0.1"),
+              HasSubstr("target \"10.0.0.1\" is not an IPv6 address"));
+  EXPECT_THAT(Error("icmpv6 fd00::1 -> fd00::2 type 136 tlla nope"),
+              HasSubstr("tlla \"nope\" is not a MAC address"));
+}
+
 TEST(PacketText, ProtocolNumbers) {
   auto p = ParsePacketText("112 10.0.0.5 -> 224.0.0.18");
   ASSERT_TRUE(p.ok()) << p.status();
@@ -98,7 +131,8 @@ TEST(PacketText, ErrorsStartWithPacketAndQuoteTheToken) {
   EXPECT_EQ(Error("icmp 10.0.0.1 -> 10.0.0.2 code 1"), "packet: code needs a type");
   EXPECT_EQ(Error("icmp 10.0.0.1 -> 10.0.0.2 type 1 type 2"), "packet: type given twice");
   EXPECT_EQ(Error("icmp 10.0.0.1 -> 10.0.0.2 ttl 3"),
-            "packet: unexpected \"ttl\" (only \"type N\" and \"code N\" may follow)");
+            "packet: unexpected \"ttl\" (only \"type N\", \"code N\" and, for NS/NA, "
+            "\"target ADDR\", \"tlla MAC\", \"slla MAC\", \"hlim N\" may follow)");
   EXPECT_EQ(Error("tcp 10.0.0.1\x01 -> 10.0.0.2"),
             "packet: source \"10.0.0.1\\001\" is not an IP address");
 }

@@ -14,6 +14,7 @@
 #include "policy/compiler.h"
 #include "policy/conntrack_model.h"
 #include "policy/evaluator.h"
+#include "policy/nd_check.h"
 #include "policy/simulator.h"
 #include "policy/slots.h"
 #include "policy/validate.h"
@@ -336,6 +337,7 @@ TEST(CompilerEdge, ServerAndDiscoveryTraffic) {
   p.dst_port = 546;
   t.Expect(p, kDropped, "DHCPv6 server from a port");
   p = FromPort("b", kMacB, "33:33:ff:00:00:01");
+  p.nd_body = NdBody(*IpAddr::Parse("fd00::1"), {});
   t.Expect(Icmp6(p, "::", "ff02::1:ff00:1", 135), {"uplink/100", "port:a", "port:c", "port:e"},
            "DAD NS from ::");
   p = FromPort("b", kMacB, "33:33:00:00:00:01");
@@ -347,8 +349,21 @@ TEST(CompilerEdge, ServerAndDiscoveryTraffic) {
   t.Expect(Icmp6(p, IpAddr::LinkLocalFromMac(Mac(kMacB)).ToString(), "fe80::a", 133), kDropped,
            "unicast RS to a port with groups goes through its rules (none match)");
   p = FromPort("b", kMacB, kMacA);
+  p.nd_body = NdBody(*IpAddr::Parse("fe80::a"), {{kNdOptSourceLla, 1, Mac(kMacB)}});
   t.Expect(Icmp6(p, IpAddr::LinkLocalFromMac(Mac(kMacB)).ToString(), "fe80::a", 135), {"port:a"},
            "unicast NS is base traffic");
+  p = FromPort("b", kMacB, kMacA);
+  p.nd_body = NdBody(*IpAddr::Parse("fe80::a"), {{kNdOptSourceLla, 1, Mac(kMacA)}});
+  t.Expect(Icmp6(p, IpAddr::LinkLocalFromMac(Mac(kMacB)).ToString(), "fe80::a", 135), kDropped,
+           "NS whose source link-layer option is another port's MAC");
+  p = FromPort("b", kMacB, "33:33:00:00:00:01");
+  p.nd_body = NdBody(IpAddr::LinkLocalFromMac(Mac(kMacB)), {{kNdOptTargetLla, 1, Mac(kMacB)}});
+  t.Expect(Icmp6(p, IpAddr::LinkLocalFromMac(Mac(kMacB)).ToString(), "ff02::1", 136),
+           {"uplink/100", "port:a", "port:c", "port:e"}, "unsolicited NA for its own link-local");
+  p = FromPort("b", kMacB, "33:33:00:00:00:01");
+  p.nd_body = NdBody(IpAddr::LinkLocalFromMac(Mac(kMacA)), {});
+  t.Expect(Icmp6(p, IpAddr::LinkLocalFromMac(Mac(kMacB)).ToString(), "ff02::1", 136), kDropped,
+           "NA claiming another port's link-local");
   p = FromPort("b", kMacB, kMacA);
   t.Expect(Ipv4(p, "10.0.0.11", "10.0.0.10", kProtoVrrp), {"port:a"}, "VRRP to a port with a VIP");
   p = FromPort("b", kMacB, kMacE);

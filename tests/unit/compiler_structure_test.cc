@@ -119,6 +119,18 @@ void CheckPipeline(const Snapshot& s, const SlotAssignment& slots, const Pipelin
       owner = it->second;
     } else if (f.egress_of) {
       ADD_FAILURE() << "egress hook filter in a block chain: " << where;
+    } else if (f.chain == Chains::kNd) {
+      // The ND chain: the check itself, then one entry per port (handle =
+      // slot) that continues to that port's post chain.
+      if (f.prio == Chains::kNdCheckPrio) {
+        EXPECT_EQ(f.classifier, Classifier::kNdCheck) << where;
+      } else {
+        auto it = ports.find(f.handle);
+        ASSERT_NE(it, ports.end()) << "ND entry of no port: " << where;
+        EXPECT_EQ(f.match.indev, DeviceRef::OfPort(it->second->id)) << where;
+        EXPECT_FALSE(f.nd_allowed.empty()) << where;
+        owner = it->second;
+      }
     } else if (f.chain != 0 && f.chain < kNetBase) {
       auto it = ports.find(f.chain >> 4);
       ASSERT_NE(it, ports.end()) << "chain of no port: " << where;

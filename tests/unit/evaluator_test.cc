@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "absl/strings/str_join.h"
+#include "policy/nd_check.h"
 #include "policy/validate.h"
 
 namespace vfguard::policy {
@@ -333,6 +334,7 @@ TEST_F(EvaluatorTest, Ipv6GuardsRaDhcpv6ServerAndDadSources) {
   dhcp6.src_ip = IpAddr::LinkLocalFromMac(kMacD);
   EXPECT_TRUE(Eval(dhcp6).Dropped());
   Packet dad = Icmp6(From("a"), kMacA, Mac("33:33:ff:00:00:0a"), "::", "ff02::1:ff00:a", 135);
+  dad.nd_body = NdBody(Ip("fd00::a"), {});
   EXPECT_FALSE(Eval(dad).Dropped());
   Packet rs = dad;
   rs.icmp_type = 133;
@@ -347,6 +349,70 @@ TEST_F(EvaluatorTest, Ipv6GuardsRaDhcpv6ServerAndDadSources) {
   Packet ns = dad;
   ns.src_ip = Ip("fd00::a");
   EXPECT_THAT(Eval(ns).deliveries, ::testing::Contains(Up()));
+}
+
+// §3.3: the ND payload of NS/NA from a port with port security.
+TEST_F(EvaluatorTest, NdPayloadOfNsAndNaIsChecked) {
+  const IpAddr ll = IpAddr::LinkLocalFromMac(kMacA);
+  auto na = [&](const char* target, std::vector<NdOption> options) {
+    Packet p = Icmp6(From("a"), kMacA, Mac("33:33:00:00:00:01"), "fd00::a", "ff02::1", 136);
+    p.nd_body = NdBody(Ip(target), options, 0x20);
+    return p;
+  };
+  auto ns = [&](const char* src, std::vector<NdOption> options) {
+    Packet p = Icmp6(From("a"), kMacA, Mac("33:33:ff:00:00:0b"), src, "ff02::1:ff00:b", 135);
+    p.nd_body = NdBody(Ip("fd00::b"), options);
+    return p;
+  };
+  const NdOption tlla{kNdOptTargetLla, 1, kMacA};
+  const NdOption slla{kNdOptSourceLla, 1, kMacA};
+  EXPECT_THAT(Eval(na("fd00::a", {tlla})).deliveries, ::testing::Contains(Up()));
+  EXPECT_THAT(Eval(na(ll.ToString().c_str(), {})).deliveries, ::testing::Contains(Up()));
+  EXPECT_TRUE(Eval(na("fd00::b", {tlla})).Dropped()) << "spoofed target";
+  EXPECT_THAT(last_trace_, HasSubstr("target fd00::b not allowed"));
+  EXPECT_TRUE(Eval(na("fd00::a", {{kNdOptTargetLla, 1, kMacB}})).Dropped()) << "wrong TLLA";
+  EXPECT_THAT(last_trace_, HasSubstr("target link-layer address 02:00:00:00:00:0b"));
+  // A VIP is a target only while the port has it.
+  EXPECT_TRUE(Eval(na("fd00::100", {tlla})).Dropped());
+  s_.ports["a"].vips.push_back(Ip("fd00::100"));
+  EXPECT_FALSE(Eval(na("fd00::100", {tlla})).Dropped());
+  // A source link-layer option in an NA is not checked; several options are.
+  EXPECT_FALSE(Eval(na("fd00::a", {{kNdOptSourceLla, 1, kMacB}, tlla})).Dropped());
+  EXPECT_TRUE(Eval(na("fd00::a", {tlla, {kNdOptTargetLla, 1, kMacB}})).Dropped());
+
+  EXPECT_FALSE(Eval(ns("fd00::a", {slla})).Dropped());
+  EXPECT_TRUE(Eval(ns("fd00::a", {{kNdOptSourceLla, 1, kMacB}})).Dropped()) << "wrong SLLA";
+  EXPECT_FALSE(Eval(ns("::", {})).Dropped()) << "DAD";
+  EXPECT_TRUE(Eval(ns("::", {slla})).Dropped()) << "DAD with SLLA";
+  EXPECT_THAT(last_trace_, HasSubstr("(DAD)"));
+
+  Packet hop = ns("fd00::a", {slla});
+  hop.hop_limit = 254;
+  EXPECT_TRUE(Eval(hop).Dropped());
+  Packet zero = ns("fd00::a", {{kNdOptSourceLla, 0, kMacA}});
+  EXPECT_TRUE(Eval(zero).Dropped());
+  EXPECT_THAT(last_trace_, HasSubstr("length 0"));
+  Packet full = na("fd00::a", {tlla});
+  for (size_t len = 0; len < full.nd_body.size(); ++len) {
+    Packet cut = full;
+    cut.nd_body.resize(len);
+    // Cut right after the target, it is a whole NA without options.
+    EXPECT_EQ(Eval(cut).Dropped(), len != kNdFixedBytes) << len;
+  }
+  std::vector<NdOption> nine(9, NdOption{14, 1, MacAddr{}});  // nonce options
+  EXPECT_TRUE(Eval(na("fd00::a", nine)).Dropped());
+  nine.pop_back();
+  EXPECT_FALSE(Eval(na("fd00::a", nine)).Dropped());
+
+  // No port security: no checks. Frames to a port are unchanged.
+  Packet open = na("fd00::b", {{kNdOptTargetLla, 1, kMacB}});
+  open.in = From("c");
+  open.src_mac = kMacC;
+  EXPECT_FALSE(Eval(open).Dropped());
+  Packet in = na("fd00::b", {});
+  in.in = DeviceRef::Uplink();
+  in.src_mac = kOutside;
+  EXPECT_THAT(Eval(in).deliveries, ::testing::Contains(To("a")));
 }
 
 TEST_F(EvaluatorTest, OtherEthertypesFromASecuredPortAreDropped) {

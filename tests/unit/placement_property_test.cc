@@ -131,7 +131,16 @@ bool HasEffect(const Filter& f) {
 struct Stats {
   int trapped_frames = 0;
   int hw_frames = 0;
+  int nd_checked = 0;  // frames the slow path ran through the ND check
 };
+
+// The slow path ran the ND check (cls_bpf) on this frame.
+bool RanNdCheck(const Verdict& v) {
+  for (const std::string& line : v.trace) {
+    if (line.find("nd-check:") != std::string::npos) return true;
+  }
+  return false;
+}
 
 // Runs the frames through hardware + slow path and through the slow path
 // alone; fails with a readable report on the first difference.
@@ -143,6 +152,8 @@ void CheckFrames(const PlacementResult& placed, const std::vector<Packet>& frame
   ConntrackModel ct_split;
   for (const Packet& p : frames) {
     Verdict expected = policy::Simulate(sw, p, ct_ref);
+    const bool nd_checked = RanNdCheck(expected);
+    stats.nd_checked += nd_checked;
     Verdict actual;
     policy::SimulationResult first;
     if (placed.hardware_bypassed) {
@@ -166,6 +177,12 @@ void CheckFrames(const PlacementResult& placed, const std::vector<Packet>& frame
         actual = policy::Simulate(sw, p, ct_split);
       } else {
         ++stats.hw_frames;
+        // NS/NA that the slow path checks must never be decided by the
+        // hardware alone: it has no ND check (issue 11).
+        if (nd_checked) {
+          RC_FAIL(absl::StrCat("NS/NA decided in hardware without the ND check: ", p.ToString(),
+                               "\nhw trace:\n  ", absl::StrJoin(first.verdict.trace, "\n  ")));
+        }
       }
     }
     if (expected.deliveries != actual.deliveries) {
@@ -186,7 +203,8 @@ void Tag(const PlacementResult& placed, const Stats& stats) {
   RC_TAG(hw > 0 ? "some filters in hw" : "no filter in hw",
          trapped > 0 ? "some refused" : "none refused", sw > 0 ? "some kept out" : "none kept out",
          stats.trapped_frames > 0 ? "frames trapped" : "no frame trapped",
-         stats.hw_frames > 0 ? "frames decided in hw" : "no frame decided in hw");
+         stats.hw_frames > 0 ? "frames decided in hw" : "no frame decided in hw",
+         stats.nd_checked > 0 ? "ND checked" : "no ND check");
 }
 
 RC_GTEST_PROP(PlacementProperty, CompiledPipelineHardwarePlusSlowPathEqualsSlowPath,

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "offload/hw_model.h"
+#include "policy/chain_builder.h"
 #include "policy/model.h"
 
 namespace vfguard::offload {
@@ -298,6 +299,53 @@ TEST(Placement, PlacementNames) {
   EXPECT_STREQ(PlacementName(Placement::kHardware), "hw");
   EXPECT_STREQ(PlacementName(Placement::kTrap), "trap");
   EXPECT_STREQ(PlacementName(Placement::kSlowPathOnly), "sw");
+}
+
+}  // namespace
+}  // namespace vfguard::offload
+
+namespace vfguard::offload {
+namespace {
+
+// Issue 11: the ND check is a cls_bpf program. Its chain never goes to the
+// hardware, no trap is put there (it would clash with the program's prio),
+// and the group that jumps to it is trapped, so NS/NA reach it in software.
+TEST(Placement, NdCheckChainStaysInTheSlowPathAndItsEntryIsTrapped) {
+  constexpr uint32_t kNd = policy::Chains::kNd;
+  Filter entry = Make(0, 2, 1, {Goto(16)});
+  entry.protocol = policy::kEthAll;
+  Filter ns = Make(16, 1, 1, {Goto(kNd)});
+  ns.protocol = policy::kEthIPv6;
+  ns.match.ip_proto = policy::kProtoIcmpv6;
+  ns.match.icmp_type = 135;
+  Filter other = Make(16, 2, 1, {Drop()});
+  other.protocol = policy::kEthAll;
+  Filter check = Make(kNd, 1, 1, {Action{Kind::kContinue}});
+  check.protocol = policy::kEthIPv6;
+  check.match = {};
+  check.match.ip_proto = policy::kProtoIcmpv6;
+  check.classifier = policy::Classifier::kNdCheck;
+  Filter pass = Make(kNd, 2, 1, {Ok()});
+  pass.protocol = policy::kEthIPv6;
+  HwCapabilities caps;
+  caps.ignore_flow_level = true;
+  caps.icmp_flex_parser = true;  // the hardware would take the NS filter itself
+  PlacementResult r = Place(policy::Pipeline{{entry, ns, other, check, pass}}, ModelOffer(caps));
+  ASSERT_EQ(r.filters.size(), 5u);
+  EXPECT_EQ(r.filters[0].placement, Placement::kHardware);
+  EXPECT_EQ(r.filters[1].placement, Placement::kSlowPathOnly);
+  EXPECT_NE(r.filters[1].hw_status.message().find("cannot hold"), std::string::npos)
+      << r.filters[1].hw_status;
+  EXPECT_EQ(r.filters[2].placement, Placement::kHardware);
+  EXPECT_EQ(r.filters[3].placement, Placement::kTrap);
+  EXPECT_NE(r.filters[3].hw_status.message().find("BPF"), std::string::npos);
+  EXPECT_EQ(r.filters[4].placement, Placement::kSlowPathOnly);
+  ASSERT_EQ(r.traps.size(), 1u);
+  EXPECT_EQ(r.traps[0].chain, 16u);
+  EXPECT_EQ(r.traps[0].prio, 1);
+  EXPECT_EQ(r.traps[0].match.ip_proto, policy::kProtoIcmpv6) << "only ICMPv6 goes to software";
+  for (const Filter& f : r.HardwarePipeline().filters) EXPECT_NE(f.chain, kNd);
+  EXPECT_FALSE(NeverInHardware(check) == std::nullopt);
 }
 
 }  // namespace

@@ -56,6 +56,7 @@ RC_GTEST_PROP(PipelineProperty, CompiledPipelineAgreesWithEvaluator, (uint64_t s
 // property above proves little. Counted over a fixed set of seeds.
 TEST(PipelineProperty, GeneratorCoversInterestingOutcomes) {
   int delivered = 0, dropped = 0, flooded = 0, committed = 0, established = 0, uplink_tagged = 0;
+  int nd_passed = 0, nd_dropped = 0, nd_target = 0, nd_lla = 0, nd_malformed = 0;
   for (uint64_t seed = 1; seed <= 2000; ++seed) {
     testing::RandomPolicy gen(seed);
     Snapshot s = gen.Snapshot();
@@ -73,6 +74,15 @@ TEST(PipelineProperty, GeneratorCoversInterestingOutcomes) {
       for (const std::string& t : v.trace) {
         if (t.find("committed in zone") != std::string::npos) ++committed;
         if (t.find("established connection") != std::string::npos) ++established;
+        if (t.find("nd-check") == std::string::npos) continue;
+        if (t.find("passes") != std::string::npos) ++nd_passed;
+        if (t.find("dropped") != std::string::npos) ++nd_dropped;
+        if (t.find("not allowed with MAC") != std::string::npos) ++nd_target;
+        if (t.find("link-layer address") != std::string::npos) ++nd_lla;
+        if (t.find("truncated") != std::string::npos || t.find("length 0") != std::string::npos ||
+            t.find("hop limit") != std::string::npos) {
+          ++nd_malformed;
+        }
       }
     }
   }
@@ -86,6 +96,14 @@ TEST(PipelineProperty, GeneratorCoversInterestingOutcomes) {
   EXPECT_GT(committed, 50);
   EXPECT_GT(established, 20);
   EXPECT_GT(uplink_tagged, 200);
+  printf(
+      "nd-check over 2000 seeds: passed %d, dropped %d (target %d, link-layer option %d, "
+      "malformed %d)\n",
+      nd_passed, nd_dropped, nd_target, nd_lla, nd_malformed);
+  EXPECT_GT(nd_passed, 50);
+  EXPECT_GT(nd_target, 15);
+  EXPECT_GT(nd_lla, 10);
+  EXPECT_GT(nd_malformed, 15);
 }
 
 }  // namespace

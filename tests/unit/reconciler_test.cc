@@ -14,6 +14,9 @@
 #include "gtest/gtest.h"
 #include "offload/hw_model.h"
 #include "offload/tc_translate.h"
+#include "policy/chain_builder.h"
+#include "policy/nd_check.h"
+#include "policy/simulator.h"
 
 namespace vfguard::agent {
 namespace {
@@ -87,6 +90,17 @@ class ReconcilerTest : public ::testing::Test {
 
   ReconcileReport Run(Reconciler& r) { return r.Run(snapshot_, slots_, view_, offers_); }
 
+  // The pipeline's filters the reconciler installs as flower: not the ND
+  // check (a BPF program), nor, while no ND check is attached (these tests
+  // run without one unless they set it), the ND chain's port filters.
+  static size_t Installed(const Reconciler& r, bool nd_attached = false) {
+    size_t n = 0;
+    for (const policy::Filter& f : r.pipeline().filters) {
+      n += f.classifier == policy::Classifier::kFlower && (nd_attached || f.nd_allowed.empty());
+    }
+    return n;
+  }
+
   // Slow-path filters of the block (handles without the hardware bit).
   size_t SlowPathFilters() const {
     size_t n = 0;
@@ -112,7 +126,7 @@ TEST_F(ReconcilerTest, ColdStartInstallsTheWholePipelineAndBindsEveryDevice) {
   ASSERT_TRUE(report.status.ok()) << report.status;
   EXPECT_EQ(report.errors, 0);
   EXPECT_GT(report.filters, 50);
-  EXPECT_EQ(SlowPathFilters(), r.pipeline().filters.size());
+  EXPECT_EQ(SlowPathFilters(), Installed(r));
   EXPECT_EQ(*fake_.DumpClsact(),
             (std::map<uint32_t, uint32_t>{{1, kBlock}, {11, kBlock}, {12, kBlock}, {13, kBlock}}));
   // veth-like hardware: the probe is refused before any driver is asked
@@ -175,7 +189,7 @@ TEST_F(ReconcilerTest, DriftIsRepaired) {
   // What trace runs: the kernel's view, without the two damaged filters.
   absl::StatusOr<policy::Pipeline> traced = r.InstalledPipeline();
   ASSERT_TRUE(traced.ok()) << traced.status();
-  EXPECT_EQ(traced->filters.size() + 2, r.pipeline().filters.size());
+  EXPECT_EQ(traced->filters.size() + 2, Installed(r));
   fake_.ResetWrites();
   // Drift raises a tc event the agent does not recognise, so it asks for an
   // audit; without one the pass would not look (reconciler_cost_test).
@@ -187,7 +201,7 @@ TEST_F(ReconcilerTest, DriftIsRepaired) {
   EXPECT_EQ(fake_.writes().Of(TcOp::Kind::kCreateFilter), 1u);
   EXPECT_EQ(fake_.writes().Of(TcOp::Kind::kReplaceFilter), 1u);
   EXPECT_EQ(fake_.filters(), installed);
-  EXPECT_EQ(r.InstalledPipeline()->filters.size(), r.pipeline().filters.size());
+  EXPECT_EQ(r.InstalledPipeline()->filters.size(), Installed(r));
 }
 
 TEST_F(ReconcilerTest, ARemovedQdiscIsRestoredAndAStrayFilterRemoved) {
@@ -228,7 +242,7 @@ TEST_F(ReconcilerTest, ARepresentorThatGoesAndComesBackGetsItsRulesBack) {
   ASSERT_TRUE(back.status.ok()) << back.status;
   EXPECT_THAT(back.absent_ports, IsEmpty());
   EXPECT_EQ(fake_.DumpClsact()->at(22), kBlock);
-  EXPECT_EQ(SlowPathFilters(), r.pipeline().filters.size());
+  EXPECT_EQ(SlowPathFilters(), Installed(r));
   EXPECT_EQ(fake_.filters().size(), installed.size());
 }
 
@@ -303,7 +317,7 @@ TEST_F(ReconcilerTest, RuleChangesThatReshapeFiltersAreRecreatedNotReplaced) {
   ReconcileReport report = Run(r);
   EXPECT_TRUE(report.status.ok()) << report.status;
   EXPECT_EQ(report.errors, 0);
-  EXPECT_EQ(SlowPathFilters(), r.pipeline().filters.size());
+  EXPECT_EQ(SlowPathFilters(), Installed(r));
   // What the kernel holds is exactly the new pipeline.
   Reconciler fresh(backend_, log_, kBlock);
   fake_.ResetWrites();
@@ -325,7 +339,9 @@ TEST_F(ReconcilerTest, HardwareTakesWhatItAcceptsAndTheSlowPathStaysComplete) {
   for (const offload::PlacedFilter& p : r.placement().filters) {
     if (p.placement == offload::Placement::kHardware) ++hw;
     if (p.placement == offload::Placement::kTrap && offload::NeverInHardware(p.filter)) {
-      EXPECT_THAT(std::string(p.hw_status.message()), ::testing::HasSubstr("egress hook"));
+      EXPECT_THAT(std::string(p.hw_status.message()),
+                  ::testing::AnyOf(::testing::HasSubstr("egress hook"),
+                                   ::testing::HasSubstr("BPF program")));
     } else if (p.placement == offload::Placement::kTrap) {
       ++refused;
       EXPECT_EQ(offload::ErrnoOf(p.hw_status), EOPNOTSUPP);
@@ -335,7 +351,7 @@ TEST_F(ReconcilerTest, HardwareTakesWhatItAcceptsAndTheSlowPathStaysComplete) {
   EXPECT_GT(hw, 0u);
   EXPECT_GT(refused, 0u);
   // Every IR filter has its slow-path copy; hardware copies and traps are extra.
-  EXPECT_EQ(SlowPathFilters(), r.pipeline().filters.size());
+  EXPECT_EQ(SlowPathFilters(), Installed(r));
   size_t both = 0, traps = 0;
   for (const auto& [key, f] : fake_.filters()) {
     const offload::HandleInfo h = offload::ClassifyHandle(f.handle);
@@ -362,6 +378,116 @@ TEST_F(ReconcilerTest, NoUplinkInstallsNothing) {
   EXPECT_FALSE(report.status.ok());
   EXPECT_THAT(std::string(report.status.message()), ::testing::HasSubstr("uplink"));
   EXPECT_EQ(fake_.writes().Total(), 0u);
+}
+
+}  // namespace
+}  // namespace vfguard::agent
+
+namespace vfguard::agent {
+namespace {
+
+constexpr char kNdPolicy[] = R"json({
+  "networks": [{"id": "flat", "segmentation": "flat"}],
+  "ports": [
+    {"id": "a", "network_id": "flat", "mac_address": "02:00:00:00:00:0a",
+     "fixed_ips": ["fd00::a"], "vf_index": 1},
+    {"id": "b", "network_id": "flat", "mac_address": "02:00:00:00:00:0b",
+     "fixed_ips": ["fd00::b"], "vf_index": 2},
+    {"id": "c", "network_id": "flat", "mac_address": "02:00:00:00:00:0c",
+     "fixed_ips": ["fd00::c"], "port_security_enabled": false, "vf_index": 3}]
+})json";
+
+// Issue 11: the ND check's map follows the pipeline in the same pass, a
+// changed VIP is a map write and no tc write, and without an attached check
+// NS/NA of secured ports have no way through the ND chain.
+TEST_F(ReconcilerTest, NdCheckMapFollowsThePipelineWithoutFilterWrites) {
+  snapshot_ = Load(kNdPolicy);
+  slots_ = *policy::AssignSlots(snapshot_, {});
+  FakeNdCheckHook nd;
+  Reconciler r(backend_, log_, kBlock);
+  r.SetNdCheck(&nd);
+  ReconcileReport first = Run(r);
+  ASSERT_TRUE(first.status.ok()) << first.status;
+  EXPECT_TRUE(nd.attached());
+  ASSERT_EQ(nd.map.size(), 2u) << "a and b have port security, c not";
+  ASSERT_TRUE(nd.map.contains(11) && nd.map.contains(12));
+  const policy::MacAddr mac_a = *policy::MacAddr::Parse("02:00:00:00:00:0a");
+  EXPECT_THAT(nd.map[11], Contains(policy::NdAllowed{mac_a, *policy::IpPrefix::Parse("fd00::a")}));
+  EXPECT_EQ(SlowPathFilters(), Installed(r, /*nd_attached=*/true));
+  EXPECT_EQ(first.nd_map_writes, 2u);
+
+  // A VIP added to a: a's map entry changes in the same pass as its
+  // filters (new source filters, VRRP); the ND chain is not written.
+  auto nd_chain_writes = [&]() {
+    int n = 0;
+    for (const TcOp& op : backend_.ops()) n += op.filter.chain == policy::Chains::kNd;
+    backend_.ops().clear();
+    return n;
+  };
+  nd_chain_writes();
+  snapshot_.ports["a"].vips.push_back(*policy::IpAddr::Parse("fd00::100"));
+  ReconcileReport vip = Run(r);
+  ASSERT_TRUE(vip.status.ok()) << vip.status;
+  EXPECT_GT(vip.writes, 0);
+  EXPECT_EQ(nd_chain_writes(), 0);
+  EXPECT_EQ(vip.nd_map_writes, 1u);
+  EXPECT_THAT(nd.map[11],
+              Contains(policy::NdAllowed{mac_a, *policy::IpPrefix::Parse("fd00::100")}));
+  // And removed again.
+  snapshot_.ports["a"].vips.clear();
+  ReconcileReport removed = Run(r);
+  EXPECT_EQ(nd_chain_writes(), 0);
+  EXPECT_EQ(removed.nd_map_writes, 1u);
+  EXPECT_THAT(
+      nd.map[11],
+      ::testing::Not(Contains(policy::NdAllowed{mac_a, *policy::IpPrefix::Parse("fd00::100")})));
+  // Nothing changed: no map write.
+  ReconcileReport idle = Run(r);
+  EXPECT_EQ(idle.nd_map_writes, 0u);
+  EXPECT_EQ(nd_chain_writes(), 0);
+  // A port removed: its entry goes in the same pass as its filters.
+  snapshot_.ports.erase("b");
+  ReconcileReport gone = Run(r);
+  ASSERT_TRUE(gone.status.ok()) << gone.status;
+  EXPECT_FALSE(nd.map.contains(12));
+}
+
+TEST_F(ReconcilerTest, WithoutAnAttachedNdCheckTheNdChainLetsNothingThrough) {
+  snapshot_ = Load(kNdPolicy);
+  slots_ = *policy::AssignSlots(snapshot_, {});
+  FakeNdCheckHook nd;
+  nd.fail = absl::PermissionDeniedError("no BPF here");
+  Reconciler r(backend_, log_, kBlock);
+  r.SetNdCheck(&nd);
+  ReconcileReport report = Run(r);
+  EXPECT_FALSE(report.status.ok());
+  EXPECT_THAT(sink_.str(), ::testing::HasSubstr("nd_check_sync_failed"));
+  for (const auto& [key, f] : fake_.filters()) {
+    EXPECT_NE(f.chain, policy::Chains::kNd) << "no ND chain filter without the check";
+  }
+  absl::StatusOr<policy::Pipeline> installed = r.InstalledPipeline();
+  ASSERT_TRUE(installed.ok());
+  // The kernel's pipeline, traced: an NA for b's address from a goes nowhere.
+  policy::Packet na;
+  na.in = policy::DeviceRef::OfPort("a");
+  na.src_mac = *policy::MacAddr::Parse("02:00:00:00:00:0a");
+  na.dst_mac = *policy::MacAddr::Parse("33:33:00:00:00:01");
+  na.eth_type = policy::kEthIPv6;
+  na.src_ip = *policy::IpAddr::Parse("fd00::a");
+  na.dst_ip = *policy::IpAddr::Parse("ff02::1");
+  na.ip_proto = policy::kProtoIcmpv6;
+  na.icmp_type = 136;
+  na.nd_body = policy::NdBody(*policy::IpAddr::Parse("fd00::a"), {});
+  policy::ConntrackModel ct;
+  EXPECT_TRUE(policy::Simulate(*installed, na, ct).Dropped());
+  // Once the check attaches, the ND chain's port filters follow.
+  nd.fail = absl::OkStatus();
+  ReconcileReport later = Run(r);
+  ASSERT_TRUE(later.status.ok()) << later.status;
+  EXPECT_EQ(SlowPathFilters(), Installed(r, /*nd_attached=*/true));
+  installed = r.InstalledPipeline();
+  ASSERT_TRUE(installed.ok());
+  EXPECT_FALSE(policy::Simulate(*installed, na, ct).Dropped());
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "policy/nd_check.h"
 
 namespace vfguard::testing {
 
@@ -289,7 +290,50 @@ policy::Packet RandomPolicy::Packet(const policy::Snapshot& s) {
                      : Pick(std::vector<uint8_t>{8, 0, 3, 11});
     p.icmp_code = static_cast<uint8_t>(Uniform(0, 1));
   }
+  if (v6 && sender != nullptr && Chance(0.25)) {  // ND from ports, for the ND check
+    p.ip_proto = policy::kProtoIcmpv6;
+    p.icmp_type = Chance(0.5) ? 135 : 136;
+  }
+  if (p.IsNd()) RandomNd(s, sender, p);
   return p;
+}
+
+void RandomPolicy::RandomNd(const policy::Snapshot& s, const Port* sender, policy::Packet& p) {
+  p.icmp_code = Chance(0.08) ? 1 : 0;
+  if (Chance(0.08)) p.hop_limit = static_cast<uint8_t>(Uniform(0, 254));
+  if (p.icmp_type == policy::kIcmp6NeighborSolicitation && Chance(0.25)) {
+    p.src_ip = IpAddr::AnyV6();  // DAD
+  }
+  std::vector<IpAddr> targets = {PoolIp(true)};
+  auto add_port = [&](const Port& port) {
+    for (const IpAddr& a : port.fixed_ips) targets.push_back(a);
+    for (const IpAddr& a : port.vips) targets.push_back(a);
+    targets.push_back(IpAddr::LinkLocalFromMac(port.mac));
+    for (const policy::AllowedAddressPair& pair : port.allowed_address_pairs) {
+      targets.push_back(pair.prefix.addr);
+    }
+  };
+  if (sender != nullptr && Chance(0.7)) {
+    add_port(*sender);
+  } else if (!s.ports.empty()) {
+    auto it = s.ports.begin();
+    std::advance(it, Uniform(0, s.ports.size() - 1));
+    add_port(it->second);
+  }
+  std::vector<IpAddr> v6_targets;
+  for (const IpAddr& a : targets) {
+    if (a.family == policy::IpFamily::kV6) v6_targets.push_back(a);
+  }
+  std::vector<policy::NdOption> options;
+  for (int n = Chance(0.1) ? Uniform(0, 10) : Uniform(0, 2); n > 0; --n) {
+    policy::NdOption o;
+    o.type = Pick(std::vector<uint8_t>{1, 2, 1, 2, 14});
+    o.length = Chance(0.9) ? 1 : static_cast<uint8_t>(Pick(std::vector<int>{0, 2}));
+    o.mac = Chance(0.75) ? p.src_mac : PickSrcMac(s, sender);
+    options.push_back(o);
+  }
+  p.nd_body = policy::NdBody(Pick(v6_targets), options, Chance(0.5) ? 0x20 : 0x60);
+  if (Chance(0.08)) p.nd_body.resize(Uniform(0, static_cast<int>(p.nd_body.size())));
 }
 
 std::vector<policy::Packet> RandomPolicy::Exchange(const policy::Snapshot& s, int max_len) {

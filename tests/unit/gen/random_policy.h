@@ -51,6 +51,11 @@ class RandomPolicy {
   policy::MacAddr PickSrcMac(const policy::Snapshot& s, const policy::Port* sender);
   policy::MacAddr PickDstMac(const policy::Snapshot& s, const policy::Port* sender);
   policy::IpAddr PickSrcIp(const policy::Snapshot& s, const policy::Port* sender, bool v6);
+  // Fills the ND fields of an NS/NA: random code and hop limit (mostly
+  // valid), a target from the sender's, another port's or the pool's
+  // addresses, random options (SLLA/TLLA/nonce, lengths 0-2, the source MAC
+  // or another), sometimes cut short.
+  void RandomNd(const policy::Snapshot& s, const policy::Port* sender, policy::Packet& p);
 
   std::mt19937_64 rng_;
   RandomPolicyOptions options_;

@@ -1,0 +1,63 @@
+#include "agent/nd_check_hook.h"
+
+#include <linux/netlink.h>
+
+#include <array>
+
+#include "absl/strings/str_cat.h"
+#include "netlink/bpf_filter_codec.h"
+#include "policy/chain_builder.h"
+
+namespace vfguard::agent {
+
+absl::StatusOr<std::unique_ptr<KernelNdCheckHook>> KernelNdCheckHook::Create(uint32_t block,
+                                                                             Logger& log) {
+  std::unique_ptr<KernelNdCheckHook> hook(new KernelNdCheckHook(block, log));
+  absl::StatusOr<std::unique_ptr<offload::NdCheckProgram>> program =
+      offload::NdCheckProgram::Create();
+  if (!program.ok()) return program.status();
+  hook->program_ = std::move(*program);
+  absl::StatusOr<std::unique_ptr<netlink::NetlinkSocket>> socket =
+      netlink::NetlinkSocket::Open(hook->private_io_, NETLINK_ROUTE);
+  if (!socket.ok()) return socket.status();
+  hook->socket_ = std::move(*socket);
+  return hook;
+}
+
+absl::Status KernelNdCheckHook::Attach() {
+  netlink::BpfFilter f;
+  f.owner = netlink::TcBlock{block_};
+  f.chain = policy::Chains::kNd;
+  f.prio = policy::Chains::kNdCheckPrio;
+  f.handle = 1;
+  f.protocol = policy::kEthIPv6;
+  f.prog_fd = program_->prog_fd();
+  f.name = offload::NdCheckProgram::kProgramName;
+  std::array<uint32_t, 1024> words{};
+  absl::Span<uint8_t> buf(reinterpret_cast<uint8_t*>(words.data()), sizeof(words));
+  absl::StatusOr<size_t> n =
+      netlink::EncodeNewBpfFilter(f, netlink::CreateMode::kCreateOrReplace, 0, buf);
+  if (!n.ok()) return n.status();
+  std::vector<netlink::RequestResult> r =
+      socket_->SendBatchSync({netlink::Message(buf.begin(), buf.begin() + *n)});
+  if (r.empty()) return absl::InternalError("no answer to the ND check attach");
+  if (!r[0].status.ok()) {
+    return absl::Status(r[0].status.code(),
+                        absl::StrCat("attaching the ND check to block ", block_, " chain ", f.chain,
+                                     " prio ", f.prio, ": ", r[0].status.message()));
+  }
+  attached_ = true;
+  log_.Info("nd_check_attached", {{"block", block_}, {"chain", f.chain}, {"prio", f.prio}});
+  return absl::OkStatus();
+}
+
+absl::Status KernelNdCheckHook::Sync(const NdEntries& entries) {
+  // The map first: an entry must be there before NS/NA can reach the check.
+  absl::Status map = program_->Sync(entries);
+  if (!attached_) {
+    if (absl::Status s = Attach(); !s.ok()) return s;
+  }
+  return map;
+}
+
+}  // namespace vfguard::agent
