@@ -54,8 +54,25 @@ RC_GTEST_PROP(PipelineProperty, CompiledPipelineAgreesWithEvaluator, (uint64_t s
 
 // The generator must actually reach the interesting cases; otherwise the
 // property above proves little. Counted over a fixed set of seeds.
+// An address of `p` (source or destination) that only a remote port has.
+bool OnlyRemote(const Snapshot& s, const Packet& p) {
+  if (!p.IsIp()) return false;
+  for (const IpAddr& a : {p.src_ip, p.dst_ip}) {
+    bool remote = false, local = false;
+    for (const auto& [id, r] : s.remote_ports) {
+      for (const IpPrefix& prefix : r.addresses) remote = remote || prefix.Contains(a);
+    }
+    for (const auto& [id, port] : s.ports) {
+      for (const IpPrefix& prefix : PortAddressPrefixes(port)) local = local || prefix.Contains(a);
+    }
+    if (remote && !local) return true;
+  }
+  return false;
+}
+
 TEST(PipelineProperty, GeneratorCoversInterestingOutcomes) {
   int delivered = 0, dropped = 0, flooded = 0, committed = 0, established = 0, uplink_tagged = 0;
+  int by_address_group = 0, by_remote_member = 0;  // rules with those remotes decided
   for (uint64_t seed = 1; seed <= 2000; ++seed) {
     testing::RandomPolicy gen(seed);
     Snapshot s = gen.Snapshot();
@@ -73,13 +90,19 @@ TEST(PipelineProperty, GeneratorCoversInterestingOutcomes) {
       for (const std::string& t : v.trace) {
         if (t.find("committed in zone") != std::string::npos) ++committed;
         if (t.find("established connection") != std::string::npos) ++established;
+        if (t.find("address group ") != std::string::npos) ++by_address_group;
+        if (t.find("members of ") != std::string::npos && OnlyRemote(s, p)) ++by_remote_member;
       }
     }
   }
   printf(
       "coverage over 2000 seeds: delivered %d, dropped %d, flooded %d, committed %d, "
-      "established %d, uplink tagged %d\n",
-      delivered, dropped, flooded, committed, established, uplink_tagged);
+      "established %d, uplink tagged %d, address-group rule decided %d, remote-group rule "
+      "decided on a remote member's address %d\n",
+      delivered, dropped, flooded, committed, established, uplink_tagged, by_address_group,
+      by_remote_member);
+  EXPECT_GT(by_address_group, 100);
+  EXPECT_GT(by_remote_member, 50);
   EXPECT_GT(delivered, 1000);
   EXPECT_GT(dropped, 1000);
   EXPECT_GT(flooded, 200);
