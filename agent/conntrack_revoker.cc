@@ -302,9 +302,8 @@ std::map<std::string, std::string> ChangedGroups(const Snapshot& old_s, const Sn
                                id, ") changed");
         break;
       }
-      if (r.remote_address_group_id &&
-          AddressGroupCidrs(old_s, *r.remote_address_group_id) !=
-              AddressGroupCidrs(new_s, *r.remote_address_group_id)) {
+      if (r.remote_address_group_id && AddressGroupCidrs(old_s, *r.remote_address_group_id) !=
+                                           AddressGroupCidrs(new_s, *r.remote_address_group_id)) {
         out[id] = absl::StrCat("CIDRs of address group ", *r.remote_address_group_id,
                                " (used by group ", id, ") changed");
         break;

@@ -197,8 +197,8 @@ absl::Status ConvertRemotes(const pb::Policy& in, Snapshot& out) {
     std::string path = ObjectPath("remote_ports", i, r.id());
     VFG_AGENT_RETURN_IF_ERROR(CheckIdPresent(path, r.id()));
     VFG_AGENT_RETURN_IF_ERROR(CheckIdUnique(path, out.remote_ports, r.id()));
-    policy::RemotePort remote{r.id(), {}, {r.security_group_ids().begin(),
-                                           r.security_group_ids().end()}};
+    policy::RemotePort remote{
+        r.id(), {}, {r.security_group_ids().begin(), r.security_group_ids().end()}};
     VFG_AGENT_ASSIGN_OR_RETURN(remote.addresses, PrefixList(path + ".addresses", r.addresses()));
     out.remote_ports.emplace(r.id(), std::move(remote));
   }

@@ -239,11 +239,12 @@ bool RemoteGroupCase(const char* layout, uint32_t step) {
     snap = next;
   }
   const size_t filters = cold->filters.size();
-  printf("remote_group: layout=%s members=1000 ports=100 filters=%zu baseline_filters=%zu "
-         "ratio=%.2f cold_s=%.4f member_change_writes=%zu writes_per_port=%.2f "
-         "member_change_s=%.5f\n",
-         layout, filters, base_filters, static_cast<double>(filters) / base_filters, cold_s,
-         worst_writes, worst_writes / 100.0, change_s / changes.size());
+  printf(
+      "remote_group: layout=%s members=1000 ports=100 filters=%zu baseline_filters=%zu "
+      "ratio=%.2f cold_s=%.4f member_change_writes=%zu writes_per_port=%.2f "
+      "member_change_s=%.5f\n",
+      layout, filters, base_filters, static_cast<double>(filters) / base_filters, cold_s,
+      worst_writes, worst_writes / 100.0, change_s / changes.size());
   return true;
 }
 

@@ -136,7 +136,8 @@ std::vector<RuleMatch> RuleMatches(const CompileContext& ctx, const SecurityGrou
       RuleMatch rm = m;
       // A /0 remote matches every address of the family, which the filter
       // protocol already restricts to.
-      if (remote.length > 0) (d == Direction::kIngress ? rm.match.src_ip : rm.match.dst_ip) = remote;
+      if (remote.length > 0)
+        (d == Direction::kIngress ? rm.match.src_ip : rm.match.dst_ip) = remote;
       if (set_valued) {
         absl::StrAppend(&rm.note, r.remote_group_id ? " [member " : " [cidr ", remote.ToString(),
                         "]");

@@ -323,8 +323,9 @@ absl::Status ValidateRule(const Snapshot& s, const std::string& path, const Secu
                                 " are mutually exclusive"));
   }
   if (r.remote_address_group_id && !s.address_groups.count(*r.remote_address_group_id)) {
-    return Invalid(path + ".remote_address_group_id",
-                   absl::StrCat(Quote(*r.remote_address_group_id), " is not a known address group"));
+    return Invalid(
+        path + ".remote_address_group_id",
+        absl::StrCat(Quote(*r.remote_address_group_id), " is not a known address group"));
   }
   if (r.remote_prefix) {
     VFG_RETURN_IF_ERROR(CheckPrefixShape(path + ".remote_ip_prefix", *r.remote_prefix));

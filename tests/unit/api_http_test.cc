@@ -229,22 +229,25 @@ TEST_F(ApiHttpTest, RemotePortsAndAddressGroups) {
   Reply bad_cidr = Do("PUT", "/v1/address-groups/office", R"({"cidrs": ["10.0.0.1/24"]})");
   EXPECT_EQ(bad_cidr.status, 400u) << bad_cidr.body;
   EXPECT_EQ(ErrorOf(bad_cidr).field(), "address_groups[office].cidrs[0]");
-  Reply unknown_ag = Do("PUT", "/v1/security-groups/web",
-                        R"({"rules": [{"direction": "ingress", "remote_address_group_id": "office"}]})");
+  Reply unknown_ag =
+      Do("PUT", "/v1/security-groups/web",
+         R"({"rules": [{"direction": "ingress", "remote_address_group_id": "office"}]})");
   EXPECT_EQ(unknown_ag.status, 400u) << unknown_ag.body;
   EXPECT_EQ(ErrorOf(unknown_ag).field(), "security_groups[web].rules[0].remote_address_group_id");
   EXPECT_EQ(DesiredJson(), before);
 
-  Reply r1 = Do("PUT", "/v1/remote-ports/r1",
-                R"({"addresses": ["192.0.2.10", "2001:db8::/64"], "security_group_ids": ["bastion"]})");
+  Reply r1 =
+      Do("PUT", "/v1/remote-ports/r1",
+         R"({"addresses": ["192.0.2.10", "2001:db8::/64"], "security_group_ids": ["bastion"]})");
   ASSERT_EQ(r1.status, 201u) << r1.body;
   EXPECT_EQ(As<v1::RemotePort>(r1).generation(), 1u);
   ASSERT_EQ(Do("PUT", "/v1/address-groups/office", R"({"cidrs": ["198.51.100.0/24"]})").status,
             201u);
-  ASSERT_EQ(Do("PUT", "/v1/security-groups/web",
-               R"({"rules": [{"direction": "ingress", "protocol": "tcp", "remote_address_group_id": "office"}]})")
-                .status,
-            200u);
+  ASSERT_EQ(
+      Do("PUT", "/v1/security-groups/web",
+         R"({"rules": [{"direction": "ingress", "protocol": "tcp", "remote_address_group_id": "office"}]})")
+          .status,
+      200u);
   v1::RemotePortList remotes = As<v1::RemotePortList>(Do("GET", "/v1/remote-ports"));
   ASSERT_EQ(remotes.items_size(), 1);
   EXPECT_EQ(remotes.items(0).addresses(1), "2001:db8::/64");

@@ -311,7 +311,7 @@ class Mutator {
           n.vlan_id = static_cast<uint16_t>(n.vlan_id + 1000);
         return "change vlan";
       }
-      case 11: {
+      default: {  // 11
         std::string id = absl::StrCat("extra-net", counter_++);
         s.networks[id] = Network{id, Segmentation::kVlan, static_cast<uint16_t>(3000 + counter_)};
         return "add network";
@@ -385,11 +385,10 @@ TEST(IncrementalCompiler, EqualsFullCompileAcrossSmallChanges) {
       ++applied[what];
     }
   }
-  for (const char* what : {"add port", "remove port", "add fixed ip", "toggle state",
-                           "toggle port security", "toggle vip", "move port", "change membership",
-                           "add remote-group rule", "change vlan", "add network",
-                           "change remote port", "change address group",
-                           "add address-group rule"}) {
+  for (const char* what :
+       {"add port", "remove port", "add fixed ip", "toggle state", "toggle port security",
+        "toggle vip", "move port", "change membership", "add remote-group rule", "change vlan",
+        "add network", "change remote port", "change address group", "add address-group rule"}) {
     EXPECT_GT(applied[what], 50) << what << ": too few valid changes of this kind were tried";
   }
 }

@@ -313,7 +313,8 @@ TEST_F(RevokerTest, RemovedRemoteMemberLosesItsEntries) {
 // only it allowed.
 TEST_F(RevokerTest, RemovedRemotePortLosesItsEntries) {
   s_.remote_ports["r1"] = policy::RemotePort{
-      "r1", {*policy::IpPrefix::Parse("203.0.113.7"), *policy::IpPrefix::Parse("203.0.113.8")},
+      "r1",
+      {*policy::IpPrefix::Parse("203.0.113.7"), *policy::IpPrefix::Parse("203.0.113.8")},
       {"admins"}};
   CtEntry from_r1 = Tcp(Z("a"), "203.0.113.7", 50000, "10.0.0.10", 22);
   CtEntry from_r1_other = Tcp(Z("a"), "203.0.113.8", 50000, "10.0.0.10", 22);

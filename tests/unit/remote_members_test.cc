@@ -115,7 +115,8 @@ void AddMembers(Snapshot& s, uint32_t first, uint32_t step) {
   s.remote_ports.clear();
   for (uint32_t i = 0; i < 1000; ++i) {
     std::string id = absl::StrCat("m", i);
-    s.remote_ports[id] = RemotePort{id, {IpPrefix::Host(IpAddr::V4(first + i * step))}, {"bastion"}};
+    s.remote_ports[id] =
+        RemotePort{id, {IpPrefix::Host(IpAddr::V4(first + i * step))}, {"bastion"}};
   }
 }
 

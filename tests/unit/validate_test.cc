@@ -166,12 +166,10 @@ const Case kCases[] = {
      "security_groups[web].rules[0].remote_ip_prefix: fd00::/64 does not match ethertype IPv4"},
     {"RemoteGroupUnknown", [](Snapshot& s) { Rule(s, 1).remote_group_id = "nope"; },
      "security_groups[web].rules[1].remote_group_id: \"nope\" is not a known security group"},
-    {"RemoteAndAddressGroup",
-     [](Snapshot& s) { Rule(s, 1).remote_address_group_id = "office"; },
+    {"RemoteAndAddressGroup", [](Snapshot& s) { Rule(s, 1).remote_address_group_id = "office"; },
      "security_groups[web].rules[1].remote_address_group_id: remote_address_group_id and "
      "remote_group_id are mutually exclusive"},
-    {"PrefixAndAddressGroup",
-     [](Snapshot& s) { Rule(s, 0).remote_address_group_id = "office"; },
+    {"PrefixAndAddressGroup", [](Snapshot& s) { Rule(s, 0).remote_address_group_id = "office"; },
      "security_groups[web].rules[0].remote_address_group_id: remote_address_group_id and "
      "remote_ip_prefix are mutually exclusive"},
     {"AddressGroupUnknown",

@@ -407,8 +407,8 @@ std::string Describe(const policy::Snapshot& s) {
   for (const auto& [id, r] : s.remote_ports) {
     std::vector<std::string> addrs;
     for (const IpPrefix& a : r.addresses) addrs.push_back(a.ToString());
-    absl::StrAppend(&out, "remote port ", id, " addresses [", absl::StrJoin(addrs, " "),
-                    "] sgs [", absl::StrJoin(r.security_group_ids, " "), "]\n");
+    absl::StrAppend(&out, "remote port ", id, " addresses [", absl::StrJoin(addrs, " "), "] sgs [",
+                    absl::StrJoin(r.security_group_ids, " "), "]\n");
   }
   for (const auto& [id, g] : s.address_groups) {
     std::vector<std::string> cidrs;
