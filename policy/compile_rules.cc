@@ -75,6 +75,8 @@ uint32_t StableHash(const IpPrefix& remote, const std::optional<Masked<uint16_t>
   return h;
 }
 
+constexpr uint32_t kMaxHandle = (1u << 24) - 1;  // offload's kMaxIrHandle
+
 struct RuleMatch {
   FlowerMatch match;
   std::string note;     // what tells the expansions of one rule apart
@@ -141,10 +143,11 @@ std::vector<RuleMatch> RuleMatches(const CompileContext& ctx, const SecurityGrou
       if (set_valued) {
         absl::StrAppend(&rm.note, r.remote_group_id ? " [member " : " [cidr ", remote.ToString(),
                         "]");
-        // Collisions (about 1e-4 at 1,000 members) probe to the next free
-        // value; handle 0 is not a handle.
-        uint32_t h = StableHash(remote, m.match.dst_port);
-        while (h == 0 || !handles.insert(h).second) ++h;
+        // IR handles are 24 bits (offload/tc_translate.h, kMaxIrHandle: the
+        // bits above mark hardware and trap copies). Collisions (about 3% of rules with 1,000
+        // members) probe to the next free value; handle 0 is not a handle.
+        uint32_t h = StableHash(remote, m.match.dst_port) & kMaxHandle;
+        while (h == 0 || !handles.insert(h).second) h = (h + 1) & kMaxHandle;
         rm.handle = h;
       }
       out.push_back(std::move(rm));
