@@ -254,7 +254,18 @@ std::map<std::string, std::set<IpPrefix>> MemberAddresses(const Snapshot& s) {
       set.insert(addrs.begin(), addrs.end());
     }
   }
+  for (const auto& [id, r] : s.remote_ports) {
+    for (const std::string& g : r.security_group_ids) {
+      out[g].insert(r.addresses.begin(), r.addresses.end());
+    }
+  }
   return out;
+}
+
+// The CIDRs of address group `id`, none when it does not exist.
+std::vector<IpPrefix> AddressGroupCidrs(const Snapshot& s, const std::string& id) {
+  auto it = s.address_groups.find(id);
+  return it == s.address_groups.end() ? std::vector<IpPrefix>{} : it->second.cidrs;
 }
 
 const policy::SecurityGroup* FindGroup(const Snapshot& s, const std::string& id) {
@@ -289,6 +300,12 @@ std::map<std::string, std::string> ChangedGroups(const Snapshot& old_s, const Sn
       if (r.remote_group_id && members_changed(*r.remote_group_id)) {
         out[id] = absl::StrCat("members of remote group ", *r.remote_group_id, " (used by group ",
                                id, ") changed");
+        break;
+      }
+      if (r.remote_address_group_id && AddressGroupCidrs(old_s, *r.remote_address_group_id) !=
+                                           AddressGroupCidrs(new_s, *r.remote_address_group_id)) {
+        out[id] = absl::StrCat("CIDRs of address group ", *r.remote_address_group_id,
+                               " (used by group ", id, ") changed");
         break;
       }
     }

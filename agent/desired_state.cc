@@ -43,6 +43,8 @@ void CarryGenerations(const api::v1::Policy& previous, api::v1::Policy& next) {
   Carry(previous.networks(), *next.mutable_networks());
   Carry(previous.security_groups(), *next.mutable_security_groups());
   Carry(previous.ports(), *next.mutable_ports());
+  Carry(previous.remote_ports(), *next.mutable_remote_ports());
+  Carry(previous.address_groups(), *next.mutable_address_groups());
 }
 
 absl::StatusOr<std::unique_ptr<DesiredState>> DesiredState::Open(Options options) {

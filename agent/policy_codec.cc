@@ -107,6 +107,9 @@ absl::StatusOr<policy::SecurityGroupRule> RuleFromProto(const std::string& path,
         policy::ParsePrefixField(path + ".remote_ip_prefix", in.remote_ip_prefix()));
   }
   if (!in.remote_group_id().empty()) out.remote_group_id = in.remote_group_id();
+  if (!in.remote_address_group_id().empty()) {
+    out.remote_address_group_id = in.remote_address_group_id();
+  }
   if (in.has_priority()) {
     if (in.priority() > policy::kMaxRulePriority) {
       return Invalid(path + ".priority", absl::StrCat(in.priority(), " is out of range 1-16384"));
@@ -176,6 +179,41 @@ absl::StatusOr<policy::Port> PortFromProto(const std::string& path, const pb::Po
   return out;
 }
 
+absl::StatusOr<std::vector<policy::IpPrefix>> PrefixList(
+    const std::string& path, const google::protobuf::RepeatedPtrField<std::string>& in) {
+  std::vector<policy::IpPrefix> out;
+  for (int i = 0; i < in.size(); ++i) {
+    VFG_AGENT_ASSIGN_OR_RETURN(policy::IpPrefix prefix,
+                               policy::ParsePrefixField(absl::StrCat(path, "[", i, "]"), in[i]));
+    out.push_back(prefix);
+  }
+  return out;
+}
+
+// Remote ports and address groups (remote members of this host's rules).
+absl::Status ConvertRemotes(const pb::Policy& in, Snapshot& out) {
+  for (int i = 0; i < in.remote_ports_size(); ++i) {
+    const pb::RemotePort& r = in.remote_ports(i);
+    std::string path = ObjectPath("remote_ports", i, r.id());
+    VFG_AGENT_RETURN_IF_ERROR(CheckIdPresent(path, r.id()));
+    VFG_AGENT_RETURN_IF_ERROR(CheckIdUnique(path, out.remote_ports, r.id()));
+    policy::RemotePort remote{
+        r.id(), {}, {r.security_group_ids().begin(), r.security_group_ids().end()}};
+    VFG_AGENT_ASSIGN_OR_RETURN(remote.addresses, PrefixList(path + ".addresses", r.addresses()));
+    out.remote_ports.emplace(r.id(), std::move(remote));
+  }
+  for (int i = 0; i < in.address_groups_size(); ++i) {
+    const pb::AddressGroup& g = in.address_groups(i);
+    std::string path = ObjectPath("address_groups", i, g.id());
+    VFG_AGENT_RETURN_IF_ERROR(CheckIdPresent(path, g.id()));
+    VFG_AGENT_RETURN_IF_ERROR(CheckIdUnique(path, out.address_groups, g.id()));
+    policy::AddressGroup group{g.id(), {}};
+    VFG_AGENT_ASSIGN_OR_RETURN(group.cidrs, PrefixList(path + ".cidrs", g.cidrs()));
+    out.address_groups.emplace(g.id(), std::move(group));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<Snapshot> Convert(const pb::Policy& in) {
   Snapshot out;
   for (int i = 0; i < in.networks_size(); ++i) {
@@ -202,6 +240,7 @@ absl::StatusOr<Snapshot> Convert(const pb::Policy& in) {
     VFG_AGENT_ASSIGN_OR_RETURN(policy::Port port, PortFromProto(path, p));
     out.ports.emplace(p.id(), std::move(port));
   }
+  VFG_AGENT_RETURN_IF_ERROR(ConvertRemotes(in, out));
   return out;
 }
 
@@ -223,8 +262,14 @@ void RuleToProto(const policy::SecurityGroupRule& in, pb::SecurityGroupRule* out
   }
   if (in.remote_prefix) out->set_remote_ip_prefix(in.remote_prefix->ToString());
   if (in.remote_group_id) out->set_remote_group_id(*in.remote_group_id);
+  if (in.remote_address_group_id) out->set_remote_address_group_id(*in.remote_address_group_id);
   if (in.priority != policy::kMaxRulePriority) out->set_priority(in.priority);
   out->set_action(policy::ToString(in.action));
+}
+
+// A host prefix as its bare address, as the orchestrator most likely wrote it.
+std::string PrefixText(const policy::IpPrefix& p) {
+  return p.length == p.addr.BitLength() ? p.addr.ToString() : p.ToString();
 }
 
 void PortToProto(const policy::Port& in, pb::Port* out) {
@@ -271,6 +316,17 @@ pb::Policy PolicyFromSnapshot(const Snapshot& snapshot) {
     for (const policy::SecurityGroupRule& r : g.rules) RuleToProto(r, group->add_rules());
   }
   for (const auto& [id, p] : snapshot.ports) PortToProto(p, out.add_ports());
+  for (const auto& [id, r] : snapshot.remote_ports) {
+    pb::RemotePort* remote = out.add_remote_ports();
+    remote->set_id(r.id);
+    for (const policy::IpPrefix& a : r.addresses) remote->add_addresses(PrefixText(a));
+    for (const std::string& g : r.security_group_ids) remote->add_security_group_ids(g);
+  }
+  for (const auto& [id, g] : snapshot.address_groups) {
+    pb::AddressGroup* group = out.add_address_groups();
+    group->set_id(g.id);
+    for (const policy::IpPrefix& c : g.cidrs) group->add_cidrs(PrefixText(c));
+  }
   return out;
 }
 

@@ -45,6 +45,14 @@ absl::Status GroupInUse(const v1::Policy& policy, const std::string& id) {
       }
     }
   }
+  for (const auto& remote : policy.remote_ports()) {
+    for (const auto& group : remote.security_group_ids()) {
+      if (group == id) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("security group ", id, " is used by remote port ", remote.id()));
+      }
+    }
+  }
   for (const auto& group : policy.security_groups()) {
     if (group.id() == id) continue;
     for (const auto& rule : group.rules()) {
@@ -59,6 +67,18 @@ absl::Status GroupInUse(const v1::Policy& policy, const std::string& id) {
 }
 
 absl::Status PortInUse(const v1::Policy&, const std::string&) { return absl::OkStatus(); }
+
+absl::Status AddressGroupInUse(const v1::Policy& policy, const std::string& id) {
+  for (const auto& group : policy.security_groups()) {
+    for (const auto& rule : group.rules()) {
+      if (rule.remote_address_group_id() == id) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "address group ", id, " is the remote of a rule of security group ", group.id()));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
 
 const Resource<v1::Network> kNetworks{"network",
                                       "/v1/networks",
@@ -75,6 +95,18 @@ const Resource<v1::SecurityGroup> kGroups{"security group",
 const Resource<v1::Port> kPorts{
     "port",    "/v1/ports", "/v1/ports/{id}", &v1::Policy::mutable_ports, &v1::Policy::ports,
     &PortInUse};
+const Resource<v1::RemotePort> kRemotePorts{"remote port",
+                                            "/v1/remote-ports",
+                                            "/v1/remote-ports/{id}",
+                                            &v1::Policy::mutable_remote_ports,
+                                            &v1::Policy::remote_ports,
+                                            &PortInUse};
+const Resource<v1::AddressGroup> kAddressGroups{"address group",
+                                                "/v1/address-groups",
+                                                "/v1/address-groups/{id}",
+                                                &v1::Policy::mutable_address_groups,
+                                                &v1::Policy::address_groups,
+                                                &AddressGroupInUse};
 
 template <typename M>
 int IndexOf(const pb::RepeatedPtrField<M>& list, const std::string& id) {
@@ -217,6 +249,14 @@ HttpResponse ApiHandlers::Handle(const HttpRequest& request) {
   if (collection == "networks" && parts.size() <= 3) return Networks(request, id);
   if (collection == "security-groups" && parts.size() <= 3) return Groups(request, id);
   if (collection == "ports" && parts.size() <= 3) return Ports(request, id);
+  if (collection == "remote-ports" && parts.size() <= 3) {
+    return Crud<v1::RemotePort, v1::RemotePortList>(service_, kRemotePorts, request, id,
+                                                    "GET, PUT, DELETE");
+  }
+  if (collection == "address-groups" && parts.size() <= 3) {
+    return Crud<v1::AddressGroup, v1::AddressGroupList>(service_, kAddressGroups, request, id,
+                                                        "GET, PUT, DELETE");
+  }
   if (collection == "ports" && parts.size() == 4) {
     if (parts[3] == "status") return PortStatus(request, id);
     if (parts[3] == "conntrack") return PortConntrack(request, id);

@@ -8,13 +8,17 @@
 // IncrementalCompiler as a fraction of a full compile (target for a one-port
 // change: < 1%; group changes recompile every member and are reported too).
 // Each size also gets one line "compile_bench: ports= filters=
-// bytes_per_filter=" for scripts.
+// bytes_per_filter=" for scripts. First, the remote-group case of issue 14
+// (lines "remote_group: ..."; VFGUARD_BENCH_REMOTE_ONLY=1 stops after it).
 #include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
+#include <functional>
+#include <map>
 #include <new>
+#include <tuple>
 
 #include "absl/strings/str_cat.h"
 #include "policy/compiler.h"
@@ -151,7 +155,102 @@ double FullCompiles() {
   return full_4k;
 }
 
+// Issue 14: 100 local ports whose one ingress rule allows tcp/22 from group
+// "bastion", whose 1,000 members are remote ports. `step` 1 numbers them
+// from one pool (aggregates), 7 scatters them (nothing aggregates). Baseline:
+// the same rule with one remote prefix. Writes = filters added, removed or
+// changed between two compiles (what the reconciler writes).
+Snapshot RemoteGroupSnapshot(uint32_t step, bool baseline) {
+  Snapshot s;
+  s.networks["net"] = Network{"net", Segmentation::kVlan, 100};
+  SecurityGroupRule ssh;
+  ssh.protocol = kProtoTcp;
+  ssh.ports = PortRange{22, 22};
+  if (baseline) {
+    ssh.remote_prefix = *IpPrefix::Parse("192.168.0.0/16");
+  } else {
+    ssh.remote_group_id = "bastion";
+  }
+  s.security_groups["ssh"] = SecurityGroup{"ssh", true, {ssh}};
+  s.security_groups["bastion"] = SecurityGroup{"bastion", true, {}};
+  for (int i = 0; i < 100; ++i) {
+    Port p;
+    p.id = absl::StrCat("port-", i);
+    p.network_id = "net";
+    p.mac = MacAddr{{0x02, 0x20, 0, 0, 0, static_cast<uint8_t>(i + 1)}};
+    p.fixed_ips = {IpAddr::V4(0x0a000000 + i + 1)};
+    p.security_group_ids = {"ssh"};
+    p.representor.ref = static_cast<uint32_t>(i);
+    s.ports[p.id] = p;
+  }
+  for (uint32_t m = 0; m < 1000 && !baseline; ++m) {
+    std::string id = absl::StrCat("member-", m);
+    s.remote_ports[id] =
+        RemotePort{id, {IpPrefix::Host(IpAddr::V4(0xc0a80001 + m * step))}, {"bastion"}};
+  }
+  return s;
+}
+
+size_t Writes(const Pipeline& a, const Pipeline& b) {
+  std::map<std::tuple<uint32_t, uint16_t, uint32_t>, const Filter*> before;
+  for (const Filter& f : a.filters) before[f.Key()] = &f;
+  size_t writes = 0;
+  for (const Filter& f : b.filters) {
+    auto it = before.find(f.Key());
+    if (it == before.end() || !(*it->second == f)) ++writes;
+    if (it != before.end()) before.erase(it);
+  }
+  return writes + before.size();
+}
+
+bool RemoteGroupCase(const char* layout, uint32_t step) {
+  Snapshot base = RemoteGroupSnapshot(step, true);
+  auto snap = std::make_shared<Snapshot>(RemoteGroupSnapshot(step, false));
+  SlotAssignment slots = *AssignSlots(*snap, {});
+  const size_t base_filters = Compile(base, slots)->filters.size();
+  double t0 = CpuSeconds();
+  auto cold = Compile(*snap, slots);
+  const double cold_s = CpuSeconds() - t0;
+  if (!cold.ok()) return false;
+  IncrementalCompiler inc;
+  if (!inc.Update(snap, slots).ok()) return false;
+  // Member changes: one added next to the pool, one removed from its middle,
+  // one moved to another address; the worst writes and the mean time.
+  size_t worst_writes = 0;
+  double change_s = 0;
+  Pipeline previous = *cold;
+  const std::vector<std::function<void(Snapshot&)>> changes = {
+      [&](Snapshot& s) {
+        s.remote_ports["member-new"] = RemotePort{
+            "member-new", {IpPrefix::Host(IpAddr::V4(0xc0a80001 + 1000 * step))}, {"bastion"}};
+      },
+      [](Snapshot& s) { s.remote_ports.erase("member-500"); },
+      [](Snapshot& s) { s.remote_ports["member-7"].addresses = {*IpPrefix::Parse("172.16.0.7")}; },
+  };
+  for (const auto& change : changes) {
+    auto next = std::make_shared<Snapshot>(*snap);
+    change(*next);
+    double c0 = CpuSeconds();
+    if (!inc.Update(next, slots).ok()) return false;
+    Pipeline now = inc.Assemble();
+    change_s += CpuSeconds() - c0;
+    worst_writes = std::max(worst_writes, Writes(previous, now));
+    previous = std::move(now);
+    snap = next;
+  }
+  const size_t filters = cold->filters.size();
+  printf(
+      "remote_group: layout=%s members=1000 ports=100 filters=%zu baseline_filters=%zu "
+      "ratio=%.2f cold_s=%.4f member_change_writes=%zu writes_per_port=%.2f "
+      "member_change_s=%.5f\n",
+      layout, filters, base_filters, static_cast<double>(filters) / base_filters, cold_s,
+      worst_writes, worst_writes / 100.0, change_s / changes.size());
+  return true;
+}
+
 int Run() {
+  if (!RemoteGroupCase("pool", 1) || !RemoteGroupCase("scattered", 7)) return 1;
+  if (getenv("VFGUARD_BENCH_REMOTE_ONLY") != nullptr) return 0;
   const double full_4k = FullCompiles();
   if (full_4k < 0) return 1;
   // Changes at 4k ports through the IncrementalCompiler, as the agent makes

@@ -4,6 +4,7 @@
 #include "absl/strings/str_cat.h"
 #include "policy/chain_builder.h"
 #include "policy/compile_parts.h"
+#include "policy/prefix_set.h"
 
 namespace vfguard::policy {
 
@@ -25,14 +26,16 @@ const std::vector<IpPrefix>& CompileContext::GroupMemberPrefixes(
     const std::string& group_id) const {
   auto it = group_member_prefixes_.find(group_id);
   if (it != group_member_prefixes_.end()) return it->second;
-  std::set<IpPrefix> members;
-  for (const auto& [id, port] : snap.ports) {
-    for (const std::string& gid : port.security_group_ids) {
-      if (gid != group_id) continue;
-      for (const IpPrefix& prefix : PortAddressPrefixes(port)) members.insert(prefix);
-    }
-  }
-  return group_member_prefixes_[group_id] = std::vector<IpPrefix>(members.begin(), members.end());
+  return group_member_prefixes_[group_id] =
+             AggregatePrefixes(policy::GroupMemberPrefixes(snap, group_id));
+}
+
+const std::vector<IpPrefix>& CompileContext::AddressGroupPrefixes(
+    const std::string& address_group_id) const {
+  auto it = address_group_prefixes_.find(address_group_id);
+  if (it != address_group_prefixes_.end()) return it->second;
+  return address_group_prefixes_[address_group_id] =
+             AggregatePrefixes(snap.address_groups.at(address_group_id).cidrs);
 }
 
 absl::Status CompileNetwork(const CompileContext& ctx, const Network& net,

@@ -22,12 +22,16 @@ struct CompileContext {
   const SlotAssignment& slots;
   // The ports of a network (any state), sorted by id. Indexed on first use.
   const std::vector<const Port*>& PortsOf(const std::string& network_id) const;
-  // Addresses of the members of a group (deduplicated, sorted); computed on
-  // first use so that an incremental update pays only for what it compiles.
+  // Addresses of the members of a group, local and remote, aggregated
+  // (policy/prefix_set.h); computed on first use so that an incremental
+  // update pays only for what it compiles.
   const std::vector<IpPrefix>& GroupMemberPrefixes(const std::string& group_id) const;
+  // The CIDRs of an address group, aggregated.
+  const std::vector<IpPrefix>& AddressGroupPrefixes(const std::string& address_group_id) const;
 
  private:
   mutable std::map<std::string, std::vector<IpPrefix>> group_member_prefixes_;
+  mutable std::map<std::string, std::vector<IpPrefix>> address_group_prefixes_;
   mutable std::optional<std::map<std::string, std::vector<const Port*>>> ports_by_network_;
 };
 

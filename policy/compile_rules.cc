@@ -3,6 +3,7 @@
 // first), each rule one stage of the chain so that its expansion (port-range
 // masks x remote addresses) keeps the rule's place in the order.
 #include <algorithm>
+#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "policy/chain_builder.h"
@@ -24,6 +25,9 @@ std::string RuleSummary(const SecurityGroupRule& r) {
   }
   if (r.remote_prefix) absl::StrAppend(&s, " remote ", r.remote_prefix->ToString());
   if (r.remote_group_id) absl::StrAppend(&s, " remote group ", *r.remote_group_id);
+  if (r.remote_address_group_id) {
+    absl::StrAppend(&s, " remote address group ", *r.remote_address_group_id);
+  }
   absl::StrAppend(&s, " priority ", r.priority);
   return s;
 }
@@ -54,52 +58,99 @@ std::vector<RuleRef> MergedRules(const CompileContext& ctx, const Port& x, Direc
   return rules;
 }
 
-// One flower match per (destination-port mask, remote address) of a rule,
-// each with the part of the origin that tells the expansions apart.
-std::vector<std::pair<FlowerMatch, std::string>> RuleMatches(const CompileContext& ctx,
-                                                             const SecurityGroupRule& r,
-                                                             Direction d) {
+// FNV-1a: a handle that depends only on what a filter matches, stable across
+// runs and builds (absl::Hash is seeded per process).
+uint32_t StableHash(const IpPrefix& remote, const std::optional<Masked<uint16_t>>& dport) {
+  uint32_t h = 2166136261u;
+  auto mix = [&h](uint8_t byte) { h = (h ^ byte) * 16777619u; };
+  mix(static_cast<uint8_t>(remote.addr.family));
+  for (uint8_t b : remote.addr.bytes) mix(b);
+  mix(remote.length);
+  if (dport) {
+    for (uint16_t v : {dport->value, dport->mask}) {
+      mix(static_cast<uint8_t>(v >> 8));
+      mix(static_cast<uint8_t>(v));
+    }
+  }
+  return h;
+}
+
+constexpr uint32_t kMaxHandle = (1u << 24) - 1;  // offload's kMaxIrHandle
+
+struct RuleMatch {
+  FlowerMatch match;
+  std::string note;     // what tells the expansions of one rule apart
+  uint32_t handle = 0;  // 0: numbered in order; else stable (set-valued remotes)
+};
+
+// The remote prefixes of a rule: its prefix, or the aggregated members of its
+// remote group or CIDRs of its address group, of the rule's family, longest
+// first (so that a stage's mask shapes, and hence its prios, keep their order
+// when members come and go).
+std::vector<IpPrefix> RemotePrefixes(const CompileContext& ctx, const SecurityGroupRule& r) {
+  if (r.remote_prefix) return {*r.remote_prefix};
+  const std::vector<IpPrefix>& all = r.remote_group_id
+                                         ? ctx.GroupMemberPrefixes(*r.remote_group_id)
+                                         : ctx.AddressGroupPrefixes(*r.remote_address_group_id);
+  IpFamily family = r.ethertype == EtherType::kIPv4 ? IpFamily::kV4 : IpFamily::kV6;
+  std::vector<IpPrefix> out;
+  for (const IpPrefix& prefix : all) {
+    if (prefix.addr.family == family) out.push_back(prefix);
+  }
+  std::stable_sort(out.begin(), out.end(),
+                   [](const IpPrefix& a, const IpPrefix& b) { return a.length > b.length; });
+  return out;
+}
+
+// One flower match per (destination-port mask, remote prefix) of a rule.
+// Set-valued remotes (groups, address groups) get handles from what each
+// filter matches, so one member more or less is one filter added or removed
+// in each referencing chain, not a renumbering (docs/performance.md).
+std::vector<RuleMatch> RuleMatches(const CompileContext& ctx, const SecurityGroupRule& r,
+                                   Direction d) {
   FlowerMatch base;
   if (r.protocol) base.ip_proto = *r.protocol;
   if (r.icmp) {
     base.icmp_type = r.icmp->type;
     if (r.icmp->code) base.icmp_code = *r.icmp->code;
   }
-  std::vector<std::pair<FlowerMatch, std::string>> with_ports;
+  std::vector<RuleMatch> with_ports;
   if (r.ports) {
     std::vector<Masked<uint16_t>> masks = PortRangeToMasks(r.ports->min, r.ports->max);
     for (const Masked<uint16_t>& pm : masks) {
-      FlowerMatch m = base;
-      m.dst_port = pm;
-      std::string note;
+      RuleMatch m{base, ""};
+      m.match.dst_port = pm;
       if (masks.size() > 1)
-        note = absl::StrCat(" [dport ", pm.value, "/0x", absl::Hex(pm.mask), "]");
-      with_ports.emplace_back(m, note);
+        m.note = absl::StrCat(" [dport ", pm.value, "/0x", absl::Hex(pm.mask), "]");
+      with_ports.push_back(std::move(m));
     }
   } else {
-    with_ports.emplace_back(base, "");
+    with_ports.push_back(RuleMatch{base, ""});
   }
-  if (!r.remote_prefix && !r.remote_group_id) return with_ports;
-  std::vector<IpPrefix> remotes;
-  if (r.remote_prefix) {
-    remotes.push_back(*r.remote_prefix);
-  } else {
-    IpFamily family = r.ethertype == EtherType::kIPv4 ? IpFamily::kV4 : IpFamily::kV6;
-    for (const IpPrefix& prefix : ctx.GroupMemberPrefixes(*r.remote_group_id)) {
-      if (prefix.addr.family == family) remotes.push_back(prefix);
-    }
-  }
-  std::vector<std::pair<FlowerMatch, std::string>> out;
+  if (!r.remote_prefix && !r.remote_group_id && !r.remote_address_group_id) return with_ports;
+  const bool set_valued = !r.remote_prefix;
+  std::vector<IpPrefix> remotes = RemotePrefixes(ctx, r);
+  std::vector<RuleMatch> out;
   out.reserve(with_ports.size() * remotes.size());
-  for (const auto& [m, note] : with_ports) {
+  std::set<uint32_t> handles;
+  for (const RuleMatch& m : with_ports) {
     for (const IpPrefix& remote : remotes) {
-      FlowerMatch rm = m;
+      RuleMatch rm = m;
       // A /0 remote matches every address of the family, which the filter
       // protocol already restricts to.
-      if (remote.length > 0) (d == Direction::kIngress ? rm.src_ip : rm.dst_ip) = remote;
-      std::string what = note;
-      if (r.remote_group_id) absl::StrAppend(&what, " [member ", remote.ToString(), "]");
-      out.emplace_back(rm, what);
+      if (remote.length > 0)
+        (d == Direction::kIngress ? rm.match.src_ip : rm.match.dst_ip) = remote;
+      if (set_valued) {
+        absl::StrAppend(&rm.note, r.remote_group_id ? " [member " : " [cidr ", remote.ToString(),
+                        "]");
+        // IR handles are 24 bits (offload/tc_translate.h, kMaxIrHandle: the
+        // bits above mark hardware and trap copies). Collisions (about 3% of rules with 1,000
+        // members) probe to the next free value; handle 0 is not a handle.
+        uint32_t h = StableHash(remote, m.match.dst_port) & kMaxHandle;
+        while (h == 0 || !handles.insert(h).second) h = (h + 1) & kMaxHandle;
+        rm.handle = h;
+      }
+      out.push_back(std::move(rm));
     }
   }
   return out;
@@ -127,9 +178,9 @@ absl::Status CompileRuleChain(const CompileContext& ctx, const Port& x, Directio
     std::string origin =
         absl::StrCat(who, "sg ", *ref.group, " rule ", ref.index, " ", RuleSummary(r));
     const uint16_t protocol = r.ethertype == EtherType::kIPv4 ? kEthIPv4 : kEthIPv6;
-    for (auto& [match, note] : RuleMatches(ctx, r, d)) {
-      b.Add(protocol, std::move(match), r.action == RuleAction::kAllow ? allow : deny,
-            origin + note);
+    for (RuleMatch& m : RuleMatches(ctx, r, d)) {
+      b.Add(protocol, std::move(m.match), r.action == RuleAction::kAllow ? allow : deny,
+            origin + m.note, m.handle);
     }
     b.NextStage();
   }

@@ -158,6 +158,18 @@ std::set<std::string> AffectedParts(const Snapshot& before, const Snapshot& afte
                 topology = true;
                 if (a != nullptr) networks.insert(id);
               });
+  ForEachPair(before.remote_ports, after.remote_ports,
+              [&](const std::string&, const RemotePort* b, const RemotePort* a) {
+                if (b != nullptr && a != nullptr && *b == *a) return;
+                for (const RemotePort* r : {b, a}) {
+                  if (r) groups.insert(r->security_group_ids.begin(), r->security_group_ids.end());
+                }
+              });
+  std::set<std::string> address_groups;  // CIDRs changed
+  ForEachPair(before.address_groups, after.address_groups,
+              [&](const std::string& id, const AddressGroup* b, const AddressGroup* a) {
+                if (b == nullptr || a == nullptr || !(*b == *a)) address_groups.insert(id);
+              });
   std::set<std::string> changed_groups;  // rule content changed: their members recompile
   ForEachPair(before.security_groups, after.security_groups,
               [&](const std::string& id, const SecurityGroup* b, const SecurityGroup* a) {
@@ -171,7 +183,10 @@ std::set<std::string> AffectedParts(const Snapshot& before, const Snapshot& afte
   std::set<std::string> referencing;  // groups whose rules mention a changed-membership group
   for (const auto& [id, g] : after.security_groups) {
     for (const SecurityGroupRule& r : g.rules) {
-      if (r.remote_group_id && groups.count(*r.remote_group_id)) referencing.insert(id);
+      if ((r.remote_group_id && groups.count(*r.remote_group_id)) ||
+          (r.remote_address_group_id && address_groups.count(*r.remote_address_group_id))) {
+        referencing.insert(id);
+      }
     }
   }
   if (changed_groups.empty() && referencing.empty()) return out;

@@ -38,6 +38,9 @@ std::string DescribeRule(const SecurityGroupRule& r) {
   const char* side = r.direction == Direction::kIngress ? " from " : " to ";
   if (r.remote_prefix) absl::StrAppend(&out, side, r.remote_prefix->ToString());
   if (r.remote_group_id) absl::StrAppend(&out, side, "members of ", *r.remote_group_id);
+  if (r.remote_address_group_id) {
+    absl::StrAppend(&out, side, "address group ", *r.remote_address_group_id);
+  }
   absl::StrAppend(&out, ", priority ", r.priority);
   return out;
 }
@@ -371,13 +374,27 @@ class Evaluator {
     }
   }
 
-  // addresses(M) of every member M of `group`, of `family`, contain `a`.
+  // addresses(M) of every member M of `group`, local or remote, contain `a`.
   bool RemoteGroupContains(const std::string& group, const IpAddr& a) const {
     for (const auto& [id, M] : snap_.ports) {
       if (!std::count(M.security_group_ids.begin(), M.security_group_ids.end(), group)) continue;
       for (const IpPrefix& prefix : PortAddressPrefixes(M)) {
         if (prefix.Contains(a)) return true;  // Contains is false across families
       }
+    }
+    for (const auto& [id, M] : snap_.remote_ports) {
+      if (!std::count(M.security_group_ids.begin(), M.security_group_ids.end(), group)) continue;
+      for (const IpPrefix& prefix : M.addresses) {
+        if (prefix.Contains(a)) return true;
+      }
+    }
+    return false;
+  }
+
+  // One of the CIDRs of address group `group` contains `a`.
+  bool AddressGroupContains(const std::string& group, const IpAddr& a) const {
+    for (const IpPrefix& prefix : snap_.address_groups.at(group).cidrs) {
+      if (prefix.Contains(a)) return true;
     }
     return false;
   }
@@ -395,6 +412,9 @@ class Evaluator {
     const IpAddr& remote = d == Direction::kIngress ? p.src_ip : p.dst_ip;
     if (r.remote_prefix && !r.remote_prefix->Contains(remote)) return false;
     if (r.remote_group_id && !RemoteGroupContains(*r.remote_group_id, remote)) return false;
+    if (r.remote_address_group_id && !AddressGroupContains(*r.remote_address_group_id, remote)) {
+      return false;
+    }
     return true;
   }
 

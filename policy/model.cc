@@ -1,5 +1,8 @@
 #include "policy/model.h"
 
+#include <algorithm>
+#include <set>
+
 #include "absl/strings/str_cat.h"
 
 namespace vfguard::policy {
@@ -11,6 +14,23 @@ std::vector<IpPrefix> PortAddressPrefixes(const Port& port) {
   for (const IpAddr& ip : port.vips) out.push_back(IpPrefix::Host(ip));
   for (const AllowedAddressPair& pair : port.allowed_address_pairs) out.push_back(pair.prefix);
   return out;
+}
+
+std::vector<IpPrefix> GroupMemberPrefixes(const Snapshot& s, const std::string& group_id) {
+  std::set<IpPrefix> members;
+  auto is_member = [&](const std::vector<std::string>& groups) {
+    return std::find(groups.begin(), groups.end(), group_id) != groups.end();
+  };
+  for (const auto& [id, port] : s.ports) {
+    if (!is_member(port.security_group_ids)) continue;
+    for (const IpPrefix& prefix : PortAddressPrefixes(port)) members.insert(prefix);
+  }
+  for (const auto& [id, remote] : s.remote_ports) {
+    if (is_member(remote.security_group_ids)) {
+      members.insert(remote.addresses.begin(), remote.addresses.end());
+    }
+  }
+  return std::vector<IpPrefix>(members.begin(), members.end());
 }
 
 const char* ToString(Direction d) { return d == Direction::kIngress ? "ingress" : "egress"; }

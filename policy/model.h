@@ -89,9 +89,10 @@ struct SecurityGroupRule {
   std::optional<uint8_t> protocol;  // nullopt = any protocol
   std::optional<PortRange> ports;   // tcp/udp/sctp only; destination port
   std::optional<IcmpMatch> icmp;    // icmp/icmpv6 only
-  // Remote: at most one of the two. Neither = any address.
+  // Remote: at most one of the three. None = any address.
   std::optional<IpPrefix> remote_prefix;
   std::optional<std::string> remote_group_id;
+  std::optional<std::string> remote_address_group_id;
   uint16_t priority = kMaxRulePriority;
   RuleAction action = RuleAction::kAllow;
   auto operator<=>(const SecurityGroupRule&) const = default;
@@ -104,12 +105,31 @@ struct SecurityGroup {
   auto operator<=>(const SecurityGroup&) const = default;
 };
 
+// A port on another host that counts as a member of security groups
+// (docs/semantics.md §7): its addresses match remote-group rules exactly like
+// a local member's; it has no representor, no rules and no forwarding here.
+struct RemotePort {
+  std::string id;
+  std::vector<IpPrefix> addresses;  // host addresses or CIDRs (allowed pairs)
+  std::vector<std::string> security_group_ids;
+  auto operator<=>(const RemotePort&) const = default;
+};
+
+// A named set of CIDRs, the remote of rules with remote_address_group_id.
+struct AddressGroup {
+  std::string id;
+  std::vector<IpPrefix> cidrs;
+  auto operator<=>(const AddressGroup&) const = default;
+};
+
 // A whole desired state. Maps are keyed by id so that iteration order, and
 // hence compiled output, never depends on arrival order.
 struct Snapshot {
   std::map<std::string, Network> networks;
   std::map<std::string, Port> ports;
   std::map<std::string, SecurityGroup> security_groups;
+  std::map<std::string, RemotePort> remote_ports;
+  std::map<std::string, AddressGroup> address_groups;
   auto operator<=>(const Snapshot&) const = default;
 };
 
@@ -117,6 +137,11 @@ struct Snapshot {
 // VIPs, and allowed-pair prefixes. Used for port security and for expanding
 // remote groups.
 std::vector<IpPrefix> PortAddressPrefixes(const Port& port);
+
+// addresses(G) of docs/semantics.md §7: the address prefixes of every member
+// of group `group_id`, local ports and remote ports alike, deduplicated and
+// sorted. Prefixes may overlap (see AggregatePrefixes).
+std::vector<IpPrefix> GroupMemberPrefixes(const Snapshot& s, const std::string& group_id);
 
 const char* ToString(Direction d);
 const char* ToString(EtherType e);

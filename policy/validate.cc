@@ -218,6 +218,56 @@ absl::Status ValidatePort(const Snapshot& s, const std::string& key, const Port&
   return absl::OkStatus();
 }
 
+// Group ids of a port or remote port: known, and each listed once.
+absl::Status CheckGroupIds(const Snapshot& s, const std::string& path,
+                           const std::vector<std::string>& ids) {
+  std::set<std::string> groups;
+  for (size_t i = 0; i < ids.size(); ++i) {
+    std::string g_path = absl::StrCat(path, ".security_group_ids[", i, "]");
+    if (!s.security_groups.count(ids[i])) {
+      return Invalid(g_path, absl::StrCat(Quote(ids[i]), " is not a known security group"));
+    }
+    if (!groups.insert(ids[i]).second) {
+      return Invalid(g_path, absl::StrCat(Quote(ids[i]), " is listed twice"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// A remote port's addresses are what it may source (host addresses or
+// allowed-pair CIDRs, like a local port's, so never multicast); an address
+// group's CIDRs are any remote, like remote_ip_prefix.
+absl::Status ValidateAddressList(const std::string& path, const char* field,
+                                 const std::vector<IpPrefix>& prefixes, bool multicast_ok) {
+  std::set<IpPrefix> seen;
+  for (size_t i = 0; i < prefixes.size(); ++i) {
+    std::string a_path = absl::StrCat(path, ".", field, "[", i, "]");
+    VFG_RETURN_IF_ERROR(CheckPrefixShape(a_path, prefixes[i]));
+    if (!multicast_ok && prefixes[i].addr.IsMulticast()) {
+      return Invalid(a_path, absl::StrCat(prefixes[i].ToString(), " is multicast"));
+    }
+    if (!seen.insert(prefixes[i]).second) {
+      return Invalid(a_path, absl::StrCat(prefixes[i].ToString(), " is listed twice"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateRemotes(const Snapshot& s) {
+  for (const auto& [key, r] : s.remote_ports) {
+    std::string path = absl::StrCat("remote_ports[", Escaped(key), "]");
+    VFG_RETURN_IF_ERROR(CheckId(path, key, r.id));
+    VFG_RETURN_IF_ERROR(ValidateAddressList(path, "addresses", r.addresses, false));
+    VFG_RETURN_IF_ERROR(CheckGroupIds(s, path, r.security_group_ids));
+  }
+  for (const auto& [key, g] : s.address_groups) {
+    std::string path = absl::StrCat("address_groups[", Escaped(key), "]");
+    VFG_RETURN_IF_ERROR(CheckId(path, key, g.id));
+    VFG_RETURN_IF_ERROR(ValidateAddressList(path, "cidrs", g.cidrs, true));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ValidateRule(const Snapshot& s, const std::string& path, const SecurityGroupRule& r) {
   if (r.priority < kMinRulePriority || r.priority > kMaxRulePriority) {
     return Invalid(path + ".priority", absl::StrCat(r.priority, " is out of range 1-16384"));
@@ -274,6 +324,17 @@ absl::Status ValidateRule(const Snapshot& s, const std::string& path, const Secu
     return Invalid(path + ".remote_group_id",
                    "remote_ip_prefix and remote_group_id are mutually exclusive");
   }
+  if (r.remote_address_group_id && (r.remote_prefix || r.remote_group_id)) {
+    return Invalid(path + ".remote_address_group_id",
+                   absl::StrCat("remote_address_group_id and ",
+                                r.remote_prefix ? "remote_ip_prefix" : "remote_group_id",
+                                " are mutually exclusive"));
+  }
+  if (r.remote_address_group_id && !s.address_groups.count(*r.remote_address_group_id)) {
+    return Invalid(
+        path + ".remote_address_group_id",
+        absl::StrCat(Quote(*r.remote_address_group_id), " is not a known address group"));
+  }
   if (r.remote_prefix) {
     VFG_RETURN_IF_ERROR(CheckPrefixShape(path + ".remote_ip_prefix", *r.remote_prefix));
   }
@@ -293,6 +354,7 @@ absl::Status ValidateRule(const Snapshot& s, const std::string& path, const Secu
 
 absl::Status Validate(const Snapshot& s) {
   VFG_RETURN_IF_ERROR(ValidateNetworks(s));
+  VFG_RETURN_IF_ERROR(ValidateRemotes(s));
   for (const auto& [key, g] : s.security_groups) {
     std::string path = absl::StrCat("security_groups[", Escaped(key), "]");
     VFG_RETURN_IF_ERROR(CheckId(path, key, g.id));

@@ -543,6 +543,62 @@ def c_remote_group(ctx):
     tcp_expect(ctx, "vm1", v2, 5432, True, "vm1 a member of clients again")
 
 
+def _with_ssh_from(policy, remote):
+    """`policy` plus web (vm1) allowing tcp/22 from `remote` (a rule's remote
+    field and value) and a group "bastion" without rules."""
+    p = copy.deepcopy(policy)
+    p["security_groups"].append({"id": "bastion"})
+    for g in p["security_groups"]:
+        if g["id"] == "web":
+            g["rules"].append(dict({"direction": "ingress", "protocol": "tcp",
+                                    "port_range_min": 22, "port_range_max": 22}, **remote))
+    return p
+
+
+def _remote_case(ctx, what, present, absent):
+    """Issue 14: tcp/22 to vm1 from the uplink passes only from the remote
+    address; removing it stops an established connection."""
+    from nsio import tcp_connect, echo_roundtrip
+    base = ctx.policy
+    ip, ext = VMS["vm1"]["ip"], FABRIC["external_ip"]
+    try:
+        ctx.apply_policy(present, f"adding {what} {ext}")
+        tcp_expect(ctx, "fabric", ip, 22, True, f"{what}: {ext} may use tcp 22", src=ext)
+        tcp_expect(ctx, "fabric", ip, 22, False, f"{what}: {FABRIC['ip']} is not in it")
+        s = tcp_connect("fabric", ip, 22, timeout=2.0, src=ext)
+        if not ctx.check(not isinstance(s, str), f"connection {ext} -> vm1:22 established: "
+                         f"{s if isinstance(s, str) else 'yes'}"):
+            return
+        ctx.check(echo_roundtrip(s, b"before\n"), "data flows on it before the removal")
+        ctx.apply_policy(absent, f"removing {ext} from the {what}")
+        alive = echo_roundtrip(s, b"after\n", timeout=2.0)
+        ctx.check(not alive, "the established connection stops (its conntrack entries are "
+                  "revoked): " + ("data still echoed" if alive else "no echo"))
+        s.close()
+        tcp_expect(ctx, "fabric", ip, 22, False, f"{ext} no longer in the {what}", src=ext)
+    finally:
+        ctx.apply_policy(base, "restoring the base policy")
+
+
+@case("remote_member", modes=("agent",))
+def c_remote_member(ctx):
+    p = _with_ssh_from(ctx.policy, {"remote_group_id": "bastion"})
+    absent = copy.deepcopy(p)
+    p["remote_ports"] = [{"id": "bastion-1", "addresses": [FABRIC["external_ip"]],
+                          "security_group_ids": ["bastion"]}]
+    _remote_case(ctx, "remote member of bastion", p, absent)
+
+
+@case("address_group", modes=("agent",))
+def c_address_group(ctx):
+    p = _with_ssh_from(ctx.policy, {"remote_address_group_id": "admins"})
+    absent = copy.deepcopy(p)
+    p["address_groups"] = [{"id": "admins", "cidrs": [FABRIC["external_ip"] + "/32"]}]
+    absent["address_groups"] = [{"id": "admins", "cidrs": []}]
+    # Without "admins" the rule naming it would be refused: absent keeps it empty.
+    _remote_case(ctx, "address group admins", p, absent)
+
+
 @case("revoke", modes=("agent",))
 def c_revoke(ctx):
     from nsio import tcp_connect, echo_roundtrip
@@ -810,7 +866,7 @@ def c_policy_while_down(ctx):
 
 def start_servers(ctx):
     from nsio import EchoServer
-    for ns, ports in (("vm1", [80, 81, 7999, 8000, 8005, 8010, 8011]),
+    for ns, ports in (("vm1", [22, 80, 81, 7999, 8000, 8005, 8010, 8011]),
                       ("vm2", [5432, 5433, 7000]), ("vm3", [22, 23])):
         for p in ports:
             ctx.servers.append(EchoServer(ns, p))

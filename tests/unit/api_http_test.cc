@@ -282,6 +282,56 @@ TEST_F(ApiHttpTest, DeletingWhatIsInUseIs409NamingTheUser) {
   EXPECT_EQ(Do("DELETE", "/v1/networks/zzz").status, 404u);
 }
 
+TEST_F(ApiHttpTest, RemotePortsAndAddressGroups) {
+  Seed();
+  ASSERT_EQ(Do("PUT", "/v1/security-groups/bastion", "{}").status, 201u);
+  std::string before = DesiredJson();
+  Reply bad_addr = Do("PUT", "/v1/remote-ports/r1",
+                      R"({"addresses": ["192.0.2.300"], "security_group_ids": ["bastion"]})");
+  EXPECT_EQ(bad_addr.status, 400u) << bad_addr.body;
+  EXPECT_EQ(ErrorOf(bad_addr).field(), "remote_ports[r1].addresses[0]");
+  Reply bad_group = Do("PUT", "/v1/remote-ports/r1",
+                       R"({"addresses": ["192.0.2.10"], "security_group_ids": ["nope"]})");
+  EXPECT_EQ(bad_group.status, 400u) << bad_group.body;
+  EXPECT_EQ(ErrorOf(bad_group).field(), "remote_ports[r1].security_group_ids[0]");
+  Reply bad_cidr = Do("PUT", "/v1/address-groups/office", R"({"cidrs": ["10.0.0.1/24"]})");
+  EXPECT_EQ(bad_cidr.status, 400u) << bad_cidr.body;
+  EXPECT_EQ(ErrorOf(bad_cidr).field(), "address_groups[office].cidrs[0]");
+  Reply unknown_ag =
+      Do("PUT", "/v1/security-groups/web",
+         R"({"rules": [{"direction": "ingress", "remote_address_group_id": "office"}]})");
+  EXPECT_EQ(unknown_ag.status, 400u) << unknown_ag.body;
+  EXPECT_EQ(ErrorOf(unknown_ag).field(), "security_groups[web].rules[0].remote_address_group_id");
+  EXPECT_EQ(DesiredJson(), before);
+
+  Reply r1 =
+      Do("PUT", "/v1/remote-ports/r1",
+         R"({"addresses": ["192.0.2.10", "2001:db8::/64"], "security_group_ids": ["bastion"]})");
+  ASSERT_EQ(r1.status, 201u) << r1.body;
+  EXPECT_EQ(As<v1::RemotePort>(r1).generation(), 1u);
+  ASSERT_EQ(Do("PUT", "/v1/address-groups/office", R"({"cidrs": ["198.51.100.0/24"]})").status,
+            201u);
+  ASSERT_EQ(
+      Do("PUT", "/v1/security-groups/web",
+         R"({"rules": [{"direction": "ingress", "protocol": "tcp", "remote_address_group_id": "office"}]})")
+          .status,
+      200u);
+  v1::RemotePortList remotes = As<v1::RemotePortList>(Do("GET", "/v1/remote-ports"));
+  ASSERT_EQ(remotes.items_size(), 1);
+  EXPECT_EQ(remotes.items(0).addresses(1), "2001:db8::/64");
+  EXPECT_EQ(As<v1::AddressGroup>(Do("GET", "/v1/address-groups/office")).cidrs(0),
+            "198.51.100.0/24");
+  Reply group_in_use = Do("DELETE", "/v1/security-groups/bastion");
+  EXPECT_EQ(group_in_use.status, 409u);
+  EXPECT_THAT(ErrorOf(group_in_use).message(), HasSubstr("used by remote port r1"));
+  Reply ag_in_use = Do("DELETE", "/v1/address-groups/office");
+  EXPECT_EQ(ag_in_use.status, 409u);
+  EXPECT_THAT(ErrorOf(ag_in_use).message(), HasSubstr("rule of security group web"));
+  EXPECT_EQ(Do("DELETE", "/v1/remote-ports/r1", R"({"generation": 1})").status, 200u);
+  EXPECT_EQ(Do("GET", "/v1/remote-ports/r1").status, 404u);
+  EXPECT_EQ(Do("DELETE", "/v1/security-groups/bastion").status, 200u);
+}
+
 TEST_F(ApiHttpTest, PatchReplacesOnlyTheNamedFields) {
   Seed();
   Reply r = Do("PATCH", "/v1/ports/a", R"({"vips": ["10.0.0.50"], "state": "pending-activation"})");

@@ -183,6 +183,7 @@ void AddRemoteGroups(Snapshot& s, std::mt19937_64& rng) {
     for (SecurityGroupRule& r : g.rules) {
       if (pick(3) != 0) continue;
       r.remote_prefix.reset();
+      r.remote_address_group_id.reset();
       r.remote_group_id = ids[pick(ids.size())];
     }
   }

@@ -224,9 +224,30 @@ class Mutator {
 
   // Applies one random change; returns a short name of what it did.
   std::string Mutate(Snapshot& s) {
-    switch (Uniform(0, 11)) {
+    switch (Uniform(0, 14)) {
       case 0:
         return AddPort(s);
+      case 12:
+        return ChangeRemotePort(s);
+      case 13: {
+        std::string id = absl::StrCat("ag", Uniform(0, 2));
+        AddressGroup& g = s.address_groups[id];
+        g.id = id;
+        IpPrefix c = IpPrefix::Host(IpAddr::V4(0x0a000000 + Uniform(1, 12)));
+        auto it = std::find(g.cidrs.begin(), g.cidrs.end(), c);
+        it == g.cidrs.end() ? g.cidrs.push_back(c) : (void)g.cidrs.erase(it);
+        return "change address group";
+      }
+      case 14: {
+        if (s.security_groups.empty() || s.address_groups.empty()) return "nothing";
+        SecurityGroupRule r;
+        r.direction = Uniform(0, 1) ? Direction::kIngress : Direction::kEgress;
+        r.protocol = kProtoTcp;
+        r.remote_address_group_id = PickKey(s.address_groups);
+        r.priority = static_cast<uint16_t>(Uniform(1, 20));
+        s.security_groups.at(PickKey(s.security_groups)).rules.push_back(r);
+        return "add address-group rule";
+      }
       case 1:
         if (s.ports.size() > 1) {
           s.ports.erase(PickKey(s.ports));
@@ -292,7 +313,7 @@ class Mutator {
           n.vlan_id = static_cast<uint16_t>(n.vlan_id + 1000);
         return "change vlan";
       }
-      default: {
+      default: {  // 11
         std::string id = absl::StrCat("extra-net", counter_++);
         s.networks[id] = Network{id, Segmentation::kVlan, static_cast<uint16_t>(3000 + counter_)};
         return "add network";
@@ -309,6 +330,22 @@ class Mutator {
     return it->first;
   }
   Port& PickPort(Snapshot& s) { return s.ports.at(PickKey(s.ports)); }
+  // Adds, removes or renumbers a remote member (addresses next to local
+  // ports' 10.0.0.x, so that aggregation merges and splits).
+  std::string ChangeRemotePort(Snapshot& s) {
+    if (s.security_groups.empty()) return "nothing";
+    std::string id = absl::StrCat("r", Uniform(0, 3));
+    if (s.remote_ports.count(id) && Uniform(0, 2) == 0) {
+      s.remote_ports.erase(id);
+      return "change remote port";
+    }
+    RemotePort& r = s.remote_ports[id];
+    r.id = id;
+    r.addresses = {IpPrefix::Host(IpAddr::V4(0x0a000000 + Uniform(1, 12)))};
+    r.security_group_ids = {PickKey(s.security_groups)};
+    return "change remote port";
+  }
+
   std::string AddPort(Snapshot& s) {
     Port p;
     p.id = absl::StrCat("new", counter_++);
@@ -350,9 +387,10 @@ TEST(IncrementalCompiler, EqualsFullCompileAcrossSmallChanges) {
       ++applied[what];
     }
   }
-  for (const char* what : {"add port", "remove port", "add fixed ip", "toggle state",
-                           "toggle port security", "toggle vip", "move port", "change membership",
-                           "add remote-group rule", "change vlan", "add network"}) {
+  for (const char* what :
+       {"add port", "remove port", "add fixed ip", "toggle state", "toggle port security",
+        "toggle vip", "move port", "change membership", "add remote-group rule", "change vlan",
+        "add network", "change remote port", "change address group", "add address-group rule"}) {
     EXPECT_GT(applied[what], 50) << what << ": too few valid changes of this kind were tried";
   }
 }

@@ -308,6 +308,65 @@ TEST_F(RevokerTest, RemovedRemoteMemberLosesItsEntries) {
   EXPECT_EQ(ct_.CountZone(Z("c")).value(), 0u);
 }
 
+// Issue 14: a remote port in admins (another host's bastion) and an address
+// group on web's tcp 23 rule; removing the member or the CIDR revokes what
+// only it allowed.
+TEST_F(RevokerTest, RemovedRemotePortLosesItsEntries) {
+  s_.remote_ports["r1"] = policy::RemotePort{
+      "r1",
+      {*policy::IpPrefix::Parse("203.0.113.7"), *policy::IpPrefix::Parse("203.0.113.8")},
+      {"admins"}};
+  CtEntry from_r1 = Tcp(Z("a"), "203.0.113.7", 50000, "10.0.0.10", 22);
+  CtEntry from_r1_other = Tcp(Z("a"), "203.0.113.8", 50000, "10.0.0.10", 22);
+  CtEntry from_b = Tcp(Z("a"), "10.0.0.11", 50001, "10.0.0.10", 22);
+  CtEntry http = Tcp(Z("a"), "203.0.113.7", 50002, "10.0.0.10", 80);
+  EXPECT_TRUE(DecideEntry(s_, slots_, "a", from_r1).keep) << "a remote member may ssh";
+  EXPECT_EQ(DecideEntry(s_, slots_, "a", from_r1).packet->in, policy::DeviceRef::Uplink());
+  Seed({from_r1, from_r1_other, from_b, http});
+  Snapshot next = s_;
+  next.remote_ports["r1"].addresses.pop_back();  // 203.0.113.8 goes
+  RevokeReport r = Apply(next);
+  EXPECT_TRUE(r.ok()) << r.FirstError();
+  EXPECT_TRUE(ct_.Contains(from_r1.zone, from_r1.orig));
+  EXPECT_FALSE(ct_.Contains(from_r1_other.zone, from_r1_other.orig));
+  EXPECT_EQ(r.TotalDeleted(), 1u);
+  next = s_;
+  next.remote_ports.erase("r1");
+  r = Apply(next);
+  EXPECT_TRUE(r.ok()) << r.FirstError();
+  EXPECT_FALSE(ct_.Contains(from_r1.zone, from_r1.orig));
+  EXPECT_TRUE(ct_.Contains(from_b.zone, from_b.orig)) << "b is still a member";
+  EXPECT_TRUE(ct_.Contains(http.zone, http.orig)) << "tcp 80 is from anywhere";
+  EXPECT_EQ(r.TotalDeleted(), 1u);
+  std::vector<std::string> why;
+  for (const ZoneRevocation& z : r.zones) why.push_back(z.plan.port_id + ": " + z.plan.why);
+  EXPECT_THAT(why, ::testing::Contains(HasSubstr("a: members of remote group admins")));
+}
+
+TEST_F(RevokerTest, RemovedAddressGroupCidrLosesItsEntries) {
+  s_.address_groups["office"] = policy::AddressGroup{
+      "office",
+      {*policy::IpPrefix::Parse("198.51.100.0/24"), *policy::IpPrefix::Parse("203.0.113.0/28")}};
+  SecurityGroupRule telnet = Rule(Direction::kIngress, policy::kProtoTcp, 23);
+  telnet.remote_address_group_id = "office";
+  s_.security_groups["web"].rules.push_back(telnet);
+  slots_ = Slots(s_, slots_);
+  CtEntry from_office = Tcp(Z("a"), "198.51.100.9", 40000, "10.0.0.10", 23);
+  CtEntry from_lab = Tcp(Z("a"), "203.0.113.2", 40000, "10.0.0.10", 23);
+  CtEntry outside = Tcp(Z("a"), "192.0.2.2", 40000, "10.0.0.10", 23);
+  EXPECT_FALSE(DecideEntry(s_, slots_, "a", outside).keep) << "not in office";
+  Seed({from_office, from_lab});
+  Snapshot next = s_;
+  next.address_groups["office"].cidrs.pop_back();  // 203.0.113.0/28 goes
+  RevokeReport r = Apply(next);
+  EXPECT_TRUE(r.ok()) << r.FirstError();
+  EXPECT_TRUE(ct_.Contains(from_office.zone, from_office.orig));
+  EXPECT_FALSE(ct_.Contains(from_lab.zone, from_lab.orig));
+  EXPECT_EQ(r.TotalDeleted(), 1u);
+  ASSERT_FALSE(r.zones.empty());
+  EXPECT_THAT(r.zones[0].plan.why, HasSubstr("CIDRs of address group office"));
+}
+
 TEST_F(RevokerTest, RemovedPortZoneIsFlushedAndItsMemberEntriesRevoked) {
   CtEntry c_out = Tcp(Z("c"), "10.0.0.12", 50001, "10.0.0.10", 22);
   CtEntry c_other = Tcp(Z("c"), "10.0.0.12", 50002, "198.51.100.1", 443);

@@ -61,6 +61,14 @@ Snapshot Valid() {
   b.security_group_ids = {"raw"};
   b.state = PortState::kPendingActivation;
   s.ports["b"] = b;  // same MAC in another network is fine
+  s.remote_ports["bastion-1"] =
+      RemotePort{"bastion-1", {Prefix("192.0.2.10"), Prefix("2001:db8::10")}, {"web"}};
+  s.address_groups["office"] =
+      AddressGroup{"office", {Prefix("198.51.100.0/24"), Prefix("2001:db8:1::/48")}};
+  SecurityGroupRule office;
+  office.protocol = kProtoTcp;
+  office.remote_address_group_id = "office";
+  s.security_groups["raw"].rules.push_back(office);
   return s;
 }
 
@@ -158,6 +166,43 @@ const Case kCases[] = {
      "security_groups[web].rules[0].remote_ip_prefix: fd00::/64 does not match ethertype IPv4"},
     {"RemoteGroupUnknown", [](Snapshot& s) { Rule(s, 1).remote_group_id = "nope"; },
      "security_groups[web].rules[1].remote_group_id: \"nope\" is not a known security group"},
+    {"RemoteAndAddressGroup", [](Snapshot& s) { Rule(s, 1).remote_address_group_id = "office"; },
+     "security_groups[web].rules[1].remote_address_group_id: remote_address_group_id and "
+     "remote_group_id are mutually exclusive"},
+    {"PrefixAndAddressGroup", [](Snapshot& s) { Rule(s, 0).remote_address_group_id = "office"; },
+     "security_groups[web].rules[0].remote_address_group_id: remote_address_group_id and "
+     "remote_ip_prefix are mutually exclusive"},
+    {"AddressGroupUnknown",
+     [](Snapshot& s) { s.security_groups["raw"].rules[0].remote_address_group_id = "nope"; },
+     "security_groups[raw].rules[0].remote_address_group_id: \"nope\" is not a known address "
+     "group"},
+    {"RemotePortIdMismatch", [](Snapshot& s) { s.remote_ports["bastion-1"].id = "b2"; },
+     "remote_ports[bastion-1].id: \"b2\" does not match its key \"bastion-1\""},
+    {"RemotePortGroupUnknown",
+     [](Snapshot& s) { s.remote_ports["bastion-1"].security_group_ids.push_back("nope"); },
+     "remote_ports[bastion-1].security_group_ids[1]: \"nope\" is not a known security group"},
+    {"RemotePortGroupTwice",
+     [](Snapshot& s) { s.remote_ports["bastion-1"].security_group_ids.push_back("web"); },
+     "remote_ports[bastion-1].security_group_ids[1]: \"web\" is listed twice"},
+    {"RemotePortAddressTwice",
+     [](Snapshot& s) { s.remote_ports["bastion-1"].addresses.push_back(Prefix("192.0.2.10")); },
+     "remote_ports[bastion-1].addresses[2]: 192.0.2.10/32 is listed twice"},
+    {"RemotePortMulticast",
+     [](Snapshot& s) { s.remote_ports["bastion-1"].addresses[0] = Prefix("239.1.1.1"); },
+     "remote_ports[bastion-1].addresses[0]: 239.1.1.1/32 is multicast"},
+    {"RemotePortHostBits",
+     [](Snapshot& s) {
+       s.remote_ports["bastion-1"].addresses[0] = IpPrefix{Ip("192.0.2.10"), 24};
+     },
+     "remote_ports[bastion-1].addresses[0]: 192.0.2.10/24 has host bits set"},
+    {"AddressGroupIdBad",
+     [](Snapshot& s) {
+       s.address_groups["bad id"] = AddressGroup{"bad id", {}};
+     },
+     "address_groups[bad id].id: \"bad id\" is not a valid id (1-63 of A-Z a-z 0-9 . _ : -)"},
+    {"AddressGroupCidrTooLong",
+     [](Snapshot& s) { s.address_groups["office"].cidrs[1].length = 129; },
+     "address_groups[office].cidrs[1]: 2001:db8:1::/129 has a prefix length above 128"},
     {"PortIdBad",
      [](Snapshot& s) {
        Port p = s.ports["a"];

@@ -383,6 +383,58 @@ TEST_F(AgentctlTest, ApplyPutsNetworksThenGroupsThenPorts) {
   EXPECT_THAT(reqs[1].body, HasSubstr("\"direction\": \"ingress\""));
 }
 
+TEST_F(AgentctlTest, RemotePortsAndAddressGroupsListShowApplyDelete) {
+  agent_->Answer("GET /v1/remote-ports",
+                 {200, R"({"items":[{"id":"b1","addresses":["192.0.2.10","2001:db8::10"],
+                   "security_group_ids":["bastion"],"generation":"2"}]})"});
+  agent_->Answer(
+      "GET /v1/address-groups",
+      {200, R"({"items":[{"id":"office","cidrs":["198.51.100.0/24"],"generation":1}]})"});
+  agent_->Answer("GET /v1/remote-ports/b1",
+                 {200, R"({"id":"b1","addresses":["192.0.2.10"],"security_group_ids":["bastion"],
+                   "generation":"2"})"});
+  agent_->Answer("GET /v1/address-groups/office",
+                 {200, R"({"id":"office","cidrs":["198.51.100.0/24"],"generation":"1"})"});
+  Result list = Run({"remote-ports"});
+  EXPECT_EQ(list.code, 0) << list.err;
+  EXPECT_EQ(list.out,
+            "ID   ADDRESSES                 GROUPS    GENERATION\n"
+            "b1   192.0.2.10,2001:db8::10   bastion   2\n");
+  Result groups = Run({"address-groups"});
+  EXPECT_EQ(groups.code, 0) << groups.err;
+  EXPECT_EQ(groups.out, "ID       CIDRS             GENERATION\noffice   198.51.100.0/24   1\n");
+  Result show = Run({"remote-port", "show", "b1"});
+  EXPECT_EQ(show.code, 0) << show.err;
+  EXPECT_THAT(show.out, HasSubstr("Security groups:"));
+  EXPECT_THAT(show.out, HasSubstr("bastion"));
+  Result show_ag = Run({"address-group", "show", "office", "-o", "json"});
+  EXPECT_EQ(show_ag.code, 0) << show_ag.err;
+  EXPECT_THAT(show_ag.out, HasSubstr("198.51.100.0/24"));
+
+  std::string file = dir_ + "/remote.json";
+  std::ofstream(file) << R"({"remote_ports":[{"id":"b1","addresses":["192.0.2.10"],
+      "security_group_ids":["bastion"]}],
+    "security_groups":[{"id":"bastion"}],
+    "address_groups":[{"id":"office","cidrs":["198.51.100.0/24"]}]})";
+  agent_->Answer("PUT /v1/address-groups/office", {200, R"({"id":"office","generation":"1"})"});
+  agent_->Answer("PUT /v1/security-groups/bastion", {200, R"({"id":"bastion","generation":"1"})"});
+  agent_->Answer("PUT /v1/remote-ports/b1", {200, R"({"id":"b1","generation":"3"})"});
+  size_t before = agent_->requests().size();
+  Result r = Run({"apply", "-f", file});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out,
+            "address-group/office configured (generation 1)\n"
+            "security-group/bastion configured (generation 1)\n"
+            "remote-port/b1 configured (generation 3)\n");
+  auto reqs = agent_->requests();
+  ASSERT_EQ(reqs.size(), before + 3);
+  EXPECT_THAT(reqs[before + 2].body, HasSubstr("\"addresses\": ["));
+  agent_->Answer("DELETE /v1/remote-ports/b1", {200, "{}"});
+  agent_->Answer("DELETE /v1/address-groups/office", {200, "{}"});
+  EXPECT_EQ(Run({"delete", "remote-port", "b1"}).out, "remote-port/b1 deleted\n");
+  EXPECT_EQ(Run({"delete", "address-group", "office"}).out, "address-group/office deleted\n");
+}
+
 TEST_F(AgentctlTest, ApplyRefusesABadFileBeforeSendingAnything) {
   std::string file = dir_ + "/bad.json";
   std::ofstream(file) << R"({"ports":[{"id":"p1","bogus":1}]})";

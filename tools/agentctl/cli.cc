@@ -39,6 +39,18 @@ int Run(int argc, char** argv, std::ostream& out, std::ostream& err) {
   port_show->add_option("ID", port_id, "port id")->required();
   auto* groups = app.add_subcommand("groups", "list security groups");
   auto* networks = app.add_subcommand("networks", "list networks");
+  auto* remote_ports =
+      app.add_subcommand("remote-ports", "list remote ports (group members on other hosts)");
+  auto* address_groups = app.add_subcommand("address-groups", "list address groups");
+  std::string show_id;
+  auto* remote_port = app.add_subcommand("remote-port", "one remote port");
+  remote_port->require_subcommand(1);
+  auto* remote_port_show = remote_port->add_subcommand("show", "a remote port's spec");
+  remote_port_show->add_option("ID", show_id, "remote port id")->required();
+  auto* address_group = app.add_subcommand("address-group", "one address group");
+  address_group->require_subcommand(1);
+  auto* address_group_show = address_group->add_subcommand("show", "an address group's CIDRs");
+  address_group_show->add_option("ID", show_id, "address group id")->required();
 
   auto* rules = app.add_subcommand(
       "rules", "installed tc rules with placement and counters (shared ones without --port)");
@@ -74,17 +86,19 @@ int Run(int argc, char** argv, std::ostream& out, std::ostream& err) {
       ->capture_default_str();
 
   auto* apply = app.add_subcommand(
-      "apply", "apply a policy file (networks, then groups, then ports, each with PUT)");
+      "apply",
+      "apply a policy file (networks, address groups, groups, ports, remote ports; each a PUT)");
   std::string file;
   apply->add_option("-f,--file", file, "policy JSON (api/vfguard.proto Policy); - for stdin")
       ->required();
 
-  auto* del = app.add_subcommand("delete", "delete a port, security group or network");
+  auto* del = app.add_subcommand(
+      "delete", "delete a port, security group, network, remote port or address group");
   std::string kind;
   std::string id;
-  del->add_option("KIND", kind, "port, group or network")
+  del->add_option("KIND", kind, "port, group, network, remote-port or address-group")
       ->required()
-      ->check(CLI::IsMember({"port", "group", "network"}));
+      ->check(CLI::IsMember({"port", "group", "network", "remote-port", "address-group"}));
   del->add_option("ID", id, "the object's id")->required();
 
   auto* migrate = app.add_subcommand("migrate", "live migration of a port between hosts");
@@ -123,6 +137,10 @@ int Run(int argc, char** argv, std::ostream& out, std::ostream& err) {
   if (port_show->parsed()) return CmdPortShow(ctx, port_id);
   if (groups->parsed()) return CmdGroups(ctx);
   if (networks->parsed()) return CmdNetworks(ctx);
+  if (remote_ports->parsed()) return CmdRemotePorts(ctx);
+  if (address_groups->parsed()) return CmdAddressGroups(ctx);
+  if (remote_port_show->parsed()) return CmdRemoteShow(ctx, "remote-port", show_id);
+  if (address_group_show->parsed()) return CmdRemoteShow(ctx, "address-group", show_id);
   if (rules->parsed()) return CmdRules(ctx, port_id);
   if (trace->parsed()) {
     if (!from_uplink && port_id.empty()) {

@@ -42,6 +42,10 @@ int CmdPorts(Context& ctx);
 int CmdPortShow(Context& ctx, const std::string& id);
 int CmdGroups(Context& ctx);
 int CmdNetworks(Context& ctx);
+int CmdRemotePorts(Context& ctx);
+int CmdAddressGroups(Context& ctx);
+// `kind` is "remote-port" or "address-group".
+int CmdRemoteShow(Context& ctx, const std::string& kind, const std::string& id);
 int CmdRules(Context& ctx, const std::string& port_id);  // empty: shared rules
 int CmdConntrack(Context& ctx, const std::string& port_id);
 // An empty `port_id` traces from the uplink. Exits 2 when the installed

@@ -181,6 +181,40 @@ int CmdNetworks(Context& ctx) {
                {"GENERATION", F("generation", "0")}});
 }
 
+int CmdRemotePorts(Context& ctx) {
+  return List(ctx, "/v1/remote-ports",
+              {{"ID", F("id")},
+               {"ADDRESSES", F("addresses")},
+               {"GROUPS", F("security_group_ids")},
+               {"GENERATION", F("generation", "0")}});
+}
+
+int CmdAddressGroups(Context& ctx) {
+  return List(ctx, "/v1/address-groups",
+              {{"ID", F("id")}, {"CIDRS", F("cidrs")}, {"GENERATION", F("generation", "0")}});
+}
+
+int CmdRemoteShow(Context& ctx, const std::string& kind, const std::string& id) {
+  const bool remote_port = kind == "remote-port";
+  absl::StatusOr<Json> object =
+      Call(ctx, "GET",
+           std::string(remote_port ? "/v1/remote-ports/" : "/v1/address-groups/") +
+               EscapePathSegment(id));
+  if (!object.ok()) return Fail(ctx, object.status());
+  Print(ctx, *object, [&] {
+    if (remote_port) {
+      return RenderFields({{"ID", FieldText(*object, "id")},
+                           {"Addresses", FieldText(*object, "addresses", "<none>")},
+                           {"Security groups", FieldText(*object, "security_group_ids", "<none>")},
+                           {"Generation", FieldText(*object, "generation", "0")}});
+    }
+    return RenderFields({{"ID", FieldText(*object, "id")},
+                         {"CIDRs", FieldText(*object, "cidrs", "<none>")},
+                         {"Generation", FieldText(*object, "generation", "0")}});
+  });
+  return 0;
+}
+
 int CmdPortShow(Context& ctx, const std::string& id) {
   absl::StatusOr<Json> port = Call(ctx, "GET", PortPath(id));
   if (!port.ok()) return Fail(ctx, port.status());

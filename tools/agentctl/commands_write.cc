@@ -39,8 +39,9 @@ int CmdApply(Context& ctx, const std::string& file) {
   if (absl::Status s = agent::ParseJsonMessage(*text, &policy); !s.ok()) {
     return Fail(ctx, absl::InvalidArgumentError(file + ": " + std::string(s.message())));
   }
-  // Networks before the groups and ports that refer to them, groups before
-  // the ports that use them: each PUT is validated whole by the agent.
+  // Networks before the groups and ports that refer to them, address groups
+  // before the groups whose rules name them, groups before the ports and
+  // remote ports that use them: each PUT is validated whole by the agent.
   struct Item {
     const char* kind;
     std::string path;
@@ -51,12 +52,20 @@ int CmdApply(Context& ctx, const std::string& file) {
     items.push_back(
         {"network", "/v1/networks/" + EscapePathSegment(n.id()), agent::PrintJsonMessage(n)});
   }
+  for (const auto& a : policy.address_groups()) {  // named by group rules
+    items.push_back({"address-group", "/v1/address-groups/" + EscapePathSegment(a.id()),
+                     agent::PrintJsonMessage(a)});
+  }
   for (const auto& g : policy.security_groups()) {
     items.push_back({"security-group", "/v1/security-groups/" + EscapePathSegment(g.id()),
                      agent::PrintJsonMessage(g)});
   }
   for (const auto& p : policy.ports()) {
     items.push_back({"port", PortPath(p.id()), agent::PrintJsonMessage(p)});
+  }
+  for (const auto& r : policy.remote_ports()) {
+    items.push_back({"remote-port", "/v1/remote-ports/" + EscapePathSegment(r.id()),
+                     agent::PrintJsonMessage(r)});
   }
   for (const Item& item : items) {
     absl::StatusOr<Json> answer = Call(ctx, "PUT", item.path, item.body);
@@ -74,9 +83,11 @@ int CmdApply(Context& ctx, const std::string& file) {
 }
 
 int CmdDelete(Context& ctx, const std::string& kind, const std::string& id) {
-  std::string collection = kind == "port"    ? "ports"
-                           : kind == "group" ? "security-groups"
-                                             : "networks";
+  std::string collection = kind == "port"            ? "ports"
+                           : kind == "group"         ? "security-groups"
+                           : kind == "remote-port"   ? "remote-ports"
+                           : kind == "address-group" ? "address-groups"
+                                                     : "networks";
   absl::StatusOr<Json> answer =
       Call(ctx, "DELETE", "/v1/" + collection + "/" + EscapePathSegment(id));
   if (!answer.ok()) return Fail(ctx, answer.status());

@@ -48,7 +48,8 @@ bool RandomPolicy::Chance(double p) { return std::bernoulli_distribution(p)(rng_
 
 IpAddr RandomPolicy::PoolIp(bool v6) { return Ip(v6 ? Pick(kV6Pool) : Pick(kV4Pool)); }
 
-SecurityGroupRule RandomPolicy::Rule(const std::vector<std::string>& group_ids) {
+SecurityGroupRule RandomPolicy::Rule(const std::vector<std::string>& group_ids,
+                                     const std::vector<std::string>& address_group_ids) {
   SecurityGroupRule r;
   r.direction = Chance(0.5) ? policy::Direction::kIngress : policy::Direction::kEgress;
   bool v6 = Chance(0.35);
@@ -91,11 +92,13 @@ SecurityGroupRule RandomPolicy::Rule(const std::vector<std::string>& group_ids) 
     if (Chance(0.4)) m.code = static_cast<uint8_t>(Uniform(0, 1));
     r.icmp = m;
   }
-  int remote = Uniform(0, 5);
-  if (remote == 3 || remote == 4) {
+  int remote = Uniform(0, 6);
+  if (remote == 2 || remote == 3) {
     r.remote_prefix = Prefix(v6 ? Pick(kV6Prefixes) : Pick(kV4Prefixes));
-  } else if (remote == 3 && !group_ids.empty()) {
+  } else if (remote == 4 && !group_ids.empty()) {
     r.remote_group_id = Pick(group_ids);
+  } else if (remote == 5 && !address_group_ids.empty()) {
+    r.remote_address_group_id = Pick(address_group_ids);
   }
   r.priority = Pick(std::vector<uint16_t>{1, 10, 10, 100, 16384, 16384});
   r.action = Chance(0.8) ? policy::RuleAction::kAllow : policy::RuleAction::kDeny;
@@ -120,13 +123,28 @@ policy::Snapshot RandomPolicy::Snapshot() {
   int groups = Uniform(0, options_.max_groups);
   std::vector<std::string> group_ids;
   for (int i = 0; i < groups; ++i) group_ids.push_back(absl::StrCat("sg", i));
+  std::vector<std::string> address_group_ids;
+  for (int i = 0, n = Uniform(0, options_.max_address_groups); i < n; ++i) {
+    policy::AddressGroup ag;
+    ag.id = absl::StrCat("ag", i);
+    std::set<IpPrefix> cidrs;
+    for (int k = 0, m = Uniform(0, 4); k < m; ++k) {
+      int c = Uniform(0, 3);
+      bool v6 = Chance(0.3);
+      cidrs.insert(c == 0 ? Prefix(v6 ? Pick(kV6Prefixes) : Pick(kV4Prefixes))
+                          : IpPrefix::Host(PoolIp(v6)));
+    }
+    ag.cidrs.assign(cidrs.begin(), cidrs.end());
+    address_group_ids.push_back(ag.id);
+    s.address_groups[ag.id] = ag;
+  }
   std::vector<std::string> stateful_ids, stateless_ids;
   for (const std::string& id : group_ids) {
     policy::SecurityGroup g;
     g.id = id;
     g.stateful = Chance(0.75);
     int rules = Uniform(0, options_.max_rules_per_group);
-    for (int r = 0; r < rules; ++r) g.rules.push_back(Rule(group_ids));
+    for (int r = 0; r < rules; ++r) g.rules.push_back(Rule(group_ids, address_group_ids));
     (g.stateful ? stateful_ids : stateless_ids).push_back(id);
     s.security_groups[id] = g;
   }
@@ -160,6 +178,27 @@ policy::Snapshot RandomPolicy::Snapshot() {
       p.security_group_ids.assign(chosen.begin(), chosen.end());
     }
     s.ports[p.id] = p;
+  }
+  // Remote members: pool addresses (which uplink frames source), sometimes
+  // siblings of each other or of local ports' addresses so that aggregation
+  // merges them, and CIDRs.
+  for (int i = 0, n = group_ids.empty() ? 0 : Uniform(0, options_.max_remote_ports); i < n; ++i) {
+    policy::RemotePort r;
+    r.id = absl::StrCat("r", i);
+    std::set<IpPrefix> addrs;
+    for (int k = 0, m = Uniform(0, 3); k < m; ++k) {
+      int c = Uniform(0, 5);
+      if (c == 0) {
+        addrs.insert(Prefix(Chance(0.5) ? "10.0.2.0/24" : "10.0.0.4/30"));
+      } else {
+        addrs.insert(IpPrefix::Host(PoolIp(c == 5)));
+      }
+    }
+    r.addresses.assign(addrs.begin(), addrs.end());
+    std::set<std::string> chosen;
+    for (int k = 0, m = Uniform(1, 2); k < m; ++k) chosen.insert(Pick(group_ids));
+    r.security_group_ids.assign(chosen.begin(), chosen.end());
+    s.remote_ports[r.id] = r;
   }
   return s;
 }
@@ -391,6 +430,9 @@ std::string Describe(const policy::Snapshot& s) {
       }
       if (r.remote_prefix) absl::StrAppend(&out, " remote ", r.remote_prefix->ToString());
       if (r.remote_group_id) absl::StrAppend(&out, " remote-group ", *r.remote_group_id);
+      if (r.remote_address_group_id) {
+        absl::StrAppend(&out, " remote-address-group ", *r.remote_address_group_id);
+      }
       absl::StrAppend(&out, " prio ", r.priority, " ", policy::ToString(r.action), "\n");
     }
   }
@@ -405,6 +447,17 @@ std::string Describe(const policy::Snapshot& s) {
                     absl::StrJoin(ips, " "), "] vips [", absl::StrJoin(vips, " "), "] pairs [",
                     absl::StrJoin(pairs, " "), "] sgs [", absl::StrJoin(p.security_group_ids, " "),
                     "] ", p.port_security ? "ps-on " : "ps-off ", policy::ToString(p.state), "\n");
+  }
+  for (const auto& [id, r] : s.remote_ports) {
+    std::vector<std::string> addrs;
+    for (const IpPrefix& a : r.addresses) addrs.push_back(a.ToString());
+    absl::StrAppend(&out, "remote port ", id, " addresses [", absl::StrJoin(addrs, " "), "] sgs [",
+                    absl::StrJoin(r.security_group_ids, " "), "]\n");
+  }
+  for (const auto& [id, g] : s.address_groups) {
+    std::vector<std::string> cidrs;
+    for (const IpPrefix& c : g.cidrs) cidrs.push_back(c.ToString());
+    absl::StrAppend(&out, "address group ", id, " [", absl::StrJoin(cidrs, " "), "]\n");
   }
   return out;
 }

@@ -23,6 +23,8 @@ struct RandomPolicyOptions {
   int max_ports = 6;
   int max_groups = 4;
   int max_rules_per_group = 6;
+  int max_address_groups = 2;
+  int max_remote_ports = 4;
 };
 
 class RandomPolicy {
@@ -30,7 +32,8 @@ class RandomPolicy {
   explicit RandomPolicy(uint64_t seed, RandomPolicyOptions options = {});
 
   // A snapshot valid by construction (ids, unique MACs and VLANs, at most one
-  // flat network, no port mixing stateful and stateless groups).
+  // flat network, no port mixing stateful and stateless groups), with remote
+  // ports (members of its groups) and address groups.
   policy::Snapshot Snapshot();
   // A frame entering the eswitch, biased towards the snapshot's addresses.
   policy::Packet Packet(const policy::Snapshot& s);
@@ -46,7 +49,8 @@ class RandomPolicy {
   const T& Pick(const std::vector<T>& v) {
     return v[Uniform(0, static_cast<int>(v.size()) - 1)];
   }
-  policy::SecurityGroupRule Rule(const std::vector<std::string>& group_ids);
+  policy::SecurityGroupRule Rule(const std::vector<std::string>& group_ids,
+                                 const std::vector<std::string>& address_group_ids);
   policy::IpAddr PoolIp(bool v6);
   policy::MacAddr PickSrcMac(const policy::Snapshot& s, const policy::Port* sender);
   policy::MacAddr PickDstMac(const policy::Snapshot& s, const policy::Port* sender);
