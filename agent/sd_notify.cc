@@ -86,7 +86,7 @@ SdNotifier::~SdNotifier() {
 
 std::optional<absl::Duration> SdNotifier::WatchdogPingInterval() const {
   if (!watchdog_timeout_.has_value()) return std::nullopt;
-  return *watchdog_timeout_ / 2;
+  return *watchdog_timeout_ / 3;
 }
 
 absl::Status SdNotifier::Ready(std::string_view status) {

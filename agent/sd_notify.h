@@ -59,7 +59,9 @@ class SdNotifier {
   const std::string& socket_path() const { return socket_path_; }
   // The unit's WatchdogSec= as passed to this process; nullopt when off.
   std::optional<absl::Duration> watchdog_timeout() const { return watchdog_timeout_; }
-  // Half the timeout, as sd_watchdog_enabled(3) recommends; nullopt when off.
+  // A third of the timeout (sd_watchdog_enabled(3) asks for less than half):
+  // a ping that lands late by timer slack or a busy moment still leaves a
+  // third of the timeout in hand; nullopt when off.
   std::optional<absl::Duration> WatchdogPingInterval() const;
 
   // "READY=1" (plus "\nSTATUS=<status>" when given).

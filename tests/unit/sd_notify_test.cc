@@ -114,7 +114,7 @@ TEST(SdNotifierTest, FromEnvironmentUsesNotifySocketAndWatchdog) {
   ASSERT_TRUE(notifier.ok()) << notifier.status();
   EXPECT_EQ(notifier->socket_path(), TempSocketPath());
   EXPECT_EQ(notifier->watchdog_timeout(), absl::Seconds(30));
-  EXPECT_EQ(notifier->WatchdogPingInterval(), absl::Seconds(15));
+  EXPECT_EQ(notifier->WatchdogPingInterval(), absl::Seconds(10));
   ASSERT_TRUE(notifier->Ready().ok());
   EXPECT_EQ(receiver.Next(), "READY=1");
   // Moving keeps the destination and disables the source.
