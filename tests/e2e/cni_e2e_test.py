@@ -367,13 +367,17 @@ def main(argv):
             time.sleep(0.2)
         agent.settle(quiet=1.0, timeout=10)
         ctx = Ctx(agent)
+        print(f"   set-up (topology, agent ready) took {time.monotonic() - t_start:.1f} s")
         for name, fn in CASES:
             print(f"== {name}", flush=True)
+            t_case = time.monotonic()
             try:
                 fn(ctx)
             except Exception:
                 traceback.print_exc()
                 ctx.failed.append(f"{name}: exception")
+            calls = sum(len(rt.calls) for rt in list(ctx.lists.values()) + [ctx.v11])
+            print(f"   ({time.monotonic() - t_case:.1f} s; {calls} plugin executions so far)")
     finally:
         if ctx:
             for s in ctx.servers:
