@@ -33,9 +33,9 @@
 #include "agent/eswitch_view.h"
 #include "agent/log.h"
 #include "agent/metrics.h"
+#include "agent/nd_check_hook.h"
 #include "agent/pass_view.h"
 #include "agent/pass_worker.h"
-#include "agent/nd_check_hook.h"
 #include "agent/reconciler.h"
 #include "agent/serialized_ct_backend.h"
 #include "agent/service.h"
@@ -167,7 +167,7 @@ class Agent final : public AgentService {
 
   std::unique_ptr<ActivationHook> activation_;  // null: activation by API only
   std::unique_ptr<netlink::LinkSource> links_;
-  std::unique_ptr<NdCheckHook> nd_check_;       // null: no BPF, NS/NA of secured ports dropped
+  std::unique_ptr<NdCheckHook> nd_check_;  // null: no BPF, NS/NA of secured ports dropped
   std::unique_ptr<netlink::NetlinkSocket> tc_events_;
   boost::asio::steady_timer reconcile_timer_;
   boost::asio::steady_timer resync_timer_;

@@ -107,7 +107,9 @@ std::vector<RuleStatus> Agent::RulesWhere(
     r.origin = p.filter.origin;
     r.placement = offload::PlacementName(p.placement);
     if (!p.hw_status.ok()) {
-      r.hw_errno = offload::ErrnoOf(p.hw_status);
+      // FailedPrecondition is placement's own reason (never offered, or kept
+      // out because of another filter): no errno came from the hardware.
+      if (!absl::IsFailedPrecondition(p.hw_status)) r.hw_errno = offload::ErrnoOf(p.hw_status);
       r.hw_error = std::string(p.hw_status.message());
     }
     std::vector<std::string> actions;

@@ -85,8 +85,12 @@ TEST(ConntrackKernel, CountsAndFlushesEntriesPerZone) {
   // Four flows in zone 7 (ICMP, UDP, TCP, ICMPv6), one in zone 8.
   ASSERT_EQ(Sh("ping -c 2 -i 0.2 -W 2 192.0.7.2 >/dev/null"), 0);
   ASSERT_EQ(Sh("echo x | nc -u -w 1 192.0.7.2 5353 >/dev/null 2>&1; true"), 0);
-  ASSERT_EQ(Sh("(ip netns exec ctpeer timeout 5 nc -l 192.0.7.2 8080 >/dev/null &) && "
-               "sleep 0.5 && echo hello | nc -N -w 2 192.0.7.2 8080"),
+  // The listener may take a while to start on a loaded machine: wait until
+  // it listens (a refused attempt would add a conntrack entry of its own).
+  ASSERT_EQ(Sh("(ip netns exec ctpeer timeout 20 nc -l 192.0.7.2 8080 >/dev/null &) && "
+               "for i in $(seq 80); do ip netns exec ctpeer ss -Hltn 'sport = :8080' | "
+               "grep -q . && break; sleep 0.1; done && "
+               "echo hello | nc -N -w 2 192.0.7.2 8080"),
             0);
   ASSERT_EQ(Sh("ping -6 -c 2 -i 0.2 -W 2 fd00:7::2 >/dev/null"), 0);
   ASSERT_EQ(Sh("ping -c 2 -i 0.2 -W 2 192.0.8.2 >/dev/null"), 0);
