@@ -37,16 +37,23 @@ cleanup() {
 }
 trap cleanup EXIT
 cleanup
-rm -rf "$root" "$work/root.img"
+rm -f "$work/root.img"
 
 started=$(date +%s)
-log "debootstrap --variant=minbase bookworm from $mirror"
-# systemd-sysv: systemd as /sbin/init; dbus: systemctl and journalctl of a
-# booted system expect it; iproute2: tc for checks from inside.
-debootstrap --variant=minbase --include=systemd,systemd-sysv,dbus,iproute2 \
-  --cache-dir="$work/debootstrap-cache" bookworm "$root" "$mirror" > "$work/debootstrap.log" 2>&1 ||
-  { tail -n 20 "$work/debootstrap.log" >&2; log "debootstrap failed (log: $work/debootstrap.log)"; exit 1; }
-log "debootstrap took $(( $(date +%s) - started ))s"
+if [ "${MAKE_ROOT_BOOTSTRAPPED:-0}" = 1 ] && [ -x "$root/sbin/init" ]; then
+  # (for a manual run: WORKDIR/root was just made by the debootstrap command
+  # below, run by hand while the packages were still building)
+  log "using the debootstrapped $root as it is (MAKE_ROOT_BOOTSTRAPPED=1)"
+else
+  rm -rf "$root"
+  log "debootstrap --variant=minbase bookworm from $mirror"
+  # systemd-sysv: systemd as /sbin/init; dbus: systemctl and journalctl of a
+  # booted system expect it; iproute2: tc for checks from inside.
+  debootstrap --variant=minbase --include=systemd,systemd-sysv,dbus,iproute2 \
+    --cache-dir="$work/debootstrap-cache" bookworm "$root" "$mirror" > "$work/debootstrap.log" 2>&1 ||
+    { tail -n 20 "$work/debootstrap.log" >&2; log "debootstrap failed (log: $work/debootstrap.log)"; exit 1; }
+  log "debootstrap took $(( $(date +%s) - started ))s"
+fi
 
 {
   echo "deb $mirror bookworm main"
