@@ -128,7 +128,10 @@ note "apt-get install (offline: make_root.sh downloaded the dependencies)"
 debs=$(cd "$root" && ls root/debs/*.deb | sed 's|^|/|')
 [ -n "$debs" ] || { not_ok "no packages in the root's /root/debs"; finish; }
 # shellcheck disable=SC2086
-if ct env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-download \
+# (no --no-download: with local .deb arguments apt 2.6 then fails with
+# "Pathname to install is not absolute"; everything is in the apt cache, so
+# nothing is fetched anyway)
+if ct env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
     --no-install-recommends $debs > "$work/install.log" 2>&1; then
   ok "apt-get install the packages"
 else
