@@ -74,7 +74,9 @@ rules() {
 }
 nfilters() { tc filter show block "$block" | grep -c '^filter .* handle '; }
 journal() { ct journalctl --no-pager -o cat -u vfguard-agent.service "$@"; }
-journal_has() { journal | grep -q -- "$1"; }
+# (grep on the captured text: `... | grep -q` under pipefail fails when grep
+# stops reading early and journalctl dies of SIGPIPE)
+journal_has() { local t; t=$(journal); grep -q -- "$1" <<<"$t"; }
 # The agent's counter of tc writes since it started (Prometheus text).
 tc_writes() { curl -sf http://127.0.0.1:9477/metrics | awk '$1 == "vfguard_tc_writes_total" { print $2 }'; }
 
@@ -226,14 +228,15 @@ else
   not_ok "systemctl reload"; journal | tail -n 20 | sed 's/^/# /'
 fi
 reload_applied() {
-  journal | tail -n +"$((lines_before + 1))" | grep -q 'event=policy_reloaded.*why=SIGHUP.*changed=true' &&
+  local t; t=$(journal | tail -n +"$((lines_before + 1))")
+  grep -q 'event=policy_reloaded.*why=SIGHUP.*changed=true' <<<"$t" &&
     [ "$(n443)" -gt 0 ]
 }
 expect "the reload applied the edit (why=SIGHUP changed=true; a filter for port 443)" \
   wait_for 60 reload_applied
 expect "active after the reload" test "$(show ActiveState)" = active
 # Let the reload's reconcile pass finish before taking the next snapshot.
-settled() { journal | grep 'event=reconciled' | tail -n 1 | grep -q 'writes=0'; }
+settled() { local t; t=$(journal); grep 'event=reconciled' <<<"$t" | tail -n 1 | grep 'writes=0' >/dev/null; }
 wait_for 30 settled || note "no quiet reconcile pass seen after the reload"
 
 # --- the watchdog kills a stopped agent; the restart writes nothing -----------
@@ -254,7 +257,7 @@ if wait_for 120 restarted; then
 else
   not_ok "watchdog restart (NRestarts=$(show NRestarts) MainPID=$(show MainPID) state=$(show ActiveState))"
 fi
-watchdog_logged() { ct journalctl --no-pager -u vfguard-agent.service | grep -q 'Watchdog timeout'; }
+watchdog_logged() { local t; t=$(journal); grep -q 'Watchdog timeout' <<<"$t"; }
 expect "systemd logged the watchdog timeout" watchdog_logged
 inv=$(show InvocationID)
 restart_first() { journal _SYSTEMD_INVOCATION_ID="$inv" | grep -m1 'event=reconciled'; }
@@ -313,7 +316,10 @@ expect "remove: configuration kept (conffile)" test -f "$root/etc/vfguard/agent.
 expect "remove: state kept (/var/lib/vfguard/state.pb)" test -f "$root/var/lib/vfguard/state.pb"
 ct env DEBIAN_FRONTEND=noninteractive apt-get purge -y -q vfguard-agent vfguard-agentctl \
   > "$work/purge.log" 2>&1 || not_ok "apt-get purge (log: $work/purge.log)"
-not_installed() { ! ct dpkg-query -W -f='${Status}\n' vfguard-agent vfguard-agentctl 2>/dev/null | grep -q ' installed'; }
+not_installed() {
+  local t; t=$(ct dpkg-query -W -f='${Status}\n' vfguard-agent vfguard-agentctl 2>/dev/null)
+  ! grep -q ' installed' <<<"$t"
+}
 expect "purge: dpkg has neither package" not_installed
 expect "purge: the conffile is gone" test ! -e "$root/etc/vfguard/agent.json"
 expect "purge: the admin's own file stays (/etc/vfguard/policy.json)" test -f "$root/etc/vfguard/policy.json"
