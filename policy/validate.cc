@@ -183,8 +183,9 @@ absl::Status ValidatePort(const Snapshot& s, const std::string& key, const Port&
     v6 += pair.prefix.addr.family == IpFamily::kV6;
   }
   if (v6 > kNdMaxAllowed) {
-    return Invalid(path, absl::StrCat(v6, " IPv6 fixed IPs, VIPs and allowed-pair prefixes with the "
-                                          "link-local; the ND check holds at most ",
+    return Invalid(path, absl::StrCat(v6,
+                                      " IPv6 fixed IPs, VIPs and allowed-pair prefixes with the "
+                                      "link-local; the ND check holds at most ",
                                       kNdMaxAllowed));
   }
   std::optional<bool> stateful;
