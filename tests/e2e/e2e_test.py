@@ -694,7 +694,7 @@ def c_restart(ctx):
     # pinned in bpffs and reused.
     import re
     ids = re.compile(r" id \d+ ")
-    ctx.check([ids.sub(" id N ", l) for l in after] == [ids.sub(" id N ", l) for l in before],
+    ctx.check([ids.sub(" id N", l) for l in after] == [ids.sub(" id N", l) for l in before],
               f"filters unchanged by the restart, BPF program ids aside ({len(after)} vs "
               f"{len(before)})")
     replaced = [l for l in after if l not in before]
