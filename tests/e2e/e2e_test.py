@@ -693,7 +693,7 @@ def c_restart(ctx):
     # everything else must not. Hitless for it too needs the map and program
     # pinned in bpffs and reused.
     import re
-    ids = re.compile(r" id \d+ ")
+    ids = re.compile(r" id \d+\b")
     ctx.check([ids.sub(" id N", l) for l in after] == [ids.sub(" id N", l) for l in before],
               f"filters unchanged by the restart, BPF program ids aside ({len(after)} vs "
               f"{len(before)})")
