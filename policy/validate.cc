@@ -4,6 +4,7 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "policy/nd_check.h"
 
 namespace vfguard::policy {
 namespace {
@@ -180,6 +181,20 @@ absl::Status ValidatePort(const Snapshot& s, const std::string& key, const Port&
                      absl::StrCat(pair.prefix.ToString(), " is multicast"));
     }
     if (pair.mac) VFG_RETURN_IF_ERROR(CheckUnicastMac(pair_path + ".mac_address", *pair.mac));
+  }
+  // The ND check's map entry holds the port's IPv6 allowed sources, the
+  // EUI-64 link-local included (semantics §3.3).
+  size_t v6 = 1;
+  for (const IpAddr& a : p.fixed_ips) v6 += a.family == IpFamily::kV6;
+  for (const IpAddr& a : p.vips) v6 += a.family == IpFamily::kV6;
+  for (const AllowedAddressPair& pair : p.allowed_address_pairs) {
+    v6 += pair.prefix.addr.family == IpFamily::kV6;
+  }
+  if (v6 > kNdMaxAllowed) {
+    return Invalid(path, absl::StrCat(v6,
+                                      " IPv6 fixed IPs, VIPs and allowed-pair prefixes with the "
+                                      "link-local; the ND check holds at most ",
+                                      kNdMaxAllowed));
   }
   std::optional<bool> stateful;
   std::set<std::string> groups;

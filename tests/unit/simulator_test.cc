@@ -6,7 +6,10 @@
 #include <gtest/gtest.h>
 
 #include "absl/strings/str_join.h"
+#include "policy/compiler.h"
 #include "policy/model.h"
+#include "policy/nd_check.h"
+#include "policy/slots.h"
 
 namespace vfguard::policy {
 namespace {
@@ -350,6 +353,51 @@ TEST(SimulatorTest, PopWithoutATagChangesNothing) {
   Pipeline pl;
   pl.filters = {F(0, 1, 1, kEthAll, {}, {A(Kind::kVlanPop), Redirect(kUp)})};
   EXPECT_EQ(Deliveries(pl, Tcp(kP1)), std::set<Delivery>{To(kUp)});
+}
+
+}  // namespace
+}  // namespace vfguard::policy
+
+namespace vfguard::policy {
+namespace {
+
+// Issue 11: what `agentctl trace` shows for the installed rules is this
+// trace; the ND check's verdict and reason must be in it.
+TEST(SimulatorNdCheck, TraceShowsTheNdVerdictAndReason) {
+  Snapshot s;
+  s.networks["flat"] = Network{"flat", Segmentation::kFlat, 0};
+  for (const char* id : {"a", "b"}) {
+    Port p;
+    p.id = id;
+    p.network_id = "flat";
+    p.mac = *MacAddr::Parse(std::string("02:00:00:00:00:0") + id);
+    p.fixed_ips = {*IpAddr::Parse(std::string("fd00::") + id)};
+    p.representor.ref = static_cast<uint32_t>(s.ports.size() + 1);
+    s.ports[id] = p;
+  }
+  SlotAssignment slots = *AssignSlots(s, {});
+  Pipeline pipeline = *Compile(s, slots);
+  Packet na;
+  na.in = DeviceRef::OfPort("a");
+  na.src_mac = s.ports["a"].mac;
+  na.dst_mac = *MacAddr::Parse("33:33:00:00:00:01");
+  na.eth_type = kEthIPv6;
+  na.src_ip = *IpAddr::Parse("fd00::a");
+  na.dst_ip = *IpAddr::Parse("ff02::1");
+  na.ip_proto = kProtoIcmpv6;
+  na.icmp_type = kIcmp6NeighborAdvertisement;
+  na.nd_body = NdBody(*IpAddr::Parse("fd00::b"), {});
+  ConntrackModel ct;
+  Verdict spoofed = Simulate(pipeline, na, ct);
+  EXPECT_TRUE(spoofed.Dropped());
+  EXPECT_THAT(absl::StrJoin(spoofed.trace, "\n"),
+              HasSubstr("nd-check: NA target fd00::b not allowed with MAC 02:00:00:00:00:0a: "
+                        "dropped"));
+  na.nd_body = NdBody(*IpAddr::Parse("fd00::a"), {{kNdOptTargetLla, 1, s.ports["a"].mac}});
+  Verdict good = Simulate(pipeline, na, ct);
+  EXPECT_FALSE(good.Dropped());
+  EXPECT_THAT(absl::StrJoin(good.trace, "\n"),
+              HasSubstr("nd-check: NA for fd00::a passes the ND check, continue"));
 }
 
 }  // namespace

@@ -337,6 +337,18 @@ const Case kCases[] = {
      "security_groups[web].rules[0].remote_ip_prefix: 10.1.2.3/8 has host bits set"},
     {"RemotePrefixV6TooLong", [](Snapshot& s) { Rule(s, 2).remote_prefix->length = 129; },
      "security_groups[web].rules[2].remote_ip_prefix: fd00::/129 has a prefix length above 128"},
+    {"TooManyV6ForTheNdCheck",
+     [](Snapshot& s) {
+       Port& a = s.ports["a"];
+       a.vips.clear();
+       a.allowed_address_pairs.clear();
+       a.fixed_ips.clear();
+       for (int i = 1; i <= 64; ++i) {
+         a.fixed_ips.push_back(*IpAddr::Parse(absl::StrCat("fd00:1::", i)));
+       }
+     },
+     "ports[a]: 65 IPv6 fixed IPs, VIPs and allowed-pair prefixes with the link-local; the ND "
+     "check holds at most 64"},
 };
 
 INSTANTIATE_TEST_SUITE_P(AllPaths, ValidateError, ::testing::ValuesIn(kCases),
