@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "agent/json_shape.h"
+#include "agent/utf8.h"
 
 namespace vfguard::agent {
 namespace {
@@ -31,6 +32,19 @@ std::string FieldError(std::string message) {
   return message;
 }
 
+// "3:17" for a byte offset, 1-based.
+std::string LineColumn(std::string_view json, size_t offset) {
+  int line = 1;
+  size_t line_start = 0;
+  for (size_t i = 0; i < offset && i < json.size(); ++i) {
+    if (json[i] == '\n') {
+      ++line;
+      line_start = i + 1;
+    }
+  }
+  return absl::StrCat(line, ":", offset - line_start + 1);
+}
+
 // Syntax errors come as "<what>\n<up to 20 chars either side>\n<spaces>^".
 // Finds that excerpt in the input to turn the caret into line:column.
 std::string SyntaxError(const std::string& message, std::string_view json) {
@@ -47,20 +61,17 @@ std::string SyntaxError(const std::string& message, std::string_view json) {
     return absl::StrCat("malformed JSON: ", what);
   }
   size_t offset = at + (caret - last_nl - 1);
-  int line = 1;
-  size_t line_start = 0;
-  for (size_t i = 0; i < offset && i < json.size(); ++i) {
-    if (json[i] == '\n') {
-      ++line;
-      line_start = i + 1;
-    }
-  }
-  return absl::StrCat(line, ":", offset - line_start + 1, ": malformed JSON: ", what);
+  return absl::StrCat(LineColumn(json, offset), ": malformed JSON: ", what);
 }
 
 }  // namespace
 
 absl::Status ParseJsonMessage(std::string_view json, google::protobuf::Message* out) {
+  // JSON is UTF-8 (RFC 8259 8.1); protobuf would log an error per bad string.
+  if (size_t good = Utf8ValidPrefix(json); good != json.size()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(LineColumn(json, good), ": malformed JSON: not UTF-8"));
+  }
   // Protobuf's parser takes "yes" for a bool and a scalar for a list; the
   // shape check refuses those first, by field.
   if (absl::Status s = CheckJsonShape(json, out->GetDescriptor()); !s.ok()) return s;

@@ -25,6 +25,18 @@ absl::StatusOr<api::v1::Policy> FakeAgentService::Mutate(
   return desired_;
 }
 
+void FakeAgentService::Reset(const api::v1::Policy& desired) {
+  desired_ = desired;
+  status_ = FakeAgentService().status_;
+  shared_rules_.clear();
+  trace_result_ = agent::TraceResult();
+  last_trace_.reset();
+  last_established_ = false;
+  fail_checkpoint_ = false;
+  conntrack_.clear();
+  mutations_ = 0;
+}
+
 std::optional<uint16_t> FakeAgentService::ZoneOf(const std::string& port_id) const {
   std::vector<std::string> ids;
   for (const auto& p : desired_.ports()) ids.push_back(p.id());

@@ -40,6 +40,10 @@ class FakeAgentService : public agent::AgentService {
   const std::optional<policy::Packet>& last_trace_packet() const { return last_trace_; }
   bool last_trace_established() const { return last_established_; }
   void set_fail_checkpoint(bool fail) { fail_checkpoint_ = fail; }
+  // Back to a fresh service holding `desired`, taken as given (not
+  // validated: the caller's is known good); subscribers are kept. The
+  // fuzzer resets one service per input instead of building one.
+  void Reset(const api::v1::Policy& desired);
   void Emit(const agent::Event& event);  // to every subscriber
   size_t subscribers() const { return subscribers_.size(); }
   size_t mutations() const { return mutations_; }  // accepted writes

@@ -17,6 +17,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "agent/utf8.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 
@@ -63,9 +64,11 @@ bool IsMember(const PeerCred& peer, gid_t gid) {
   return false;
 }
 
+// Messages echo what clients sent (paths, ids); protobuf logs an error for
+// a string that is not UTF-8, so ill-formed bytes become U+FFFD first.
 std::string JsonString(std::string_view text) {
   google::protobuf::Value v;
-  v.set_string_value(std::string(text));
+  v.set_string_value(agent::Utf8Scrubbed(text));
   std::string out;
   (void)google::protobuf::util::MessageToJsonString(v, &out);
   return out;
@@ -577,11 +580,11 @@ void HttpServer::AcceptFailed(const boost::system::error_code& ec) {
 }
 
 void HttpServer::Stop() {
-  if (!running_) return;
+  bool was_running = running_;
   running_ = false;
   beast::error_code ignored;
   accept_timer_.cancel();
-  acceptor_->close(ignored);
+  if (acceptor_) acceptor_->close(ignored);
   auto sessions = std::move(sessions_);
   sessions_.clear();
   streams_ = 0;
@@ -589,7 +592,9 @@ void HttpServer::Stop() {
     session->Detach();
     session->Close();
   }
-  ::unlink(options_.socket_path.c_str());
+  if (was_running) ::unlink(options_.socket_path.c_str());
 }
+
+void HttpServer::Serve(local::socket socket) { Admit(std::move(socket)); }
 
 }  // namespace vfguard::api

@@ -142,8 +142,13 @@ class HttpServer {
   // accepting. Errors name the path and the failing step.
   absl::Status Start();
   // Stops accepting, closes every connection (ending streams), removes the
-  // socket file. Idempotent.
+  // socket file (if Start() made one). Idempotent.
   void Stop();
+
+  // Serves a socket that is already connected, as if accepted (subject to
+  // the connection limit). Works without Start(): the request-path fuzzer
+  // feeds the server through a socketpair this way.
+  void Serve(boost::asio::local::stream_protocol::socket socket);
 
   size_t connections() const;                  // open right now, streams included
   size_t streams() const { return streams_; }  // event streams open right now

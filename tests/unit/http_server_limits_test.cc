@@ -168,6 +168,15 @@ TEST_F(LimitsTest, ChunkedWithAnotherCodingIs501AndChangesNothing) {
   EXPECT_EQ(ok.rfind("HTTP/1.1 201 ", 0), 0u) << ok;
 }
 
+// Error messages echo the client's bytes; ill-formed UTF-8 becomes U+FFFD so
+// the body stays JSON (and protobuf has nothing to log).
+TEST_F(LimitsTest, ErrorBodiesAreUtf8) {
+  Start(HttpServerOptions{});
+  Reply r = Call(path_, "GET", "/v1/ports/%ff%c3%a9");
+  EXPECT_EQ(r.status, 404u);
+  EXPECT_THAT(r.body, HasSubstr("port \xef\xbf\xbd\xc3\xa9 does not exist")) << r.body;
+}
+
 TEST_F(LimitsTest, StreamsHaveTheirOwnCapAndLeaveWritersTheirSlots) {
   HttpServerOptions options;
   options.max_connections = 2;

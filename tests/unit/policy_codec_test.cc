@@ -8,6 +8,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "agent/utf8.h"
 #include "tests/unit/gen/random_policy.h"
 
 namespace vfguard::agent {
@@ -302,6 +303,26 @@ TEST(PolicyCodecJson, StrictKindsNameTheField) {
                                "\"}]}")),
             absl::StrCat("networks[0].vlan_id: expected a number, got the string \"",
                          std::string(40, 'x'), "...\""));
+}
+
+TEST(PolicyCodecJson, TextThatIsNotUtf8IsMalformed) {
+  EXPECT_EQ(Error("{\"networks\": [{\"id\": \"\xff\"}]}"), "1:23: malformed JSON: not UTF-8");
+  EXPECT_EQ(Error("{\n\"ports\": [\"\xc0\xaf\"]}"), "2:12: malformed JSON: not UTF-8");  // overlong
+  EXPECT_EQ(Error("{\"networks\": [{\"id\": \"\xc3\xa9\"}]}").find("malformed"),
+            std::string::npos);  // é is fine (and then no valid id)
+}
+
+TEST(Utf8, ValidPrefixAndScrub) {
+  EXPECT_EQ(Utf8ValidPrefix("abc"), 3u);
+  EXPECT_EQ(Utf8ValidPrefix("a\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80"), 10u);
+  EXPECT_EQ(Utf8ValidPrefix("ab\xed\xa0\x80"), 2u);      // a surrogate
+  EXPECT_EQ(Utf8ValidPrefix("ab\xf4\x90\x80\x80"), 2u);  // above U+10FFFF
+  EXPECT_EQ(Utf8ValidPrefix("ab\xe2\x82"), 2u);          // cut short
+  EXPECT_EQ(Utf8ValidPrefix("\x80"), 0u);
+  EXPECT_EQ(Utf8Scrubbed("a\xff"
+                         "b\xc3\xa9"),
+            "a\xef\xbf\xbd"
+            "b\xc3\xa9");
 }
 
 TEST(PolicyCodecJson, MalformedJsonHasLineAndColumn) {
