@@ -19,6 +19,27 @@ STRANGER = "02:00:00:00:01:99"
 ND_CHAIN = 1 << 26  # policy::Chains::kNd
 
 
+def _patch_vip(ctx, add):
+    """Adds or removes VIP on vm1 with PATCH /v1/ports/vm1 (as an orchestrator
+    does at run time) and waits for the pass that applies it: the ND check's
+    map must follow in that same pass."""
+    from twohosts import Api
+    api = Api(ctx.agent.api_socket)
+    st, port = api.request("GET", "/v1/ports/vm1")
+    if not ctx.check(st == 200 and isinstance(port, dict), f"GET /v1/ports/vm1 -> {st}"):
+        return
+    vips = [v for v in port.get("vips", []) if v != VIP] + ([VIP] if add else [])
+    n = len(ctx.agent.reconciles())
+    body = {"generation": port.get("generation"), "vips": vips}
+    st, answer = api.request("PATCH", "/v1/ports/vm1", body)
+    ctx.check(st == 200, f"PATCH /v1/ports/vm1 {body} ({'adds' if add else 'removes'} "
+              f"{VIP}) -> {st} {answer if st != 200 else ''}")
+    rec = ctx.agent.wait_reconciled(n, timeout=60)
+    ctx.check(rec is not None and rec.get("errors") == "0",
+              f"the agent reconciled after the PATCH (errors={rec and rec.get('errors')})")
+    ctx.agent.settle(quiet=1.0, timeout=5)
+
+
 def v6_policy(base, vip=False):
     """base.json plus fd00::11/12 on vm1/vm2 (and a VIP on vm1), IPv6 egress
     for web and icmpv6 both ways for db."""
@@ -164,10 +185,10 @@ def run(ctx, ping_expect, capture_points, send_and_capture):
         _expect(ctx, seen, points, "control-dad-ns", True, "DAD NS without SLLA")
         _expect(ctx, seen, points, "na-vip", False, "fd00::100 is not vm1's yet")
 
-        ctx.apply_policy(v6_policy(base, vip=True), f"adding VIP {VIP} to vm1")
+        _patch_vip(ctx, add=True)
         seen = _seen(ctx, send_and_capture, points, frames, ["na-vip"])
         _expect(ctx, seen, points, "na-vip", True, "the VIP is vm1's now")
-        ctx.apply_policy(v6_policy(base), f"removing VIP {VIP} from vm1")
+        _patch_vip(ctx, add=False)
         seen = _seen(ctx, send_and_capture, points, frames, ["na-vip"])
         _expect(ctx, seen, points, "na-vip", False, "the VIP was removed")
         for p in points.values():
