@@ -20,6 +20,7 @@
 #include "agent/agent.h"
 #include "agent/config.h"
 #include "agent/desired_state.h"
+#include "agent/libbpf_log.h"
 #include "agent/log.h"
 #include "agent/metrics.h"
 #include "agent/netlink_ct_backend.h"
@@ -90,6 +91,7 @@ int Run(const std::vector<std::string>& args) {
     return 2;
   }
   log.set_level(config->log_level);
+  RouteLibbpfOutputAsLogfmt();  // libbpf's own messages as logfmt lines too
 
   absl::StatusOr<int> lock = LockStateDir(config->state_dir);
   if (!lock.ok()) return Fail(log, "start_failed", lock.status());
