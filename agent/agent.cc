@@ -126,15 +126,20 @@ absl::Status Agent::Start() {
         "activation_hook_unavailable",
         {{"status", hook.status()}, {"effect", "pending ports activate through the API only"}});
   }
-  absl::StatusOr<std::unique_ptr<KernelNdCheckHook>> nd =
-      KernelNdCheckHook::Create(config_.block_index, log_);
-  if (nd.ok()) {
-    m.nd_check = *std::move(nd);
-  } else {
-    log_.Error("nd_check_unavailable",
-               {{"status", nd.status()},
-                {"effect", "NS/NA from ports with port security are dropped (fail closed)"}});
-  }
+  // The ND check's program is loaded on the worker (the verifier takes a
+  // while under emulation), as its first job, so before the first pass.
+  worker_->Post([this] {
+    absl::StatusOr<std::unique_ptr<KernelNdCheckHook>> nd =
+        KernelNdCheckHook::Create(config_.block_index, log_);
+    if (!nd.ok()) {
+      log_.Error("nd_check_unavailable",
+                 {{"status", nd.status()},
+                  {"effect", "NS/NA from ports with port security are dropped (fail closed)"}});
+      return;
+    }
+    nd_check_ = *std::move(nd);
+    reconciler_.SetNdCheck(nd_check_.get());
+  });
   return Start(std::move(m));
 }
 
@@ -159,8 +164,10 @@ absl::Status Agent::Start(Monitors monitors) {
     });
   }
   activation_ = std::move(monitors.activation);
-  nd_check_ = std::move(monitors.nd_check);
-  reconciler_.SetNdCheck(nd_check_.get());  // before the worker's first job
+  if (monitors.nd_check) {  // injected (tests): set before the worker's first pass
+    nd_check_ = std::move(monitors.nd_check);
+    reconciler_.SetNdCheck(nd_check_.get());
+  }
   ScheduleReconcile("start", absl::ZeroDuration());
   ArmResync();
   ArmFileWatch();

@@ -167,7 +167,8 @@ class Agent final : public AgentService {
 
   std::unique_ptr<ActivationHook> activation_;  // null: activation by API only
   std::unique_ptr<netlink::LinkSource> links_;
-  std::unique_ptr<NdCheckHook> nd_check_;  // null: no BPF, NS/NA of secured ports dropped
+  // Worker-owned once set: null means no BPF, NS/NA of secured ports dropped.
+  std::unique_ptr<NdCheckHook> nd_check_;
   std::unique_ptr<netlink::NetlinkSocket> tc_events_;
   boost::asio::steady_timer reconcile_timer_;
   boost::asio::steady_timer resync_timer_;

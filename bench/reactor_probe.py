@@ -14,7 +14,7 @@ and an orchestrator see it:
     rules as in agent_bench and one edit of the group touches every port;
   - the agent starts with that policy file and nothing installed, with
     NOTIFY_SOCKET on the probe's own AF_UNIX datagram socket and
-    WATCHDOG_USEC=30000000 (so it pings WATCHDOG=1 every 15 s from the
+    WATCHDOG_USEC=30000000 (so it pings WATCHDOG=1 every 10 s, a third, from the
     reactor), its API on a unix socket and metrics on a free TCP port;
   - from the start: GET /healthz every 100 ms (one at a time, each timed;
     a request that waits makes the next one wait, so the max is the longest
@@ -65,7 +65,7 @@ BLOCK = 43  # agent_bench uses 40 and 41
 GROUP = "shared"
 RULES = 20
 WATCHDOG_USEC = 30000000
-PING_S = WATCHDOG_USEC / 2e6  # the agent pings at half the timeout
+PING_S = WATCHDOG_USEC / 3e6  # the agent pings every third of the timeout (agent/sd_notify.cc)
 HEALTHZ_EVERY_S = 0.1
 # $VFGUARD_REACTOR_SCRAPE_S overrides; 0 turns scraping off (to tell a pass's
 # stalls from a scrape's: while a scrape holds the reactor longer than this
