@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "agent/bpf_filter_attach.h"
 #include "netlink/bpf_filter_codec.h"
 
 namespace vfguard::agent {
@@ -75,19 +76,7 @@ absl::Status ActivationHook::Attach() {
   f.handle = kHookHandle;
   f.prog_fd = monitor_->prog_fd();
   f.name = offload::ActivationMonitor::kProgramName;
-  std::array<uint32_t, 1024> words{};
-  absl::Span<uint8_t> buf(reinterpret_cast<uint8_t*>(words.data()), sizeof(words));
-  absl::StatusOr<size_t> n =
-      netlink::EncodeNewBpfFilter(f, netlink::CreateMode::kCreateOrReplace, 0, buf);
-  if (!n.ok()) return n.status();
-  std::vector<netlink::RequestResult> r =
-      socket_->SendBatchSync({netlink::Message(buf.begin(), buf.begin() + *n)});
-  if (r.empty()) return absl::InternalError("no answer to the activation hook attach");
-  if (!r[0].status.ok()) {
-    return absl::Status(r[0].status.code(),
-                        absl::StrCat("attaching the activation hook to block ", block_,
-                                     " chain 0 prio 1: ", r[0].status.message()));
-  }
+  if (absl::Status s = AttachBpfFilter(*socket_, f, "the activation hook"); !s.ok()) return s;
   attached_ = true;
   log_.Info("activation_hook_attached", {{"block", block_}, {"prio", kHookPrio}});
   return absl::OkStatus();

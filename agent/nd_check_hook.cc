@@ -5,6 +5,7 @@
 #include <array>
 
 #include "absl/strings/str_cat.h"
+#include "agent/bpf_filter_attach.h"
 #include "netlink/bpf_filter_codec.h"
 #include "policy/chain_builder.h"
 
@@ -33,19 +34,7 @@ absl::Status KernelNdCheckHook::Attach() {
   f.protocol = policy::kEthIPv6;
   f.prog_fd = program_->prog_fd();
   f.name = offload::NdCheckProgram::kProgramName;
-  std::array<uint32_t, 1024> words{};
-  absl::Span<uint8_t> buf(reinterpret_cast<uint8_t*>(words.data()), sizeof(words));
-  absl::StatusOr<size_t> n =
-      netlink::EncodeNewBpfFilter(f, netlink::CreateMode::kCreateOrReplace, 0, buf);
-  if (!n.ok()) return n.status();
-  std::vector<netlink::RequestResult> r =
-      socket_->SendBatchSync({netlink::Message(buf.begin(), buf.begin() + *n)});
-  if (r.empty()) return absl::InternalError("no answer to the ND check attach");
-  if (!r[0].status.ok()) {
-    return absl::Status(r[0].status.code(),
-                        absl::StrCat("attaching the ND check to block ", block_, " chain ", f.chain,
-                                     " prio ", f.prio, ": ", r[0].status.message()));
-  }
+  if (absl::Status s = AttachBpfFilter(*socket_, f, "the ND check"); !s.ok()) return s;
   attached_ = true;
   log_.Info("nd_check_attached", {{"block", block_}, {"chain", f.chain}, {"prio", f.prio}});
   return absl::OkStatus();

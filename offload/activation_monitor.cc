@@ -15,33 +15,12 @@
 #include "boost/asio/posix/stream_descriptor.hpp"
 #include "offload/activation_bpf_object.h"  // generated from offload/bpf/activation.bpf.c
 #include "offload/bpf/activation_event.h"
+#include "offload/bpf_status.h"
 
 namespace vfguard::offload {
 namespace {
 
 static_assert(sizeof(vfguard_activation_event) == 36, "event layout changed on one side only");
-
-// libbpf returns -errno (and sets errno); either way we want the positive value.
-int ErrnoOf(int ret) { return ret < 0 ? -ret : (errno != 0 ? errno : EINVAL); }
-
-absl::Status BpfError(absl::string_view what, int err, absl::string_view detail = "") {
-  std::string message =
-      absl::StrCat(what, ": ", strerrorname_np(err) ? strerrorname_np(err) : "errno", " (", err,
-                   "): ", std::strerror(err));
-  if (err == EPERM || err == EACCES) {
-    absl::StrAppend(&message, " (loading BPF needs CAP_BPF and CAP_NET_ADMIN, or root)");
-  }
-  if (!detail.empty()) absl::StrAppend(&message, "; ", detail);
-  return absl::Status(absl::ErrnoToStatusCode(err), message);
-}
-
-// The tail of a verifier log is where the rejection reason is.
-std::string LogTail(const std::vector<char>& log) {
-  std::string text(log.data(), strnlen(log.data(), log.size()));
-  constexpr size_t kKeep = 1500;
-  if (text.size() > kKeep) text = "..." + text.substr(text.size() - kKeep);
-  return text.empty() ? "" : absl::StrCat("verifier log: ", text);
-}
 
 }  // namespace
 
@@ -136,7 +115,7 @@ absl::StatusOr<std::unique_ptr<ActivationMonitor>> ActivationMonitor::Create(
   m->object_ = bpf_object__open_mem(generated::kActivationBpfObject,
                                     generated::kActivationBpfObjectSize, &open_opts);
   if (m->object_ == nullptr) {
-    return BpfError("opening the embedded activation BPF object", ErrnoOf(-errno));
+    return BpfError("opening the embedded activation BPF object", BpfErrno(-errno));
   }
   bpf_program* prog = bpf_object__find_program_by_name(m->object_, kProgramName);
   if (prog == nullptr) {
@@ -147,7 +126,7 @@ absl::StatusOr<std::unique_ptr<ActivationMonitor>> ActivationMonitor::Create(
   bpf_program__set_log_buf(prog, log.data(), log.size());
   bpf_program__set_log_level(prog, 1);
   if (int ret = bpf_object__load(m->object_); ret != 0) {
-    return BpfError("loading the activation BPF program", ErrnoOf(ret), LogTail(log));
+    return BpfError("loading the activation BPF program", BpfErrno(ret), VerifierLogTail(log));
   }
   bpf_program__set_log_buf(prog, nullptr, 0);  // `log` dies here
   m->prog_fd_ = bpf_program__fd(prog);
@@ -161,7 +140,7 @@ absl::StatusOr<std::unique_ptr<ActivationMonitor>> ActivationMonitor::Create(
 
   errno = 0;
   m->ring_ = ring_buffer__new(bpf_map__fd(events), &ActivationMonitor::OnRecord, m.get(), nullptr);
-  if (m->ring_ == nullptr) return BpfError("creating the activation ring buffer", ErrnoOf(-errno));
+  if (m->ring_ == nullptr) return BpfError("creating the activation ring buffer", BpfErrno(-errno));
   int epoll_fd = ::dup(ring_buffer__epoll_fd(m->ring_));
   if (epoll_fd < 0) return BpfError("duplicating the ring buffer's epoll fd", errno);
   m->reader_ = std::make_shared<Reader>(io, epoll_fd, m.get());
@@ -204,7 +183,7 @@ absl::StatusOr<int> ActivationMonitor::Drain() {
 absl::Status ActivationMonitor::Watch(uint32_t ifindex, uint32_t cookie) {
   if (ifindex == 0) return absl::InvalidArgumentError("Watch: ifindex must be non-zero");
   if (int ret = bpf_map_update_elem(watched_fd_, &ifindex, &cookie, BPF_ANY); ret != 0) {
-    int err = ErrnoOf(ret);
+    int err = BpfErrno(ret);
     if (err == E2BIG) {
       return absl::ResourceExhaustedError(
           absl::StrCat("Watch(", ifindex, "): the watched map is full (4096 pending ports)"));
@@ -216,7 +195,7 @@ absl::Status ActivationMonitor::Watch(uint32_t ifindex, uint32_t cookie) {
 
 absl::Status ActivationMonitor::Unwatch(uint32_t ifindex) {
   if (int ret = bpf_map_delete_elem(watched_fd_, &ifindex); ret != 0) {
-    int err = ErrnoOf(ret);
+    int err = BpfErrno(ret);
     if (err == ENOENT) return absl::OkStatus();
     return BpfError(absl::StrCat("Unwatch(", ifindex, ")"), err);
   }

@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "offload/bpf/nd_check_map.h"
+#include "offload/bpf_status.h"
 #include "offload/nd_check_bpf_object.h"  // generated from offload/bpf/nd_check.bpf.c
 
 namespace vfguard::offload {
@@ -16,24 +17,6 @@ namespace {
 
 static_assert(sizeof(vfguard_nd_allowed) == 40, "map layout changed on one side only");
 static_assert(sizeof(vfguard_nd_entry) == 4 + 40 * VFGUARD_ND_MAX_ALLOWED, "map layout changed");
-
-int ErrnoOf(int ret) { return ret < 0 ? -ret : (errno != 0 ? errno : EINVAL); }
-
-absl::Status BpfError(const std::string& what, int err, const std::string& detail = "") {
-  std::string message = absl::StrCat(what, ": errno ", err, ": ", std::strerror(err));
-  if (err == EPERM || err == EACCES) {
-    absl::StrAppend(&message, " (loading BPF needs CAP_BPF and CAP_NET_ADMIN, or root)");
-  }
-  if (!detail.empty()) absl::StrAppend(&message, "; ", detail);
-  return absl::Status(absl::ErrnoToStatusCode(err), message);
-}
-
-std::string LogTail(const std::vector<char>& log) {
-  std::string text(log.data(), strnlen(log.data(), log.size()));
-  constexpr size_t kKeep = 1500;
-  if (text.size() > kKeep) text = "..." + text.substr(text.size() - kKeep);
-  return text.empty() ? "" : absl::StrCat("verifier log: ", text);
-}
 
 }  // namespace
 
@@ -75,7 +58,7 @@ absl::StatusOr<std::unique_ptr<NdCheckProgram>> NdCheckProgram::Create() {
   p->object_ = bpf_object__open_mem(generated::kNdCheckBpfObject, generated::kNdCheckBpfObjectSize,
                                     &open_opts);
   if (p->object_ == nullptr) {
-    return BpfError("opening the embedded ND check BPF object", ErrnoOf(-errno));
+    return BpfError("opening the embedded ND check BPF object", BpfErrno(-errno));
   }
   bpf_program* prog = bpf_object__find_program_by_name(p->object_, kProgramName);
   if (prog == nullptr) {
@@ -87,7 +70,7 @@ absl::StatusOr<std::unique_ptr<NdCheckProgram>> NdCheckProgram::Create() {
   std::vector<char> log(256 * 1024, '\0');
   bpf_program__set_log_buf(prog, log.data(), log.size());
   if (int ret = bpf_object__load(p->object_); ret != 0) {
-    return BpfError("loading the ND check BPF program", ErrnoOf(ret), LogTail(log));
+    return BpfError("loading the ND check BPF program", BpfErrno(ret), VerifierLogTail(log));
   }
   bpf_program__set_log_buf(prog, nullptr, 0);
   p->prog_fd_ = bpf_program__fd(prog);
@@ -105,7 +88,7 @@ absl::Status NdCheckProgram::Sync(
     absl::StatusOr<std::vector<uint8_t>> value = EncodeNdEntry(allowed);
     if (!value.ok()) return value.status();
     if (int ret = bpf_map_update_elem(map_fd_, &ifindex, value->data(), BPF_ANY); ret != 0) {
-      return BpfError(absl::StrCat("writing the ND entry of ifindex ", ifindex), ErrnoOf(ret));
+      return BpfError(absl::StrCat("writing the ND entry of ifindex ", ifindex), BpfErrno(ret));
     }
     ++map_writes_;
     written_[ifindex] = allowed;
@@ -116,8 +99,8 @@ absl::Status NdCheckProgram::Sync(
       continue;
     }
     uint32_t ifindex = it->first;
-    if (int ret = bpf_map_delete_elem(map_fd_, &ifindex); ret != 0 && ErrnoOf(ret) != ENOENT) {
-      return BpfError(absl::StrCat("deleting the ND entry of ifindex ", ifindex), ErrnoOf(ret));
+    if (int ret = bpf_map_delete_elem(map_fd_, &ifindex); ret != 0 && BpfErrno(ret) != ENOENT) {
+      return BpfError(absl::StrCat("deleting the ND entry of ifindex ", ifindex), BpfErrno(ret));
     }
     ++map_writes_;
     it = written_.erase(it);

@@ -33,9 +33,9 @@ std::string Explain(const Snapshot& s, const Packet& p, const Verdict& expected,
                       "\n  ", absl::StrJoin(actual.trace, "\n  "), "\n");
 }
 
-RC_GTEST_PROP(PipelineProperty, CompiledPipelineAgreesWithEvaluator, (uint64_t seed)) {
-  testing::RandomPolicy gen(seed);
-  Snapshot s = gen.Snapshot();
+// Compiles `s` and runs the generator's frames through the evaluator and the
+// simulated pipeline; fails the property on the first disagreement.
+void CheckAgreement(const Snapshot& s, testing::RandomPolicy& gen, uint64_t seed) {
   absl::Status valid = Validate(s);
   RC_ASSERT(valid.ok());
   absl::StatusOr<SlotAssignment> slots = AssignSlots(s, {});
@@ -51,6 +51,12 @@ RC_GTEST_PROP(PipelineProperty, CompiledPipelineAgreesWithEvaluator, (uint64_t s
       RC_FAIL(absl::StrCat("seed ", seed, "\n", Explain(s, p, expected, actual)));
     }
   }
+}
+
+RC_GTEST_PROP(PipelineProperty, CompiledPipelineAgreesWithEvaluator, (uint64_t seed)) {
+  testing::RandomPolicy gen(seed);
+  Snapshot s = gen.Snapshot();
+  CheckAgreement(s, gen, seed);
 }
 
 // The generator must actually reach the interesting cases; otherwise the
@@ -100,21 +106,7 @@ RC_GTEST_PROP(PipelineProperty, RemoteMembersAndAddressGroupsAgreeWithEvaluator,
   testing::RandomPolicy gen(seed);
   Snapshot s = gen.Snapshot();
   EmphasizeRemotes(s, gen.rng());
-  absl::Status valid = Validate(s);
-  RC_ASSERT(valid.ok());
-  absl::StatusOr<SlotAssignment> slots = AssignSlots(s, {});
-  RC_ASSERT(slots.ok());
-  absl::StatusOr<Pipeline> pipeline = Compile(s, *slots);
-  if (!pipeline.ok()) RC_FAIL(absl::StrCat("compile failed: ", pipeline.status().ToString()));
-  ConntrackModel ct_eval;
-  ConntrackModel ct_sim;
-  for (const Packet& p : gen.Exchange(s)) {
-    Verdict expected = Evaluate(s, *slots, p, ct_eval);
-    Verdict actual = Simulate(*pipeline, p, ct_sim);
-    if (expected.deliveries != actual.deliveries) {
-      RC_FAIL(absl::StrCat("seed ", seed, "\n", Explain(s, p, expected, actual)));
-    }
-  }
+  CheckAgreement(s, gen, seed);
 }
 
 // An address of `p` (source or destination) that only a remote port has.
