@@ -179,8 +179,8 @@ void Reconciler::SyncNdCheck(ReconcileReport& report) {
   if (nd_ == nullptr) return;
   NdEntries entries;
   for (const policy::Filter& f : pipeline_.filters) {
-    if (f.nd_allowed.empty() || !f.match.indev) continue;
-    std::optional<offload::Netdev> dev = devices_(*f.match.indev);
+    if (f.nd_allowed.empty() || !f.match->indev) continue;
+    std::optional<offload::Netdev> dev = devices_(*f.match->indev);
     if (dev) entries[dev->ifindex] = f.nd_allowed;
   }
   const uint64_t before = nd_->map_writes();

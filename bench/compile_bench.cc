@@ -8,7 +8,12 @@
 // IncrementalCompiler as a fraction of a full compile (target for a one-port
 // change: < 1%; group changes recompile every member and are reported too).
 // Each size also gets one line "compile_bench: ports= filters=
-// bytes_per_filter=" for scripts. First, the remote-group case of issue 14
+// bytes_per_filter=" for scripts: the heap bytes the compiled Pipeline
+// holds (live bytes after Compile minus before; Compile's temporaries are
+// freed by then, so this is the filter vector plus everything its filters
+// own or share: interned matches, action lists, origin pieces, ND entries),
+// divided by the filter count. Bytes as requested from operator new; the
+// allocator's own headers and rounding are not included. First, the remote-group case of issue 14
 // (lines "remote_group: ..."; VFGUARD_BENCH_REMOTE_ONLY=1 stops after it).
 #include <atomic>
 #include <chrono>
@@ -124,6 +129,8 @@ Snapshot MakeSnapshot(int ports) {
 // The full compiles at each size (the table and the key=value lines);
 // returns the CPU seconds at 4,000 ports, or a negative value on failure.
 double FullCompiles() {
+  printf("sizeof(Filter) %zu bytes (the rest of a filter's bytes is on the heap)\n",
+         sizeof(Filter));
   printf("%-8s %10s %10s %12s %14s %12s %12s\n", "ports", "cpu_s", "wall_s", "filters", "ir_bytes",
          "bytes/port", "bytes/filter");
   double full_4k = 0;
@@ -146,8 +153,8 @@ double FullCompiles() {
     printf("%-8d %10.3f %10.3f %12zu %14lld %12lld %12lld\n", ports, secs, wall,
            pipe->filters.size(), static_cast<long long>(bytes),
            static_cast<long long>(bytes / ports), static_cast<long long>(bytes / filters));
-    // The greppable form of the same row (issue 4; target <= 200 at 4,000
-    // ports): live IR bytes, as counted above, per IR filter.
+    // The greppable form of the same row (issues 4 and 9; target <= 200 at
+    // 4,000 ports): live IR bytes, as counted above, per IR filter.
     printf("compile_bench: ports=%d filters=%lld bytes_per_filter=%lld\n", ports,
            static_cast<long long>(filters), static_cast<long long>(bytes / filters));
     if (ports == 4000) full_4k = secs;

@@ -41,7 +41,7 @@ bool IsForward(const Action& a) {
 }
 
 bool CtOn(const Filter& f, uint16_t bit) {
-  return f.match.ct_state && (f.match.ct_state->mask & bit) && (f.match.ct_state->value & bit);
+  return f.match->ct_state && (f.match->ct_state->mask & bit) && (f.match->ct_state->value & bit);
 }
 
 constexpr uint16_t kOffloadableCtBits = policy::kCtTracked | policy::kCtEstablished |
@@ -82,35 +82,35 @@ const std::vector<HwRule>& Rules() {
   static const std::vector<HwRule> kRules = {
       // --- match keys ---
       {[](const Filter& f, const HwCapabilities&) {
-         const auto& m = f.match;
+         const policy::FlowerMatch& m = f.match;
          return m.arp_op || m.arp_sip || m.arp_tip || m.arp_sha || m.arp_tha;
        },
        absl::StatusCode::kUnimplemented, "mlx5_core: Unsupported key"},
       {[](const Filter& f, const HwCapabilities& caps) {
-         return caps.skip_sw_indev_refused_by_peers && f.match.indev.has_value();
+         return caps.skip_sw_indev_refused_by_peers && f.match->indev.has_value();
        },
        absl::StatusCode::kUnimplemented, "mlx5_core: Can't match on the ingress filter port"},
       {[](const Filter& f, const HwCapabilities&) {
-         return (f.match.src_port || f.match.dst_port) &&
-                f.match.ip_proto.value_or(0) != policy::kProtoTcp &&
-                f.match.ip_proto.value_or(0) != policy::kProtoUdp;
+         return (f.match->src_port || f.match->dst_port) &&
+                f.match->ip_proto.value_or(0) != policy::kProtoTcp &&
+                f.match->ip_proto.value_or(0) != policy::kProtoUdp;
        },
        absl::StatusCode::kInvalidArgument,
        "mlx5_core: Only UDP and TCP transports are supported for L4 matching"},
       {[](const Filter& f, const HwCapabilities& caps) {
-         return (f.match.icmp_type || f.match.icmp_code) && !caps.icmp_flex_parser &&
-                f.match.ip_proto.value_or(0) == policy::kProtoIcmp;
+         return (f.match->icmp_type || f.match->icmp_code) && !caps.icmp_flex_parser &&
+                f.match->ip_proto.value_or(0) == policy::kProtoIcmp;
        },
        absl::StatusCode::kUnimplemented,
        "mlx5_core: Match on Flex protocols for ICMP is not supported"},
       {[](const Filter& f, const HwCapabilities& caps) {
-         return (f.match.icmp_type || f.match.icmp_code) && !caps.icmp_flex_parser &&
-                f.match.ip_proto.value_or(0) != policy::kProtoIcmp;
+         return (f.match->icmp_type || f.match->icmp_code) && !caps.icmp_flex_parser &&
+                f.match->ip_proto.value_or(0) != policy::kProtoIcmp;
        },
        absl::StatusCode::kUnimplemented,
        "mlx5_core: Match on Flex protocols for ICMPV6 is not supported"},
       {[](const Filter& f, const HwCapabilities&) {
-         return f.match.ct_state && (f.match.ct_state->mask & ~kOffloadableCtBits) != 0;
+         return f.match->ct_state && (f.match->ct_state->mask & ~kOffloadableCtBits) != 0;
        },
        absl::StatusCode::kUnimplemented,
        "mlx5_core: only ct_state trk, est, new and rpl are supported for offload"},
@@ -150,9 +150,10 @@ const std::vector<HwRule>& Rules() {
        absl::StatusCode::kUnimplemented,
        "mlx5_core: can't support more output ports, can't offload forwarding"},
       {[](const Filter& f, const HwCapabilities&) {
-         if (!f.match.indev || f.match.indev->kind != policy::DeviceRef::Kind::kPort) return false;
+         if (!f.match->indev || f.match->indev->kind != policy::DeviceRef::Kind::kPort)
+           return false;
          for (const Action& a : f.actions) {
-           if (IsMirred(a) && a.device == *f.match.indev) return true;
+           if (IsMirred(a) && a.device == *f.match->indev) return true;
          }
          return false;
        },

@@ -21,9 +21,9 @@ using Kind = policy::Action::Kind;
 template <typename T>
 void KeepIfShared(std::optional<T> FlowerMatch::*f, const std::vector<const Filter*>& group,
                   FlowerMatch& into) {
-  const std::optional<T>& first = group.front()->match.*f;
+  const std::optional<T>& first = group.front()->match.get().*f;
   for (const Filter* g : group) {
-    if (!(g->match.*f == first)) {
+    if (!(g->match.get().*f == first)) {
       into.*f = std::nullopt;
       return;
     }
@@ -284,7 +284,7 @@ class Planner {
         const Filter& member = pipeline_.filters[i];
         if (member.protocol == trap.protocol && member.match == trap.match) {
           return absl::AlreadyExistsError(
-              absl::StrCat("the trap would have the key of \"", member.origin, "\""));
+              absl::StrCat("the trap would have the key of \"", member.origin.str(), "\""));
         }
       }
     }
@@ -326,7 +326,7 @@ std::optional<Filter> TrapForGroup(const std::vector<const Filter*>& group, cons
   Filter trap = TrapAt(group.front()->chain, group.front()->prio, protocol,
                        absl::StrCat("hardware trap for chain ", group.front()->chain, " prio ",
                                     group.front()->prio, " (", group.size(), " filter(s))"));
-  FlowerMatch& m = trap.match;
+  FlowerMatch m;
   // Keys the mlx5 model always takes; everything else is left to the slow path.
   KeepIfShared(&FlowerMatch::indev, group, m);
   KeepIfShared(&FlowerMatch::src_mac, group, m);
@@ -336,6 +336,7 @@ std::optional<Filter> TrapForGroup(const std::vector<const Filter*>& group, cons
   KeepIfShared(&FlowerMatch::eth_type, group, m);
   KeepIfShared(&FlowerMatch::ip_proto, group, m);
   KeepIfShared(&FlowerMatch::ct_zone, group, m);
+  trap.match = m;
   if (offer(trap).ok()) return trap;
   FlowerMatch coarse;
   coarse.indev = m.indev;

@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 
 namespace vfguard::policy {
 
@@ -26,6 +27,10 @@ struct MacAddr {
   bool IsZero() const { return bytes == std::array<uint8_t, 6>{}; }
   std::string ToString() const;
   auto operator<=>(const MacAddr&) const = default;
+  template <typename H>
+  friend H AbslHashValue(H h, const MacAddr& m) {
+    return H::combine(std::move(h), m.bytes);
+  }
 };
 
 enum class IpFamily : uint8_t { kV4 = 4, kV6 = 6 };
@@ -49,6 +54,10 @@ struct IpAddr {
   uint32_t V4HostOrder() const;
   std::string ToString() const;
   auto operator<=>(const IpAddr&) const = default;
+  template <typename H>
+  friend H AbslHashValue(H h, const IpAddr& a) {
+    return H::combine(std::move(h), a.family, a.bytes);
+  }
 };
 
 // An address with a prefix length: "10.0.0.0/24", "fd00::/64"; a bare address
@@ -64,6 +73,10 @@ struct IpPrefix {
   IpAddr Mask() const;  // netmask as an address of the same family
   std::string ToString() const;
   auto operator<=>(const IpPrefix&) const = default;
+  template <typename H>
+  friend H AbslHashValue(H h, const IpPrefix& p) {
+    return H::combine(std::move(h), p.addr, p.length);
+  }
 };
 
 }  // namespace vfguard::policy

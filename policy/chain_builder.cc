@@ -113,7 +113,7 @@ absl::Status ChainBuilder::Finish(std::vector<Filter>& out) {
         f.handle = explicit_handles ? entries_[k].handle : ++next;
         if ((entries_[k].handle != 0) != explicit_handles || !used.insert(f.handle).second) {
           return absl::InternalError(absl::StrCat("chain ", chain_, " prio ", prio, ": handle ",
-                                                  f.handle, " of \"", f.origin,
+                                                  f.handle, " of \"", f.origin.str(),
                                                   "\" is not a distinct explicit handle"));
         }
         out.push_back(std::move(f));

@@ -110,7 +110,7 @@ absl::Status CompileNetworkFlood(const CompileContext& ctx, const Network& net,
   }
   Filter from_uplink =
       ListFilter(chain, Chains::kFloodFromUplinkPrio, {Drop()}, who + "from the uplink: done");
-  from_uplink.match.indev = DeviceRef::Uplink();
+  from_uplink.match.Mutable().indev = DeviceRef::Uplink();
   out.push_back(std::move(from_uplink));
   std::vector<Action> to_uplink;
   if (net.segmentation == Segmentation::kVlan) to_uplink.push_back(VlanPush(net.vlan_id));

@@ -124,7 +124,7 @@ absl::Status CompileDispatch(const CompileContext& ctx, std::vector<Filter>& out
   nd.prio = Chains::kNdCheckPrio;
   nd.handle = 1;
   nd.protocol = kEthIPv6;
-  nd.match.ip_proto = kProtoIcmpv6;
+  nd.match.Mutable().ip_proto = kProtoIcmpv6;
   nd.actions = {Continue()};
   nd.classifier = Classifier::kNdCheck;
   nd.origin = "nd-check: NS/NA payload against the input port's ND map (cls_bpf)";

@@ -173,7 +173,7 @@ class PortCompiler {
     f.prio = Chains::kNdPortPrio;
     f.handle = slot_;
     f.protocol = kEthIPv6;
-    f.match.indev = self_;
+    f.match.Mutable().indev = self_;
     f.actions = {GotoChain(Chains::Post(slot_))};
     f.nd_allowed = NdAllowedOf(p_.mac, p_.fixed_ips, p_.vips, pairs);
     if (f.nd_allowed.size() > kNdMaxAllowed) {

@@ -207,12 +207,16 @@ absl::StatusOr<Pipeline> Compile(const Snapshot& snapshot, const SlotAssignment&
   absl::Status st = CheckSlots(snapshot, slots);
   if (!st.ok()) return st;
   CompileContext ctx(snapshot, slots);
+  Interner interner;
   Pipeline p;
   for (const std::string& key : AllPartKeys(snapshot)) {
+    const size_t first = p.filters.size();
     st = CompilePart(ctx, key, p.filters);
     if (!st.ok()) return st;
+    for (size_t i = first; i < p.filters.size(); ++i) interner.Intern(p.filters[i]);
   }
   SortFilters(p.filters);
+  p.filters.shrink_to_fit();  // the pipeline is kept; growth slack is not
   return p;
 }
 
@@ -235,6 +239,8 @@ absl::StatusOr<std::set<std::string>> IncrementalCompiler::Update(
     PipelinePart part{key, {}};
     st = CompilePart(ctx, key, part.filters);
     if (!st.ok()) return st;
+    interner_.Intern(part.filters);
+    part.filters.shrink_to_fit();
     fresh.emplace(key, std::move(part));
   }
   std::set<std::string> changed;
@@ -259,11 +265,20 @@ absl::StatusOr<std::set<std::string>> IncrementalCompiler::Update(
   }
   previous_ = std::move(snapshot);
   previous_slots_ = std::move(slots);
+  // Replaced parts leave values only the interner holds; drop them once
+  // they could be as many as the live ones (amortized O(1) per value).
+  if (interner_.size() > 2 * interned_after_prune_ + 1024) {
+    interner_.Prune();
+    interned_after_prune_ = interner_.size();
+  }
   return changed;
 }
 
 Pipeline IncrementalCompiler::Assemble() const {
   Pipeline p;
+  size_t total = 0;
+  for (const auto& [key, part] : parts_) total += part.filters.size();
+  p.filters.reserve(total);
   for (const auto& [key, part] : parts_) {
     p.filters.insert(p.filters.end(), part.filters.begin(), part.filters.end());
   }

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "policy/interner.h"
 #include "policy/ir.h"
 #include "policy/model.h"
 #include "policy/slots.h"
@@ -55,6 +56,9 @@ class IncrementalCompiler {
   std::shared_ptr<const Snapshot> previous_;
   SlotAssignment previous_slots_;
   std::map<std::string, PipelinePart> parts_;
+  // Shares equal matches, actions and origin pieces across parts.
+  Interner interner_;
+  size_t interned_after_prune_ = 0;
 };
 
 }  // namespace vfguard::policy

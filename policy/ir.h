@@ -20,9 +20,12 @@
 #include <optional>
 #include <string>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 #include "policy/addr.h"
+#include "policy/origin.h"
+#include "policy/shared.h"
 
 namespace vfguard::policy {
 
@@ -54,13 +57,36 @@ struct DeviceRef {
   static DeviceRef OfPort(std::string id) { return DeviceRef{Kind::kPort, std::move(id)}; }
   std::string ToString() const;  // "uplink" or "port:<id>"
   auto operator<=>(const DeviceRef&) const = default;
+  template <typename H>
+  friend H AbslHashValue(H h, const DeviceRef& d) {
+    return H::combine(std::move(h), d.kind, d.port_id);
+  }
 };
+
+// absl::Hash of a std::optional (absl hashes only its own optional here).
+template <typename T>
+struct HashedOptional {
+  const std::optional<T>& v;
+  template <typename H>
+  friend H AbslHashValue(H h, const HashedOptional& o) {
+    if (!o.v) return H::combine(std::move(h), false);
+    return H::combine(std::move(h), true, *o.v);
+  }
+};
+template <typename T>
+HashedOptional<T> HashOf(const std::optional<T>& v) {
+  return HashedOptional<T>{v};
+}
 
 template <typename T>
 struct Masked {
   T value{};
   T mask{};
   auto operator<=>(const Masked&) const = default;
+  template <typename H>
+  friend H AbslHashValue(H h, const Masked& m) {
+    return H::combine(std::move(h), m.value, m.mask);
+  }
 };
 
 // A flower match. Unset fields are wildcards. IP prefixes carry their mask as
@@ -88,6 +114,15 @@ struct FlowerMatch {
   std::optional<uint16_t> ct_zone;
   std::optional<Masked<uint32_t>> ct_mark;
   auto operator<=>(const FlowerMatch&) const = default;
+  template <typename H>
+  friend H AbslHashValue(H h, const FlowerMatch& m) {
+    return H::combine(std::move(h), HashOf(m.indev), HashOf(m.src_mac), HashOf(m.dst_mac),
+                      HashOf(m.vlan_id), HashOf(m.vlan_eth_type), HashOf(m.eth_type),
+                      HashOf(m.src_ip), HashOf(m.dst_ip), HashOf(m.ip_proto), HashOf(m.src_port),
+                      HashOf(m.dst_port), HashOf(m.icmp_type), HashOf(m.icmp_code),
+                      HashOf(m.arp_op), HashOf(m.arp_sip), HashOf(m.arp_tip), HashOf(m.arp_sha),
+                      HashOf(m.arp_tha), HashOf(m.ct_state), HashOf(m.ct_zone), HashOf(m.ct_mark));
+  }
 };
 
 struct Action {
@@ -114,6 +149,11 @@ struct Action {
 
   std::string ToString() const;
   auto operator<=>(const Action&) const = default;
+  template <typename H>
+  friend H AbslHashValue(H h, const Action& a) {
+    return H::combine(std::move(h), a.kind, a.chain, a.zone, a.commit, a.clear, a.device,
+                      a.vlan_id);
+  }
 };
 
 // One (MAC, IPv6 prefix) pair of allowed(P, M): an element of the ND check's
@@ -149,11 +189,16 @@ struct Filter {
   uint16_t prio = 0;            // 1..65535, smaller first
   uint32_t handle = 0;          // 1.., unique within (chain, prio)
   uint16_t protocol = kEthAll;  // filter protocol (tcm_info)
-  FlowerMatch match;
-  std::vector<Action> actions;  // 1..kMaxActionsPerFilter
+  // The match and actions are shared, immutable values (policy/shared.h):
+  // read them as `f.match->src_ip`, `for (const Action& a : f.actions)`;
+  // change them with `f.match.Mutable()` or by assigning a new value. The
+  // compiler interns them (policy/interner.h), so the filters of a group's
+  // rule on every port hold one copy.
+  Shared<FlowerMatch> match;
+  Shared<std::vector<Action>> actions;  // 1..kMaxActionsPerFilter
   // Why this filter exists, e.g. "port p1: egress sg web rule 3 (allow tcp 80)".
   // Shown by trace and rules listings; not sent to the kernel.
-  std::string origin;
+  Origin origin;
   Classifier classifier = Classifier::kFlower;
   // Only on the ND chain's per-port filters (`indev` = the port): the port's
   // entry in the ND check's map, allowed(P, M) for IPv6 with every MAC M.

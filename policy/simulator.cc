@@ -127,7 +127,7 @@ std::map<DeviceRef, std::vector<const Filter*>> IndexEgressHooks(const Pipeline&
 std::map<DeviceRef, const std::vector<NdAllowed>*> IndexNdMap(const Pipeline& pipeline) {
   std::map<DeviceRef, const std::vector<NdAllowed>*> entries;
   for (const Filter& f : pipeline.filters) {
-    if (!f.nd_allowed.empty() && f.match.indev) entries[*f.match.indev] = &f.nd_allowed;
+    if (!f.nd_allowed.empty() && f.match->indev) entries[*f.match->indev] = &f.nd_allowed;
   }
   return entries;
 }
@@ -187,7 +187,7 @@ class Run {
       std::vector<std::string> actions;
       for (const Action& a : hit->actions) actions.push_back(a.ToString());
       Note(absl::StrCat("chain ", hit->chain, " prio ", hit->prio, " handle ", hit->handle, " [",
-                        hit->origin, "]: ", absl::StrJoin(actions, ", ")));
+                        hit->origin.str(), "]: ", absl::StrJoin(actions, ", ")));
       switch (RunActions(*hit)) {
         case Next::kStop:
           return Done();
@@ -209,7 +209,8 @@ class Run {
   // The ND check program (cls_bpf, direct action): drops a bad NS/NA,
   // continues with anything else; a port without a map entry is dropped.
   bool NdCheckPasses(const Filter& f) {
-    std::string where = absl::StrCat("chain ", f.chain, " prio ", f.prio, " [", f.origin, "]: ");
+    std::string where =
+        absl::StrCat("chain ", f.chain, " prio ", f.prio, " [", f.origin.str(), "]: ");
     if (!s_.packet.IsNd() || !s_.tags.empty()) {
       Note(where + "not an untagged NS/NA, continue");
       return true;
@@ -235,8 +236,8 @@ class Run {
     for (const Filter* f : it->second) {
       if (!Matches(*f, s_)) continue;
       r_.filters_run.push_back(f->Key());
-      Note(absl::StrCat("  egress hook of ", out.ToString(), " prio ", f->prio, " [", f->origin,
-                        "]"));
+      Note(absl::StrCat("  egress hook of ", out.ToString(), " prio ", f->prio, " [",
+                        f->origin.str(), "]"));
       for (const Action& a : f->actions) {
         switch (a.kind) {
           case Action::Kind::kPipe:

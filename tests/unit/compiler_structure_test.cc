@@ -96,7 +96,7 @@ void CheckPipeline(const Snapshot& s, const SlotAssignment& slots, const Pipelin
   std::map<std::tuple<uint32_t, uint16_t, uint16_t>, std::set<FlowerMatch>> keys;
   for (const Filter& f : p.filters) {
     std::string where = absl::StrCat(label, ": chain ", f.chain, " prio ", f.prio, " handle ",
-                                     f.handle, " \"", f.origin, "\"");
+                                     f.handle, " \"", f.origin.str(), "\"");
     EXPECT_FALSE(f.origin.empty()) << where;
     auto& in_prio = keys[std::make_tuple(f.chain, f.prio, f.protocol)];
     EXPECT_TRUE(in_prio.insert(MaskedKey(f.match)).second)
@@ -127,7 +127,7 @@ void CheckPipeline(const Snapshot& s, const SlotAssignment& slots, const Pipelin
       } else {
         auto it = ports.find(f.handle);
         ASSERT_NE(it, ports.end()) << "ND entry of no port: " << where;
-        EXPECT_EQ(f.match.indev, DeviceRef::OfPort(it->second->id)) << where;
+        EXPECT_EQ(f.match->indev, DeviceRef::OfPort(it->second->id)) << where;
         EXPECT_FALSE(f.nd_allowed.empty()) << where;
         owner = it->second;
       }
@@ -246,7 +246,7 @@ TEST(CompilerStructure, ChecksCatchBrokenPipelines) {
   dup.filters.back().handle += 1000;
   EXPECT_TRUE(fails(dup)) << "duplicate key";
   Pipeline unreachable = good;
-  unreachable.filters.front().actions.push_back(Action{Kind::kDrop});
+  unreachable.filters.front().actions.Mutable().push_back(Action{Kind::kDrop});
   EXPECT_TRUE(fails(unreachable)) << "action after a terminal one";
   Pipeline commit_last = good;
   Action commit{Kind::kCt};

@@ -67,12 +67,12 @@ void ExpectAccepted(const Filter& f, HwCapabilities caps = {}) {
 
 TEST(HardwareModel, AcceptsPlainL2L3L4WithIndevAndRedirect) {
   Filter f = Base();
-  f.match.indev = DeviceRef::OfPort("a");
-  f.match.src_mac = policy::Masked<policy::MacAddr>{};
-  f.match.ip_proto = policy::kProtoTcp;
-  f.match.dst_port = policy::Masked<uint16_t>{0x50, 0xfff0};  // partial masks are fine
-  f.match.src_ip = policy::IpPrefix::Parse("10.0.0.0/24");
-  f.match.ct_zone = 3;
+  f.match.Mutable().indev = DeviceRef::OfPort("a");
+  f.match.Mutable().src_mac = policy::Masked<policy::MacAddr>{};
+  f.match.Mutable().ip_proto = policy::kProtoTcp;
+  f.match.Mutable().dst_port = policy::Masked<uint16_t>{0x50, 0xfff0};  // partial masks are fine
+  f.match.Mutable().src_ip = policy::IpPrefix::Parse("10.0.0.0/24");
+  f.match.Mutable().ct_zone = 3;
   f.actions = {Mirred(Kind::kMirredRedirect, DeviceRef::OfPort("b"))};
   ExpectAccepted(f);
 }
@@ -80,73 +80,74 @@ TEST(HardwareModel, AcceptsPlainL2L3L4WithIndevAndRedirect) {
 TEST(HardwareModel, RejectsArpKeysButNotProtocolArp) {
   Filter f = Base();
   f.protocol = policy::kEthArp;
-  f.match.arp_sip = policy::IpPrefix::Parse("10.0.0.1");
+  f.match.Mutable().arp_sip = policy::IpPrefix::Parse("10.0.0.1");
   ExpectRejected(f, {}, EOPNOTSUPP, "mlx5_core: Unsupported key");
-  f.match.arp_sip.reset();
-  f.match.arp_op = 1;
+  f.match.Mutable().arp_sip.reset();
+  f.match.Mutable().arp_op = 1;
   ExpectRejected(f, {}, EOPNOTSUPP, "mlx5_core: Unsupported key");
-  f.match.arp_op.reset();
+  f.match.Mutable().arp_op.reset();
   ExpectAccepted(f);
 }
 
 TEST(HardwareModel, IndevRefusedByBlockPeersOnlyWhenConfigured) {
   Filter f = Base();
-  f.match.indev = DeviceRef::OfPort("a");
+  f.match.Mutable().indev = DeviceRef::OfPort("a");
   HwCapabilities caps;
   caps.skip_sw_indev_refused_by_peers = true;
   ExpectRejected(f, caps, EOPNOTSUPP, "mlx5_core: Can't match on the ingress filter port");
   ExpectAccepted(f);
-  f.match.indev.reset();
+  f.match.Mutable().indev.reset();
   ExpectAccepted(f, caps);
 }
 
 TEST(HardwareModel, L4PortsOnlyWithTcpOrUdp) {
   Filter f = Base();
-  f.match.ip_proto = policy::kProtoSctp;
-  f.match.dst_port = policy::Masked<uint16_t>{80, 0xffff};
+  f.match.Mutable().ip_proto = policy::kProtoSctp;
+  f.match.Mutable().dst_port = policy::Masked<uint16_t>{80, 0xffff};
   ExpectRejected(f, {}, EINVAL,
                  "mlx5_core: Only UDP and TCP transports are supported for L4 matching");
-  f.match.ip_proto = policy::kProtoUdp;
+  f.match.Mutable().ip_proto = policy::kProtoUdp;
   ExpectAccepted(f);
-  f.match.ip_proto = policy::kProtoSctp;
-  f.match.dst_port.reset();
+  f.match.Mutable().ip_proto = policy::kProtoSctp;
+  f.match.Mutable().dst_port.reset();
   ExpectAccepted(f);  // SCTP without ports is fine
 }
 
 TEST(HardwareModel, IcmpNeedsFlexParser) {
   Filter f = Base();
-  f.match.ip_proto = policy::kProtoIcmp;
-  f.match.icmp_type = 8;
+  f.match.Mutable().ip_proto = policy::kProtoIcmp;
+  f.match.Mutable().icmp_type = 8;
   ExpectRejected(f, {}, EOPNOTSUPP, "mlx5_core: Match on Flex protocols for ICMP is not supported");
   f.protocol = policy::kEthIPv6;
-  f.match.ip_proto = policy::kProtoIcmpv6;
-  f.match.icmp_type = 135;
+  f.match.Mutable().ip_proto = policy::kProtoIcmpv6;
+  f.match.Mutable().icmp_type = 135;
   ExpectRejected(f, {}, EOPNOTSUPP,
                  "mlx5_core: Match on Flex protocols for ICMPV6 is not supported");
   HwCapabilities caps;
   caps.icmp_flex_parser = true;
   ExpectAccepted(f, caps);
-  f.match.icmp_type.reset();
+  f.match.Mutable().icmp_type.reset();
   ExpectAccepted(f);  // ip_proto icmpv6 alone needs no flex parser
 }
 
 TEST(HardwareModel, CtStateRelInvNewRejectedOnlyWhenSet) {
   Filter f = Base();
-  f.match.ct_state =
+  f.match.Mutable().ct_state =
       CtState(policy::kCtTracked | policy::kCtRelated, policy::kCtTracked | policy::kCtRelated);
   ExpectRejected(f, {}, EOPNOTSUPP, "mlx5_core: matching on ct_state +rel isn't supported");
-  f.match.ct_state =
+  f.match.Mutable().ct_state =
       CtState(policy::kCtTracked | policy::kCtInvalid, policy::kCtTracked | policy::kCtInvalid);
   ExpectRejected(f, {}, EOPNOTSUPP, "mlx5_core: matching on ct_state +inv isn't supported");
-  f.match.ct_state =
+  f.match.Mutable().ct_state =
       CtState(policy::kCtTracked | policy::kCtNew, policy::kCtTracked | policy::kCtNew);
   ExpectRejected(f, {}, EOPNOTSUPP, "mlx5_core: matching on ct_state +new isn't supported");
   // -rel, -inv, -new and +trk+est+rpl are offloadable.
   uint16_t all = policy::kCtTracked | policy::kCtEstablished | policy::kCtReply |
                  policy::kCtRelated | policy::kCtInvalid | policy::kCtNew;
-  f.match.ct_state = CtState(policy::kCtTracked | policy::kCtEstablished | policy::kCtReply, all);
+  f.match.Mutable().ct_state =
+      CtState(policy::kCtTracked | policy::kCtEstablished | policy::kCtReply, all);
   ExpectAccepted(f);
-  f.match.ct_state = CtState(0, 1 << 6);  // a flag outside the six (e.g. dnat)
+  f.match.Mutable().ct_state = CtState(0, 1 << 6);  // a flag outside the six (e.g. dnat)
   ExpectRejected(f, {}, EOPNOTSUPP,
                  "mlx5_core: only ct_state trk, est, new and rpl are supported for offload");
 }
@@ -210,13 +211,14 @@ TEST(HardwareModel, AtMostTwoVlanActionsAndPopPushIsARewrite) {
 
 TEST(HardwareModel, OutputsDistinctAndAtMost32) {
   Filter f = Base();
-  f.actions.clear();
+  f.actions.Mutable().clear();
   for (int i = 0; i < kMaxForwardDestinations + 1; ++i) {
-    f.actions.push_back(Mirred(Kind::kMirredMirror, DeviceRef::OfPort(std::to_string(i))));
+    f.actions.Mutable().push_back(
+        Mirred(Kind::kMirredMirror, DeviceRef::OfPort(std::to_string(i))));
   }
   ExpectRejected(f, {}, EOPNOTSUPP,
                  "mlx5_core: can't support more output ports, can't offload forwarding");
-  f.actions.pop_back();
+  f.actions.Mutable().pop_back();
   ExpectAccepted(f);
   f.actions = {Mirred(Kind::kMirredMirror, DeviceRef::OfPort("b")),
                Mirred(Kind::kMirredRedirect, DeviceRef::OfPort("b"))};
@@ -225,7 +227,7 @@ TEST(HardwareModel, OutputsDistinctAndAtMost32) {
 
 TEST(HardwareModel, NoForwardingFromAVfToItself) {
   Filter f = Base();
-  f.match.indev = DeviceRef::OfPort("a");
+  f.match.Mutable().indev = DeviceRef::OfPort("a");
   f.actions = {Mirred(Kind::kMirredRedirect, DeviceRef::OfPort("a"))};
   ExpectRejected(f, {}, EOPNOTSUPP, "mlx5_core: can't forward from a VF to itself");
   f.actions = {Mirred(Kind::kMirredRedirect, DeviceRef::Uplink())};

@@ -57,8 +57,8 @@ struct RandomOffer {
   absl::Status operator()(const Filter& f) const {
     absl::Status st = model.Accepts(f);
     if (!st.ok()) return st;
-    std::string indev = f.match.indev ? f.match.indev->ToString() : "";
-    uint64_t h = absl::HashOf(seed, f.chain, f.prio, f.handle, f.protocol, indev, f.match.ip_proto,
+    std::string indev = f.match->indev ? f.match->indev->ToString() : "";
+    uint64_t h = absl::HashOf(seed, f.chain, f.prio, f.handle, f.protocol, indev, f.match->ip_proto,
                               f.match == policy::FlowerMatch{});
     uint64_t limit = IsTrap(f) ? trap_reject_per_mille : reject_per_mille;
     if (h % 1000 < limit) return absl::ResourceExhaustedError("random refusal");
@@ -170,7 +170,7 @@ void CheckFrames(const PlacementResult& placed, const std::vector<Packet>& frame
         }
         for (const Filter* f : FiltersRun(hw, first.verdict)) {
           if (HasEffect(*f)) {
-            RC_FAIL(absl::StrCat("effect before a trap in hardware: ", f->origin, "\n",
+            RC_FAIL(absl::StrCat("effect before a trap in hardware: ", f->origin.str(), "\n",
                                  absl::StrJoin(first.verdict.trace, "\n")));
           }
         }
@@ -401,7 +401,7 @@ class RandomIr {
       f.prio = prio;
       f.handle = h;
       f.protocol = s.protocol;
-      policy::FlowerMatch& m = f.match;
+      policy::FlowerMatch& m = f.match.Mutable();
       bool v6 = s.protocol == policy::kEthIPv6;
       if (s.indev) m.indev = Dev();
       if (s.src_mac)

@@ -22,7 +22,7 @@ Filter Make(uint32_t chain, uint16_t prio, uint32_t handle, std::vector<Action> 
   f.prio = prio;
   f.handle = handle;
   f.protocol = policy::kEthArp;
-  f.match.indev = DeviceRef::OfPort("a");
+  f.match.Mutable().indev = DeviceRef::OfPort("a");
   f.actions = std::move(actions);
   return f;
 }
@@ -53,7 +53,7 @@ Action Ok() { return Action{Kind::kOk}; }
 // A filter the mlx5 model refuses (ARP key).
 Filter Refused(uint32_t chain, uint16_t prio, uint32_t handle, std::vector<Action> actions) {
   Filter f = Make(chain, prio, handle, std::move(actions));
-  f.match.arp_sip = policy::IpPrefix::Parse("10.0.0." + std::to_string(handle));
+  f.match.Mutable().arp_sip = policy::IpPrefix::Parse("10.0.0." + std::to_string(handle));
   return f;
 }
 
@@ -91,8 +91,8 @@ TEST(Placement, RefusedFilterTrapsItsWholePrioGroupWithOneSharedTrap) {
   const Filter& trap = hw.filters[0];
   EXPECT_EQ(trap.Key(), std::make_tuple(5u, uint16_t{2}, 1u));
   EXPECT_EQ(trap.protocol, policy::kEthArp);
-  EXPECT_EQ(trap.match.indev, DeviceRef::OfPort("a"));  // shared key kept
-  EXPECT_FALSE(trap.match.arp_sip);                     // refused key dropped
+  EXPECT_EQ(trap.match->indev, DeviceRef::OfPort("a"));  // shared key kept
+  EXPECT_FALSE(trap.match->arp_sip);                     // refused key dropped
   EXPECT_TRUE(IsTrap(trap));
   EXPECT_EQ(hw.filters[1], c);
 }
@@ -114,25 +114,25 @@ TEST(Placement, AcceptedFilterSharingAPrioWithARefusedOneStaysInSlowPath) {
 TEST(Placement, TrapKeepsOnlyKeysEveryMemberShares) {
   Filter a = Refused(5, 2, 1, {Ok()});
   Filter b = Refused(5, 2, 2, {Ok()});
-  b.match.indev = DeviceRef::OfPort("b");
+  b.match.Mutable().indev = DeviceRef::OfPort("b");
   std::optional<Filter> trap = TrapForGroup({&a, &b}, ModelOffer());
   ASSERT_TRUE(trap);
-  EXPECT_FALSE(trap->match.indev);
+  EXPECT_FALSE(trap->match->indev);
   EXPECT_EQ(trap->match, policy::FlowerMatch{});
 }
 
 TEST(Placement, TrapFallsBackToIndevThenProtocol) {
   Filter a = Make(5, 2, 1, {Ok()});
   a.protocol = policy::kEthIPv4;
-  a.match.ip_proto = 6;
+  a.match.Mutable().ip_proto = 6;
   OfferFn no_ip_proto = [](const Filter& f) -> absl::Status {
-    if (f.match.ip_proto) return absl::UnimplementedError("no ip_proto");
+    if (f.match->ip_proto) return absl::UnimplementedError("no ip_proto");
     return absl::OkStatus();
   };
   std::optional<Filter> trap = TrapForGroup({&a}, no_ip_proto);
   ASSERT_TRUE(trap);
-  EXPECT_FALSE(trap->match.ip_proto);
-  EXPECT_EQ(trap->match.indev, DeviceRef::OfPort("a"));
+  EXPECT_FALSE(trap->match->ip_proto);
+  EXPECT_EQ(trap->match->indev, DeviceRef::OfPort("a"));
   OfferFn no_keys = [](const Filter& f) -> absl::Status {
     if (!(f.match == policy::FlowerMatch{})) return absl::UnimplementedError("no keys");
     return absl::OkStatus();
@@ -316,14 +316,14 @@ TEST(Placement, NdCheckChainStaysInTheSlowPathAndItsEntryIsTrapped) {
   entry.protocol = policy::kEthAll;
   Filter ns = Make(16, 1, 1, {Goto(kNd)});
   ns.protocol = policy::kEthIPv6;
-  ns.match.ip_proto = policy::kProtoIcmpv6;
-  ns.match.icmp_type = 135;
+  ns.match.Mutable().ip_proto = policy::kProtoIcmpv6;
+  ns.match.Mutable().icmp_type = 135;
   Filter other = Make(16, 2, 1, {Drop()});
   other.protocol = policy::kEthAll;
   Filter check = Make(kNd, 1, 1, {Action{Kind::kContinue}});
   check.protocol = policy::kEthIPv6;
   check.match = {};
-  check.match.ip_proto = policy::kProtoIcmpv6;
+  check.match.Mutable().ip_proto = policy::kProtoIcmpv6;
   check.classifier = policy::Classifier::kNdCheck;
   Filter pass = Make(kNd, 2, 1, {Ok()});
   pass.protocol = policy::kEthIPv6;
@@ -343,7 +343,7 @@ TEST(Placement, NdCheckChainStaysInTheSlowPathAndItsEntryIsTrapped) {
   ASSERT_EQ(r.traps.size(), 1u);
   EXPECT_EQ(r.traps[0].chain, 16u);
   EXPECT_EQ(r.traps[0].prio, 1);
-  EXPECT_EQ(r.traps[0].match.ip_proto, policy::kProtoIcmpv6) << "only ICMPv6 goes to software";
+  EXPECT_EQ(r.traps[0].match->ip_proto, policy::kProtoIcmpv6) << "only ICMPv6 goes to software";
   for (const Filter& f : r.HardwarePipeline().filters) EXPECT_NE(f.chain, kNd);
   EXPECT_FALSE(NeverInHardware(check) == std::nullopt);
 }

@@ -78,20 +78,20 @@ FlowerFilter Translate(const policy::Filter& f, Copy copy = Copy::kSlowPath) {
 
 TEST(TcTranslate, Ipv4TcpKeysAndMacMasks) {
   policy::Filter f = Base(policy::kEthIPv4);
-  f.match.indev = DeviceRef::OfPort("a");
-  f.match.src_mac =
+  f.match.Mutable().indev = DeviceRef::OfPort("a");
+  f.match.Mutable().src_mac =
       policy::Masked<policy::MacAddr>{Mac("02:00:00:00:00:0a"), Mac("ff:ff:ff:ff:ff:ff")};
-  f.match.dst_mac =
+  f.match.Mutable().dst_mac =
       policy::Masked<policy::MacAddr>{Mac("01:00:00:00:00:00"), Mac("01:00:00:00:00:00")};
-  f.match.src_ip = Prefix("10.0.0.0/24");
-  f.match.dst_ip = Prefix("192.168.1.7/32");
-  f.match.ip_proto = policy::kProtoTcp;
-  f.match.src_port = policy::Masked<uint16_t>{1024, 0xfc00};
-  f.match.dst_port = policy::Masked<uint16_t>{80, 0xffff};
-  f.match.ct_state = policy::Masked<uint16_t>{policy::kCtTracked | policy::kCtNew,
-                                              policy::kCtTracked | policy::kCtNew};
-  f.match.ct_zone = 9;
-  f.match.ct_mark = policy::Masked<uint32_t>{0x10, 0xf0};
+  f.match.Mutable().src_ip = Prefix("10.0.0.0/24");
+  f.match.Mutable().dst_ip = Prefix("192.168.1.7/32");
+  f.match.Mutable().ip_proto = policy::kProtoTcp;
+  f.match.Mutable().src_port = policy::Masked<uint16_t>{1024, 0xfc00};
+  f.match.Mutable().dst_port = policy::Masked<uint16_t>{80, 0xffff};
+  f.match.Mutable().ct_state = policy::Masked<uint16_t>{policy::kCtTracked | policy::kCtNew,
+                                                        policy::kCtTracked | policy::kCtNew};
+  f.match.Mutable().ct_zone = 9;
+  f.match.Mutable().ct_mark = policy::Masked<uint32_t>{0x10, 0xf0};
 
   FlowerFilter want = Expected(policy::kEthIPv4);
   want.keys.indev = "rep_a";
@@ -112,9 +112,9 @@ TEST(TcTranslate, Ipv4TcpKeysAndMacMasks) {
 TEST(TcTranslate, PortsFollowIpProto) {
   for (auto [proto, name] : {std::pair{policy::kProtoUdp, "udp"}, {policy::kProtoSctp, "sctp"}}) {
     policy::Filter f = Base(policy::kEthIPv6);
-    f.match.ip_proto = proto;
-    f.match.src_port = policy::Masked<uint16_t>{546, 0xffff};
-    f.match.dst_port = policy::Masked<uint16_t>{547, 0xffff};
+    f.match.Mutable().ip_proto = proto;
+    f.match.Mutable().src_port = policy::Masked<uint16_t>{546, 0xffff};
+    f.match.Mutable().dst_port = policy::Masked<uint16_t>{547, 0xffff};
     FlowerFilter want = Expected(policy::kEthIPv6);
     want.keys.eth_type = 0x86dd;
     want.keys.ip_proto = proto;
@@ -128,8 +128,8 @@ TEST(TcTranslate, PortsFollowIpProto) {
     EXPECT_EQ(Translate(f), want) << name;
   }
   policy::Filter bad = Base(policy::kEthIPv4);
-  bad.match.ip_proto = policy::kProtoIcmp;
-  bad.match.dst_port = policy::Masked<uint16_t>{80, 0xffff};
+  bad.match.Mutable().ip_proto = policy::kProtoIcmp;
+  bad.match.Mutable().dst_port = policy::Masked<uint16_t>{80, 0xffff};
   absl::StatusOr<FlowerFilter> k = ToKernelFilter(bad, kBlock, Copy::kSlowPath, Devices);
   ASSERT_FALSE(k.ok());
   EXPECT_EQ(k.status().code(), absl::StatusCode::kInvalidArgument);
@@ -138,9 +138,9 @@ TEST(TcTranslate, PortsFollowIpProto) {
 
 TEST(TcTranslate, IcmpByFamilyAndIpv6Prefixes) {
   policy::Filter v4 = Base(policy::kEthIPv4);
-  v4.match.ip_proto = policy::kProtoIcmp;
-  v4.match.icmp_type = 8;
-  v4.match.icmp_code = 0;
+  v4.match.Mutable().ip_proto = policy::kProtoIcmp;
+  v4.match.Mutable().icmp_type = 8;
+  v4.match.Mutable().icmp_code = 0;
   FlowerFilter want4 = Expected(policy::kEthIPv4);
   want4.keys.eth_type = 0x0800;
   want4.keys.ip_proto = 1;
@@ -149,10 +149,10 @@ TEST(TcTranslate, IcmpByFamilyAndIpv6Prefixes) {
   EXPECT_EQ(Translate(v4), want4);
 
   policy::Filter v6 = Base(policy::kEthIPv6);
-  v6.match.src_ip = Prefix("fe80::/64");
-  v6.match.dst_ip = Prefix("ff02::1/128");
-  v6.match.ip_proto = policy::kProtoIcmpv6;
-  v6.match.icmp_type = 134;
+  v6.match.Mutable().src_ip = Prefix("fe80::/64");
+  v6.match.Mutable().dst_ip = Prefix("ff02::1/128");
+  v6.match.Mutable().ip_proto = policy::kProtoIcmpv6;
+  v6.match.Mutable().icmp_type = 134;
   FlowerFilter want6 = Expected(policy::kEthIPv6);
   want6.keys.eth_type = 0x86dd;
   want6.keys.ip_proto = 58;
@@ -169,12 +169,12 @@ TEST(TcTranslate, IcmpByFamilyAndIpv6Prefixes) {
 
 TEST(TcTranslate, ArpKeys) {
   policy::Filter f = Base(policy::kEthArp);
-  f.match.arp_op = 1;
-  f.match.arp_sip = Prefix("10.0.0.10/32");
-  f.match.arp_tip = Prefix("10.0.0.0/8");
-  f.match.arp_sha =
+  f.match.Mutable().arp_op = 1;
+  f.match.Mutable().arp_sip = Prefix("10.0.0.10/32");
+  f.match.Mutable().arp_tip = Prefix("10.0.0.0/8");
+  f.match.Mutable().arp_sha =
       policy::Masked<policy::MacAddr>{Mac("02:00:00:00:00:0a"), Mac("ff:ff:ff:ff:ff:ff")};
-  f.match.arp_tha =
+  f.match.Mutable().arp_tha =
       policy::Masked<policy::MacAddr>{Mac("00:00:00:00:00:00"), Mac("ff:ff:ff:ff:ff:ff")};
   FlowerFilter want = Expected(policy::kEthArp);
   want.keys.eth_type = 0x0806;
@@ -186,21 +186,21 @@ TEST(TcTranslate, ArpKeys) {
   EXPECT_EQ(Translate(f), want);
 
   policy::Filter rarp = Base(policy::kEthAll);
-  rarp.match.eth_type = policy::kEthRarp;
-  rarp.match.arp_op = 3;
+  rarp.match.Mutable().eth_type = policy::kEthRarp;
+  rarp.match.Mutable().arp_op = 3;
   FlowerFilter want_rarp = Expected(policy::kEthAll);
   want_rarp.keys.eth_type = 0x8035;
   want_rarp.keys.arp_op = Exact<uint8_t>(3);
   EXPECT_EQ(Translate(rarp), want_rarp);
 
   policy::Filter wide = Base(policy::kEthArp);
-  wide.match.arp_op = 256;
+  wide.match.Mutable().arp_op = 256;
   absl::StatusOr<FlowerFilter> k = ToKernelFilter(wide, kBlock, Copy::kSlowPath, Devices);
   ASSERT_FALSE(k.ok());
   EXPECT_THAT(k.status().message(), HasSubstr("arp_op"));
 
   policy::Filter not_arp = Base(policy::kEthIPv4);
-  not_arp.match.arp_op = 1;
+  not_arp.match.Mutable().arp_op = 1;
   k = ToKernelFilter(not_arp, kBlock, Copy::kSlowPath, Devices);
   ASSERT_FALSE(k.ok());
   EXPECT_THAT(k.status().message(), HasSubstr("arp"));
@@ -208,10 +208,10 @@ TEST(TcTranslate, ArpKeys) {
 
 TEST(TcTranslate, VlanKeysAndEthTypes) {
   policy::Filter f = Base(policy::kEth8021Q);
-  f.match.indev = DeviceRef::Uplink();
-  f.match.vlan_id = 100;
-  f.match.vlan_eth_type = policy::kEthIPv4;
-  f.match.ip_proto = policy::kProtoUdp;
+  f.match.Mutable().indev = DeviceRef::Uplink();
+  f.match.Mutable().vlan_id = 100;
+  f.match.Mutable().vlan_eth_type = policy::kEthIPv4;
+  f.match.Mutable().ip_proto = policy::kProtoUdp;
   FlowerFilter want = Expected(policy::kEth8021Q);
   want.keys.indev = "p0";
   want.keys.eth_type = 0x8100;
@@ -221,7 +221,7 @@ TEST(TcTranslate, VlanKeysAndEthTypes) {
   EXPECT_EQ(Translate(f), want);
 
   policy::Filter untagged_proto = Base(policy::kEthIPv4);
-  untagged_proto.match.vlan_id = 5;
+  untagged_proto.match.Mutable().vlan_id = 5;
   absl::StatusOr<FlowerFilter> k = ToKernelFilter(untagged_proto, kBlock, Copy::kSlowPath, Devices);
   ASSERT_FALSE(k.ok());
   EXPECT_THAT(k.status().message(), HasSubstr("vlan_id"));
@@ -237,7 +237,7 @@ TEST(TcTranslate, VlanKeysAndEthTypes) {
   EXPECT_EQ(Translate(all).keys, netlink::FlowerKeys{});
 
   policy::Filter contradict = Base(policy::kEthIPv4);
-  contradict.match.eth_type = policy::kEthArp;
+  contradict.match.Mutable().eth_type = policy::kEthArp;
   k = ToKernelFilter(contradict, kBlock, Copy::kSlowPath, Devices);
   ASSERT_FALSE(k.ok());
   EXPECT_THAT(k.status().message(), HasSubstr("eth_type"));
@@ -245,10 +245,10 @@ TEST(TcTranslate, VlanKeysAndEthTypes) {
 
 TEST(TcTranslate, WildcardMasksAreLeftOut) {
   policy::Filter f = Base(policy::kEthIPv4);
-  f.match.src_mac =
+  f.match.Mutable().src_mac =
       policy::Masked<policy::MacAddr>{Mac("02:00:00:00:00:0a"), Mac("00:00:00:00:00:00")};
-  f.match.src_ip = Prefix("0.0.0.0/0");
-  f.match.ct_state = policy::Masked<uint16_t>{0, 0};
+  f.match.Mutable().src_ip = Prefix("0.0.0.0/0");
+  f.match.Mutable().ct_state = policy::Masked<uint16_t>{0, 0};
   FlowerFilter want = Expected(policy::kEthIPv4);
   want.keys.eth_type = 0x0800;
   EXPECT_EQ(Translate(f), want);
@@ -365,7 +365,7 @@ TEST(TcTranslate, ClassifyHandleInvertsTheScheme) {
 
 TEST(TcTranslate, UnresolvedDeviceIsNotFoundNamingIt) {
   policy::Filter f = Base(policy::kEthAll);
-  f.match.indev = DeviceRef::OfPort("gone");
+  f.match.Mutable().indev = DeviceRef::OfPort("gone");
   absl::StatusOr<FlowerFilter> k = ToKernelFilter(f, kBlock, Copy::kSlowPath, Devices);
   ASSERT_FALSE(k.ok());
   EXPECT_EQ(k.status().code(), absl::StatusCode::kNotFound);
@@ -395,7 +395,7 @@ TEST(TcTranslate, ChainsBeyondTheKernelsLimit) {
   ASSERT_FALSE(k.ok());
   EXPECT_THAT(k.status().message(), HasSubstr("chain"));
   f.chain = 1;
-  f.actions[0].chain = 1u << 28;
+  f.actions.Mutable()[0].chain = 1u << 28;
   k = ToKernelFilter(f, kBlock, Copy::kSlowPath, Devices);
   ASSERT_FALSE(k.ok());
   EXPECT_THAT(k.status().message(), HasSubstr("actions[0]"));
@@ -404,7 +404,7 @@ TEST(TcTranslate, ChainsBeyondTheKernelsLimit) {
 TEST(TcTranslate, BadBlockAndActionCount) {
   policy::Filter f = Base(policy::kEthAll);
   EXPECT_FALSE(ToKernelFilter(f, 0, Copy::kSlowPath, Devices).ok());
-  f.actions.clear();
+  f.actions.Mutable().clear();
   absl::StatusOr<FlowerFilter> k = ToKernelFilter(f, kBlock, Copy::kSlowPath, Devices);
   ASSERT_FALSE(k.ok());
   EXPECT_THAT(k.status().message(), HasSubstr("actions"));
@@ -525,8 +525,8 @@ TEST(TcTranslate, EveryCompiledFilterTranslatesAndEncodes) {
 
   // Placement's traps translate too.
   PlacementResult placed = Place(*pipeline, [](const policy::Filter& f) {
-    return f.match.arp_op || f.match.arp_sip ? absl::UnimplementedError("no ARP keys")
-                                             : absl::OkStatus();
+    return f.match->arp_op || f.match->arp_sip ? absl::UnimplementedError("no ARP keys")
+                                               : absl::OkStatus();
   });
   ASSERT_FALSE(placed.traps.empty());
   for (const policy::Filter& t : placed.traps) {

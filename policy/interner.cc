@@ -1,0 +1,42 @@
+#include "policy/interner.h"
+
+#include "absl/container/flat_hash_set.h"
+
+namespace vfguard::policy {
+namespace {
+
+template <typename Set>
+void DropUnheld(Set& set) {
+  absl::erase_if(set, [](const auto& v) { return v.Unique(); });
+}
+
+}  // namespace
+
+Shared<std::string> Interner::Text(std::string_view s) {
+  if (s.empty()) return {};
+  auto it = texts_.find(s);
+  if (it != texts_.end()) return *it;
+  return *texts_.insert(Shared<std::string>(std::string(s))).first;
+}
+
+void Interner::Intern(Filter& f) {
+  f.match = *matches_.insert(f.match).first;
+  f.actions = *actions_.insert(f.actions).first;
+  if (f.origin.head()->empty()) {
+    // Built as one text: split after the owner ("port p1: ").
+    std::string_view text = *f.origin.tail();
+    size_t colon = text.find(": ");
+    size_t cut = colon == std::string_view::npos ? 0 : colon + 2;
+    f.origin = Origin(Text(text.substr(0, cut)), Text(text.substr(cut)));
+  } else {
+    f.origin = Origin(Text(*f.origin.head()), Text(*f.origin.tail()));
+  }
+}
+
+void Interner::Prune() {
+  DropUnheld(matches_);
+  DropUnheld(actions_);
+  DropUnheld(texts_);
+}
+
+}  // namespace vfguard::policy

@@ -1,0 +1,65 @@
+// Interner: makes equal IR values share one heap copy.
+//
+// The compiler builds each filter with its own match, action list and
+// origin text; Intern replaces them with an equal value seen before, so a
+// group's rule compiled on 4,000 ports holds its match once. An origin is
+// split after its first ": " (head "port p1: ", tail "ingress sg web rule
+// 3 ...") and both pieces are interned. Values compare equal either way
+// (policy/shared.h), so interning changes memory, never the IR.
+//
+// One Interner per compile (Compile) or kept across updates
+// (IncrementalCompiler, which calls Prune so that values of replaced parts
+// do not stay alive through the interner alone). Not thread-safe.
+#ifndef VFGUARD_POLICY_INTERNER_H_
+#define VFGUARD_POLICY_INTERNER_H_
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/hash/hash.h"
+#include "policy/ir.h"
+
+namespace vfguard::policy {
+
+class Interner {
+ public:
+  void Intern(Filter& f);
+  void Intern(std::vector<Filter>& filters) {
+    for (Filter& f : filters) Intern(f);
+  }
+  // Forgets values no filter holds any more.
+  void Prune();
+  // Values held (matches, action lists and origin pieces).
+  size_t size() const { return matches_.size() + actions_.size() + texts_.size(); }
+
+ private:
+  template <typename T>
+  struct ValueHash {
+    size_t operator()(const Shared<T>& v) const { return absl::Hash<T>{}(*v); }
+  };
+  struct TextHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return absl::Hash<std::string_view>{}(s); }
+    size_t operator()(const Shared<std::string>& s) const { return (*this)(std::string_view(*s)); }
+  };
+  struct TextEq {
+    using is_transparent = void;
+    static std::string_view View(std::string_view s) { return s; }
+    static std::string_view View(const Shared<std::string>& s) { return *s; }
+    template <typename A, typename B>
+    bool operator()(const A& a, const B& b) const {
+      return View(a) == View(b);
+    }
+  };
+  Shared<std::string> Text(std::string_view s);
+
+  absl::flat_hash_set<Shared<FlowerMatch>, ValueHash<FlowerMatch>> matches_;
+  absl::flat_hash_set<Shared<std::vector<Action>>, ValueHash<std::vector<Action>>> actions_;
+  absl::flat_hash_set<Shared<std::string>, TextHash, TextEq> texts_;
+};
+
+}  // namespace vfguard::policy
+
+#endif  // VFGUARD_POLICY_INTERNER_H_

@@ -1,0 +1,37 @@
+#include "policy/origin.h"
+
+#include <algorithm>
+
+namespace vfguard::policy {
+
+bool Origin::StartsWith(std::string_view prefix) const {
+  std::string_view head = *head_;
+  if (prefix.size() <= head.size()) return head.substr(0, prefix.size()) == prefix;
+  if (prefix.substr(0, head.size()) != head) return false;
+  return std::string_view(*tail_).substr(0, prefix.size() - head.size()) ==
+         prefix.substr(head.size());
+}
+
+bool Origin::Equals(std::string_view text) const {
+  return size() == text.size() && StartsWith(text);
+}
+
+int Origin::Compare(const Origin& a, const Origin& b) {
+  if (a.head_.SameStorage(b.head_) && a.tail_.SameStorage(b.tail_)) return 0;
+  // Walk both texts piece by piece: each is head then tail.
+  std::string_view x[2] = {*a.head_, *a.tail_};
+  std::string_view y[2] = {*b.head_, *b.tail_};
+  size_t i = 0;
+  size_t j = 0;
+  while (true) {
+    while (i < 2 && x[i].empty()) ++i;
+    while (j < 2 && y[j].empty()) ++j;
+    if (i == 2 || j == 2) return (i == 2 ? 0 : 1) - (j == 2 ? 0 : 1);
+    const size_t n = std::min(x[i].size(), y[j].size());
+    if (int c = x[i].substr(0, n).compare(y[j].substr(0, n)); c != 0) return c;
+    x[i].remove_prefix(n);
+    y[j].remove_prefix(n);
+  }
+}
+
+}  // namespace vfguard::policy

@@ -1,0 +1,62 @@
+// Origin: why an IR filter exists, e.g. "port p1: ingress sg web rule 3
+// allow IPv4 tcp dport 80-80 priority 103". Shown by trace and rules
+// listings; never sent to the kernel.
+//
+// The text is held as two shared pieces, a head and a tail, whose
+// concatenation is the text. Origins are nearly unique per filter, but
+// their parts are not: the head names the owner ("port p1: "), the tail
+// repeats across every port with the same rule. The interner
+// (policy/interner.h) splits a text after its first ": " and shares both
+// pieces, so a filter pays two pointers. Comparisons are of the texts, so
+// the split is invisible except to memory.
+#ifndef VFGUARD_POLICY_ORIGIN_H_
+#define VFGUARD_POLICY_ORIGIN_H_
+
+#include <compare>
+#include <ostream>
+#include <string>
+#include <string_view>
+
+#include "policy/shared.h"
+
+namespace vfguard::policy {
+
+class Origin {
+ public:
+  Origin() = default;
+  Origin(std::string text) : tail_(std::move(text)) {}    // NOLINT: implicit, as for a string
+  Origin(const char* text) : tail_(std::string(text)) {}  // NOLINT
+  Origin(Shared<std::string> head, Shared<std::string> tail)
+      : head_(std::move(head)), tail_(std::move(tail)) {}
+
+  std::string str() const { return *head_ + *tail_; }
+  operator std::string() const { return str(); }  // NOLINT: read as a string
+  bool empty() const { return head_->empty() && tail_->empty(); }
+  size_t size() const { return head_->size() + tail_->size(); }
+  bool StartsWith(std::string_view prefix) const;
+  const Shared<std::string>& head() const { return head_; }
+  const Shared<std::string>& tail() const { return tail_; }
+
+  friend bool operator==(const Origin& a, const Origin& b) { return Compare(a, b) == 0; }
+  friend std::strong_ordering operator<=>(const Origin& a, const Origin& b) {
+    return Compare(a, b) <=> 0;
+  }
+  friend bool operator==(const Origin& a, std::string_view b) { return a.Equals(b); }
+  friend bool operator==(const Origin& a, const char* b) { return a.Equals(b); }
+  friend bool operator==(const Origin& a, const std::string& b) { return a.Equals(b); }
+  friend std::ostream& operator<<(std::ostream& os, const Origin& o) {
+    return os << *o.head_ << *o.tail_;
+  }
+
+ private:
+  // <0, 0, >0 as the texts compare (bytewise), without building them.
+  static int Compare(const Origin& a, const Origin& b);
+  bool Equals(std::string_view text) const;
+
+  Shared<std::string> head_;
+  Shared<std::string> tail_;
+};
+
+}  // namespace vfguard::policy
+
+#endif  // VFGUARD_POLICY_ORIGIN_H_
