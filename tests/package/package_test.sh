@@ -103,8 +103,8 @@ python3 -c 'import sys; sys.path.insert(0, sys.argv[1]); import topology; topolo
 
 note "booting the root: systemd-nspawn --boot"
 # Not --private-network: the agent must see the eswitch's representors.
-# Capabilities: nspawn drops CAP_NET_ADMIN and CAP_BPF unless asked; the
-# unit's CapabilityBoundingSet then narrows them for the agent.
+# Capabilities: nspawn drops CAP_NET_ADMIN, CAP_BPF and CAP_PERFMON unless
+# asked; the unit's CapabilityBoundingSet then narrows them for the agent.
 # System calls: nspawn's own seccomp allow list leaves bpf() out on purpose
 # (bpffs is not namespaced) and answers EPERM, which kept the agent's BPF
 # programs from loading in the first runs; the container stands in for a host,
@@ -112,7 +112,7 @@ note "booting the root: systemd-nspawn --boot"
 # SystemCallFilter= still applies inside (docs/install.md).
 sh -c 'echo $$ > "$1/cgroup.procs" && shift && exec "$@"' sh "$cg" \
   systemd-nspawn --boot --directory="$root" --machine=vfguard-pkg-test --register=no --keep-unit \
-  --capability=CAP_NET_ADMIN,CAP_BPF --system-call-filter=bpf --console=pipe --resolv-conf=off --timezone=off \
+  --capability=CAP_NET_ADMIN,CAP_BPF,CAP_PERFMON --system-call-filter=bpf --console=pipe --resolv-conf=off --timezone=off \
   > "$work/console.log" 2>&1 < /dev/null &
 nspawn_pid=$!
 lead=""
@@ -309,7 +309,9 @@ sans_ids() { sed -E 's/ id [0-9]+( |$)/ id N\1/' <<<"$1"; }
 after=$(rules)
 expect "the rules are unchanged across the restart, BPF program ids aside" \
   test "$(sans_ids "$after")" = "$(sans_ids "$before")"
-note "$(diff <(echo "$before") <(echo "$after") | grep -c '^>') rule line(s) differ only in the BPF program id"
+# (no <(...) here: the VM's chroot has no /dev/fd)
+echo "$before" > "$work/rules-before.txt"; echo "$after" > "$work/rules-after.txt"
+note "$(diff "$work/rules-before.txt" "$work/rules-after.txt" | grep -c '^>') rule line(s) differ only in the BPF program id"
 
 # --- systemctl stop leaves the rules in place ---------------------------------
 
@@ -356,7 +358,15 @@ expect "remove: programs gone" test ! -e "$root/usr/sbin/vfguard-agent" -a ! -e 
   -a ! -e "$root/usr/lib/cni/vfguard-cni"
 expect "remove: configuration kept (conffile)" test -f "$root/etc/vfguard/agent.json"
 expect "remove: state kept (/var/lib/vfguard/state.pb)" test -f "$root/var/lib/vfguard/state.pb"
-ct env DEBIAN_FRONTEND=noninteractive apt-get purge -y -q vfguard-agent vfguard-agentctl vfguard-cni \
+# Purge what dpkg still knows after the remove: a package with conffiles
+# stays in state rc (vfguard-agent); the others are gone already and apt
+# would not find them by name.
+# shellcheck disable=SC2207
+rc=($(ct dpkg-query -W -f='${Package} ${db:Status-Abbrev}\n' vfguard-agent vfguard-agentctl \
+  vfguard-cni 2>/dev/null | awk '$2 == "rc" { print $1 }'))
+expect "after remove, dpkg keeps vfguard-agent's configuration (state rc: ${rc[*]:-none})" \
+  test "${rc[*]:-}" = vfguard-agent
+ct env DEBIAN_FRONTEND=noninteractive apt-get purge -y -q "${rc[@]}" \
   > "$work/purge.log" 2>&1 || not_ok "apt-get purge (log: $work/purge.log)"
 not_installed() {
   local t; t=$(ct dpkg-query -W -f='${Status}\n' vfguard-agent vfguard-agentctl vfguard-cni 2>/dev/null)
