@@ -8,7 +8,8 @@
 # Usage: make_root.sh WORKDIR DEB...
 #   WORKDIR/root.img   ext4 file system with the root, the .debs in /root/debs
 #                      and their dependencies in /var/cache/apt/archives
-#   WORKDIR/debootstrap-cache  downloaded .debs, reused by the next run
+#   WORKDIR/debootstrap-cache  downloaded .debs and the debootstrapped root
+#                      (root-KEY.tar.zst), reused by the next runs
 # Needs root and debootstrap. Nothing is installed into the root besides
 # debootstrap's set: the test installs the packages under the booted systemd.
 set -euo pipefail
@@ -40,20 +41,32 @@ cleanup
 rm -f "$work/root.img"
 
 started=$(date +%s)
-if [ "${MAKE_ROOT_BOOTSTRAPPED:-0}" = 1 ] && [ -x "$root/sbin/init" ]; then
-  # (for a manual run: WORKDIR/root was just made by the debootstrap command
-  # below, run by hand while the packages were still building)
-  log "using the debootstrapped $root as it is (MAKE_ROOT_BOOTSTRAPPED=1)"
+# systemd-sysv: systemd as /sbin/init; dbus: systemctl and journalctl of a
+# booted system expect it; iproute2: tc for checks from inside.
+include=systemd,systemd-sysv,dbus,iproute2
+# debootstrap takes ~6 min here; its result is kept as a tarball keyed on
+# what decides its content (suite, variant, package list, mirror) and reused
+# for up to a week (then made again, so security updates come in).
+# MAKE_ROOT_FRESH=1 ignores the tarball.
+key=$(printf '%s\n' bookworm minbase "$include" "$mirror" | sha256sum | cut -c1-16)
+tarball="$work/debootstrap-cache/root-$key.tar.zst"
+rm -rf "$root"
+if [ "${MAKE_ROOT_FRESH:-0}" != 1 ] && [ -n "$(find "$tarball" -mtime -7 2>/dev/null)" ]; then
+  log "unpacking the debootstrapped root from $tarball (made $(date -r "$tarball" -u +%FT%TZ))"
+  mkdir -p "$root"
+  tar -C "$root" --zstd --numeric-owner --xattrs --xattrs-include='*' -xpf "$tarball" ||
+    { log "unpacking $tarball failed"; exit 1; }
 else
-  rm -rf "$root"
   log "debootstrap --variant=minbase bookworm from $mirror"
-  # systemd-sysv: systemd as /sbin/init; dbus: systemctl and journalctl of a
-  # booted system expect it; iproute2: tc for checks from inside.
-  debootstrap --variant=minbase --include=systemd,systemd-sysv,dbus,iproute2 \
+  debootstrap --variant=minbase --include="$include" \
     --cache-dir="$work/debootstrap-cache" bookworm "$root" "$mirror" > "$work/debootstrap.log" 2>&1 ||
     { tail -n 20 "$work/debootstrap.log" >&2; log "debootstrap failed (log: $work/debootstrap.log)"; exit 1; }
-  log "debootstrap took $(( $(date +%s) - started ))s"
+  log "debootstrap took $(( $(date +%s) - started ))s; keeping it as $tarball"
+  rm -f "$work"/debootstrap-cache/root-*.tar.zst
+  tar -C "$root" --zstd --numeric-owner --xattrs --xattrs-include='*' -cf "$tarball.tmp" . &&
+    mv "$tarball.tmp" "$tarball" || { rm -f "$tarball.tmp"; log "could not keep the root (going on)"; }
 fi
+log "root ready after $(( $(date +%s) - started ))s"
 
 {
   echo "deb $mirror bookworm main"

@@ -103,11 +103,16 @@ python3 -c 'import sys; sys.path.insert(0, sys.argv[1]); import topology; topolo
 
 note "booting the root: systemd-nspawn --boot"
 # Not --private-network: the agent must see the eswitch's representors.
-# Capabilities: nspawn drops CAP_NET_ADMIN and CAP_BPF unless asked; the
-# unit's CapabilityBoundingSet then narrows them for the agent.
+# Capabilities: nspawn drops CAP_NET_ADMIN, CAP_BPF and CAP_PERFMON unless
+# asked; the unit's CapabilityBoundingSet then narrows them for the agent.
+# System calls: nspawn's own seccomp allow list leaves bpf() out on purpose
+# (bpffs is not namespaced) and answers EPERM, which kept the agent's BPF
+# programs from loading in the first runs; the container stands in for a host,
+# where PID 1 has no such filter, so bpf() is allowed back. The unit's own
+# SystemCallFilter= still applies inside (docs/install.md).
 sh -c 'echo $$ > "$1/cgroup.procs" && shift && exec "$@"' sh "$cg" \
   systemd-nspawn --boot --directory="$root" --machine=vfguard-pkg-test --register=no --keep-unit \
-  --capability=CAP_NET_ADMIN,CAP_BPF --console=pipe --resolv-conf=off --timezone=off \
+  --capability=CAP_NET_ADMIN,CAP_BPF,CAP_PERFMON --system-call-filter=bpf --console=pipe --resolv-conf=off --timezone=off \
   > "$work/console.log" 2>&1 < /dev/null &
 nspawn_pid=$!
 lead=""
@@ -147,7 +152,7 @@ expect "/etc/vfguard/agent.json is a conffile" \
          grep -qx '/etc/vfguard/agent.json' '$root/var/lib/dpkg/info/vfguard-agent.conffiles'"
 expect "agentctl bash completion installed" test -s "$root/usr/share/bash-completion/completions/agentctl"
 expect "man pages installed" test -s "$root/usr/share/man/man8/vfguard-agent.8.gz" -a \
-  -s "$root/usr/share/man/man1/agentctl.1.gz"
+  -s "$root/usr/share/man/man1/agentctl.1.gz" -a -s "$root/usr/share/man/man8/vfguard-cni.8.gz"
 
 # --- configure and start ------------------------------------------------------
 
@@ -197,10 +202,39 @@ first=$(journal | grep 'event=reconciled' | head -n 1)
 note "first reconcile: $first"
 expect "the first reconcile wrote the rules without errors" \
   grep -Eq 'writes=[1-9][0-9]* .*errors=0|errors=0 .*writes=[1-9]' <<<"$first"
+# The BPF programs load under the unit's sandbox (CAP_BPF, bpf() allowed):
+# the ND check is attached in the shared block, the activation program is
+# loaded (it is attached only while a port waits for activation).
+expect "journal: the ND check program is attached (event=nd_check_attached)" journal_has 'event=nd_check_attached'
+expect "the ND check's cls_bpf filter is in block $block" \
+  sh -c "tc filter show block $block | grep -q vfguard_nd_chec"
+no_bpf_refusal() {
+  local t bad; t=$(journal)
+  bad=$(grep -E 'event=(nd_check_unavailable|activation_hook_unavailable)' <<<"$t" || true)
+  [ -z "$bad" ] || { sed 's/^/# /' <<<"$bad"; return 1; }
+}
+expect "journal: no BPF program was refused (no nd_check_unavailable, activation_hook_unavailable)" \
+  no_bpf_refusal
 if ct agentctl status > "$work/agentctl.txt" 2>&1; then
   ok "agentctl status over /run/vfguard/agent.sock"
 else
   sed 's/^/# /' "$work/agentctl.txt"; not_ok "agentctl status over /run/vfguard/agent.sock"
+fi
+# The CNI plugin, as a runtime would run it: VERSION, and STATUS against the
+# running agent over its socket (empty output, exit 0 when the agent is ready).
+cni_version() {
+  local out; out=$(echo '{"cniVersion":"1.1.0"}' | ct env CNI_COMMAND=VERSION /usr/lib/cni/vfguard)
+  grep -q '"supportedVersions"' <<<"$out"
+}
+expect "CNI plugin installed as /usr/lib/cni/vfguard: CNI_COMMAND=VERSION" cni_version
+cni_status() {
+  echo '{"cniVersion":"1.1.0","name":"pkg","type":"vfguard","network":"flat"}' |
+    ct env CNI_COMMAND=STATUS /usr/lib/cni/vfguard
+}
+if out=$(cni_status 2>&1); then
+  ok "CNI STATUS: the agent is ready (over /run/vfguard/agent.sock)"
+else
+  sed 's/^/# /' <<<"$out"; not_ok "CNI STATUS against the running agent"
 fi
 w=$(tc_writes)
 expect "metrics on 127.0.0.1:9477: vfguard_tc_writes_total=$w" test "${w:-0}" -gt 0
@@ -268,7 +302,16 @@ zero_writes() { grep -Eq '(^| )writes=0( |$)' <<<"$1" && grep -Eq '(^| )errors=0
 expect "the restarted agent's first reconcile wrote nothing (writes=0 errors=0)" zero_writes "$rf"
 w=$(tc_writes)
 expect "metrics of the restarted agent: vfguard_tc_writes_total=${w:-none}" test "${w:-x}" = 0
-expect "the rules are unchanged across the restart" test "$(rules)" = "$before"
+# Known gap (issue 11, as in the e2e restart test): each agent process loads
+# its own ND check program and swaps it into the cls_bpf filter, so the
+# program's kernel id changes; nothing else may.
+sans_ids() { sed -E 's/ id [0-9]+( |$)/ id N\1/' <<<"$1"; }
+after=$(rules)
+expect "the rules are unchanged across the restart, BPF program ids aside" \
+  test "$(sans_ids "$after")" = "$(sans_ids "$before")"
+# (no <(...) here: the VM's chroot has no /dev/fd)
+echo "$before" > "$work/rules-before.txt"; echo "$after" > "$work/rules-after.txt"
+note "$(diff "$work/rules-before.txt" "$work/rules-after.txt" | grep -c '^>') rule line(s) differ only in the BPF program id"
 
 # --- systemctl stop leaves the rules in place ---------------------------------
 
@@ -307,20 +350,29 @@ expect "systemd-analyze security score recorded: ${score:-none}" test -n "$score
 
 ct timeout 300 systemctl start vfguard-agent.service
 expect "started again before removal" test "$(show ActiveState)" = active
-ct env DEBIAN_FRONTEND=noninteractive apt-get remove -y -q vfguard-agent vfguard-agentctl \
+ct env DEBIAN_FRONTEND=noninteractive apt-get remove -y -q vfguard-agent vfguard-agentctl vfguard-cni \
   > "$work/remove.log" 2>&1 || not_ok "apt-get remove (log: $work/remove.log)"
 no_agent() { ! pgrep -x vfguard-agent >/dev/null; }
 expect "remove stops the agent" no_agent
-expect "remove: programs gone" test ! -e "$root/usr/sbin/vfguard-agent" -a ! -e "$root/usr/bin/agentctl"
+expect "remove: programs gone" test ! -e "$root/usr/sbin/vfguard-agent" -a ! -e "$root/usr/bin/agentctl" \
+  -a ! -e "$root/usr/lib/cni/vfguard-cni"
 expect "remove: configuration kept (conffile)" test -f "$root/etc/vfguard/agent.json"
 expect "remove: state kept (/var/lib/vfguard/state.pb)" test -f "$root/var/lib/vfguard/state.pb"
-ct env DEBIAN_FRONTEND=noninteractive apt-get purge -y -q vfguard-agent vfguard-agentctl \
+# Purge what dpkg still knows after the remove: a package with conffiles
+# stays in state rc (vfguard-agent); the others are gone already and apt
+# would not find them by name.
+# shellcheck disable=SC2207
+rc=($(ct dpkg-query -W -f='${Package} ${db:Status-Abbrev}\n' vfguard-agent vfguard-agentctl \
+  vfguard-cni 2>/dev/null | awk '$2 == "rc" { print $1 }'))
+expect "after remove, dpkg keeps vfguard-agent's configuration (state rc: ${rc[*]:-none})" \
+  test "${rc[*]:-}" = vfguard-agent
+ct env DEBIAN_FRONTEND=noninteractive apt-get purge -y -q "${rc[@]}" \
   > "$work/purge.log" 2>&1 || not_ok "apt-get purge (log: $work/purge.log)"
 not_installed() {
-  local t; t=$(ct dpkg-query -W -f='${Status}\n' vfguard-agent vfguard-agentctl 2>/dev/null)
+  local t; t=$(ct dpkg-query -W -f='${Status}\n' vfguard-agent vfguard-agentctl vfguard-cni 2>/dev/null)
   ! grep -q ' installed' <<<"$t"
 }
-expect "purge: dpkg has neither package" not_installed
+expect "purge: dpkg has none of the packages" not_installed
 expect "purge: the conffile is gone" test ! -e "$root/etc/vfguard/agent.json"
 expect "purge: the admin's own file stays (/etc/vfguard/policy.json)" test -f "$root/etc/vfguard/policy.json"
 expect "purge: the state directory is removed" test ! -e "$root/var/lib/vfguard"
@@ -330,7 +382,9 @@ expect "purge: the unit and its enablement link are gone" \
 left=$(for d in usr/sbin/vfguard-agent usr/bin/agentctl lib/modules-load.d/vfguard.conf \
          usr/share/doc/vfguard-agent usr/share/doc/vfguard-agentctl \
          usr/share/bash-completion/completions/agentctl usr/share/man/man8/vfguard-agent.8.gz \
-         usr/share/man/man1/agentctl.1.gz var/lib/dpkg/info/vfguard-agent.list; do
+         usr/share/man/man1/agentctl.1.gz usr/lib/cni/vfguard-cni usr/lib/cni/vfguard \
+         usr/share/man/man8/vfguard-cni.8.gz usr/share/doc/vfguard-cni \
+         var/lib/dpkg/info/vfguard-agent.list; do
          [ ! -e "$root/$d" ] || echo "$d"; done)
 expect "purge: nothing the packages installed is left${left:+ (left: $left)}" test -z "$left"
 expect "the rules stay in the kernel after purge (docs/install.md: removing them)" test "$(nfilters)" -gt 0
