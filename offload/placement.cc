@@ -125,7 +125,9 @@ class Planner {
       chains_[chain] = chain_trap ? ChainState::kChainTrap : ChainState::kNoHardware;
       if (chain_trap) chain_traps_.emplace(chain, *chain_trap);
       changed_ = true;
-      break;  // chain states changed under the iteration
+      // No restart from the first group: the groups already passed are not
+      // affected (they have a trap, or their chain is no longer kGroups), and
+      // restarting made this loop quadratic when every chain is trapped whole.
     }
     if (changed_) return true;
     ComputeMayTrap();

@@ -1,0 +1,159 @@
+// agent_footprint: the reconciler's own heap and CPU per filter, without a
+// kernel (issue 9). The bench deployment of agent_bench (N ports, 20 rules
+// each, one flat network) is reconciled over a backend that encodes every op
+// as NetlinkTcBackend does and acknowledges it without sending, refusing
+// skip_sw like a block with a veth in it. So the figures are what the agent
+// adds to the kernel's work, and they need no VM.
+//
+// Per N (arguments, else $VFGUARD_BENCH_SIZES, else 100 and 250) one line:
+//   agent_footprint: ports= filters= compiler_bytes_per_filter=
+//   agent_bytes_per_filter= cold_cpu_s= cold_us_per_filter= noop_cpu_s=
+//   one_port_cpu_s= one_port_writes= one_port_translated=
+// compiler_* = heap in use held by an IncrementalCompiler alone after it
+// compiled the snapshot (scaleir's part, policy/); agent_* = heap in use held
+// by a Reconciler after its cold pass, minus the compiler's share (what
+// agent/ and offload/ keep). Heap figures are glibc's in-use bytes
+// (mallinfo2), not RSS.
+#include <malloc.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_split.h"
+#include "agent/reconciler.h"
+#include "agent/tc_errno_status.h"
+#include "agent/tc_op_encode.h"
+#include "bench/agent_bench_setup.h"
+#include "policy/compiler.h"
+#include "policy/slots.h"
+
+namespace vfguard::agent {
+namespace {
+
+// Encodes like NetlinkTcBackend::Apply, sends nothing.
+class EncodeOnlyBackend : public TcBackend {
+ public:
+  absl::StatusOr<std::map<uint32_t, uint32_t>> DumpClsact() override { return clsact_; }
+  absl::StatusOr<std::vector<netlink::FlowerFilter>> DumpFilters(
+      const netlink::FilterOwner&) override {
+    return std::vector<netlink::FlowerFilter>{};
+  }
+  std::vector<absl::Status> Apply(const std::vector<TcOp>& ops) override {
+    std::vector<absl::Status> out(ops.size());
+    std::vector<std::vector<uint8_t>> requests;
+    requests.reserve(ops.size());
+    std::vector<uint8_t> scratch(64 * 1024);
+    for (size_t i = 0; i < ops.size(); ++i) {
+      absl::StatusOr<size_t> n = EncodeTcOp(ops[i], 0, absl::MakeSpan(scratch));
+      if (!n.ok()) {
+        out[i] = n.status();
+        continue;
+      }
+      requests.emplace_back(scratch.begin(), scratch.begin() + *n);
+      ++writes;
+      if (ops[i].kind == TcOp::Kind::kCreateClsact) {
+        clsact_[ops[i].qdisc.ifindex] = ops[i].qdisc.ingress_block;
+      }
+      if (ops[i].filter.skip_sw && ops[i].kind != TcOp::Kind::kDeleteFilter) {
+        out[i] = TcErrnoStatus(EOPNOTSUPP, "");
+      }
+    }
+    return out;
+  }
+  int writes = 0;
+
+ private:
+  std::map<uint32_t, uint32_t> clsact_;
+};
+
+size_t HeapInUse() { return mallinfo2().uordblks; }
+
+EswitchView ViewOf(int n) {
+  EswitchView v;
+  // Made-up ifindexes: nothing is sent.
+  v.uplink = offload::Netdev{1, "up0"};
+  for (int i = 0; i < n; ++i) {
+    v.port_representors[PortId(i)] = offload::Netdev{static_cast<uint32_t>(10 + i), RepName(i)};
+  }
+  return v;
+}
+
+int Footprint(int n) {
+  const policy::Snapshot s = MakeSnapshot(n, 0);
+  absl::StatusOr<policy::SlotAssignment> slots = policy::AssignSlots(s, {});
+  if (!slots.ok()) return 1;
+  const EswitchView view = ViewOf(n);
+
+  size_t compiler_bytes = 0;
+  {
+    const size_t before = HeapInUse();
+    policy::IncrementalCompiler c;
+    auto shared = std::make_shared<const policy::Snapshot>(s);
+    if (!c.Update(shared, *slots).ok()) return 1;
+    shared.reset();
+    compiler_bytes = HeapInUse() - before;
+  }
+
+  std::ostringstream sink;
+  Logger log(sink, LogLevel::kWarn);
+  EncodeOnlyBackend tc;
+  OfferBook offers;
+  const size_t before = HeapInUse();
+  auto r = std::make_unique<Reconciler>(tc, log, kBlock);
+  auto t0 = Clock::now();
+  ReconcileReport cold = r->Run(s, *slots, view, offers);
+  const double cold_s = Seconds(Clock::now() - t0);
+  const size_t agent_bytes = HeapInUse() - before;
+  if (!cold.status.ok() || cold.errors != 0) {
+    std::fprintf(stderr, "cold pass: %s\n", cold.status.ToString().c_str());
+    return 1;
+  }
+  t0 = Clock::now();
+  ReconcileReport noop = r->Run(s, *slots, view, offers);
+  const double noop_s = Seconds(Clock::now() - t0);
+  // One port's rules change: p0000 (in g1) moves to g2.
+  policy::Snapshot changed = s;
+  changed.ports[PortId(0)].security_group_ids = {"g2"};
+  t0 = Clock::now();
+  ReconcileReport one = r->Run(changed, *slots, view, offers);
+  const double one_s = Seconds(Clock::now() - t0);
+  if (!one.status.ok()) std::fprintf(stderr, "one-port pass: %s\n", one.status.ToString().c_str());
+  if (noop.writes != 0) std::fprintf(stderr, "FAIL: a pass with no change wrote %d\n", noop.writes);
+
+  const double filters = cold.filters;
+  std::printf(
+      "agent_footprint: ports=%d filters=%d compiler_bytes_per_filter=%.0f "
+      "agent_bytes_per_filter=%.0f cold_cpu_s=%.3f cold_us_per_filter=%.1f noop_cpu_s=%.3f "
+      "one_port_cpu_s=%.3f one_port_writes=%d\n",
+      n, cold.filters, compiler_bytes / filters,
+      (static_cast<double>(agent_bytes) - compiler_bytes) / filters, cold_s, 1e6 * cold_s / filters,
+      noop_s, one_s, one.writes);
+  std::fflush(stdout);
+  return noop.writes == 0 ? 0 : 1;
+}
+
+std::vector<int> Sizes(int argc, char** argv) {
+  std::vector<std::string> words;
+  for (int i = 1; i < argc; ++i) words.push_back(argv[i]);
+  const char* env = std::getenv("VFGUARD_BENCH_SIZES");
+  if (words.empty() && env != nullptr) {
+    words = absl::StrSplit(env, absl::ByAnyChar(" ,"), absl::SkipEmpty());
+  }
+  std::vector<int> sizes;
+  for (const std::string& w : words) sizes.push_back(std::atoi(w.c_str()));
+  if (sizes.empty()) sizes = {100, 250};
+  return sizes;
+}
+
+}  // namespace
+}  // namespace vfguard::agent
+
+int main(int argc, char** argv) {
+  int rc = 0;
+  for (int n : vfguard::agent::Sizes(argc, argv)) rc |= vfguard::agent::Footprint(n);
+  return rc;
+}
