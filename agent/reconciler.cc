@@ -178,7 +178,8 @@ bool Reconciler::InstallsAsFlower(const policy::Filter& f) const {
 void Reconciler::SyncNdCheck(ReconcileReport& report) {
   if (nd_ == nullptr) return;
   NdEntries entries;
-  for (const policy::Filter& f : pipeline_.filters) {
+  for (const offload::PlacedFilter& p : placement_->filters) {
+    const policy::Filter& f = p.filter;
     if (f.nd_allowed.empty() || !f.match.indev) continue;
     std::optional<offload::Netdev> dev = devices_(*f.match.indev);
     if (dev) entries[dev->ifindex] = f.nd_allowed;
@@ -258,7 +259,8 @@ ReconcileReport Reconciler::Run(const policy::Snapshot& desired,
     return finish();
   }
   effective_ = std::move(shared_effective);
-  pipeline_ = compiler_.Assemble();
+  // Moved into the placement below: the reconciler keeps no other copy.
+  policy::Pipeline pipeline = compiler_.Assemble();
 
   view_ = view;
   devices_ = [this](const policy::DeviceRef& ref) -> std::optional<offload::Netdev> {
@@ -281,9 +283,9 @@ ReconcileReport Reconciler::Run(const policy::Snapshot& desired,
   if (!qdiscs.ok()) report.status = qdiscs;
 
   block_refuses_offload_ = ProbeBlockRefusesOffload(view, offers, report);
-  PreOffer(devices_, offers, report);
+  PreOffer(pipeline, devices_, offers, report);
   placement_ = std::make_shared<const offload::PlacementResult>(
-      offload::Place(pipeline_, MakeOffer(devices_, offers, report)));
+      offload::Place(std::move(pipeline), MakeOffer(devices_, offers, report)));
   SyncNdCheck(report);
 
   std::map<FilterKey, FlowerFilter> want = Wanted(report);

@@ -128,7 +128,8 @@ class Reconciler {
   // The shared forms are immutable: the agent hands them to the reactor
   // while the next pass builds new ones.
   const policy::Snapshot& effective() const { return *effective_; }
-  const policy::Pipeline& pipeline() const { return pipeline_; }
+  // The IR (a copy: the reconciler keeps it only in the placement).
+  policy::Pipeline pipeline() const { return placement_->SlowPathPipeline(); }
   const offload::PlacementResult& placement() const { return *placement_; }
   std::shared_ptr<const policy::Snapshot> shared_effective() const { return effective_; }
   std::shared_ptr<const offload::PlacementResult> shared_placement() const { return placement_; }
@@ -169,7 +170,8 @@ class Reconciler {
   std::vector<netlink::FilterOwner> ManagedOwners(const EswitchView& view) const;
   offload::OfferFn MakeOffer(const offload::DeviceResolver& devices, OfferBook& offers,
                              ReconcileReport& report);
-  void PreOffer(const offload::DeviceResolver& devices, OfferBook& offers, ReconcileReport& report);
+  void PreOffer(const policy::Pipeline& pipeline, const offload::DeviceResolver& devices,
+                OfferBook& offers, ReconcileReport& report);
   bool ProbeBlockRefusesOffload(const EswitchView& view, OfferBook& offers,
                                 ReconcileReport& report);
   std::vector<absl::Status> ApplyCounted(const std::vector<TcOp>& ops, ReconcileReport& report);
@@ -182,7 +184,6 @@ class Reconciler {
   NdCheckHook* nd_ = nullptr;
   EswitchView view_;                 // of the last pass
   offload::DeviceResolver devices_;  // resolves through view_
-  policy::Pipeline pipeline_;
   std::shared_ptr<const offload::PlacementResult> placement_ =
       std::make_shared<offload::PlacementResult>();
   // Per placement_.filters entry: its slow-path key and content hash (no key:

@@ -70,7 +70,11 @@ class EncodeOnlyBackend : public TcBackend {
   std::map<uint32_t, uint32_t> clsact_;
 };
 
-size_t HeapInUse() { return mallinfo2().uordblks; }
+// Small chunks plus mmapped ones (large vectors).
+size_t HeapInUse() {
+  const struct mallinfo2 m = mallinfo2();
+  return m.uordblks + m.hblkhd;
+}
 
 EswitchView ViewOf(int n) {
   EswitchView v;
