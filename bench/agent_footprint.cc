@@ -8,7 +8,7 @@
 // Per N (arguments, else $VFGUARD_BENCH_SIZES, else 100 and 250) one line:
 //   agent_footprint: ports= filters= compiler_bytes_per_filter=
 //   agent_bytes_per_filter= cold_cpu_s= cold_us_per_filter= noop_cpu_s=
-//   one_port_cpu_s= one_port_writes= one_port_translated=
+//   one_port_cpu_s= one_port_writes= one_port_translated= noop_translated=
 // compiler_* = heap in use held by an IncrementalCompiler alone after it
 // compiled the snapshot (scaleir's part, policy/); agent_* = heap in use held
 // by a Reconciler after its cold pass, minus the compiler's share (what
@@ -132,10 +132,10 @@ int Footprint(int n) {
   std::printf(
       "agent_footprint: ports=%d filters=%d compiler_bytes_per_filter=%.0f "
       "agent_bytes_per_filter=%.0f cold_cpu_s=%.3f cold_us_per_filter=%.1f noop_cpu_s=%.3f "
-      "one_port_cpu_s=%.3f one_port_writes=%d\n",
+      "one_port_cpu_s=%.3f one_port_writes=%d one_port_translated=%d noop_translated=%d\n",
       n, cold.filters, compiler_bytes / filters,
       (static_cast<double>(agent_bytes) - compiler_bytes) / filters, cold_s, 1e6 * cold_s / filters,
-      noop_s, one_s, one.writes);
+      noop_s, one_s, one.writes, one.translated, noop.translated);
   std::fflush(stdout);
   return noop.writes == 0 ? 0 : 1;
 }
