@@ -88,8 +88,7 @@ absl::Status Reconciler::Audit(const EswitchView& view, ReconcileReport& report)
     dumps.push_back(*std::move(d));
   }
   installed_.ReplaceClsact(*std::move(qdiscs));
-  installed_.RetainOwners(owners);
-  for (size_t i = 0; i < owners.size(); ++i) installed_.ReplaceOwner(owners[i], dumps[i]);
+  installed_.ReplaceFilters(dumps);
   installed_.AuditDone();
   return absl::OkStatus();
 }
