@@ -23,8 +23,7 @@ void InstalledSet::Record(const netlink::FlowerFilter& f) { filters_[KeyOf(f)] =
 
 void InstalledSet::Erase(const FilterKey& key) { filters_.erase(key); }
 
-void InstalledSet::ReplaceFilters(
-    const std::vector<std::vector<netlink::FlowerFilter>>& dumps) {
+void InstalledSet::ReplaceFilters(const std::vector<std::vector<netlink::FlowerFilter>>& dumps) {
   filters_.clear();
   for (const std::vector<netlink::FlowerFilter>& dumped : dumps) {
     for (const netlink::FlowerFilter& f : dumped) {
@@ -37,7 +36,7 @@ void InstalledSet::ReplaceFilters(
 
 void InstalledSet::EraseClsact(uint32_t ifindex) {
   clsact_.erase(ifindex);
-  std::erase_if(filters_, [&](const auto& kv) {
+  absl::erase_if(filters_, [&](const auto& kv) {
     const auto* dev = std::get_if<netlink::TcDevice>(&kv.first.owner);
     return dev != nullptr && dev->ifindex == ifindex;
   });
