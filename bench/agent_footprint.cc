@@ -24,7 +24,6 @@
 #include <string>
 #include <vector>
 
-#include "absl/strings/str_split.h"
 #include "agent/reconciler.h"
 #include "agent/tc_errno_status.h"
 #include "agent/tc_op_encode.h"
@@ -168,24 +167,13 @@ int Footprint(int n) {
   return noop.writes == 0 && resync.writes == 0 ? 0 : 1;
 }
 
-std::vector<int> Sizes(int argc, char** argv) {
-  std::vector<std::string> words;
-  for (int i = 1; i < argc; ++i) words.push_back(argv[i]);
-  const char* env = std::getenv("VFGUARD_BENCH_SIZES");
-  if (words.empty() && env != nullptr) {
-    words = absl::StrSplit(env, absl::ByAnyChar(" ,"), absl::SkipEmpty());
-  }
-  std::vector<int> sizes;
-  for (const std::string& w : words) sizes.push_back(std::atoi(w.c_str()));
-  if (sizes.empty()) sizes = {100, 250};
-  return sizes;
-}
-
 }  // namespace
 }  // namespace vfguard::agent
 
 int main(int argc, char** argv) {
+  const std::vector<int> sizes = vfguard::agent::Sizes(argc, argv, 1);
+  if (sizes.empty()) return 2;
   int rc = 0;
-  for (int n : vfguard::agent::Sizes(argc, argv)) rc |= vfguard::agent::Footprint(n);
+  for (int n : sizes) rc |= vfguard::agent::Footprint(n);
   return rc;
 }
