@@ -1,6 +1,8 @@
 #include "agent/filter_hash.h"
 
 #include <array>
+#include <optional>
+#include <type_traits>
 #include <vector>
 
 #include "absl/strings/str_format.h"
@@ -46,6 +48,22 @@ bool HashEncoded(const netlink::FlowerFilter& f, uint64_t& out) {
   return true;
 }
 
+// The layout of one key: present or not, and for a masked key its mask
+// (values are not part of the shape).
+template <typename T>
+void MixPresence(const std::optional<T>& key, uint64_t& h) {
+  const uint8_t present = key.has_value();
+  h = HashBytes({&present, 1}, h);
+}
+
+template <typename T>
+void MixMask(const std::optional<netlink::Masked<T>>& key, uint64_t& h) {
+  static_assert(std::has_unique_object_representations_v<T>);
+  MixPresence(key, h);
+  if (!key) return;
+  h = HashBytes({reinterpret_cast<const uint8_t*>(&key->mask), sizeof(T)}, h);
+}
+
 }  // namespace
 
 uint64_t ContentHash(const netlink::FlowerFilter& f) {
@@ -58,10 +76,39 @@ uint64_t ContentHash(const netlink::FlowerFilter& f) {
 }
 
 uint64_t ShapeHash(const netlink::FlowerFilter& f) {
-  // KeyLayout leaves placeholder values that would not pass the encoder's
-  // prerequisite checks, so the layout is hashed as text.
-  const std::string layout = netlink::DebugString(netlink::KeyLayout(f.keys));
-  uint64_t h = HashString(layout, 0xcbf29ce484222325ULL);
+  // The fields netlink::KeyLayout keeps, hashed directly: the reconciler
+  // computes this for every wanted and every dumped filter, so no text.
+  const netlink::FlowerKeys& k = f.keys;
+  uint64_t h = 0xcbf29ce484222325ULL;
+  MixPresence(k.indev, h);
+  MixMask(k.eth_dst, h);
+  MixMask(k.eth_src, h);
+  MixPresence(k.eth_type, h);
+  MixPresence(k.vlan_id, h);
+  MixPresence(k.vlan_eth_type, h);
+  MixPresence(k.ip_proto, h);
+  MixMask(k.ipv4_src, h);
+  MixMask(k.ipv4_dst, h);
+  MixMask(k.ipv6_src, h);
+  MixMask(k.ipv6_dst, h);
+  MixMask(k.tcp_src, h);
+  MixMask(k.tcp_dst, h);
+  MixMask(k.udp_src, h);
+  MixMask(k.udp_dst, h);
+  MixMask(k.sctp_src, h);
+  MixMask(k.sctp_dst, h);
+  MixMask(k.icmpv4_type, h);
+  MixMask(k.icmpv4_code, h);
+  MixMask(k.icmpv6_type, h);
+  MixMask(k.icmpv6_code, h);
+  MixMask(k.arp_op, h);
+  MixMask(k.arp_sip, h);
+  MixMask(k.arp_tip, h);
+  MixMask(k.arp_sha, h);
+  MixMask(k.arp_tha, h);
+  MixMask(k.ct_state, h);
+  MixMask(k.ct_zone, h);
+  MixMask(k.ct_mark, h);
   const std::array<uint8_t, 4> head = {
       static_cast<uint8_t>(f.protocol >> 8), static_cast<uint8_t>(f.protocol & 0xff),
       static_cast<uint8_t>(f.skip_hw), static_cast<uint8_t>(f.skip_sw)};

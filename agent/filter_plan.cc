@@ -44,28 +44,23 @@ TcOp DeleteOp(const FilterKey& key, uint16_t protocol) {
   return op;
 }
 
-FilterPlan PlanFilterWrites(const std::map<FilterKey, netlink::FlowerFilter>& want,
-                            const InstalledSet& have) {
-  std::map<FilterKey, uint64_t> want_shape;
+FilterPlan PlanFilterWrites(const WantedFilters& want, const InstalledSet& have,
+                            const Materialize& materialize) {
   std::map<Prio, std::set<uint64_t>> prio_shapes;
-  for (const auto& [key, f] : want) {
-    const uint64_t shape = ShapeHash(f);
-    want_shape[key] = shape;
-    prio_shapes[PrioOf(key)].insert(shape);
-  }
+  for (const auto& [key, w] : want) prio_shapes[PrioOf(key)].insert(w.entry.shape);
   std::map<Prio, std::vector<TcOp>> early;  // reshape deletes, by the prio they empty
   std::set<FilterKey> emptied;
   std::vector<TcOp> deletes;
   std::vector<JumpNode> delete_nodes;
   for (const auto& [key, entry] : have.filters()) {
     auto ws = prio_shapes.find(PrioOf(key));
-    auto w = want_shape.find(key);
-    const bool reshaped = w != want_shape.end() && w->second != entry.shape;
+    auto w = want.find(key);
+    const bool reshaped = w != want.end() && w->second.entry.shape != entry.shape;
     const bool foreign_shape = ws != prio_shapes.end() && !ws->second.contains(entry.shape);
     if (reshaped || foreign_shape) {
       early[PrioOf(key)].push_back(DeleteOp(key, entry.protocol));
       emptied.insert(key);
-    } else if (w == want_shape.end()) {
+    } else if (w == want.end()) {
       deletes.push_back(DeleteOp(key, entry.protocol));
       std::optional<uint32_t> jump;
       if (entry.jump != InstalledEntry::kNoJump) jump = entry.jump;
@@ -74,16 +69,20 @@ FilterPlan PlanFilterWrites(const std::map<FilterKey, netlink::FlowerFilter>& wa
   }
   std::vector<TcOp> upserts;
   std::vector<JumpNode> upsert_nodes;
-  for (const auto& [key, f] : want) {
+  for (const auto& [key, w] : want) {
     const InstalledEntry* h = have.Find(key);
-    if (h == nullptr || emptied.contains(key)) {
-      upserts.push_back(UpsertOp(TcOp::Kind::kCreateFilter, f));
-    } else if (h->content != ContentHash(f)) {
-      upserts.push_back(UpsertOp(TcOp::Kind::kReplaceFilter, f));
-    } else {
-      continue;
+    TcOp::Kind kind = TcOp::Kind::kCreateFilter;
+    if (h != nullptr && !emptied.contains(key)) {
+      if (h->content == w.entry.content) continue;
+      kind = TcOp::Kind::kReplaceFilter;
     }
-    upsert_nodes.push_back({key, JumpTarget(f)});
+    std::optional<netlink::FlowerFilter> f = w.filter;
+    if (!f) f = materialize(w);
+    if (!f) continue;
+    upserts.push_back(UpsertOp(kind, *f));
+    std::optional<uint32_t> jump;
+    if (w.entry.jump != InstalledEntry::kNoJump) jump = w.entry.jump;
+    upsert_nodes.push_back({key, jump});
   }
   FilterPlan plan;
   upserts = Ordered(std::move(upserts), upsert_nodes, WriteKind::kUpserts, plan.cyclic);

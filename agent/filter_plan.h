@@ -15,7 +15,9 @@
 #ifndef VFGUARD_AGENT_FILTER_PLAN_H_
 #define VFGUARD_AGENT_FILTER_PLAN_H_
 
+#include <functional>
 #include <map>
+#include <optional>
 #include <vector>
 
 #include "agent/installed_set.h"
@@ -24,13 +26,27 @@
 
 namespace vfguard::agent {
 
+// One filter a pass wants: its identity as the installed set would hold it,
+// and the kernel filter when the pass translated it. A filter of an IR part
+// that did not change since the last pass is not translated again
+// (agent/reconciler.h); it is translated only if it has to be written.
+struct WantedFilter {
+  InstalledEntry entry;
+  std::optional<netlink::FlowerFilter> filter;  // translated in this pass
+  size_t placed = 0;                            // index into the placement's filters
+};
+using WantedFilters = std::map<FilterKey, WantedFilter>;
+// Translates a wanted filter that was not translated in the pass (nullopt:
+// it cannot be, and is not written).
+using Materialize = std::function<std::optional<netlink::FlowerFilter>(const WantedFilter&)>;
+
 struct FilterPlan {
   std::vector<TcOp> ops;
   bool cyclic = false;  // a jump cycle: part of the plan fell back to chain order
 };
 
-FilterPlan PlanFilterWrites(const std::map<FilterKey, netlink::FlowerFilter>& want,
-                            const InstalledSet& have);
+FilterPlan PlanFilterWrites(const WantedFilters& want, const InstalledSet& have,
+                            const Materialize& materialize);
 
 // A delete of an installed filter: what the kernel needs to find it.
 TcOp DeleteOp(const FilterKey& key, uint16_t protocol);

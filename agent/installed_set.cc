@@ -23,24 +23,20 @@ void InstalledSet::Record(const netlink::FlowerFilter& f) { filters_[KeyOf(f)] =
 
 void InstalledSet::Erase(const FilterKey& key) { filters_.erase(key); }
 
-void InstalledSet::ReplaceOwner(const netlink::FilterOwner& owner,
-                                const std::vector<netlink::FlowerFilter>& dumped) {
-  std::erase_if(filters_, [&](const auto& kv) { return kv.first.owner == owner; });
-  for (const netlink::FlowerFilter& f : dumped) {
-    // Hashes of what the kernel holds, without what it only reports.
-    filters_[KeyOf(f)] = EntryOf(netlink::WithoutStatus(f));
+void InstalledSet::ReplaceFilters(const std::vector<std::vector<netlink::FlowerFilter>>& dumps) {
+  filters_.clear();
+  for (const std::vector<netlink::FlowerFilter>& dumped : dumps) {
+    for (const netlink::FlowerFilter& f : dumped) {
+      // ContentHash ignores what the kernel only reports (status,
+      // counters), so the dumped filter is hashed as it is, not copied.
+      filters_[KeyOf(f)] = EntryOf(f);
+    }
   }
-}
-
-void InstalledSet::RetainOwners(const std::vector<netlink::FilterOwner>& keep) {
-  std::erase_if(filters_, [&](const auto& kv) {
-    return std::find(keep.begin(), keep.end(), kv.first.owner) == keep.end();
-  });
 }
 
 void InstalledSet::EraseClsact(uint32_t ifindex) {
   clsact_.erase(ifindex);
-  std::erase_if(filters_, [&](const auto& kv) {
+  absl::erase_if(filters_, [&](const auto& kv) {
     const auto* dev = std::get_if<netlink::TcDevice>(&kv.first.owner);
     return dev != nullptr && dev->ifindex == ifindex;
   });

@@ -88,8 +88,7 @@ absl::Status Reconciler::Audit(const EswitchView& view, ReconcileReport& report)
     dumps.push_back(*std::move(d));
   }
   installed_.ReplaceClsact(*std::move(qdiscs));
-  installed_.RetainOwners(owners);
-  for (size_t i = 0; i < owners.size(); ++i) installed_.ReplaceOwner(owners[i], dumps[i]);
+  installed_.ReplaceFilters(dumps);
   installed_.AuditDone();
   return absl::OkStatus();
 }
@@ -178,7 +177,8 @@ bool Reconciler::InstallsAsFlower(const policy::Filter& f) const {
 void Reconciler::SyncNdCheck(ReconcileReport& report) {
   if (nd_ == nullptr) return;
   NdEntries entries;
-  for (const policy::Filter& f : pipeline_.filters) {
+  for (const offload::PlacedFilter& p : placement_->filters) {
+    const policy::Filter& f = p.filter;
     if (f.nd_allowed.empty() || !f.match->indev) continue;
     std::optional<offload::Netdev> dev = devices_(*f.match->indev);
     if (dev) entries[dev->ifindex] = f.nd_allowed;
@@ -196,35 +196,92 @@ void Reconciler::SyncNdCheck(ReconcileReport& report) {
   }
 }
 
-std::map<FilterKey, FlowerFilter> Reconciler::Wanted(ReconcileReport& report) {
-  std::map<FilterKey, FlowerFilter> want;
-  placed_keys_.assign(placement_->filters.size(), std::nullopt);
-  auto add = [&](const policy::Filter& f, Copy copy) -> FlowerFilter* {
-    absl::StatusOr<FlowerFilter> k = offload::ToKernelFilter(f, block_, copy, devices_);
+std::optional<FlowerFilter> Reconciler::Translate(const offload::PlacedFilter& p,
+                                                  ReconcileReport& report) const {
+  ++report.translated;
+  absl::StatusOr<FlowerFilter> k =
+      offload::ToKernelFilter(p.filter, block_, Copy::kSlowPath, devices_);
+  if (!k.ok()) {
+    ++report.errors;
+    if (report.status.ok()) report.status = k.status();
+    log_.Warn("translate_failed", {{"filter", p.filter.origin}, {"status", k.status()}});
+    return std::nullopt;
+  }
+  // A filter the hardware takes is installed once, without skip flags: in
+  // software (so the slow path stays complete) and in hardware. flower
+  // keeps one copy of a key per mask, so a skip_sw twin beside the skip_hw
+  // filter would be refused with EEXIST.
+  if (p.placement == offload::Placement::kHardware) k->skip_hw = false;
+  return *std::move(k);
+}
+
+std::set<Reconciler::IrKey> Reconciler::ChangedFilters(
+    const std::set<std::string>& changed_parts) const {
+  std::set<IrKey> out;
+  for (const std::string& part : changed_parts) {
+    auto it = compiler_.parts().find(part);
+    if (it == compiler_.parts().end()) continue;  // removed: its filters are not wanted
+    for (const policy::Filter& f : it->second.filters) out.insert(f.Key());
+  }
+  return out;
+}
+
+WantedFilters Reconciler::Wanted(bool reuse, const std::set<IrKey>& changed,
+                                 ReconcileReport& report) {
+  WantedFilters want;
+  const std::vector<offload::PlacedFilter>& placed = placement_->filters;
+  // The last pass's translations are looked up by a merge walk, so both
+  // lists must be in IR key order (the compiler's Pipeline order).
+  reuse = reuse && std::is_sorted(placed.begin(), placed.end(), [](const auto& a, const auto& b) {
+            return a.filter.Key() < b.filter.Key();
+          });
+  std::vector<Translated> next(placed.size());
+  size_t j = 0;
+  for (size_t i = 0; i < placed.size(); ++i) {
+    const offload::PlacedFilter& p = placed[i];
+    Translated& t = next[i];
+    t.ir = p.filter.Key();
+    if (!InstallsAsFlower(p.filter)) continue;
+    t.hardware = p.placement == offload::Placement::kHardware;
+    if (reuse) {
+      while (j < translated_.size() && translated_[j].ir < t.ir) ++j;
+      if (j < translated_.size() && translated_[j].ir == t.ir && translated_[j].valid &&
+          translated_[j].hardware == t.hardware && !changed.contains(t.ir)) {
+        t = translated_[j];
+        want[t.key] = WantedFilter{t.entry, std::nullopt, i};
+        continue;
+      }
+    }
+    std::optional<FlowerFilter> k = Translate(p, report);
+    if (!k) continue;
+    t.valid = true;
+    t.key = KeyOf(*k);
+    t.entry = EntryOf(*k);
+    want[t.key] = WantedFilter{t.entry, std::move(k), i};
+  }
+  translated_ = std::move(next);
+  for (const policy::Filter& trap : placement_->traps) {
+    ++report.translated;
+    absl::StatusOr<FlowerFilter> k = offload::ToKernelFilter(trap, block_, Copy::kTrap, devices_);
     if (!k.ok()) {
       ++report.errors;
       if (report.status.ok()) report.status = k.status();
-      log_.Warn("translate_failed", {{"filter", f.origin}, {"status", k.status()}});
-      return nullptr;
+      log_.Warn("translate_failed", {{"filter", trap.origin}, {"status", k.status()}});
+      continue;
     }
-    FlowerFilter& slot = want[KeyOf(*k)];
-    slot = *std::move(k);
-    return &slot;
-  };
-  for (size_t i = 0; i < placement_->filters.size(); ++i) {
-    const offload::PlacedFilter& p = placement_->filters[i];
-    if (!InstallsAsFlower(p.filter)) continue;
-    FlowerFilter* k = add(p.filter, Copy::kSlowPath);
-    if (k == nullptr) continue;
-    // A filter the hardware takes is installed once, without skip flags: in
-    // software (so the slow path stays complete) and in hardware. flower
-    // keeps one copy of a key per mask, so a skip_sw twin beside the skip_hw
-    // filter would be refused with EEXIST.
-    if (p.placement == offload::Placement::kHardware) k->skip_hw = false;
-    placed_keys_[i] = std::make_pair(KeyOf(*k), ContentHash(*k));
+    FilterKey key = KeyOf(*k);
+    want[key] = WantedFilter{EntryOf(*k), *std::move(k), 0};
   }
-  for (const policy::Filter& t : placement_->traps) add(t, Copy::kTrap);
   return want;
+}
+
+bool Reconciler::SameDevices(const EswitchView& next) const {
+  if (view_.uplink != next.uplink) return false;
+  for (const auto& [port, dev] : next.port_representors) {
+    auto it = view_.port_representors.find(port);
+    if (it != view_.port_representors.end() && it->second != dev) return false;
+  }
+  return true;
 }
 
 ReconcileReport Reconciler::Run(const policy::Snapshot& desired,
@@ -253,12 +310,16 @@ ReconcileReport Reconciler::Run(const policy::Snapshot& desired,
   }
   auto shared_effective = std::make_shared<const policy::Snapshot>(std::move(effective));
   absl::StatusOr<std::set<std::string>> changed = compiler_.Update(shared_effective, slots);
+  // Translations of the last pass stay valid for the filters of unchanged
+  // parts while the devices they name and the ND check's state are the same.
+  bool reuse = SameDevices(view) && (nd_ != nullptr && nd_->attached()) == nd_attached_;
   if (!changed.ok()) {
     report.status = changed.status();
     return finish();
   }
   effective_ = std::move(shared_effective);
-  pipeline_ = compiler_.Assemble();
+  // Moved into the placement below: the reconciler keeps no other copy.
+  policy::Pipeline pipeline = compiler_.Assemble();
 
   view_ = view;
   devices_ = [this](const policy::DeviceRef& ref) -> std::optional<offload::Netdev> {
@@ -269,6 +330,7 @@ ReconcileReport Reconciler::Run(const policy::Snapshot& desired,
   };
 
   if (installed_.audit_needed()) {
+    reuse = false;  // an audit compares everything, translated afresh
     if (absl::Status s = Audit(view, report); !s.ok()) {
       report.status = s;
       return finish();
@@ -281,18 +343,22 @@ ReconcileReport Reconciler::Run(const policy::Snapshot& desired,
   if (!qdiscs.ok()) report.status = qdiscs;
 
   block_refuses_offload_ = ProbeBlockRefusesOffload(view, offers, report);
-  PreOffer(devices_, offers, report);
+  PreOffer(pipeline, devices_, offers, report);
   placement_ = std::make_shared<const offload::PlacementResult>(
-      offload::Place(pipeline_, MakeOffer(devices_, offers, report)));
+      offload::Place(std::move(pipeline), MakeOffer(devices_, offers, report)));
   SyncNdCheck(report);
+  if ((nd_ != nullptr && nd_->attached()) != nd_attached_) reuse = false;
+  nd_attached_ = nd_ != nullptr && nd_->attached();
 
-  std::map<FilterKey, FlowerFilter> want = Wanted(report);
+  WantedFilters want = Wanted(reuse, ChangedFilters(*changed), report);
   // Keep every answer this pass asked for (refused trap candidates too, or
   // the next pass would offer them again), and forget the rest.
   offers.Retain(used_offers_);
   report.filters = static_cast<int>(want.size());
 
-  FilterPlan plan = PlanFilterWrites(want, installed_);
+  FilterPlan plan = PlanFilterWrites(want, installed_, [&](const WantedFilter& w) {
+    return Translate(placement_->filters[w.placed], report);
+  });
   if (plan.cyclic) log_.Warn("jump_cycle", {{"effect", "written in chain order"}});
   std::vector<TcOp> ops = std::move(plan.ops);
   ops.insert(ops.end(), late_deletes.begin(), late_deletes.end());
@@ -349,15 +415,15 @@ absl::StatusOr<policy::Pipeline> Reconciler::InstalledPipeline() const {
 }
 
 std::vector<bool> Reconciler::Settled() const {
-  std::vector<bool> out(placed_keys_.size(), false);
-  for (size_t i = 0; i < placed_keys_.size(); ++i) {
+  std::vector<bool> out(translated_.size(), false);
+  for (size_t i = 0; i < translated_.size(); ++i) {
     if (placement_->filters[i].filter.classifier == policy::Classifier::kNdCheck) {
       out[i] = nd_ != nullptr && nd_->attached();  // the hook's program, not a written filter
       continue;
     }
-    if (!placed_keys_[i]) continue;
-    const InstalledEntry* e = installed_.Find(placed_keys_[i]->first);
-    out[i] = e != nullptr && e->content == placed_keys_[i]->second;
+    if (!translated_[i].valid) continue;
+    const InstalledEntry* e = installed_.Find(translated_[i].key);
+    out[i] = e != nullptr && e->content == translated_[i].entry.content;
   }
   return out;
 }

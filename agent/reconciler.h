@@ -42,12 +42,14 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "agent/checkpoint.h"
+#include "agent/filter_plan.h"
 #include "agent/installed_set.h"
 #include "agent/log.h"
 #include "agent/nd_check_hook.h"
@@ -85,13 +87,14 @@ class OfferBook {
 };
 
 struct ReconcileReport {
-  absl::Status status;                    // first error, if any (the pass still did what it could)
-  bool audited = false;                   // dumped and compared the kernel's state (see above)
-  int dumps = 0;                          // dump requests made (audits only)
-  int writes = 0;                         // kernel writes, offers included
-  int errors = 0;                         // writes that failed
-  int offers = 0;                         // filters offered to the hardware in this pass
-  int filters = 0;                        // filters in the block after the pass (desired)
+  absl::Status status;   // first error, if any (the pass still did what it could)
+  bool audited = false;  // dumped and compared the kernel's state (see above)
+  int dumps = 0;         // dump requests made (audits only)
+  int writes = 0;        // kernel writes, offers included
+  int errors = 0;        // writes that failed
+  int offers = 0;        // filters offered to the hardware in this pass
+  int translated = 0;    // filters translated (and hashed) in this pass; the others were known
+  int filters = 0;       // filters in the block after the pass (desired)
   std::vector<std::string> absent_ports;  // desired ports without a representor
   uint64_t nd_map_writes = 0;             // ND check map writes/deletes (not tc writes)
   absl::Duration took;
@@ -128,7 +131,8 @@ class Reconciler {
   // The shared forms are immutable: the agent hands them to the reactor
   // while the next pass builds new ones.
   const policy::Snapshot& effective() const { return *effective_; }
-  const policy::Pipeline& pipeline() const { return pipeline_; }
+  // The IR (a copy: the reconciler keeps it only in the placement).
+  policy::Pipeline pipeline() const { return placement_->SlowPathPipeline(); }
   const offload::PlacementResult& placement() const { return *placement_; }
   std::shared_ptr<const policy::Snapshot> shared_effective() const { return effective_; }
   std::shared_ptr<const offload::PlacementResult> shared_placement() const { return placement_; }
@@ -152,7 +156,18 @@ class Reconciler {
   absl::Status Audit(const EswitchView& view, ReconcileReport& report);
   absl::Status SyncQdiscs(const EswitchView& view, ReconcileReport& report,
                           std::vector<TcOp>& late_deletes);
-  std::map<FilterKey, netlink::FlowerFilter> Wanted(ReconcileReport& report);
+  using IrKey = std::tuple<uint32_t, uint16_t, uint32_t>;  // policy::Filter::Key()
+  // The IR keys of the filters of `changed_parts` (as the compiler holds them now).
+  std::set<IrKey> ChangedFilters(const std::set<std::string>& changed_parts) const;
+  // The filters of the pass: translated when `reuse` is false, when their
+  // IR key is in `changed`, or when their placement changed; the others
+  // are taken from the last pass (translated_).
+  WantedFilters Wanted(bool reuse, const std::set<IrKey>& changed, ReconcileReport& report);
+  // The slow-path (or hardware-and-software) kernel filter of a placed filter; counted.
+  std::optional<netlink::FlowerFilter> Translate(const offload::PlacedFilter& p,
+                                                 ReconcileReport& report) const;
+  // Whether every device of the last pass that `next` still has resolves the same.
+  bool SameDevices(const EswitchView& next) const;
   // The ND check's map from the pipeline, written (and the program attached)
   // before the filters of the pass.
   void SyncNdCheck(ReconcileReport& report);
@@ -169,7 +184,8 @@ class Reconciler {
   std::vector<netlink::FilterOwner> ManagedOwners(const EswitchView& view) const;
   offload::OfferFn MakeOffer(const offload::DeviceResolver& devices, OfferBook& offers,
                              ReconcileReport& report);
-  void PreOffer(const offload::DeviceResolver& devices, OfferBook& offers, ReconcileReport& report);
+  void PreOffer(const policy::Pipeline& pipeline, const offload::DeviceResolver& devices,
+                OfferBook& offers, ReconcileReport& report);
   bool ProbeBlockRefusesOffload(const EswitchView& view, OfferBook& offers,
                                 ReconcileReport& report);
   std::vector<absl::Status> ApplyCounted(const std::vector<TcOp>& ops, ReconcileReport& report);
@@ -182,12 +198,20 @@ class Reconciler {
   NdCheckHook* nd_ = nullptr;
   EswitchView view_;                 // of the last pass
   offload::DeviceResolver devices_;  // resolves through view_
-  policy::Pipeline pipeline_;
   std::shared_ptr<const offload::PlacementResult> placement_ =
       std::make_shared<offload::PlacementResult>();
-  // Per placement_.filters entry: its slow-path key and content hash (no key:
-  // it did not translate).
-  std::vector<std::optional<std::pair<FilterKey, uint64_t>>> placed_keys_;
+  // Per placement_.filters entry (same order): its kernel identity as
+  // translated by the last pass, so unchanged filters are not translated
+  // again, and Settled() can tell without translating.
+  struct Translated {
+    IrKey ir;
+    bool valid = false;     // installed as flower and translated
+    bool hardware = false;  // placed in hardware (installed without skip_hw)
+    FilterKey key;
+    InstalledEntry entry;
+  };
+  std::vector<Translated> translated_;
+  bool nd_attached_ = false;  // the ND check's state at the last pass
   InstalledSet installed_;
   // Offers of the last pass (created and taken back): key and content hash.
   std::set<std::pair<FilterKey, uint64_t>> transient_;

@@ -374,34 +374,12 @@ int Run(const std::string& daemon, const std::vector<int>& sizes) {
   return 0;
 }
 
-// argv[2..], else $VFGUARD_BENCH_SIZES (blank- or comma-separated), else
-// 100 250; empty on a bad value.
-std::vector<int> Sizes(int argc, char** argv) {
-  std::vector<std::string> words;
-  for (int i = 2; i < argc; ++i) words.push_back(argv[i]);
-  const char* env = std::getenv("VFGUARD_BENCH_SIZES");
-  if (words.empty() && env != nullptr) {
-    words = absl::StrSplit(env, absl::ByAnyChar(" ,"), absl::SkipWhitespace());
-  }
-  if (words.empty()) words = {"100", "250"};
-  std::vector<int> sizes;
-  for (const std::string& w : words) {
-    int n = std::atoi(w.c_str());
-    if (n <= 0 || absl::StrCat(n) != w) {
-      std::fprintf(stderr, "agent_bench: bad size '%s'\n", w.c_str());
-      return {};
-    }
-    sizes.push_back(n);
-  }
-  return sizes;
-}
-
 }  // namespace
 }  // namespace vfguard::agent
 
 int main(int argc, char** argv) {
   setvbuf(stdout, nullptr, _IOLBF, 0);
-  std::vector<int> sizes = vfguard::agent::Sizes(argc, argv);
+  std::vector<int> sizes = vfguard::agent::Sizes(argc, argv, 2);
   if (sizes.empty()) return 2;
   if (geteuid() != 0 || unshare(CLONE_NEWNET) != 0) {
     std::printf("SKIP: needs root and network namespaces (run through tools/vmrun)\n");

@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 
 namespace vfguard::agent {
 
@@ -104,6 +105,26 @@ double Median(std::vector<double> v) {
   if (v.empty()) return 0;
   std::sort(v.begin(), v.end());
   return v[v.size() / 2];
+}
+
+std::vector<int> Sizes(int argc, char** argv, int first) {
+  std::vector<std::string> words;
+  for (int i = first; i < argc; ++i) words.push_back(argv[i]);
+  const char* env = std::getenv("VFGUARD_BENCH_SIZES");
+  if (words.empty() && env != nullptr) {
+    words = absl::StrSplit(env, absl::ByAnyChar(" ,"), absl::SkipWhitespace());
+  }
+  if (words.empty()) words = {"100", "250"};
+  std::vector<int> sizes;
+  for (const std::string& w : words) {
+    int n = std::atoi(w.c_str());
+    if (n <= 0 || absl::StrCat(n) != w) {
+      std::fprintf(stderr, "bad size '%s'\n", w.c_str());
+      return {};
+    }
+    sizes.push_back(n);
+  }
+  return sizes;
 }
 
 }  // namespace vfguard::agent

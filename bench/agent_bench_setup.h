@@ -51,6 +51,10 @@ bool BindBlock(NetlinkTcBackend& tc, uint32_t block, const std::vector<std::stri
 
 double Median(std::vector<double> v);
 
+// The sizes to run: argv[first..], else $VFGUARD_BENCH_SIZES (blank- or
+// comma-separated), else 100 250; empty (after a message) on a bad value.
+std::vector<int> Sizes(int argc, char** argv, int first);
+
 }  // namespace vfguard::agent
 
 #endif  // VFGUARD_BENCH_AGENT_BENCH_SETUP_H_

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <memory>
 #include <set>
 #include <tuple>
 #include <utility>
@@ -80,10 +81,13 @@ class Planner {
 
   PlacementResult Run() {
     PlacementResult result;
+    // The IR filters themselves are filled in by the caller (Place), which
+    // copies or moves them.
+    result.filters.reserve(pipeline_.filters.size());
     for (const Filter& f : pipeline_.filters) {
       std::optional<std::string> never = NeverInHardware(f);
       absl::Status answer = never ? absl::FailedPreconditionError(*never) : offer_(f);
-      result.filters.push_back(PlacedFilter{f, Placement::kHardware, answer, std::nullopt});
+      result.filters.push_back(PlacedFilter{{}, Placement::kHardware, answer, nullptr});
     }
     for (size_t i = 0; i < result.filters.size(); ++i) {
       const Filter& f = pipeline_.filters[i];
@@ -116,16 +120,20 @@ class Planner {
       for (size_t i : groups_[key]) members.push_back(&pipeline_.filters[i]);
       std::optional<Filter> trap = TrapForGroup(members, trap_offer_);
       if (trap) {
-        group_traps_.emplace(key, *trap);
+        group_traps_.emplace(key, std::make_shared<const Filter>(*std::move(trap)));
         continue;
       }
       uint32_t chain = key.first;
       std::optional<Filter> chain_trap =
           TrapForChain(chain, chain_groups_[chain].front().second, trap_offer_);
       chains_[chain] = chain_trap ? ChainState::kChainTrap : ChainState::kNoHardware;
-      if (chain_trap) chain_traps_.emplace(chain, *chain_trap);
+      if (chain_trap) {
+        chain_traps_.emplace(chain, std::make_shared<const Filter>(*std::move(chain_trap)));
+      }
       changed_ = true;
-      break;  // chain states changed under the iteration
+      // No restart from the first group: the groups already passed are not
+      // affected (they have a trap, or their chain is no longer kGroups), and
+      // restarting made this loop quadratic when every chain is trapped whole.
     }
     if (changed_) return true;
     ComputeMayTrap();
@@ -232,7 +240,7 @@ class Planner {
     result.hardware_bypassed = chains_.count(0) && chains_.at(0) == ChainState::kNoHardware;
     for (size_t i = 0; i < result.filters.size(); ++i) {
       PlacedFilter& placed = result.filters[i];
-      const Filter& f = placed.filter;
+      const Filter& f = pipeline_.filters[i];
       if (f.egress_of) {  // the hardware has no egress hook: no trap either
         placed.placement = Placement::kSlowPathOnly;
         continue;
@@ -265,9 +273,9 @@ class Planner {
       }
     }
     if (result.hardware_bypassed) return;
-    for (const auto& [chain, trap] : chain_traps_) result.traps.push_back(trap);
+    for (const auto& [chain, trap] : chain_traps_) result.traps.push_back(*trap);
     for (const auto& [key, trap] : group_traps_) {
-      if (chains_.at(key.first) == ChainState::kGroups) result.traps.push_back(trap);
+      if (chains_.at(key.first) == ChainState::kGroups) result.traps.push_back(*trap);
     }
     std::sort(result.traps.begin(), result.traps.end(),
               [](const Filter& a, const Filter& b) { return a.Key() < b.Key(); });
@@ -298,8 +306,8 @@ class Planner {
   std::map<uint32_t, std::vector<GroupKey>> chain_groups_;  // sorted by prio
   std::map<uint32_t, ChainState> chains_;
   std::map<GroupKey, std::string> trapped_;  // group -> why its accepted members stay out
-  std::map<GroupKey, Filter> group_traps_;
-  std::map<uint32_t, Filter> chain_traps_;
+  std::map<GroupKey, std::shared_ptr<const Filter>> group_traps_;
+  std::map<uint32_t, std::shared_ptr<const Filter>> chain_traps_;
   std::map<uint32_t, std::vector<bool>> may_trap_;
   bool changed_ = false;
 };
@@ -379,7 +387,20 @@ std::optional<std::string> NeverInHardware(const policy::Filter& f) {
 }
 
 PlacementResult Place(const policy::Pipeline& pipeline, const OfferFn& offer) {
-  return Planner(pipeline, offer).Run();
+  PlacementResult result = Planner(pipeline, offer).Run();
+  for (size_t i = 0; i < result.filters.size(); ++i) {
+    result.filters[i].filter = pipeline.filters[i];
+  }
+  return result;
+}
+
+PlacementResult Place(policy::Pipeline&& pipeline, const OfferFn& offer) {
+  PlacementResult result = Planner(pipeline, offer).Run();
+  for (size_t i = 0; i < result.filters.size(); ++i) {
+    result.filters[i].filter = std::move(pipeline.filters[i]);
+  }
+  pipeline.filters.clear();
+  return result;
 }
 
 policy::Pipeline PlacementResult::HardwarePipeline() const {

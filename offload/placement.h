@@ -51,6 +51,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -74,9 +75,10 @@ struct PlacedFilter {
   // the message). kSlowPathOnly: FailedPrecondition saying why.
   absl::Status hw_status;
   // The hardware trap that covers this filter's frames (kTrap and
-  // kSlowPathOnly, unless the hardware is bypassed). Shared by the group or
-  // chain; PlacementResult::traps holds each trap once.
-  std::optional<policy::Filter> trap;
+  // kSlowPathOnly, unless the hardware is bypassed), or null. One object
+  // shared by the group or chain (not a copy per filter);
+  // PlacementResult::traps holds each trap once.
+  std::shared_ptr<const policy::Filter> trap;
 };
 
 struct PlacementResult {
@@ -98,6 +100,10 @@ struct PlacementResult {
 using OfferFn = std::function<absl::Status(const policy::Filter&)>;
 
 PlacementResult Place(const policy::Pipeline& pipeline, const OfferFn& offer);
+// The same, moving the IR filters into the result instead of copying them
+// (the agent keeps one copy of the pipeline: its placement). `pipeline` is
+// left empty.
+PlacementResult Place(policy::Pipeline&& pipeline, const OfferFn& offer);
 
 // Why `f` must stay out of the hardware whatever it accepts (rule 4 above),
 // or nullopt. Callers that offer filters ahead of placement skip these.

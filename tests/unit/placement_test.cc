@@ -84,8 +84,10 @@ TEST(Placement, RefusedFilterTrapsItsWholePrioGroupWithOneSharedTrap) {
   EXPECT_EQ(r.filters[0].hw_status.message(), "mlx5_core: Unsupported key");
   EXPECT_EQ(r.filters[2].placement, Placement::kHardware);
   ASSERT_EQ(r.traps.size(), 1u);  // deduped: one trap for the group
-  EXPECT_EQ(r.filters[0].trap, r.traps[0]);
-  EXPECT_EQ(r.filters[1].trap, r.traps[0]);
+  ASSERT_NE(r.filters[0].trap, nullptr);
+  EXPECT_EQ(*r.filters[0].trap, r.traps[0]);
+  ASSERT_NE(r.filters[1].trap, nullptr);
+  EXPECT_EQ(*r.filters[1].trap, r.traps[0]);
   policy::Pipeline hw = r.HardwarePipeline();
   ASSERT_EQ(hw.filters.size(), 2u);
   const Filter& trap = hw.filters[0];
@@ -164,8 +166,10 @@ TEST(Placement, ChainIsTrappedWholeWhenNoGroupTrapIsAccepted) {
   EXPECT_EQ(trap.Key(), std::make_tuple(2u, uint16_t{3}, 1u));
   EXPECT_EQ(trap.protocol, policy::kEthAll);
   EXPECT_EQ(trap.match, policy::FlowerMatch{});
-  EXPECT_EQ(r.filters[0].trap, trap);
-  EXPECT_EQ(r.filters[1].trap, trap);
+  ASSERT_NE(r.filters[0].trap, nullptr);
+  EXPECT_EQ(*r.filters[0].trap, trap);
+  ASSERT_NE(r.filters[1].trap, nullptr);
+  EXPECT_EQ(*r.filters[1].trap, trap);
   EXPECT_EQ(r.HardwarePipeline().filters, (std::vector<Filter>{trap, other}));
 }
 
@@ -279,13 +283,13 @@ TEST(Placement, CopiesToPortsAndEgressHooksNeverReachTheHardware) {
   EXPECT_EQ(r.filters[0].placement, Placement::kHardware);
   EXPECT_EQ(r.filters[1].placement, Placement::kTrap);
   EXPECT_NE(r.filters[1].hw_status.message().find("egress hook"), std::string::npos);
-  ASSERT_TRUE(r.filters[1].trap.has_value());
+  ASSERT_NE(r.filters[1].trap, nullptr);
   // The trap cannot share the list filter's key (EEXIST): the whole chain
   // is trapped at its free prio 1 instead.
   EXPECT_EQ(r.filters[1].trap->Key(), std::make_tuple(9u, uint16_t{1}, 1u));
   EXPECT_EQ(r.filters[1].trap->match, policy::FlowerMatch{});
   EXPECT_EQ(r.filters[3].placement, Placement::kSlowPathOnly);
-  EXPECT_FALSE(r.filters[3].trap.has_value());
+  EXPECT_EQ(r.filters[3].trap, nullptr);
   for (const Filter& f : r.HardwarePipeline().filters) {
     EXPECT_FALSE(f.egress_of.has_value());
     for (const Action& a : f.actions) {

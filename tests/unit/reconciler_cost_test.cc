@@ -187,6 +187,15 @@ TEST_F(ReconcilerCostTest, ASecondPassWithNothingToChangeMakesNoCall) {
   EXPECT_EQ(fake_.dump_calls(), 0);
   EXPECT_EQ(fake_.apply_calls(), 0);
   EXPECT_EQ(fake_.writes().Total(), 0u);
+  // Every filter was translated once, by the first pass; none by the second.
+  EXPECT_GT(first.translated, 20);
+  EXPECT_EQ(second.translated, 0);
+  // An audit translates everything again (it compares everything).
+  r.RequestAudit();
+  ReconcileReport audit = Run(r);
+  EXPECT_TRUE(audit.audited);
+  EXPECT_EQ(audit.translated, first.translated);
+  EXPECT_EQ(audit.writes, 0);
 }
 
 TEST_F(ReconcilerCostTest, DriftIsSeenOnlyByAnAudit) {
@@ -233,6 +242,9 @@ struct PortECost {
   int add_replaces = 0;
   int ip_writes = 0;
   int remove_writes = 0;
+  int add_translated = 0;  // filters translated by each pass
+  int ip_translated = 0;
+  int remove_translated = 0;
   int dumps = 0;  // of the three passes
 };
 
@@ -273,6 +285,7 @@ PortECost MeasurePortE(int extra, Logger& log) {
   EXPECT_TRUE(add.status.ok()) << add.status;
   cost.e_filters = fake.filters().size() - base;
   cost.add_writes = add.writes;
+  cost.add_translated = add.translated;
   cost.add_replaces = static_cast<int>(fake.writes().Of(TcOp::Kind::kReplaceFilter));
   // A change inside the port: one more fixed IP.
   policy::Snapshot more_ip = with_e;
@@ -280,10 +293,12 @@ PortECost MeasurePortE(int extra, Logger& log) {
   ReconcileReport ip = r.Run(more_ip, slots, view_e, offers);
   EXPECT_TRUE(ip.status.ok()) << ip.status;
   cost.ip_writes = ip.writes;
+  cost.ip_translated = ip.translated;
   ReconcileReport remove = r.Run(without_e, slots, view, offers);
   EXPECT_TRUE(remove.status.ok()) << remove.status;
   EXPECT_EQ(fake.filters().size(), base);
   cost.remove_writes = remove.writes;
+  cost.remove_translated = remove.translated;
   cost.dumps = fake.dump_calls();
   return cost;
 }
@@ -310,6 +325,15 @@ TEST_F(ReconcilerCostTest, AOnePortChangeCostsThatPortsFiltersAndAConstant) {
   EXPECT_EQ(large.add_writes, small.add_writes);
   EXPECT_EQ(large.ip_writes, small.ip_writes);
   EXPECT_EQ(large.remove_writes, small.remove_writes);
+  // CPU in proportion too: only the filters of the parts that changed are
+  // translated (e's own; for an addition or removal also the uplink's
+  // dispatch and e's network's part), however many other ports there are.
+  EXPECT_LE(small.ip_translated, static_cast<int>(small.e_filters));
+  EXPECT_GT(small.ip_translated, 0);
+  EXPECT_LE(small.add_translated, static_cast<int>(small.e_filters) + kConstant);
+  EXPECT_EQ(large.add_translated, small.add_translated);
+  EXPECT_EQ(large.ip_translated, small.ip_translated);
+  EXPECT_EQ(large.remove_translated, small.remove_translated);
 }
 
 // A port joining the shared flat network of `others` ports: (writes of the

@@ -95,7 +95,8 @@ class ReconcilerTest : public ::testing::Test {
   // run without one unless they set it), the ND chain's port filters.
   static size_t Installed(const Reconciler& r, bool nd_attached = false) {
     size_t n = 0;
-    for (const policy::Filter& f : r.pipeline().filters) {
+    for (const offload::PlacedFilter& p : r.placement().filters) {
+      const policy::Filter& f = p.filter;
       n += f.classifier == policy::Classifier::kFlower && (nd_attached || f.nd_allowed.empty());
     }
     return n;

@@ -1,0 +1,179 @@
+// agent_footprint: the reconciler's own heap and CPU per filter, without a
+// kernel (issue 9). The bench deployment of agent_bench (N ports, 20 rules
+// each, one flat network) is reconciled over a backend that encodes every op
+// as NetlinkTcBackend does and acknowledges it without sending, refusing
+// skip_sw like a block with a veth in it. So the figures are what the agent
+// adds to the kernel's work, and they need no VM.
+//
+// Per N (arguments, else $VFGUARD_BENCH_SIZES, else 100 and 250) one line:
+//   agent_footprint: ports= filters= compiler_bytes_per_filter=
+//   agent_bytes_per_filter= cold_cpu_s= cold_us_per_filter= noop_cpu_s=
+//   one_port_cpu_s= one_port_writes= one_port_translated= noop_translated=
+//   resync_cpu_s= (a fresh Reconciler over a kernel that holds it all)
+// compiler_* = heap in use held by an IncrementalCompiler alone after it
+// compiled the snapshot (scaleir's part, policy/); agent_* = heap in use held
+// by a Reconciler after its cold pass, minus the compiler's share (what
+// agent/ and offload/ keep). Heap figures are glibc's in-use bytes
+// (mallinfo2), not RSS.
+#include <malloc.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "agent/reconciler.h"
+#include "agent/tc_errno_status.h"
+#include "agent/tc_op_encode.h"
+#include "bench/agent_bench_setup.h"
+#include "policy/compiler.h"
+#include "policy/slots.h"
+
+namespace vfguard::agent {
+namespace {
+
+// Encodes like NetlinkTcBackend::Apply, sends nothing.
+class EncodeOnlyBackend : public TcBackend {
+ public:
+  absl::StatusOr<std::map<uint32_t, uint32_t>> DumpClsact() override { return clsact_; }
+  absl::StatusOr<std::vector<netlink::FlowerFilter>> DumpFilters(
+      const netlink::FilterOwner& owner) override {
+    std::vector<netlink::FlowerFilter> out;
+    auto it = stored_.lower_bound(FilterKey{owner, 0, 0, 0});
+    for (; it != stored_.end() && it->first.owner == owner; ++it) out.push_back(it->second);
+    return out;
+  }
+  // Keep what is written, for a restart's audit to dump (not while heap is
+  // being measured).
+  bool store = false;
+  std::vector<absl::Status> Apply(const std::vector<TcOp>& ops) override {
+    std::vector<absl::Status> out(ops.size());
+    std::vector<std::vector<uint8_t>> requests;
+    requests.reserve(ops.size());
+    std::vector<uint8_t> scratch(64 * 1024);
+    for (size_t i = 0; i < ops.size(); ++i) {
+      absl::StatusOr<size_t> n = EncodeTcOp(ops[i], 0, absl::MakeSpan(scratch));
+      if (!n.ok()) {
+        out[i] = n.status();
+        continue;
+      }
+      requests.emplace_back(scratch.begin(), scratch.begin() + *n);
+      ++writes;
+      if (ops[i].kind == TcOp::Kind::kCreateClsact) {
+        clsact_[ops[i].qdisc.ifindex] = ops[i].qdisc.ingress_block;
+      }
+      if (ops[i].filter.skip_sw && ops[i].kind != TcOp::Kind::kDeleteFilter) {
+        out[i] = TcErrnoStatus(EOPNOTSUPP, "");
+      } else if (store && ops[i].kind == TcOp::Kind::kDeleteFilter) {
+        stored_.erase(KeyOf(ops[i].filter));
+      } else if (store && ops[i].kind != TcOp::Kind::kCreateClsact &&
+                 ops[i].kind != TcOp::Kind::kDeleteClsact) {
+        stored_[KeyOf(ops[i].filter)] = ops[i].filter;
+      }
+    }
+    return out;
+  }
+  int writes = 0;
+
+ private:
+  std::map<uint32_t, uint32_t> clsact_;
+  std::map<FilterKey, netlink::FlowerFilter> stored_;
+};
+
+// Small chunks plus mmapped ones (large vectors).
+size_t HeapInUse() {
+  const struct mallinfo2 m = mallinfo2();
+  return m.uordblks + m.hblkhd;
+}
+
+EswitchView ViewOf(int n) {
+  EswitchView v;
+  // Made-up ifindexes: nothing is sent.
+  v.uplink = offload::Netdev{1, "up0"};
+  for (int i = 0; i < n; ++i) {
+    v.port_representors[PortId(i)] = offload::Netdev{static_cast<uint32_t>(10 + i), RepName(i)};
+  }
+  return v;
+}
+
+int Footprint(int n) {
+  const policy::Snapshot s = MakeSnapshot(n, 0);
+  absl::StatusOr<policy::SlotAssignment> slots = policy::AssignSlots(s, {});
+  if (!slots.ok()) return 1;
+  const EswitchView view = ViewOf(n);
+
+  size_t compiler_bytes = 0;
+  {
+    const size_t before = HeapInUse();
+    policy::IncrementalCompiler c;
+    auto shared = std::make_shared<const policy::Snapshot>(s);
+    if (!c.Update(shared, *slots).ok()) return 1;
+    shared.reset();
+    compiler_bytes = HeapInUse() - before;
+  }
+
+  std::ostringstream sink;
+  Logger log(sink, LogLevel::kWarn);
+  EncodeOnlyBackend tc;
+  OfferBook offers;
+  const size_t before = HeapInUse();
+  auto r = std::make_unique<Reconciler>(tc, log, kBlock);
+  auto t0 = Clock::now();
+  ReconcileReport cold = r->Run(s, *slots, view, offers);
+  const double cold_s = Seconds(Clock::now() - t0);
+  const size_t agent_bytes = HeapInUse() - before;
+  if (!cold.status.ok() || cold.errors != 0) {
+    std::fprintf(stderr, "cold pass: %s\n", cold.status.ToString().c_str());
+    return 1;
+  }
+  t0 = Clock::now();
+  ReconcileReport noop = r->Run(s, *slots, view, offers);
+  const double noop_s = Seconds(Clock::now() - t0);
+  // One port's rules change: p0000 (in g1) moves to g2.
+  policy::Snapshot changed = s;
+  changed.ports[PortId(0)].security_group_ids = {"g2"};
+  t0 = Clock::now();
+  ReconcileReport one = r->Run(changed, *slots, view, offers);
+  const double one_s = Seconds(Clock::now() - t0);
+  if (!one.status.ok()) std::fprintf(stderr, "one-port pass: %s\n", one.status.ToString().c_str());
+  if (noop.writes != 0) std::fprintf(stderr, "FAIL: a pass with no change wrote %d\n", noop.writes);
+
+  // A restart: a fresh Reconciler audits (dumps) a kernel that holds it all.
+  EncodeOnlyBackend kernel;
+  kernel.store = true;
+  {
+    Reconciler first(kernel, log, kBlock);
+    OfferBook book;
+    first.Run(s, *slots, view, book);
+  }
+  Reconciler restarted(kernel, log, kBlock);
+  t0 = Clock::now();
+  ReconcileReport resync = restarted.Run(s, *slots, view, offers);
+  const double resync_s = Seconds(Clock::now() - t0);
+  if (resync.writes != 0) std::fprintf(stderr, "FAIL: the resync wrote %d\n", resync.writes);
+
+  const double filters = cold.filters;
+  std::printf(
+      "agent_footprint: ports=%d filters=%d compiler_bytes_per_filter=%.0f "
+      "agent_bytes_per_filter=%.0f cold_cpu_s=%.3f cold_us_per_filter=%.1f noop_cpu_s=%.3f "
+      "one_port_cpu_s=%.3f one_port_writes=%d one_port_translated=%d noop_translated=%d "
+      "resync_cpu_s=%.3f\n",
+      n, cold.filters, compiler_bytes / filters,
+      (static_cast<double>(agent_bytes) - compiler_bytes) / filters, cold_s, 1e6 * cold_s / filters,
+      noop_s, one_s, one.writes, one.translated, noop.translated, resync_s);
+  std::fflush(stdout);
+  return noop.writes == 0 && resync.writes == 0 ? 0 : 1;
+}
+
+}  // namespace
+}  // namespace vfguard::agent
+
+int main(int argc, char** argv) {
+  const std::vector<int> sizes = vfguard::agent::Sizes(argc, argv, 1);
+  if (sizes.empty()) return 2;
+  int rc = 0;
+  for (int n : sizes) rc |= vfguard::agent::Footprint(n);
+  return rc;
+}
