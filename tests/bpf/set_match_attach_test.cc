@@ -11,11 +11,8 @@
 //
 // Runs in a private network namespace (unshare); needs root, veth, clsact,
 // cls_bpf and act_mirred, and exits 77 naming what is missing.
-#include <libmnl/libmnl.h>
-#include <linux/if_packet.h>
 #include <net/if.h>
 #include <sched.h>
-#include <sys/socket.h>
 
 #include <chrono>
 #include <cstdio>
@@ -28,54 +25,19 @@
 #include "netlink/bpf_filter_codec.h"
 #include "netlink/tc_codec.h"
 #include "offload/set_match_program.h"
+#include "tests/bpf/attach_support.h"
 #include "tests/bpf/bpf_test_support.h"
 
 namespace vfguard::offload {
 namespace {
 
+using bpf_test::Request;
+using bpf_test::SendFrom;
+using bpf_test::Shell;
 using ::testing::HasSubstr;
 
 constexpr uint32_t kBlock = 7;
 const bpf_test::Mac kMac{0x52, 0x54, 0x00, 0xab, 0xcd, 0xef};
-
-std::string Shell(const std::string& cmd) {
-  std::string out;
-  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
-  if (p == nullptr) return out;
-  char buf[512];
-  while (fgets(buf, sizeof(buf), p) != nullptr) out += buf;
-  pclose(p);
-  return out;
-}
-
-absl::Status Request(absl::Span<const uint8_t> msg) {
-  mnl_socket* nl = mnl_socket_open(NETLINK_ROUTE);
-  if (nl == nullptr) return absl::InternalError("mnl_socket_open failed");
-  int one = 1;
-  mnl_socket_setsockopt(nl, NETLINK_EXT_ACK, &one, sizeof(one));
-  absl::Status status = absl::InternalError("no ack");
-  if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) == 0 &&
-      mnl_socket_sendto(nl, msg.data(), msg.size()) == static_cast<ssize_t>(msg.size())) {
-    alignas(4) uint8_t buf[8192];
-    ssize_t n = mnl_socket_recvfrom(nl, buf, sizeof(buf));
-    if (n > 0) status = netlink::DecodeAck(absl::MakeConstSpan(buf, static_cast<size_t>(n)));
-  }
-  mnl_socket_close(nl);
-  return status;
-}
-
-void SendFrom(const char* ifname, const bpf_test::Frame& frame) {
-  int fd = socket(AF_PACKET, SOCK_RAW, 0);
-  ASSERT_GE(fd, 0);
-  sockaddr_ll addr{};
-  addr.sll_family = AF_PACKET;
-  addr.sll_ifindex = static_cast<int>(if_nametoindex(ifname));
-  addr.sll_halen = 6;
-  EXPECT_EQ(
-      sendto(fd, frame.data(), frame.size(), 0, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)),
-      static_cast<ssize_t>(frame.size()));
-  close(fd);
-}
 
 // Packets `ifname` received, from `ip -j -s link` (this process's netns;
 // /sys/class/net would show the netns sysfs was mounted in).
@@ -177,7 +139,7 @@ int main(int argc, char** argv) {
       "for p in 'va vb' 'ra rb' 'sa sb'; do set -- $p; ip link add $1 type veth peer name $2 && "
       "ip link set $1 up && ip link set $2 up || exit 1; done && "
       "tc qdisc add dev va ingress_block 7 clsact";
-  std::string out = vfguard::offload::Shell(setup);
+  std::string out = vfguard::bpf_test::Shell(setup);
   if (if_nametoindex("va") == 0 || if_nametoindex("sa") == 0 || !out.empty()) {
     std::printf("SKIP: cannot set up veths + clsact shared block here: %s\n", out.c_str());
     return 77;
