@@ -44,6 +44,7 @@ struct BpfFilter {
   // Classifier mode only: TCA_BPF_ACT, run when the program returns -1
   // (a match); 0 means no match and the next filter is tried.
   std::vector<TcAction> actions;
+  auto operator<=>(const BpfFilter&) const = default;
 };
 
 // RTM_NEWTFILTER, kind "bpf": tcmsg (owner, handle, prio << 16 | protocol),

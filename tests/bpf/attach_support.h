@@ -8,11 +8,14 @@
 #include <libmnl/libmnl.h>
 #include <linux/if_packet.h>
 #include <net/if.h>
+#include <sched.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <string>
+#include <thread>
 
 #include "absl/status/status.h"
 #include "absl/types/span.h"
@@ -61,6 +64,44 @@ inline void SendFrom(const char* ifname, const Frame& frame) {
       sendto(fd, frame.data(), frame.size(), 0, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)),
       static_cast<ssize_t>(frame.size()));
   close(fd);
+}
+
+// Packets `ifname` received, from `ip -j -s link` (this process's netns;
+// /sys/class/net would show the netns sysfs was mounted in).
+inline uint64_t RxPackets(const std::string& ifname) {
+  std::string json = Shell("ip -j -s link show dev " + ifname);
+  size_t rx = json.find("\"rx\":");
+  size_t at = rx == std::string::npos ? rx : json.find("\"packets\":", rx);
+  return at == std::string::npos ? 0 : std::stoull(json.substr(at + 10));
+}
+
+// Waits (up to 2 s) until `ifname` has received `want` packets; the count.
+inline uint64_t WaitRx(const std::string& ifname, uint64_t want) {
+  for (int i = 0; i < 200 && RxPackets(ifname) < want; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return RxPackets(ifname);
+}
+
+// For main(): a private network namespace without IPv6 chatter, with veth
+// pairs va/vb, ra/rb, sa/sb up and block 7 bound to va's clsact ingress. The
+// tests send from vb into the block and mirror to ra/sa, counting at rb/sb.
+// Exits 77 naming what is missing.
+inline void SetUpMirrorNetnsOrSkip() {
+  if (unshare(CLONE_NEWNET) != 0) {
+    std::printf("SKIP: cannot create a network namespace: %s\n", std::strerror(errno));
+    std::exit(77);
+  }
+  const char* setup =
+      "sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1 && "
+      "for p in 'va vb' 'ra rb' 'sa sb'; do set -- $p; ip link add $1 type veth peer name $2 && "
+      "ip link set $1 up && ip link set $2 up || exit 1; done && "
+      "tc qdisc add dev va ingress_block 7 clsact";
+  std::string out = Shell(setup);
+  if (if_nametoindex("va") == 0 || if_nametoindex("sa") == 0 || !out.empty()) {
+    std::printf("SKIP: cannot set up veths + clsact shared block here: %s\n", out.c_str());
+    std::exit(77);
+  }
 }
 
 }  // namespace vfguard::bpf_test

@@ -12,12 +12,8 @@
 // Runs in a private network namespace (unshare); needs root, veth, clsact,
 // cls_bpf and act_mirred, and exits 77 naming what is missing.
 #include <net/if.h>
-#include <sched.h>
 
-#include <chrono>
-#include <cstdio>
 #include <string>
-#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
@@ -32,30 +28,14 @@ namespace vfguard::offload {
 namespace {
 
 using bpf_test::Request;
+using bpf_test::RxPackets;
 using bpf_test::SendFrom;
 using bpf_test::Shell;
+using bpf_test::WaitRx;
 using ::testing::HasSubstr;
 
 constexpr uint32_t kBlock = 7;
 const bpf_test::Mac kMac{0x52, 0x54, 0x00, 0xab, 0xcd, 0xef};
-
-// Packets `ifname` received, from `ip -j -s link` (this process's netns;
-// /sys/class/net would show the netns sysfs was mounted in).
-uint64_t RxPackets(const std::string& ifname) {
-  std::string json = Shell("ip -j -s link show dev " + ifname);
-  size_t rx = json.find("\"rx\":");
-  size_t at = rx == std::string::npos ? rx : json.find("\"packets\":", rx);
-  if (at == std::string::npos) return 0;
-  return std::stoull(json.substr(at + 10));
-}
-
-// Waits (up to 2 s) until `ifname` has received `want` packets; returns the count.
-uint64_t WaitRx(const std::string& ifname, uint64_t want) {
-  for (int i = 0; i < 200 && RxPackets(ifname) < want; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return RxPackets(ifname);
-}
 
 SetRule Http(uint32_t set) {
   SetRule r;
@@ -129,20 +109,6 @@ TEST(SetMatchAttachTest, ClassidSelectsTheRuleAndAMemberChangeIsAMapWrite) {
 int main(int argc, char** argv) {
   ::testing::InitGoogleTest(&argc, argv);
   ::vfguard::bpf_test::SkipUnlessBpfUsable();
-  if (unshare(CLONE_NEWNET) != 0) {
-    std::printf("SKIP: cannot create a network namespace: %s\n", std::strerror(errno));
-    return 77;
-  }
-  // No IPv6 chatter: the counting peers must see only the mirrored frames.
-  const char* setup =
-      "sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1 && "
-      "for p in 'va vb' 'ra rb' 'sa sb'; do set -- $p; ip link add $1 type veth peer name $2 && "
-      "ip link set $1 up && ip link set $2 up || exit 1; done && "
-      "tc qdisc add dev va ingress_block 7 clsact";
-  std::string out = vfguard::bpf_test::Shell(setup);
-  if (if_nametoindex("va") == 0 || if_nametoindex("sa") == 0 || !out.empty()) {
-    std::printf("SKIP: cannot set up veths + clsact shared block here: %s\n", out.c_str());
-    return 77;
-  }
+  ::vfguard::bpf_test::SetUpMirrorNetnsOrSkip();
   return RUN_ALL_TESTS();
 }
