@@ -72,7 +72,7 @@ class Planner {
     // hardware filter or trap goes there, and every group that jumps to it
     // is trapped (Unsafe), so the hardware hands those frames over first.
     for (const Filter& f : pipeline.filters) {
-      if (f.classifier != policy::Classifier::kFlower && !f.egress_of) {
+      if (f.classifier == policy::Classifier::kNdCheck && !f.egress_of) {
         chains_[f.chain] = ChainState::kNoHardware;
       }
     }
@@ -365,6 +365,9 @@ std::optional<std::string> NeverInHardware(const policy::Filter& f) {
   if (f.classifier == policy::Classifier::kNdCheck) {
     return "the ND check is a BPF program (cls_bpf): the slow path runs it";
   }
+  if (f.classifier == policy::Classifier::kSetMatch) {
+    return "a set match is a BPF program (cls_bpf): the slow path runs it";
+  }
   if (f.egress_of) {
     return "an egress hook: mlx5 offloads the ingress of representors, not their egress";
   }
@@ -378,11 +381,14 @@ std::optional<std::string> NeverInHardware(const policy::Filter& f) {
 }
 
 PlacementResult Place(const policy::Pipeline& pipeline, const OfferFn& offer) {
-  return Planner(pipeline, offer).Run();
+  PlacementResult result = Planner(pipeline, offer).Run();
+  result.sets = pipeline.sets;
+  return result;
 }
 
 policy::Pipeline PlacementResult::HardwarePipeline() const {
   policy::Pipeline p;
+  p.sets = sets;
   if (hardware_bypassed) return p;
   for (const PlacedFilter& placed : filters) {
     if (placed.placement == Placement::kHardware) p.filters.push_back(placed.filter);
@@ -395,6 +401,7 @@ policy::Pipeline PlacementResult::HardwarePipeline() const {
 
 policy::Pipeline PlacementResult::SlowPathPipeline() const {
   policy::Pipeline p;
+  p.sets = sets;
   for (const PlacedFilter& placed : filters) p.filters.push_back(placed.filter);
   return p;
 }

@@ -201,18 +201,30 @@ std::set<std::string> AffectedParts(const Snapshot& before, const Snapshot& afte
   return out;
 }
 
+// The prefixes of every set the pipeline's kSetMatch filters name. A member
+// change changes only these, not a filter.
+void FillSets(const CompileContext& ctx, Pipeline& p) {
+  for (const Filter& f : p.filters) {
+    if (f.set_match && !p.sets.contains(f.set_match->set)) {
+      p.sets.emplace(f.set_match->set, ctx.SetPrefixes(f.set_match->set));
+    }
+  }
+}
+
 }  // namespace
 
-absl::StatusOr<Pipeline> Compile(const Snapshot& snapshot, const SlotAssignment& slots) {
+absl::StatusOr<Pipeline> Compile(const Snapshot& snapshot, const SlotAssignment& slots,
+                                 CompileOptions options) {
   absl::Status st = CheckSlots(snapshot, slots);
   if (!st.ok()) return st;
-  CompileContext ctx(snapshot, slots);
+  CompileContext ctx(snapshot, slots, options);
   Pipeline p;
   for (const std::string& key : AllPartKeys(snapshot)) {
     st = CompilePart(ctx, key, p.filters);
     if (!st.ok()) return st;
   }
   SortFilters(p.filters);
+  FillSets(ctx, p);
   return p;
 }
 
@@ -228,7 +240,7 @@ absl::StatusOr<std::set<std::string>> IncrementalCompiler::Update(
   } else {
     todo = AffectedParts(*previous_, *snapshot);
   }
-  CompileContext ctx(*snapshot, slots);
+  CompileContext ctx(*snapshot, slots, options_);
   std::map<std::string, PipelinePart> fresh;
   for (const std::string& key : todo) {
     if (!Wanted(*snapshot, key)) continue;
@@ -268,6 +280,7 @@ Pipeline IncrementalCompiler::Assemble() const {
     p.filters.insert(p.filters.end(), part.filters.begin(), part.filters.end());
   }
   SortFilters(p.filters);
+  if (previous_ != nullptr) FillSets(CompileContext(*previous_, previous_slots_, options_), p);
   return p;
 }
 
