@@ -10,8 +10,9 @@
 // filter left over for the rest of a pass whose rule was deleted matches
 // nothing (fail closed) until the pass deletes it.
 //
-// Not yet called by the reconciler: the compiler does not emit set-match
-// filters yet (docs/performance.md says what remains).
+// Not yet called by the reconciler, which compiles without
+// CompileOptions::set_lookups for now (docs/performance.md says what
+// remains).
 #ifndef VFGUARD_AGENT_SET_MATCH_HOOK_H_
 #define VFGUARD_AGENT_SET_MATCH_HOOK_H_
 
