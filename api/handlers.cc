@@ -2,6 +2,8 @@
 // Status, trace, conntrack and events are in handlers_status.cc.
 #include "api/handlers.h"
 
+#include <algorithm>
+#include <set>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -202,6 +204,77 @@ HttpResponse Crud(agent::AgentService& service, const Resource<M>& r, const Http
   return MethodNotAllowed(allow_one, route);
 }
 
+// The batch's own shape, before the state is looked at: every id present
+// and named once.
+absl::Status CheckBatchShape(const v1::RemotePortBatch& batch) {
+  std::set<std::string> seen;
+  auto check = [&seen](const std::string& id, const std::string& path) -> absl::Status {
+    if (id.empty()) return absl::InvalidArgumentError(path + ": required");
+    if (!seen.insert(id).second) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ": ", id, " is named twice in the batch"));
+    }
+    return absl::OkStatus();
+  };
+  for (int i = 0; i < batch.upserts_size(); ++i) {
+    if (absl::Status st = check(batch.upserts(i).id(), absl::StrCat("upserts[", i, "].id"));
+        !st.ok())
+      return st;
+  }
+  if (batch.replace() && batch.deletes_size() > 0) {
+    return absl::InvalidArgumentError(
+        "deletes: must be empty with replace (replace deletes what upserts does not name)");
+  }
+  for (int i = 0; i < batch.deletes_size(); ++i) {
+    if (absl::Status st = check(batch.deletes(i).id(), absl::StrCat("deletes[", i, "].id"));
+        !st.ok())
+      return st;
+  }
+  return absl::OkStatus();
+}
+
+// Applies a checked batch to `policy`; fills `deleted` (sorted ids).
+absl::Status ApplyBatch(const v1::RemotePortBatch& batch, v1::Policy& policy,
+                        std::vector<std::string>& deleted) {
+  auto* items = policy.mutable_remote_ports();
+  for (const v1::RemotePort& body : batch.upserts()) {
+    int i = IndexOf(*items, body.id());
+    uint64_t stored = i < 0 ? 0 : items->Get(i).generation();
+    if (absl::Status st = CheckGeneration(body.generation(), stored, kRemotePorts.kind, body.id());
+        !st.ok())
+      return st;
+    v1::RemotePort next = body;
+    next.set_generation(stored + 1);
+    if (i < 0) {
+      *items->Add() = std::move(next);
+    } else {
+      *items->Mutable(i) = std::move(next);
+    }
+  }
+  std::set<std::string> gone;
+  for (const v1::RemotePortRef& ref : batch.deletes()) {
+    int i = IndexOf(*items, ref.id());
+    if (i < 0) return NotFound(kRemotePorts.kind, ref.id());
+    if (absl::Status st = CheckGeneration(ref.generation(), items->Get(i).generation(),
+                                          kRemotePorts.kind, ref.id());
+        !st.ok())
+      return st;
+    gone.insert(ref.id());
+  }
+  if (batch.replace()) {
+    std::set<std::string> named;
+    for (const v1::RemotePort& body : batch.upserts()) named.insert(body.id());
+    for (const v1::RemotePort& r : *items) {
+      if (!named.contains(r.id())) gone.insert(r.id());
+    }
+  }
+  auto last = std::remove_if(items->begin(), items->end(),
+                             [&gone](const v1::RemotePort& r) { return gone.contains(r.id()); });
+  items->erase(last, items->end());
+  deleted.assign(gone.begin(), gone.end());
+  return absl::OkStatus();
+}
+
 // The JSON names under which `field` may appear in a body.
 bool Present(const pb::Struct& body, const pb::FieldDescriptor* field) {
   return body.fields().contains(field->name()) || body.fields().contains(field->json_name());
@@ -253,6 +326,7 @@ HttpResponse ApiHandlers::Handle(const HttpRequest& request) {
     return Crud<v1::RemotePort, v1::RemotePortList>(service_, kRemotePorts, request, id,
                                                     "GET, PUT, DELETE");
   }
+  if (collection == "remote-ports:batch" && parts.size() == 2) return RemotePortBatch(request);
   if (collection == "address-groups" && parts.size() <= 3) {
     return Crud<v1::AddressGroup, v1::AddressGroupList>(service_, kAddressGroups, request, id,
                                                         "GET, PUT, DELETE");
@@ -283,6 +357,24 @@ HttpResponse ApiHandlers::Groups(const HttpRequest& request, const std::string& 
 HttpResponse ApiHandlers::Ports(const HttpRequest& request, const std::string& id) {
   if (!id.empty() && request.method == "PATCH") return PatchPort(request, id);
   return Crud<v1::Port, v1::PortList>(service_, kPorts, request, id, "GET, PUT, PATCH, DELETE");
+}
+
+HttpResponse ApiHandlers::RemotePortBatch(const HttpRequest& request) {
+  const std::string route = "/v1/remote-ports:batch";
+  if (request.method != "POST") return MethodNotAllowed("POST", route);
+  v1::RemotePortBatch batch;
+  if (absl::Status s = ParseBody(request.body, &batch); !s.ok()) return ErrorResponse(s, route);
+  if (absl::Status s = CheckBatchShape(batch); !s.ok()) return ErrorResponse(s, route);
+  std::vector<std::string> deleted;
+  auto result = service_.Mutate(
+      [&](v1::Policy& policy) -> absl::Status { return ApplyBatch(batch, policy, deleted); });
+  if (!result.ok()) return ErrorResponse(result.status(), route);
+  v1::RemotePortBatchResult answer;
+  for (const v1::RemotePort& body : batch.upserts()) {
+    *answer.add_upserted() = result->remote_ports(IndexOf(result->remote_ports(), body.id()));
+  }
+  for (std::string& id : deleted) answer.add_deleted(std::move(id));
+  return JsonResponse(answer, route);
 }
 
 HttpResponse ApiHandlers::PatchPort(const HttpRequest& request, const std::string& id) {

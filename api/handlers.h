@@ -1,6 +1,7 @@
 // The JSON API's routes over an AgentService (see docs/api.md for the
 // contract): /v1/networks, /v1/security-groups, /v1/ports (list, get, put,
-// patch, delete, with generations), port status/conntrack/activate, rules,
+// patch, delete, with generations), /v1/remote-ports and its :batch route,
+// /v1/address-groups, port status/conntrack/activate, rules,
 // status, trace, events, /healthz and /readyz.
 //
 // Call Handle() on the thread that owns the service (the reactor). Errors are
@@ -27,6 +28,7 @@ class ApiHandlers {
   HttpResponse Networks(const HttpRequest& request, const std::string& id);
   HttpResponse Groups(const HttpRequest& request, const std::string& id);
   HttpResponse Ports(const HttpRequest& request, const std::string& id);
+  HttpResponse RemotePortBatch(const HttpRequest& request);
   HttpResponse PatchPort(const HttpRequest& request, const std::string& id);
   HttpResponse ActivatePort(const HttpRequest& request, const std::string& id);
   HttpResponse PortStatus(const HttpRequest& request, const std::string& id);

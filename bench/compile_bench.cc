@@ -23,6 +23,7 @@
 #include <functional>
 #include <map>
 #include <new>
+#include <set>
 #include <tuple>
 
 #include "absl/strings/str_cat.h"
@@ -210,20 +211,37 @@ size_t Writes(const Pipeline& a, const Pipeline& b) {
   return writes + before.size();
 }
 
-bool RemoteGroupCase(const char* layout, uint32_t step) {
+// Set entries added or removed between two compiles (map writes of the
+// set-match program, CompileOptions::set_lookups).
+size_t SetWrites(const Pipeline& a, const Pipeline& b) {
+  std::set<std::pair<std::string, IpPrefix>> x, y;
+  for (const auto& [name, prefixes] : a.sets) {
+    for (const IpPrefix& p : prefixes) x.emplace(name, p);
+  }
+  for (const auto& [name, prefixes] : b.sets) {
+    for (const IpPrefix& p : prefixes) y.emplace(name, p);
+  }
+  size_t n = 0;
+  for (const auto& e : x) n += !y.contains(e);
+  for (const auto& e : y) n += !x.contains(e);
+  return n;
+}
+
+bool RemoteGroupCase(const char* layout, uint32_t step, CompileOptions options) {
   Snapshot base = RemoteGroupSnapshot(step, true);
   auto snap = std::make_shared<Snapshot>(RemoteGroupSnapshot(step, false));
   SlotAssignment slots = *AssignSlots(*snap, {});
   const size_t base_filters = Compile(base, slots)->filters.size();
   double t0 = CpuSeconds();
-  auto cold = Compile(*snap, slots);
+  auto cold = Compile(*snap, slots, options);
   const double cold_s = CpuSeconds() - t0;
   if (!cold.ok()) return false;
-  IncrementalCompiler inc;
+  IncrementalCompiler inc(options);
   if (!inc.Update(snap, slots).ok()) return false;
   // Member changes: one added next to the pool, one removed from its middle,
   // one moved to another address; the worst writes and the mean time.
   size_t worst_writes = 0;
+  size_t worst_set_writes = 0;
   double change_s = 0;
   Pipeline previous = *cold;
   const std::vector<std::function<void(Snapshot&)>> changes = {
@@ -242,21 +260,30 @@ bool RemoteGroupCase(const char* layout, uint32_t step) {
     Pipeline now = inc.Assemble();
     change_s += CpuSeconds() - c0;
     worst_writes = std::max(worst_writes, Writes(previous, now));
+    worst_set_writes = std::max(worst_set_writes, SetWrites(previous, now));
     previous = std::move(now);
     snap = next;
   }
   const size_t filters = cold->filters.size();
   printf(
-      "remote_group: layout=%s members=1000 ports=100 filters=%zu baseline_filters=%zu "
+      "remote_group: layout=%s mode=%s members=1000 ports=100 filters=%zu baseline_filters=%zu "
       "ratio=%.2f cold_s=%.4f member_change_writes=%zu writes_per_port=%.2f "
-      "member_change_s=%.5f\n",
-      layout, filters, base_filters, static_cast<double>(filters) / base_filters, cold_s,
-      worst_writes, worst_writes / 100.0, change_s / changes.size());
+      "set_entry_writes=%zu member_change_s=%.5f\n",
+      layout, options.set_lookups ? "set" : "flower", filters, base_filters,
+      static_cast<double>(filters) / base_filters, cold_s, worst_writes, worst_writes / 100.0,
+      worst_set_writes, change_s / changes.size());
   return true;
 }
 
 int Run() {
-  if (!RemoteGroupCase("pool", 1) || !RemoteGroupCase("scattered", 7)) return 1;
+  // Plain flower (what the agent installs today) and set lookups
+  // (CompileOptions::set_lookups: docs/performance.md, "Remote groups").
+  for (bool sets : {false, true}) {
+    const CompileOptions options{.set_lookups = sets};
+    if (!RemoteGroupCase("pool", 1, options) || !RemoteGroupCase("scattered", 7, options)) {
+      return 1;
+    }
+  }
   if (getenv("VFGUARD_BENCH_REMOTE_ONLY") != nullptr) return 0;
   const double full_4k = FullCompiles();
   if (full_4k < 0) return 1;

@@ -10,6 +10,7 @@
 #include <variant>
 
 #include "absl/strings/str_cat.h"
+#include "netlink/tc_actions.h"
 #include "netlink/tc_wire.h"
 
 namespace vfguard::netlink {
@@ -69,6 +70,11 @@ absl::StatusOr<size_t> EncodeNewBpfFilter(const BpfFilter& filter, CreateMode mo
   if (filter.prog_fd < 0) {
     return absl::InvalidArgumentError(absl::StrCat("prog_fd: ", filter.prog_fd, " is not an fd"));
   }
+  if (filter.direct_action && (filter.classid || !filter.actions.empty())) {
+    return absl::InvalidArgumentError(
+        "classid, actions: only in classifier mode (direct_action false)");
+  }
+  if (absl::Status s = tc_actions::ValidateActions(filter.actions); !s.ok()) return s;
   AttrWriter w(out);
   PutHead(w, RTM_NEWTFILTER, NLM_F_REQUEST | NLM_F_ACK | CreateFlags(mode), seq, filter);
   nlattr* options = w.NestStart(TCA_OPTIONS, /*flag_nested=*/false);
@@ -76,6 +82,8 @@ absl::StatusOr<size_t> EncodeNewBpfFilter(const BpfFilter& filter, CreateMode mo
   if (!filter.name.empty()) w.PutString(TCA_BPF_NAME, filter.name);
   w.PutU32(TCA_BPF_FLAGS, filter.direct_action ? TCA_BPF_FLAG_ACT_DIRECT : 0);
   if (filter.skip_hw) w.PutU32(TCA_BPF_FLAGS_GEN, TCA_CLS_FLAGS_SKIP_HW);
+  if (filter.classid) w.PutU32(TCA_BPF_CLASSID, *filter.classid);
+  if (!filter.actions.empty()) tc_actions::EncodeActions(filter.actions, TCA_BPF_ACT, w);
   w.NestEnd(options);
   return w.Finish();
 }

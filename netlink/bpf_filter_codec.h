@@ -10,7 +10,9 @@
 #define VFGUARD_NETLINK_BPF_FILTER_CODEC_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
@@ -34,12 +36,23 @@ struct BpfFilter {
   // TCA_BPF_FLAGS_GEN skip_hw: no NIC runs this program (mlx5 cannot; a veth
   // has nothing to offer it to), and saying so keeps the kernel from trying.
   bool skip_hw = true;
+  // Classifier mode only (direct_action false). TCA_BPF_CLASSID: cls_bpf
+  // copies it into the frame's qdisc cb before running the program, which
+  // reads its low 16 bits as __sk_buff.tc_classid (a per-filter parameter
+  // for one program shared by many filters).
+  std::optional<uint32_t> classid;
+  // Classifier mode only: TCA_BPF_ACT, run when the program returns -1
+  // (a match); 0 means no match and the next filter is tried.
+  std::vector<TcAction> actions;
+  auto operator<=>(const BpfFilter&) const = default;
 };
 
 // RTM_NEWTFILTER, kind "bpf": tcmsg (owner, handle, prio << 16 | protocol),
 // TCA_CHAIN, TCA_KIND, TCA_OPTIONS { TCA_BPF_FD, TCA_BPF_NAME (if set),
-// TCA_BPF_FLAGS, TCA_BPF_FLAGS_GEN (if skip_hw) }. INVALID_ARGUMENT for a
-// bad owner or a negative fd.
+// TCA_BPF_FLAGS, TCA_BPF_FLAGS_GEN (if skip_hw), TCA_BPF_CLASSID (if set),
+// TCA_BPF_ACT (if any) }. INVALID_ARGUMENT for a bad owner, a negative fd,
+// invalid actions, or a classid or actions with direct_action (cls_bpf
+// would keep them but never run the actions).
 absl::StatusOr<size_t> EncodeNewBpfFilter(const BpfFilter& filter, CreateMode mode, uint32_t seq,
                                           absl::Span<uint8_t> out);
 

@@ -1,5 +1,6 @@
-// How the BPF loaders (activation_monitor, nd_check_program) turn libbpf's
-// answers into statuses, in one place so both report alike.
+// How the BPF loaders (activation_monitor, nd_check_program,
+// set_match_program) turn libbpf's answers into statuses, in one place so
+// they report alike, and how the cls_bpf programs' embedded objects load.
 #ifndef VFGUARD_OFFLOAD_BPF_STATUS_H_
 #define VFGUARD_OFFLOAD_BPF_STATUS_H_
 
@@ -7,7 +8,10 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+
+struct bpf_object;
 
 namespace vfguard::offload {
 
@@ -21,6 +25,14 @@ absl::Status BpfError(absl::string_view what, int err, absl::string_view detail 
 // The tail of a verifier log (where the rejection reason is), prefixed
 // "verifier log: ", or "" when the log is empty.
 std::string VerifierLogTail(const std::vector<char>& log);
+
+// Opens an object embedded in the binary (offload/bpf/embed_object.py) and
+// loads it, with a verifier log kept only for a rejection. On success the
+// caller owns the object (bpf_object__close) and `*prog_fd` is the fd of
+// its program `program`. `what` names it in errors ("the ND check").
+absl::StatusOr<bpf_object*> LoadEmbeddedObject(const unsigned char* data, size_t size,
+                                               const char* program, absl::string_view what,
+                                               int* prog_fd);
 
 }  // namespace vfguard::offload
 

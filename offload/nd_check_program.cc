@@ -53,27 +53,11 @@ NdCheckProgram::~NdCheckProgram() {
 
 absl::StatusOr<std::unique_ptr<NdCheckProgram>> NdCheckProgram::Create() {
   std::unique_ptr<NdCheckProgram> p(new NdCheckProgram());
-  LIBBPF_OPTS(bpf_object_open_opts, open_opts, .object_name = "vfguard_nd_check");
-  errno = 0;
-  p->object_ = bpf_object__open_mem(generated::kNdCheckBpfObject, generated::kNdCheckBpfObjectSize,
-                                    &open_opts);
-  if (p->object_ == nullptr) {
-    return BpfError("opening the embedded ND check BPF object", BpfErrno(-errno));
-  }
-  bpf_program* prog = bpf_object__find_program_by_name(p->object_, kProgramName);
-  if (prog == nullptr) {
-    return absl::InternalError(absl::StrCat("embedded BPF object has no program ", kProgramName));
-  }
-  // Log level 0 with a buffer: libbpf loads without a log and only on a
-  // rejection loads again with one (a full log would itself fail the load
-  // with ENOSPC on 6.1: this program's verified log is larger than 64 KiB).
-  std::vector<char> log(256 * 1024, '\0');
-  bpf_program__set_log_buf(prog, log.data(), log.size());
-  if (int ret = bpf_object__load(p->object_); ret != 0) {
-    return BpfError("loading the ND check BPF program", BpfErrno(ret), VerifierLogTail(log));
-  }
-  bpf_program__set_log_buf(prog, nullptr, 0);
-  p->prog_fd_ = bpf_program__fd(prog);
+  absl::StatusOr<bpf_object*> object =
+      LoadEmbeddedObject(generated::kNdCheckBpfObject, generated::kNdCheckBpfObjectSize,
+                         kProgramName, "ND check", &p->prog_fd_);
+  if (!object.ok()) return object.status();
+  p->object_ = *object;
   bpf_map* map = bpf_object__find_map_by_name(p->object_, "nd_ports");
   if (map == nullptr) return absl::InternalError("embedded BPF object lacks its nd_ports map");
   p->map_fd_ = bpf_map__fd(map);

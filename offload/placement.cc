@@ -73,7 +73,7 @@ class Planner {
     // hardware filter or trap goes there, and every group that jumps to it
     // is trapped (Unsafe), so the hardware hands those frames over first.
     for (const Filter& f : pipeline.filters) {
-      if (f.classifier != policy::Classifier::kFlower && !f.egress_of) {
+      if (f.classifier == policy::Classifier::kNdCheck && !f.egress_of) {
         chains_[f.chain] = ChainState::kNoHardware;
       }
     }
@@ -374,6 +374,9 @@ std::optional<std::string> NeverInHardware(const policy::Filter& f) {
   if (f.classifier == policy::Classifier::kNdCheck) {
     return "the ND check is a BPF program (cls_bpf): the slow path runs it";
   }
+  if (f.classifier == policy::Classifier::kSetMatch) {
+    return "a set match is a BPF program (cls_bpf): the slow path runs it";
+  }
   if (f.egress_of) {
     return "an egress hook: mlx5 offloads the ingress of representors, not their egress";
   }
@@ -391,6 +394,7 @@ PlacementResult Place(const policy::Pipeline& pipeline, const OfferFn& offer) {
   for (size_t i = 0; i < result.filters.size(); ++i) {
     result.filters[i].filter = pipeline.filters[i];
   }
+  result.sets = pipeline.sets;
   return result;
 }
 
@@ -400,11 +404,13 @@ PlacementResult Place(policy::Pipeline&& pipeline, const OfferFn& offer) {
     result.filters[i].filter = std::move(pipeline.filters[i]);
   }
   pipeline.filters.clear();
+  result.sets = std::move(pipeline.sets);
   return result;
 }
 
 policy::Pipeline PlacementResult::HardwarePipeline() const {
   policy::Pipeline p;
+  p.sets = sets;
   if (hardware_bypassed) return p;
   for (const PlacedFilter& placed : filters) {
     if (placed.placement == Placement::kHardware) p.filters.push_back(placed.filter);
@@ -417,6 +423,7 @@ policy::Pipeline PlacementResult::HardwarePipeline() const {
 
 policy::Pipeline PlacementResult::SlowPathPipeline() const {
   policy::Pipeline p;
+  p.sets = sets;
   for (const PlacedFilter& placed : filters) p.filters.push_back(placed.filter);
   return p;
 }

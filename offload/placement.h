@@ -39,7 +39,10 @@
 //    group is trapped. A BPF filter (the ND check, policy::Classifier::
 //    kNdCheck) is never offered either, and its whole chain is left out of
 //    the hardware: every group with a goto to it is trapped, so NS/NA from
-//    ports reach the ND check through the slow path.
+//    ports reach the ND check through the slow path. A set-match filter
+//    (kSetMatch, cls_bpf too) is never offered and refused like a
+//    rejection: its group gets a trap, and the chain's earlier prios (the
+//    established-connection stage) stay in hardware.
 //
 // Invariant (property-tested in tests/unit/placement_property_test.cc): for
 // any pipeline, frame and set of rejections, running the hardware pipeline
@@ -51,6 +54,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -86,6 +90,8 @@ struct PlacementResult {
   std::vector<policy::Filter> traps;  // each hardware trap once, by (chain, prio)
   // Chain 0 cannot hold even a match-all trap: the hardware holds nothing.
   bool hardware_bypassed = false;
+  // The pipeline's set prefixes (policy::Pipeline::sets), for the slow path.
+  std::map<std::string, std::vector<policy::IpPrefix>> sets;
   // The filters the hardware holds: offloaded IR filters and traps, ordered
   // by (chain, prio, handle).
   policy::Pipeline HardwarePipeline() const;

@@ -61,7 +61,8 @@ bool ChainBuilder::SameKey::operator()(size_t a, size_t b) const {
   const Filter& x = (*entries)[a].filter;
   const Filter& y = (*entries)[b].filter;
   if (x.protocol != y.protocol) return x.protocol < y.protocol;
-  return x.match < y.match;
+  if (x.match != y.match) return x.match < y.match;
+  return x.set_match < y.set_match;
 }
 
 void ChainBuilder::NextStage() {
@@ -69,12 +70,26 @@ void ChainBuilder::NextStage() {
   stage_keys_.clear();
 }
 
+void ChainBuilder::AddSetMatch(uint16_t protocol, FlowerMatch match, SetMatch set,
+                               std::vector<Action> actions, std::string origin) {
+  Entry e;
+  e.shape = absl::StrCat("set-match:", protocol);
+  e.filter.classifier = Classifier::kSetMatch;
+  e.filter.set_match = std::move(set);
+  Push(std::move(e), protocol, std::move(match), std::move(actions), std::move(origin));
+}
+
 void ChainBuilder::Add(uint16_t protocol, FlowerMatch match, std::vector<Action> actions,
                        std::string origin, uint32_t handle) {
   Entry e;
-  e.stage = stage_;
   e.shape = ShapeOf(protocol, match);
   e.handle = handle;
+  Push(std::move(e), protocol, std::move(match), std::move(actions), std::move(origin));
+}
+
+void ChainBuilder::Push(Entry e, uint16_t protocol, FlowerMatch match, std::vector<Action> actions,
+                        std::string origin) {
+  e.stage = stage_;
   e.filter.chain = chain_;
   e.filter.protocol = protocol;
   e.filter.match = std::move(match);

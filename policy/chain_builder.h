@@ -86,16 +86,22 @@ class ChainBuilder {
   // distinct explicit handles (Finish fails otherwise).
   void Add(uint16_t protocol, FlowerMatch match, std::vector<Action> actions, std::string origin,
            uint32_t handle = 0);
+  // Adds a kSetMatch filter (ir.h) to the current stage; the stage's
+  // set-match filters of one protocol share a prio (cls_bpf has no masks).
+  void AddSetMatch(uint16_t protocol, FlowerMatch match, SetMatch set, std::vector<Action> actions,
+                   std::string origin);
   // Appends the chain's filters, with prios and handles, to `out`.
   absl::Status Finish(std::vector<Filter>& out);
 
  private:
   struct Entry {
-    int stage;
+    int stage = 0;
     std::string shape;
-    uint32_t handle;
+    uint32_t handle = 0;
     Filter filter;
   };
+  void Push(Entry e, uint16_t protocol, FlowerMatch match, std::vector<Action> actions,
+            std::string origin);
   // Orders entries by (protocol, match) to find duplicates in a stage in
   // O(log n): dispatch and forwarding stages hold one filter per port.
   struct SameKey {

@@ -1,4 +1,5 @@
 // Dispatch (chain 0) and per-network forwarding (docs/semantics.md §1, §6).
+#include <algorithm>
 #include <set>
 
 #include "absl/strings/str_cat.h"
@@ -8,7 +9,8 @@
 
 namespace vfguard::policy {
 
-CompileContext::CompileContext(const Snapshot& s, const SlotAssignment& sl) : snap(s), slots(sl) {}
+CompileContext::CompileContext(const Snapshot& s, const SlotAssignment& sl, CompileOptions o)
+    : snap(s), slots(sl), options(o) {}
 
 const std::vector<const Port*>& CompileContext::PortsOf(const std::string& network_id) const {
   if (!ports_by_network_) {
@@ -36,6 +38,16 @@ const std::vector<IpPrefix>& CompileContext::AddressGroupPrefixes(
   if (it != address_group_prefixes_.end()) return it->second;
   return address_group_prefixes_[address_group_id] =
              AggregatePrefixes(snap.address_groups.at(address_group_id).cidrs);
+}
+
+std::vector<IpPrefix> CompileContext::SetPrefixes(const std::string& set) const {
+  constexpr std::string_view kGroup = "group:";
+  std::vector<IpPrefix> out = set.starts_with(kGroup)
+                                  ? policy::GroupMemberPrefixes(snap, set.substr(kGroup.size()))
+                                  : snap.address_groups.at(set.substr(set.find(':') + 1)).cidrs;
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
 }
 
 absl::Status CompileNetwork(const CompileContext& ctx, const Network& net,

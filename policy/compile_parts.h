@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "policy/compiler.h"
 #include "policy/ir.h"
 #include "policy/model.h"
 #include "policy/slots.h"
@@ -17,9 +18,10 @@ namespace vfguard::policy {
 
 // Indexes derived once per snapshot.
 struct CompileContext {
-  CompileContext(const Snapshot& s, const SlotAssignment& sl);
+  CompileContext(const Snapshot& s, const SlotAssignment& sl, CompileOptions o = {});
   const Snapshot& snap;
   const SlotAssignment& slots;
+  const CompileOptions options;
   // The ports of a network (any state), sorted by id. Indexed on first use.
   const std::vector<const Port*>& PortsOf(const std::string& network_id) const;
   // Addresses of the members of a group, local and remote, aggregated
@@ -28,6 +30,10 @@ struct CompileContext {
   const std::vector<IpPrefix>& GroupMemberPrefixes(const std::string& group_id) const;
   // The CIDRs of an address group, aggregated.
   const std::vector<IpPrefix>& AddressGroupPrefixes(const std::string& address_group_id) const;
+  // The prefixes of a set named as in SetMatch::set, as given (members'
+  // addresses, an address group's CIDRs; sorted, duplicates dropped), not
+  // aggregated: in an LPM map a member change is then one entry.
+  std::vector<IpPrefix> SetPrefixes(const std::string& set) const;
 
  private:
   mutable std::map<std::string, std::vector<IpPrefix>> group_member_prefixes_;

@@ -102,12 +102,8 @@ std::vector<IpPrefix> RemotePrefixes(const CompileContext& ctx, const SecurityGr
   return out;
 }
 
-// One flower match per (destination-port mask, remote prefix) of a rule.
-// Set-valued remotes (groups, address groups) get handles from what each
-// filter matches, so one member more or less is one filter added or removed
-// in each referencing chain, not a renumbering (docs/performance.md).
-std::vector<RuleMatch> RuleMatches(const CompileContext& ctx, const SecurityGroupRule& r,
-                                   Direction d) {
+// One flower match per destination-port mask of a rule (its L4 keys only).
+std::vector<RuleMatch> PortMatches(const SecurityGroupRule& r) {
   FlowerMatch base;
   if (r.protocol) base.ip_proto = *r.protocol;
   if (r.icmp) {
@@ -127,6 +123,16 @@ std::vector<RuleMatch> RuleMatches(const CompileContext& ctx, const SecurityGrou
   } else {
     with_ports.push_back(RuleMatch{base, ""});
   }
+  return with_ports;
+}
+
+// One flower match per (destination-port mask, remote prefix) of a rule.
+// Set-valued remotes (groups, address groups) get handles from what each
+// filter matches, so one member more or less is one filter added or removed
+// in each referencing chain, not a renumbering (docs/performance.md).
+std::vector<RuleMatch> RuleMatches(const CompileContext& ctx, const SecurityGroupRule& r,
+                                   Direction d) {
+  std::vector<RuleMatch> with_ports = PortMatches(r);
   if (!r.remote_prefix && !r.remote_group_id && !r.remote_address_group_id) return with_ports;
   const bool set_valued = !r.remote_prefix;
   std::vector<IpPrefix> remotes = RemotePrefixes(ctx, r);
@@ -178,9 +184,22 @@ absl::Status CompileRuleChain(const CompileContext& ctx, const Port& x, Directio
     std::string origin =
         absl::StrCat(who, "sg ", *ref.group, " rule ", ref.index, " ", RuleSummary(r));
     const uint16_t protocol = r.ethertype == EtherType::kIPv4 ? kEthIPv4 : kEthIPv6;
+    const std::vector<Action>& act = r.action == RuleAction::kAllow ? allow : deny;
+    if (ctx.options.set_lookups && (r.remote_group_id || r.remote_address_group_id)) {
+      // One set-match filter per destination-port mask; members live in the
+      // program's maps (Pipeline::sets), not in filters.
+      SetMatch set{r.remote_group_id ? "group:" + *r.remote_group_id
+                                     : "address-group:" + *r.remote_address_group_id,
+                   d == Direction::kIngress};
+      for (RuleMatch& m : PortMatches(r)) {
+        b.AddSetMatch(protocol, std::move(m.match), set, act,
+                      origin + m.note + " [set " + set.set + "]");
+      }
+      b.NextStage();
+      continue;
+    }
     for (RuleMatch& m : RuleMatches(ctx, r, d)) {
-      b.Add(protocol, std::move(m.match), r.action == RuleAction::kAllow ? allow : deny,
-            origin + m.note, m.handle);
+      b.Add(protocol, std::move(m.match), act, origin + m.note, m.handle);
     }
     b.NextStage();
   }

@@ -201,12 +201,23 @@ std::set<std::string> AffectedParts(const Snapshot& before, const Snapshot& afte
   return out;
 }
 
+// The prefixes of every set the pipeline's kSetMatch filters name. A member
+// change changes only these, not a filter.
+void FillSets(const CompileContext& ctx, Pipeline& p) {
+  for (const Filter& f : p.filters) {
+    if (f.set_match && !p.sets.contains(f.set_match->set)) {
+      p.sets.emplace(f.set_match->set, ctx.SetPrefixes(f.set_match->set));
+    }
+  }
+}
+
 }  // namespace
 
-absl::StatusOr<Pipeline> Compile(const Snapshot& snapshot, const SlotAssignment& slots) {
+absl::StatusOr<Pipeline> Compile(const Snapshot& snapshot, const SlotAssignment& slots,
+                                 CompileOptions options) {
   absl::Status st = CheckSlots(snapshot, slots);
   if (!st.ok()) return st;
-  CompileContext ctx(snapshot, slots);
+  CompileContext ctx(snapshot, slots, options);
   Interner interner;
   Pipeline p;
   for (const std::string& key : AllPartKeys(snapshot)) {
@@ -217,6 +228,7 @@ absl::StatusOr<Pipeline> Compile(const Snapshot& snapshot, const SlotAssignment&
   }
   SortFilters(p.filters);
   p.filters.shrink_to_fit();  // the pipeline is kept; growth slack is not
+  FillSets(ctx, p);
   return p;
 }
 
@@ -232,7 +244,7 @@ absl::StatusOr<std::set<std::string>> IncrementalCompiler::Update(
   } else {
     todo = AffectedParts(*previous_, *snapshot);
   }
-  CompileContext ctx(*snapshot, slots);
+  CompileContext ctx(*snapshot, slots, options_);
   std::map<std::string, PipelinePart> fresh;
   for (const std::string& key : todo) {
     if (!Wanted(*snapshot, key)) continue;
@@ -283,6 +295,7 @@ Pipeline IncrementalCompiler::Assemble() const {
     p.filters.insert(p.filters.end(), part.filters.begin(), part.filters.end());
   }
   SortFilters(p.filters);
+  if (previous_ != nullptr) FillSets(CompileContext(*previous_, previous_slots_, options_), p);
   return p;
 }
 

@@ -30,8 +30,17 @@ struct PipelinePart {
   auto operator<=>(const PipelinePart&) const = default;
 };
 
+struct CompileOptions {
+  // Rules whose remote is a set (remote_group_id, remote_address_group_id)
+  // compile to one kSetMatch filter per destination-port mask instead of one
+  // flower filter per (mask, member prefix); Pipeline::sets then holds the
+  // prefixes (docs/performance.md, "Remote groups"). Off: plain flower.
+  bool set_lookups = false;
+};
+
 // Compiles everything. `slots` must cover every port and network.
-absl::StatusOr<Pipeline> Compile(const Snapshot& snapshot, const SlotAssignment& slots);
+absl::StatusOr<Pipeline> Compile(const Snapshot& snapshot, const SlotAssignment& slots,
+                                 CompileOptions options = {});
 
 // Incremental compilation: keeps the compiled parts of the previous snapshot
 // and recompiles only the parts a change affects. Parts are keyed
@@ -42,6 +51,7 @@ absl::StatusOr<Pipeline> Compile(const Snapshot& snapshot, const SlotAssignment&
 // groups as remote.
 class IncrementalCompiler {
  public:
+  explicit IncrementalCompiler(CompileOptions options = {}) : options_(options) {}
   // Compiles `snapshot`; returns the keys of the parts that changed (added,
   // recompiled or removed). `slots` must cover the snapshot; it is kept for
   // the next update (pass it with std::move to save the copy). On error
@@ -53,6 +63,7 @@ class IncrementalCompiler {
   const std::map<std::string, PipelinePart>& parts() const { return parts_; }
 
  private:
+  CompileOptions options_;
   std::shared_ptr<const Snapshot> previous_;
   SlotAssignment previous_slots_;
   std::map<std::string, PipelinePart> parts_;

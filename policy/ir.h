@@ -17,6 +17,7 @@
 
 #include <compare>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <tuple>
@@ -174,7 +175,24 @@ struct NdAllowed {
 // good case. The map's contents are the `nd_allowed` of the ND chain's
 // per-port filters, not part of the filter: changing them writes the map,
 // never the filter or the program.
-enum class Classifier : uint8_t { kFlower, kNdCheck };
+//
+// kSetMatch is a cls_bpf filter in classifier mode running the set-match
+// program (offload/bpf/set_match.bpf.c; docs/performance.md, "Remote
+// groups") for a rule whose remote is a set: it matches when the frame has
+// the filter's `protocol` and the L4 keys of its `match` (ip_proto, dst_port
+// under its mask, icmp type/code; nothing else is set there) and its remote
+// address (`set_match`) is in the set's prefixes (Pipeline::sets); then its
+// `actions` run, else the next filter is tried. Emitted only with
+// CompileOptions::set_lookups (policy/compiler.h).
+enum class Classifier : uint8_t { kFlower, kNdCheck, kSetMatch };
+
+// The set of a kSetMatch filter: "group:<id>" (a remote group's member
+// addresses) or "address-group:<id>", and which address is looked up.
+struct SetMatch {
+  std::string set;
+  bool remote_is_src = true;  // ingress rules: the source; egress: the destination
+  auto operator<=>(const SetMatch&) const = default;
+};
 
 // One flower filter in the shared block. (chain, prio, handle) identifies it;
 // all filters at one (chain, prio) share `protocol` and the set of present
@@ -204,6 +222,8 @@ struct Filter {
   // entry in the ND check's map, allowed(P, M) for IPv6 with every MAC M.
   // Not sent to the kernel as a filter; the agent writes it to the map.
   std::vector<NdAllowed> nd_allowed;
+  // Only on kSetMatch filters.
+  std::optional<SetMatch> set_match;
 
   std::tuple<uint32_t, uint16_t, uint32_t> Key() const { return {chain, prio, handle}; }
   auto operator<=>(const Filter&) const = default;
@@ -212,6 +232,9 @@ struct Filter {
 // The whole pipeline: filters sorted by (chain, prio, handle).
 struct Pipeline {
   std::vector<Filter> filters;
+  // The prefixes of every set a kSetMatch filter names (aggregated, both
+  // families). Not filters: the agent writes them to the program's maps.
+  std::map<std::string, std::vector<IpPrefix>> sets;
   auto operator<=>(const Pipeline&) const = default;
 };
 

@@ -148,6 +148,7 @@ class Run {
       : chains_(IndexByChain(pipeline)),
         hooks_(IndexEgressHooks(pipeline)),
         nd_map_(IndexNdMap(pipeline)),
+        sets_(&pipeline.sets),
         ct_(ct),
         max_steps_(max_steps) {
     s_.packet = packet;
@@ -163,7 +164,7 @@ class Run {
       auto it = chains_.find(chain);
       if (it != chains_.end()) {
         for (size_t i = next_index; i < it->second.size(); ++i) {
-          if (Matches(*it->second[i], s_)) {
+          if (Matches(*it->second[i], s_) && InSet(*it->second[i])) {
             hit = it->second[i];
             next_index = i + 1;
             break;
@@ -205,6 +206,19 @@ class Run {
   enum class Next { kStop, kContinue, kGoto };
 
   void Note(std::string s) { r_.verdict.trace.push_back(std::move(s)); }
+
+  // A set-match filter (cls_bpf, classifier mode) matches only when its
+  // remote address is in its set; other filters are not concerned.
+  bool InSet(const Filter& f) const {
+    if (f.classifier != Classifier::kSetMatch || !f.set_match) return true;
+    auto it = sets_->find(f.set_match->set);
+    if (it == sets_->end()) return false;
+    const IpAddr& a = f.set_match->remote_is_src ? s_.packet.src_ip : s_.packet.dst_ip;
+    for (const IpPrefix& prefix : it->second) {
+      if (prefix.Contains(a)) return true;
+    }
+    return false;
+  }
 
   // The ND check program (cls_bpf, direct action): drops a bad NS/NA,
   // continues with anything else; a port without a map entry is dropped.
@@ -334,6 +348,7 @@ class Run {
   std::map<uint32_t, std::vector<const Filter*>> chains_;
   std::map<DeviceRef, std::vector<const Filter*>> hooks_;
   std::map<DeviceRef, const std::vector<NdAllowed>*> nd_map_;
+  const std::map<std::string, std::vector<IpPrefix>>* sets_;
   ConntrackModel& ct_;
   const int max_steps_;
   FrameState s_;

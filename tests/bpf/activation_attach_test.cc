@@ -10,11 +10,8 @@
 // the host; needs root, veth, clsact and cls_bpf, and exits 77 naming what is
 // missing.
 #include <arpa/inet.h>
-#include <libmnl/libmnl.h>
-#include <linux/if_packet.h>
 #include <net/if.h>
 #include <sched.h>
-#include <sys/socket.h>
 
 #include <chrono>
 #include <cstdio>
@@ -29,6 +26,7 @@
 #include "netlink/bpf_filter_codec.h"
 #include "netlink/tc_codec.h"
 #include "offload/activation_monitor.h"
+#include "tests/bpf/attach_support.h"
 #include "tests/bpf/bpf_test_support.h"
 
 namespace vfguard::offload {
@@ -37,51 +35,14 @@ namespace {
 using bpf_test::Arp;
 using bpf_test::Frame;
 using bpf_test::Mac;
+using bpf_test::Request;
+using bpf_test::SendFrom;
+using bpf_test::Shell;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
 constexpr uint32_t kBlock = 7;
 const Mac kVmMac{0x52, 0x54, 0x00, 0xab, 0xcd, 0xef};
-
-std::string Shell(const std::string& cmd) {
-  std::string out;
-  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
-  if (p == nullptr) return out;
-  char buf[512];
-  while (fgets(buf, sizeof(buf), p) != nullptr) out += buf;
-  pclose(p);
-  return out;
-}
-
-// Sends one RTM request and returns the kernel's ack as a status.
-absl::Status Request(absl::Span<const uint8_t> msg) {
-  mnl_socket* nl = mnl_socket_open(NETLINK_ROUTE);
-  if (nl == nullptr) return absl::InternalError("mnl_socket_open failed");
-  int one = 1;
-  mnl_socket_setsockopt(nl, NETLINK_EXT_ACK, &one, sizeof(one));
-  absl::Status status = absl::InternalError("no ack");
-  if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) == 0 &&
-      mnl_socket_sendto(nl, msg.data(), msg.size()) == static_cast<ssize_t>(msg.size())) {
-    alignas(4) uint8_t buf[8192];
-    ssize_t n = mnl_socket_recvfrom(nl, buf, sizeof(buf));
-    if (n > 0) status = netlink::DecodeAck(absl::MakeConstSpan(buf, static_cast<size_t>(n)));
-  }
-  mnl_socket_close(nl);
-  return status;
-}
-
-void SendFrom(const char* ifname, const Frame& frame) {
-  int fd = socket(AF_PACKET, SOCK_RAW, 0);
-  ASSERT_GE(fd, 0);
-  sockaddr_ll addr{};
-  addr.sll_family = AF_PACKET;
-  addr.sll_ifindex = static_cast<int>(if_nametoindex(ifname));
-  addr.sll_halen = 6;
-  EXPECT_EQ(
-      sendto(fd, frame.data(), frame.size(), 0, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)),
-      static_cast<ssize_t>(frame.size()));
-  close(fd);
-}
 
 TEST(ActivationAttachTest, RealGarpAndNaInASharedBlockAreReportedAndContinue) {
   boost::asio::io_context io;
@@ -166,7 +127,7 @@ int main(int argc, char** argv) {
       "sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1 && "
       "ip link add va type veth peer name vb && ip link set va up && ip link set vb up && "
       "tc qdisc add dev va ingress_block 7 clsact";
-  std::string out = vfguard::offload::Shell(setup);
+  std::string out = vfguard::bpf_test::Shell(setup);
   if (if_nametoindex("va") == 0 || !out.empty()) {
     std::printf("SKIP: cannot set up veth + clsact shared block here: %s\n", out.c_str());
     return 77;

@@ -2,6 +2,7 @@
 // UAPI (linux/rtnetlink.h, linux/pkt_cls.h), little-endian host.
 #include "netlink/bpf_filter_codec.h"
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <vector>
@@ -83,6 +84,47 @@ TEST(BpfFilterCodecTest, OptionalPartsAndDeviceOwner) {
   };
   // clang-format on
   EXPECT_THAT(Encode(f, CreateMode::kCreateOrReplace, 9), ElementsAreArray(expected));
+}
+
+bool Contains(const std::vector<uint8_t>& hay, const std::vector<uint8_t>& needle) {
+  return std::search(hay.begin(), hay.end(), needle.begin(), needle.end()) != hay.end();
+}
+
+TEST(BpfFilterCodecTest, ClassifierModeCarriesClassidAndActions) {
+  BpfFilter f = ActivationAttach();
+  f.direct_action = false;
+  f.classid = 0x00010002;
+  TcAction go;
+  go.op = GactAction{GactAction::Verdict::kGotoChain, 7};
+  f.actions = {go};
+  std::vector<uint8_t> got = Encode(f, CreateMode::kCreateOrReplace, 1);
+  // TCA_BPF_FLAGS (8) = 0: classifier mode; TCA_BPF_CLASSID (3) = 0x00010002.
+  EXPECT_TRUE(Contains(got, {8, 0, 8, 0, 0, 0, 0, 0}));
+  EXPECT_TRUE(Contains(got, {8, 0, 3, 0, 2, 0, 1, 0}));
+  // TCA_BPF_ACT (1), then action 1 of kind "gact" (TCA_ACT_KIND 1).
+  const std::vector<uint8_t> kind = {9, 0, 1, 0, 'g', 'a', 'c', 't', 0};
+  ASSERT_TRUE(Contains(got, kind));
+  auto at = std::search(got.begin(), got.end(), kind.begin(), kind.end());
+  const size_t kind_off = static_cast<size_t>(at - got.begin());
+  ASSERT_GE(kind_off, 8u);
+  EXPECT_EQ(got[kind_off - 2], 1) << "action entry 1";
+  EXPECT_EQ(got[kind_off - 6], 1) << "TCA_BPF_ACT";
+  // gact's control TC_ACT_GOTO_CHAIN | 7 in its parms.
+  EXPECT_TRUE(Contains(got, {7, 0, 0, 0x20}));
+  // Without them, neither attribute is sent.
+  BpfFilter plain = f;
+  plain.actions.clear();
+  plain.classid.reset();
+  std::vector<uint8_t> base = Encode(plain, CreateMode::kCreateOrReplace, 1);
+  EXPECT_FALSE(Contains(base, {8, 0, 3, 0, 2, 0, 1, 0}));
+  EXPECT_FALSE(Contains(base, kind));
+
+  f.direct_action = true;
+  alignas(4) std::array<uint8_t, 512> buf{};
+  absl::StatusOr<size_t> refused =
+      EncodeNewBpfFilter(f, CreateMode::kCreateOrReplace, 1, absl::MakeSpan(buf));
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(refused.status().message(), HasSubstr("classifier mode"));
 }
 
 TEST(BpfFilterCodecTest, DeleteCarriesKindButNoOptions) {

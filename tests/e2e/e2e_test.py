@@ -555,9 +555,33 @@ def _with_ssh_from(policy, remote):
     return p
 
 
-def _remote_case(ctx, what, present, absent):
+def _api_remove_remote_port(ctx, remote_id):
+    """Removes a remote port through the bulk route, POST
+    /v1/remote-ports:batch, with real curl on the agent's socket, and waits
+    for the reconcile pass that follows."""
+    n = len(ctx.agent.reconciles())
+    r = subprocess.run(["curl", "-sS", "--max-time", "20", "--unix-socket", ctx.agent.api_socket,
+                        "-X", "POST", "-w", "\n%{http_code}",
+                        "http://localhost/v1/remote-ports:batch",
+                        "-d", json.dumps({"deletes": [{"id": remote_id}]})],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    text, _, code = r.stdout.rpartition("\n")
+    try:
+        deleted = json.loads(text).get("deleted")
+    except ValueError:
+        deleted = None
+    ctx.check(code == "200" and deleted == [remote_id],
+              f"POST /v1/remote-ports:batch deleting {remote_id}: {code} {text.strip()[:200]}")
+    rec = ctx.agent.wait_reconciled(n, timeout=60)
+    ctx.check(rec is not None and rec.get("errors") == "0",
+              f"the agent reconciled after the batch ({fmt_rec(rec)})")
+    ctx.agent.settle(quiet=1.0, timeout=5)
+
+
+def _remote_case(ctx, what, present, absent, remove=None):
     """Issue 14: tcp/22 to vm1 from the uplink passes only from the remote
-    address; removing it stops an established connection."""
+    address; removing it (`absent` applied, or `remove(ctx)`) stops an
+    established connection."""
     from nsio import tcp_connect, echo_roundtrip
     base = ctx.policy
     ip, ext = VMS["vm1"]["ip"], FABRIC["external_ip"]
@@ -570,7 +594,10 @@ def _remote_case(ctx, what, present, absent):
                          f"{s if isinstance(s, str) else 'yes'}"):
             return
         ctx.check(echo_roundtrip(s, b"before\n"), "data flows on it before the removal")
-        ctx.apply_policy(absent, f"removing {ext} from the {what}")
+        if remove is not None:
+            remove(ctx)
+        else:
+            ctx.apply_policy(absent, f"removing {ext} from the {what}")
         alive = echo_roundtrip(s, b"after\n", timeout=2.0)
         ctx.check(not alive, "the established connection stops (its conntrack entries are "
                   "revoked): " + ("data still echoed" if alive else "no echo"))
@@ -586,7 +613,9 @@ def c_remote_member(ctx):
     absent = copy.deepcopy(p)
     p["remote_ports"] = [{"id": "bastion-1", "addresses": [FABRIC["external_ip"]],
                           "security_group_ids": ["bastion"]}]
-    _remote_case(ctx, "remote member of bastion", p, absent)
+    # The removal goes through the API's bulk route (what an orchestrator uses).
+    _remote_case(ctx, "remote member of bastion", p, absent,
+                 remove=lambda c: _api_remove_remote_port(c, "bastion-1"))
 
 
 @case("address_group", modes=("agent",))

@@ -332,6 +332,71 @@ TEST_F(ApiHttpTest, RemotePortsAndAddressGroups) {
   EXPECT_EQ(Do("DELETE", "/v1/security-groups/bastion").status, 200u);
 }
 
+TEST_F(ApiHttpTest, RemotePortBatchIsOneAtomicWrite) {
+  Seed();
+  ASSERT_EQ(Do("PUT", "/v1/security-groups/bastion", "{}").status, 201u);
+  ASSERT_EQ(Do("PUT", "/v1/remote-ports/old", R"({"addresses": ["192.0.2.1"]})").status, 201u);
+  ASSERT_EQ(Do("PUT", "/v1/remote-ports/keep", R"({"addresses": ["192.0.2.2"]})").status, 201u);
+  std::string before = DesiredJson();
+  size_t writes = service_.mutations();
+
+  // Refusals change nothing and name the field.
+  Reply bad_addr = Do("POST", "/v1/remote-ports:batch", R"({"upserts": [
+      {"id": "b1", "addresses": ["192.0.2.10"], "security_group_ids": ["bastion"]},
+      {"id": "b2", "addresses": ["192.0.2.300"]}]})");
+  EXPECT_EQ(bad_addr.status, 400u) << bad_addr.body;
+  EXPECT_EQ(ErrorOf(bad_addr).field(), "remote_ports[b2].addresses[0]");
+  Reply twice = Do("POST", "/v1/remote-ports:batch",
+                   R"({"upserts": [{"id": "b1"}], "deletes": [{"id": "b1"}]})");
+  EXPECT_EQ(twice.status, 400u) << twice.body;
+  EXPECT_EQ(ErrorOf(twice).field(), "deletes[0].id");
+  Reply no_id = Do("POST", "/v1/remote-ports:batch", R"({"upserts": [{"addresses": []}]})");
+  EXPECT_EQ(ErrorOf(no_id).field(), "upserts[0].id");
+  Reply replace_and_delete =
+      Do("POST", "/v1/remote-ports:batch", R"({"replace": true, "deletes": [{"id": "old"}]})");
+  EXPECT_EQ(ErrorOf(replace_and_delete).field(), "deletes");
+  Reply missing = Do("POST", "/v1/remote-ports:batch",
+                     R"({"upserts": [{"id": "b1"}], "deletes": [{"id": "nope"}]})");
+  EXPECT_EQ(missing.status, 404u) << missing.body;
+  Reply stale = Do("POST", "/v1/remote-ports:batch",
+                   R"({"upserts": [{"id": "b1"}], "deletes": [{"id": "old", "generation": 7}]})");
+  EXPECT_EQ(stale.status, 409u) << stale.body;
+  EXPECT_THAT(ErrorOf(stale).message(), HasSubstr("remote port old: stale generation 7"));
+  Reply unknown = Do("POST", "/v1/remote-ports:batch", R"({"upsert": []})");
+  EXPECT_EQ(unknown.status, 400u) << unknown.body;
+  EXPECT_EQ(Do("PUT", "/v1/remote-ports:batch", "{}").status, 405u);
+  EXPECT_EQ(DesiredJson(), before);
+  EXPECT_EQ(service_.mutations(), writes);
+
+  // Two upserts (one new, one replaced) and a delete: one accepted write.
+  Reply ok = Do("POST", "/v1/remote-ports:batch", R"({
+      "upserts": [{"id": "b1", "addresses": ["192.0.2.10"], "security_group_ids": ["bastion"]},
+                  {"id": "keep", "generation": 1, "addresses": ["192.0.2.3"]}],
+      "deletes": [{"id": "old", "generation": "1"}]})");
+  ASSERT_EQ(ok.status, 200u) << ok.body;
+  EXPECT_EQ(service_.mutations(), writes + 1);
+  v1::RemotePortBatchResult result = As<v1::RemotePortBatchResult>(ok);
+  ASSERT_EQ(result.upserted_size(), 2);
+  EXPECT_EQ(result.upserted(0).id(), "b1");
+  EXPECT_EQ(result.upserted(0).generation(), 1u);
+  EXPECT_EQ(result.upserted(1).generation(), 2u);
+  EXPECT_EQ(result.upserted(1).addresses(0), "192.0.2.3");
+  ASSERT_EQ(result.deleted_size(), 1);
+  EXPECT_EQ(result.deleted(0), "old");
+  EXPECT_EQ(Do("GET", "/v1/remote-ports/old").status, 404u);
+
+  // replace: what the batch does not name goes.
+  Reply sync = Do("POST", "/v1/remote-ports:batch", R"({"replace": true,
+      "upserts": [{"id": "b2", "addresses": ["192.0.2.20"], "security_group_ids": ["bastion"]}]})");
+  ASSERT_EQ(sync.status, 200u) << sync.body;
+  result = As<v1::RemotePortBatchResult>(sync);
+  EXPECT_THAT(std::vector<std::string>(result.deleted().begin(), result.deleted().end()),
+              ::testing::ElementsAre("b1", "keep"));
+  v1::RemotePortList remotes = As<v1::RemotePortList>(Do("GET", "/v1/remote-ports"));
+  ASSERT_EQ(remotes.items_size(), 1);
+  EXPECT_EQ(remotes.items(0).id(), "b2");
+}
+
 TEST_F(ApiHttpTest, PatchReplacesOnlyTheNamedFields) {
   Seed();
   Reply r = Do("PATCH", "/v1/ports/a", R"({"vips": ["10.0.0.50"], "state": "pending-activation"})");

@@ -224,6 +224,30 @@ RC_GTEST_PROP(PlacementProperty, CompiledPipelineHardwarePlusSlowPathEqualsSlowP
   Tag(placed, stats);
 }
 
+// The same with set lookups: set-match filters (cls_bpf) are never offered,
+// and their groups are trapped.
+RC_GTEST_PROP(PlacementProperty, SetLookupPipelineHardwarePlusSlowPathEqualsSlowPath,
+              (uint64_t seed)) {
+  testing::RandomPolicy gen(seed);
+  policy::Snapshot s = gen.Snapshot();
+  auto slots = policy::AssignSlots(s, {});
+  RC_ASSERT(slots.ok());
+  auto pipeline = policy::Compile(s, *slots, policy::CompileOptions{.set_lookups = true});
+  RC_ASSERT(pipeline.ok());
+  RandomOffer offer = MakeOffer(seed);
+  PlacementResult placed = Place(*pipeline, std::cref(offer));
+  CheckStructure(*pipeline, placed, offer);
+  for (const PlacedFilter& p : placed.filters) {
+    if (p.filter.classifier == policy::Classifier::kSetMatch) {
+      RC_ASSERT(p.placement != Placement::kHardware);
+    }
+  }
+  Stats stats;
+  CheckFrames(placed, gen.Exchange(s), absl::StrCat("seed ", seed, "\n", testing::Describe(s)),
+              stats);
+  Tag(placed, stats);
+}
+
 // --- random IR pipelines ---
 
 // Random valid tc structure: chains reached by goto (forward only, so no

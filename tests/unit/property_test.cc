@@ -35,12 +35,13 @@ std::string Explain(const Snapshot& s, const Packet& p, const Verdict& expected,
 
 // Compiles `s` and runs the generator's frames through the evaluator and the
 // simulated pipeline; fails the property on the first disagreement.
-void CheckAgreement(const Snapshot& s, testing::RandomPolicy& gen, uint64_t seed) {
+void CheckAgreement(const Snapshot& s, testing::RandomPolicy& gen, uint64_t seed,
+                    CompileOptions options = {}) {
   absl::Status valid = Validate(s);
   RC_ASSERT(valid.ok());
   absl::StatusOr<SlotAssignment> slots = AssignSlots(s, {});
   RC_ASSERT(slots.ok());
-  absl::StatusOr<Pipeline> pipeline = Compile(s, *slots);
+  absl::StatusOr<Pipeline> pipeline = Compile(s, *slots, options);
   if (!pipeline.ok()) RC_FAIL(absl::StrCat("compile failed: ", pipeline.status().ToString()));
   ConntrackModel ct_eval;
   ConntrackModel ct_sim;
@@ -107,6 +108,15 @@ RC_GTEST_PROP(PipelineProperty, RemoteMembersAndAddressGroupsAgreeWithEvaluator,
   Snapshot s = gen.Snapshot();
   EmphasizeRemotes(s, gen.rng());
   CheckAgreement(s, gen, seed);
+}
+
+// The same with set lookups (CompileOptions::set_lookups): the simulator's
+// model of the set-match filters agrees with the evaluator.
+RC_GTEST_PROP(PipelineProperty, SetLookupsAgreeWithEvaluator, (uint64_t seed)) {
+  testing::RandomPolicy gen(seed);
+  Snapshot s = gen.Snapshot();
+  EmphasizeRemotes(s, gen.rng());
+  CheckAgreement(s, gen, seed, CompileOptions{.set_lookups = true});
 }
 
 // An address of `p` (source or destination) that only a remote port has.

@@ -418,7 +418,8 @@ TEST_F(AgentctlTest, RemotePortsAndAddressGroupsListShowApplyDelete) {
     "address_groups":[{"id":"office","cidrs":["198.51.100.0/24"]}]})";
   agent_->Answer("PUT /v1/address-groups/office", {200, R"({"id":"office","generation":"1"})"});
   agent_->Answer("PUT /v1/security-groups/bastion", {200, R"({"id":"bastion","generation":"1"})"});
-  agent_->Answer("PUT /v1/remote-ports/b1", {200, R"({"id":"b1","generation":"3"})"});
+  agent_->Answer("POST /v1/remote-ports:batch",
+                 {200, R"({"upserted":[{"id":"b1","generation":"3"}],"deleted":[]})"});
   size_t before = agent_->requests().size();
   Result r = Run({"apply", "-f", file});
   EXPECT_EQ(r.code, 0) << r.err;
@@ -428,7 +429,18 @@ TEST_F(AgentctlTest, RemotePortsAndAddressGroupsListShowApplyDelete) {
             "remote-port/b1 configured (generation 3)\n");
   auto reqs = agent_->requests();
   ASSERT_EQ(reqs.size(), before + 3);
+  EXPECT_EQ(reqs[before + 2].target, "/v1/remote-ports:batch");
+  EXPECT_THAT(reqs[before + 2].body, HasSubstr("\"upserts\": ["));
   EXPECT_THAT(reqs[before + 2].body, HasSubstr("\"addresses\": ["));
+  EXPECT_THAT(reqs[before + 2].body, ::testing::Not(HasSubstr("\"replace\"")));
+  // --prune-remote-ports: the batch replaces; deletions are reported.
+  agent_->Answer("POST /v1/remote-ports:batch",
+                 {200, R"({"upserted":[{"id":"b1","generation":"4"}],"deleted":["b0"]})"});
+  Result pruned = Run({"apply", "-f", file, "--prune-remote-ports"});
+  EXPECT_EQ(pruned.code, 0) << pruned.err;
+  EXPECT_THAT(pruned.out, HasSubstr("remote-port/b1 configured (generation 4)\n"
+                                    "remote-port/b0 deleted\n"));
+  EXPECT_THAT(agent_->requests().back().body, HasSubstr("\"replace\": true"));
   agent_->Answer("DELETE /v1/remote-ports/b1", {200, "{}"});
   agent_->Answer("DELETE /v1/address-groups/office", {200, "{}"});
   EXPECT_EQ(Run({"delete", "remote-port", "b1"}).out, "remote-port/b1 deleted\n");

@@ -85,12 +85,15 @@ int Run(int argc, char** argv, std::ostream& out, std::ostream& err) {
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
 
-  auto* apply = app.add_subcommand(
-      "apply",
-      "apply a policy file (networks, address groups, groups, ports, remote ports; each a PUT)");
+  auto* apply = app.add_subcommand("apply",
+                                   "apply a policy file (networks, address groups, groups, ports: "
+                                   "each a PUT; remote ports: one batch)");
   std::string file;
   apply->add_option("-f,--file", file, "policy JSON (api/vfguard.proto Policy); - for stdin")
       ->required();
+  bool prune_remote_ports = false;
+  apply->add_flag("--prune-remote-ports", prune_remote_ports,
+                  "also delete the agent's remote ports the file does not list");
 
   auto* del = app.add_subcommand(
       "delete", "delete a port, security group, network, remote port or address group");
@@ -151,7 +154,7 @@ int Run(int argc, char** argv, std::ostream& out, std::ostream& err) {
   }
   if (conntrack->parsed()) return CmdConntrack(ctx, port_id);
   if (events->parsed()) return CmdEvents(ctx, follow, absl::Seconds(idle_seconds));
-  if (apply->parsed()) return CmdApply(ctx, file);
+  if (apply->parsed()) return CmdApply(ctx, file, prune_remote_ports);
   if (del->parsed()) return CmdDelete(ctx, kind, id);
   if (m_export->parsed()) return CmdMigrateExport(ctx, port_id, export_file);
   if (m_import->parsed()) return CmdMigrateImport(ctx, port_id, file);

@@ -57,7 +57,9 @@ int CmdTrace(Context& ctx, const std::string& port_id, const std::string& packet
 int CmdEvents(Context& ctx, bool follow, absl::Duration idle);
 
 // Writes.
-int CmdApply(Context& ctx, const std::string& file);
+// Remote ports go in one POST /v1/remote-ports:batch; `prune_remote_ports`
+// makes it a replace (the agent's remote ports the file does not list go).
+int CmdApply(Context& ctx, const std::string& file, bool prune_remote_ports = false);
 int CmdDelete(Context& ctx, const std::string& kind, const std::string& id);
 int CmdMigrateExport(Context& ctx, const std::string& port_id, const std::string& file);
 int CmdMigrateImport(Context& ctx, const std::string& port_id, const std::string& file);

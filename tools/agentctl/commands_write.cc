@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "agent/json_message.h"
+#include "api/api.pb.h"
 #include "api/vfguard.pb.h"
 #include "tools/agentctl/commands.h"
 
@@ -30,9 +31,31 @@ absl::StatusOr<std::string> ReadInput(const std::string& file) {
   return buffer.str();
 }
 
+// The file's remote ports in one POST /v1/remote-ports:batch (one write
+// however many there are; with `prune`, the agent's other remote ports go).
+int ApplyRemotePorts(Context& ctx, const api::v1::Policy& policy, bool prune) {
+  api::v1::RemotePortBatch batch;
+  *batch.mutable_upserts() = policy.remote_ports();
+  batch.set_replace(prune);
+  absl::StatusOr<Json> answer =
+      Call(ctx, "POST", "/v1/remote-ports:batch", agent::PrintJsonMessage(batch));
+  if (!answer.ok()) {
+    return Fail(ctx, absl::Status(answer.status().code(),
+                                  "remote-ports:batch: " + std::string(answer.status().message())));
+  }
+  for (const Json* r : Items(Field(*answer, "upserted"))) {
+    *ctx.out << "remote-port/" << FieldText(*r, "id", "?") << " configured (generation "
+             << FieldText(*r, "generation", "?") << ")\n";
+  }
+  for (const Json* id : Items(Field(*answer, "deleted"))) {
+    *ctx.out << "remote-port/" << id->string_value() << " deleted\n";
+  }
+  return 0;
+}
+
 }  // namespace
 
-int CmdApply(Context& ctx, const std::string& file) {
+int CmdApply(Context& ctx, const std::string& file, bool prune_remote_ports) {
   absl::StatusOr<std::string> text = ReadInput(file);
   if (!text.ok()) return Fail(ctx, text.status());
   api::v1::Policy policy;
@@ -42,6 +65,7 @@ int CmdApply(Context& ctx, const std::string& file) {
   // Networks before the groups and ports that refer to them, address groups
   // before the groups whose rules name them, groups before the ports and
   // remote ports that use them: each PUT is validated whole by the agent.
+  // Remote ports go last, all in one batch.
   struct Item {
     const char* kind;
     std::string path;
@@ -63,10 +87,6 @@ int CmdApply(Context& ctx, const std::string& file) {
   for (const auto& p : policy.ports()) {
     items.push_back({"port", PortPath(p.id()), agent::PrintJsonMessage(p)});
   }
-  for (const auto& r : policy.remote_ports()) {
-    items.push_back({"remote-port", "/v1/remote-ports/" + EscapePathSegment(r.id()),
-                     agent::PrintJsonMessage(r)});
-  }
   for (const Item& item : items) {
     absl::StatusOr<Json> answer = Call(ctx, "PUT", item.path, item.body);
     std::string id = item.path.substr(item.path.rfind('/') + 1);
@@ -78,7 +98,11 @@ int CmdApply(Context& ctx, const std::string& file) {
     *ctx.out << item.kind << "/" << id << " configured (generation "
              << FieldText(*answer, "generation", "?") << ")\n";
   }
-  if (items.empty()) *ctx.out << file << ": nothing to apply\n";
+  if (policy.remote_ports_size() > 0 || prune_remote_ports) {
+    if (int rc = ApplyRemotePorts(ctx, policy, prune_remote_ports); rc != 0) return rc;
+  } else if (items.empty()) {
+    *ctx.out << file << ": nothing to apply\n";
+  }
   return 0;
 }
 
