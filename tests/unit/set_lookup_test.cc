@@ -122,8 +122,8 @@ TEST(SetLookupShape, OneFilterPerPortMaskNeverInHardwareTrappedAtItsPrio) {
     ASSERT_TRUE(f->set_match.has_value());
     EXPECT_EQ(f->set_match->set, "group:bastion");
     EXPECT_TRUE(f->set_match->remote_is_src);
-    EXPECT_FALSE(f->match.src_ip.has_value()) << "members are in the set, not the filter";
-    EXPECT_EQ(f->match.ip_proto, kProtoTcp);
+    EXPECT_FALSE(f->match->src_ip.has_value()) << "members are in the set, not the filter";
+    EXPECT_EQ(f->match->ip_proto, kProtoTcp);
   }
   EXPECT_NE(set_filters[0]->prio, set_filters[1]->prio) << "two rules, two stages";
   EXPECT_EQ(p.sets.at("group:bastion"), std::vector<IpPrefix>{Prefix("192.0.2.10/32")});
