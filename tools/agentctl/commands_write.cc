@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "agent/json_message.h"
 #include "api/vfguard.pb.h"
+#include "common/json_message.h"
 #include "tools/agentctl/commands.h"
 
 namespace vfguard::agentctl {
@@ -36,7 +36,7 @@ int CmdApply(Context& ctx, const std::string& file) {
   absl::StatusOr<std::string> text = ReadInput(file);
   if (!text.ok()) return Fail(ctx, text.status());
   api::v1::Policy policy;
-  if (absl::Status s = agent::ParseJsonMessage(*text, &policy); !s.ok()) {
+  if (absl::Status s = common::ParseJsonMessage(*text, &policy); !s.ok()) {
     return Fail(ctx, absl::InvalidArgumentError(file + ": " + std::string(s.message())));
   }
   // Networks before the groups and ports that refer to them, address groups
@@ -50,22 +50,22 @@ int CmdApply(Context& ctx, const std::string& file) {
   std::vector<Item> items;
   for (const auto& n : policy.networks()) {
     items.push_back(
-        {"network", "/v1/networks/" + EscapePathSegment(n.id()), agent::PrintJsonMessage(n)});
+        {"network", "/v1/networks/" + EscapePathSegment(n.id()), common::PrintJsonMessage(n)});
   }
   for (const auto& a : policy.address_groups()) {  // named by group rules
     items.push_back({"address-group", "/v1/address-groups/" + EscapePathSegment(a.id()),
-                     agent::PrintJsonMessage(a)});
+                     common::PrintJsonMessage(a)});
   }
   for (const auto& g : policy.security_groups()) {
     items.push_back({"security-group", "/v1/security-groups/" + EscapePathSegment(g.id()),
-                     agent::PrintJsonMessage(g)});
+                     common::PrintJsonMessage(g)});
   }
   for (const auto& p : policy.ports()) {
-    items.push_back({"port", PortPath(p.id()), agent::PrintJsonMessage(p)});
+    items.push_back({"port", PortPath(p.id()), common::PrintJsonMessage(p)});
   }
   for (const auto& r : policy.remote_ports()) {
     items.push_back({"remote-port", "/v1/remote-ports/" + EscapePathSegment(r.id()),
-                     agent::PrintJsonMessage(r)});
+                     common::PrintJsonMessage(r)});
   }
   for (const Item& item : items) {
     absl::StatusOr<Json> answer = Call(ctx, "PUT", item.path, item.body);
