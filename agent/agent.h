@@ -103,10 +103,10 @@ class Agent final : public AgentService {
   uint64_t Subscribe(std::function<void(const Event&)> handler) override;
   void Unsubscribe(uint64_t id) override;
 
-  // The same in the agent's own types (the AgentService methods above convert
-  // and call these). Trace evaluates `packet` against the desired state and
-  // the installed pipeline, with an empty conntrack table unless
-  // `established`.
+  // The same in the agent's own types (the AgentService methods above
+  // convert and call these). TracePacket evaluates `packet` against the
+  // desired state and the installed pipeline, with an empty conntrack table
+  // unless `established`.
   absl::StatusOr<TraceResult> TracePacket(const policy::Packet& packet, bool established);
   absl::StatusOr<std::vector<netlink::CtEntry>> ZoneEntries(const std::string& port_id);
   absl::StatusOr<size_t> ImportEntries(const std::string& port_id,
