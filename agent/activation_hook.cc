@@ -43,13 +43,14 @@ absl::Status CheckActivation(const policy::Port& port, const offload::Activation
   return absl::OkStatus();
 }
 
-ActivationHook::ActivationHook(uint32_t block, Logger& log, Handler handler)
+ActivationHook::ActivationHook(uint32_t block, common::Logger& log, Handler handler)
     : block_(block), log_(log), handler_(std::move(handler)) {}
 
 ActivationHook::~ActivationHook() = default;
 
 absl::StatusOr<std::unique_ptr<ActivationHook>> ActivationHook::Create(boost::asio::io_context& io,
-                                                                       uint32_t block, Logger& log,
+                                                                       uint32_t block,
+                                                                       common::Logger& log,
                                                                        Handler handler) {
   std::unique_ptr<ActivationHook> hook(new ActivationHook(block, log, std::move(handler)));
   ActivationHook* self = hook.get();

@@ -20,8 +20,8 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "agent/log.h"
 #include "boost/asio/io_context.hpp"
+#include "common/log.h"
 #include "netlink/nl_socket.h"
 #include "offload/activation_monitor.h"
 #include "policy/model.h"
@@ -42,7 +42,7 @@ class ActivationHook {
   // Loads the program; errors (no CAP_BPF, no BPF) leave activation to the
   // API only, which the caller logs.
   static absl::StatusOr<std::unique_ptr<ActivationHook>> Create(boost::asio::io_context& io,
-                                                                uint32_t block, Logger& log,
+                                                                uint32_t block, common::Logger& log,
                                                                 Handler handler);
   ~ActivationHook();
 
@@ -51,11 +51,11 @@ class ActivationHook {
   absl::Status Sync(const std::map<std::string, uint32_t>& pending);
 
  private:
-  ActivationHook(uint32_t block, Logger& log, Handler handler);
+  ActivationHook(uint32_t block, common::Logger& log, Handler handler);
   absl::Status Attach();
 
   uint32_t block_;
-  Logger& log_;
+  common::Logger& log_;
   Handler handler_;
   std::unique_ptr<offload::ActivationMonitor> monitor_;
   boost::asio::io_context private_io_;  // for the attach request only

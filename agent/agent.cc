@@ -52,9 +52,9 @@ T* Must(absl::StatusOr<T*> family) {
 
 }  // namespace
 
-Agent::Agent(boost::asio::io_context& io, AgentConfig config, Logger& log,
+Agent::Agent(boost::asio::io_context& io, AgentConfig config, common::Logger& log,
              std::unique_ptr<DesiredState> desired, TcBackend& tc, CtBackend* ct,
-             metrics::Registry& metrics)
+             common::metrics::Registry& metrics)
     : io_(io),
       config_(std::move(config)),
       log_(log),

@@ -31,8 +31,6 @@
 #include "agent/ct_backend.h"
 #include "agent/desired_state.h"
 #include "agent/eswitch_view.h"
-#include "agent/log.h"
-#include "agent/metrics.h"
 #include "agent/nd_check_hook.h"
 #include "agent/pass_view.h"
 #include "agent/pass_worker.h"
@@ -40,8 +38,11 @@
 #include "agent/serialized_ct_backend.h"
 #include "agent/service.h"
 #include "agent/tc_backend.h"
+#include "agent/trace_request.h"
 #include "boost/asio/io_context.hpp"
 #include "boost/asio/steady_timer.hpp"
+#include "common/log.h"
+#include "common/metrics.h"
 #include "netlink/link_monitor.h"
 #include "netlink/nl_socket.h"
 
@@ -53,9 +54,9 @@ class Agent final : public AgentService {
  public:
   // `tc` and `ct` must outlive the agent; `ct` may be null (conntrack is then
   // neither revoked nor exported).
-  Agent(boost::asio::io_context& io, AgentConfig config, Logger& log,
+  Agent(boost::asio::io_context& io, AgentConfig config, common::Logger& log,
         std::unique_ptr<DesiredState> desired, TcBackend& tc, CtBackend* ct,
-        metrics::Registry& metrics);
+        common::metrics::Registry& metrics);
   ~Agent() override;
 
   // Starts the link monitor and the tc event watch, schedules the first pass
@@ -95,12 +96,21 @@ class Agent final : public AgentService {
   AgentStatus Status() const override;
   absl::StatusOr<PortStatus> Port(const std::string& port_id) const override;
   std::vector<RuleStatus> SharedRules() const override;
-  absl::StatusOr<TraceResult> Trace(const policy::Packet& packet, bool established) override;
-  absl::StatusOr<std::vector<netlink::CtEntry>> Conntrack(const std::string& port_id) override;
+  absl::StatusOr<api::v1::TraceResponse> Trace(const api::v1::TraceRequest& request) override;
+  absl::StatusOr<std::vector<api::v1::CtEntry>> Conntrack(const std::string& port_id) override;
   absl::StatusOr<size_t> ImportConntrack(const std::string& port_id,
-                                         const std::vector<netlink::CtEntry>& entries) override;
+                                         const api::v1::ConntrackImport& import) override;
   uint64_t Subscribe(std::function<void(const Event&)> handler) override;
   void Unsubscribe(uint64_t id) override;
+
+  // The same in the agent's own types (the AgentService methods above
+  // convert and call these). TracePacket evaluates `packet` against the
+  // desired state and the installed pipeline, with an empty conntrack table
+  // unless `established`.
+  absl::StatusOr<TraceResult> TracePacket(const policy::Packet& packet, bool established);
+  absl::StatusOr<std::vector<netlink::CtEntry>> ZoneEntries(const std::string& port_id);
+  absl::StatusOr<size_t> ImportEntries(const std::string& port_id,
+                                       const std::vector<netlink::CtEntry>& entries);
 
   // Refreshes the gauges (ports, rules, conntrack, drops) before a scrape
   // from the last views, and asks the worker for fresher counters when they
@@ -153,12 +163,12 @@ class Agent final : public AgentService {
 
   boost::asio::io_context& io_;
   AgentConfig config_;
-  Logger& log_;
+  common::Logger& log_;
   std::unique_ptr<DesiredState> desired_;
   TcBackend& tc_;
   std::unique_ptr<CtBackend> shared_ct_;  // the given backend, serialized
   CtBackend* ct_;                         // shared_ct_, or null
-  metrics::Registry& metrics_;
+  common::metrics::Registry& metrics_;
   // Worker-owned: touched only by jobs on worker_.
   Reconciler reconciler_;
   OfferBook offers_;
@@ -214,18 +224,18 @@ class Agent final : public AgentService {
   std::map<uint64_t, std::function<void(const Event&)>> subscribers_;
 
   struct Metrics {
-    metrics::Gauge* ports = nullptr;
-    metrics::Gauge* rules = nullptr;
-    metrics::Gauge* hw_rejections = nullptr;
-    metrics::Counter* reconciles = nullptr;
-    metrics::Histogram* reconcile_seconds = nullptr;
-    metrics::Counter* tc_writes = nullptr;
-    metrics::Counter* netlink_errors = nullptr;
-    metrics::Counter* resyncs = nullptr;
-    metrics::Counter* port_drops = nullptr;
-    metrics::Gauge* conntrack = nullptr;
-    metrics::Counter* ct_revoked = nullptr;
-    metrics::Gauge* build_info = nullptr;
+    common::metrics::Gauge* ports = nullptr;
+    common::metrics::Gauge* rules = nullptr;
+    common::metrics::Gauge* hw_rejections = nullptr;
+    common::metrics::Counter* reconciles = nullptr;
+    common::metrics::Histogram* reconcile_seconds = nullptr;
+    common::metrics::Counter* tc_writes = nullptr;
+    common::metrics::Counter* netlink_errors = nullptr;
+    common::metrics::Counter* resyncs = nullptr;
+    common::metrics::Counter* port_drops = nullptr;
+    common::metrics::Gauge* conntrack = nullptr;
+    common::metrics::Counter* ct_revoked = nullptr;
+    common::metrics::Gauge* build_info = nullptr;
   } m_;
 
   // Handlers posted to the reactor hold a weak reference: they do nothing

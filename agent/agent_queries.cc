@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "agent/agent.h"
+#include "agent/ct_entry_proto.h"
 #include "netlink/conntrack.h"
 #include "offload/hw_model.h"
 #include "policy/conntrack_model.h"
@@ -192,7 +193,7 @@ std::vector<RuleStatus> Agent::SharedRules() const {
       [](const offload::PlacedFilter& p) { return !OwnedByAnyPort(p.filter.origin); });
 }
 
-absl::StatusOr<TraceResult> Agent::Trace(const policy::Packet& packet, bool established) {
+absl::StatusOr<TraceResult> Agent::TracePacket(const policy::Packet& packet, bool established) {
   const policy::Snapshot& effective = *view_->effective;
   const policy::SlotAssignment& slots = desired_->slots();
   if (packet.in.kind == policy::DeviceRef::Kind::kPort &&
@@ -215,7 +216,7 @@ absl::StatusOr<TraceResult> Agent::Trace(const policy::Packet& packet, bool esta
   return out;
 }
 
-absl::StatusOr<std::vector<netlink::CtEntry>> Agent::Conntrack(const std::string& port_id) {
+absl::StatusOr<std::vector<netlink::CtEntry>> Agent::ZoneEntries(const std::string& port_id) {
   if (ct_ == nullptr) return absl::UnavailableError("conntrack is not available to this agent");
   auto z = desired_->slots().port_zone.find(port_id);
   if (z == desired_->slots().port_zone.end()) {
@@ -224,8 +225,8 @@ absl::StatusOr<std::vector<netlink::CtEntry>> Agent::Conntrack(const std::string
   return ct_->DumpZone(z->second);
 }
 
-absl::StatusOr<size_t> Agent::ImportConntrack(const std::string& port_id,
-                                              const std::vector<netlink::CtEntry>& entries) {
+absl::StatusOr<size_t> Agent::ImportEntries(const std::string& port_id,
+                                            const std::vector<netlink::CtEntry>& entries) {
   if (ct_ == nullptr) return absl::UnavailableError("conntrack is not available to this agent");
   auto z = desired_->slots().port_zone.find(port_id);
   if (z == desired_->slots().port_zone.end()) {
@@ -248,6 +249,30 @@ absl::StatusOr<size_t> Agent::ImportConntrack(const std::string& port_id,
       {{"port", port_id}, {"zone", z->second}, {"created", created}, {"given", entries.size()}});
   Publish("conntrack_imported", {{"port", port_id}, {"created", absl::StrCat(created)}});
   return created;
+}
+
+absl::StatusOr<api::v1::TraceResponse> Agent::Trace(const api::v1::TraceRequest& request) {
+  absl::StatusOr<policy::Packet> packet = PacketFromTraceRequest(Desired(), request);
+  if (!packet.ok()) return packet.status();
+  absl::StatusOr<TraceResult> result = TracePacket(*packet, request.established());
+  if (!result.ok()) return result.status();
+  return TraceResponseFrom(*result, *packet);
+}
+
+absl::StatusOr<std::vector<api::v1::CtEntry>> Agent::Conntrack(const std::string& port_id) {
+  absl::StatusOr<std::vector<netlink::CtEntry>> entries = ZoneEntries(port_id);
+  if (!entries.ok()) return entries.status();
+  std::vector<api::v1::CtEntry> out;
+  out.reserve(entries->size());
+  for (const netlink::CtEntry& e : *entries) out.push_back(CtEntryToProto(e));
+  return out;
+}
+
+absl::StatusOr<size_t> Agent::ImportConntrack(const std::string& port_id,
+                                              const api::v1::ConntrackImport& import) {
+  absl::StatusOr<std::vector<netlink::CtEntry>> entries = CtEntriesFromProto(import);
+  if (!entries.ok()) return entries.status();
+  return ImportEntries(port_id, *entries);
 }
 
 void Agent::CollectMetrics() {

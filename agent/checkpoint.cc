@@ -8,10 +8,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "agent/file_io.h"
 #include "agent/policy_codec.h"
-#include "agent/status_macros.h"
 #include "api/checkpoint.pb.h"
+#include "common/file_io.h"
+#include "common/status_macros.h"
 
 namespace vfguard::agent {
 namespace {
@@ -56,12 +56,12 @@ absl::StatusOr<Checkpoint> FromProto(const pb::Checkpoint& in) {
         absl::StrCat("desired state is invalid: ", s.status().message()));
   }
   out.desired = in.desired();
-  VFG_AGENT_RETURN_IF_ERROR(
+  VFG_RETURN_IF_ERROR(
       CopySlots(in.slots().port_slot(), "port_slot", 1, policy::kMaxPortSlot, out.slots.port_slot));
-  VFG_AGENT_RETURN_IF_ERROR(
+  VFG_RETURN_IF_ERROR(
       CopySlots(in.slots().port_zone(), "port_zone", 1, UINT16_MAX, out.slots.port_zone));
-  VFG_AGENT_RETURN_IF_ERROR(CopySlots(in.slots().network_slot(), "network_slot", 1,
-                                      policy::kMaxNetworkSlot, out.slots.network_slot));
+  VFG_RETURN_IF_ERROR(CopySlots(in.slots().network_slot(), "network_slot", 1,
+                                policy::kMaxNetworkSlot, out.slots.network_slot));
   for (const pb::HardwareRejection& r : in.hardware_rejections()) {
     out.hardware_rejections.push_back({r.filter_key(), r.errno_value(), r.message()});
   }
@@ -157,7 +157,7 @@ absl::StatusOr<Checkpoint> DecodeCheckpoint(std::string_view bytes) {
 }
 
 absl::Status SaveCheckpoint(const std::string& path, const Checkpoint& checkpoint) {
-  absl::Status s = WriteFileAtomically(path, EncodeCheckpoint(checkpoint));
+  absl::Status s = common::WriteFileAtomically(path, EncodeCheckpoint(checkpoint));
   if (!s.ok()) {
     return absl::Status(s.code(), absl::StrCat("cannot save checkpoint: ", s.message()));
   }
@@ -166,8 +166,8 @@ absl::Status SaveCheckpoint(const std::string& path, const Checkpoint& checkpoin
 
 absl::StatusOr<std::optional<Checkpoint>> LoadCheckpoint(const std::string& path) {
   // Left by a crash before the rename: never committed, so never trusted.
-  ::unlink(TempPathFor(path).c_str());
-  absl::StatusOr<std::string> bytes = ReadFile(path);
+  ::unlink(common::TempPathFor(path).c_str());
+  absl::StatusOr<std::string> bytes = common::ReadFile(path);
   if (absl::IsNotFound(bytes.status())) return std::optional<Checkpoint>();
   if (!bytes.ok()) {
     return absl::Status(

@@ -7,10 +7,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "agent/file_io.h"
-#include "agent/json_message.h"
-#include "agent/status_macros.h"
 #include "api/config.pb.h"
+#include "common/file_io.h"
+#include "common/json_message.h"
+#include "common/status_macros.h"
 
 namespace vfguard::agent {
 namespace {
@@ -149,7 +149,7 @@ absl::StatusOr<AgentConfig> FromProto(const pb::AgentConfig& in) {
   if (!in.state_dir().empty()) out.state_dir = in.state_dir();
   out.policy_file = in.policy_file();
   if (!in.eswitch().mode().empty()) {
-    VFG_AGENT_ASSIGN_OR_RETURN(out.eswitch.mode, ParseMode("eswitch.mode", in.eswitch().mode()));
+    VFG_ASSIGN_OR_RETURN(out.eswitch.mode, ParseMode("eswitch.mode", in.eswitch().mode()));
   }
   out.eswitch.devlink_device = in.eswitch().devlink_device();
   out.eswitch.uplink = in.eswitch().uplink();
@@ -157,21 +157,20 @@ absl::StatusOr<AgentConfig> FromProto(const pb::AgentConfig& in) {
                                   in.eswitch().representors().end());
   if (in.has_block_index()) out.block_index = in.block_index();
   if (in.has_ct_zone_min()) {
-    VFG_AGENT_ASSIGN_OR_RETURN(out.ct_zone_min, Zone("ct_zone_min", in.ct_zone_min()));
+    VFG_ASSIGN_OR_RETURN(out.ct_zone_min, Zone("ct_zone_min", in.ct_zone_min()));
   }
   if (in.has_ct_zone_max()) {
-    VFG_AGENT_ASSIGN_OR_RETURN(out.ct_zone_max, Zone("ct_zone_max", in.ct_zone_max()));
+    VFG_ASSIGN_OR_RETURN(out.ct_zone_max, Zone("ct_zone_max", in.ct_zone_max()));
   }
   if (!in.api_socket().empty()) out.api_socket = in.api_socket();
   if (!in.metrics_listen().empty()) out.metrics_listen = in.metrics_listen();
   out.api_write_group = in.api_write_group();
   out.api_read_group = in.api_read_group();
   if (!in.api_socket_mode().empty()) {
-    VFG_AGENT_ASSIGN_OR_RETURN(out.api_socket_mode,
-                               SocketMode("api_socket_mode", in.api_socket_mode()));
+    VFG_ASSIGN_OR_RETURN(out.api_socket_mode, SocketMode("api_socket_mode", in.api_socket_mode()));
   }
   if (!in.log_level().empty()) {
-    absl::StatusOr<LogLevel> level = ParseLogLevel(in.log_level());
+    absl::StatusOr<common::LogLevel> level = common::ParseLogLevel(in.log_level());
     if (!level.ok()) return Invalid("log_level", std::string(level.status().message()));
     out.log_level = *level;
   }
@@ -197,7 +196,7 @@ FlagSetter SetString(std::string AgentConfig::*field) {
 
 FlagSetter SetZone(uint16_t AgentConfig::*field) {
   return [field](AgentConfig& c, const std::string& flag, std::string_view v) -> absl::Status {
-    VFG_AGENT_ASSIGN_OR_RETURN(uint64_t n, FlagNumber(flag, v, UINT16_MAX));
+    VFG_ASSIGN_OR_RETURN(uint64_t n, FlagNumber(flag, v, UINT16_MAX));
     c.*field = static_cast<uint16_t>(n);
     return absl::OkStatus();
   };
@@ -212,7 +211,7 @@ const std::vector<Flag>& Flags() {
        SetString(&AgentConfig::policy_file)},
       {"eswitch_mode", "devlink (discover by --devlink_device) or map (--uplink, --representor)",
        [](AgentConfig& c, const std::string& flag, std::string_view v) -> absl::Status {
-         VFG_AGENT_ASSIGN_OR_RETURN(c.eswitch.mode, ParseMode(flag, v));
+         VFG_ASSIGN_OR_RETURN(c.eswitch.mode, ParseMode(flag, v));
          return absl::OkStatus();
        }},
       {"devlink_device", "devlink handle of the eswitch, e.g. pci/0000:03:00.0",
@@ -228,7 +227,7 @@ const std::vector<Flag>& Flags() {
       {"representor", "VF=NETDEV, repeatable (map mode); replaces the file's map", nullptr},
       {"block_index", "shared tc block index, decimal or 0x hex (default 0x766667)",
        [](AgentConfig& c, const std::string& flag, std::string_view v) -> absl::Status {
-         VFG_AGENT_ASSIGN_OR_RETURN(uint64_t n, FlagNumber(flag, v, UINT32_MAX));
+         VFG_ASSIGN_OR_RETURN(uint64_t n, FlagNumber(flag, v, UINT32_MAX));
          c.block_index = static_cast<uint32_t>(n);
          return absl::OkStatus();
        }},
@@ -244,14 +243,14 @@ const std::vector<Flag>& Flags() {
        SetString(&AgentConfig::api_read_group)},
       {"api_socket_mode", "octal mode of the API socket file (default 0660)",
        [](AgentConfig& c, const std::string& flag, std::string_view v) -> absl::Status {
-         VFG_AGENT_ASSIGN_OR_RETURN(c.api_socket_mode, SocketMode(flag, v));
+         VFG_ASSIGN_OR_RETURN(c.api_socket_mode, SocketMode(flag, v));
          return absl::OkStatus();
        }},
       {"metrics_listen", "host:port of the Prometheus listener (default 127.0.0.1:9477)",
        SetString(&AgentConfig::metrics_listen)},
       {"log_level", "debug, info, warn or error (default info)",
        [](AgentConfig& c, const std::string& flag, std::string_view v) -> absl::Status {
-         absl::StatusOr<LogLevel> level = ParseLogLevel(v);
+         absl::StatusOr<common::LogLevel> level = common::ParseLogLevel(v);
          if (!level.ok()) return Invalid(flag, std::string(level.status().message()));
          c.log_level = *level;
          return absl::OkStatus();
@@ -310,12 +309,12 @@ std::string Field(const char* file_path, const char* flag) {
 
 absl::StatusOr<AgentConfig> AgentConfigFromJson(std::string_view json) {
   pb::AgentConfig proto;
-  VFG_AGENT_RETURN_IF_ERROR(ParseJsonMessage(json, &proto));
+  VFG_RETURN_IF_ERROR(common::ParseJsonMessage(json, &proto));
   return FromProto(proto);
 }
 
 absl::Status ValidateAgentConfig(const AgentConfig& c) {
-  VFG_AGENT_RETURN_IF_ERROR(CheckAbsolute("state_dir", c.state_dir));
+  VFG_RETURN_IF_ERROR(CheckAbsolute("state_dir", c.state_dir));
   const EswitchConfig& e = c.eswitch;
   if (e.mode == EswitchMode::kDevlink) {
     std::string field = Field("eswitch.devlink_device", "devlink_device");
@@ -363,18 +362,18 @@ absl::Status ValidateAgentConfig(const AgentConfig& c) {
     return Invalid("ct_zone_max",
                    absl::StrCat(c.ct_zone_max, " is below ct_zone_min ", c.ct_zone_min));
   }
-  VFG_AGENT_RETURN_IF_ERROR(CheckAbsolute("api_socket", c.api_socket));
+  VFG_RETURN_IF_ERROR(CheckAbsolute("api_socket", c.api_socket));
   // sockaddr_un.sun_path holds 108 bytes including the terminating NUL.
   if (c.api_socket.size() > 107) {
     return Invalid("api_socket", absl::StrCat("path is ", c.api_socket.size(),
                                               " bytes, a unix socket path holds at most 107"));
   }
-  VFG_AGENT_RETURN_IF_ERROR(CheckListen("metrics_listen", c.metrics_listen));
+  VFG_RETURN_IF_ERROR(CheckListen("metrics_listen", c.metrics_listen));
   return absl::OkStatus();
 }
 
 absl::StatusOr<AgentConfig> LoadAgentConfig(const std::vector<std::string>& args) {
-  VFG_AGENT_ASSIGN_OR_RETURN(std::vector<ParsedArg> parsed, SplitArgs(args));
+  VFG_ASSIGN_OR_RETURN(std::vector<ParsedArg> parsed, SplitArgs(args));
   AgentConfig config;
   // The file first, wherever --config is on the line, so every flag wins.
   std::string config_path;
@@ -385,7 +384,7 @@ absl::StatusOr<AgentConfig> LoadAgentConfig(const std::vector<std::string>& args
     config_path = a.value;
   }
   if (!config_path.empty()) {
-    absl::StatusOr<std::string> text = ReadFile(config_path);
+    absl::StatusOr<std::string> text = common::ReadFile(config_path);
     if (!text.ok()) {
       return absl::Status(text.status().code(), absl::StrCat("config: ", text.status().message()));
     }
@@ -402,7 +401,7 @@ absl::StatusOr<AgentConfig> LoadAgentConfig(const std::vector<std::string>& args
     if (a.name == "representor") {
       if (!representors_from_flags) config.eswitch.representors.clear();
       representors_from_flags = true;
-      VFG_AGENT_RETURN_IF_ERROR(AddRepresentor(config, a.flag, a.value));
+      VFG_RETURN_IF_ERROR(AddRepresentor(config, a.flag, a.value));
       continue;
     }
     const Flag* flag = nullptr;
@@ -410,9 +409,9 @@ absl::StatusOr<AgentConfig> LoadAgentConfig(const std::vector<std::string>& args
       if (a.name == f.name) flag = &f;
     }
     if (flag == nullptr) return Invalid(a.flag, "unknown flag (see --help)");
-    VFG_AGENT_RETURN_IF_ERROR(flag->set(config, a.flag, a.value));
+    VFG_RETURN_IF_ERROR(flag->set(config, a.flag, a.value));
   }
-  VFG_AGENT_RETURN_IF_ERROR(ValidateAgentConfig(config));
+  VFG_RETURN_IF_ERROR(ValidateAgentConfig(config));
   return config;
 }
 

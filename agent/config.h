@@ -31,7 +31,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "agent/log.h"
+#include "common/log.h"
 
 namespace vfguard::agent {
 
@@ -71,7 +71,7 @@ struct AgentConfig {
   std::string api_write_group;                         // group name; empty: root only
   std::string api_read_group;                          // group name; empty: none
   uint32_t api_socket_mode = 0660;
-  LogLevel log_level = LogLevel::kInfo;
+  common::LogLevel log_level = common::LogLevel::kInfo;
   auto operator<=>(const AgentConfig&) const = default;
 
   std::string CheckpointPath() const { return state_dir + "/state.pb"; }

@@ -4,9 +4,9 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "agent/file_io.h"
 #include "agent/policy_codec.h"
-#include "agent/status_macros.h"
+#include "common/file_io.h"
+#include "common/status_macros.h"
 #include "google/protobuf/util/message_differencer.h"
 
 namespace vfguard::agent {
@@ -49,26 +49,26 @@ void CarryGenerations(const api::v1::Policy& previous, api::v1::Policy& next) {
 
 absl::StatusOr<std::unique_ptr<DesiredState>> DesiredState::Open(Options options) {
   std::unique_ptr<DesiredState> state(new DesiredState(std::move(options)));
-  VFG_AGENT_ASSIGN_OR_RETURN(std::optional<Checkpoint> checkpoint,
-                             LoadCheckpoint(state->options_.checkpoint_path));
+  VFG_ASSIGN_OR_RETURN(std::optional<Checkpoint> checkpoint,
+                       LoadCheckpoint(state->options_.checkpoint_path));
   if (checkpoint) {
-    VFG_AGENT_ASSIGN_OR_RETURN(policy::Snapshot snap, SnapshotFromPolicy(checkpoint->desired));
+    VFG_ASSIGN_OR_RETURN(policy::Snapshot snap, SnapshotFromPolicy(checkpoint->desired));
     state->policy_ = std::move(checkpoint->desired);
     state->snapshot_ = std::make_shared<const policy::Snapshot>(std::move(snap));
     // Reassigning keeps every checkpointed value in range and fills gaps.
-    VFG_AGENT_ASSIGN_OR_RETURN(
-        state->slots_, policy::AssignSlots(*state->snapshot_, checkpoint->slots,
-                                           state->options_.zone_min, state->options_.zone_max));
+    VFG_ASSIGN_OR_RETURN(state->slots_,
+                         policy::AssignSlots(*state->snapshot_, checkpoint->slots,
+                                             state->options_.zone_min, state->options_.zone_max));
     state->offers_ = std::move(checkpoint->hardware_rejections);
     state->file_digest_ = checkpoint->policy_file_digest;
   }
-  VFG_AGENT_RETURN_IF_ERROR(state->ReloadPolicyFile().status());
+  VFG_RETURN_IF_ERROR(state->ReloadPolicyFile().status());
   return state;
 }
 
 absl::StatusOr<bool> DesiredState::ReloadPolicyFile() {
   if (options_.policy_file.empty()) return false;
-  absl::StatusOr<std::string> text = ReadFile(options_.policy_file);
+  absl::StatusOr<std::string> text = common::ReadFile(options_.policy_file);
   if (!text.ok()) {
     return absl::Status(text.status().code(), absl::StrCat("policy ", options_.policy_file, ": ",
                                                            text.status().message()));
@@ -90,16 +90,15 @@ absl::StatusOr<bool> DesiredState::ReloadPolicyFile() {
 
 absl::Status DesiredState::Mutate(const std::function<absl::Status(api::v1::Policy&)>& edit) {
   api::v1::Policy next = policy_;
-  VFG_AGENT_RETURN_IF_ERROR(edit(next));
+  VFG_RETURN_IF_ERROR(edit(next));
   return Commit(std::move(next), file_digest_);
 }
 
 absl::Status DesiredState::Commit(api::v1::Policy next, uint64_t file_digest) {
-  VFG_AGENT_ASSIGN_OR_RETURN(policy::Snapshot snap, SnapshotFromPolicy(next));
-  VFG_AGENT_ASSIGN_OR_RETURN(
-      policy::SlotAssignment slots,
-      policy::AssignSlots(snap, slots_, options_.zone_min, options_.zone_max));
-  VFG_AGENT_RETURN_IF_ERROR(Save(next, slots, file_digest));
+  VFG_ASSIGN_OR_RETURN(policy::Snapshot snap, SnapshotFromPolicy(next));
+  VFG_ASSIGN_OR_RETURN(policy::SlotAssignment slots,
+                       policy::AssignSlots(snap, slots_, options_.zone_min, options_.zone_max));
+  VFG_RETURN_IF_ERROR(Save(next, slots, file_digest));
   policy_ = std::move(next);
   snapshot_ = std::make_shared<const policy::Snapshot>(std::move(snap));
   slots_ = std::move(slots);

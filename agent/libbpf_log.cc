@@ -8,7 +8,7 @@
 
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
-#include "agent/log.h"
+#include "common/log.h"
 
 namespace vfguard::agent {
 namespace {
@@ -25,21 +25,22 @@ int PrintAsLogfmt(enum libbpf_print_level level, const char* format, va_list arg
 }  // namespace
 
 std::string LibbpfLogLine(int level, const std::string& message) {
-  LogLevel ours;
+  common::LogLevel ours;
   switch (level) {
     case LIBBPF_WARN:
-      ours = LogLevel::kWarn;
+      ours = common::LogLevel::kWarn;
       break;
     case LIBBPF_INFO:
-      ours = LogLevel::kInfo;
+      ours = common::LogLevel::kInfo;
       break;
     default:
       return "";
   }
   absl::string_view text = absl::StripTrailingAsciiWhitespace(message);
   text = absl::StripPrefix(text, "libbpf: ");
-  return FormatLogLine(absl::Now(), ours, "libbpf",
-                       {LogField("msg", std::string_view(text.data(), text.size()))});
+  return common::FormatLogLine(
+      absl::Now(), ours, "libbpf",
+      {common::LogField("msg", std::string_view(text.data(), text.size()))});
 }
 
 void RouteLibbpfOutputAsLogfmt() { libbpf_set_print(&PrintAsLogfmt); }

@@ -12,7 +12,7 @@
 namespace vfguard::agent {
 
 absl::StatusOr<std::unique_ptr<KernelNdCheckHook>> KernelNdCheckHook::Create(uint32_t block,
-                                                                             Logger& log) {
+                                                                             common::Logger& log) {
   std::unique_ptr<KernelNdCheckHook> hook(new KernelNdCheckHook(block, log));
   absl::StatusOr<std::unique_ptr<offload::NdCheckProgram>> program =
       offload::NdCheckProgram::Create();

@@ -17,8 +17,8 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "agent/log.h"
 #include "boost/asio/io_context.hpp"
+#include "common/log.h"
 #include "netlink/nl_socket.h"
 #include "offload/nd_check_program.h"
 #include "policy/ir.h"
@@ -47,17 +47,18 @@ class NdCheckHook {
 class KernelNdCheckHook : public NdCheckHook {
  public:
   // Loads the program; fails without CAP_BPF/CAP_NET_ADMIN or BPF.
-  static absl::StatusOr<std::unique_ptr<KernelNdCheckHook>> Create(uint32_t block, Logger& log);
+  static absl::StatusOr<std::unique_ptr<KernelNdCheckHook>> Create(uint32_t block,
+                                                                   common::Logger& log);
   absl::Status Sync(const NdEntries& entries) override;
   bool attached() const override { return attached_; }
   uint64_t map_writes() const override { return program_->map_writes(); }
 
  private:
-  KernelNdCheckHook(uint32_t block, Logger& log) : block_(block), log_(log) {}
+  KernelNdCheckHook(uint32_t block, common::Logger& log) : block_(block), log_(log) {}
   absl::Status Attach();
 
   uint32_t block_;
-  Logger& log_;
+  common::Logger& log_;
   std::unique_ptr<offload::NdCheckProgram> program_;
   boost::asio::io_context private_io_;  // for the attach request only
   std::unique_ptr<netlink::NetlinkSocket> socket_;

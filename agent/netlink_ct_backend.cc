@@ -3,25 +3,21 @@
 #include <linux/netlink.h>
 #include <sys/socket.h>
 
-#include <cerrno>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "netlink/errno_status.h"
 
 namespace vfguard::agent {
 namespace {
 
-// Normalises the code of a per-request result; StatusFromErrno's mapping of
-// ENOENT/EEXIST is not part of its contract, ours is.
+// A per-request result with the entry's zone as context. The code is
+// netlink/errno_status.h's (ENOENT NotFound, EEXIST AlreadyExists: what the
+// revoker and the import rely on), the errno and extack stay readable.
 absl::Status FromResult(const netlink::RequestResult& r, const netlink::CtEntry& e) {
-  if (r.status.ok()) return absl::OkStatus();
-  if (r.errno_value == ENOENT) {
-    return absl::NotFoundError(absl::StrCat("conntrack: no such entry in zone ", e.zone));
-  }
-  if (r.errno_value == EEXIST) {
-    return absl::AlreadyExistsError(absl::StrCat("conntrack: entry exists in zone ", e.zone));
-  }
-  return r.status;
+  if (r.status.ok() || r.errno_value == 0) return r.status;
+  return netlink::ErrnoStatus(r.errno_value, netlink::ExtackFromStatus(r.status),
+                              absl::StrCat("conntrack entry in zone ", e.zone));
 }
 
 }  // namespace

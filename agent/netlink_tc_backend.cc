@@ -9,7 +9,6 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "agent/tc_errno_status.h"
 #include "agent/tc_event.h"
 #include "agent/tc_op_encode.h"
 #include "netlink/qdisc_codec.h"
@@ -124,7 +123,7 @@ std::vector<absl::Status> NetlinkTcBackend::Apply(const std::vector<TcOp>& ops) 
   std::vector<netlink::RequestResult> results = socket_->SendBatchSync(std::move(requests));
   for (size_t k = 0; k < sent.size(); ++k) {
     statuses[sent[k]] = k < results.size()
-                            ? TcStatusFromResult(results[k])
+                            ? results[k].status
                             : absl::InternalError("netlink socket returned fewer results");
   }
   return statuses;

@@ -6,9 +6,9 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "agent/file_io.h"
-#include "agent/json_message.h"
-#include "agent/status_macros.h"
+#include "common/file_io.h"
+#include "common/json_message.h"
+#include "common/status_macros.h"
 #include "policy/parse.h"
 #include "policy/validate.h"
 
@@ -43,8 +43,8 @@ absl::Status CheckIdUnique(const std::string& path, const Map& map, const std::s
 absl::StatusOr<policy::Network> NetworkFromProto(const std::string& path, const pb::Network& in) {
   policy::Network out;
   out.id = in.id();
-  VFG_AGENT_ASSIGN_OR_RETURN(
-      out.segmentation, policy::ParseSegmentationField(path + ".segmentation", in.segmentation()));
+  VFG_ASSIGN_OR_RETURN(out.segmentation,
+                       policy::ParseSegmentationField(path + ".segmentation", in.segmentation()));
   if (in.vlan_id() > UINT16_MAX) {
     // Same wording as policy::Validate gives for the values it can see.
     return Invalid(path + ".vlan_id",
@@ -69,12 +69,11 @@ absl::StatusOr<uint8_t> IcmpNumber(const std::string& path, uint32_t value) {
 absl::StatusOr<policy::SecurityGroupRule> RuleFromProto(const std::string& path,
                                                         const pb::SecurityGroupRule& in) {
   policy::SecurityGroupRule out;
-  VFG_AGENT_ASSIGN_OR_RETURN(out.direction,
-                             policy::ParseDirectionField(path + ".direction", in.direction()));
-  VFG_AGENT_ASSIGN_OR_RETURN(out.ethertype,
-                             policy::ParseEtherTypeField(path + ".ethertype", in.ethertype()));
-  VFG_AGENT_ASSIGN_OR_RETURN(out.protocol,
-                             policy::ParseProtocolField(path + ".protocol", in.protocol()));
+  VFG_ASSIGN_OR_RETURN(out.direction,
+                       policy::ParseDirectionField(path + ".direction", in.direction()));
+  VFG_ASSIGN_OR_RETURN(out.ethertype,
+                       policy::ParseEtherTypeField(path + ".ethertype", in.ethertype()));
+  VFG_ASSIGN_OR_RETURN(out.protocol, policy::ParseProtocolField(path + ".protocol", in.protocol()));
   // A half-open range is ambiguous (one port, or up to 65535?), so both bounds
   // are required together.
   if (in.has_port_range_min() != in.has_port_range_max()) {
@@ -84,10 +83,8 @@ absl::StatusOr<policy::SecurityGroupRule> RuleFromProto(const std::string& path,
   }
   if (in.has_port_range_min()) {
     policy::PortRange range;
-    VFG_AGENT_ASSIGN_OR_RETURN(range.min,
-                               PortNumber(path + ".port_range_min", in.port_range_min()));
-    VFG_AGENT_ASSIGN_OR_RETURN(range.max,
-                               PortNumber(path + ".port_range_max", in.port_range_max()));
+    VFG_ASSIGN_OR_RETURN(range.min, PortNumber(path + ".port_range_min", in.port_range_min()));
+    VFG_ASSIGN_OR_RETURN(range.max, PortNumber(path + ".port_range_max", in.port_range_max()));
     out.ports = range;
   }
   if (in.has_icmp_code() && !in.has_icmp_type()) {
@@ -95,16 +92,15 @@ absl::StatusOr<policy::SecurityGroupRule> RuleFromProto(const std::string& path,
   }
   if (in.has_icmp_type()) {
     policy::IcmpMatch icmp;
-    VFG_AGENT_ASSIGN_OR_RETURN(icmp.type, IcmpNumber(path + ".icmp_type", in.icmp_type()));
+    VFG_ASSIGN_OR_RETURN(icmp.type, IcmpNumber(path + ".icmp_type", in.icmp_type()));
     if (in.has_icmp_code()) {
-      VFG_AGENT_ASSIGN_OR_RETURN(icmp.code, IcmpNumber(path + ".icmp_code", in.icmp_code()));
+      VFG_ASSIGN_OR_RETURN(icmp.code, IcmpNumber(path + ".icmp_code", in.icmp_code()));
     }
     out.icmp = icmp;
   }
   if (!in.remote_ip_prefix().empty()) {
-    VFG_AGENT_ASSIGN_OR_RETURN(
-        out.remote_prefix,
-        policy::ParsePrefixField(path + ".remote_ip_prefix", in.remote_ip_prefix()));
+    VFG_ASSIGN_OR_RETURN(out.remote_prefix, policy::ParsePrefixField(path + ".remote_ip_prefix",
+                                                                     in.remote_ip_prefix()));
   }
   if (!in.remote_group_id().empty()) out.remote_group_id = in.remote_group_id();
   if (!in.remote_address_group_id().empty()) {
@@ -116,7 +112,7 @@ absl::StatusOr<policy::SecurityGroupRule> RuleFromProto(const std::string& path,
     }
     out.priority = static_cast<uint16_t>(in.priority());
   }
-  VFG_AGENT_ASSIGN_OR_RETURN(out.action, policy::ParseActionField(path + ".action", in.action()));
+  VFG_ASSIGN_OR_RETURN(out.action, policy::ParseActionField(path + ".action", in.action()));
   return out;
 }
 
@@ -126,8 +122,8 @@ absl::StatusOr<policy::SecurityGroup> GroupFromProto(const std::string& path,
   out.id = in.id();
   out.stateful = in.has_stateful() ? in.stateful() : true;
   for (int i = 0; i < in.rules_size(); ++i) {
-    VFG_AGENT_ASSIGN_OR_RETURN(policy::SecurityGroupRule rule,
-                               RuleFromProto(absl::StrCat(path, ".rules[", i, "]"), in.rules(i)));
+    VFG_ASSIGN_OR_RETURN(policy::SecurityGroupRule rule,
+                         RuleFromProto(absl::StrCat(path, ".rules[", i, "]"), in.rules(i)));
     out.rules.push_back(std::move(rule));
   }
   return out;
@@ -138,27 +134,26 @@ absl::StatusOr<policy::Port> PortFromProto(const std::string& path, const pb::Po
   out.id = in.id();
   out.network_id = in.network_id();
   if (in.mac_address().empty()) return Invalid(path + ".mac_address", "is missing");
-  VFG_AGENT_ASSIGN_OR_RETURN(out.mac,
-                             policy::ParseMacField(path + ".mac_address", in.mac_address()));
+  VFG_ASSIGN_OR_RETURN(out.mac, policy::ParseMacField(path + ".mac_address", in.mac_address()));
   for (int i = 0; i < in.fixed_ips_size(); ++i) {
-    VFG_AGENT_ASSIGN_OR_RETURN(
+    VFG_ASSIGN_OR_RETURN(
         policy::IpAddr ip,
         policy::ParseIpField(absl::StrCat(path, ".fixed_ips[", i, "]"), in.fixed_ips(i)));
     out.fixed_ips.push_back(ip);
   }
   for (int i = 0; i < in.vips_size(); ++i) {
-    VFG_AGENT_ASSIGN_OR_RETURN(
-        policy::IpAddr ip, policy::ParseIpField(absl::StrCat(path, ".vips[", i, "]"), in.vips(i)));
+    VFG_ASSIGN_OR_RETURN(policy::IpAddr ip,
+                         policy::ParseIpField(absl::StrCat(path, ".vips[", i, "]"), in.vips(i)));
     out.vips.push_back(ip);
   }
   for (int i = 0; i < in.allowed_address_pairs_size(); ++i) {
     const pb::AllowedAddressPair& pair_in = in.allowed_address_pairs(i);
     std::string pair_path = absl::StrCat(path, ".allowed_address_pairs[", i, "]");
     policy::AllowedAddressPair pair;
-    VFG_AGENT_ASSIGN_OR_RETURN(
-        pair.prefix, policy::ParsePrefixField(pair_path + ".ip_address", pair_in.ip_address()));
+    VFG_ASSIGN_OR_RETURN(pair.prefix,
+                         policy::ParsePrefixField(pair_path + ".ip_address", pair_in.ip_address()));
     if (!pair_in.mac_address().empty()) {
-      VFG_AGENT_ASSIGN_OR_RETURN(
+      VFG_ASSIGN_OR_RETURN(
           pair.mac, policy::ParseMacField(pair_path + ".mac_address", pair_in.mac_address()));
     }
     out.allowed_address_pairs.push_back(pair);
@@ -175,7 +170,7 @@ absl::StatusOr<policy::Port> PortFromProto(const std::string& path, const pb::Po
     case pb::Port::REPRESENTOR_NOT_SET:
       return Invalid(path + ".vf_index", "is missing (a port needs vf_index or representor_name)");
   }
-  VFG_AGENT_ASSIGN_OR_RETURN(out.state, policy::ParsePortStateField(path + ".state", in.state()));
+  VFG_ASSIGN_OR_RETURN(out.state, policy::ParsePortStateField(path + ".state", in.state()));
   return out;
 }
 
@@ -183,8 +178,8 @@ absl::StatusOr<std::vector<policy::IpPrefix>> PrefixList(
     const std::string& path, const google::protobuf::RepeatedPtrField<std::string>& in) {
   std::vector<policy::IpPrefix> out;
   for (int i = 0; i < in.size(); ++i) {
-    VFG_AGENT_ASSIGN_OR_RETURN(policy::IpPrefix prefix,
-                               policy::ParsePrefixField(absl::StrCat(path, "[", i, "]"), in[i]));
+    VFG_ASSIGN_OR_RETURN(policy::IpPrefix prefix,
+                         policy::ParsePrefixField(absl::StrCat(path, "[", i, "]"), in[i]));
     out.push_back(prefix);
   }
   return out;
@@ -195,20 +190,20 @@ absl::Status ConvertRemotes(const pb::Policy& in, Snapshot& out) {
   for (int i = 0; i < in.remote_ports_size(); ++i) {
     const pb::RemotePort& r = in.remote_ports(i);
     std::string path = ObjectPath("remote_ports", i, r.id());
-    VFG_AGENT_RETURN_IF_ERROR(CheckIdPresent(path, r.id()));
-    VFG_AGENT_RETURN_IF_ERROR(CheckIdUnique(path, out.remote_ports, r.id()));
+    VFG_RETURN_IF_ERROR(CheckIdPresent(path, r.id()));
+    VFG_RETURN_IF_ERROR(CheckIdUnique(path, out.remote_ports, r.id()));
     policy::RemotePort remote{
         r.id(), {}, {r.security_group_ids().begin(), r.security_group_ids().end()}};
-    VFG_AGENT_ASSIGN_OR_RETURN(remote.addresses, PrefixList(path + ".addresses", r.addresses()));
+    VFG_ASSIGN_OR_RETURN(remote.addresses, PrefixList(path + ".addresses", r.addresses()));
     out.remote_ports.emplace(r.id(), std::move(remote));
   }
   for (int i = 0; i < in.address_groups_size(); ++i) {
     const pb::AddressGroup& g = in.address_groups(i);
     std::string path = ObjectPath("address_groups", i, g.id());
-    VFG_AGENT_RETURN_IF_ERROR(CheckIdPresent(path, g.id()));
-    VFG_AGENT_RETURN_IF_ERROR(CheckIdUnique(path, out.address_groups, g.id()));
+    VFG_RETURN_IF_ERROR(CheckIdPresent(path, g.id()));
+    VFG_RETURN_IF_ERROR(CheckIdUnique(path, out.address_groups, g.id()));
     policy::AddressGroup group{g.id(), {}};
-    VFG_AGENT_ASSIGN_OR_RETURN(group.cidrs, PrefixList(path + ".cidrs", g.cidrs()));
+    VFG_ASSIGN_OR_RETURN(group.cidrs, PrefixList(path + ".cidrs", g.cidrs()));
     out.address_groups.emplace(g.id(), std::move(group));
   }
   return absl::OkStatus();
@@ -219,28 +214,28 @@ absl::StatusOr<Snapshot> Convert(const pb::Policy& in) {
   for (int i = 0; i < in.networks_size(); ++i) {
     const pb::Network& n = in.networks(i);
     std::string path = ObjectPath("networks", i, n.id());
-    VFG_AGENT_RETURN_IF_ERROR(CheckIdPresent(path, n.id()));
-    VFG_AGENT_RETURN_IF_ERROR(CheckIdUnique(path, out.networks, n.id()));
-    VFG_AGENT_ASSIGN_OR_RETURN(policy::Network network, NetworkFromProto(path, n));
+    VFG_RETURN_IF_ERROR(CheckIdPresent(path, n.id()));
+    VFG_RETURN_IF_ERROR(CheckIdUnique(path, out.networks, n.id()));
+    VFG_ASSIGN_OR_RETURN(policy::Network network, NetworkFromProto(path, n));
     out.networks.emplace(n.id(), std::move(network));
   }
   for (int i = 0; i < in.security_groups_size(); ++i) {
     const pb::SecurityGroup& g = in.security_groups(i);
     std::string path = ObjectPath("security_groups", i, g.id());
-    VFG_AGENT_RETURN_IF_ERROR(CheckIdPresent(path, g.id()));
-    VFG_AGENT_RETURN_IF_ERROR(CheckIdUnique(path, out.security_groups, g.id()));
-    VFG_AGENT_ASSIGN_OR_RETURN(policy::SecurityGroup group, GroupFromProto(path, g));
+    VFG_RETURN_IF_ERROR(CheckIdPresent(path, g.id()));
+    VFG_RETURN_IF_ERROR(CheckIdUnique(path, out.security_groups, g.id()));
+    VFG_ASSIGN_OR_RETURN(policy::SecurityGroup group, GroupFromProto(path, g));
     out.security_groups.emplace(g.id(), std::move(group));
   }
   for (int i = 0; i < in.ports_size(); ++i) {
     const pb::Port& p = in.ports(i);
     std::string path = ObjectPath("ports", i, p.id());
-    VFG_AGENT_RETURN_IF_ERROR(CheckIdPresent(path, p.id()));
-    VFG_AGENT_RETURN_IF_ERROR(CheckIdUnique(path, out.ports, p.id()));
-    VFG_AGENT_ASSIGN_OR_RETURN(policy::Port port, PortFromProto(path, p));
+    VFG_RETURN_IF_ERROR(CheckIdPresent(path, p.id()));
+    VFG_RETURN_IF_ERROR(CheckIdUnique(path, out.ports, p.id()));
+    VFG_ASSIGN_OR_RETURN(policy::Port port, PortFromProto(path, p));
     out.ports.emplace(p.id(), std::move(port));
   }
-  VFG_AGENT_RETURN_IF_ERROR(ConvertRemotes(in, out));
+  VFG_RETURN_IF_ERROR(ConvertRemotes(in, out));
   return out;
 }
 
@@ -296,8 +291,8 @@ void PortToProto(const policy::Port& in, pb::Port* out) {
 }  // namespace
 
 absl::StatusOr<Snapshot> SnapshotFromPolicy(const pb::Policy& policy) {
-  VFG_AGENT_ASSIGN_OR_RETURN(Snapshot snapshot, Convert(policy));
-  VFG_AGENT_RETURN_IF_ERROR(policy::Validate(snapshot));
+  VFG_ASSIGN_OR_RETURN(Snapshot snapshot, Convert(policy));
+  VFG_RETURN_IF_ERROR(policy::Validate(snapshot));
   return snapshot;
 }
 
@@ -332,19 +327,19 @@ pb::Policy PolicyFromSnapshot(const Snapshot& snapshot) {
 
 absl::StatusOr<pb::Policy> PolicyFromJson(std::string_view json) {
   pb::Policy out;
-  VFG_AGENT_RETURN_IF_ERROR(ParseJsonMessage(json, &out));
+  VFG_RETURN_IF_ERROR(common::ParseJsonMessage(json, &out));
   return out;
 }
 
-std::string PolicyToJson(const pb::Policy& policy) { return PrintJsonMessage(policy); }
+std::string PolicyToJson(const pb::Policy& policy) { return common::PrintJsonMessage(policy); }
 
 absl::StatusOr<Snapshot> LoadPolicyFile(const std::string& path) {
-  absl::StatusOr<std::string> text = ReadFile(path);
+  absl::StatusOr<std::string> text = common::ReadFile(path);
   if (!text.ok()) {
     return absl::Status(text.status().code(), absl::StrCat("policy: ", text.status().message()));
   }
   absl::StatusOr<Snapshot> snapshot = [&]() -> absl::StatusOr<Snapshot> {
-    VFG_AGENT_ASSIGN_OR_RETURN(pb::Policy policy, PolicyFromJson(*text));
+    VFG_ASSIGN_OR_RETURN(pb::Policy policy, PolicyFromJson(*text));
     return SnapshotFromPolicy(policy);
   }();
   if (!snapshot.ok()) {

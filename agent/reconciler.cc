@@ -53,7 +53,7 @@ bool IsGone(const absl::Status& s) {
 
 }  // namespace
 
-Reconciler::Reconciler(TcBackend& tc, Logger& log, uint32_t block_index)
+Reconciler::Reconciler(TcBackend& tc, common::Logger& log, uint32_t block_index)
     : tc_(tc), log_(log), block_(block_index) {}
 
 std::vector<absl::Status> Reconciler::ApplyCounted(const std::vector<TcOp>& ops,

@@ -51,10 +51,10 @@
 #include "agent/checkpoint.h"
 #include "agent/filter_plan.h"
 #include "agent/installed_set.h"
-#include "agent/log.h"
 #include "agent/nd_check_hook.h"
 #include "agent/tc_backend.h"
 #include "agent/tc_event.h"
+#include "common/log.h"
 #include "offload/placement.h"
 #include "offload/tc_translate.h"
 #include "policy/compiler.h"
@@ -102,7 +102,7 @@ struct ReconcileReport {
 
 class Reconciler {
  public:
-  Reconciler(TcBackend& tc, Logger& log, uint32_t block_index);
+  Reconciler(TcBackend& tc, common::Logger& log, uint32_t block_index);
 
   // The ND check (semantics §3.3) in the kernel; null (the default) when BPF
   // is unavailable. Each pass syncs it (attach once, map = the pipeline's ND
@@ -191,7 +191,7 @@ class Reconciler {
   std::vector<absl::Status> ApplyCounted(const std::vector<TcOp>& ops, ReconcileReport& report);
 
   TcBackend& tc_;
-  Logger& log_;
+  common::Logger& log_;
   uint32_t block_;
   policy::IncrementalCompiler compiler_;
   std::shared_ptr<const policy::Snapshot> effective_ = std::make_shared<policy::Snapshot>();

@@ -6,7 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "agent/filter_hash.h"
 #include "agent/reconciler.h"
-#include "agent/tc_errno_status.h"
+#include "netlink/errno_status.h"
 #include "netlink/tc_codec.h"
 
 namespace vfguard::agent {
@@ -37,7 +37,7 @@ bool IsBlockWideRefusal(const absl::Status& s) {
          netlink::ExtackFromStatus(s).empty();
 }
 
-absl::Status BlockWideRefusal() { return TcErrnoStatus(EOPNOTSUPP, ""); }
+absl::Status BlockWideRefusal() { return netlink::ErrnoStatus(EOPNOTSUPP, ""); }
 
 HardwareRejection AnswerOf(const std::string& key, const absl::Status& s) {
   HardwareRejection answer{key, netlink::ErrnoFromStatus(s), netlink::ExtackFromStatus(s)};
@@ -52,7 +52,7 @@ HardwareRejection AnswerOf(const std::string& key, const absl::Status& s) {
 
 absl::Status StatusOfAnswer(const HardwareRejection& answer) {
   if (answer.error_number == 0) return absl::OkStatus();
-  return TcErrnoStatus(answer.error_number, answer.message);
+  return netlink::ErrnoStatus(answer.error_number, answer.message);
 }
 
 }  // namespace

@@ -8,6 +8,12 @@
 // the result whole, checkpoints it, and only then makes it the desired state
 // and schedules a reconcile. So every accepted write is durable before the
 // caller answers, and a rejected one changes nothing.
+//
+// The types here are the service's own: plain structs below, or the API's
+// protobuf messages (api/*.proto, which api/ owns). No netlink/ or policy/
+// type crosses this interface; the agent converts on its side
+// (agent/trace_request.h, agent/ct_entry_proto.h). api/ includes nothing else
+// of agent/ (tools/check's lint tier checks).
 #ifndef VFGUARD_AGENT_SERVICE_H_
 #define VFGUARD_AGENT_SERVICE_H_
 
@@ -21,9 +27,8 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "api/api.pb.h"
 #include "api/vfguard.pb.h"
-#include "netlink/conntrack.h"
-#include "policy/packet.h"
 
 namespace vfguard::agent {
 
@@ -83,11 +88,6 @@ struct Event {
   std::map<std::string, std::string> fields;
 };
 
-struct TraceResult {
-  policy::Verdict reference;  // the reference evaluator's verdict and trace
-  policy::Verdict installed;  // the installed pipeline run in the IR simulator
-};
-
 class AgentService {
  public:
   virtual ~AgentService() = default;
@@ -105,17 +105,21 @@ class AgentService {
   virtual absl::StatusOr<PortStatus> Port(const std::string& port_id) const = 0;
   virtual std::vector<RuleStatus> SharedRules() const = 0;  // dispatch, forwarding, flood
 
-  // Evaluates `packet` against the desired state (reference evaluator) and the
-  // installed pipeline (simulator), each with an empty conntrack table unless
-  // `established` (then as a packet of an established connection).
-  virtual absl::StatusOr<TraceResult> Trace(const policy::Packet& packet, bool established) = 0;
+  // Evaluates the packet `request` describes against the desired state
+  // (reference evaluator) and the installed pipeline (simulator), each with
+  // an empty conntrack table unless `request.established()` (then as a
+  // packet of an established connection). InvalidArgument naming the field
+  // for a bad request ("packet: ...", "vlan: ..."), NotFound for an unknown
+  // or uninstalled in_port.
+  virtual absl::StatusOr<api::v1::TraceResponse> Trace(const api::v1::TraceRequest& request) = 0;
 
   // Conntrack entries of a port's zone. NotFound for an unknown port.
-  virtual absl::StatusOr<std::vector<netlink::CtEntry>> Conntrack(const std::string& port_id) = 0;
-  // Creates `entries` in the port's zone (zone fields are overwritten with the
-  // port's zone). Returns how many were created.
+  virtual absl::StatusOr<std::vector<api::v1::CtEntry>> Conntrack(const std::string& port_id) = 0;
+  // Creates the entries of `import` in the port's zone. Checks every entry
+  // first (InvalidArgument naming the field, "entries[0].orig.dst", nothing
+  // created). Returns how many were created.
   virtual absl::StatusOr<size_t> ImportConntrack(const std::string& port_id,
-                                                 const std::vector<netlink::CtEntry>& entries) = 0;
+                                                 const api::v1::ConntrackImport& import) = 0;
 
   // Events from now on; returns an id for Unsubscribe.
   virtual uint64_t Subscribe(std::function<void(const Event&)> handler) = 0;

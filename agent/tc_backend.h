@@ -1,7 +1,7 @@
 // The reconciler's narrow view of the kernel's tc state: clsact qdiscs and
 // flower filters, of one shared block and of devices' clsact hooks. Two implementations:
 // NetlinkTcBackend (agent/netlink_tc_backend.h, the real kernel over netlink) and FakeTcBackend
-// (agent/fake_tc_backend.h, in memory, for unit tests).
+// (tests/fakes/fake_tc_backend.h, in memory, for unit tests).
 //
 // Synchronous on purpose: the reconciler runs one pass to completion on the
 // reactor thread; the real backend uses its own private io_context for its

@@ -3,7 +3,7 @@
 #include <google/protobuf/util/json_util.h>
 
 #include "absl/strings/str_cat.h"
-#include "agent/json_message.h"
+#include "common/json_message.h"
 
 namespace vfguard::api {
 
@@ -105,7 +105,7 @@ std::string JsonLine(const google::protobuf::Message& message) {
 absl::Status ParseBody(std::string_view body, google::protobuf::Message* out) {
   bool blank = body.find_first_not_of(" \t\r\n") == std::string_view::npos;
   if (blank) return absl::OkStatus();
-  return agent::ParseJsonMessage(body, out);
+  return common::ParseJsonMessage(body, out);
 }
 
 bool DecodeSegment(std::string_view in, std::string* out) {

@@ -34,7 +34,7 @@ HttpResponse JsonResponse(const google::protobuf::Message& message, std::string 
                           unsigned status = 200);
 // One line of compact JSON (for the event stream).
 std::string JsonLine(const google::protobuf::Message& message);
-// Fills `out` from the request body (agent/json_message.h); an empty body is
+// Fills `out` from the request body (common/json_message.h); an empty body is
 // an empty object. InvalidArgument naming the field.
 absl::Status ParseBody(std::string_view body, google::protobuf::Message* out);
 // Percent-decoding of a path segment; false on a malformed escape.

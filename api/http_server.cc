@@ -17,7 +17,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "agent/utf8.h"
+#include "common/utf8.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 
@@ -68,7 +68,7 @@ bool IsMember(const PeerCred& peer, gid_t gid) {
 // a string that is not UTF-8, so ill-formed bytes become U+FFFD first.
 std::string JsonString(std::string_view text) {
   google::protobuf::Value v;
-  v.set_string_value(agent::Utf8Scrubbed(text));
+  v.set_string_value(common::Utf8Scrubbed(text));
   std::string out;
   (void)google::protobuf::util::MessageToJsonString(v, &out);
   return out;
@@ -431,7 +431,7 @@ class HttpServer::Session : public std::enable_shared_from_this<HttpServer::Sess
 };
 
 HttpServer::HttpServer(asio::io_context& io, HttpServerOptions options, HttpHandler handler,
-                       agent::metrics::Registry* metrics, agent::Logger* log)
+                       common::metrics::Registry* metrics, common::Logger* log)
     : io_(io),
       options_(std::move(options)),
       handler_(std::move(handler)),
@@ -460,7 +460,7 @@ HttpServer::HttpServer(asio::io_context& io, HttpServerOptions options, HttpHand
 void HttpServer::StreamEnded(std::string_view reason, const PeerCred& peer, size_t queued) {
   if (streams_ended_ != nullptr) streams_ended_->Inc({std::string(reason)});
   if (log_ != nullptr) {
-    log_->Log(reason == "lifetime" ? agent::LogLevel::kInfo : agent::LogLevel::kWarn,
+    log_->Log(reason == "lifetime" ? common::LogLevel::kInfo : common::LogLevel::kWarn,
               "api_stream_ended",
               {{"reason", reason}, {"pid", peer.pid}, {"uid", peer.uid}, {"queued_bytes", queued}});
   }

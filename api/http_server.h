@@ -38,8 +38,8 @@
 #include <vector>
 
 #include "absl/status/status.h"
-#include "agent/log.h"
-#include "agent/metrics.h"
+#include "common/log.h"
+#include "common/metrics.h"
 
 namespace vfguard::api {
 
@@ -133,7 +133,7 @@ class HttpServer {
   // lifetime) and vfguard_api_accept_errors_total. `log` may be null; it
   // gets one line per dropped stream and per failed accept.
   HttpServer(boost::asio::io_context& io, HttpServerOptions options, HttpHandler handler,
-             agent::metrics::Registry* metrics = nullptr, agent::Logger* log = nullptr);
+             common::metrics::Registry* metrics = nullptr, common::Logger* log = nullptr);
   ~HttpServer();  // Stop()s
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
@@ -166,11 +166,11 @@ class HttpServer {
   boost::asio::io_context& io_;
   HttpServerOptions options_;
   HttpHandler handler_;
-  agent::metrics::Counter* requests_ = nullptr;
-  agent::metrics::Histogram* latency_ = nullptr;
-  agent::metrics::Counter* streams_ended_ = nullptr;
-  agent::metrics::Counter* accept_errors_total_ = nullptr;
-  agent::Logger* log_ = nullptr;
+  common::metrics::Counter* requests_ = nullptr;
+  common::metrics::Histogram* latency_ = nullptr;
+  common::metrics::Counter* streams_ended_ = nullptr;
+  common::metrics::Counter* accept_errors_total_ = nullptr;
+  common::Logger* log_ = nullptr;
   std::unique_ptr<boost::asio::local::stream_protocol::acceptor> acceptor_;
   boost::asio::steady_timer accept_timer_;
   std::chrono::milliseconds accept_backoff_{0};  // 0: the last accept worked

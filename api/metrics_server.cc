@@ -59,7 +59,7 @@ struct Scrape : std::enable_shared_from_this<Scrape> {
       response.body() = "method not allowed\n";
     } else {
       response.result(http::status::ok);
-      response.set(http::field::content_type, std::string(agent::metrics::Registry::kContentType));
+      response.set(http::field::content_type, std::string(common::metrics::Registry::kContentType));
       response.body() = render();
       if (req.method() == http::verb::head) {
         response.content_length(response.body().size());
@@ -86,7 +86,7 @@ struct Scrape : std::enable_shared_from_this<Scrape> {
 }  // namespace
 
 MetricsServer::MetricsServer(asio::io_context& io, MetricsServerOptions options,
-                             const agent::metrics::Registry& registry,
+                             const common::metrics::Registry& registry,
                              std::function<void()> collect)
     : io_(io), options_(std::move(options)), registry_(registry), collect_(std::move(collect)) {}
 

@@ -19,7 +19,7 @@
 #include <string>
 
 #include "absl/status/status.h"
-#include "agent/metrics.h"
+#include "common/metrics.h"
 
 namespace vfguard::api {
 
@@ -32,7 +32,7 @@ struct MetricsServerOptions {
 class MetricsServer {
  public:
   MetricsServer(boost::asio::io_context& io, MetricsServerOptions options,
-                const agent::metrics::Registry& registry, std::function<void()> collect = {});
+                const common::metrics::Registry& registry, std::function<void()> collect = {});
   ~MetricsServer();
   MetricsServer(const MetricsServer&) = delete;
   MetricsServer& operator=(const MetricsServer&) = delete;
@@ -48,7 +48,7 @@ class MetricsServer {
 
   boost::asio::io_context& io_;
   MetricsServerOptions options_;
-  const agent::metrics::Registry& registry_;
+  const common::metrics::Registry& registry_;
   std::function<void()> collect_;
   std::unique_ptr<boost::asio::ip::tcp::acceptor> acceptor_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);

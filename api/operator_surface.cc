@@ -65,8 +65,8 @@ absl::Status MakeParentDir(const std::string& path) {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<OperatorSurface>> OperatorSurface::Start(
-    boost::asio::io_context& io, const agent::AgentConfig& config, agent::AgentService& service,
-    agent::metrics::Registry& registry, agent::Logger& log, std::function<void()> collect) {
+    boost::asio::io_context& io, const OperatorSurfaceOptions& config, agent::AgentService& service,
+    common::metrics::Registry& registry, common::Logger& log, std::function<void()> collect) {
   std::unique_ptr<OperatorSurface> s(new OperatorSurface());
   if (!config.api_socket.empty()) {
     if (absl::Status st = MakeParentDir(config.api_socket); !st.ok()) return st;

@@ -6,27 +6,38 @@
 
 #include <functional>
 #include <memory>
+#include <string>
 
 #include "absl/status/statusor.h"
-#include "agent/config.h"
-#include "agent/log.h"
-#include "agent/metrics.h"
 #include "agent/service.h"
 #include "api/handlers.h"
 #include "api/http_server.h"
 #include "api/metrics_server.h"
 #include "boost/asio/io_context.hpp"
+#include "common/log.h"
+#include "common/metrics.h"
 
 namespace vfguard::api {
+
+// Where the two listeners bind (the daemon fills this from its config file,
+// whose fields have the same names).
+struct OperatorSurfaceOptions {
+  std::string api_socket;  // empty: no API
+  uint32_t api_socket_mode = 0660;
+  std::string api_write_group;  // group name; empty: root only
+  std::string api_read_group;   // group name; empty: none
+  std::string metrics_listen;   // "host:port"; empty: no metrics listener
+};
 
 class OperatorSurface {
  public:
   // Binds the API socket (creating its directory) and the metrics listener
-  // named by `config` (api_socket, metrics_listen; an empty value turns that
-  // listener off). `collect` runs before each scrape.
+  // named by `options` (an empty value turns that listener off). `collect`
+  // runs before each scrape.
   static absl::StatusOr<std::unique_ptr<OperatorSurface>> Start(
-      boost::asio::io_context& io, const agent::AgentConfig& config, agent::AgentService& service,
-      agent::metrics::Registry& registry, agent::Logger& log, std::function<void()> collect);
+      boost::asio::io_context& io, const OperatorSurfaceOptions& config,
+      agent::AgentService& service, common::metrics::Registry& registry, common::Logger& log,
+      std::function<void()> collect);
   ~OperatorSurface();
 
  private:

@@ -12,7 +12,7 @@
 //      veth the book saves only the one probe).
 //   2. Restart resync with nothing to change: a fresh Reconciler with the
 //      offer book over the installed block; writes must be 0 (resync_pct).
-//   3. The real daemon (build/agent/vfguard-agent, map mode; daemon_probe.h):
+//   3. The real daemon (build/daemon/vfguard-agent, map mode; daemon_probe.h):
 //      VmRSS idle and with the N ports installed (rss_bytes_per_filter), then
 //      kLatePorts joins: a port's representor appears, time to its dispatch
 //      filter and the writes of that pass (join_s_median,
@@ -24,7 +24,7 @@
 //      agent_bench: ports= filters= cold_s= tc_batch_s= ratio_vs_tc= ...
 //
 //   tools/vmrun --cache build/vm-cache --timeout 7200 --
-//       build/bench/agent_bench build/agent/vfguard-agent 100 250
+//       build/bench/agent_bench build/daemon/vfguard-agent 100 250
 //
 // Timings under qemu TCG are only meaningful as ratios within one run.
 #include <net/if.h>
@@ -43,13 +43,13 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
-#include "agent/log.h"
 #include "agent/netlink_tc_backend.h"
 #include "agent/reconciler.h"
 #include "bench/agent_bench_setup.h"
 #include "bench/daemon_probe.h"
 #include "bench/join_filters.h"
 #include "bench/tc_batch_text.h"
+#include "common/log.h"
 #include "netlink/tc_codec.h"
 #include "policy/compiler.h"
 #include "policy/slots.h"
@@ -84,7 +84,7 @@ struct AgentRun {
 AgentRun RunAgent(const policy::Snapshot& s, const policy::SlotAssignment& slots, int n,
                   OfferBook& offers) {
   std::ostringstream sink;
-  Logger log(sink, LogLevel::kWarn);
+  common::Logger log(sink, common::LogLevel::kWarn);
   auto tc = NetlinkTcBackend::Open();
   if (!tc.ok()) {
     std::fprintf(stderr, "%s\n", tc.status().ToString().c_str());

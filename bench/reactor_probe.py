@@ -3,7 +3,7 @@
 
 vfguard-agent is one asio reactor: the API, the metrics scrape and the
 systemd watchdog ping all wait while something runs on it. This probe runs
-the real daemon (argv[1], default build/agent/vfguard-agent) cold on an
+the real daemon (argv[1], default build/daemon/vfguard-agent) cold on an
 emulated eswitch and watches it from outside, the way systemd, Prometheus
 and an orchestrator see it:
 
@@ -65,7 +65,7 @@ BLOCK = 43  # agent_bench uses 40 and 41
 GROUP = "shared"
 RULES = 20
 WATCHDOG_USEC = 30000000
-PING_S = WATCHDOG_USEC / 3e6  # the agent pings every third of the timeout (agent/sd_notify.cc)
+PING_S = WATCHDOG_USEC / 3e6  # the agent pings every third of the timeout (daemon/sd_notify.cc)
 HEALTHZ_EVERY_S = 0.1
 # $VFGUARD_REACTOR_SCRAPE_S overrides; 0 turns scraping off (to tell a pass's
 # stalls from a scrape's: while a scrape holds the reactor longer than this
@@ -499,7 +499,7 @@ def main():
     if os.geteuid() != 0:
         skip("needs root and a kernel with cls_flower and act_ct (run it through tools/vmrun)")
     if not os.access(binary, os.X_OK):
-        print(f"FAIL: no agent binary at {binary} (build it: ninja -C build agent/vfguard-agent)")
+        print(f"FAIL: no agent binary at {binary} (build it: ninja -C build daemon/vfguard-agent)")
         return 1
     enter_netns()
     check_kernel()

@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "netlink/tc_wire.h"
 
 namespace vfguard::netlink {
 namespace {
@@ -60,26 +61,19 @@ Message Finish(Message& buf, const nlmsghdr* h) {
   return buf;
 }
 
-// Attributes of one nest, by type, bounds-checked.
-struct Attrs {
-  std::array<const nlattr*, 32> at{};
-};
+// The highest ctnetlink attribute type read here, in any nest (CTA_MAX is
+// below it on the kernels we know; newer types are ignored).
+constexpr uint16_t kMaxCtAttr = 31;
 
-absl::StatusOr<Attrs> ParseNest(const nlattr* nest) {
-  Attrs out;
-  const uint8_t* p = static_cast<const uint8_t*>(mnl_attr_get_payload(nest));
-  size_t len = mnl_attr_get_payload_len(nest);
-  size_t off = 0;
-  while (off + sizeof(nlattr) <= len) {
-    const auto* a = reinterpret_cast<const nlattr*>(p + off);
-    if (a->nla_len < sizeof(nlattr) || off + a->nla_len > len) {
-      return absl::DataLossError("conntrack: malformed attribute");
-    }
-    uint16_t type = a->nla_type & NLA_TYPE_MASK;
-    if (type < out.at.size()) out.at[type] = a;
-    off += NLA_ALIGN(a->nla_len);
-  }
-  return out;
+// Attributes of one nest, by type, with the one attribute parser of
+// netlink/ (tc_wire::AttrIndex); malformed input is DataLoss, as for the
+// rest of a ctnetlink message.
+absl::StatusOr<tc_wire::AttrIndex> ParseNest(const nlattr* nest) {
+  absl::StatusOr<tc_wire::AttrIndex> index =
+      tc_wire::AttrIndex::ParseNested(nest, kMaxCtAttr, "conntrack nest");
+  if (!index.ok())
+    return absl::DataLossError(absl::StrCat("conntrack: ", index.status().message()));
+  return index;
 }
 
 template <typename T>
@@ -96,19 +90,19 @@ absl::StatusOr<CtTuple> DecodeTuple(const nlattr* nest) {
   auto attrs = ParseNest(nest);
   if (!attrs.ok()) return attrs.status();
   CtTuple t;
-  if (const nlattr* ip = attrs->at[CTA_TUPLE_IP]) {
+  if (const nlattr* ip = attrs->Get(CTA_TUPLE_IP)) {
     auto ipa = ParseNest(ip);
     if (!ipa.ok()) return ipa.status();
-    if (ipa->at[CTA_IP_V4_SRC] && ipa->at[CTA_IP_V4_DST]) {
-      auto s = Fixed<std::array<uint8_t, 4>>(ipa->at[CTA_IP_V4_SRC], "ipv4 src");
-      auto d = Fixed<std::array<uint8_t, 4>>(ipa->at[CTA_IP_V4_DST], "ipv4 dst");
+    if (ipa->Get(CTA_IP_V4_SRC) && ipa->Get(CTA_IP_V4_DST)) {
+      auto s = Fixed<std::array<uint8_t, 4>>(ipa->Get(CTA_IP_V4_SRC), "ipv4 src");
+      auto d = Fixed<std::array<uint8_t, 4>>(ipa->Get(CTA_IP_V4_DST), "ipv4 dst");
       if (!s.ok() || !d.ok()) return absl::DataLossError("conntrack: short IPv4 address");
       t.src.family = t.dst.family = AF_INET;
       memcpy(t.src.bytes.data(), s->data(), 4);
       memcpy(t.dst.bytes.data(), d->data(), 4);
-    } else if (ipa->at[CTA_IP_V6_SRC] && ipa->at[CTA_IP_V6_DST]) {
-      auto s = Fixed<std::array<uint8_t, 16>>(ipa->at[CTA_IP_V6_SRC], "ipv6 src");
-      auto d = Fixed<std::array<uint8_t, 16>>(ipa->at[CTA_IP_V6_DST], "ipv6 dst");
+    } else if (ipa->Get(CTA_IP_V6_SRC) && ipa->Get(CTA_IP_V6_DST)) {
+      auto s = Fixed<std::array<uint8_t, 16>>(ipa->Get(CTA_IP_V6_SRC), "ipv6 src");
+      auto d = Fixed<std::array<uint8_t, 16>>(ipa->Get(CTA_IP_V6_DST), "ipv6 dst");
       if (!s.ok() || !d.ok()) return absl::DataLossError("conntrack: short IPv6 address");
       t.src.family = t.dst.family = AF_INET6;
       t.src.bytes = *s;
@@ -117,24 +111,24 @@ absl::StatusOr<CtTuple> DecodeTuple(const nlattr* nest) {
       return absl::DataLossError("conntrack: tuple without addresses");
     }
   }
-  if (const nlattr* proto = attrs->at[CTA_TUPLE_PROTO]) {
+  if (const nlattr* proto = attrs->Get(CTA_TUPLE_PROTO)) {
     auto pa = ParseNest(proto);
     if (!pa.ok()) return pa.status();
-    if (pa->at[CTA_PROTO_NUM]) {
-      auto n = Fixed<uint8_t>(pa->at[CTA_PROTO_NUM], "protocol");
+    if (pa->Get(CTA_PROTO_NUM)) {
+      auto n = Fixed<uint8_t>(pa->Get(CTA_PROTO_NUM), "protocol");
       if (!n.ok()) return n.status();
       t.proto = *n;
     }
     auto u16 = [&](int type, uint16_t& out) -> absl::Status {
-      if (!pa->at[type]) return absl::OkStatus();
-      auto v = Fixed<uint16_t>(pa->at[type], "port");
+      if (!pa->Get(type)) return absl::OkStatus();
+      auto v = Fixed<uint16_t>(pa->Get(type), "port");
       if (!v.ok()) return v.status();
       out = ntohs(*v);
       return absl::OkStatus();
     };
     auto u8 = [&](int type, uint8_t& out) -> absl::Status {
-      if (!pa->at[type]) return absl::OkStatus();
-      auto v = Fixed<uint8_t>(pa->at[type], "icmp");
+      if (!pa->Get(type)) return absl::OkStatus();
+      auto v = Fixed<uint8_t>(pa->Get(type), "icmp");
       if (!v.ok()) return v.status();
       out = *v;
       return absl::OkStatus();
@@ -204,14 +198,14 @@ absl::StatusOr<CtEntry> DecodeCtEntry(absl::Span<const uint8_t> message) {
   // Top-level attributes follow the nfgenmsg.
   CtEntry e;
   size_t off = NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(nfgenmsg));
-  const uint8_t* base = message.data();
+  if (off > h->nlmsg_len) return absl::DataLossError("conntrack: bad nlmsg_len");
+  absl::StatusOr<tc_wire::AttrIndex> attrs = tc_wire::AttrIndex::Parse(
+      message.data() + off, h->nlmsg_len - off, kMaxCtAttr, "conntrack message");
+  if (!attrs.ok())
+    return absl::DataLossError(absl::StrCat("conntrack: ", attrs.status().message()));
   bool have_orig = false;
-  while (off + sizeof(nlattr) <= h->nlmsg_len) {
-    const auto* a = reinterpret_cast<const nlattr*>(base + off);
-    if (a->nla_len < sizeof(nlattr) || off + a->nla_len > h->nlmsg_len) {
-      return absl::DataLossError("conntrack: malformed attribute");
-    }
-    switch (a->nla_type & NLA_TYPE_MASK) {
+  for (const nlattr* a : attrs->InOrder()) {
+    switch (mnl_attr_get_type(a)) {
       case CTA_TUPLE_ORIG: {
         auto t = DecodeTuple(a);
         if (!t.ok()) return t.status();
@@ -252,11 +246,11 @@ absl::StatusOr<CtEntry> DecodeCtEntry(absl::Span<const uint8_t> message) {
       case CTA_PROTOINFO: {
         auto info = ParseNest(a);
         if (!info.ok()) return info.status();
-        if (const nlattr* tcp = info->at[CTA_PROTOINFO_TCP]) {
+        if (const nlattr* tcp = info->Get(CTA_PROTOINFO_TCP)) {
           auto ta = ParseNest(tcp);
           if (!ta.ok()) return ta.status();
-          if (ta->at[CTA_PROTOINFO_TCP_STATE]) {
-            auto v = Fixed<uint8_t>(ta->at[CTA_PROTOINFO_TCP_STATE], "tcp state");
+          if (ta->Get(CTA_PROTOINFO_TCP_STATE)) {
+            auto v = Fixed<uint8_t>(ta->Get(CTA_PROTOINFO_TCP_STATE), "tcp state");
             if (!v.ok()) return v.status();
             e.tcp_state = *v;
           }
@@ -266,7 +260,6 @@ absl::StatusOr<CtEntry> DecodeCtEntry(absl::Span<const uint8_t> message) {
       default:
         break;
     }
-    off += NLA_ALIGN(a->nla_len);
   }
   if (!have_orig) return absl::DataLossError("conntrack: entry without original tuple");
   return e;

@@ -8,6 +8,7 @@
 #include <functional>
 
 #include "absl/strings/str_cat.h"
+#include "netlink/tc_wire.h"
 
 namespace vfguard::netlink {
 namespace {
@@ -28,22 +29,6 @@ Message Finish(Message& buf, const nlmsghdr* h) {
   return buf;
 }
 
-// Walks the attributes of `len` bytes at `p`; calls `f(type, attr)`.
-absl::Status Walk(const uint8_t* p, size_t len,
-                  const std::function<absl::Status(uint16_t, const nlattr*)>& f) {
-  size_t off = 0;
-  while (off + sizeof(nlattr) <= len) {
-    const auto* a = reinterpret_cast<const nlattr*>(p + off);
-    if (a->nla_len < sizeof(nlattr) || off + a->nla_len > len) {
-      return absl::DataLossError("genetlink: malformed attribute");
-    }
-    absl::Status st = f(a->nla_type & NLA_TYPE_MASK, a);
-    if (!st.ok()) return st;
-    off += NLA_ALIGN(a->nla_len);
-  }
-  return absl::OkStatus();
-}
-
 absl::Status WalkMessage(absl::Span<const uint8_t> m,
                          const std::function<absl::Status(uint16_t, const nlattr*)>& f) {
   if (m.size() < NLMSG_HDRLEN + GENL_HDRLEN) return absl::DataLossError("genetlink: too short");
@@ -52,7 +37,7 @@ absl::Status WalkMessage(absl::Span<const uint8_t> m,
     return absl::DataLossError("genetlink: bad nlmsg_len");
   }
   size_t start = NLMSG_HDRLEN + GENL_HDRLEN;
-  return Walk(m.data() + start, h->nlmsg_len - start, f);
+  return tc_wire::ForEachAttr(m.data() + start, h->nlmsg_len - start, "genetlink message", f);
 }
 
 template <typename T>
@@ -133,25 +118,25 @@ absl::StatusOr<GenlFamily> DecodeFamily(absl::Span<const uint8_t> message) {
       if (!v.ok()) return v.status();
       family.id = *v;
     } else if (type == CTRL_ATTR_MCAST_GROUPS) {
-      const auto* p = static_cast<const uint8_t*>(mnl_attr_get_payload(a));
-      return Walk(p, mnl_attr_get_payload_len(a), [&](uint16_t, const nlattr* group) {
-        std::string name;
-        std::optional<uint32_t> id;
-        absl::Status inner =
-            Walk(static_cast<const uint8_t*>(mnl_attr_get_payload(group)),
-                 mnl_attr_get_payload_len(group), [&](uint16_t t, const nlattr* g) -> absl::Status {
-                   if (t == CTRL_ATTR_MCAST_GRP_NAME) name = Str(g);
-                   if (t == CTRL_ATTR_MCAST_GRP_ID) {
-                     auto v = Fixed<uint32_t>(g);
-                     if (!v.ok()) return v.status();
-                     id = *v;
-                   }
-                   return absl::OkStatus();
-                 });
-        if (!inner.ok()) return inner;
-        if (id && !name.empty()) family.multicast_groups[name] = *id;
-        return absl::OkStatus();
-      });
+      return tc_wire::ForEachNested(
+          a, "CTRL_ATTR_MCAST_GROUPS", [&](uint16_t, const nlattr* group) {
+            std::string name;
+            std::optional<uint32_t> id;
+            absl::Status inner =
+                tc_wire::ForEachNested(group, "CTRL_ATTR_MCAST_GROUPS entry",
+                                       [&](uint16_t t, const nlattr* g) -> absl::Status {
+                                         if (t == CTRL_ATTR_MCAST_GRP_NAME) name = Str(g);
+                                         if (t == CTRL_ATTR_MCAST_GRP_ID) {
+                                           auto v = Fixed<uint32_t>(g);
+                                           if (!v.ok()) return v.status();
+                                           id = *v;
+                                         }
+                                         return absl::OkStatus();
+                                       });
+            if (!inner.ok()) return inner;
+            if (id && !name.empty()) family.multicast_groups[name] = *id;
+            return absl::OkStatus();
+          });
     }
     return absl::OkStatus();
   });

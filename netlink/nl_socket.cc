@@ -14,84 +14,20 @@
 namespace vfguard::netlink {
 namespace {
 
-absl::StatusCode CodeForErrno(int err) {
-  switch (err) {
-    case EOPNOTSUPP:
-      return absl::StatusCode::kUnimplemented;
-    case EINVAL:
-    case ERANGE:
-      return absl::StatusCode::kInvalidArgument;
-    case ENOENT:
-    case ENODEV:
-      return absl::StatusCode::kNotFound;
-    case EEXIST:
-      return absl::StatusCode::kAlreadyExists;
-    case EPERM:
-    case EACCES:
-      return absl::StatusCode::kPermissionDenied;
-    case ENOSPC:
-    case ENOMEM:
-    case ENOBUFS:
-      return absl::StatusCode::kResourceExhausted;
-    case EBUSY:
-    case EAGAIN:
-      return absl::StatusCode::kUnavailable;
-    default:
-      return absl::StatusCode::kInternal;
-  }
-}
-
-// The NLMSGERR_ATTR_MSG text among the extack attributes starting at
-// `offset` of `h`, if the kernel attached one.
-std::string ExtackText(const nlmsghdr& h, size_t offset) {
-  if (!(h.nlmsg_flags & NLM_F_ACK_TLVS)) return "";
-  const uint8_t* base = reinterpret_cast<const uint8_t*>(&h);
-  while (offset + sizeof(nlattr) <= h.nlmsg_len) {
-    const auto* a = reinterpret_cast<const nlattr*>(base + offset);
-    if (a->nla_len < sizeof(nlattr) || offset + a->nla_len > h.nlmsg_len) break;
-    if ((a->nla_type & NLA_TYPE_MASK) == NLMSGERR_ATTR_MSG) {
-      const char* text = reinterpret_cast<const char*>(a) + NLA_HDRLEN;
-      size_t len = a->nla_len - NLA_HDRLEN;
-      return std::string(text, strnlen(text, len));
-    }
-    offset += NLA_ALIGN(a->nla_len);
-  }
-  return "";
-}
-
-// The extack text of an NLMSG_ERROR (length already checked).
-std::string ExtackMessage(const nlmsghdr& h) {
-  const auto* err = reinterpret_cast<const nlmsgerr*>(NLMSG_DATA(&h));
-  size_t offset = NLMSG_HDRLEN + sizeof(nlmsgerr);
-  // Without NLM_F_CAPPED the original request follows in full.
-  if (!(h.nlmsg_flags & NLM_F_CAPPED) && err->msg.nlmsg_len > NLMSG_HDRLEN) {
-    offset += NLMSG_ALIGN(err->msg.nlmsg_len - NLMSG_HDRLEN);
-  }
-  return ExtackText(h, offset);
-}
-
-// A failed dump ends with NLMSG_DONE carrying a negative errno (and extack
-// attributes after it); returns that errno, or 0 for a clean end.
-int DoneErrno(const nlmsghdr& h) {
-  if (h.nlmsg_len < NLMSG_LENGTH(sizeof(int32_t))) return 0;
-  int32_t value;
-  memcpy(&value, NLMSG_DATA(&h), sizeof(value));
-  return value < 0 ? -value : 0;
+// A request's result from the kernel's answer: the errno kept beside the
+// status (0 for a malformed answer, which did not come with one).
+RequestResult ResultOf(absl::Status status) {
+  int err = ErrnoFromStatus(status);
+  return RequestResult{std::move(status), err};
 }
 
 }  // namespace
-
-absl::Status StatusFromErrno(int err, const std::string& message) {
-  std::string text = absl::StrCat(strerror(err), " (errno ", err, ")");
-  if (!message.empty()) absl::StrAppend(&text, ": ", message);
-  return absl::Status(CodeForErrno(err), text);
-}
 
 absl::StatusOr<std::unique_ptr<NetlinkSocket>> NetlinkSocket::Open(boost::asio::io_context& io,
                                                                    int protocol,
                                                                    SocketOptions options) {
   int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, protocol);
-  if (fd < 0) return StatusFromErrno(errno, absl::StrCat("socket(AF_NETLINK, ", protocol, ")"));
+  if (fd < 0) return ErrnoStatus(errno, {}, absl::StrCat("socket(AF_NETLINK, ", protocol, ")"));
   int one = 1;
   setsockopt(fd, SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof(one));
   setsockopt(fd, SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof(one));
@@ -111,7 +47,7 @@ absl::StatusOr<std::unique_ptr<NetlinkSocket>> NetlinkSocket::Open(boost::asio::
   if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
     int err = errno;
     close(fd);
-    return StatusFromErrno(err, "bind");
+    return ErrnoStatus(err, {}, "bind");
   }
   return std::unique_ptr<NetlinkSocket>(new NetlinkSocket(io, fd, options, nullptr));
 }
@@ -151,7 +87,7 @@ void NetlinkSocket::SetEventHandler(EventHandler handler) {
 
 absl::Status NetlinkSocket::Subscribe(uint32_t group) {
   if (setsockopt(fd_, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &group, sizeof(group)) != 0) {
-    return StatusFromErrno(errno, absl::StrCat("NETLINK_ADD_MEMBERSHIP ", group));
+    return ErrnoStatus(errno, {}, absl::StrCat("NETLINK_ADD_MEMBERSHIP ", group));
   }
   ArmRead();
   return absl::OkStatus();
@@ -265,7 +201,7 @@ void NetlinkSocket::PumpRound(std::vector<std::pair<uint32_t, absl::Status>>& fa
     }
     ssize_t sent = sendmsg(fd_, &msg, 0);
     if (sent < 0) {
-      absl::Status st = StatusFromErrno(errno, "sendmsg");
+      absl::Status st = ErrnoStatus(errno, {}, "sendmsg");
       for (uint32_t seq : seqs) {
         in_flight_[seq].bytes = 0;  // never added to the window
         failed.emplace_back(seq, st);
@@ -312,7 +248,7 @@ void NetlinkSocket::OnReadable() {
         if (on_resync_) on_resync_();
         continue;
       }
-      FailAll(StatusFromErrno(errno, "recvmsg"));
+      FailAll(ErrnoStatus(errno, {}, "recvmsg"));
       break;
     }
     if (n == 0) break;
@@ -346,25 +282,8 @@ void NetlinkSocket::Dispatch(const nlmsghdr& h, bool multicast) {
   if (it->second.dump) {
     PendingDump& dump = *it->second.dump;
     if (h.nlmsg_flags & NLM_F_DUMP_INTR) dump.interrupted = true;
-    if (h.nlmsg_type == NLMSG_ERROR) {
-      const auto* err = reinterpret_cast<const nlmsgerr*>(NLMSG_DATA(&h));
-      if (h.nlmsg_len < NLMSG_LENGTH(sizeof(nlmsgerr))) {
-        Complete(h.nlmsg_seq, RequestResult{absl::DataLossError("short NLMSG_ERROR"), 0});
-      } else if (err->error == 0) {
-        Complete(h.nlmsg_seq, RequestResult{absl::OkStatus(), 0});  // Request()'s ack
-      } else {
-        Complete(h.nlmsg_seq,
-                 RequestResult{StatusFromErrno(-err->error, ExtackMessage(h)), -err->error});
-      }
-      return;
-    }
-    if (h.nlmsg_type == NLMSG_DONE) {
-      if (int err = DoneErrno(h); err != 0) {
-        std::string extack = ExtackText(h, NLMSG_LENGTH(sizeof(int32_t)));
-        Complete(h.nlmsg_seq, RequestResult{StatusFromErrno(err, extack), err});
-      } else {
-        Complete(h.nlmsg_seq, RequestResult{absl::OkStatus(), 0});
-      }
+    if (h.nlmsg_type == NLMSG_ERROR || h.nlmsg_type == NLMSG_DONE) {
+      Complete(h.nlmsg_seq, ResultOf(KernelAnswerStatus(h)));  // Request()'s ack, or the end
       return;
     }
     const auto* bytes = reinterpret_cast<const uint8_t*>(&h);
@@ -372,17 +291,7 @@ void NetlinkSocket::Dispatch(const nlmsghdr& h, bool multicast) {
     return;
   }
   if (h.nlmsg_type != NLMSG_ERROR) return;  // a request's echo; acks come as errors
-  if (h.nlmsg_len < NLMSG_LENGTH(sizeof(nlmsgerr))) {
-    Complete(h.nlmsg_seq, RequestResult{absl::DataLossError("short NLMSG_ERROR"), 0});
-    return;
-  }
-  const auto* err = reinterpret_cast<const nlmsgerr*>(NLMSG_DATA(&h));
-  if (err->error == 0) {
-    Complete(h.nlmsg_seq, RequestResult{absl::OkStatus(), 0});
-  } else {
-    Complete(h.nlmsg_seq,
-             RequestResult{StatusFromErrno(-err->error, ExtackMessage(h)), -err->error});
-  }
+  Complete(h.nlmsg_seq, ResultOf(KernelAnswerStatus(h)));
 }
 
 void NetlinkSocket::Complete(uint32_t seq, RequestResult result) {

@@ -7,9 +7,10 @@
 //   The socket sets nlmsg_seq, nlmsg_pid = 0 and NLM_F_REQUEST|NLM_F_ACK, and
 //   packs many messages per sendmsg, with at most `max_inflight_bytes` of
 //   requests unacknowledged so the kernel's acks fit the receive buffer.
-// - Each request completes with OK or a status carrying errno (as the
-//   absl code) and the kernel's extack message; `errno_value` keeps the raw
-//   errno.
+// - Each request completes with OK or a status carrying errno and the
+//   kernel's extack message in the one form of netlink/errno_status.h
+//   (ErrnoFromStatus reads the errno back; `errno_value` keeps the one the
+//   kernel answered with).
 // - A dump completes with every message of every part, or with kAborted if
 //   any part carried NLM_F_DUMP_INTR (DumpWithRetry retries those), or with
 //   the errno (and extack) the kernel put in NLMSG_DONE when the dump failed
@@ -44,14 +45,15 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "netlink/errno_status.h"
 
 namespace vfguard::netlink {
 
 using Message = std::vector<uint8_t>;  // one complete netlink message
 
 struct RequestResult {
-  absl::Status status;  // OK, or errno mapped to a code with the extack text
-  int errno_value = 0;  // raw errno from NLMSG_ERROR (0 on success)
+  absl::Status status;  // OK, or an ErrnoStatus (netlink/errno_status.h)
+  int errno_value = 0;  // the kernel answer's errno (0: OK, or failed locally)
 };
 
 struct SocketOptions {
@@ -176,9 +178,6 @@ class NetlinkSocket {
   std::function<void()> on_resync_;
   uint64_t enobufs_count_ = 0;
 };
-
-// absl status for a netlink errno (positive), with `message` (extack) if any.
-absl::Status StatusFromErrno(int err, const std::string& message);
 
 }  // namespace vfguard::netlink
 

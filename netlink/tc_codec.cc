@@ -23,8 +23,6 @@ using tc_wire::AttrWriter;
 
 constexpr absl::string_view kFlowerKind = "flower";
 constexpr absl::string_view kClsactKind = "clsact";
-constexpr char kErrnoPayload[] = "type.vfguard/netlink.errno";
-constexpr char kExtackPayload[] = "type.vfguard/netlink.extack";
 
 // Qdiscs need NLM_F_REPLACE to replace an existing one; the filter path
 // ignores it (an existing filter is replaced unless NLM_F_EXCL). Both follow
@@ -87,16 +85,6 @@ absl::Status ValidateFilter(const FlowerFilter& f) {
   }
   if (absl::Status s = tc_flower::ValidateKeys(f.keys); !s.ok()) return s;
   return tc_actions::ValidateActions(f.actions);
-}
-
-absl::Status WithErrno(int err, absl::string_view extack) {
-  std::string message = absl::StrCat(strerrorname_np(err) ? strerrorname_np(err) : "errno", " (",
-                                     err, "): ", std::strerror(err));
-  if (!extack.empty()) absl::StrAppend(&message, "; kernel says: ", extack);
-  absl::Status status(absl::ErrnoToStatusCode(err), message);
-  status.SetPayload(kErrnoPayload, absl::Cord(absl::StrCat(err)));
-  if (!extack.empty()) status.SetPayload(kExtackPayload, absl::Cord(extack));
-  return status;
 }
 
 // Netlink structures need 4-byte alignment; arbitrary input may not have it.
@@ -189,33 +177,7 @@ absl::Status DecodeAckAligned(const nlmsghdr* nlh) {
     return absl::InvalidArgumentError(
         absl::StrCat("netlink message type ", nlh->nlmsg_type, " is not NLMSG_ERROR"));
   }
-  if (mnl_nlmsg_get_payload_len(nlh) < sizeof(nlmsgerr)) {
-    return absl::InvalidArgumentError("NLMSG_ERROR shorter than struct nlmsgerr");
-  }
-  const auto* err = static_cast<const nlmsgerr*>(mnl_nlmsg_get_payload(nlh));
-  if (err->error == 0) return absl::OkStatus();
-  if (err->error > 0 || err->error < -4095) {
-    return absl::InvalidArgumentError(absl::StrCat("NLMSG_ERROR with bad error ", err->error));
-  }
-  std::string extack;
-  if (nlh->nlmsg_flags & NLM_F_ACK_TLVS) {
-    // The TLVs follow the echoed request: all of it unless NLM_F_CAPPED.
-    size_t echoed = (nlh->nlmsg_flags & NLM_F_CAPPED) ? sizeof(nlmsghdr) : err->msg.nlmsg_len;
-    size_t offset = sizeof(int) + static_cast<size_t>(MNL_ALIGN(echoed));
-    size_t payload_len = mnl_nlmsg_get_payload_len(nlh);
-    if (echoed >= sizeof(nlmsghdr) && offset <= payload_len) {
-      absl::StatusOr<AttrIndex> tlvs =
-          AttrIndex::Parse(static_cast<const uint8_t*>(mnl_nlmsg_get_payload(nlh)) + offset,
-                           payload_len - offset, NLMSGERR_ATTR_MAX, "extack");
-      if (tlvs.ok()) {
-        if (const nlattr* msg = tlvs->Get(NLMSGERR_ATTR_MSG); msg != nullptr) {
-          absl::StatusOr<std::string> text = tc_wire::ReadString(msg, "extack message");
-          if (text.ok()) extack = *text;
-        }
-      }
-    }
-  }
-  return WithErrno(-err->error, extack);
+  return KernelAnswerStatus(*nlh);
 }
 
 // mnl_nlmsg_ok compares nlmsg_len as a signed int, so a length >= 2^31 passes
@@ -331,18 +293,6 @@ absl::StatusOr<std::vector<FlowerFilter>> DecodeFilterDump(absl::Span<const uint
         absl::StrCat("truncated netlink message at the end of the dump (", remaining, " bytes)"));
   }
   return filters;
-}
-
-int ErrnoFromStatus(const absl::Status& status) {
-  auto payload = status.GetPayload(kErrnoPayload);
-  int err = 0;
-  if (payload && absl::SimpleAtoi(std::string(*payload), &err)) return err;
-  return 0;
-}
-
-std::string ExtackFromStatus(const absl::Status& status) {
-  auto payload = status.GetPayload(kExtackPayload);
-  return payload ? std::string(*payload) : std::string();
 }
 
 }  // namespace vfguard::netlink

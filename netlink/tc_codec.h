@@ -20,6 +20,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
+#include "netlink/errno_status.h"  // ErrnoFromStatus, ExtackFromStatus
 #include "netlink/tc_types.h"
 
 namespace vfguard::netlink {
@@ -63,16 +64,10 @@ absl::StatusOr<std::optional<FlowerFilter>> DecodeFilterMessage(absl::Span<const
 // the error it carries (see DecodeAck).
 absl::StatusOr<std::vector<FlowerFilter>> DecodeFilterDump(absl::Span<const uint8_t> buffer);
 
-// Decodes an NLMSG_ERROR message: OK for an ACK (error 0); otherwise a status
-// carrying the errno (see ErrnoFromStatus) and, when present, the kernel's
-// extended ack message (NLMSGERR_ATTR_MSG), e.g.
-//   "EOPNOTSUPP: Operation not supported; kernel says: ...".
+// Decodes an NLMSG_ERROR message: OK for an ACK (error 0); otherwise the
+// status netlink/errno_status.h builds (KernelAnswerStatus: the errno and
+// the kernel's extack, read back with ErrnoFromStatus / ExtackFromStatus).
 absl::Status DecodeAck(absl::Span<const uint8_t> msg);
-
-// The errno a DecodeAck error carries, or 0.
-int ErrnoFromStatus(const absl::Status& status);
-// The kernel's extack message a DecodeAck error carries, or empty.
-std::string ExtackFromStatus(const absl::Status& status);
 
 }  // namespace vfguard::netlink
 

@@ -60,21 +60,15 @@ absl::StatusOr<size_t> AttrWriter::Finish() const {
   return MNL_ALIGN(nlh_->nlmsg_len);
 }
 
-absl::StatusOr<AttrIndex> AttrIndex::Parse(const void* payload, size_t len, uint16_t max_type,
-                                           absl::string_view where) {
-  AttrIndex index;
-  index.by_type_.assign(static_cast<size_t>(max_type) + 1, nullptr);
-  const auto* attr = static_cast<const nlattr*>(payload);
-  int remaining = static_cast<int>(len);
+absl::Status ForEachAttr(const void* payload, size_t len, absl::string_view where,
+                         const std::function<absl::Status(uint16_t, const nlattr*)>& f) {
   if (len > static_cast<size_t>(INT32_MAX)) {
     return absl::InvalidArgumentError(absl::StrCat(where, ": payload too large"));
   }
+  const auto* attr = static_cast<const nlattr*>(payload);
+  int remaining = static_cast<int>(len);
   while (mnl_attr_ok(attr, remaining)) {
-    uint16_t type = mnl_attr_get_type(attr);
-    if (type <= max_type) {
-      index.by_type_[type] = attr;
-      index.in_order_.push_back(attr);
-    }
+    if (absl::Status s = f(mnl_attr_get_type(attr), attr); !s.ok()) return s;
     // mnl_attr_next advances by the aligned length; account for it the same way.
     remaining -= MNL_ALIGN(attr->nla_len);
     attr = mnl_attr_next(attr);
@@ -84,6 +78,26 @@ absl::StatusOr<AttrIndex> AttrIndex::Parse(const void* payload, size_t len, uint
     return absl::InvalidArgumentError(
         absl::StrCat(where, ": malformed attribute with ", remaining, " bytes left"));
   }
+  return absl::OkStatus();
+}
+
+absl::Status ForEachNested(const nlattr* nest, absl::string_view where,
+                           const std::function<absl::Status(uint16_t, const nlattr*)>& f) {
+  return ForEachAttr(mnl_attr_get_payload(nest), mnl_attr_get_payload_len(nest), where, f);
+}
+
+absl::StatusOr<AttrIndex> AttrIndex::Parse(const void* payload, size_t len, uint16_t max_type,
+                                           absl::string_view where) {
+  AttrIndex index;
+  index.by_type_.assign(static_cast<size_t>(max_type) + 1, nullptr);
+  absl::Status s = ForEachAttr(payload, len, where, [&](uint16_t type, const nlattr* attr) {
+    if (type <= max_type) {
+      index.by_type_[type] = attr;
+      index.in_order_.push_back(attr);
+    }
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
   return index;
 }
 

@@ -1,6 +1,8 @@
-// Bounds-checked netlink attribute writing and reading for the tc codec, on
-// top of libmnl. The writer never writes past the caller's buffer; the reader
-// never reads past the bytes it was given, whatever they contain.
+// Bounds-checked netlink attribute writing and reading, on top of libmnl:
+// written for the tc codec, and the one attribute parser of all of netlink/
+// (ForEachAttr, AttrIndex: conntrack, devlink, acks' extack TLVs, qdiscs).
+// The writer never writes past the caller's buffer; the reader never reads
+// past the bytes it was given, whatever they contain.
 #ifndef VFGUARD_NETLINK_TC_WIRE_H_
 #define VFGUARD_NETLINK_TC_WIRE_H_
 
@@ -9,6 +11,7 @@
 #include <array>
 #include <cstdint>
 #include <cstring>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -50,6 +53,18 @@ class AttrWriter {
   nlmsghdr* nlh_ = nullptr;
   bool ok_ = true;
 };
+
+// Calls `f(type, attr)` for every attribute of the `len` bytes at `payload`,
+// in wire order, with the type's flag bits (NLA_F_NESTED...) masked off;
+// stops at f's first error and returns it. An attribute that does not fit
+// (or bytes left over that are not alignment padding) is an InvalidArgument
+// error naming `where`. For payloads walked in order or with repeated types
+// (a list of nests); AttrIndex below indexes one by type.
+absl::Status ForEachAttr(const void* payload, size_t len, absl::string_view where,
+                         const std::function<absl::Status(uint16_t, const nlattr*)>& f);
+// The same over the payload of the nest `nest`.
+absl::Status ForEachNested(const nlattr* nest, absl::string_view where,
+                           const std::function<absl::Status(uint16_t, const nlattr*)>& f);
 
 // The attributes of one payload, indexed by type (flags masked off). For a
 // repeated type the last one wins, as in the kernel's nla_parse. Types above

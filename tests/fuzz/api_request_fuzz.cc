@@ -30,9 +30,9 @@
 #include <string>
 
 #include "agent/policy_codec.h"
-#include "api/fake_service.h"
 #include "api/handlers.h"
 #include "api/http_server.h"
+#include "tests/fakes/fake_service.h"
 
 namespace {
 

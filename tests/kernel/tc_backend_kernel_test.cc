@@ -24,13 +24,13 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "agent/fake_tc_backend.h"
 #include "agent/netlink_tc_backend.h"
 #include "netlink/tc_codec.h"
 #include "offload/tc_translate.h"
 #include "policy/compiler.h"
 #include "policy/slots.h"
 #include "policy/validate.h"
+#include "tests/fakes/fake_tc_backend.h"
 
 namespace vfguard::agent {
 namespace {

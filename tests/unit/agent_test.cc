@@ -18,11 +18,11 @@
 #include <mutex>
 #include <sstream>
 
-#include "agent/fake_ct_backend.h"
-#include "agent/fake_tc_backend.h"
 #include "agent/netlink_tc_backend.h"
 #include "agent/policy_codec.h"
 #include "gtest/gtest.h"
+#include "tests/fakes/fake_ct_backend.h"
+#include "tests/fakes/fake_tc_backend.h"
 
 namespace vfguard::agent {
 namespace {
@@ -165,8 +165,8 @@ class AgentTest : public ::testing::Test {
   std::string policy_file_;
   boost::asio::io_context io_;
   std::ostringstream log_stream_;
-  Logger log_{log_stream_, LogLevel::kDebug};
-  metrics::Registry registry_;
+  common::Logger log_{log_stream_, common::LogLevel::kDebug};
+  common::metrics::Registry registry_;
   FakeTcBackend fake_;
   CountingCt ct_;
   AgentConfig config_;

@@ -21,10 +21,10 @@
 #include <string>
 #include <thread>
 
-#include "agent/json_message.h"
-#include "agent/metrics.h"
+#include "common/json_message.h"
+#include "common/metrics.h"
 #include "api/api.pb.h"
-#include "api/fake_service.h"
+#include "tests/fakes/fake_service.h"
 #include "api/handlers.h"
 #include "api/http_server.h"
 #include "gtest/gtest.h"
@@ -42,14 +42,14 @@ inline constexpr char kPortB[] =
 
 inline v1::ErrorDetail ErrorOf(const Reply& reply) {
   v1::ErrorResponse error;
-  EXPECT_TRUE(agent::ParseJsonMessage(reply.body, &error).ok()) << reply.body;
+  EXPECT_TRUE(common::ParseJsonMessage(reply.body, &error).ok()) << reply.body;
   return error.error();
 }
 
 template <typename M>
 inline M As(const Reply& reply) {
   M message;
-  absl::Status s = agent::ParseJsonMessage(reply.body, &message);
+  absl::Status s = common::ParseJsonMessage(reply.body, &message);
   EXPECT_TRUE(s.ok()) << s << "\n" << reply.body;
   return message;
 }
@@ -108,7 +108,7 @@ class ApiHttpTest : public ::testing::Test {
   boost::asio::io_context io_;
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_ =
       boost::asio::make_work_guard(io_);
-  agent::metrics::Registry registry_;
+  common::metrics::Registry registry_;
   FakeAgentService service_;
   std::unique_ptr<ApiHandlers> handlers_;
   std::unique_ptr<HttpServer> server_;

@@ -11,12 +11,12 @@
 #include <limits>
 #include <thread>
 
-#include "agent/metrics.h"
 #include "api/metrics_server.h"
+#include "common/metrics.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
-namespace vfguard::agent::metrics {
+namespace vfguard::common::metrics {
 namespace {
 
 using ::testing::HasSubstr;
@@ -161,4 +161,4 @@ TEST(MetricsServer, ScrapeCallsCollectAndServesTheExposition) {
 }
 
 }  // namespace
-}  // namespace vfguard::agent::metrics
+}  // namespace vfguard::common::metrics

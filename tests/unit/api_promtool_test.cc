@@ -6,9 +6,9 @@
 #include <cstdlib>
 #include <string>
 
-#include "agent/metrics.h"
+#include "common/metrics.h"
 
-using namespace vfguard::agent::metrics;
+using namespace vfguard::common::metrics;
 
 int main() {
   if (std::system("command -v promtool >/dev/null 2>&1") != 0) {

@@ -13,9 +13,9 @@
 #include <fstream>
 #include <sstream>
 
-#include "agent/file_io.h"
 #include "agent/policy_codec.h"
 #include "api/checkpoint.pb.h"
+#include "common/file_io.h"
 
 namespace vfguard::agent {
 namespace {
@@ -196,7 +196,7 @@ TEST_F(CheckpointFile, SaveThenLoad) {
   ASSERT_TRUE(loaded.ok()) << loaded.status();
   ASSERT_TRUE(loaded->has_value());
   ExpectSame(**loaded, Sample());
-  EXPECT_FALSE(fs::exists(TempPathFor(path_)));
+  EXPECT_FALSE(fs::exists(common::TempPathFor(path_)));
   EXPECT_EQ(fs::status(path_).permissions() & fs::perms::all,
             fs::perms::owner_read | fs::perms::owner_write);
 }
@@ -216,26 +216,26 @@ TEST_F(CheckpointFile, MissingStateDirectoryIsFirstStartToo) {
 
 TEST_F(CheckpointFile, TempFileFromACrashIsIgnoredAndRemoved) {
   // Crash before the first checkpoint was renamed into place.
-  Spit(TempPathFor(path_), "half a checkp");
+  Spit(common::TempPathFor(path_), "half a checkp");
   absl::StatusOr<std::optional<Checkpoint>> loaded = LoadCheckpoint(path_);
   ASSERT_TRUE(loaded.ok()) << loaded.status();
   EXPECT_FALSE(loaded->has_value());
-  EXPECT_FALSE(fs::exists(TempPathFor(path_)));
+  EXPECT_FALSE(fs::exists(common::TempPathFor(path_)));
 
   // Crash while replacing an existing checkpoint: the old one is what counts.
   ASSERT_TRUE(SaveCheckpoint(path_, Sample()).ok());
   Checkpoint newer = Sample();
   newer.slots.port_zone["a"] = 9;
   std::string partial = EncodeCheckpoint(newer);
-  Spit(TempPathFor(path_), partial.substr(0, partial.size() / 2));
+  Spit(common::TempPathFor(path_), partial.substr(0, partial.size() / 2));
   loaded = LoadCheckpoint(path_);
   ASSERT_TRUE(loaded.ok()) << loaded.status();
   ASSERT_TRUE(loaded->has_value());
   EXPECT_EQ((*loaded)->slots.port_zone.at("a"), 4097);
-  EXPECT_FALSE(fs::exists(TempPathFor(path_)));
+  EXPECT_FALSE(fs::exists(common::TempPathFor(path_)));
 
   // A leftover temp file does not get in the way of the next save either.
-  Spit(TempPathFor(path_), std::string(100000, 'x'));
+  Spit(common::TempPathFor(path_), std::string(100000, 'x'));
   ASSERT_TRUE(SaveCheckpoint(path_, newer).ok());
   EXPECT_EQ(Slurp(path_), EncodeCheckpoint(newer));
 }
@@ -310,23 +310,23 @@ TEST_F(CheckpointFile, FailedWriteMidwayLeavesOldContent) {
   std::signal(SIGXFSZ, old_handler);
 
   EXPECT_FALSE(s.ok());
-  EXPECT_NE(s.message().find("cannot write " + TempPathFor(path_) + ": File too large"),
+  EXPECT_NE(s.message().find("cannot write " + common::TempPathFor(path_) + ": File too large"),
             std::string_view::npos)
       << s;
   EXPECT_EQ(Slurp(path_), old_bytes);
-  EXPECT_FALSE(fs::exists(TempPathFor(path_)));
+  EXPECT_FALSE(fs::exists(common::TempPathFor(path_)));
 }
 
 TEST_F(CheckpointFile, UncreatableTempFileLeavesOldContent) {
   ASSERT_TRUE(SaveCheckpoint(path_, Sample()).ok());
   std::string old_bytes = Slurp(path_);
-  ASSERT_EQ(mkdir(TempPathFor(path_).c_str(), 0700), 0);  // open(O_WRONLY) fails: EISDIR
+  ASSERT_EQ(mkdir(common::TempPathFor(path_).c_str(), 0700), 0);  // open(O_WRONLY) fails: EISDIR
   Checkpoint other = Sample();
   other.slots.port_zone["a"] = 5;
   absl::Status s = SaveCheckpoint(path_, other);
   EXPECT_FALSE(s.ok());
-  EXPECT_EQ(s.message(),
-            "cannot save checkpoint: cannot create " + TempPathFor(path_) + ": Is a directory");
+  EXPECT_EQ(s.message(), "cannot save checkpoint: cannot create " + common::TempPathFor(path_) +
+                             ": Is a directory");
   EXPECT_EQ(Slurp(path_), old_bytes);
 }
 
@@ -356,7 +356,7 @@ TEST_F(CheckpointFile, ReadOnlyDirectoryLeavesOldContent) {
   ASSERT_TRUE(WIFEXITED(status));
   EXPECT_EQ(WEXITSTATUS(status), 0) << "1: save did not fail with PermissionDenied; 2: setuid";
   EXPECT_EQ(Slurp(path_), old_bytes);
-  EXPECT_FALSE(fs::exists(TempPathFor(path_)));
+  EXPECT_FALSE(fs::exists(common::TempPathFor(path_)));
 }
 
 }  // namespace

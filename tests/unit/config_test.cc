@@ -50,7 +50,7 @@ TEST(Config, DefaultsWithOnlyTheDevlinkDevice) {
   EXPECT_EQ(c->ct_zone_max, 65535);
   EXPECT_EQ(c->api_socket, "/run/vfguard/agent.sock");
   EXPECT_EQ(c->metrics_listen, "127.0.0.1:9477");
-  EXPECT_EQ(c->log_level, LogLevel::kInfo);
+  EXPECT_EQ(c->log_level, common::LogLevel::kInfo);
 }
 
 TEST(Config, EveryFlag) {
@@ -71,7 +71,7 @@ TEST(Config, EveryFlag) {
   want.ct_zone_max = 200;
   want.api_socket = "/tmp/a.sock";
   want.metrics_listen = "[::1]:9000";
-  want.log_level = LogLevel::kDebug;
+  want.log_level = common::LogLevel::kDebug;
   EXPECT_EQ(*c, want);
 }
 
@@ -187,13 +187,13 @@ TEST_F(ConfigFile, FileValuesAndFlagsOverride) {
   EXPECT_EQ(c->block_index, 77u);
   EXPECT_EQ(c->ct_zone_min, 4096);
   EXPECT_EQ(c->ct_zone_max, 65535);  // default kept
-  EXPECT_EQ(c->log_level, LogLevel::kWarn);
+  EXPECT_EQ(c->log_level, common::LogLevel::kWarn);
 
   // Flags win, wherever --config is; --representor replaces the whole map.
   c = LoadAgentConfig(
       {"--log_level=error", "--representor=7=pf0vf7", "--config", path_, "--block_index=78"});
   ASSERT_TRUE(c.ok()) << c.status();
-  EXPECT_EQ(c->log_level, LogLevel::kError);
+  EXPECT_EQ(c->log_level, common::LogLevel::kError);
   EXPECT_EQ(c->block_index, 78u);
   EXPECT_EQ(c->eswitch.representors, (std::map<uint32_t, std::string>{{7, "pf0vf7"}}));
   EXPECT_EQ(c->state_dir, "/srv/state");

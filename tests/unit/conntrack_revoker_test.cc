@@ -8,8 +8,8 @@
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 
-#include "agent/fake_ct_backend.h"
 #include "policy/validate.h"
+#include "tests/fakes/fake_ct_backend.h"
 
 namespace vfguard::agent {
 namespace {

@@ -9,7 +9,7 @@
 #include <fstream>
 
 #include "agent/checkpoint.h"
-#include "agent/file_io.h"
+#include "common/file_io.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -43,7 +43,7 @@ class DesiredStateTest : public ::testing::Test {
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
   void WritePolicy(std::string_view text) {
-    ASSERT_TRUE(WriteFileAtomically(options_.policy_file, text).ok());
+    ASSERT_TRUE(common::WriteFileAtomically(options_.policy_file, text).ok());
   }
   absl::StatusOr<std::unique_ptr<DesiredState>> Open() { return DesiredState::Open(options_); }
 
@@ -121,7 +121,7 @@ TEST_F(DesiredStateTest, AnInvalidFileChangesNothingAndNamesFileAndField) {
   WritePolicy(kOnePort);
   auto s = Open();
   ASSERT_TRUE(s.ok());
-  const std::string before = *ReadFile(options_.checkpoint_path);
+  const std::string before = *common::ReadFile(options_.checkpoint_path);
   std::string bad = kTwoPorts;
   bad.replace(bad.find("10.0.0.11"), 9, "10.0.0.300");
   WritePolicy(bad);
@@ -130,32 +130,32 @@ TEST_F(DesiredStateTest, AnInvalidFileChangesNothingAndNamesFileAndField) {
   EXPECT_THAT(std::string(changed.status().message()), HasSubstr(options_.policy_file));
   EXPECT_THAT(std::string(changed.status().message()), HasSubstr("fixed_ips[0]"));
   EXPECT_EQ((*s)->snapshot()->ports.size(), 1u);
-  EXPECT_EQ(*ReadFile(options_.checkpoint_path), before);
+  EXPECT_EQ(*common::ReadFile(options_.checkpoint_path), before);
 }
 
 TEST_F(DesiredStateTest, ARejectedMutationChangesNothing) {
   WritePolicy(kOnePort);
   auto s = Open();
   ASSERT_TRUE(s.ok());
-  const std::string before = *ReadFile(options_.checkpoint_path);
+  const std::string before = *common::ReadFile(options_.checkpoint_path);
   absl::Status st = (*s)->Mutate([](api::v1::Policy& p) {
     p.mutable_ports(0)->set_network_id("nowhere");
     return absl::OkStatus();
   });
   EXPECT_FALSE(st.ok());
   EXPECT_EQ((*s)->snapshot()->ports.at("a").network_id, "flat");
-  EXPECT_EQ(*ReadFile(options_.checkpoint_path), before);
+  EXPECT_EQ(*common::ReadFile(options_.checkpoint_path), before);
   st = (*s)->Mutate([](api::v1::Policy&) { return absl::AbortedError("stale generation"); });
   EXPECT_TRUE(absl::IsAborted(st));
-  EXPECT_EQ(*ReadFile(options_.checkpoint_path), before);
+  EXPECT_EQ(*common::ReadFile(options_.checkpoint_path), before);
 }
 
 TEST_F(DesiredStateTest, ACorruptCheckpointStopsTheStart) {
   WritePolicy(kOnePort);
   ASSERT_TRUE(Open().ok());
-  std::string bytes = *ReadFile(options_.checkpoint_path);
+  std::string bytes = *common::ReadFile(options_.checkpoint_path);
   bytes[bytes.size() - 3] ^= 0x40;
-  ASSERT_TRUE(WriteFileAtomically(options_.checkpoint_path, bytes).ok());
+  ASSERT_TRUE(common::WriteFileAtomically(options_.checkpoint_path, bytes).ok());
   auto s = Open();
   ASSERT_FALSE(s.ok());
   EXPECT_THAT(std::string(s.status().message()), HasSubstr("corrupt"));

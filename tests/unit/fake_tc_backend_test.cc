@@ -1,15 +1,15 @@
 // FakeTcBackend: the kernel's answers for each op the reconciler sends (the
 // kernel test runs the same scenario against the real kernel), drift, hardware
-// acceptance, counters and write counts; and the errno statuses both backends
-// share.
-#include "agent/fake_tc_backend.h"
+// acceptance, counters and write counts. Both backends answer with
+// netlink/errno_status.h's statuses (errno_status_test).
+#include "tests/fakes/fake_tc_backend.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <cerrno>
 
-#include "agent/tc_errno_status.h"
+#include "netlink/errno_status.h"
 #include "netlink/tc_codec.h"
 
 namespace vfguard::agent {
@@ -74,26 +74,6 @@ class FakeTcBackendTest : public ::testing::Test {
   }
   FakeTcBackend fake_;
 };
-
-TEST(TcErrnoStatusTest, MatchesDecodeAck) {
-  absl::Status s = TcErrnoStatus(EOPNOTSUPP, "no offload");
-  EXPECT_EQ(ErrnoFromStatus(s), EOPNOTSUPP);
-  EXPECT_EQ(ExtackFromStatus(s), "no offload");
-  EXPECT_EQ(s.code(), absl::StatusCode::kUnimplemented);
-  absl::Status plain = TcErrnoStatus(EEXIST, "");
-  EXPECT_EQ(ErrnoFromStatus(plain), EEXIST);
-  EXPECT_EQ(ExtackFromStatus(plain), "");
-  EXPECT_TRUE(TcErrnoStatus(0, "").ok());
-
-  netlink::RequestResult r{netlink::StatusFromErrno(EINVAL, "Block of given index was not found"),
-                           EINVAL};
-  absl::Status converted = TcStatusFromResult(r);
-  EXPECT_EQ(ErrnoFromStatus(converted), EINVAL);
-  EXPECT_EQ(ExtackFromStatus(converted), "Block of given index was not found");
-  netlink::RequestResult bare{netlink::StatusFromErrno(ENOENT, ""), ENOENT};
-  EXPECT_EQ(ErrnoFromStatus(TcStatusFromResult(bare)), ENOENT);
-  EXPECT_EQ(ExtackFromStatus(TcStatusFromResult(bare)), "");
-}
 
 TEST_F(FakeTcBackendTest, ClsactLifecycle) {
   std::vector<absl::Status> r = fake_.Apply({
@@ -185,7 +165,7 @@ TEST_F(FakeTcBackendTest, SkipSwRefusedUnlessHardwareAccepts) {
 
   fake_.SetHardware([](const FlowerFilter& f) {
     return f.keys.ip_proto == 6 ? absl::OkStatus()
-                                : TcErrnoStatus(EOPNOTSUPP, "mlx5_core: unsupported key");
+                                : netlink::ErrnoStatus(EOPNOTSUPP, "mlx5_core: unsupported key");
   });
   FlowerFilter udp = hw;
   udp.handle = 2 | (1u << 30);

@@ -17,13 +17,13 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "agent/log.h"
-#include "agent/metrics.h"
-#include "api/fake_service.h"
 #include "api/handlers.h"
 #include "api/http_server.h"
+#include "common/log.h"
+#include "common/metrics.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/fakes/fake_service.h"
 #include "tests/unit/api_test_client.h"
 
 namespace vfguard::api {
@@ -136,8 +136,8 @@ class LimitsTest : public ::testing::Test {
   asio::executor_work_guard<asio::io_context::executor_type> work_ = asio::make_work_guard(io_);
   asio::io_context client_io_;
   std::ostringstream log_text_;
-  agent::Logger log_{log_text_};
-  agent::metrics::Registry registry_;
+  common::Logger log_{log_text_};
+  common::metrics::Registry registry_;
   FakeAgentService service_;
   std::unique_ptr<ApiHandlers> handlers_;
   std::unique_ptr<HttpServer> server_;

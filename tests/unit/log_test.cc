@@ -1,4 +1,4 @@
-#include "agent/log.h"
+#include "common/log.h"
 
 #include <gtest/gtest.h>
 
@@ -7,7 +7,7 @@
 #include <thread>
 #include <vector>
 
-namespace vfguard::agent {
+namespace vfguard::common {
 namespace {
 
 // 2024-05-01T12:00:00.000123Z
@@ -127,4 +127,4 @@ TEST(Logger, ConcurrentEventsNeverInterleave) {
 }
 
 }  // namespace
-}  // namespace vfguard::agent
+}  // namespace vfguard::common

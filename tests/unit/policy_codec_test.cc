@@ -8,7 +8,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
-#include "agent/utf8.h"
+#include "common/utf8.h"
 #include "tests/unit/gen/random_policy.h"
 
 namespace vfguard::agent {
@@ -313,14 +313,14 @@ TEST(PolicyCodecJson, TextThatIsNotUtf8IsMalformed) {
 }
 
 TEST(Utf8, ValidPrefixAndScrub) {
-  EXPECT_EQ(Utf8ValidPrefix("abc"), 3u);
-  EXPECT_EQ(Utf8ValidPrefix("a\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80"), 10u);
-  EXPECT_EQ(Utf8ValidPrefix("ab\xed\xa0\x80"), 2u);      // a surrogate
-  EXPECT_EQ(Utf8ValidPrefix("ab\xf4\x90\x80\x80"), 2u);  // above U+10FFFF
-  EXPECT_EQ(Utf8ValidPrefix("ab\xe2\x82"), 2u);          // cut short
-  EXPECT_EQ(Utf8ValidPrefix("\x80"), 0u);
-  EXPECT_EQ(Utf8Scrubbed("a\xff"
-                         "b\xc3\xa9"),
+  EXPECT_EQ(common::Utf8ValidPrefix("abc"), 3u);
+  EXPECT_EQ(common::Utf8ValidPrefix("a\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80"), 10u);
+  EXPECT_EQ(common::Utf8ValidPrefix("ab\xed\xa0\x80"), 2u);      // a surrogate
+  EXPECT_EQ(common::Utf8ValidPrefix("ab\xf4\x90\x80\x80"), 2u);  // above U+10FFFF
+  EXPECT_EQ(common::Utf8ValidPrefix("ab\xe2\x82"), 2u);          // cut short
+  EXPECT_EQ(common::Utf8ValidPrefix("\x80"), 0u);
+  EXPECT_EQ(common::Utf8Scrubbed("a\xff"
+                                 "b\xc3\xa9"),
             "a\xef\xbf\xbd"
             "b\xc3\xa9");
 }

@@ -9,15 +9,15 @@
 #include <string>
 #include <vector>
 
-#include "agent/fake_tc_backend.h"
 #include "agent/filter_hash.h"
 #include "agent/policy_codec.h"
 #include "agent/reconciler.h"
-#include "agent/tc_errno_status.h"
 #include "agent/write_order.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "netlink/errno_status.h"
 #include "netlink/tc_codec.h"
+#include "tests/fakes/fake_tc_backend.h"
 
 namespace vfguard::agent {
 namespace {
@@ -63,7 +63,7 @@ struct Moment {
 
 class ReconcilerCostTest : public ::testing::Test {
  protected:
-  ReconcilerCostTest() : log_(sink_, LogLevel::kWarn) {
+  ReconcilerCostTest() : log_(sink_, common::LogLevel::kWarn) {
     fake_.AddDevice(1, "uplink0");
     fake_.AddDevice(11, "rep1");
     fake_.AddDevice(12, "rep2");
@@ -109,7 +109,7 @@ class ReconcilerCostTest : public ::testing::Test {
   }
 
   std::ostringstream sink_;
-  Logger log_;
+  common::Logger log_;
   FakeTcBackend fake_;
   policy::Snapshot snapshot_;
   policy::SlotAssignment slots_;
@@ -248,7 +248,7 @@ struct PortECost {
   int dumps = 0;  // of the three passes
 };
 
-PortECost MeasurePortE(int extra, Logger& log) {
+PortECost MeasurePortE(int extra, common::Logger& log) {
   FakeTcBackend fake;
   fake.AddDevice(1, "uplink0");
   EswitchView view;
@@ -339,7 +339,7 @@ TEST_F(ReconcilerCostTest, AOnePortChangeCostsThatPortsFiltersAndAConstant) {
 // A port joining the shared flat network of `others` ports: (writes of the
 // pass, filters it added). Its MAC entries and one flood-list chunk are the
 // only shared filters it touches (docs/pipeline.md).
-std::pair<int, int> JoinFlatNetwork(int others, Logger& log) {
+std::pair<int, int> JoinFlatNetwork(int others, common::Logger& log) {
   FakeTcBackend fake;
   fake.AddDevice(1, "uplink0");
   EswitchView view;
@@ -425,7 +425,7 @@ TEST_F(ReconcilerCostTest, AFailedWriteIsRetriedByTheNextPass) {
     if (op.kind == TcOp::Kind::kCreateFilter && op.filter.chain > 0 && !op.filter.skip_sw &&
         failures == 0) {
       ++failures;
-      return TcErrnoStatus(ENOMEM, "");
+      return netlink::ErrnoStatus(ENOMEM, "");
     }
     return absl::OkStatus();
   });
@@ -447,7 +447,7 @@ TEST_F(ReconcilerCostTest, AFailedWriteIsRetriedByTheNextPass) {
   // Port 80 -> 8080: same key layout, other values: replaces.
   rules[0].ports = policy::PortRange{8080, 8080};
   fake_.SetFault([](const TcOp& op) -> absl::Status {
-    if (op.kind == TcOp::Kind::kReplaceFilter) return TcErrnoStatus(EBUSY, "");
+    if (op.kind == TcOp::Kind::kReplaceFilter) return netlink::ErrnoStatus(EBUSY, "");
     return absl::OkStatus();
   });
   ReconcileReport refused = Run(r);

@@ -6,17 +6,17 @@
 
 #include <sstream>
 
-#include "agent/fake_tc_backend.h"
 #include "agent/policy_codec.h"
-#include "agent/tc_errno_status.h"
 #include "agent/write_order.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "netlink/errno_status.h"
 #include "offload/hw_model.h"
 #include "offload/tc_translate.h"
 #include "policy/chain_builder.h"
 #include "policy/nd_check.h"
 #include "policy/simulator.h"
+#include "tests/fakes/fake_tc_backend.h"
 
 namespace vfguard::agent {
 namespace {
@@ -77,7 +77,7 @@ class RecordingBackend : public TcBackend {
 
 class ReconcilerTest : public ::testing::Test {
  protected:
-  ReconcilerTest() : log_(sink_, LogLevel::kWarn), backend_(fake_) {
+  ReconcilerTest() : log_(sink_, common::LogLevel::kWarn), backend_(fake_) {
     fake_.AddDevice(1, "uplink0");
     fake_.AddDevice(11, "rep1");
     fake_.AddDevice(12, "rep2");
@@ -112,7 +112,7 @@ class ReconcilerTest : public ::testing::Test {
   }
 
   std::ostringstream sink_;
-  Logger log_;
+  common::Logger log_;
   FakeTcBackend fake_;
   RecordingBackend backend_;
   policy::Snapshot snapshot_;
@@ -329,7 +329,7 @@ TEST_F(ReconcilerTest, HardwareTakesWhatItAcceptsAndTheSlowPathStaysComplete) {
   // A NIC that takes everything but ARP keys and port masks.
   fake_.SetHardware([](const netlink::FlowerFilter& f) -> absl::Status {
     if (f.keys.arp_sip || f.keys.arp_tip || f.keys.arp_sha || f.keys.arp_op) {
-      return TcErrnoStatus(EOPNOTSUPP, "mlx5_core: Unsupported key");
+      return netlink::ErrnoStatus(EOPNOTSUPP, "mlx5_core: Unsupported key");
     }
     return absl::OkStatus();
   });

@@ -1,6 +1,6 @@
 // SdNotifier against a real datagram socket: the exact bytes systemd would
 // receive, filesystem and abstract addresses, and WATCHDOG_* parsing.
-#include "agent/sd_notify.h"
+#include "daemon/sd_notify.h"
 
 #include <stdlib.h>
 #include <sys/socket.h>
@@ -15,7 +15,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
-namespace vfguard::agent {
+namespace vfguard::daemon {
 namespace {
 
 using ::testing::HasSubstr;
@@ -177,4 +177,4 @@ TEST(ParseWatchdogTest, MalformedValuesNameTheVariable) {
 }
 
 }  // namespace
-}  // namespace vfguard::agent
+}  // namespace vfguard::daemon

@@ -8,9 +8,9 @@
 #include <string>
 #include <vector>
 
-#include "agent/json_message.h"
 #include "api/api.pb.h"
 #include "api/vfguard.pb.h"
+#include "common/json_message.h"
 #include "tools/agentctl/commands.h"
 
 namespace vfguard::agentctl {
@@ -38,7 +38,7 @@ int ApplyRemotePorts(Context& ctx, const api::v1::Policy& policy, bool prune) {
   *batch.mutable_upserts() = policy.remote_ports();
   batch.set_replace(prune);
   absl::StatusOr<Json> answer =
-      Call(ctx, "POST", "/v1/remote-ports:batch", agent::PrintJsonMessage(batch));
+      Call(ctx, "POST", "/v1/remote-ports:batch", common::PrintJsonMessage(batch));
   if (!answer.ok()) {
     return Fail(ctx, absl::Status(answer.status().code(),
                                   "remote-ports:batch: " + std::string(answer.status().message())));
@@ -59,7 +59,7 @@ int CmdApply(Context& ctx, const std::string& file, bool prune_remote_ports) {
   absl::StatusOr<std::string> text = ReadInput(file);
   if (!text.ok()) return Fail(ctx, text.status());
   api::v1::Policy policy;
-  if (absl::Status s = agent::ParseJsonMessage(*text, &policy); !s.ok()) {
+  if (absl::Status s = common::ParseJsonMessage(*text, &policy); !s.ok()) {
     return Fail(ctx, absl::InvalidArgumentError(file + ": " + std::string(s.message())));
   }
   // Networks before the groups and ports that refer to them, address groups
@@ -74,18 +74,18 @@ int CmdApply(Context& ctx, const std::string& file, bool prune_remote_ports) {
   std::vector<Item> items;
   for (const auto& n : policy.networks()) {
     items.push_back(
-        {"network", "/v1/networks/" + EscapePathSegment(n.id()), agent::PrintJsonMessage(n)});
+        {"network", "/v1/networks/" + EscapePathSegment(n.id()), common::PrintJsonMessage(n)});
   }
   for (const auto& a : policy.address_groups()) {  // named by group rules
     items.push_back({"address-group", "/v1/address-groups/" + EscapePathSegment(a.id()),
-                     agent::PrintJsonMessage(a)});
+                     common::PrintJsonMessage(a)});
   }
   for (const auto& g : policy.security_groups()) {
     items.push_back({"security-group", "/v1/security-groups/" + EscapePathSegment(g.id()),
-                     agent::PrintJsonMessage(g)});
+                     common::PrintJsonMessage(g)});
   }
   for (const auto& p : policy.ports()) {
-    items.push_back({"port", PortPath(p.id()), agent::PrintJsonMessage(p)});
+    items.push_back({"port", PortPath(p.id()), common::PrintJsonMessage(p)});
   }
   for (const Item& item : items) {
     absl::StatusOr<Json> answer = Call(ctx, "PUT", item.path, item.body);

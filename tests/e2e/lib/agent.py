@@ -1,4 +1,4 @@
-"""Runs build/agent/vfguard-agent on the emulated eswitch and reads its logs.
+"""Runs build/daemon/vfguard-agent on the emulated eswitch and reads its logs.
 
 The agent logs logfmt lines to stderr; after every reconcile pass one line
 with `event=reconciled writes=<n> errors=<n>`. Agent.reconciles() parses those
@@ -50,7 +50,7 @@ def default_binary():
     here = os.path.dirname(os.path.abspath(__file__))
     root = os.path.abspath(os.path.join(here, "..", "..", ".."))
     build = os.environ.get("VFGUARD_BUILD_DIR", os.path.join(root, "build"))
-    return os.environ.get("VFGUARD_AGENT", os.path.join(build, "agent", "vfguard-agent"))
+    return os.environ.get("VFGUARD_AGENT", os.path.join(build, "daemon", "vfguard-agent"))
 
 
 class Agent:

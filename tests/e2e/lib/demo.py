@@ -202,7 +202,7 @@ def main(argv):
 
     heading(3, "Starting vfguard-agent")
     if not os.access(agent_bin, os.X_OK):
-        print(f"  {agent_bin} is not built; build it with: ninja -C build agent/vfguard-agent")
+        print(f"  {agent_bin} is not built; build it with: ninja -C build daemon/vfguard-agent")
         topology.down(STATE)
         return 1
     policy_path = os.path.join(STATE, "policy.json")
