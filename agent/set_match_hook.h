@@ -23,7 +23,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "agent/log.h"
+#include "common/log.h"
 #include "boost/asio/io_context.hpp"
 #include "netlink/bpf_filter_codec.h"
 #include "netlink/nl_socket.h"
@@ -48,7 +48,7 @@ class SetMatchHook {
 class KernelSetMatchHook : public SetMatchHook {
  public:
   // Loads the program; fails without CAP_BPF/CAP_NET_ADMIN or BPF.
-  static absl::StatusOr<std::unique_ptr<KernelSetMatchHook>> Create(Logger& log);
+  static absl::StatusOr<std::unique_ptr<KernelSetMatchHook>> Create(common::Logger& log);
   absl::Status Sync(const offload::SetMatchWant& want) override;
   uint64_t map_writes() const override { return program_->map_writes(); }
   uint64_t filter_writes() const override { return filter_writes_; }
@@ -56,9 +56,9 @@ class KernelSetMatchHook : public SetMatchHook {
  private:
   using Key = std::tuple<netlink::FilterOwner, uint32_t, uint16_t, uint32_t>;
   static Key KeyOf(const netlink::BpfFilter& f) { return {f.owner, f.chain, f.prio, f.handle}; }
-  explicit KernelSetMatchHook(Logger& log) : log_(log) {}
+  explicit KernelSetMatchHook(common::Logger& log) : log_(log) {}
 
-  Logger& log_;
+  common::Logger& log_;
   std::unique_ptr<offload::SetMatchProgram> program_;
   boost::asio::io_context private_io_;  // for the requests only
   std::unique_ptr<netlink::NetlinkSocket> socket_;

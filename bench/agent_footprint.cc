@@ -25,9 +25,10 @@
 #include <vector>
 
 #include "agent/reconciler.h"
-#include "agent/tc_errno_status.h"
 #include "agent/tc_op_encode.h"
 #include "bench/agent_bench_setup.h"
+#include "common/log.h"
+#include "netlink/errno_status.h"
 #include "policy/compiler.h"
 #include "policy/slots.h"
 
@@ -65,7 +66,7 @@ class EncodeOnlyBackend : public TcBackend {
         clsact_[ops[i].qdisc.ifindex] = ops[i].qdisc.ingress_block;
       }
       if (ops[i].filter.skip_sw && ops[i].kind != TcOp::Kind::kDeleteFilter) {
-        out[i] = TcErrnoStatus(EOPNOTSUPP, "");
+        out[i] = netlink::ErrnoStatus(EOPNOTSUPP);
       } else if (store && ops[i].kind == TcOp::Kind::kDeleteFilter) {
         stored_.erase(KeyOf(ops[i].filter));
       } else if (store && ops[i].kind != TcOp::Kind::kCreateClsact &&
@@ -115,7 +116,7 @@ int Footprint(int n) {
   }
 
   std::ostringstream sink;
-  Logger log(sink, LogLevel::kWarn);
+  common::Logger log(sink, common::LogLevel::kWarn);
   EncodeOnlyBackend tc;
   OfferBook offers;
   const size_t before = HeapInUse();

@@ -52,7 +52,7 @@ offload::SetMatchFilter Rule(uint16_t prio, const std::string& set, const char* 
 
 TEST(SetMatchHookTest, FiltersFollowTheWantAndMembersAreMapWrites) {
   std::ostringstream log_text;
-  Logger log(log_text);
+  common::Logger log(log_text);
   auto hook = KernelSetMatchHook::Create(log);
   ASSERT_TRUE(hook.ok()) << hook.status();
   offload::SetMatchWant want;
