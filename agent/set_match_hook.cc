@@ -8,7 +8,8 @@
 
 namespace vfguard::agent {
 
-absl::StatusOr<std::unique_ptr<KernelSetMatchHook>> KernelSetMatchHook::Create(common::Logger& log) {
+absl::StatusOr<std::unique_ptr<KernelSetMatchHook>> KernelSetMatchHook::Create(
+    common::Logger& log) {
   std::unique_ptr<KernelSetMatchHook> hook(new KernelSetMatchHook(log));
   absl::StatusOr<std::unique_ptr<offload::SetMatchProgram>> program =
       offload::SetMatchProgram::Create();

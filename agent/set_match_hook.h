@@ -23,8 +23,8 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "common/log.h"
 #include "boost/asio/io_context.hpp"
+#include "common/log.h"
 #include "netlink/bpf_filter_codec.h"
 #include "netlink/nl_socket.h"
 #include "offload/set_match_plan.h"

@@ -21,13 +21,13 @@
 #include <string>
 #include <thread>
 
-#include "common/json_message.h"
-#include "common/metrics.h"
 #include "api/api.pb.h"
-#include "tests/fakes/fake_service.h"
 #include "api/handlers.h"
 #include "api/http_server.h"
+#include "common/json_message.h"
+#include "common/metrics.h"
 #include "gtest/gtest.h"
+#include "tests/fakes/fake_service.h"
 #include "tests/unit/api_test_client.h"
 
 namespace vfguard::api::testing {
