@@ -17,9 +17,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "common/utf8.h"
-#include "google/protobuf/struct.pb.h"
-#include "google/protobuf/util/json_util.h"
+#include "common/json_quote.h"
 
 namespace vfguard::api {
 namespace {
@@ -64,16 +62,6 @@ bool IsMember(const PeerCred& peer, gid_t gid) {
   return false;
 }
 
-// Messages echo what clients sent (paths, ids); protobuf logs an error for
-// a string that is not UTF-8, so ill-formed bytes become U+FFFD first.
-std::string JsonString(std::string_view text) {
-  google::protobuf::Value v;
-  v.set_string_value(common::Utf8Scrubbed(text));
-  std::string out;
-  (void)google::protobuf::util::MessageToJsonString(v, &out);
-  return out;
-}
-
 std::string_view Trimmed(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
@@ -97,9 +85,9 @@ Access AccessFor(const AccessConfig& config, const PeerCred& peer) {
 }
 
 std::string ErrorBody(std::string_view code, std::string_view message, std::string_view field) {
-  std::string out =
-      absl::StrCat("{\"error\":{\"code\":", JsonString(code), ",\"message\":", JsonString(message));
-  if (!field.empty()) absl::StrAppend(&out, ",\"field\":", JsonString(field));
+  std::string out = absl::StrCat("{\"error\":{\"code\":", common::JsonQuoted(code),
+                                 ",\"message\":", common::JsonQuoted(message));
+  if (!field.empty()) absl::StrAppend(&out, ",\"field\":", common::JsonQuoted(field));
   out += "}}\n";
   return out;
 }

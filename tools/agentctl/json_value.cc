@@ -7,6 +7,8 @@
 #include <cstdio>
 #include <map>
 
+#include "common/json_quote.h"
+
 namespace vfguard::agentctl {
 namespace {
 
@@ -19,37 +21,7 @@ std::string Number(double d) {
   return buf;
 }
 
-std::string Quote(std::string_view s) {
-  std::string out = "\"";
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (c < 0x20) {
-          char buf[8];
-          snprintf(buf, sizeof(buf), "\\u%04x", c);
-          out += buf;
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-  return out + "\"";
-}
+std::string Quote(std::string_view s) { return common::JsonQuoted(s); }
 
 void WriteJson(const Json& v, bool compact, int depth, std::string& out) {
   std::string pad = compact ? "" : "\n" + std::string(2 * (depth + 1), ' ');
