@@ -1,12 +1,11 @@
 #include "agent/activation_hook.h"
 
-#include <linux/netlink.h>
-
 #include <array>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "agent/bpf_filter_attach.h"
+#include "agent/bpf_hook_setup.h"
 #include "netlink/bpf_filter_codec.h"
 
 namespace vfguard::agent {
@@ -54,18 +53,15 @@ absl::StatusOr<std::unique_ptr<ActivationHook>> ActivationHook::Create(boost::as
                                                                        Handler handler) {
   std::unique_ptr<ActivationHook> hook(new ActivationHook(block, log, std::move(handler)));
   ActivationHook* self = hook.get();
-  absl::StatusOr<std::unique_ptr<offload::ActivationMonitor>> monitor =
-      offload::ActivationMonitor::Create(io, [self](const offload::ActivationEvent& e) {
-        auto it = self->cookies_.find(e.cookie);
-        if (it == self->cookies_.end()) return;  // unwatched meanwhile
-        self->handler_(it->second, e);
-      });
-  if (!monitor.ok()) return monitor.status();
-  hook->monitor_ = std::move(*monitor);
-  absl::StatusOr<std::unique_ptr<netlink::NetlinkSocket>> socket =
-      netlink::NetlinkSocket::Open(hook->private_io_, NETLINK_ROUTE);
-  if (!socket.ok()) return socket.status();
-  hook->socket_ = std::move(*socket);
+  auto load = [&io, self] {
+    return offload::ActivationMonitor::Create(io, [self](const offload::ActivationEvent& e) {
+      auto it = self->cookies_.find(e.cookie);
+      if (it == self->cookies_.end()) return;  // unwatched meanwhile
+      self->handler_(it->second, e);
+    });
+  };
+  absl::Status s = SetUpBpfHook(load, hook->private_io_, hook->monitor_, hook->socket_);
+  if (!s.ok()) return s;
   return hook;
 }
 

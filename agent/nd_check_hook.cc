@@ -1,11 +1,10 @@
 #include "agent/nd_check_hook.h"
 
-#include <linux/netlink.h>
-
 #include <array>
 
 #include "absl/strings/str_cat.h"
 #include "agent/bpf_filter_attach.h"
+#include "agent/bpf_hook_setup.h"
 #include "netlink/bpf_filter_codec.h"
 #include "policy/chain_builder.h"
 
@@ -14,14 +13,9 @@ namespace vfguard::agent {
 absl::StatusOr<std::unique_ptr<KernelNdCheckHook>> KernelNdCheckHook::Create(uint32_t block,
                                                                              common::Logger& log) {
   std::unique_ptr<KernelNdCheckHook> hook(new KernelNdCheckHook(block, log));
-  absl::StatusOr<std::unique_ptr<offload::NdCheckProgram>> program =
-      offload::NdCheckProgram::Create();
-  if (!program.ok()) return program.status();
-  hook->program_ = std::move(*program);
-  absl::StatusOr<std::unique_ptr<netlink::NetlinkSocket>> socket =
-      netlink::NetlinkSocket::Open(hook->private_io_, NETLINK_ROUTE);
-  if (!socket.ok()) return socket.status();
-  hook->socket_ = std::move(*socket);
+  absl::Status s = SetUpBpfHook(&offload::NdCheckProgram::Create, hook->private_io_, hook->program_,
+                                hook->socket_);
+  if (!s.ok()) return s;
   return hook;
 }
 

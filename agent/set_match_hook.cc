@@ -5,20 +5,16 @@
 #include <set>
 
 #include "agent/bpf_filter_attach.h"
+#include "agent/bpf_hook_setup.h"
 
 namespace vfguard::agent {
 
 absl::StatusOr<std::unique_ptr<KernelSetMatchHook>> KernelSetMatchHook::Create(
     common::Logger& log) {
   std::unique_ptr<KernelSetMatchHook> hook(new KernelSetMatchHook(log));
-  absl::StatusOr<std::unique_ptr<offload::SetMatchProgram>> program =
-      offload::SetMatchProgram::Create();
-  if (!program.ok()) return program.status();
-  hook->program_ = std::move(*program);
-  absl::StatusOr<std::unique_ptr<netlink::NetlinkSocket>> socket =
-      netlink::NetlinkSocket::Open(hook->private_io_, NETLINK_ROUTE);
-  if (!socket.ok()) return socket.status();
-  hook->socket_ = std::move(*socket);
+  absl::Status s = SetUpBpfHook(&offload::SetMatchProgram::Create, hook->private_io_,
+                                hook->program_, hook->socket_);
+  if (!s.ok()) return s;
   return hook;
 }
 

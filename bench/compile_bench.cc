@@ -29,6 +29,7 @@
 #include "absl/strings/str_cat.h"
 #include "policy/compiler.h"
 #include "policy/slots.h"
+#include "tests/support/remote_group_snapshot.h"
 
 namespace {
 std::atomic<int64_t> g_live_bytes{0};
@@ -166,65 +167,14 @@ double FullCompiles() {
 // Issue 14: 100 local ports whose one ingress rule allows tcp/22 from group
 // "bastion", whose 1,000 members are remote ports. `step` 1 numbers them
 // from one pool (aggregates), 7 scatters them (nothing aggregates). Baseline:
-// the same rule with one remote prefix. Writes = filters added, removed or
-// changed between two compiles (what the reconciler writes).
+// the same rule with one remote prefix. The snapshot is
+// tests/support/remote_group_snapshot.h's, in a VLAN network.
 Snapshot RemoteGroupSnapshot(uint32_t step, bool baseline) {
-  Snapshot s;
+  Snapshot s = test_support::SshFrom(
+      100, baseline ? test_support::SshRemote::kPool : test_support::SshRemote::kBastion);
   s.networks["net"] = Network{"net", Segmentation::kVlan, 100};
-  SecurityGroupRule ssh;
-  ssh.protocol = kProtoTcp;
-  ssh.ports = PortRange{22, 22};
-  if (baseline) {
-    ssh.remote_prefix = *IpPrefix::Parse("192.168.0.0/16");
-  } else {
-    ssh.remote_group_id = "bastion";
-  }
-  s.security_groups["ssh"] = SecurityGroup{"ssh", true, {ssh}};
-  s.security_groups["bastion"] = SecurityGroup{"bastion", true, {}};
-  for (int i = 0; i < 100; ++i) {
-    Port p;
-    p.id = absl::StrCat("port-", i);
-    p.network_id = "net";
-    p.mac = MacAddr{{0x02, 0x20, 0, 0, 0, static_cast<uint8_t>(i + 1)}};
-    p.fixed_ips = {IpAddr::V4(0x0a000000 + i + 1)};
-    p.security_group_ids = {"ssh"};
-    p.representor.ref = static_cast<uint32_t>(i);
-    s.ports[p.id] = p;
-  }
-  for (uint32_t m = 0; m < 1000 && !baseline; ++m) {
-    std::string id = absl::StrCat("member-", m);
-    s.remote_ports[id] =
-        RemotePort{id, {IpPrefix::Host(IpAddr::V4(0xc0a80001 + m * step))}, {"bastion"}};
-  }
+  if (!baseline) test_support::SetBastionMembers(s, step);
   return s;
-}
-
-size_t Writes(const Pipeline& a, const Pipeline& b) {
-  std::map<std::tuple<uint32_t, uint16_t, uint32_t>, const Filter*> before;
-  for (const Filter& f : a.filters) before[f.Key()] = &f;
-  size_t writes = 0;
-  for (const Filter& f : b.filters) {
-    auto it = before.find(f.Key());
-    if (it == before.end() || !(*it->second == f)) ++writes;
-    if (it != before.end()) before.erase(it);
-  }
-  return writes + before.size();
-}
-
-// Set entries added or removed between two compiles (map writes of the
-// set-match program, CompileOptions::set_lookups).
-size_t SetWrites(const Pipeline& a, const Pipeline& b) {
-  std::set<std::pair<std::string, IpPrefix>> x, y;
-  for (const auto& [name, prefixes] : a.sets) {
-    for (const IpPrefix& p : prefixes) x.emplace(name, p);
-  }
-  for (const auto& [name, prefixes] : b.sets) {
-    for (const IpPrefix& p : prefixes) y.emplace(name, p);
-  }
-  size_t n = 0;
-  for (const auto& e : x) n += !y.contains(e);
-  for (const auto& e : y) n += !x.contains(e);
-  return n;
 }
 
 bool RemoteGroupCase(const char* layout, uint32_t step, CompileOptions options) {
@@ -247,7 +197,7 @@ bool RemoteGroupCase(const char* layout, uint32_t step, CompileOptions options) 
   const std::vector<std::function<void(Snapshot&)>> changes = {
       [&](Snapshot& s) {
         s.remote_ports["member-new"] = RemotePort{
-            "member-new", {IpPrefix::Host(IpAddr::V4(0xc0a80001 + 1000 * step))}, {"bastion"}};
+            "member-new", {IpPrefix::Host(test_support::PoolMember(1000, step))}, {"bastion"}};
       },
       [](Snapshot& s) { s.remote_ports.erase("member-500"); },
       [](Snapshot& s) { s.remote_ports["member-7"].addresses = {*IpPrefix::Parse("172.16.0.7")}; },
@@ -259,8 +209,8 @@ bool RemoteGroupCase(const char* layout, uint32_t step, CompileOptions options) 
     if (!inc.Update(next, slots).ok()) return false;
     Pipeline now = inc.Assemble();
     change_s += CpuSeconds() - c0;
-    worst_writes = std::max(worst_writes, Writes(previous, now));
-    worst_set_writes = std::max(worst_set_writes, SetWrites(previous, now));
+    worst_writes = std::max(worst_writes, test_support::FilterWrites(previous, now));
+    worst_set_writes = std::max(worst_set_writes, test_support::SetWrites(previous, now));
     previous = std::move(now);
     snap = next;
   }

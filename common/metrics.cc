@@ -11,26 +11,23 @@ namespace {
 
 absl::string_view Sv(std::string_view s) { return absl::string_view(s.data(), s.size()); }
 
-bool ValidMetricName(std::string_view name) {
+// [a-zA-Z_:][a-zA-Z0-9_:]* for metric names, the same without ':' for
+// label names.
+bool ValidName(std::string_view name, bool colon) {
   if (name.empty()) return false;
   for (size_t i = 0; i < name.size(); ++i) {
     char c = name[i];
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == ':' ||
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || (colon && c == ':') ||
               (i > 0 && c >= '0' && c <= '9');
     if (!ok) return false;
   }
   return true;
 }
 
+bool ValidMetricName(std::string_view name) { return ValidName(name, true); }
+
 bool ValidLabelName(std::string_view name) {
-  if (name.empty() || name.starts_with("__")) return false;
-  for (size_t i = 0; i < name.size(); ++i) {
-    char c = name[i];
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
-              (i > 0 && c >= '0' && c <= '9');
-    if (!ok) return false;
-  }
-  return true;
+  return !name.starts_with("__") && ValidName(name, false);
 }
 
 const char* KindName(Kind kind) {
@@ -43,6 +40,24 @@ const char* KindName(Kind kind) {
       return "histogram";
   }
   return "untyped";
+}
+
+// Backslash and newline, and with `quote` the double quote.
+std::string Escape(std::string_view text, bool quote) {
+  std::string out;
+  out.reserve(text.size());
+  for (char c : text) {
+    if (c == '\\') {
+      out += "\\\\";
+    } else if (c == '\n') {
+      out += "\\n";
+    } else if (quote && c == '"') {
+      out += "\\\"";
+    } else {
+      out += c;
+    }
+  }
+  return out;
 }
 
 // `{a="x",b="y"}` with an optional extra label last (le for buckets); empty
@@ -65,37 +80,9 @@ std::string LabelText(const std::vector<std::string>& names, const LabelValues& 
 
 }  // namespace
 
-std::string EscapeHelp(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (char c : text) {
-    if (c == '\\') {
-      out += "\\\\";
-    } else if (c == '\n') {
-      out += "\\n";
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
+std::string EscapeHelp(std::string_view text) { return Escape(text, false); }
 
-std::string EscapeLabelValue(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (char c : text) {
-    if (c == '\\') {
-      out += "\\\\";
-    } else if (c == '\n') {
-      out += "\\n";
-    } else if (c == '"') {
-      out += "\\\"";
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
+std::string EscapeLabelValue(std::string_view text) { return Escape(text, true); }
 
 std::string FormatValue(double value) {
   if (std::isnan(value)) return "NaN";
@@ -136,49 +123,45 @@ const Family::Series* Family::Lookup(const LabelValues& values) const {
   return it == series_.end() ? nullptr : &it->second;
 }
 
-bool Counter::Add(const LabelValues& values, double delta) {
-  if (!(delta >= 0)) return false;  // also refuses NaN
-  absl::MutexLock lock(&registry_.mu_);
-  Series* s = Find(values);
-  if (s == nullptr) return false;
-  s->value += delta;
-  return true;
-}
-
-bool Counter::SetTotal(const LabelValues& values, double total) {
-  absl::MutexLock lock(&registry_.mu_);
-  Series* s = Find(values);
-  if (s == nullptr || !(total >= s->value)) return false;
-  s->value = total;
-  return true;
-}
-
-double Counter::Value(const LabelValues& values) const {
+double Family::ScalarValue(const LabelValues& values) const {
   absl::MutexLock lock(&registry_.mu_);
   const Series* s = Lookup(values);
   return s == nullptr ? 0 : s->value;
 }
 
-bool Gauge::Set(const LabelValues& values, double value) {
+bool Family::ChangeScalar(const LabelValues& values, double value, ScalarOp op) {
   absl::MutexLock lock(&registry_.mu_);
   Series* s = Find(values);
   if (s == nullptr) return false;
+  switch (op) {
+    case ScalarOp::kAdd:
+      s->value += value;
+      return true;
+    case ScalarOp::kSetNotBelow:
+      if (!(value >= s->value)) return false;  // also refuses NaN
+      break;
+    case ScalarOp::kSet:
+      break;
+  }
   s->value = value;
   return true;
 }
 
-bool Gauge::Add(const LabelValues& values, double delta) {
-  absl::MutexLock lock(&registry_.mu_);
-  Series* s = Find(values);
-  if (s == nullptr) return false;
-  s->value += delta;
-  return true;
+bool Counter::Add(const LabelValues& values, double delta) {
+  if (!(delta >= 0)) return false;  // also refuses NaN
+  return ChangeScalar(values, delta, ScalarOp::kAdd);
 }
 
-double Gauge::Value(const LabelValues& values) const {
-  absl::MutexLock lock(&registry_.mu_);
-  const Series* s = Lookup(values);
-  return s == nullptr ? 0 : s->value;
+bool Counter::SetTotal(const LabelValues& values, double total) {
+  return ChangeScalar(values, total, ScalarOp::kSetNotBelow);
+}
+
+bool Gauge::Set(const LabelValues& values, double value) {
+  return ChangeScalar(values, value, ScalarOp::kSet);
+}
+
+bool Gauge::Add(const LabelValues& values, double delta) {
+  return ChangeScalar(values, delta, ScalarOp::kAdd);
 }
 
 bool Histogram::Observe(const LabelValues& values, double value) {

@@ -69,6 +69,13 @@ class Family {
   // counted) when the number of values is wrong. Caller holds the mutex.
   Series* Find(const LabelValues& values);
   const Series* Lookup(const LabelValues& values) const;
+  // Counters and gauges, one implementation: the series' value (0 before
+  // the first sample), and a change of it under the mutex. False (nothing
+  // recorded) when the number of values is wrong, or for kSetNotBelow when
+  // `value` is below the current one.
+  enum class ScalarOp { kAdd, kSet, kSetNotBelow };
+  double ScalarValue(const LabelValues& values) const;
+  bool ChangeScalar(const LabelValues& values, double value, ScalarOp op);
 
   Registry& registry_;
   const Kind kind_;
@@ -89,7 +96,7 @@ class Counter final : public Family {
   // must not go down (a smaller value is refused; counters reset only with
   // the process).
   bool SetTotal(const LabelValues& values, double total);
-  double Value(const LabelValues& values = {}) const;
+  double Value(const LabelValues& values = {}) const { return ScalarValue(values); }
 
  private:
   using Family::Family;
@@ -100,7 +107,7 @@ class Gauge final : public Family {
  public:
   bool Set(const LabelValues& values, double value);
   bool Add(const LabelValues& values, double delta);
-  double Value(const LabelValues& values = {}) const;
+  double Value(const LabelValues& values = {}) const { return ScalarValue(values); }
 
  private:
   using Family::Family;

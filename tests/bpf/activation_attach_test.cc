@@ -9,13 +9,9 @@
 // Runs in a private network namespace (unshare), so it touches nothing of
 // the host; needs root, veth, clsact and cls_bpf, and exits 77 naming what is
 // missing.
-#include <arpa/inet.h>
 #include <net/if.h>
-#include <sched.h>
 
 #include <chrono>
-#include <cstdio>
-#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -33,9 +29,10 @@ namespace vfguard::offload {
 namespace {
 
 using bpf_test::Arp;
+using bpf_test::CreateBpfFilter;
+using bpf_test::DeleteBpfFilter;
 using bpf_test::Frame;
 using bpf_test::Mac;
-using bpf_test::Request;
 using bpf_test::SendFrom;
 using bpf_test::Shell;
 using ::testing::ElementsAre;
@@ -59,11 +56,8 @@ TEST(ActivationAttachTest, RealGarpAndNaInASharedBlockAreReportedAndContinue) {
   attach.prio = 1;
   attach.prog_fd = (*monitor)->prog_fd();
   attach.name = ActivationMonitor::kProgramName;
-  alignas(4) uint8_t buf[256];
-  absl::StatusOr<size_t> n = netlink::EncodeNewBpfFilter(
-      attach, netlink::CreateMode::kCreateExclusive, 1, absl::MakeSpan(buf));
-  ASSERT_TRUE(n.ok()) << n.status();
-  ASSERT_TRUE(Request(absl::MakeConstSpan(buf, *n)).ok());
+  absl::Status created = CreateBpfFilter(attach, 1);
+  ASSERT_TRUE(created.ok()) << created;
   std::string shown = Shell(absl::StrCat("tc filter show block ", kBlock, " chain 0 prio 1"));
   EXPECT_THAT(shown, HasSubstr("bpf"));
   EXPECT_THAT(shown, HasSubstr("vfguard_activation"));
@@ -72,10 +66,8 @@ TEST(ActivationAttachTest, RealGarpAndNaInASharedBlockAreReportedAndContinue) {
   // The same program again at prio 2: it only sees what prio 1 let continue.
   netlink::BpfFilter second = attach;
   second.prio = 2;
-  n = netlink::EncodeNewBpfFilter(second, netlink::CreateMode::kCreateExclusive, 2,
-                                  absl::MakeSpan(buf));
-  ASSERT_TRUE(n.ok()) << n.status();
-  ASSERT_TRUE(Request(absl::MakeConstSpan(buf, *n)).ok());
+  created = CreateBpfFilter(second, 2);
+  ASSERT_TRUE(created.ok()) << created;
 
   uint32_t va = if_nametoindex("va");
   ASSERT_TRUE((*monitor)->Watch(va, 42).ok());
@@ -103,9 +95,8 @@ TEST(ActivationAttachTest, RealGarpAndNaInASharedBlockAreReportedAndContinue) {
   EXPECT_THAT(got, ElementsAre(garp, garp, na, na));
 
   // The delete request removes exactly the bpf filter.
-  n = netlink::EncodeDelBpfFilter(attach, 3, absl::MakeSpan(buf));
-  ASSERT_TRUE(n.ok()) << n.status();
-  EXPECT_TRUE(Request(absl::MakeConstSpan(buf, *n)).ok());
+  absl::Status deleted = DeleteBpfFilter(attach, 3);
+  EXPECT_TRUE(deleted.ok()) << deleted;
   EXPECT_EQ(Shell(absl::StrCat("tc filter show block ", kBlock, " chain 0 prio 1")), "");
   EXPECT_THAT(Shell(absl::StrCat("tc filter show block ", kBlock, " chain 0 prio 2")),
               HasSubstr("vfguard_activation"));
@@ -117,20 +108,6 @@ TEST(ActivationAttachTest, RealGarpAndNaInASharedBlockAreReportedAndContinue) {
 int main(int argc, char** argv) {
   ::testing::InitGoogleTest(&argc, argv);
   ::vfguard::bpf_test::SkipUnlessBpfUsable();
-  if (unshare(CLONE_NEWNET) != 0) {
-    std::printf("SKIP: cannot create a network namespace: %s\n", std::strerror(errno));
-    return 77;
-  }
-  // No IPv6 autoconfiguration chatter on the veths: the drop counter must see
-  // only the test's frames (tc ingress runs before IPv6, so NAs still pass).
-  const char* setup =
-      "sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1 && "
-      "ip link add va type veth peer name vb && ip link set va up && ip link set vb up && "
-      "tc qdisc add dev va ingress_block 7 clsact";
-  std::string out = vfguard::bpf_test::Shell(setup);
-  if (if_nametoindex("va") == 0 || !out.empty()) {
-    std::printf("SKIP: cannot set up veth + clsact shared block here: %s\n", out.c_str());
-    return 77;
-  }
+  ::vfguard::bpf_test::SetUpMirrorNetnsOrSkip();
   return RUN_ALL_TESTS();
 }

@@ -27,7 +27,6 @@
 namespace vfguard::offload {
 namespace {
 
-using bpf_test::Request;
 using bpf_test::RxPackets;
 using bpf_test::SendFrom;
 using bpf_test::Shell;
@@ -66,15 +65,8 @@ TEST(SetMatchAttachTest, ClassidSelectsTheRuleAndAMemberChangeIsAMapWrite) {
     f.name = SetMatchProgram::kProgramName;
     f.direct_action = false;
     f.classid = prio;  // the rule key
-    netlink::MirredAction mirror;
-    mirror.mode = netlink::MirredAction::Mode::kMirror;
-    mirror.ifindex = if_nametoindex(out);
-    f.actions = {netlink::TcAction{mirror, {}}};
-    alignas(4) uint8_t buf[512];
-    absl::StatusOr<size_t> n = netlink::EncodeNewBpfFilter(f, netlink::CreateMode::kCreateExclusive,
-                                                           seq++, absl::MakeSpan(buf));
-    ASSERT_TRUE(n.ok()) << n.status();
-    absl::Status attached = Request(absl::MakeConstSpan(buf, *n));
+    f.actions = {bpf_test::MirrorTo(out)};
+    absl::Status attached = bpf_test::CreateBpfFilter(f, seq++);
     ASSERT_TRUE(attached.ok()) << attached;
   }
   std::string shown = Shell(absl::StrCat("tc filter show block ", kBlock));

@@ -40,10 +40,7 @@ offload::SetMatchFilter Rule(uint16_t prio, const std::string& set, const char* 
   f.filter.prio = prio;
   f.filter.handle = 1;
   f.filter.protocol = 0x0800;
-  netlink::MirredAction mirror;
-  mirror.mode = netlink::MirredAction::Mode::kMirror;
-  mirror.ifindex = if_nametoindex(out);
-  f.filter.actions = {netlink::TcAction{mirror, {}}};
+  f.filter.actions = {bpf_test::MirrorTo(out)};
   f.rule.ip_proto = 6;
   f.rule.dport = policy::Masked<uint16_t>{80, 0xffff};
   f.set = set;

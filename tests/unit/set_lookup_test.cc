@@ -3,13 +3,13 @@
 // mask, the simulator agrees with the evaluator on members and others,
 // placement keeps the filter out of hardware behind a trap at its prio, and
 // issue 14's cost targets hold: installed filters equal the one-prefix
-// baseline, and a member change writes no filter, only one set entry.
+// baseline, and a member change writes no filter, only one set entry. The
+// snapshots are tests/support/remote_group_snapshot.h's.
 #include <gtest/gtest.h>
 
 #include <map>
 #include <set>
 
-#include "absl/strings/str_cat.h"
 #include "offload/hw_model.h"
 #include "offload/placement.h"
 #include "policy/compiler.h"
@@ -18,58 +18,29 @@
 #include "policy/simulator.h"
 #include "policy/slots.h"
 #include "policy/validate.h"
+#include "tests/support/remote_group_snapshot.h"
 
 namespace vfguard::policy {
 namespace {
 
+using test_support::FilterWrites;
+using test_support::SetWrites;
+
 constexpr CompileOptions kSets{.set_lookups = true};
 
-IpAddr Ip(const char* t) { return *IpAddr::Parse(t); }
 IpPrefix Prefix(const char* t) { return *IpPrefix::Parse(t); }
 
-// `ports` ports in one flat network whose group "ssh" allows tcp/22 (and
-// tcp/8000-8001: two port masks) from group bastion or address group admins.
+// tcp/22, and tcp/8000-8001 (two port masks), from the remote.
+const std::vector<PortRange> kSshAndAlt = {{22, 22}, {8000, 8001}};
+
 Snapshot SshFrom(int ports, bool address_group) {
-  Snapshot s;
-  s.networks["net"] = Network{"net", Segmentation::kFlat, 0};
-  SecurityGroupRule ssh;
-  ssh.protocol = kProtoTcp;
-  ssh.ports = PortRange{22, 22};
-  if (address_group) {
-    ssh.remote_address_group_id = "admins";
-    s.address_groups["admins"] = AddressGroup{"admins", {Prefix("192.0.2.10")}};
-  } else {
-    ssh.remote_group_id = "bastion";
-    s.remote_ports["b1"] = RemotePort{"b1", {Prefix("192.0.2.10")}, {"bastion"}};
-  }
-  SecurityGroupRule alt = ssh;
-  alt.ports = PortRange{8000, 8001};
-  s.security_groups["ssh"] = SecurityGroup{"ssh", true, {ssh, alt}};
-  s.security_groups["bastion"] = SecurityGroup{"bastion", true, {}};
-  for (int i = 0; i < ports; ++i) {
-    Port p;
-    p.id = absl::StrCat("p", i);
-    p.network_id = "net";
-    p.mac = MacAddr{{0x02, 0, 0, 0, static_cast<uint8_t>(i >> 8), static_cast<uint8_t>(i + 1)}};
-    p.fixed_ips = {IpAddr::V4(0x0a000001 + i)};
-    p.security_group_ids = {"ssh"};
-    p.representor.ref = static_cast<uint32_t>(i);
-    s.ports[p.id] = p;
-  }
-  return s;
+  return test_support::SshFrom(
+      ports, address_group ? test_support::SshRemote::kAdmins : test_support::SshRemote::kBastion,
+      kSshAndAlt);
 }
 
 Packet FromUplink(const Snapshot& s, const char* src, uint16_t dport) {
-  Packet p;
-  p.in = DeviceRef::Uplink();
-  p.src_mac = *MacAddr::Parse("02:99:00:00:00:01");
-  p.dst_mac = s.ports.at("p0").mac;
-  p.src_ip = Ip(src);
-  p.dst_ip = s.ports.at("p0").fixed_ips[0];
-  p.ip_proto = kProtoTcp;
-  p.src_port = 40000;
-  p.dst_port = dport;
-  return p;
+  return test_support::TcpFromUplinkToP0(s, src, dport);
 }
 
 // (evaluator, simulator of the set-lookup pipeline, slow path after
@@ -149,51 +120,13 @@ TEST(SetLookupShape, OneFilterPerPortMaskNeverInHardwareTrappedAtItsPrio) {
   EXPECT_TRUE(established_in_hw);
 }
 
-size_t FilterWrites(const Pipeline& a, const Pipeline& b) {
-  std::map<std::tuple<uint32_t, uint16_t, uint32_t>, const Filter*> before;
-  for (const Filter& f : a.filters) before[f.Key()] = &f;
-  size_t writes = 0;
-  for (const Filter& f : b.filters) {
-    auto it = before.find(f.Key());
-    if (it == before.end() || !(*it->second == f)) ++writes;
-    if (it != before.end()) before.erase(it);
-  }
-  return writes + before.size();
-}
-
-// Set entries added or removed between two pipelines (map writes).
-size_t SetWrites(const Pipeline& a, const Pipeline& b) {
-  size_t n = 0;
-  std::set<std::string> names;
-  for (const auto& [k, v] : a.sets) names.insert(k);
-  for (const auto& [k, v] : b.sets) names.insert(k);
-  for (const std::string& name : names) {
-    std::set<IpPrefix> x, y;
-    if (a.sets.contains(name)) x.insert(a.sets.at(name).begin(), a.sets.at(name).end());
-    if (b.sets.contains(name)) y.insert(b.sets.at(name).begin(), b.sets.at(name).end());
-    for (const IpPrefix& p : x) n += !y.contains(p);
-    for (const IpPrefix& p : y) n += !x.contains(p);
-  }
-  return n;
-}
-
 TEST(SetLookupCost, TargetsHoldForPoolAndScatteredMembers) {
-  Snapshot one_prefix = SshFrom(20, false);
-  for (SecurityGroupRule& r : one_prefix.security_groups["ssh"].rules) {
-    r.remote_group_id.reset();
-    r.remote_prefix = Prefix("192.168.0.0/16");
-  }
-  one_prefix.remote_ports.clear();
+  Snapshot one_prefix = test_support::SshFrom(20, test_support::SshRemote::kPool, kSshAndAlt);
   SlotAssignment slots = *AssignSlots(one_prefix, {});
   const size_t base = Compile(one_prefix, slots)->filters.size();
   for (uint32_t step : {1u, 7u}) {
     Snapshot s = SshFrom(20, false);
-    s.remote_ports.clear();
-    for (uint32_t i = 0; i < 1000; ++i) {
-      std::string id = absl::StrCat("m", i);
-      s.remote_ports[id] =
-          RemotePort{id, {IpPrefix::Host(IpAddr::V4(0xc0a80001 + i * step))}, {"bastion"}};
-    }
+    test_support::SetBastionMembers(s, step);
     Pipeline before = *Compile(s, slots, kSets);
     EXPECT_EQ(before.filters.size(), base) << "step " << step << ": as with one prefix";
     EXPECT_EQ(before.sets.at("group:bastion").size(), 1000u);
@@ -203,7 +136,7 @@ TEST(SetLookupCost, TargetsHoldForPoolAndScatteredMembers) {
     EXPECT_EQ(FilterWrites(before, after_add), 0u);
     EXPECT_EQ(SetWrites(before, after_add), 1u);
     Snapshot removed = s;
-    removed.remote_ports.erase("m500");  // splits a /24 when aggregated: not here
+    removed.remote_ports.erase("member-500");  // splits a /24 when aggregated: not here
     Pipeline after_remove = *Compile(removed, slots, kSets);
     EXPECT_EQ(FilterWrites(before, after_remove), 0u);
     EXPECT_EQ(SetWrites(before, after_remove), 1u);
