@@ -10,6 +10,7 @@
 #include "agent/filter_plan.h"
 #include "netlink/nl_socket.h"
 #include "netlink/tc_codec.h"
+#include "offload/set_match_translate.h"
 
 namespace vfguard::agent {
 namespace {
@@ -196,6 +197,47 @@ void Reconciler::SyncNdCheck(ReconcileReport& report) {
   }
 }
 
+void Reconciler::SetSetMatch(SetMatchHook* hook) {
+  set_match_ = hook;
+  set_match_synced_ = false;
+  compiler_ = policy::IncrementalCompiler(policy::CompileOptions{.set_lookups = hook != nullptr});
+}
+
+void Reconciler::SyncSetMatch(ReconcileReport& report) {
+  if (set_match_ == nullptr) return;
+  offload::SetMatchWant want;
+  for (const auto& [name, prefixes] : placement_->sets) {
+    want.sets[name].insert(prefixes.begin(), prefixes.end());
+  }
+  bool complete = true;
+  for (const offload::PlacedFilter& p : placement_->filters) {
+    if (p.filter.classifier != policy::Classifier::kSetMatch) continue;
+    absl::StatusOr<offload::SetMatchFilter> f =
+        offload::ToSetMatchFilter(p.filter, block_, devices_);
+    if (!f.ok()) {
+      // Left out (an allow the kernel then lacks): fail closed.
+      complete = false;
+      ++report.errors;
+      if (report.status.ok()) report.status = f.status();
+      log_.Warn("translate_failed", {{"filter", p.filter.origin}, {"status", f.status()}});
+      continue;
+    }
+    want.filters.push_back(*std::move(f));
+  }
+  const uint64_t filters_before = set_match_->filter_writes();
+  const uint64_t maps_before = set_match_->map_writes();
+  absl::Status s = set_match_->Sync(want);
+  report.set_filter_writes += static_cast<int>(set_match_->filter_writes() - filters_before);
+  report.set_map_writes += set_match_->map_writes() - maps_before;
+  set_match_synced_ = complete && s.ok();
+  if (!s.ok()) {
+    ++report.errors;
+    if (report.status.ok()) report.status = s;
+    log_.Warn("set_match_sync_failed",
+              {{"status", s}, {"effect", "retried by the next pass; until then less is allowed"}});
+  }
+}
+
 std::optional<FlowerFilter> Reconciler::Translate(const offload::PlacedFilter& p,
                                                   ReconcileReport& report) const {
   ++report.translated;
@@ -347,6 +389,7 @@ ReconcileReport Reconciler::Run(const policy::Snapshot& desired,
   placement_ = std::make_shared<const offload::PlacementResult>(
       offload::Place(std::move(pipeline), MakeOffer(devices_, offers, report)));
   SyncNdCheck(report);
+  SyncSetMatch(report);
   if ((nd_ != nullptr && nd_->attached()) != nd_attached_) reuse = false;
   nd_attached_ = nd_ != nullptr && nd_->attached();
 
@@ -397,9 +440,14 @@ absl::StatusOr<policy::Pipeline> Reconciler::InstalledPipeline() const {
   absl::StatusOr<std::map<FilterKey, FlowerFilter>> have = DumpInstalled();
   if (!have.ok()) return have.status();
   policy::Pipeline out;
+  out.sets = placement_->sets;
   for (const offload::PlacedFilter& p : placement_->filters) {
     if (p.filter.classifier == policy::Classifier::kNdCheck) {
       if (nd_ != nullptr && nd_->attached()) out.filters.push_back(p.filter);
+      continue;
+    }
+    if (p.filter.classifier == policy::Classifier::kSetMatch) {
+      if (set_match_synced_) out.filters.push_back(p.filter);
       continue;
     }
     absl::StatusOr<FlowerFilter> want =
@@ -419,6 +467,10 @@ std::vector<bool> Reconciler::Settled() const {
   for (size_t i = 0; i < translated_.size(); ++i) {
     if (placement_->filters[i].filter.classifier == policy::Classifier::kNdCheck) {
       out[i] = nd_ != nullptr && nd_->attached();  // the hook's program, not a written filter
+      continue;
+    }
+    if (placement_->filters[i].filter.classifier == policy::Classifier::kSetMatch) {
+      out[i] = set_match_synced_;  // written by the set-match hook, not as flower
       continue;
     }
     if (!translated_[i].valid) continue;
