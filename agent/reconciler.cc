@@ -203,8 +203,8 @@ void Reconciler::SetSetMatch(SetMatchHook* hook) {
   compiler_ = policy::IncrementalCompiler(policy::CompileOptions{.set_lookups = hook != nullptr});
 }
 
-void Reconciler::SyncSetMatch(ReconcileReport& report) {
-  if (set_match_ == nullptr) return;
+std::optional<offload::SetMatchWant> Reconciler::SyncSetMatch(ReconcileReport& report) {
+  if (set_match_ == nullptr) return std::nullopt;
   offload::SetMatchWant want;
   for (const auto& [name, prefixes] : placement_->sets) {
     want.sets[name].insert(prefixes.begin(), prefixes.end());
@@ -224,9 +224,33 @@ void Reconciler::SyncSetMatch(ReconcileReport& report) {
     }
     want.filters.push_back(*std::move(f));
   }
+  set_match_translated_ = complete;
+  offload::SetMatchWant now;
+  now.sets = want.sets;
+  for (const offload::SetMatchFilter& f : want.filters) {
+    const netlink::BpfFilter& b = f.filter;
+    auto it = installed_.filters().lower_bound(FilterKey{b.owner, b.chain, b.prio, 0});
+    const bool flower_there = it != installed_.filters().end() && it->first.owner == b.owner &&
+                              it->first.chain == b.chain && it->first.prio == b.prio;
+    auto before = set_match_prios_.find({b.owner, b.chain, b.prio});
+    const bool other_protocol = before != set_match_prios_.end() && before->second != b.protocol;
+    if (!flower_there && !other_protocol) now.filters.push_back(f);
+  }
+  const bool later = now.filters.size() != want.filters.size();
+  SyncSetMatchWant(now, complete && !later, report);
+  if (!later) return std::nullopt;
+  return want;
+}
+
+void Reconciler::SyncSetMatchWant(const offload::SetMatchWant& want, bool complete,
+                                  ReconcileReport& report) {
   const uint64_t filters_before = set_match_->filter_writes();
   const uint64_t maps_before = set_match_->map_writes();
   absl::Status s = set_match_->Sync(want);
+  set_match_prios_.clear();
+  for (const offload::SetMatchFilter& f : want.filters) {
+    set_match_prios_[{f.filter.owner, f.filter.chain, f.filter.prio}] = f.filter.protocol;
+  }
   report.set_filter_writes += static_cast<int>(set_match_->filter_writes() - filters_before);
   report.set_map_writes += set_match_->map_writes() - maps_before;
   set_match_synced_ = complete && s.ok();
@@ -389,7 +413,7 @@ ReconcileReport Reconciler::Run(const policy::Snapshot& desired,
   placement_ = std::make_shared<const offload::PlacementResult>(
       offload::Place(std::move(pipeline), MakeOffer(devices_, offers, report)));
   SyncNdCheck(report);
-  SyncSetMatch(report);
+  const std::optional<offload::SetMatchWant> set_match_rest = SyncSetMatch(report);
   if ((nd_ != nullptr && nd_->attached()) != nd_attached_) reuse = false;
   nd_attached_ = nd_ != nullptr && nd_->attached();
 
@@ -406,6 +430,7 @@ ReconcileReport Reconciler::Run(const policy::Snapshot& desired,
   std::vector<TcOp> ops = std::move(plan.ops);
   ops.insert(ops.end(), late_deletes.begin(), late_deletes.end());
   RecordResults(ops, ApplyCounted(ops, report), report);
+  if (set_match_rest) SyncSetMatchWant(*set_match_rest, set_match_translated_, report);
   return finish();
 }
 

@@ -191,8 +191,14 @@ class Reconciler {
   // before the filters of the pass.
   void SyncNdCheck(ReconcileReport& report);
   // The set-match hook's filters and maps from the placement, synced before
-  // the flower writes of the pass.
-  void SyncSetMatch(ReconcileReport& report);
+  // the flower writes of the pass, except filters whose (owner, chain, prio)
+  // still holds flower filters, or set-match filters of another protocol
+  // (tc keeps one classifier kind and protocol per prio; a stage that
+  // moved): then the whole want is returned, to sync after the flower
+  // writes (and the first sync's deletes) have cleared those prios.
+  std::optional<offload::SetMatchWant> SyncSetMatch(ReconcileReport& report);
+  // Syncs the hook to `want`; `complete`: `want` lacks nothing of the pass.
+  void SyncSetMatchWant(const offload::SetMatchWant& want, bool complete, ReconcileReport& report);
   // A filter of the pipeline the reconciler installs as flower (not the ND
   // check itself, nor the ND chain's port filters while it is not attached).
   bool InstallsAsFlower(const policy::Filter& f) const;
@@ -219,7 +225,11 @@ class Reconciler {
   std::shared_ptr<const policy::Snapshot> effective_ = std::make_shared<policy::Snapshot>();
   NdCheckHook* nd_ = nullptr;
   SetMatchHook* set_match_ = nullptr;
-  bool set_match_synced_ = false;    // the last pass's hook sync wrote everything it wanted
+  bool set_match_translated_ = false;  // every set-match filter of the pass translated
+  bool set_match_synced_ = false;
+  // (owner, chain, prio) -> protocol of the set-match filters last synced.
+  std::map<std::tuple<netlink::FilterOwner, uint32_t, uint16_t>, uint16_t>
+      set_match_prios_;              // the last pass's hook sync wrote everything it wanted
   EswitchView view_;                 // of the last pass
   offload::DeviceResolver devices_;  // resolves through view_
   std::shared_ptr<const offload::PlacementResult> placement_ =

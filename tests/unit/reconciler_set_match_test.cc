@@ -6,7 +6,9 @@
 // failed sync is reported and retried, and without a hook the same rules
 // are flower filters.
 #include <cerrno>
+#include <set>
 #include <sstream>
+#include <tuple>
 
 #include "agent/policy_codec.h"
 #include "agent/reconciler.h"
@@ -52,8 +54,12 @@ policy::Snapshot Load(std::string_view json) {
   return *s;
 }
 
+// (owner, chain, prio): tc keeps one classifier kind per prio.
+using PrioKey = std::tuple<netlink::FilterOwner, uint32_t, uint16_t>;
+
 // Forwards to the fake, counting filter ops on the software path (offers to
-// the hardware, skip_sw, are not).
+// the hardware, skip_sw, are not), and refusing (EINVAL, as the kernel does)
+// a flower filter at a prio that holds set-match (cls_bpf) filters.
 class CountingBackend : public TcBackend {
  public:
   explicit CountingBackend(FakeTcBackend& fake) : fake_(fake) {}
@@ -63,28 +69,67 @@ class CountingBackend : public TcBackend {
     return fake_.DumpFilters(owner);
   }
   std::vector<absl::Status> Apply(const std::vector<TcOp>& ops) override {
+    std::vector<absl::Status> out;
     for (const TcOp& op : ops) {
-      filter_ops += !op.filter.skip_sw &&
-                    (op.kind == TcOp::Kind::kCreateFilter ||
-                     op.kind == TcOp::Kind::kReplaceFilter || op.kind == TcOp::Kind::kDeleteFilter);
+      const bool filter = op.kind == TcOp::Kind::kCreateFilter ||
+                          op.kind == TcOp::Kind::kReplaceFilter ||
+                          op.kind == TcOp::Kind::kDeleteFilter;
+      filter_ops += filter && !op.filter.skip_sw;
+      if (filter && op.kind != TcOp::Kind::kDeleteFilter && bpf_prios != nullptr &&
+          bpf_prios->contains({op.filter.owner, op.filter.chain, op.filter.prio})) {
+        ++kind_conflicts;
+        out.push_back(netlink::ErrnoStatus(EINVAL, "Specified filter kind does not match"));
+        continue;
+      }
+      out.push_back(fake_.Apply({op}).front());
     }
-    return fake_.Apply(ops);
+    return out;
+  }
+  bool HoldsFlower(const PrioKey& p) const {
+    for (const auto& [key, f] : fake_.filters()) {
+      if (std::tie(f.owner, f.chain, f.prio) == p) return true;
+    }
+    return false;
   }
   int filter_ops = 0;
+  int kind_conflicts = 0;
+  const std::set<PrioKey>* bpf_prios = nullptr;  // the hook's
 
  private:
   FakeTcBackend& fake_;
 };
 
-// Records how many flower filter ops had been sent when each Sync came.
+// Records how many flower filter ops had been sent when each Sync came, and
+// refuses (EINVAL, as the kernel does) a set-match filter at a prio that
+// holds flower filters or set-match filters of another protocol (the real
+// hook creates before it deletes).
 class OrderedHook : public FakeSetMatchHook {
  public:
   explicit OrderedHook(const CountingBackend& tc) : tc_(tc) {}
   absl::Status Sync(const offload::SetMatchWant& want) override {
     filter_ops_at_sync.push_back(tc_.filter_ops);
-    return FakeSetMatchHook::Sync(want);
+    for (const offload::SetMatchFilter& f : want.filters) {
+      if (tc_.HoldsFlower({f.filter.owner, f.filter.chain, f.filter.prio})) {
+        ++kind_conflicts;
+        return netlink::ErrnoStatus(EINVAL, "Filter with specified priority/protocol not found");
+      }
+      for (const auto& [key, have] : filters()) {
+        if (std::tie(have.owner, have.chain, have.prio) ==
+                std::tie(f.filter.owner, f.filter.chain, f.filter.prio) &&
+            have.protocol != f.filter.protocol) {
+          ++kind_conflicts;
+          return netlink::ErrnoStatus(EINVAL, "Filter with specified priority/protocol not found");
+        }
+      }
+    }
+    absl::Status s = FakeSetMatchHook::Sync(want);
+    prios.clear();
+    for (const auto& [key, f] : filters()) prios.insert({f.owner, f.chain, f.prio});
+    return s;
   }
   std::vector<int> filter_ops_at_sync;
+  int kind_conflicts = 0;
+  std::set<PrioKey> prios;
 
  private:
   const CountingBackend& tc_;
@@ -101,6 +146,7 @@ class ReconcilerSetMatchTest : public ::testing::Test {
     slots_ = *policy::AssignSlots(snapshot_, {});
     view_.uplink = offload::Netdev{1, "uplink0"};
     view_.port_representors = {{"a", {11, "rep1"}}, {"b", {12, "rep2"}}};
+    backend_.bpf_prios = &hook_.prios;
   }
   ReconcileReport Run(Reconciler& r) { return r.Run(snapshot_, slots_, view_, offers_); }
   // Flower filters in the fake kernel that name the remote member's address.
@@ -211,6 +257,46 @@ TEST_F(ReconcilerSetMatchTest, TheHookIsSyncedBeforeAnyFlowerFilterIsWritten) {
   EXPECT_EQ(hook_.filter_ops_at_sync[1], before);
   EXPECT_EQ(add.set_filter_writes, 2);
   EXPECT_GT(backend_.filter_ops, before);
+}
+
+// A rule added in front of the others: its set-match filter's prio still
+// holds a flower filter of the old layout when the pass begins, so that
+// filter waits until the flower writes have moved it; no write meets the
+// other classifier kind, and the pass ends with everything installed.
+TEST_F(ReconcilerSetMatchTest, ASetMatchFilterWaitsUntilItsPrioIsFreeOfFlower) {
+  policy::SecurityGroup& ssh = snapshot_.security_groups["ssh"];
+  const policy::SecurityGroupRule from_bastion = ssh.rules[0];
+  policy::SecurityGroupRule web;
+  web.protocol = policy::kProtoTcp;
+  web.ports = policy::PortRange{80, 80};
+  ssh.rules = {web, ssh.rules[2]};  // tcp/80 from anywhere, egress
+  Reconciler r(backend_, log_, kBlock);
+  r.SetSetMatch(&hook_);
+  ASSERT_TRUE(Run(r).status.ok()) << sink_.str();
+  EXPECT_EQ(SetMatchFilters(r), 0u);
+  const size_t syncs = hook_.filter_ops_at_sync.size();
+  snapshot_.security_groups["ssh"].rules.insert(snapshot_.security_groups["ssh"].rules.begin(),
+                                                from_bastion);
+  ReconcileReport added = Run(r);
+  ASSERT_TRUE(added.status.ok()) << added.status << sink_.str();
+  EXPECT_EQ(hook_.filter_ops_at_sync.size(), syncs + 2) << "part of the want had to wait";
+  EXPECT_EQ(hook_.kind_conflicts + backend_.kind_conflicts, 0);
+  EXPECT_EQ(hook_.filters().size(), 2u);
+  EXPECT_TRUE(SetMatchSettled(r));
+  // Its ethertype changed: the same prio, another protocol; the old filters
+  // go first.
+  snapshot_.security_groups["ssh"].rules[0].ethertype = policy::EtherType::kIPv6;
+  ReconcileReport v6 = Run(r);
+  ASSERT_TRUE(v6.status.ok()) << v6.status << sink_.str();
+  EXPECT_EQ(hook_.kind_conflicts + backend_.kind_conflicts, 0);
+  ASSERT_EQ(hook_.filters().size(), 2u);
+  EXPECT_EQ(hook_.filters().begin()->second.protocol, policy::kEthIPv6);
+  // And removed again: its prios are freed before the flower filters move in.
+  snapshot_.security_groups["ssh"].rules.erase(snapshot_.security_groups["ssh"].rules.begin());
+  ReconcileReport removed = Run(r);
+  ASSERT_TRUE(removed.status.ok()) << removed.status << sink_.str();
+  EXPECT_EQ(hook_.kind_conflicts + backend_.kind_conflicts, 0);
+  EXPECT_TRUE(hook_.filters().empty());
 }
 
 TEST_F(ReconcilerSetMatchTest, AFailedSyncIsReportedNotSettledAndRetried) {
