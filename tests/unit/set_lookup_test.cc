@@ -109,7 +109,7 @@ TEST_P(SetLookup, AdmitsOnlyTheSetsAddresses) {
 INSTANTIATE_TEST_SUITE_P(MemberOrAddressGroup, SetLookup, ::testing::Bool(),
                          [](const auto& info) { return info.param ? "AddressGroup" : "Member"; });
 
-TEST(SetLookupShape, OneFilterPerPortMaskNeverInHardwareTrappedAtItsPrio) {
+TEST(SetLookupShape, OneFilterPerPortMaskNeverInHardwareTrappedJustBeforeItsPrio) {
   Snapshot s = SshFrom(1, false);
   Pipeline p = *Compile(s, *AssignSlots(s, {}), kSets);
   std::vector<const Filter*> set_filters;
