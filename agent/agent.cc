@@ -140,6 +140,11 @@ absl::Status Agent::Start() {
     nd_check_ = *std::move(nd);
     reconciler_.SetNdCheck(nd_check_.get());
   });
+  m.set_match = [this]() -> absl::StatusOr<std::unique_ptr<SetMatchHook>> {
+    absl::StatusOr<std::unique_ptr<KernelSetMatchHook>> hook = KernelSetMatchHook::Create(log_);
+    if (!hook.ok()) return hook.status();
+    return std::unique_ptr<SetMatchHook>(*std::move(hook));
+  };
   return Start(std::move(m));
 }
 
@@ -168,10 +173,29 @@ absl::Status Agent::Start(Monitors monitors) {
     nd_check_ = std::move(monitors.nd_check);
     reconciler_.SetNdCheck(nd_check_.get());
   }
+  if (monitors.set_match) {
+    // Loaded on the worker (the verifier is slow under emulation), before
+    // the first pass: the compiler's mode is chosen once.
+    worker_->Post([this, create = std::move(monitors.set_match)] { UseSetMatch(create()); });
+  }
   ScheduleReconcile("start", absl::ZeroDuration());
   ArmResync();
   ArmFileWatch();
   return absl::OkStatus();
+}
+
+void Agent::UseSetMatch(absl::StatusOr<std::unique_ptr<SetMatchHook>> hook) {
+  if (!hook.ok() || *hook == nullptr) {
+    log_.Warn("set_match_unavailable",
+              {{"status", hook.ok() ? absl::InternalError("no hook") : hook.status()},
+               {"effect",
+                "rules whose remote is a group or address group compile to flower filters, "
+                "one per member prefix and port (the same semantics, more filter writes)"}});
+    return;
+  }
+  set_match_ = *std::move(hook);
+  reconciler_.SetSetMatch(set_match_.get());
+  log_.Info("set_lookups", {{"mode", "set"}});
 }
 
 void Agent::OnLinkChange(netlink::LinkChange change, const netlink::Link& link) {
@@ -346,7 +370,7 @@ void Agent::FinishPass(PassOutcome out) {
   last_reconcile_ = absl::Now();
   if (m_.reconciles) m_.reconciles->Inc({r.status.ok() ? "ok" : "error"});
   if (m_.reconcile_seconds) m_.reconcile_seconds->Observe({}, absl::ToDoubleSeconds(r.took));
-  if (m_.tc_writes) m_.tc_writes->Add({}, r.writes);
+  if (m_.tc_writes) m_.tc_writes->Add({}, r.writes + r.set_filter_writes);
   if (m_.netlink_errors) m_.netlink_errors->Add({}, r.errors);
   if (m_.ct_revoked) m_.ct_revoked->Add({}, out.ct_revoked);
   if (absl::Status s = desired_->SetOffers(std::move(out.offers)); !s.ok()) {
@@ -358,6 +382,8 @@ void Agent::FinishPass(PassOutcome out) {
                            {"writes", r.writes},
                            {"errors", r.errors},
                            {"offers", r.offers},
+                           {"set_filter_writes", r.set_filter_writes},
+                           {"set_map_writes", r.set_map_writes},
                            {"filters", r.filters},
                            {"absent_ports", r.absent_ports.size()},
                            {"took_ms", absl::ToDoubleMilliseconds(r.took)},

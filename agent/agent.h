@@ -37,6 +37,7 @@
 #include "agent/reconciler.h"
 #include "agent/serialized_ct_backend.h"
 #include "agent/service.h"
+#include "agent/set_match_hook.h"
 #include "agent/tc_backend.h"
 #include "agent/trace_request.h"
 #include "boost/asio/io_context.hpp"
@@ -72,6 +73,10 @@ class Agent final : public AgentService {
     std::unique_ptr<netlink::NetlinkSocket> tc_events;
     std::unique_ptr<ActivationHook> activation;
     std::unique_ptr<NdCheckHook> nd_check;  // null: NS/NA of secured ports dropped
+    // Makes the set-match hook, on the worker before the first pass; null, or
+    // an error (logged), compiles remote-set rules to flower filters instead
+    // (the same semantics, a filter per member prefix).
+    std::function<absl::StatusOr<std::unique_ptr<SetMatchHook>>()> set_match;
   };
   absl::Status Start(Monitors monitors);
 
@@ -179,6 +184,9 @@ class Agent final : public AgentService {
   std::unique_ptr<netlink::LinkSource> links_;
   // Worker-owned once set: null means no BPF, NS/NA of secured ports dropped.
   std::unique_ptr<NdCheckHook> nd_check_;
+  // Worker-owned once set: null means remote-set rules are flower filters.
+  std::unique_ptr<SetMatchHook> set_match_;
+  void UseSetMatch(absl::StatusOr<std::unique_ptr<SetMatchHook>> hook);  // worker
   std::unique_ptr<netlink::NetlinkSocket> tc_events_;
   boost::asio::steady_timer reconcile_timer_;
   boost::asio::steady_timer resync_timer_;

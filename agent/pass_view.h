@@ -35,6 +35,7 @@ struct PassView {
   // The IR filters the kernel holds as translated: what trace simulates.
   policy::Pipeline InstalledPipeline() const {
     policy::Pipeline out;
+    out.sets = placement->sets;  // what the set-match filters look up
     for (size_t i = 0; i < placement->filters.size() && i < settled.size(); ++i) {
       if (settled[i]) out.filters.push_back(placement->filters[i].filter);
     }

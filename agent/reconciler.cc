@@ -10,6 +10,7 @@
 #include "agent/filter_plan.h"
 #include "netlink/nl_socket.h"
 #include "netlink/tc_codec.h"
+#include "offload/set_match_translate.h"
 
 namespace vfguard::agent {
 namespace {
@@ -196,6 +197,71 @@ void Reconciler::SyncNdCheck(ReconcileReport& report) {
   }
 }
 
+void Reconciler::SetSetMatch(SetMatchHook* hook) {
+  set_match_ = hook;
+  set_match_synced_ = false;
+  compiler_ = policy::IncrementalCompiler(policy::CompileOptions{.set_lookups = hook != nullptr});
+}
+
+std::optional<offload::SetMatchWant> Reconciler::SyncSetMatch(ReconcileReport& report) {
+  if (set_match_ == nullptr) return std::nullopt;
+  offload::SetMatchWant want;
+  for (const auto& [name, prefixes] : placement_->sets) {
+    want.sets[name].insert(prefixes.begin(), prefixes.end());
+  }
+  bool complete = true;
+  for (const offload::PlacedFilter& p : placement_->filters) {
+    if (p.filter.classifier != policy::Classifier::kSetMatch) continue;
+    absl::StatusOr<offload::SetMatchFilter> f =
+        offload::ToSetMatchFilter(p.filter, block_, devices_);
+    if (!f.ok()) {
+      // Left out (an allow the kernel then lacks): fail closed.
+      complete = false;
+      ++report.errors;
+      if (report.status.ok()) report.status = f.status();
+      log_.Warn("translate_failed", {{"filter", p.filter.origin}, {"status", f.status()}});
+      continue;
+    }
+    want.filters.push_back(*std::move(f));
+  }
+  set_match_translated_ = complete;
+  offload::SetMatchWant now;
+  now.sets = want.sets;
+  for (const offload::SetMatchFilter& f : want.filters) {
+    const netlink::BpfFilter& b = f.filter;
+    auto it = installed_.filters().lower_bound(FilterKey{b.owner, b.chain, b.prio, 0});
+    const bool flower_there = it != installed_.filters().end() && it->first.owner == b.owner &&
+                              it->first.chain == b.chain && it->first.prio == b.prio;
+    auto before = set_match_prios_.find({b.owner, b.chain, b.prio});
+    const bool other_protocol = before != set_match_prios_.end() && before->second != b.protocol;
+    if (!flower_there && !other_protocol) now.filters.push_back(f);
+  }
+  const bool later = now.filters.size() != want.filters.size();
+  SyncSetMatchWant(now, complete && !later, report);
+  if (!later) return std::nullopt;
+  return want;
+}
+
+void Reconciler::SyncSetMatchWant(const offload::SetMatchWant& want, bool complete,
+                                  ReconcileReport& report) {
+  const uint64_t filters_before = set_match_->filter_writes();
+  const uint64_t maps_before = set_match_->map_writes();
+  absl::Status s = set_match_->Sync(want);
+  set_match_prios_.clear();
+  for (const offload::SetMatchFilter& f : want.filters) {
+    set_match_prios_[{f.filter.owner, f.filter.chain, f.filter.prio}] = f.filter.protocol;
+  }
+  report.set_filter_writes += static_cast<int>(set_match_->filter_writes() - filters_before);
+  report.set_map_writes += set_match_->map_writes() - maps_before;
+  set_match_synced_ = complete && s.ok();
+  if (!s.ok()) {
+    ++report.errors;
+    if (report.status.ok()) report.status = s;
+    log_.Warn("set_match_sync_failed",
+              {{"status", s}, {"effect", "retried by the next pass; until then less is allowed"}});
+  }
+}
+
 std::optional<FlowerFilter> Reconciler::Translate(const offload::PlacedFilter& p,
                                                   ReconcileReport& report) const {
   ++report.translated;
@@ -347,6 +413,7 @@ ReconcileReport Reconciler::Run(const policy::Snapshot& desired,
   placement_ = std::make_shared<const offload::PlacementResult>(
       offload::Place(std::move(pipeline), MakeOffer(devices_, offers, report)));
   SyncNdCheck(report);
+  const std::optional<offload::SetMatchWant> set_match_rest = SyncSetMatch(report);
   if ((nd_ != nullptr && nd_->attached()) != nd_attached_) reuse = false;
   nd_attached_ = nd_ != nullptr && nd_->attached();
 
@@ -363,6 +430,7 @@ ReconcileReport Reconciler::Run(const policy::Snapshot& desired,
   std::vector<TcOp> ops = std::move(plan.ops);
   ops.insert(ops.end(), late_deletes.begin(), late_deletes.end());
   RecordResults(ops, ApplyCounted(ops, report), report);
+  if (set_match_rest) SyncSetMatchWant(*set_match_rest, set_match_translated_, report);
   return finish();
 }
 
@@ -397,9 +465,14 @@ absl::StatusOr<policy::Pipeline> Reconciler::InstalledPipeline() const {
   absl::StatusOr<std::map<FilterKey, FlowerFilter>> have = DumpInstalled();
   if (!have.ok()) return have.status();
   policy::Pipeline out;
+  out.sets = placement_->sets;
   for (const offload::PlacedFilter& p : placement_->filters) {
     if (p.filter.classifier == policy::Classifier::kNdCheck) {
       if (nd_ != nullptr && nd_->attached()) out.filters.push_back(p.filter);
+      continue;
+    }
+    if (p.filter.classifier == policy::Classifier::kSetMatch) {
+      if (set_match_synced_) out.filters.push_back(p.filter);
       continue;
     }
     absl::StatusOr<FlowerFilter> want =
@@ -419,6 +492,10 @@ std::vector<bool> Reconciler::Settled() const {
   for (size_t i = 0; i < translated_.size(); ++i) {
     if (placement_->filters[i].filter.classifier == policy::Classifier::kNdCheck) {
       out[i] = nd_ != nullptr && nd_->attached();  // the hook's program, not a written filter
+      continue;
+    }
+    if (placement_->filters[i].filter.classifier == policy::Classifier::kSetMatch) {
+      out[i] = set_match_synced_;  // written by the set-match hook, not as flower
       continue;
     }
     if (!translated_[i].valid) continue;

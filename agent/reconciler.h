@@ -33,6 +33,14 @@
 // offer again. A filter placement puts in hardware is then installed once
 // without skip flags (software and hardware); every other filter skip_hw,
 // and traps skip_sw.
+//
+// Set lookups (SetSetMatch; docs/performance.md, "Remote groups"): a rule
+// whose remote is a group or an address group compiles to kSetMatch filters
+// (cls_bpf, never offered to the hardware) whose members live in BPF maps.
+// Each pass hands them and the sets to the hook before any flower write, so
+// a set's maps and filters are complete before a goto to their chain is
+// written; a filter it deletes there was an allow that is going anyway (it
+// only narrows what passes until the flower writes catch up).
 #ifndef VFGUARD_AGENT_RECONCILER_H_
 #define VFGUARD_AGENT_RECONCILER_H_
 
@@ -52,6 +60,7 @@
 #include "agent/filter_plan.h"
 #include "agent/installed_set.h"
 #include "agent/nd_check_hook.h"
+#include "agent/set_match_hook.h"
 #include "agent/tc_backend.h"
 #include "agent/tc_event.h"
 #include "common/log.h"
@@ -90,13 +99,18 @@ struct ReconcileReport {
   absl::Status status;   // first error, if any (the pass still did what it could)
   bool audited = false;  // dumped and compared the kernel's state (see above)
   int dumps = 0;         // dump requests made (audits only)
-  int writes = 0;        // kernel writes, offers included
+  int writes = 0;        // kernel writes, offers included (set-match filters apart)
   int errors = 0;        // writes that failed
   int offers = 0;        // filters offered to the hardware in this pass
   int translated = 0;    // filters translated (and hashed) in this pass; the others were known
   int filters = 0;       // filters in the block after the pass (desired)
   std::vector<std::string> absent_ports;  // desired ports without a representor
   uint64_t nd_map_writes = 0;             // ND check map writes/deletes (not tc writes)
+  // The set-match hook's cls_bpf filter writes (creates, replaces, deletes:
+  // tc writes, counted apart because each process loads its own program and
+  // rewrites them once) and its map writes (a member change is one).
+  int set_filter_writes = 0;
+  uint64_t set_map_writes = 0;
   absl::Duration took;
 };
 
@@ -110,6 +124,11 @@ class Reconciler {
   // per-port filters are left out, so NS/NA of secured ports reach no
   // filter there and are dropped: fail closed, never unchecked.
   void SetNdCheck(NdCheckHook* nd) { nd_ = nd; }
+  // Set lookups in the kernel (see above); null (the default) compiles those
+  // rules to flower filters, one per member prefix. Call before the first
+  // pass: it starts the compiler afresh with CompileOptions::set_lookups.
+  void SetSetMatch(SetMatchHook* hook);
+  bool set_lookups() const { return set_match_ != nullptr; }
 
   ReconcileReport Run(const policy::Snapshot& desired, const policy::SlotAssignment& slots,
                       const EswitchView& view, OfferBook& offers);
@@ -171,6 +190,15 @@ class Reconciler {
   // The ND check's map from the pipeline, written (and the program attached)
   // before the filters of the pass.
   void SyncNdCheck(ReconcileReport& report);
+  // The set-match hook's filters and maps from the placement, synced before
+  // the flower writes of the pass, except filters whose (owner, chain, prio)
+  // still holds flower filters, or set-match filters of another protocol
+  // (tc keeps one classifier kind and protocol per prio; a stage that
+  // moved): then the whole want is returned, to sync after the flower
+  // writes (and the first sync's deletes) have cleared those prios.
+  std::optional<offload::SetMatchWant> SyncSetMatch(ReconcileReport& report);
+  // Syncs the hook to `want`; `complete`: `want` lacks nothing of the pass.
+  void SyncSetMatchWant(const offload::SetMatchWant& want, bool complete, ReconcileReport& report);
   // A filter of the pipeline the reconciler installs as flower (not the ND
   // check itself, nor the ND chain's port filters while it is not attached).
   bool InstallsAsFlower(const policy::Filter& f) const;
@@ -196,6 +224,12 @@ class Reconciler {
   policy::IncrementalCompiler compiler_;
   std::shared_ptr<const policy::Snapshot> effective_ = std::make_shared<policy::Snapshot>();
   NdCheckHook* nd_ = nullptr;
+  SetMatchHook* set_match_ = nullptr;
+  bool set_match_translated_ = false;  // every set-match filter of the pass translated
+  bool set_match_synced_ = false;
+  // (owner, chain, prio) -> protocol of the set-match filters last synced.
+  std::map<std::tuple<netlink::FilterOwner, uint32_t, uint16_t>, uint16_t>
+      set_match_prios_;              // the last pass's hook sync wrote everything it wanted
   EswitchView view_;                 // of the last pass
   offload::DeviceResolver devices_;  // resolves through view_
   std::shared_ptr<const offload::PlacementResult> placement_ =

@@ -10,9 +10,9 @@
 // filter left over for the rest of a pass whose rule was deleted matches
 // nothing (fail closed) until the pass deletes it.
 //
-// Not yet called by the reconciler, which compiles without
-// CompileOptions::set_lookups for now (docs/performance.md says what
-// remains).
+// The reconciler calls Sync on the pass worker (Reconciler::SetSetMatch),
+// before its flower writes, and the agent turns CompileOptions::set_lookups
+// on only when Create succeeds.
 #ifndef VFGUARD_AGENT_SET_MATCH_HOOK_H_
 #define VFGUARD_AGENT_SET_MATCH_HOOK_H_
 

@@ -19,7 +19,8 @@
 //      join_writes_median), against `tc -batch` of the port's own filters
 //      alone (join_own_filters, join_tc_batch_s; join_filters.h).
 //   4. One line per N, printed as soon as that N is done (before all sizes,
-//      issue 14's "remote_group:" line, RemoteGroupCase;
+//      issue 14's "remote_group:" line, the agent in set mode,
+//      agent_bench_remote.h;
 //      VFGUARD_BENCH_REMOTE_ONLY=1 stops after it):
 //      agent_bench: ports= filters= cold_s= tc_batch_s= ratio_vs_tc= ...
 //
@@ -45,6 +46,7 @@
 #include "absl/strings/str_split.h"
 #include "agent/netlink_tc_backend.h"
 #include "agent/reconciler.h"
+#include "bench/agent_bench_remote.h"
 #include "bench/agent_bench_setup.h"
 #include "bench/daemon_probe.h"
 #include "bench/join_filters.h"
@@ -303,46 +305,6 @@ bool RunSize(const std::string& daemon, int n) {
   if (!baseline) return false;
   PrintSummary(n, part1, &*d, &join);
   return true;
-}
-
-// Issue 14: `n` ports whose one ingress rule allows tcp/22 from group
-// bastion, whose 1,000 members are remote ports from one pool (compile_bench
-// has the scattered layout too). Each step is a fresh Reconciler over the
-// installed block, so its time includes the audit dump a restart does; its
-// writes are exactly what the member change costs in the kernel.
-bool RemoteGroupCase(int n) {
-  using namespace policy;
-  Snapshot s = MakeSnapshot(n, 0);
-  SecurityGroupRule ssh;
-  ssh.protocol = kProtoTcp;
-  ssh.ports = PortRange{22, 22};
-  ssh.remote_group_id = "bastion";
-  s.security_groups = {{"ssh", SecurityGroup{"ssh", true, {ssh}}},
-                       {"bastion", SecurityGroup{"bastion", true, {}}}};
-  for (auto& [id, p] : s.ports) p.security_group_ids = {"ssh"};
-  auto member = [](uint32_t m) {
-    return RemotePort{
-        absl::StrCat("member-", m), {IpPrefix::Host(IpAddr::V4(0xc0a80001 + m))}, {"bastion"}};
-  };
-  for (uint32_t m = 0; m < 1000; ++m) s.remote_ports[member(m).id] = member(m);
-  auto slots = AssignSlots(s, {});
-  auto tc = NetlinkTcBackend::Open();
-  if (!slots.ok() || !tc.ok() || !EmptyBlock(**tc, kBlock)) return false;
-  OfferBook offers;
-  AgentRun cold = RunAgent(s, *slots, n, offers);
-  Snapshot added = s;
-  added.remote_ports[member(1000).id] = member(1000);  // next to the pool
-  AgentRun add = RunAgent(added, *slots, n, offers);
-  Snapshot removed = added;
-  removed.remote_ports.erase("member-500");  // splits an aggregated /24
-  AgentRun remove = RunAgent(removed, *slots, n, offers);
-  std::printf(
-      "remote_group: members=1000 ports=%d filters=%d cold_s=%.3f member_change_writes=%d "
-      "member_change_s=%.3f removal_writes=%d removal_s=%.3f (each change: a fresh Reconciler, "
-      "audit dump included)\n",
-      n, cold.report.filters, cold.seconds, add.report.writes, add.seconds, remove.report.writes,
-      remove.seconds);
-  return EmptyBlock(**tc, kBlock);
 }
 
 int Run(const std::string& daemon, const std::vector<int>& sizes) {

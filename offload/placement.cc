@@ -118,14 +118,14 @@ class Planner {
       if (chains_[key.first] != ChainState::kGroups || group_traps_.count(key)) continue;
       std::vector<const Filter*> members;
       for (size_t i : groups_[key]) members.push_back(&pipeline_.filters[i]);
-      std::optional<Filter> trap = TrapForGroup(members, trap_offer_);
+      std::optional<Filter> trap;
+      if (TrapPrioFree(key, members)) trap = TrapForGroup(members, trap_offer_);
       if (trap) {
         group_traps_.emplace(key, std::make_shared<const Filter>(*std::move(trap)));
         continue;
       }
       uint32_t chain = key.first;
-      std::optional<Filter> chain_trap =
-          TrapForChain(chain, chain_groups_[chain].front().second, trap_offer_);
+      std::optional<Filter> chain_trap = TrapForChain(chain, ChainTrapPrio(chain), trap_offer_);
       chains_[chain] = chain_trap ? ChainState::kChainTrap : ChainState::kNoHardware;
       if (chain_trap) {
         chain_traps_.emplace(chain, std::make_shared<const Filter>(*std::move(chain_trap)));
@@ -148,6 +148,21 @@ class Planner {
       }
     }
     return changed_;
+  }
+
+  // Whether the group's trap has its prio to itself: a set-match group's
+  // trap goes at the prio before it (TrapForGroup), which must be free.
+  bool TrapPrioFree(const GroupKey& key, const std::vector<const Filter*>& members) const {
+    if (members.front()->classifier != policy::Classifier::kSetMatch) return true;
+    return key.second > 1 && !groups_.contains({key.first, key.second - 1});
+  }
+
+  // Where a whole-chain trap goes first: the chain's first prio, or the
+  // free one before it when that group is cls_bpf (a set match).
+  uint16_t ChainTrapPrio(uint32_t chain) const {
+    const GroupKey& first = chain_groups_.at(chain).front();
+    const Filter& f = pipeline_.filters[groups_.at(first).front()];
+    return f.classifier == policy::Classifier::kSetMatch ? first.second - 1 : first.second;
   }
 
   bool InHardware(const GroupKey& key) const {
@@ -331,7 +346,13 @@ std::optional<Filter> TrapForGroup(const std::vector<const Filter*>& group, cons
   for (const Filter* g : group) {
     if (g->protocol != protocol) protocol = policy::kEthAll;  // IR says this cannot happen
   }
-  Filter trap = TrapAt(group.front()->chain, group.front()->prio, protocol,
+  // A set-match group is cls_bpf, and tc keeps one classifier kind per
+  // (chain, prio): its (flower) trap goes at the free prio the compiler
+  // leaves before it (the caller checks it is free).
+  const uint16_t prio = group.front()->classifier == policy::Classifier::kSetMatch
+                            ? static_cast<uint16_t>(group.front()->prio - 1)
+                            : group.front()->prio;
+  Filter trap = TrapAt(group.front()->chain, prio, protocol,
                        absl::StrCat("hardware trap for chain ", group.front()->chain, " prio ",
                                     group.front()->prio, " (", group.size(), " filter(s))"));
   FlowerMatch m;

@@ -41,8 +41,9 @@
 //    the hardware: every group with a goto to it is trapped, so NS/NA from
 //    ports reach the ND check through the slow path. A set-match filter
 //    (kSetMatch, cls_bpf too) is never offered and refused like a
-//    rejection: its group gets a trap, and the chain's earlier prios (the
-//    established-connection stage) stay in hardware.
+//    rejection: its group gets a trap, at the free prio the compiler leaves
+//    before it (a flower trap cannot share a cls_bpf prio), and the chain's
+//    earlier prios (the established-connection stage) stay in hardware.
 //
 // Invariant (property-tested in tests/unit/placement_property_test.cc): for
 // any pipeline, frame and set of rejections, running the hardware pipeline
@@ -117,7 +118,9 @@ std::optional<std::string> NeverInHardware(const policy::Filter& f);
 
 // The trap for one prio group (same chain and prio, non-empty): the covering
 // match of step 2 above, coarsened until `offer` accepts it. nullopt when
-// even the protocol-only trap is refused.
+// even the protocol-only trap is refused. A set-match group's trap is at the
+// prio before the group's (the free one the compiler leaves there), since tc
+// keeps one classifier kind per (chain, prio).
 std::optional<policy::Filter> TrapForGroup(const std::vector<const policy::Filter*>& group,
                                            const OfferFn& offer);
 

@@ -2,10 +2,13 @@
 
 #include <set>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 
 namespace vfguard::policy {
 namespace {
+
+constexpr char kSetMatchShape[] = "set-match:";
 
 template <typename T>
 void AppendMask(std::string& s, const char* name, const std::optional<Masked<T>>& f) {
@@ -73,7 +76,7 @@ void ChainBuilder::NextStage() {
 void ChainBuilder::AddSetMatch(uint16_t protocol, FlowerMatch match, SetMatch set,
                                std::vector<Action> actions, std::string origin) {
   Entry e;
-  e.shape = absl::StrCat("set-match:", protocol);
+  e.shape = absl::StrCat(kSetMatchShape, protocol);
   e.filter.classifier = Classifier::kSetMatch;
   e.filter.set_match = std::move(set);
   Push(std::move(e), protocol, std::move(match), std::move(actions), std::move(origin));
@@ -114,6 +117,10 @@ absl::Status ChainBuilder::Finish(std::vector<Filter>& out) {
       it->second.push_back(k);
     }
     for (const std::string& shape : shapes) {
+      // tc keeps one classifier kind per (chain, prio): a set-match group
+      // (cls_bpf) gets a free prio before it, where placement puts the
+      // group's hardware trap (a flower filter; offload/placement.h).
+      if (absl::StartsWith(shape, kSetMatchShape)) ++prio;
       if (++prio > 65535) {
         return absl::ResourceExhaustedError(
             absl::StrCat("chain ", chain_, " needs more than 65535 tc prios"));

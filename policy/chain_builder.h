@@ -87,7 +87,9 @@ class ChainBuilder {
   void Add(uint16_t protocol, FlowerMatch match, std::vector<Action> actions, std::string origin,
            uint32_t handle = 0);
   // Adds a kSetMatch filter (ir.h) to the current stage; the stage's
-  // set-match filters of one protocol share a prio (cls_bpf has no masks).
+  // set-match filters of one protocol share a prio (cls_bpf has no masks),
+  // and the prio before it is left free (for placement's hardware trap: tc
+  // keeps one classifier kind per prio).
   void AddSetMatch(uint16_t protocol, FlowerMatch match, SetMatch set, std::vector<Action> actions,
                    std::string origin);
   // Appends the chain's filters, with prios and handles, to `out`.

@@ -154,7 +154,8 @@ class Ctx:
 def fmt_rec(rec):
     if rec is None:
         return "no event=reconciled line"
-    return " ".join(f"{k}={rec[k]}" for k in ("writes", "errors") if k in rec)
+    return " ".join(f"{k}={rec[k]}" for k in ("writes", "set_filter_writes", "set_map_writes",
+                                               "errors") if k in rec)
 
 
 CASES = []
@@ -581,12 +582,18 @@ def _api_remove_remote_port(ctx, remote_id):
 def _remote_case(ctx, what, present, absent, remove=None):
     """Issue 14: tcp/22 to vm1 from the uplink passes only from the remote
     address; removing it (`absent` applied, or `remove(ctx)`) stops an
-    established connection."""
+    established connection. The agent runs with set lookups (its default
+    when BPF loads): the rule is a cls_bpf set-match filter, and the removal
+    writes a map entry and no tc filter."""
     from nsio import tcp_connect, echo_roundtrip
+    from agent import tc_filters
     base = ctx.policy
     ip, ext = VMS["vm1"]["ip"], FABRIC["external_ip"]
     try:
         ctx.apply_policy(present, f"adding {what} {ext}")
+        sets = [l for l in tc_filters(BLOCK) if "vfguard_set_match" in l]
+        ctx.check(len(sets) >= 1, f"the rule is a set-match filter (cls_bpf) in block {BLOCK}: "
+                  f"{len(sets)} such filter(s)")
         tcp_expect(ctx, "fabric", ip, 22, True, f"{what}: {ext} may use tcp 22", src=ext)
         tcp_expect(ctx, "fabric", ip, 22, False, f"{what}: {FABRIC['ip']} is not in it")
         s = tcp_connect("fabric", ip, 22, timeout=2.0, src=ext)
@@ -594,10 +601,18 @@ def _remote_case(ctx, what, present, absent, remove=None):
                          f"{s if isinstance(s, str) else 'yes'}"):
             return
         ctx.check(echo_roundtrip(s, b"before\n"), "data flows on it before the removal")
+        n = len(ctx.agent.reconciles())
         if remove is not None:
             remove(ctx)
         else:
             ctx.apply_policy(absent, f"removing {ext} from the {what}")
+        recs = ctx.agent.reconciles()[n:]
+        total = lambda k: sum(int(r.get(k, "0") or 0) for r in recs)
+        ctx.check(recs and total("writes") == 0 and total("set_filter_writes") == 0
+                  and total("set_map_writes") >= 1,
+                  f"the removal wrote map entries and no tc filter: {len(recs)} pass(es), "
+                  f"writes={total('writes')} set_filter_writes={total('set_filter_writes')} "
+                  f"set_map_writes={total('set_map_writes')}")
         alive = echo_roundtrip(s, b"after\n", timeout=2.0)
         ctx.check(not alive, "the established connection stops (its conntrack entries are "
                   "revoked): " + ("data still echoed" if alive else "no echo"))
@@ -671,7 +686,9 @@ def c_drift(ctx):
     from agent import tc_filters, tc_filter_key
     ctx.agent.settle(quiet=1.0, timeout=5)
     before = tc_filters(BLOCK)
-    keys = [tc_filter_key(l) for l in before]
+    # flower filters only: `tc filter del ... flower` below (the cls_bpf ones,
+    # the ND check and set matches, are their hooks' own).
+    keys = [tc_filter_key(l) for l in before if " flower " in l]
     if not ctx.check(len(keys) > 2, f"{len(keys)} filters in block {BLOCK}"):
         return
     proto, pref, chain, handle = keys[len(keys) // 2]

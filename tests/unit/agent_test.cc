@@ -2,8 +2,10 @@
 // the worker while the reactor keeps answering, scrapes read cached counters
 // (one block dump and one conntrack dump per refresh), API writes are not
 // held behind a retry backoff, reasons are reported, a policy file that is
-// deleted and created again is reloaded, and a kernel that never answers
-// leaves the agent live with the error reported.
+// deleted and created again is reloaded, a kernel that never answers
+// leaves the agent live with the error reported, and remote-set rules use the
+// set-match hook (a member change: map writes, no tc write) or, when it
+// cannot load, flower filters.
 #include "agent/agent.h"
 
 #include <linux/netlink.h>
@@ -22,6 +24,7 @@
 #include "agent/policy_codec.h"
 #include "gtest/gtest.h"
 #include "tests/fakes/fake_ct_backend.h"
+#include "tests/fakes/fake_set_match_hook.h"
 #include "tests/fakes/fake_tc_backend.h"
 
 namespace vfguard::agent {
@@ -133,7 +136,8 @@ class AgentTest : public ::testing::Test {
     std::ofstream(policy_file_ + ".tmp") << json;
     std::filesystem::rename(policy_file_ + ".tmp", policy_file_);
   }
-  void MakeAgent(TcBackend& tc, int ports = 3) {
+  void MakeAgent(TcBackend& tc, int ports = 3,
+                 std::function<absl::StatusOr<std::unique_ptr<SetMatchHook>>()> set_match = {}) {
     config_.state_dir = dir_.string();
     config_.policy_file = policy_file_;
     config_.block_index = kBlock;
@@ -146,6 +150,7 @@ class AgentTest : public ::testing::Test {
     agent_ = std::make_unique<Agent>(io_, config_, log_, *std::move(desired), tc, &ct_, registry_);
     Agent::Monitors m;
     m.links = std::make_unique<FakeLinks>(ports);
+    m.set_match = std::move(set_match);
     ASSERT_TRUE(agent_->Start(std::move(m)).ok());
   }
   // Runs the reactor until `done` or `limit`.
@@ -160,6 +165,15 @@ class AgentTest : public ::testing::Test {
     return true;
   }
   std::string Log() const { return log_stream_.str(); }
+  // Through the API, as an orchestrator would.
+  void RemoveRemotePorts() {
+    ASSERT_TRUE(agent_
+                    ->Mutate([](api::v1::Policy& p) {
+                      p.clear_remote_ports();
+                      return absl::OkStatus();
+                    })
+                    .ok());
+  }
 
   std::filesystem::path dir_;
   std::string policy_file_;
@@ -289,6 +303,64 @@ TEST_F(AgentTest, AKernelThatNeverAnswersLeavesTheAgentLiveWithTheErrorReported)
   EXPECT_NE(Log().find("no answer from the kernel"), std::string::npos) << Log();
   agent_.reset();
   close(fds[1]);
+}
+
+// Issue 14: p1..p3 allow tcp/22 from group bastion, whose one member is a
+// remote port (192.0.2.10).
+std::string SshFromBastion() {
+  std::string out = PolicyJson(3);
+  const std::string rule = R"({"direction": "ingress", "protocol": "tcp", "port_range_min": 22,
+      "port_range_max": 22, "remote_group_id": "bastion"},)";
+  out.insert(out.find(R"({"direction": "egress"})"), rule);
+  const std::string extra = R"("remote_ports": [{"id": "b1", "addresses": ["192.0.2.10"],
+      "security_group_ids": ["bastion"]}], "security_groups": [{"id": "bastion"}, )";
+  out.replace(out.find(R"("security_groups": [)"), std::string(R"("security_groups": [)").size(),
+              extra);
+  return out;
+}
+
+int FlowerFiltersFrom(const FakeTcBackend& fake, const netlink::Ipv4Addr& src) {
+  int n = 0;
+  for (const auto& [key, f] : fake.filters()) n += f.keys.ipv4_src && f.keys.ipv4_src->value == src;
+  return n;
+}
+
+TEST_F(AgentTest, WithTheSetMatchHookAMemberChangeWritesMapsAndNoTcFilter) {
+  WritePolicy(SshFromBastion());
+  std::atomic<FakeSetMatchHook*> hook{nullptr};
+  MakeAgent(fake_, 3, [&]() -> absl::StatusOr<std::unique_ptr<SetMatchHook>> {
+    auto h = std::make_unique<FakeSetMatchHook>();
+    hook = h.get();
+    return h;
+  });
+  ASSERT_TRUE(RunUntil([&] { return agent_->Status().ready; })) << Log();
+  ASSERT_NE(hook.load(), nullptr);
+  EXPECT_EQ(hook.load()->filters().size(), 3u) << "one set-match filter per port";
+  EXPECT_EQ(FlowerFiltersFrom(fake_, {192, 0, 2, 10}), 0);
+  const uint64_t tc_writes = fake_.writes().Total();
+  const uint64_t maps = hook.load()->map_writes();
+  const uint64_t passes = agent_->Status().reconciles;
+  RemoveRemotePorts();  // the member leaves
+  ASSERT_TRUE(RunUntil([&] { return agent_->Status().reconciles > passes; })) << Log();
+  EXPECT_TRUE(agent_->Status().last_reconcile_status.ok()) << Log();
+  EXPECT_EQ(fake_.writes().Total(), tc_writes) << "no tc write for a member change";
+  EXPECT_EQ(hook.load()->map_writes(), maps + 1);
+  EXPECT_NE(Log().find("set_map_writes=1"), std::string::npos) << Log();
+}
+
+TEST_F(AgentTest, WhenTheSetMatchHookCannotLoadRemoteSetRulesAreFlowerFilters) {
+  WritePolicy(SshFromBastion());
+  MakeAgent(fake_, 3, []() -> absl::StatusOr<std::unique_ptr<SetMatchHook>> {
+    return absl::PermissionDeniedError("bpf: Operation not permitted (no CAP_BPF)");
+  });
+  ASSERT_TRUE(RunUntil([&] { return agent_->Status().ready; })) << Log();
+  EXPECT_NE(Log().find("event=set_match_unavailable"), std::string::npos) << Log();
+  EXPECT_NE(Log().find("CAP_BPF"), std::string::npos) << Log();
+  EXPECT_EQ(FlowerFiltersFrom(fake_, {192, 0, 2, 10}), 3) << "tcp/22 from the member, per port";
+  const uint64_t passes = agent_->Status().reconciles;
+  RemoveRemotePorts();
+  ASSERT_TRUE(RunUntil([&] { return agent_->Status().reconciles > passes; })) << Log();
+  EXPECT_EQ(FlowerFiltersFrom(fake_, {192, 0, 2, 10}), 0);
 }
 
 }  // namespace

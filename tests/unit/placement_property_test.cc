@@ -237,11 +237,15 @@ RC_GTEST_PROP(PlacementProperty, SetLookupPipelineHardwarePlusSlowPathEqualsSlow
   RandomOffer offer = MakeOffer(seed);
   PlacementResult placed = Place(*pipeline, std::cref(offer));
   CheckStructure(*pipeline, placed, offer);
+  std::set<std::pair<uint32_t, uint16_t>> bpf_prios;
   for (const PlacedFilter& p : placed.filters) {
     if (p.filter.classifier == policy::Classifier::kSetMatch) {
       RC_ASSERT(p.placement != Placement::kHardware);
+      bpf_prios.insert({p.filter.chain, p.filter.prio});
     }
   }
+  // tc keeps one classifier kind per (chain, prio): no flower trap there.
+  for (const policy::Filter& t : placed.traps) RC_ASSERT(!bpf_prios.contains({t.chain, t.prio}));
   Stats stats;
   CheckFrames(placed, gen.Exchange(s), absl::StrCat("seed ", seed, "\n", testing::Describe(s)),
               stats);

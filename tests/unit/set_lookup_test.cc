@@ -80,7 +80,7 @@ TEST_P(SetLookup, AdmitsOnlyTheSetsAddresses) {
 INSTANTIATE_TEST_SUITE_P(MemberOrAddressGroup, SetLookup, ::testing::Bool(),
                          [](const auto& info) { return info.param ? "AddressGroup" : "Member"; });
 
-TEST(SetLookupShape, OneFilterPerPortMaskNeverInHardwareTrappedAtItsPrio) {
+TEST(SetLookupShape, OneFilterPerPortMaskNeverInHardwareTrappedJustBeforeItsPrio) {
   Snapshot s = SshFrom(1, false);
   Pipeline p = *Compile(s, *AssignSlots(s, {}), kSets);
   std::vector<const Filter*> set_filters;
@@ -108,9 +108,11 @@ TEST(SetLookupShape, OneFilterPerPortMaskNeverInHardwareTrappedAtItsPrio) {
     EXPECT_NE(pf.placement, offload::Placement::kHardware) << pf.filter.origin;
   }
   for (const Filter& t : placed.traps) {
-    trapped |= t.chain == set_filters[0]->chain && t.prio == set_filters[0]->prio;
+    trapped |= t.chain == set_filters[0]->chain && t.prio == set_filters[0]->prio - 1;
+    EXPECT_FALSE(t.chain == set_filters[0]->chain && t.prio == set_filters[0]->prio)
+        << "tc keeps one classifier kind per prio: no flower trap beside cls_bpf";
   }
-  EXPECT_TRUE(trapped) << "the hardware hands the rule's frames over at its prio";
+  EXPECT_TRUE(trapped) << "the hardware hands the rule's frames over just before its prio";
   // The chain's established stage (prio 1) stays in hardware.
   bool established_in_hw = false;
   for (const offload::PlacedFilter& pf : placed.filters) {
