@@ -50,6 +50,7 @@
 #include "absl/time/time.h"
 #include "agent/checkpoint.h"
 #include "agent/filter_plan.h"
+#include "agent/installed_record.h"
 #include "agent/installed_set.h"
 #include "agent/nd_check_hook.h"
 #include "agent/tc_backend.h"
@@ -97,7 +98,18 @@ struct ReconcileReport {
   int filters = 0;       // filters in the block after the pass (desired)
   std::vector<std::string> absent_ports;  // desired ports without a representor
   uint64_t nd_map_writes = 0;             // ND check map writes/deletes (not tc writes)
+  // The first pass trusted the persisted record (SetRecord) instead of a
+  // full audit; the audit is then due (audit_due()) for the agent to run soon.
+  bool trusted_record = false;
   absl::Duration took;
+  // Where `took` went (agent_bench prints it): the incremental compiler and
+  // assembling the IR; the audit's dumps (netlink receive and decode) and
+  // rebuilding the installed set from them (hashing); qdiscs, probe, offers,
+  // placement and the ND check; translation and hashing of the wanted
+  // filters; planning and the writes.
+  struct Times {
+    absl::Duration compile, audit_dump, audit_hash, place, translate, write;
+  } times;
 };
 
 class Reconciler {
@@ -114,8 +126,20 @@ class Reconciler {
   ReconcileReport Run(const policy::Snapshot& desired, const policy::SlotAssignment& slots,
                       const EswitchView& view, OfferBook& offers);
 
+  // Keeps the persisted record of what is installed at `path`
+  // (agent/installed_record.h): written after a pass that wrote or audited
+  // while no audit is due, removed before any write and when an audit is
+  // requested. The first pass loads it and, if the kernel agrees (the clsact
+  // qdiscs bound to the block, and chain 0 of the block by content hash),
+  // takes the installed set from it instead of dumping everything, and its
+  // translations too when the pass's inputs have the record's digest; the
+  // full audit is then due. A record written under another `identity` is
+  // not trusted (the agent passes its binary and the boot). Empty `path`:
+  // no record, the first pass audits.
+  void SetRecord(std::string path, std::string identity);
+
   // Makes the next pass an audit (see above).
-  void RequestAudit() { installed_.RequestAudit(); }
+  void RequestAudit();
   bool audit_due() const { return installed_.audit_needed(); }
 
   // True when `event` is what the reconciler's own writes of the last pass
@@ -154,6 +178,18 @@ class Reconciler {
 
  private:
   absl::Status Audit(const EswitchView& view, ReconcileReport& report);
+  // The first pass with a record: whether the kernel agrees with it (clsact
+  // qdiscs bound to the block, chain 0 of the block); if so the installed
+  // set is restored from it. A failed dump is an error.
+  absl::StatusOr<bool> TrustRecord(const InstalledRecord& record, ReconcileReport& report);
+  // Loads the record and TrustRecord; nullopt when there is none or the
+  // kernel disagrees (then the pass audits).
+  absl::StatusOr<std::optional<InstalledRecord>> LoadTrustedRecord(ReconcileReport& report);
+  // Digest of what the pass's pipeline and translations are computed from.
+  uint64_t InputsDigest(const policy::SlotAssignment& slots, const OfferBook& offers) const;
+  // Writes the record (when enabled and the set is known); logs a failure.
+  void SaveRecord(uint64_t inputs);
+  void DropRecord();
   absl::Status SyncQdiscs(const EswitchView& view, ReconcileReport& report,
                           std::vector<TcOp>& late_deletes);
   using IrKey = std::tuple<uint32_t, uint16_t, uint32_t>;  // policy::Filter::Key()
@@ -203,14 +239,12 @@ class Reconciler {
   // Per placement_.filters entry (same order): its kernel identity as
   // translated by the last pass, so unchanged filters are not translated
   // again, and Settled() can tell without translating.
-  struct Translated {
-    IrKey ir;
-    bool valid = false;     // installed as flower and translated
-    bool hardware = false;  // placed in hardware (installed without skip_hw)
-    FilterKey key;
-    InstalledEntry entry;
-  };
+  using Translated = TranslatedFilter;  // agent/installed_record.h
   std::vector<Translated> translated_;
+  std::string record_path_;      // empty: no record
+  std::string record_identity_;  // the agent binary's, for InputsDigest
+  bool record_on_disk_ = false;  // a record of the current installed set is on disk
+  bool first_pass_ = true;
   bool nd_attached_ = false;  // the ND check's state at the last pass
   InstalledSet installed_;
   // Offers of the last pass (created and taken back): key and content hash.
