@@ -20,9 +20,10 @@
 // ENOBUFS, on a tc event its writes did not cause, and every tenth periodic
 // resync), and after a write whose outcome left the installed set unsure.
 // Contract: a filter or qdisc someone else changes is NOT seen by passes in
-// between; it is put back by the next audit. A restart audits once (the new
-// process knows nothing) and, with an unchanged desired state, writes
-// nothing.
+// between; it is put back by the next audit. A restart either trusts the
+// installed record after a cheap check (SetRecord; the audit is then due)
+// or audits once (the new process knows nothing) and, with an unchanged
+// desired state, writes nothing.
 //
 // Offers: first a probe per device set (one skip_sw filter): a block with a
 // device that cannot offload refuses it before any driver is asked, and then
