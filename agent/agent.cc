@@ -12,6 +12,7 @@
 #include "agent/conntrack_revoker.h"
 #include "agent/policy_codec.h"
 #include "boost/asio/post.hpp"
+#include "common/file_io.h"
 
 namespace vfguard::agent {
 namespace {
@@ -44,6 +45,24 @@ std::string JoinReasons(const std::set<std::string>& reasons) {
   return out;
 }
 
+// Tells this agent binary and boot from others: the installed record is
+// trusted only by the process kind that wrote it, in the same boot (the
+// kernel's tc state does not survive a reboot).
+std::string WriterIdentity() {
+  std::string boot = "unknown";
+  if (absl::StatusOr<std::string> id = common::ReadFile("/proc/sys/kernel/random/boot_id");
+      id.ok()) {
+    boot = *id;
+  }
+  struct stat st {};
+  if (::stat("/proc/self/exe", &st) != 0) return "unknown";
+  return absl::StrCat(boot, st.st_dev, ":", st.st_ino, ":", st.st_size, ":", st.st_mtim.tv_sec, ".",
+                      st.st_mtim.tv_nsec);
+}
+
+// The full audit after a restart that trusted the installed record.
+constexpr absl::Duration kAuditAfterTrustedRestart = absl::Seconds(10);
+
 template <typename T>
 T* Must(absl::StatusOr<T*> family) {
   // The names below are literals checked by tests; a failure is a bug.
@@ -68,6 +87,7 @@ Agent::Agent(boost::asio::io_context& io, AgentConfig config, common::Logger& lo
       reconcile_timer_(io),
       resync_timer_(io),
       file_timer_(io) {
+  reconciler_.SetRecord(config_.InstalledRecordPath(), WriterIdentity());
   m_.ports = Must(metrics_.AddGauge("vfguard_ports", "Desired ports by state.", {"state"}));
   m_.rules = Must(metrics_.AddGauge(
       "vfguard_rules", "Installed pipeline filters by placement (hw, sw, trap).", {"placement"}));
@@ -378,6 +398,7 @@ void Agent::FinishPass(PassOutcome out) {
   }
   log_.Info("reconciled", {{"reason", out.reason},
                            {"audited", r.audited},
+                           {"trusted_record", r.trusted_record},
                            {"dumps", r.dumps},
                            {"writes", r.writes},
                            {"errors", r.errors},
@@ -389,6 +410,9 @@ void Agent::FinishPass(PassOutcome out) {
                            {"took_ms", absl::ToDoubleMilliseconds(r.took)},
                            {"status", r.status}});
   for (Event& e : out.events) Publish(e.kind, std::move(e.fields));
+  // The record is checked only in part at start; the reconciler has made
+  // the audit due, and this pass makes sure it runs soon.
+  if (r.trusted_record) ScheduleReconcile("audit_after_restart", kAuditAfterTrustedRestart);
   if (r.writes > 0 || !r.status.ok()) {
     Publish("reconciled", {{"reason", out.reason},
                            {"writes", absl::StrCat(r.writes)},

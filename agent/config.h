@@ -75,6 +75,8 @@ struct AgentConfig {
   auto operator<=>(const AgentConfig&) const = default;
 
   std::string CheckpointPath() const { return state_dir + "/state.pb"; }
+  // The reconciler's record of what it installed (agent/installed_record.h).
+  std::string InstalledRecordPath() const { return state_dir + "/installed.rec"; }
 };
 
 // Parses the command line (without argv[0]), reading the --config file if

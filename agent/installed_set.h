@@ -19,6 +19,7 @@
 #include <compare>
 #include <cstdint>
 #include <map>
+#include <utility>
 #include <vector>
 
 #include "absl/container/btree_map.h"
@@ -69,6 +70,8 @@ class InstalledSet {
   // dumps, not one per owner: an audit dumps the block and every
   // representor's egress hook.
   void ReplaceFilters(const std::vector<std::vector<netlink::FlowerFilter>>& dumps);
+  // Takes the whole set from a persisted record (agent/installed_record.h).
+  void Restore(Filters filters) { filters_ = std::move(filters); }
 
   // clsact qdiscs: ifindex -> ingress block (0: private).
   const std::map<uint32_t, uint32_t>& clsact() const { return clsact_; }

@@ -80,10 +80,20 @@ absl::StatusOr<std::map<uint32_t, uint32_t>> NetlinkTcBackend::DumpClsact() {
 
 absl::StatusOr<std::vector<netlink::FlowerFilter>> NetlinkTcBackend::DumpFilters(
     const netlink::FilterOwner& owner) {
+  return Dump(owner, std::nullopt);
+}
+
+absl::StatusOr<std::vector<netlink::FlowerFilter>> NetlinkTcBackend::DumpChain(
+    const netlink::FilterOwner& owner, uint32_t chain) {
+  return Dump(owner, chain);
+}
+
+absl::StatusOr<std::vector<netlink::FlowerFilter>> NetlinkTcBackend::Dump(
+    const netlink::FilterOwner& owner, std::optional<uint32_t> chain) {
   Scratch scratch;
   // A block: tcm_ifindex TCM_IFINDEX_MAGIC_BLOCK, tcm_block_index; a device
   // hook: tcm_ifindex and tcm_parent (the codec fills both from the owner).
-  absl::StatusOr<size_t> n = netlink::EncodeDumpFilters(owner, std::nullopt, 0, scratch.span());
+  absl::StatusOr<size_t> n = netlink::EncodeDumpFilters(owner, chain, 0, scratch.span());
   if (!n.ok()) return n.status();
   absl::StatusOr<std::vector<netlink::Message>> parts = socket_->DumpWithRetry(scratch.Take(*n));
   if (!parts.ok()) return parts.status();

@@ -10,6 +10,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <memory>
+#include <optional>
 
 #include "agent/tc_backend.h"
 #include "agent/tc_write_counts.h"
@@ -28,6 +29,8 @@ class NetlinkTcBackend : public TcBackend {
   absl::StatusOr<std::map<uint32_t, uint32_t>> DumpClsact() override;
   absl::StatusOr<std::vector<netlink::FlowerFilter>> DumpFilters(
       const netlink::FilterOwner& owner) override;
+  absl::StatusOr<std::vector<netlink::FlowerFilter>> DumpChain(const netlink::FilterOwner& owner,
+                                                               uint32_t chain) override;
   std::vector<absl::Status> Apply(const std::vector<TcOp>& ops) override;
 
   // Write requests sent to the kernel so far (dumps are not writes), counted
@@ -36,6 +39,8 @@ class NetlinkTcBackend : public TcBackend {
 
  private:
   NetlinkTcBackend() = default;
+  absl::StatusOr<std::vector<netlink::FlowerFilter>> Dump(const netlink::FilterOwner& owner,
+                                                          std::optional<uint32_t> chain);
 
   // Declared before the socket, which must be destroyed first.
   std::unique_ptr<boost::asio::io_context> io_;

@@ -60,6 +60,7 @@ Reconciler::Reconciler(TcBackend& tc, common::Logger& log, uint32_t block_index)
 std::vector<absl::Status> Reconciler::ApplyCounted(const std::vector<TcOp>& ops,
                                                    ReconcileReport& report) {
   if (ops.empty()) return {};
+  DropRecord();  // the kernel is about to differ from it
   std::vector<absl::Status> results = tc_.Apply(ops);
   report.writes += static_cast<int>(ops.size());
   return results;
@@ -74,6 +75,7 @@ std::vector<netlink::FilterOwner> Reconciler::ManagedOwners(const EswitchView& v
 }
 
 absl::Status Reconciler::Audit(const EswitchView& view, ReconcileReport& report) {
+  const absl::Time start = absl::Now();
   report.audited = true;
   ++report.dumps;
   absl::StatusOr<std::map<uint32_t, uint32_t>> qdiscs = tc_.DumpClsact();
@@ -88,9 +90,12 @@ absl::Status Reconciler::Audit(const EswitchView& view, ReconcileReport& report)
     if (!d.ok()) return d.status();
     dumps.push_back(*std::move(d));
   }
+  const absl::Time dumped = absl::Now();
+  report.times.audit_dump += dumped - start;
   installed_.ReplaceClsact(*std::move(qdiscs));
   installed_.ReplaceFilters(dumps);
   installed_.AuditDone();
+  report.times.audit_hash += absl::Now() - dumped;
   return absl::OkStatus();
 }
 
@@ -375,6 +380,13 @@ ReconcileReport Reconciler::Run(const policy::Snapshot& desired,
     return finish();
   }
   auto shared_effective = std::make_shared<const policy::Snapshot>(std::move(effective));
+  absl::Time mark = absl::Now();
+  // Adds the time since the last mark to `phase`.
+  auto lap = [&mark](absl::Duration& phase) {
+    const absl::Time now = absl::Now();
+    phase += now - mark;
+    mark = now;
+  };
   absl::StatusOr<std::set<std::string>> changed = compiler_.Update(shared_effective, slots);
   // Translations of the last pass stay valid for the filters of unchanged
   // parts while the devices they name and the ND check's state are the same.
@@ -386,6 +398,7 @@ ReconcileReport Reconciler::Run(const policy::Snapshot& desired,
   effective_ = std::move(shared_effective);
   // Moved into the placement below: the reconciler keeps no other copy.
   policy::Pipeline pipeline = compiler_.Assemble();
+  lap(report.times.compile);
 
   view_ = view;
   devices_ = [this](const policy::DeviceRef& ref) -> std::optional<offload::Netdev> {
@@ -395,13 +408,26 @@ ReconcileReport Reconciler::Run(const policy::Snapshot& desired,
     return it->second;
   };
 
+  std::optional<InstalledRecord> record;  // trusted by this (first) pass
   if (installed_.audit_needed()) {
-    reuse = false;  // an audit compares everything, translated afresh
-    if (absl::Status s = Audit(view, report); !s.ok()) {
-      report.status = s;
-      return finish();
+    if (first_pass_ && !record_path_.empty()) {
+      absl::StatusOr<std::optional<InstalledRecord>> r = LoadTrustedRecord(report);
+      if (!r.ok()) {
+        report.status = r.status();
+        return finish();
+      }
+      record = *std::move(r);
+    }
+    if (!record) {
+      reuse = false;  // an audit compares everything, translated afresh
+      if (absl::Status s = Audit(view, report); !s.ok()) {
+        report.status = s;
+        return finish();
+      }
     }
   }
+  first_pass_ = false;
+  mark = absl::Now();  // the audit timed itself
   used_offers_.clear();
   transient_.clear();
   std::vector<TcOp> late_deletes;
@@ -416,8 +442,15 @@ ReconcileReport Reconciler::Run(const policy::Snapshot& desired,
   const std::optional<offload::SetMatchWant> set_match_rest = SyncSetMatch(report);
   if ((nd_ != nullptr && nd_->attached()) != nd_attached_) reuse = false;
   nd_attached_ = nd_ != nullptr && nd_->attached();
+  lap(report.times.place);
 
-  WantedFilters want = Wanted(reuse, ChangedFilters(*changed), report);
+  // A trusted record of the same inputs holds this pass's translations.
+  const bool from_record = record && record->inputs == InputsDigest(slots, offers) &&
+                           record->translated.size() == placement_->filters.size();
+  if (from_record) translated_ = std::move(record->translated);
+  WantedFilters want = Wanted(reuse || from_record,
+                              from_record ? std::set<IrKey>{} : ChangedFilters(*changed), report);
+  lap(report.times.translate);
   // Keep every answer this pass asked for (refused trap candidates too, or
   // the next pass would offer them again), and forget the rest.
   offers.Retain(used_offers_);
@@ -431,6 +464,14 @@ ReconcileReport Reconciler::Run(const policy::Snapshot& desired,
   ops.insert(ops.end(), late_deletes.begin(), late_deletes.end());
   RecordResults(ops, ApplyCounted(ops, report), report);
   if (set_match_rest) SyncSetMatchWant(*set_match_rest, set_match_translated_, report);
+  if (record) {
+    // Trusted, not verified: the full audit is due, soon (the agent asks).
+    report.trusted_record = true;
+    RequestAudit();
+  } else if (report.writes > 0 || report.audited || !record_on_disk_) {
+    SaveRecord(InputsDigest(slots, offers));
+  }
+  lap(report.times.write);
   return finish();
 }
 

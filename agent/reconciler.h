@@ -20,9 +20,10 @@
 // ENOBUFS, on a tc event its writes did not cause, and every tenth periodic
 // resync), and after a write whose outcome left the installed set unsure.
 // Contract: a filter or qdisc someone else changes is NOT seen by passes in
-// between; it is put back by the next audit. A restart audits once (the new
-// process knows nothing) and, with an unchanged desired state, writes
-// nothing.
+// between; it is put back by the next audit. A restart either trusts the
+// installed record after a cheap check (SetRecord; the audit is then due)
+// or audits once (the new process knows nothing) and, with an unchanged
+// desired state, writes nothing.
 //
 // Offers: first a probe per device set (one skip_sw filter): a block with a
 // device that cannot offload refuses it before any driver is asked, and then
@@ -58,6 +59,7 @@
 #include "absl/time/time.h"
 #include "agent/checkpoint.h"
 #include "agent/filter_plan.h"
+#include "agent/installed_record.h"
 #include "agent/installed_set.h"
 #include "agent/nd_check_hook.h"
 #include "agent/set_match_hook.h"
@@ -111,7 +113,18 @@ struct ReconcileReport {
   // rewrites them once) and its map writes (a member change is one).
   int set_filter_writes = 0;
   uint64_t set_map_writes = 0;
+  // The first pass trusted the persisted record (SetRecord) instead of a
+  // full audit; the audit is then due (audit_due()) for the agent to run soon.
+  bool trusted_record = false;
   absl::Duration took;
+  // Where `took` went (agent_bench prints it): the incremental compiler and
+  // assembling the IR; the audit's dumps (netlink receive and decode) and
+  // rebuilding the installed set from them (hashing); qdiscs, probe, offers,
+  // placement and the ND check; translation and hashing of the wanted
+  // filters; planning and the writes.
+  struct Times {
+    absl::Duration compile, audit_dump, audit_hash, place, translate, write;
+  } times;
 };
 
 class Reconciler {
@@ -133,8 +146,20 @@ class Reconciler {
   ReconcileReport Run(const policy::Snapshot& desired, const policy::SlotAssignment& slots,
                       const EswitchView& view, OfferBook& offers);
 
+  // Keeps the persisted record of what is installed at `path`
+  // (agent/installed_record.h): written after a pass that wrote or audited
+  // while no audit is due, removed before any write and when an audit is
+  // requested. The first pass loads it and, if the kernel agrees (the clsact
+  // qdiscs bound to the block, and chain 0 of the block by content hash),
+  // takes the installed set from it instead of dumping everything, and its
+  // translations too when the pass's inputs have the record's digest; the
+  // full audit is then due. A record written under another `identity` is
+  // not trusted (the agent passes its binary and the boot). Empty `path`:
+  // no record, the first pass audits.
+  void SetRecord(std::string path, std::string identity);
+
   // Makes the next pass an audit (see above).
-  void RequestAudit() { installed_.RequestAudit(); }
+  void RequestAudit();
   bool audit_due() const { return installed_.audit_needed(); }
 
   // True when `event` is what the reconciler's own writes of the last pass
@@ -173,6 +198,18 @@ class Reconciler {
 
  private:
   absl::Status Audit(const EswitchView& view, ReconcileReport& report);
+  // The first pass with a record: whether the kernel agrees with it (clsact
+  // qdiscs bound to the block, chain 0 of the block); if so the installed
+  // set is restored from it. A failed dump is an error.
+  absl::StatusOr<bool> TrustRecord(const InstalledRecord& record, ReconcileReport& report);
+  // Loads the record and TrustRecord; nullopt when there is none or the
+  // kernel disagrees (then the pass audits).
+  absl::StatusOr<std::optional<InstalledRecord>> LoadTrustedRecord(ReconcileReport& report);
+  // Digest of what the pass's pipeline and translations are computed from.
+  uint64_t InputsDigest(const policy::SlotAssignment& slots, const OfferBook& offers) const;
+  // Writes the record (when enabled and the set is known); logs a failure.
+  void SaveRecord(uint64_t inputs);
+  void DropRecord();
   absl::Status SyncQdiscs(const EswitchView& view, ReconcileReport& report,
                           std::vector<TcOp>& late_deletes);
   using IrKey = std::tuple<uint32_t, uint16_t, uint32_t>;  // policy::Filter::Key()
@@ -237,14 +274,12 @@ class Reconciler {
   // Per placement_.filters entry (same order): its kernel identity as
   // translated by the last pass, so unchanged filters are not translated
   // again, and Settled() can tell without translating.
-  struct Translated {
-    IrKey ir;
-    bool valid = false;     // installed as flower and translated
-    bool hardware = false;  // placed in hardware (installed without skip_hw)
-    FilterKey key;
-    InstalledEntry entry;
-  };
+  using Translated = TranslatedFilter;  // agent/installed_record.h
   std::vector<Translated> translated_;
+  std::string record_path_;      // empty: no record
+  std::string record_identity_;  // the agent binary's, for InputsDigest
+  bool record_on_disk_ = false;  // a record of the current installed set is on disk
+  bool first_pass_ = true;
   bool nd_attached_ = false;  // the ND check's state at the last pass
   InstalledSet installed_;
   // Offers of the last pass (created and taken back): key and content hash.

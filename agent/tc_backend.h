@@ -44,6 +44,15 @@ class TcBackend {
   // dump interrupted by concurrent changes is retried internally.
   virtual absl::StatusOr<std::vector<netlink::FlowerFilter>> DumpFilters(
       const netlink::FilterOwner& owner) = 0;
+  // The filters of one chain of `owner`, decoded like DumpFilters. The
+  // kernel backend asks the kernel for that chain only (TCA_CHAIN).
+  virtual absl::StatusOr<std::vector<netlink::FlowerFilter>> DumpChain(
+      const netlink::FilterOwner& owner, uint32_t chain) {
+    absl::StatusOr<std::vector<netlink::FlowerFilter>> all = DumpFilters(owner);
+    if (!all.ok()) return all.status();
+    std::erase_if(*all, [chain](const netlink::FlowerFilter& f) { return f.chain != chain; });
+    return all;
+  }
   // DumpFilters of shared block `block`.
   absl::StatusOr<std::vector<netlink::FlowerFilter>> DumpBlock(uint32_t block) {
     return DumpFilters(netlink::TcBlock{block});

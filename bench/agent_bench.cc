@@ -50,6 +50,7 @@
 #include "bench/agent_bench_setup.h"
 #include "bench/daemon_probe.h"
 #include "bench/join_filters.h"
+#include "bench/resync_split.h"
 #include "bench/tc_batch_text.h"
 #include "common/log.h"
 #include "netlink/tc_codec.h"
@@ -72,7 +73,8 @@ EswitchView ViewOf(int n) {
 std::vector<FlowerFilter> Sorted(std::vector<FlowerFilter> v) {
   for (FlowerFilter& f : v) f = netlink::WithoutStatus(f);
   std::sort(v.begin(), v.end(), [](const FlowerFilter& x, const FlowerFilter& y) {
-    return std::tie(x.chain, x.prio, x.handle) < std::tie(y.chain, y.prio, y.handle);
+    return std::tie(x.owner, x.chain, x.prio, x.handle) <
+           std::tie(y.owner, y.chain, y.prio, y.handle);
   });
   return v;
 }
@@ -83,8 +85,10 @@ struct AgentRun {
   uint64_t backend_writes = 0;
 };
 
+// A fresh Reconciler over `n` representors; `record` is the installed
+// record's path (SetRecord; empty: none, a restart audits in full).
 AgentRun RunAgent(const policy::Snapshot& s, const policy::SlotAssignment& slots, int n,
-                  OfferBook& offers) {
+                  OfferBook& offers, const std::string& record = "") {
   std::ostringstream sink;
   common::Logger log(sink, common::LogLevel::kWarn);
   auto tc = NetlinkTcBackend::Open();
@@ -93,6 +97,7 @@ AgentRun RunAgent(const policy::Snapshot& s, const policy::SlotAssignment& slots
     std::exit(1);
   }
   Reconciler r(**tc, log, kBlock);
+  r.SetRecord(record, "agent_bench");
   EswitchView view = ViewOf(n);
   AgentRun out;
   auto start = Clock::now();
@@ -108,9 +113,15 @@ AgentRun RunAgent(const policy::Snapshot& s, const policy::SlotAssignment& slots
 }
 
 struct Part1 {
-  double cold = 0, warm_offers = 0, tc = 0, resync = 0;
+  double cold = 0, tc = 0, resync = 0;  // medians (cold, tc) of kRounds
   int filters = 0;
 };
+
+// Agent cold installs and tc -batch runs alternate this many times on the
+// same freshly emptied block; the summary takes the medians, so both sides
+// see the same host load (a shared host drifts over minutes).
+constexpr int kRounds = 3;
+constexpr char kRecordPath[] = "/tmp/vfguard-agent-bench.rec";
 
 // Writes the block's clsacts and `installed` as `tc -force -batch` lines.
 bool WriteTcBatch(const char* path, const std::map<uint32_t, uint32_t>& qdiscs,
@@ -133,15 +144,29 @@ bool WriteTcBatch(const char* path, const std::map<uint32_t, uint32_t>& qdiscs,
   return true;
 }
 
-// 1b: the agent's filters (the block's dump) through tc -batch on an empty
-// block, checked identical to what the agent left. Leaves tc's filters.
-bool ReplayThroughTc(NetlinkTcBackend& tc, Part1& out) {
+// Every filter the agent manages for `n` ports: the block and each
+// representor's egress hook, sorted by owner, chain, prio, handle.
+std::optional<std::vector<FlowerFilter>> DumpManaged(NetlinkTcBackend& tc, int n) {
   auto dumped = tc.DumpBlock(kBlock);
+  if (!dumped.ok()) return std::nullopt;
+  std::vector<FlowerFilter> all = *std::move(dumped);
+  for (int i = 0; i < n; ++i) {
+    auto egress =
+        tc.DumpFilters(netlink::TcDevice{Dev(RepName(i)).ifindex, netlink::kClsactEgressParent});
+    if (!egress.ok()) return std::nullopt;
+    all.insert(all.end(), egress->begin(), egress->end());
+  }
+  return Sorted(std::move(all));
+}
+
+// 1b: the agent's filters (the dumps of the block and of the representors'
+// egress hooks) through tc -batch on an empty block, checked identical to
+// what the agent left. Leaves tc's filters.
+bool ReplayThroughTc(NetlinkTcBackend& tc, int n, Part1& out) {
+  auto dumped = DumpManaged(tc, n);
   auto qdiscs = tc.DumpClsact();
-  if (!dumped.ok() || !qdiscs.ok()) return false;
-  // Only the block: filters on a device's own hook (a representor's egress)
-  // would need a per-device dump; the agent installs none of those yet.
-  std::vector<FlowerFilter> installed = Sorted(*dumped);
+  if (!dumped || !qdiscs.ok()) return false;
+  const std::vector<FlowerFilter>& installed = *dumped;
   const char* path = "/tmp/vfguard-agent-bench.tc";
   size_t qdisc_lines = 0;
   if (!WriteTcBatch(path, *qdiscs, installed, qdisc_lines)) return false;
@@ -149,9 +174,9 @@ bool ReplayThroughTc(NetlinkTcBackend& tc, Part1& out) {
   auto tc_start = Clock::now();
   int rc = Sh(absl::StrCat("tc -force -batch ", path));
   out.tc = Seconds(Clock::now() - tc_start);
-  auto again = tc.DumpBlock(kBlock);
-  if (!again.ok()) return false;
-  std::vector<FlowerFilter> from_tc = Sorted(*again);
+  auto again = DumpManaged(tc, n);
+  if (!again) return false;
+  const std::vector<FlowerFilter>& from_tc = *again;
   size_t differ = 0;
   for (size_t i = 0; i < std::min(from_tc.size(), installed.size()); ++i) {
     if (from_tc[i] != installed[i] && differ++ == 0) {
@@ -161,9 +186,23 @@ bool ReplayThroughTc(NetlinkTcBackend& tc, Part1& out) {
     }
   }
   const bool same = rc == 0 && differ == 0 && from_tc.size() == installed.size();
-  std::printf("tc -force -batch of the same %zu filters + %zu qdiscs: %.3f s  (dump %s)\n",
-              installed.size(), qdisc_lines, out.tc, same ? "identical to the agent's" : "DIFFERS");
+  std::printf(
+      "tc -force -batch of the same %zu filters (block and egress hooks) + %zu qdiscs: %.3f s  "
+      "(dumps %s)\n",
+      installed.size(), qdisc_lines, out.tc, same ? "identical to the agent's" : "DIFFER");
   return same;
+}
+
+// Another timed `tc -force -batch` of the file ReplayThroughTc wrote, on an
+// emptied block; checks the filter count only.
+std::optional<double> TimeTcAgain(NetlinkTcBackend& tc, int n, size_t filters) {
+  if (!EmptyBlock(tc, kBlock)) return std::nullopt;
+  auto start = Clock::now();
+  const int rc = Sh("tc -force -batch /tmp/vfguard-agent-bench.tc");
+  const double took = Seconds(Clock::now() - start);
+  auto again = DumpManaged(tc, n);
+  if (rc != 0 || !again || again->size() != filters) return std::nullopt;
+  return took;
 }
 
 bool RunPorts(int n, Part1& out) {
@@ -186,40 +225,58 @@ bool RunPorts(int n, Part1& out) {
   std::printf("compile alone (policy::Compile, no kernel): %.3f s, %zu IR filters\n", compile,
               pipeline->filters.size());
   // 1a. Cold, with offers.
+  std::remove(kRecordPath);
   OfferBook offers;
-  AgentRun cold = RunAgent(s, *slots, n, offers);
-  out.cold = cold.seconds;
+  AgentRun cold = RunAgent(s, *slots, n, offers, kRecordPath);
+  std::vector<double> colds = {cold.seconds}, tcs;
   out.filters = cold.report.filters;
-  std::printf("agent cold install (empty offer book): %.3f s  writes=%d offers=%d filters=%d\n",
+  std::printf("agent cold install 1 (empty offer book): %.3f s  writes=%d offers=%d filters=%d\n",
               cold.seconds, cold.report.writes, cold.report.offers, cold.report.filters);
-  // 2. Restart resync: fresh Reconciler, same offers, nothing to change.
-  AgentRun resync = RunAgent(s, *slots, n, offers);
+  // 2. Restart resync: fresh Reconciler, same offers, the installed record,
+  // nothing to change.
+  AgentRun resync = RunAgent(s, *slots, n, offers, kRecordPath);
   out.resync = resync.seconds;
   const bool no_writes = resync.report.writes == 0 && resync.backend_writes == 0;
   std::printf(
-      "agent restart resync (fresh Reconciler + offer book): %.3f s  writes=%d (%s)  "
-      "= %.1f %% of the cold install\n",
-      resync.seconds, resync.report.writes, no_writes ? "writes == 0: OK" : "FAIL: expected 0",
-      100.0 * resync.seconds / cold.seconds);
-  if (!no_writes || !ReplayThroughTc(**tc, out)) return false;
-  // 1c. Agent again on an empty block, offers answered from the book.
-  if (!EmptyBlock(**tc, kBlock)) return false;
-  AgentRun warm = RunAgent(s, *slots, n, offers);
-  out.warm_offers = warm.seconds;
-  std::printf("agent install, offer book pre-filled: %.3f s  writes=%d offers=%d\n", warm.seconds,
-              warm.report.writes, warm.report.offers);
+      "agent restart resync (fresh Reconciler + offer book + installed record, trusted=%d): "
+      "%.3f s  writes=%d (%s)  = %.1f %% of cold install 1\n",
+      resync.report.trusted_record, resync.seconds, resync.report.writes,
+      no_writes ? "writes == 0: OK" : "FAIL: expected 0", 100.0 * resync.seconds / cold.seconds);
+  // 2b. The same with a full audit (no record): what the deferred audit costs.
+  AgentRun audit = RunAgent(s, *slots, n, offers);
   std::printf(
-      "ratio agent : tc -batch = %.2f (cold, with offers), %.2f (offers known)  "
-      "[tc time / agent time; > 1 means the agent is faster]\n",
-      out.tc / out.cold, out.tc / out.warm_offers);
-  // Since offers are one probe per device set on veth, this difference is
-  // no longer what offers cost; it is printed with the offer count so it is
-  // not read as such.
+      "agent restart with a full audit (no record): %.3f s  writes=%d  = %.1f %% of cold "
+      "install 1\n",
+      audit.seconds, audit.report.writes, 100.0 * audit.seconds / cold.seconds);
+  PrintPassTimes("cold", cold.report, cold.seconds);
+  PrintPassTimes("resync", resync.report, cold.seconds);
+  PrintPassTimes("full audit", audit.report, cold.seconds);
+  if (!PrintDumpSplit(n, cold.seconds)) return false;
+  if (!no_writes || audit.report.writes != 0 || !resync.report.trusted_record ||
+      !ReplayThroughTc(**tc, n, out)) {
+    return false;
+  }
+  tcs.push_back(out.tc);
+  // 1b. Alternate: agent, tc, agent, tc on the emptied block.
+  for (int round = 2; round <= kRounds; ++round) {
+    if (!EmptyBlock(**tc, kBlock)) return false;
+    OfferBook fresh;
+    AgentRun again = RunAgent(s, *slots, n, fresh);
+    colds.push_back(again.seconds);
+    std::optional<double> t = TimeTcAgain(**tc, n, static_cast<size_t>(again.report.filters));
+    if (!t) return false;
+    tcs.push_back(*t);
+    std::printf("round %d: agent cold install %.3f s, tc -force -batch %.3f s\n", round,
+                again.seconds, *t);
+  }
+  out.cold = Median(colds);
+  out.tc = Median(tcs);
   std::printf(
-      "cold install - pre-filled install: %.3f s = %.1f %% of the cold install (%d offers)\n",
-      out.cold - out.warm_offers, 100.0 * (out.cold - out.warm_offers) / out.cold,
-      cold.report.offers);
+      "medians of %d alternating rounds: agent %.3f s, tc %.3f s, ratio %.2f  [tc time / agent "
+      "time; > 1 means the agent is faster]\n",
+      kRounds, out.cold, out.tc, out.tc / out.cold);
   std::printf("compile share of the cold install: %.1f %%\n", 100.0 * compile / out.cold);
+  std::remove(kRecordPath);
   return EmptyBlock(**tc, kBlock);
 }
 

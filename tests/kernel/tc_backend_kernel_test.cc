@@ -367,6 +367,28 @@ TEST(TcBackendKernel, CompiledPipelineRoundTrips) {
       }
     }
     EXPECT_TRUE(got == want) << which << ": the dump differs from what was installed";
+    // One chain (the restart's check of chain 0 against the installed
+    // record): exactly that chain's filters, for a chain with some and one
+    // with none.
+    uint32_t last_block_chain = 0;
+    for (const FlowerFilter& f : want) {
+      if (std::holds_alternative<netlink::TcBlock>(f.owner)) last_block_chain = f.chain;
+    }
+    for (uint32_t chain : {0u, last_block_chain, 0x0ffffffeu}) {
+      std::vector<FlowerFilter> of_chain;
+      for (const FlowerFilter& f : want) {
+        if (f.chain == chain && std::holds_alternative<netlink::TcBlock>(f.owner)) {
+          of_chain.push_back(f);
+        }
+      }
+      absl::StatusOr<std::vector<FlowerFilter>> dumped =
+          backend->DumpChain(netlink::TcBlock{kPipelineBlock}, chain);
+      ASSERT_TRUE(dumped.ok()) << which << ": " << dumped.status();
+      EXPECT_TRUE(Sorted(*dumped) == of_chain)
+          << which << ": chain " << chain << ": " << dumped->size() << " dumped, "
+          << of_chain.size() << " installed";
+      if (chain == 0) EXPECT_FALSE(of_chain.empty()) << "the dispatch lives in chain 0";
+    }
     // Installing the same again changes nothing and every filter is EEXIST.
     std::vector<TcOp> again(ops.begin() + qdisc_ops, ops.end());
     for (const absl::Status& st : backend->Apply(again)) {

@@ -219,6 +219,28 @@ TEST_F(AgentTest, TheReactorAnswersWhileAPassIsHeldOnTheWorker) {
   EXPECT_FALSE(p1->rules.empty());
 }
 
+TEST_F(AgentTest, ARestartTrustsTheInstalledRecordAndAuditsSoonAfter) {
+  MakeAgent(fake_);
+  ASSERT_TRUE(RunUntil([&] { return agent_->Status().ready; })) << Log();
+  ASSERT_TRUE(RunUntil([&] { return std::filesystem::exists(config_.InstalledRecordPath()); }))
+      << "the first pass leaves the installed record in the state directory";
+  agent_.reset();  // the process ends; the kernel (the fake) keeps its filters
+  const size_t mark = Log().size();
+  MakeAgent(fake_);
+  auto since = [&](const std::string& what) { return Log().find(what, mark) != std::string::npos; };
+  ASSERT_TRUE(RunUntil([&] { return since("reason=start"); })) << Log().substr(mark);
+  EXPECT_TRUE(since("reason=start audited=false trusted_record=true dumps=2 writes=0"))
+      << Log().substr(mark);
+  // The full audit follows on its own, 10 s later, and finds nothing to do.
+  ASSERT_TRUE(
+      RunUntil([&] { return since("reason=audit_after_restart"); }, std::chrono::seconds(20)))
+      << Log().substr(mark);
+  EXPECT_TRUE(
+      since("reason=audit_after_restart audited=true trusted_record=false dumps=5 "
+            "writes=0"))
+      << Log().substr(mark);
+}
+
 TEST_F(AgentTest, ScrapesReadCachedCountersWithOneDumpOfEachKindPerRefresh) {
   GatedBackend tc(fake_);
   MakeAgent(tc);

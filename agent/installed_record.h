@@ -1,0 +1,67 @@
+// The reconciler's persisted record of what it installed (issue 9: a cheap
+// restart). Written after every pass that changed the installed set or
+// audited, in the agent's state directory, and removed before a pass's
+// first write, so a record on disk always describes a kernel the agent left
+// alone since. It names its writer (the agent binary and the boot), so a
+// record from before a reboot (the kernel's tc state is gone) or from
+// another build is never trusted.
+//
+// A restarted agent loads it and checks it against the kernel cheaply (the
+// clsact qdiscs bound to its block, and every filter of the block's chain 0,
+// the dispatch, by content hash); if they agree, the first pass trusts the
+// record instead of dumping everything, and the full audit runs as a
+// separate pass soon after start (agent/reconciler.h). `inputs` is a digest
+// of everything the pipeline is computed from (desired state, slots,
+// devices, offer answers, the ND check's state): when the
+// first pass's inputs have the same digest, its translations are taken from
+// the record instead of being computed again.
+#ifndef VFGUARD_AGENT_INSTALLED_RECORD_H_
+#define VFGUARD_AGENT_INSTALLED_RECORD_H_
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+#include <tuple>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "agent/installed_set.h"
+
+namespace vfguard::agent {
+
+// A placed filter's kernel identity as the reconciler translated it.
+struct TranslatedFilter {
+  std::tuple<uint32_t, uint16_t, uint32_t> ir;  // policy::Filter::Key()
+  bool valid = false;                           // installed as flower and translated
+  bool hardware = false;                        // placed in hardware (no skip_hw)
+  FilterKey key;
+  InstalledEntry entry;
+  bool operator==(const TranslatedFilter&) const = default;
+};
+
+struct InstalledRecord {
+  uint64_t identity = 0;  // of the writer (binary and boot); another's is not trusted
+  uint32_t block = 0;
+  uint64_t inputs = 0;                  // digest of the pass's inputs (above)
+  std::map<uint32_t, uint32_t> clsact;  // ifindex -> ingress block, as in InstalledSet
+  InstalledSet::Filters filters;
+  std::vector<TranslatedFilter> translated;  // per placed filter, in placement order
+  bool operator==(const InstalledRecord&) const = default;
+};
+
+std::string EncodeInstalledRecord(const InstalledRecord& record);
+// InvalidArgument (naming what is wrong) for bytes that are not a whole
+// record of this format version.
+absl::StatusOr<InstalledRecord> DecodeInstalledRecord(std::string_view bytes);
+
+// Atomic replace (common/file_io.h); the directory is created if missing.
+absl::Status SaveInstalledRecord(const std::string& path, const InstalledRecord& record);
+// NotFound when there is none.
+absl::StatusOr<InstalledRecord> LoadInstalledRecord(const std::string& path);
+// Removes it; a missing file is fine.
+absl::Status RemoveInstalledRecord(const std::string& path);
+
+}  // namespace vfguard::agent
+
+#endif  // VFGUARD_AGENT_INSTALLED_RECORD_H_
