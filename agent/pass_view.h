@@ -36,7 +36,7 @@ struct PassView {
   policy::Pipeline InstalledPipeline() const {
     policy::Pipeline out;
     for (size_t i = 0; i < placement->filters.size() && i < settled.size(); ++i) {
-      if (settled[i]) out.filters.push_back(placement->filters[i].filter);
+      if (settled[i]) out.filters.push_back(*placement->filters[i].filter);
     }
     return out;
   }

@@ -18,6 +18,7 @@
 #include <compare>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <tuple>
@@ -236,6 +237,16 @@ struct Pipeline {
   // families). Not filters: the agent writes them to the program's maps.
   std::map<std::string, std::vector<IpPrefix>> sets;
   auto operator<=>(const Pipeline&) const = default;
+};
+
+// A pipeline held elsewhere: pointers to its filters, in Pipeline order, and
+// the owners (shared, immutable) that keep them alive as long as this, or
+// anything it is moved or copied into, lives. What IncrementalCompiler
+// hands out, so that placement refers to the compiler's filters.
+struct SharedPipeline {
+  std::vector<const Filter*> filters;
+  std::vector<std::shared_ptr<const void>> owners;
+  std::map<std::string, std::vector<IpPrefix>> sets;
 };
 
 }  // namespace vfguard::policy

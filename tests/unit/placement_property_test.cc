@@ -238,7 +238,7 @@ RC_GTEST_PROP(PlacementProperty, SetLookupPipelineHardwarePlusSlowPathEqualsSlow
   PlacementResult placed = Place(*pipeline, std::cref(offer));
   CheckStructure(*pipeline, placed, offer);
   for (const PlacedFilter& p : placed.filters) {
-    if (p.filter.classifier == policy::Classifier::kSetMatch) {
+    if (p.filter->classifier == policy::Classifier::kSetMatch) {
       RC_ASSERT(p.placement != Placement::kHardware);
     }
   }
