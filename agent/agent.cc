@@ -1,7 +1,6 @@
 #include "agent/agent.h"
 
 #include <linux/rtnetlink.h>
-#include <malloc.h>
 #include <sys/stat.h>
 
 #include <chrono>
@@ -350,9 +349,10 @@ Agent::PassOutcome Agent::RunPass(const PassInput& in) {
   out.reason = in.reason;
   out.report = reconciler_.Run(*in.desired, in.slots, in.eswitch, offers_);
   // A pass allocates transiently in proportion to what it touched (dumps,
-  // translations, batches); glibc keeps freed heap pages mapped, so without
-  // this the daemon's RSS would stay at the peak of its largest pass.
-  malloc_trim(0);
+  // translations, batches, and the tc notifications of its writes, queued
+  // behind it); glibc keeps freed heap pages mapped, so without this the
+  // daemon's RSS would stay at the peak of its largest pass.
+  worker_->TrimWhenIdle();
   auto view = std::make_shared<PassView>();
   view->effective = reconciler_.shared_effective();
   view->placement = reconciler_.shared_placement();

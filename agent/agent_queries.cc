@@ -102,10 +102,10 @@ std::vector<RuleStatus> Agent::RulesWhere(
     const offload::PlacedFilter& p = view.placement->filters[i];
     if (!pick(p)) continue;
     RuleStatus r;
-    r.chain = p.filter.chain;
-    r.prio = p.filter.prio;
-    r.handle = p.filter.handle;
-    r.origin = p.filter.origin;
+    r.chain = p.filter->chain;
+    r.prio = p.filter->prio;
+    r.handle = p.filter->handle;
+    r.origin = p.filter->origin;
     r.placement = offload::PlacementName(p.placement);
     if (!p.hw_status.ok()) {
       // FailedPrecondition is placement's own reason (never offered, or kept
@@ -114,12 +114,12 @@ std::vector<RuleStatus> Agent::RulesWhere(
       r.hw_error = std::string(p.hw_status.message());
     }
     std::vector<std::string> actions;
-    for (const policy::Action& a : p.filter.actions) actions.push_back(a.ToString());
+    for (const policy::Action& a : p.filter->actions) actions.push_back(a.ToString());
     r.actions = absl::StrJoin(actions, ", ");
     absl::StatusOr<netlink::FlowerFilter> kernel =
-        offload::ToKernelFilter(p.filter, view.block, offload::Copy::kSlowPath, devices);
+        offload::ToKernelFilter(*p.filter, view.block, offload::Copy::kSlowPath, devices);
     const bool settled = i < view.settled.size() && view.settled[i];
-    if (p.filter.classifier == policy::Classifier::kNdCheck) {
+    if (p.filter->classifier == policy::Classifier::kNdCheck) {
       r.match = settled ? "(cls_bpf nd_check program)" : "(not installed)";
     } else {
       r.match = kernel.ok() && settled ? netlink::DebugString(kernel->keys) : "(not installed)";
@@ -175,14 +175,14 @@ absl::StatusOr<PortStatus> Agent::Port(const std::string& port_id) const {
   if (auto sl = slots.port_slot.find(port_id); sl != slots.port_slot.end()) s.slot = sl->second;
   const auto& installed_ports = view_->effective->ports;
   auto owned = [&](const offload::PlacedFilter& p) {
-    return OwnerOf(p.filter.origin, installed_ports) == port_id;
+    return OwnerOf(p.filter->origin, installed_ports) == port_id;
   };
   s.rules = RulesWhere(owned);
   s.counters_as_of = counters_->taken;
   for (size_t i = 0, j = 0; i < view_->placement->filters.size(); ++i) {
     const offload::PlacedFilter& p = view_->placement->filters[i];
     if (!owned(p)) continue;
-    if (IsDrop(p.filter)) s.dropped_packets += s.rules[j].packets;
+    if (IsDrop(*p.filter)) s.dropped_packets += s.rules[j].packets;
     ++j;
   }
   return s;
@@ -190,7 +190,7 @@ absl::StatusOr<PortStatus> Agent::Port(const std::string& port_id) const {
 
 std::vector<RuleStatus> Agent::SharedRules() const {
   return RulesWhere(
-      [](const offload::PlacedFilter& p) { return !OwnedByAnyPort(p.filter.origin); });
+      [](const offload::PlacedFilter& p) { return !OwnedByAnyPort(p.filter->origin); });
 }
 
 absl::StatusOr<TraceResult> Agent::TracePacket(const policy::Packet& packet, bool established) {
@@ -301,11 +301,11 @@ void Agent::CollectMetrics() {
   if (m_.port_drops && counters.filters_status.ok()) {
     std::map<std::string, uint64_t> drops;
     for (const offload::PlacedFilter& p : view.placement->filters) {
-      if (!IsDrop(p.filter)) continue;
-      const std::string id = OwnerOf(p.filter.origin, view.effective->ports);
+      if (!IsDrop(*p.filter)) continue;
+      const std::string id = OwnerOf(p.filter->origin, view.effective->ports);
       if (id.empty()) continue;
       auto f = counters.filters.find(
-          {netlink::TcBlock{view.block}, p.filter.chain, p.filter.prio, p.filter.handle});
+          {netlink::TcBlock{view.block}, p.filter->chain, p.filter->prio, p.filter->handle});
       if (f != counters.filters.end()) drops[id] += f->second.packets;
     }
     for (const auto& [id, port] : view.effective->ports) {

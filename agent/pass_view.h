@@ -37,7 +37,7 @@ struct PassView {
     policy::Pipeline out;
     out.sets = placement->sets;  // what the set-match filters look up
     for (size_t i = 0; i < placement->filters.size() && i < settled.size(); ++i) {
-      if (settled[i]) out.filters.push_back(placement->filters[i].filter);
+      if (settled[i]) out.filters.push_back(*placement->filters[i].filter);
     }
     return out;
   }

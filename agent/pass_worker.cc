@@ -1,5 +1,7 @@
 #include "agent/pass_worker.h"
 
+#include <malloc.h>
+
 #include <utility>
 
 namespace vfguard::agent {
@@ -29,6 +31,16 @@ size_t PassWorker::backlog() const {
   return jobs_.size() + running_;
 }
 
+void PassWorker::TrimWhenIdle() {
+  std::lock_guard<std::mutex> lock(mu_);
+  trim_ = true;
+}
+
+size_t PassWorker::trims() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return trims_;
+}
+
 void PassWorker::Loop() {
   std::unique_lock<std::mutex> lock(mu_);
   for (;;) {
@@ -40,6 +52,13 @@ void PassWorker::Loop() {
     lock.unlock();
     job();
     lock.lock();
+    if (trim_ && jobs_.empty()) {  // still `running_`: backlog() counts the trim
+      trim_ = false;
+      lock.unlock();
+      malloc_trim(0);  // all arenas: the reactor's too
+      lock.lock();
+      ++trims_;
+    }
     --running_;
   }
 }

@@ -28,6 +28,15 @@ class PassWorker {
   PassWorker& operator=(const PassWorker&) = delete;
 
   void Post(std::function<void()> job);
+  // Called by a job that freed much transient heap (a reconcile pass): once
+  // the queue is next empty, the worker hands free heap pages back to the
+  // kernel (malloc_trim). Not at once: the tc notifications a pass's writes
+  // cause are queued behind it, decoded on the reactor (another malloc
+  // arena), and freed only when judged; trimming after them keeps the
+  // daemon's RSS at what it holds, not at the peak of its last pass.
+  void TrimWhenIdle();
+  // Trims done (for tests and benches); backlog() counts one in progress.
+  size_t trims() const;
   // Jobs posted and not yet finished (for tests and status).
   size_t backlog() const;
   // True on the worker thread (for assertions).
@@ -41,6 +50,8 @@ class PassWorker {
   std::deque<std::function<void()>> jobs_;
   size_t running_ = 0;
   bool stopping_ = false;
+  bool trim_ = false;
+  size_t trims_ = 0;
   std::thread thread_;  // last: started once the members above exist
 };
 

@@ -184,7 +184,7 @@ void Reconciler::SyncNdCheck(ReconcileReport& report) {
   if (nd_ == nullptr) return;
   NdEntries entries;
   for (const offload::PlacedFilter& p : placement_->filters) {
-    const policy::Filter& f = p.filter;
+    const policy::Filter& f = *p.filter;
     if (f.nd_allowed.empty() || !f.match->indev) continue;
     std::optional<offload::Netdev> dev = devices_(*f.match->indev);
     if (dev) entries[dev->ifindex] = f.nd_allowed;
@@ -216,15 +216,15 @@ std::optional<offload::SetMatchWant> Reconciler::SyncSetMatch(ReconcileReport& r
   }
   bool complete = true;
   for (const offload::PlacedFilter& p : placement_->filters) {
-    if (p.filter.classifier != policy::Classifier::kSetMatch) continue;
+    if (p.filter->classifier != policy::Classifier::kSetMatch) continue;
     absl::StatusOr<offload::SetMatchFilter> f =
-        offload::ToSetMatchFilter(p.filter, block_, devices_);
+        offload::ToSetMatchFilter(*p.filter, block_, devices_);
     if (!f.ok()) {
       // Left out (an allow the kernel then lacks): fail closed.
       complete = false;
       ++report.errors;
       if (report.status.ok()) report.status = f.status();
-      log_.Warn("translate_failed", {{"filter", p.filter.origin}, {"status", f.status()}});
+      log_.Warn("translate_failed", {{"filter", p.filter->origin}, {"status", f.status()}});
       continue;
     }
     want.filters.push_back(*std::move(f));
@@ -271,11 +271,11 @@ std::optional<FlowerFilter> Reconciler::Translate(const offload::PlacedFilter& p
                                                   ReconcileReport& report) const {
   ++report.translated;
   absl::StatusOr<FlowerFilter> k =
-      offload::ToKernelFilter(p.filter, block_, Copy::kSlowPath, devices_);
+      offload::ToKernelFilter(*p.filter, block_, Copy::kSlowPath, devices_);
   if (!k.ok()) {
     ++report.errors;
     if (report.status.ok()) report.status = k.status();
-    log_.Warn("translate_failed", {{"filter", p.filter.origin}, {"status", k.status()}});
+    log_.Warn("translate_failed", {{"filter", p.filter->origin}, {"status", k.status()}});
     return std::nullopt;
   }
   // A filter the hardware takes is installed once, without skip flags: in
@@ -292,7 +292,7 @@ std::set<Reconciler::IrKey> Reconciler::ChangedFilters(
   for (const std::string& part : changed_parts) {
     auto it = compiler_.parts().find(part);
     if (it == compiler_.parts().end()) continue;  // removed: its filters are not wanted
-    for (const policy::Filter& f : it->second.filters) out.insert(f.Key());
+    for (const policy::Filter& f : it->second->filters) out.insert(f.Key());
   }
   return out;
 }
@@ -304,15 +304,15 @@ WantedFilters Reconciler::Wanted(bool reuse, const std::set<IrKey>& changed,
   // The last pass's translations are looked up by a merge walk, so both
   // lists must be in IR key order (the compiler's Pipeline order).
   reuse = reuse && std::is_sorted(placed.begin(), placed.end(), [](const auto& a, const auto& b) {
-            return a.filter.Key() < b.filter.Key();
+            return a.filter->Key() < b.filter->Key();
           });
   std::vector<Translated> next(placed.size());
   size_t j = 0;
   for (size_t i = 0; i < placed.size(); ++i) {
     const offload::PlacedFilter& p = placed[i];
     Translated& t = next[i];
-    t.ir = p.filter.Key();
-    if (!InstallsAsFlower(p.filter)) continue;
+    t.ir = p.filter->Key();
+    if (!InstallsAsFlower(*p.filter)) continue;
     t.hardware = p.placement == offload::Placement::kHardware;
     if (reuse) {
       while (j < translated_.size() && translated_[j].ir < t.ir) ++j;
@@ -396,8 +396,8 @@ ReconcileReport Reconciler::Run(const policy::Snapshot& desired,
     return finish();
   }
   effective_ = std::move(shared_effective);
-  // Moved into the placement below: the reconciler keeps no other copy.
-  policy::Pipeline pipeline = compiler_.Assemble();
+  // The compiler's own filters: the placement refers to them, nothing is copied.
+  policy::SharedPipeline pipeline = compiler_.AssembleShared();
   lap(report.times.compile);
 
   view_ = view;
@@ -508,22 +508,22 @@ absl::StatusOr<policy::Pipeline> Reconciler::InstalledPipeline() const {
   policy::Pipeline out;
   out.sets = placement_->sets;
   for (const offload::PlacedFilter& p : placement_->filters) {
-    if (p.filter.classifier == policy::Classifier::kNdCheck) {
-      if (nd_ != nullptr && nd_->attached()) out.filters.push_back(p.filter);
+    if (p.filter->classifier == policy::Classifier::kNdCheck) {
+      if (nd_ != nullptr && nd_->attached()) out.filters.push_back(*p.filter);
       continue;
     }
-    if (p.filter.classifier == policy::Classifier::kSetMatch) {
-      if (set_match_synced_) out.filters.push_back(p.filter);
+    if (p.filter->classifier == policy::Classifier::kSetMatch) {
+      if (set_match_synced_) out.filters.push_back(*p.filter);
       continue;
     }
     absl::StatusOr<FlowerFilter> want =
-        offload::ToKernelFilter(p.filter, block_, Copy::kSlowPath, devices_);
+        offload::ToKernelFilter(*p.filter, block_, Copy::kSlowPath, devices_);
     if (!want.ok()) continue;
     auto h = have->find(KeyOf(*want));
     if (h == have->end()) continue;
     FlowerFilter got = netlink::WithoutStatus(h->second);
     got.skip_hw = want->skip_hw;  // in hardware too, or not: the software path is the same
-    if (got == *want) out.filters.push_back(p.filter);
+    if (got == *want) out.filters.push_back(*p.filter);
   }
   return out;
 }
@@ -531,11 +531,11 @@ absl::StatusOr<policy::Pipeline> Reconciler::InstalledPipeline() const {
 std::vector<bool> Reconciler::Settled() const {
   std::vector<bool> out(translated_.size(), false);
   for (size_t i = 0; i < translated_.size(); ++i) {
-    if (placement_->filters[i].filter.classifier == policy::Classifier::kNdCheck) {
+    if (placement_->filters[i].filter->classifier == policy::Classifier::kNdCheck) {
       out[i] = nd_ != nullptr && nd_->attached();  // the hook's program, not a written filter
       continue;
     }
-    if (placement_->filters[i].filter.classifier == policy::Classifier::kSetMatch) {
+    if (placement_->filters[i].filter->classifier == policy::Classifier::kSetMatch) {
       out[i] = set_match_synced_;  // written by the set-match hook, not as flower
       continue;
     }

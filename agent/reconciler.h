@@ -175,7 +175,7 @@ class Reconciler {
   // The shared forms are immutable: the agent hands them to the reactor
   // while the next pass builds new ones.
   const policy::Snapshot& effective() const { return *effective_; }
-  // The IR (a copy: the reconciler keeps it only in the placement).
+  // The IR (a copy: the reconciler's placement refers to the compiler's).
   policy::Pipeline pipeline() const { return placement_->SlowPathPipeline(); }
   const offload::PlacementResult& placement() const { return *placement_; }
   std::shared_ptr<const policy::Snapshot> shared_effective() const { return effective_; }
@@ -249,7 +249,7 @@ class Reconciler {
   std::vector<netlink::FilterOwner> ManagedOwners(const EswitchView& view) const;
   offload::OfferFn MakeOffer(const offload::DeviceResolver& devices, OfferBook& offers,
                              ReconcileReport& report);
-  void PreOffer(const policy::Pipeline& pipeline, const offload::DeviceResolver& devices,
+  void PreOffer(const policy::SharedPipeline& pipeline, const offload::DeviceResolver& devices,
                 OfferBook& offers, ReconcileReport& report);
   bool ProbeBlockRefusesOffload(const EswitchView& view, OfferBook& offers,
                                 ReconcileReport& report);

@@ -132,13 +132,15 @@ bool Reconciler::ProbeBlockRefusesOffload(const EswitchView& view, OfferBook& of
   return refuses;
 }
 
-void Reconciler::PreOffer(const policy::Pipeline& pipeline, const offload::DeviceResolver& devices,
-                          OfferBook& offers, ReconcileReport& report) {
+void Reconciler::PreOffer(const policy::SharedPipeline& pipeline,
+                          const offload::DeviceResolver& devices, OfferBook& offers,
+                          ReconcileReport& report) {
   if (block_refuses_offload_) return;  // every answer is the probe's (MakeOffer)
   std::vector<TcOp> creates;
   std::vector<std::string> keys;
   std::set<std::string> batched;
-  for (const policy::Filter& f : pipeline.filters) {
+  for (const policy::Filter* filter : pipeline.filters) {
+    const policy::Filter& f = *filter;
     if (offload::NeverInHardware(f)) continue;  // placement never asks for these
     absl::StatusOr<FlowerFilter> hw = offload::ToKernelFilter(f, block_, Copy::kHardware, devices);
     if (!hw.ok()) continue;  // reported when the slow-path copy fails the same way

@@ -45,7 +45,7 @@ bool RunPass(Reconciler& r, const policy::Snapshot& s, const policy::SlotAssignm
 int Installed(const Reconciler& r, const ReconcileReport& report) {
   int n = report.filters;
   for (const offload::PlacedFilter& p : r.placement().filters) {
-    n += p.filter.classifier == policy::Classifier::kSetMatch;
+    n += p.filter->classifier == policy::Classifier::kSetMatch;
   }
   return n;
 }

@@ -16,14 +16,19 @@
 // agent/ and offload/ keep). Heap figures are glibc's in-use bytes
 // (mallinfo2), not RSS.
 #include <malloc.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <future>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include "agent/pass_worker.h"
 #include "agent/reconciler.h"
 #include "agent/tc_op_encode.h"
 #include "bench/agent_bench_setup.h"
@@ -89,6 +94,89 @@ size_t HeapInUse() {
   return m.uordblks + m.hblkhd;
 }
 
+// /proc/self/status's VmRSS in bytes.
+long RssBytes() {
+  FILE* f = std::fopen("/proc/self/status", "r");
+  if (f == nullptr) return -1;
+  char line[256];
+  long kb = -1;
+  while (std::fgets(line, sizeof line, f) != nullptr) {
+    if (std::strncmp(line, "VmRSS:", 6) == 0) kb = std::atol(line + 6);
+  }
+  std::fclose(f);
+  return kb * 1024;
+}
+
+EswitchView ViewOf(int n);
+
+// The daemon's shape (see the top): one pass of `s` over `view` on the
+// worker, then its memory as the daemon would report it.
+struct Memory {
+  long rss = 0;
+  size_t heap = 0;
+  int filters = 0;
+};
+Memory PassOnWorker(PassWorker& worker, Reconciler& r, const policy::Snapshot& s,
+                    const EswitchView& view, OfferBook& offers) {
+  std::promise<int> done;
+  worker.Post([&] {
+    absl::StatusOr<policy::SlotAssignment> slots = policy::AssignSlots(s, {});
+    const int f = slots.ok() ? r.Run(s, *slots, view, offers).filters : -1;
+    worker.TrimWhenIdle();  // as the daemon's pass does (agent/agent.cc)
+    done.set_value(f);
+  });
+  Memory m;
+  m.filters = done.get_future().get();
+  // Jobs run in order: this one runs after the pass; the trim follows it,
+  // once the queue is empty.
+  std::promise<void> idle;
+  worker.Post([&] { idle.set_value(); });
+  idle.get_future().wait();
+  while (worker.backlog() != 0) usleep(1000);
+  m.rss = RssBytes();
+  m.heap = HeapInUse();
+  return m;
+}
+
+// In a child process: prints "rss_bytes_per_filter=R heap_bytes_per_filter=H".
+std::string DaemonLikeMemory(int n) {
+  int fds[2];
+  if (pipe(fds) != 0) return "rss_bytes_per_filter=na heap_bytes_per_filter=na";
+  const pid_t pid = fork();
+  if (pid == 0) {
+    close(fds[0]);
+    std::ostringstream sink;
+    common::Logger log(sink, common::LogLevel::kWarn);
+    EncodeOnlyBackend tc;
+    OfferBook offers;
+    std::string out = "rss_bytes_per_filter=na heap_bytes_per_filter=na";
+    {
+      PassWorker worker;
+      Reconciler r(tc, log, kBlock);
+      const Memory idle = PassOnWorker(worker, r, MakeSnapshot(0, 0), ViewOf(0), offers);
+      const Memory full = PassOnWorker(worker, r, MakeSnapshot(n, 0), ViewOf(n), offers);
+      const double d = full.filters - idle.filters;
+      if (idle.filters >= 0 && full.filters > idle.filters) {
+        std::ostringstream o;
+        o << "rss_bytes_per_filter=" << static_cast<long>((full.rss - idle.rss) / d)
+          << " heap_bytes_per_filter="
+          << static_cast<long>((static_cast<double>(full.heap) - idle.heap) / d);
+        out = o.str();
+      }
+    }
+    (void)!write(fds[1], out.data(), out.size());
+    _exit(0);
+  }
+  close(fds[1]);
+  std::string out;
+  char buf[256];
+  for (ssize_t k; (k = read(fds[0], buf, sizeof buf)) > 0;) out.append(buf, k);
+  close(fds[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return out.empty() ? "rss_bytes_per_filter=na heap_bytes_per_filter=na" : out;
+}
+
 EswitchView ViewOf(int n) {
   EswitchView v;
   // Made-up ifindexes: nothing is sent.
@@ -100,6 +188,7 @@ EswitchView ViewOf(int n) {
 }
 
 int Footprint(int n) {
+  const std::string daemon_like = DaemonLikeMemory(n);
   const policy::Snapshot s = MakeSnapshot(n, 0);
   absl::StatusOr<policy::SlotAssignment> slots = policy::AssignSlots(s, {});
   if (!slots.ok()) return 1;
@@ -160,10 +249,10 @@ int Footprint(int n) {
       "agent_footprint: ports=%d filters=%d compiler_bytes_per_filter=%.0f "
       "agent_bytes_per_filter=%.0f cold_cpu_s=%.3f cold_us_per_filter=%.1f noop_cpu_s=%.3f "
       "one_port_cpu_s=%.3f one_port_writes=%d one_port_translated=%d noop_translated=%d "
-      "resync_cpu_s=%.3f\n",
+      "resync_cpu_s=%.3f %s\n",
       n, cold.filters, compiler_bytes / filters,
       (static_cast<double>(agent_bytes) - compiler_bytes) / filters, cold_s, 1e6 * cold_s / filters,
-      noop_s, one_s, one.writes, one.translated, noop.translated, resync_s);
+      noop_s, one_s, one.writes, one.translated, noop.translated, resync_s, daemon_like.c_str());
   std::fflush(stdout);
   return noop.writes == 0 && resync.writes == 0 ? 0 : 1;
 }

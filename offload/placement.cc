@@ -58,10 +58,10 @@ enum class ChainState : uint8_t { kGroups, kChainTrap, kNoHardware };
 // asked of it.
 class Planner {
  public:
-  Planner(const policy::Pipeline& pipeline, const OfferFn& offer)
-      : pipeline_(pipeline), offer_(offer) {
-    for (size_t i = 0; i < pipeline.filters.size(); ++i) {
-      const Filter& f = pipeline.filters[i];
+  Planner(const std::vector<const Filter*>& filters, const OfferFn& offer)
+      : filters_(filters), offer_(offer) {
+    for (size_t i = 0; i < filters.size(); ++i) {
+      const Filter& f = *filters[i];
       if (!f.egress_of) groups_[{f.chain, f.prio}].push_back(i);
     }
     for (const auto& [key, members] : groups_) {
@@ -72,25 +72,24 @@ class Planner {
     // A chain with a cls_bpf program (the ND check) is the slow path's: no
     // hardware filter or trap goes there, and every group that jumps to it
     // is trapped (Unsafe), so the hardware hands those frames over first.
-    for (const Filter& f : pipeline.filters) {
-      if (f.classifier == policy::Classifier::kNdCheck && !f.egress_of) {
-        chains_[f.chain] = ChainState::kNoHardware;
+    for (const Filter* f : filters) {
+      if (f->classifier == policy::Classifier::kNdCheck && !f->egress_of) {
+        chains_[f->chain] = ChainState::kNoHardware;
       }
     }
   }
 
   PlacementResult Run() {
     PlacementResult result;
-    // The IR filters themselves are filled in by the caller (Place), which
-    // copies or moves them.
-    result.filters.reserve(pipeline_.filters.size());
-    for (const Filter& f : pipeline_.filters) {
-      std::optional<std::string> never = NeverInHardware(f);
-      absl::Status answer = never ? absl::FailedPreconditionError(*never) : offer_(f);
-      result.filters.push_back(PlacedFilter{{}, Placement::kHardware, answer, nullptr});
+    // The caller (Place) sees that what the pointers name outlives the result.
+    result.filters.reserve(filters_.size());
+    for (const Filter* f : filters_) {
+      std::optional<std::string> never = NeverInHardware(*f);
+      absl::Status answer = never ? absl::FailedPreconditionError(*never) : offer_(*f);
+      result.filters.push_back(PlacedFilter{f, Placement::kHardware, answer, nullptr});
     }
     for (size_t i = 0; i < result.filters.size(); ++i) {
-      const Filter& f = pipeline_.filters[i];
+      const Filter& f = *filters_[i];
       if (f.egress_of) continue;
       if (!result.filters[i].hw_status.ok()) {
         Trap({f.chain, f.prio}, absl::StrCat("shares chain ", f.chain, " prio ", f.prio,
@@ -117,7 +116,7 @@ class Planner {
     for (const auto& [key, reason] : trapped_) {
       if (chains_[key.first] != ChainState::kGroups || group_traps_.count(key)) continue;
       std::vector<const Filter*> members;
-      for (size_t i : groups_[key]) members.push_back(&pipeline_.filters[i]);
+      for (size_t i : groups_[key]) members.push_back(filters_[i]);
       std::optional<Filter> trap;
       if (TrapPrioFree(key, members)) trap = TrapForGroup(members, trap_offer_);
       if (trap) {
@@ -140,7 +139,7 @@ class Planner {
     for (const auto& [key, members] : groups_) {
       if (!InHardware(key)) continue;
       for (size_t i : members) {
-        std::optional<std::string> why = Unsafe(pipeline_.filters[i]);
+        std::optional<std::string> why = Unsafe(*filters_[i]);
         if (why) {
           Trap(key, *why);
           break;
@@ -161,7 +160,7 @@ class Planner {
   // free one before it when that group is cls_bpf (a set match).
   uint16_t ChainTrapPrio(uint32_t chain) const {
     const GroupKey& first = chain_groups_.at(chain).front();
-    const Filter& f = pipeline_.filters[groups_.at(first).front()];
+    const Filter& f = *filters_[groups_.at(first).front()];
     return f.classifier == policy::Classifier::kSetMatch ? first.second - 1 : first.second;
   }
 
@@ -188,7 +187,7 @@ class Planner {
           bool v = t[j + 1] || trapped_.count(keys[j]) > 0;
           for (size_t i : groups_[keys[j]]) {
             if (v) break;
-            v = ContinuationMayTrap(pipeline_.filters[i], j, /*after=*/0);
+            v = ContinuationMayTrap(*filters_[i], j, /*after=*/0);
           }
           if (v && !t[j]) {
             t[j] = true;
@@ -255,7 +254,7 @@ class Planner {
     result.hardware_bypassed = chains_.count(0) && chains_.at(0) == ChainState::kNoHardware;
     for (size_t i = 0; i < result.filters.size(); ++i) {
       PlacedFilter& placed = result.filters[i];
-      const Filter& f = pipeline_.filters[i];
+      const Filter& f = *filters_[i];
       if (f.egress_of) {  // the hardware has no egress hook: no trap either
         placed.placement = Placement::kSlowPathOnly;
         continue;
@@ -304,7 +303,7 @@ class Planner {
     auto it = groups_.find({trap.chain, trap.prio});
     if (it != groups_.end()) {
       for (size_t i : it->second) {
-        const Filter& member = pipeline_.filters[i];
+        const Filter& member = *filters_[i];
         if (member.protocol == trap.protocol && member.match == trap.match) {
           return absl::AlreadyExistsError(
               absl::StrCat("the trap would have the key of \"", member.origin.str(), "\""));
@@ -314,7 +313,7 @@ class Planner {
     return offer_(trap);
   }
 
-  const policy::Pipeline& pipeline_;
+  const std::vector<const Filter*>& filters_;
   const OfferFn& offer_;
   const OfferFn trap_offer_ = [this](const Filter& trap) { return OfferTrap(trap); };
   std::map<GroupKey, std::vector<size_t>> groups_;
@@ -411,20 +410,23 @@ std::optional<std::string> NeverInHardware(const policy::Filter& f) {
 }
 
 PlacementResult Place(const policy::Pipeline& pipeline, const OfferFn& offer) {
-  PlacementResult result = Planner(pipeline, offer).Run();
-  for (size_t i = 0; i < result.filters.size(); ++i) {
-    result.filters[i].filter = pipeline.filters[i];
-  }
-  result.sets = pipeline.sets;
-  return result;
+  return Place(policy::Pipeline(pipeline), offer);
 }
 
 PlacementResult Place(policy::Pipeline&& pipeline, const OfferFn& offer) {
-  PlacementResult result = Planner(pipeline, offer).Run();
-  for (size_t i = 0; i < result.filters.size(); ++i) {
-    result.filters[i].filter = std::move(pipeline.filters[i]);
-  }
+  auto owned = std::make_shared<const std::vector<Filter>>(std::move(pipeline.filters));
   pipeline.filters.clear();
+  policy::SharedPipeline shared;
+  shared.filters.reserve(owned->size());
+  for (const Filter& f : *owned) shared.filters.push_back(&f);
+  shared.owners.push_back(std::move(owned));
+  shared.sets = std::move(pipeline.sets);
+  return Place(std::move(shared), offer);
+}
+
+PlacementResult Place(policy::SharedPipeline pipeline, const OfferFn& offer) {
+  PlacementResult result = Planner(pipeline.filters, offer).Run();
+  result.owners = std::move(pipeline.owners);
   result.sets = std::move(pipeline.sets);
   return result;
 }
@@ -434,7 +436,7 @@ policy::Pipeline PlacementResult::HardwarePipeline() const {
   p.sets = sets;
   if (hardware_bypassed) return p;
   for (const PlacedFilter& placed : filters) {
-    if (placed.placement == Placement::kHardware) p.filters.push_back(placed.filter);
+    if (placed.placement == Placement::kHardware) p.filters.push_back(*placed.filter);
   }
   p.filters.insert(p.filters.end(), traps.begin(), traps.end());
   std::stable_sort(p.filters.begin(), p.filters.end(),
@@ -445,7 +447,8 @@ policy::Pipeline PlacementResult::HardwarePipeline() const {
 policy::Pipeline PlacementResult::SlowPathPipeline() const {
   policy::Pipeline p;
   p.sets = sets;
-  for (const PlacedFilter& placed : filters) p.filters.push_back(placed.filter);
+  p.filters.reserve(filters.size());
+  for (const PlacedFilter& placed : filters) p.filters.push_back(*placed.filter);
   return p;
 }
 

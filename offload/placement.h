@@ -74,7 +74,10 @@ enum class Placement : uint8_t {
 const char* PlacementName(Placement p);  // "hw", "trap", "sw"
 
 struct PlacedFilter {
-  policy::Filter filter;  // the IR filter (installed skip_hw in the slow path)
+  // The IR filter (installed skip_hw in the slow path): the compiler's own
+  // copy, shared and immutable, kept alive by PlacementResult::owners (a
+  // placement copies no IR filter).
+  const policy::Filter* filter = nullptr;
   Placement placement = Placement::kHardware;
   // kHardware: OK. kTrap: the offer's answer (errno via ErrnoOf, extack as
   // the message). kSlowPathOnly: FailedPrecondition saying why.
@@ -88,6 +91,9 @@ struct PlacedFilter {
 
 struct PlacementResult {
   std::vector<PlacedFilter> filters;  // one per IR filter, same order
+  // What `filters[i].filter` point into (the compiler's parts, or the
+  // pipeline Place was given): copies of the result share them.
+  std::vector<std::shared_ptr<const void>> owners;
   std::vector<policy::Filter> traps;  // each hardware trap once, by (chain, prio)
   // Chain 0 cannot hold even a match-all trap: the hardware holds nothing.
   bool hardware_bypassed = false;
@@ -107,10 +113,13 @@ struct PlacementResult {
 using OfferFn = std::function<absl::Status(const policy::Filter&)>;
 
 PlacementResult Place(const policy::Pipeline& pipeline, const OfferFn& offer);
-// The same, moving the IR filters into the result instead of copying them
-// (the agent keeps one copy of the pipeline: its placement). `pipeline` is
-// left empty.
+// The same, moving the IR filters into the result instead of copying them.
+// `pipeline` is left empty.
 PlacementResult Place(policy::Pipeline&& pipeline, const OfferFn& offer);
+// The same over the compiler's shared parts (IncrementalCompiler::
+// AssembleShared): the result refers to them, so the agent holds each IR
+// filter once, in the compiler.
+PlacementResult Place(policy::SharedPipeline pipeline, const OfferFn& offer);
 
 // Why `f` must stay out of the hardware whatever it accepts (rule 4 above),
 // or nullopt. Callers that offer filters ahead of placement skip these.

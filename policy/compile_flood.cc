@@ -145,7 +145,8 @@ absl::Status CompilePortEgressHook(const CompileContext& ctx, const Port& port,
   const size_t first = out.size();
   absl::Status st = b.Finish(out);
   if (!st.ok()) return st;
-  for (size_t i = first; i < out.size(); ++i) out[i].egress_of = self;
+  const SharedOptional<DeviceRef> hook(self);  // one copy for the hook's filters
+  for (size_t i = first; i < out.size(); ++i) out[i].egress_of = hook;
   return absl::OkStatus();
 }
 

@@ -201,13 +201,12 @@ std::set<std::string> AffectedParts(const Snapshot& before, const Snapshot& afte
   return out;
 }
 
-// The prefixes of every set the pipeline's kSetMatch filters name. A member
-// change changes only these, not a filter.
-void FillSets(const CompileContext& ctx, Pipeline& p) {
-  for (const Filter& f : p.filters) {
-    if (f.set_match && !p.sets.contains(f.set_match->set)) {
-      p.sets.emplace(f.set_match->set, ctx.SetPrefixes(f.set_match->set));
-    }
+// Adds the prefixes of the set a kSetMatch filter names. A member change
+// changes only these, not a filter.
+void FillSets(const CompileContext& ctx, const Filter& f,
+              std::map<std::string, std::vector<IpPrefix>>& sets) {
+  if (f.set_match && !sets.contains(f.set_match->set)) {
+    sets.emplace(f.set_match->set, ctx.SetPrefixes(f.set_match->set));
   }
 }
 
@@ -228,7 +227,7 @@ absl::StatusOr<Pipeline> Compile(const Snapshot& snapshot, const SlotAssignment&
   }
   SortFilters(p.filters);
   p.filters.shrink_to_fit();  // the pipeline is kept; growth slack is not
-  FillSets(ctx, p);
+  for (const Filter& f : p.filters) FillSets(ctx, f, p.sets);
   return p;
 }
 
@@ -271,9 +270,9 @@ absl::StatusOr<std::set<std::string>> IncrementalCompiler::Update(
   }
   for (auto& [key, part] : fresh) {
     auto it = parts_.find(key);
-    if (it != parts_.end() && it->second == part) continue;
+    if (it != parts_.end() && *it->second == part) continue;
     changed.insert(key);
-    parts_[key] = std::move(part);
+    parts_[key] = std::make_shared<const PipelinePart>(std::move(part));
   }
   previous_ = std::move(snapshot);
   previous_slots_ = std::move(slots);
@@ -287,15 +286,30 @@ absl::StatusOr<std::set<std::string>> IncrementalCompiler::Update(
 }
 
 Pipeline IncrementalCompiler::Assemble() const {
+  SharedPipeline shared = AssembleShared();
   Pipeline p;
+  p.filters.reserve(shared.filters.size());
+  for (const Filter* f : shared.filters) p.filters.push_back(*f);
+  p.sets = std::move(shared.sets);
+  return p;
+}
+
+SharedPipeline IncrementalCompiler::AssembleShared() const {
+  SharedPipeline p;
   size_t total = 0;
-  for (const auto& [key, part] : parts_) total += part.filters.size();
+  for (const auto& [key, part] : parts_) total += part->filters.size();
   p.filters.reserve(total);
+  p.owners.reserve(parts_.size());
   for (const auto& [key, part] : parts_) {
-    p.filters.insert(p.filters.end(), part.filters.begin(), part.filters.end());
+    for (const Filter& f : part->filters) p.filters.push_back(&f);
+    p.owners.push_back(part);
   }
-  SortFilters(p.filters);
-  if (previous_ != nullptr) FillSets(CompileContext(*previous_, previous_slots_, options_), p);
+  std::sort(p.filters.begin(), p.filters.end(),
+            [](const Filter* a, const Filter* b) { return a->Key() < b->Key(); });
+  if (previous_ != nullptr) {
+    const CompileContext ctx(*previous_, previous_slots_, options_);
+    for (const Filter* f : p.filters) FillSets(ctx, *f, p.sets);
+  }
   return p;
 }
 

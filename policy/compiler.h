@@ -60,13 +60,17 @@ class IncrementalCompiler {
                                                SlotAssignment slots);
   // The whole pipeline; equals Compile(snapshot, slots) of the last Update.
   Pipeline Assemble() const;
-  const std::map<std::string, PipelinePart>& parts() const { return parts_; }
+  // The same without a copy: pointers into the parts, which stay alive (and
+  // unchanged: an update replaces a part, never edits it) while the result
+  // holds them.
+  SharedPipeline AssembleShared() const;
+  const std::map<std::string, std::shared_ptr<const PipelinePart>>& parts() const { return parts_; }
 
  private:
   CompileOptions options_;
   std::shared_ptr<const Snapshot> previous_;
   SlotAssignment previous_slots_;
-  std::map<std::string, PipelinePart> parts_;
+  std::map<std::string, std::shared_ptr<const PipelinePart>> parts_;
   // Shares equal matches, actions and origin pieces across parts.
   Interner interner_;
   size_t interned_after_prune_ = 0;

@@ -18,6 +18,7 @@
 #include <compare>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <tuple>
@@ -202,7 +203,9 @@ struct Filter {
   // (kernel chain 0), and `chain` is that hook's pseudo-chain number
   // (Chains::EgressHook, above every chain a goto can name), which keeps
   // Key() unique across the block and all hooks. Unset: the shared block.
-  std::optional<DeviceRef> egress_of;
+  // (Rare fields are held by pointer, SharedOptional/Shared: most filters
+  // leave them empty, and a filter is kept per installed rule.)
+  SharedOptional<DeviceRef> egress_of;
   uint32_t chain = 0;
   uint16_t prio = 0;            // 1..65535, smaller first
   uint32_t handle = 0;          // 1.., unique within (chain, prio)
@@ -221,9 +224,9 @@ struct Filter {
   // Only on the ND chain's per-port filters (`indev` = the port): the port's
   // entry in the ND check's map, allowed(P, M) for IPv6 with every MAC M.
   // Not sent to the kernel as a filter; the agent writes it to the map.
-  std::vector<NdAllowed> nd_allowed;
+  Shared<std::vector<NdAllowed>> nd_allowed;
   // Only on kSetMatch filters.
-  std::optional<SetMatch> set_match;
+  SharedOptional<SetMatch> set_match;
 
   std::tuple<uint32_t, uint16_t, uint32_t> Key() const { return {chain, prio, handle}; }
   auto operator<=>(const Filter&) const = default;
@@ -236,6 +239,16 @@ struct Pipeline {
   // families). Not filters: the agent writes them to the program's maps.
   std::map<std::string, std::vector<IpPrefix>> sets;
   auto operator<=>(const Pipeline&) const = default;
+};
+
+// A pipeline held elsewhere: pointers to its filters, in Pipeline order, and
+// the owners (shared, immutable) that keep them alive as long as this, or
+// anything it is moved or copied into, lives. What IncrementalCompiler
+// hands out, so that placement refers to the compiler's filters.
+struct SharedPipeline {
+  std::vector<const Filter*> filters;
+  std::vector<std::shared_ptr<const void>> owners;
+  std::map<std::string, std::vector<IpPrefix>> sets;
 };
 
 }  // namespace vfguard::policy

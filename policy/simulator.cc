@@ -127,7 +127,7 @@ std::map<DeviceRef, std::vector<const Filter*>> IndexEgressHooks(const Pipeline&
 std::map<DeviceRef, const std::vector<NdAllowed>*> IndexNdMap(const Pipeline& pipeline) {
   std::map<DeviceRef, const std::vector<NdAllowed>*> entries;
   for (const Filter& f : pipeline.filters) {
-    if (!f.nd_allowed.empty() && f.match->indev) entries[*f.match->indev] = &f.nd_allowed;
+    if (!f.nd_allowed.empty() && f.match->indev) entries[*f.match->indev] = &f.nd_allowed.get();
   }
   return entries;
 }

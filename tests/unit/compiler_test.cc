@@ -495,7 +495,7 @@ TEST(IncrementalCompiler, JoiningANetworkChangesAConstantNumberOfSharedFilters) 
     ASSERT_TRUE(inc.Update(next, next_slots).ok());
     Pipeline after = inc.Assemble();
     std::set<std::tuple<uint32_t, uint16_t, uint32_t>> own;
-    for (const Filter& f : inc.parts().at(absl::StrCat("port:p", n + 1)).filters) {
+    for (const Filter& f : inc.parts().at(absl::StrCat("port:p", n + 1))->filters) {
       own.insert(f.Key());
     }
     EXPECT_EQ(FiltersChanged(before, after, own), 3) << "n = " << n;

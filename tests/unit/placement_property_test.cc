@@ -239,9 +239,9 @@ RC_GTEST_PROP(PlacementProperty, SetLookupPipelineHardwarePlusSlowPathEqualsSlow
   CheckStructure(*pipeline, placed, offer);
   std::set<std::pair<uint32_t, uint16_t>> bpf_prios;
   for (const PlacedFilter& p : placed.filters) {
-    if (p.filter.classifier == policy::Classifier::kSetMatch) {
+    if (p.filter->classifier == policy::Classifier::kSetMatch) {
       RC_ASSERT(p.placement != Placement::kHardware);
-      bpf_prios.insert({p.filter.chain, p.filter.prio});
+      bpf_prios.insert({p.filter->chain, p.filter->prio});
     }
   }
   // tc keeps one classifier kind per (chain, prio): no flower trap there.

@@ -162,7 +162,7 @@ class ReconcilerSetMatchTest : public ::testing::Test {
     const std::vector<bool> settled = r.Settled();
     bool all = true;
     for (size_t i = 0; i < settled.size(); ++i) {
-      if (r.placement().filters[i].filter.classifier == policy::Classifier::kSetMatch) {
+      if (r.placement().filters[i].filter->classifier == policy::Classifier::kSetMatch) {
         all = all && settled[i];
       }
     }
@@ -171,7 +171,7 @@ class ReconcilerSetMatchTest : public ::testing::Test {
   static size_t SetMatchFilters(const Reconciler& r) {
     size_t n = 0;
     for (const offload::PlacedFilter& p : r.placement().filters) {
-      n += p.filter.classifier == policy::Classifier::kSetMatch;
+      n += p.filter->classifier == policy::Classifier::kSetMatch;
     }
     return n;
   }

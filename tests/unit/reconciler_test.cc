@@ -96,7 +96,7 @@ class ReconcilerTest : public ::testing::Test {
   static size_t Installed(const Reconciler& r, bool nd_attached = false) {
     size_t n = 0;
     for (const offload::PlacedFilter& p : r.placement().filters) {
-      const policy::Filter& f = p.filter;
+      const policy::Filter& f = *p.filter;
       n += f.classifier == policy::Classifier::kFlower && (nd_attached || f.nd_allowed.empty());
     }
     return n;
@@ -139,7 +139,7 @@ TEST_F(ReconcilerTest, ColdStartInstallsTheWholePipelineAndBindsEveryDevice) {
     EXPECT_EQ(e.error_number, EOPNOTSUPP) << e.filter_key << ": " << e.message;
   }
   for (const offload::PlacedFilter& p : r.placement().filters) {
-    EXPECT_NE(p.placement, offload::Placement::kHardware) << p.filter.origin;
+    EXPECT_NE(p.placement, offload::Placement::kHardware) << p.filter->origin;
   }
 }
 
@@ -339,7 +339,7 @@ TEST_F(ReconcilerTest, HardwareTakesWhatItAcceptsAndTheSlowPathStaysComplete) {
   size_t hw = 0, refused = 0;
   for (const offload::PlacedFilter& p : r.placement().filters) {
     if (p.placement == offload::Placement::kHardware) ++hw;
-    if (p.placement == offload::Placement::kTrap && offload::NeverInHardware(p.filter)) {
+    if (p.placement == offload::Placement::kTrap && offload::NeverInHardware(*p.filter)) {
       EXPECT_THAT(std::string(p.hw_status.message()),
                   ::testing::AnyOf(::testing::HasSubstr("egress hook"),
                                    ::testing::HasSubstr("BPF program")));

@@ -104,8 +104,8 @@ TEST(SetLookupShape, OneFilterPerPortMaskNeverInHardwareTrappedJustBeforeItsPrio
   });
   bool trapped = false;
   for (const offload::PlacedFilter& pf : placed.filters) {
-    if (pf.filter.classifier != Classifier::kSetMatch) continue;
-    EXPECT_NE(pf.placement, offload::Placement::kHardware) << pf.filter.origin;
+    if (pf.filter->classifier != Classifier::kSetMatch) continue;
+    EXPECT_NE(pf.placement, offload::Placement::kHardware) << pf.filter->origin;
   }
   for (const Filter& t : placed.traps) {
     trapped |= t.chain == set_filters[0]->chain && t.prio == set_filters[0]->prio - 1;
@@ -116,7 +116,7 @@ TEST(SetLookupShape, OneFilterPerPortMaskNeverInHardwareTrappedJustBeforeItsPrio
   // The chain's established stage (prio 1) stays in hardware.
   bool established_in_hw = false;
   for (const offload::PlacedFilter& pf : placed.filters) {
-    established_in_hw |= pf.filter.chain == set_filters[0]->chain && pf.filter.prio == 1 &&
+    established_in_hw |= pf.filter->chain == set_filters[0]->chain && pf.filter->prio == 1 &&
                          pf.placement == offload::Placement::kHardware;
   }
   EXPECT_TRUE(established_in_hw);
