@@ -17,6 +17,7 @@
 #include "agent/reconciler.h"
 #include "gtest/gtest.h"
 #include "tests/fakes/fake_tc_backend.h"
+#include "tests/unit/snapshot_from_json.h"
 
 namespace vfguard::agent {
 namespace {
@@ -36,13 +37,7 @@ constexpr char kPolicy[] = R"json({
      "fixed_ips": ["10.0.0.11"], "security_group_ids": ["web"], "vf_index": 2}]
 })json";
 
-policy::Snapshot Load(std::string_view json) {
-  absl::StatusOr<api::v1::Policy> p = PolicyFromJson(json);
-  EXPECT_TRUE(p.ok()) << p.status();
-  absl::StatusOr<policy::Snapshot> s = SnapshotFromPolicy(*p);
-  EXPECT_TRUE(s.ok()) << s.status();
-  return *s;
-}
+policy::Snapshot Load(std::string_view json) { return test_support::SnapshotFromJson(json); }
 
 TEST(InstalledRecordCodec, RoundTripsAndRefusesDamage) {
   InstalledRecord r;

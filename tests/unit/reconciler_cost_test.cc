@@ -18,6 +18,7 @@
 #include "netlink/errno_status.h"
 #include "netlink/tc_codec.h"
 #include "tests/fakes/fake_tc_backend.h"
+#include "tests/unit/snapshot_from_json.h"
 
 namespace vfguard::agent {
 namespace {
@@ -41,13 +42,7 @@ constexpr char kPolicy[] = R"json({
      "fixed_ips": ["10.2.0.14"], "security_group_ids": ["web"], "vf_index": 5}]
 })json";
 
-policy::Snapshot Load(std::string_view json) {
-  absl::StatusOr<api::v1::Policy> p = PolicyFromJson(json);
-  EXPECT_TRUE(p.ok()) << p.status();
-  absl::StatusOr<policy::Snapshot> s = SnapshotFromPolicy(*p);
-  EXPECT_TRUE(s.ok()) << s.status();
-  return *s;
-}
+policy::Snapshot Load(std::string_view json) { return test_support::SnapshotFromJson(json); }
 
 using Key = FakeTcBackend::FilterKey;
 using Chain = std::pair<netlink::FilterOwner, uint32_t>;

@@ -17,6 +17,7 @@
 #include "netlink/errno_status.h"
 #include "tests/fakes/fake_set_match_hook.h"
 #include "tests/fakes/fake_tc_backend.h"
+#include "tests/unit/snapshot_from_json.h"
 
 namespace vfguard::agent {
 namespace {
@@ -46,13 +47,7 @@ constexpr char kPolicy[] = R"json({
      "fixed_ips": ["10.0.0.11"], "security_group_ids": ["ssh"], "vf_index": 2}]
 })json";
 
-policy::Snapshot Load(std::string_view json) {
-  absl::StatusOr<api::v1::Policy> p = PolicyFromJson(json);
-  EXPECT_TRUE(p.ok()) << p.status();
-  absl::StatusOr<policy::Snapshot> s = SnapshotFromPolicy(*p);
-  EXPECT_TRUE(s.ok()) << s.status();
-  return *s;
-}
+policy::Snapshot Load(std::string_view json) { return test_support::SnapshotFromJson(json); }
 
 // (owner, chain, prio): tc keeps one classifier kind per prio.
 using PrioKey = std::tuple<netlink::FilterOwner, uint32_t, uint16_t>;

@@ -17,6 +17,7 @@
 #include "policy/nd_check.h"
 #include "policy/simulator.h"
 #include "tests/fakes/fake_tc_backend.h"
+#include "tests/unit/snapshot_from_json.h"
 
 namespace vfguard::agent {
 namespace {
@@ -47,13 +48,7 @@ constexpr char kPolicy[] = R"json({
      "fixed_ips": ["10.1.0.12"], "security_group_ids": ["web"], "vf_index": 3}]
 })json";
 
-policy::Snapshot Load(std::string_view json) {
-  absl::StatusOr<api::v1::Policy> p = PolicyFromJson(json);
-  EXPECT_TRUE(p.ok()) << p.status();
-  absl::StatusOr<policy::Snapshot> s = SnapshotFromPolicy(*p);
-  EXPECT_TRUE(s.ok()) << s.status();
-  return *s;
-}
+policy::Snapshot Load(std::string_view json) { return test_support::SnapshotFromJson(json); }
 
 // Records every op and forwards it to the fake.
 class RecordingBackend : public TcBackend {
