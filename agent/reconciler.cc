@@ -286,51 +286,64 @@ std::optional<FlowerFilter> Reconciler::Translate(const offload::PlacedFilter& p
   return *std::move(k);
 }
 
-std::set<Reconciler::IrKey> Reconciler::ChangedFilters(
-    const std::set<std::string>& changed_parts) const {
-  std::set<IrKey> out;
-  for (const std::string& part : changed_parts) {
-    auto it = compiler_.parts().find(part);
-    if (it == compiler_.parts().end()) continue;  // removed: its filters are not wanted
-    for (const policy::Filter& f : it->second->filters) out.insert(f.Key());
-  }
-  return out;
-}
-
-WantedFilters Reconciler::Wanted(bool reuse, const std::set<IrKey>& changed,
-                                 ReconcileReport& report) {
-  WantedFilters want;
+Reconciler::WantedChange Reconciler::Wanted(bool reuse, bool delta,
+                                            const offload::PlacementResult* before,
+                                            ReconcileReport& report) {
+  WantedChange out;
   const std::vector<offload::PlacedFilter>& placed = placement_->filters;
   // The last pass's translations are looked up by a merge walk, so both
   // lists must be in IR key order (the compiler's Pipeline order).
   reuse = reuse && std::is_sorted(placed.begin(), placed.end(), [](const auto& a, const auto& b) {
             return a.filter->Key() < b.filter->Key();
           });
+  if (before != nullptr && before->filters.size() != translated_.size()) reuse = false;
+  out.delta = delta && reuse;
+  auto gone = [&](const Translated& old) {
+    if (out.delta && old.valid) out.gone.push_back(old.key);
+  };
   std::vector<Translated> next(placed.size());
   size_t j = 0;
   for (size_t i = 0; i < placed.size(); ++i) {
     const offload::PlacedFilter& p = placed[i];
     Translated& t = next[i];
     t.ir = p.filter->Key();
-    if (!InstallsAsFlower(*p.filter)) continue;
-    t.hardware = p.placement == offload::Placement::kHardware;
+    const Translated* old = nullptr;
+    bool same_filter = false;
     if (reuse) {
-      while (j < translated_.size() && translated_[j].ir < t.ir) ++j;
-      if (j < translated_.size() && translated_[j].ir == t.ir && translated_[j].valid &&
-          translated_[j].hardware == t.hardware && !changed.contains(t.ir)) {
-        t = translated_[j];
-        want[t.key] = WantedFilter{t.entry, std::nullopt, i};
-        continue;
+      while (j < translated_.size() && translated_[j].ir < t.ir) gone(translated_[j++]);
+      if (j < translated_.size() && translated_[j].ir == t.ir) {
+        // The compiler replaces a part, never edits it: the same object is
+        // the same filter.
+        // A recompiled part's unchanged filters are equal ones: compared,
+        // not translated (cheaper than a translation and its hash).
+        same_filter = before == nullptr || before->filters[j].filter == p.filter ||
+                      *before->filters[j].filter == *p.filter;
+        old = &translated_[j++];
       }
     }
+    if (!InstallsAsFlower(*p.filter)) {
+      if (old != nullptr) gone(*old);
+      continue;
+    }
+    t.hardware = p.placement == offload::Placement::kHardware;
+    if (old != nullptr && same_filter && old->valid && old->hardware == t.hardware) {
+      t = *old;
+      ++out.count;
+      if (!out.delta) out.want[t.key] = WantedFilter{t.entry, std::nullopt, i};
+      continue;
+    }
+    if (old != nullptr) gone(*old);
     std::optional<FlowerFilter> k = Translate(p, report);
     if (!k) continue;
     t.valid = true;
     t.key = KeyOf(*k);
     t.entry = EntryOf(*k);
-    want[t.key] = WantedFilter{t.entry, std::move(k), i};
+    ++out.count;
+    out.want[t.key] = WantedFilter{t.entry, std::move(k), i};
   }
+  while (reuse && j < translated_.size()) gone(translated_[j++]);
   translated_ = std::move(next);
+  std::map<FilterKey, InstalledEntry> traps;
   for (const policy::Filter& trap : placement_->traps) {
     ++report.translated;
     absl::StatusOr<FlowerFilter> k = offload::ToKernelFilter(trap, block_, Copy::kTrap, devices_);
@@ -341,9 +354,48 @@ WantedFilters Reconciler::Wanted(bool reuse, const std::set<IrKey>& changed,
       continue;
     }
     FilterKey key = KeyOf(*k);
-    want[key] = WantedFilter{EntryOf(*k), *std::move(k), 0};
+    const InstalledEntry entry = EntryOf(*k);
+    traps[key] = entry;
+    auto before_trap = trap_entries_.find(key);
+    if (out.delta && before_trap != trap_entries_.end() && before_trap->second == entry) continue;
+    out.want[key] = WantedFilter{entry, *std::move(k), 0};
   }
-  return want;
+  if (out.delta) {
+    for (const auto& [key, entry] : trap_entries_) {
+      auto now = traps.find(key);
+      if (now == traps.end() || now->second != entry) out.gone.push_back(key);
+    }
+  }
+  out.count += static_cast<int>(traps.size());
+  trap_entries_ = std::move(traps);
+  return out;
+}
+
+FilterPlan Reconciler::PlanChange(WantedChange& wanted, ReconcileReport& report) {
+  PlanScope scope;
+  std::set<PrioKey> prios;
+  for (const FilterKey& key : wanted.gone) scope.keys.insert(key);
+  for (const auto& [key, w] : wanted.want) scope.keys.insert(key);
+  for (const FilterKey& key : scope.keys) prios.insert(PrioOf(key));
+  // What else is wanted in those prios is what the last pass wanted there
+  // (the installed set, converged_) less what is gone: only its shapes matter.
+  for (const PrioKey& p : prios) {
+    const auto& [owner, chain, prio] = p;
+    std::set<uint64_t> shapes;
+    for (auto it = installed_.filters().lower_bound(FilterKey{owner, chain, prio, 0});
+         it != installed_.filters().end() && PrioOf(it->first) == p; ++it) {
+      if (!scope.keys.contains(it->first)) shapes.insert(it->second.shape);
+    }
+    // A prio nothing is wanted in has no shapes at all (not an empty set).
+    if (!shapes.empty()) scope.kept_shapes.emplace(p, std::move(shapes));
+  }
+  report.planned = static_cast<int>(scope.keys.size());
+  return PlanFilterWrites(
+      wanted.want, installed_,
+      [&](const FilterKey&, const WantedFilter& w) {
+        return Translate(placement_->filters[w.placed], report);
+      },
+      &scope);
 }
 
 bool Reconciler::SameDevices(const EswitchView& next) const {
@@ -388,6 +440,7 @@ ReconcileReport Reconciler::Run(const policy::Snapshot& desired,
     mark = now;
   };
   absl::StatusOr<std::set<std::string>> changed = compiler_.Update(shared_effective, slots);
+  bool converged_pass = false;  // the last pass converged (converged_)
   // Translations of the last pass stay valid for the filters of unchanged
   // parts while the devices they name and the ND check's state are the same.
   bool reuse = SameDevices(view) && (nd_ != nullptr && nd_->attached()) == nd_attached_;
@@ -395,9 +448,11 @@ ReconcileReport Reconciler::Run(const policy::Snapshot& desired,
     report.status = changed.status();
     return finish();
   }
+  // A set's members come from the snapshot, not from any part: with set
+  // lookups a member change changes no part but the sets.
+  const bool same_sets = set_match_ == nullptr || *shared_effective == *effective_;
   effective_ = std::move(shared_effective);
-  // The compiler's own filters: the placement refers to them, nothing is copied.
-  policy::SharedPipeline pipeline = compiler_.AssembleShared();
+  converged_pass = std::exchange(converged_, false);  // until this pass has written all
   lap(report.times.compile);
 
   view_ = view;
@@ -435,9 +490,30 @@ ReconcileReport Reconciler::Run(const policy::Snapshot& desired,
   if (!qdiscs.ok()) report.status = qdiscs;
 
   block_refuses_offload_ = ProbeBlockRefusesOffload(view, offers, report);
-  PreOffer(pipeline, devices_, offers, report);
-  placement_ = std::make_shared<const offload::PlacementResult>(
-      offload::Place(std::move(pipeline), MakeOffer(devices_, offers, report)));
+  // The last placement: translated_ is parallel to it.
+  const std::shared_ptr<const offload::PlacementResult> before = placement_;
+  bool placement_kept = false;
+  if (block_refuses_offload_) {
+    // Every offer is the probe's refusal: each filter's placement depends on
+    // itself alone, so only new filters are placed, and none when no part
+    // changed.
+    placement_kept = placed_without_hw_ && changed->empty() && same_sets;
+    if (!placement_kept) {
+      size_t afresh = 0;
+      placement_ = std::make_shared<const offload::PlacementResult>(
+          offload::PlaceWithoutHardware(compiler_.AssembleShared(), BlockWideAnswer(),
+                                        placed_without_hw_ ? before.get() : nullptr, &afresh));
+      report.placed = static_cast<int>(afresh);
+    }
+  } else {
+    // The compiler's own filters: the placement refers to them, nothing is copied.
+    policy::SharedPipeline pipeline = compiler_.AssembleShared();
+    PreOffer(pipeline, devices_, offers, report);
+    placement_ = std::make_shared<const offload::PlacementResult>(
+        offload::Place(std::move(pipeline), MakeOffer(devices_, offers, report)));
+    report.placed = static_cast<int>(placement_->filters.size());
+  }
+  placed_without_hw_ = block_refuses_offload_;
   SyncNdCheck(report);
   const std::optional<offload::SetMatchWant> set_match_rest = SyncSetMatch(report);
   if ((nd_ != nullptr && nd_->attached()) != nd_attached_) reuse = false;
@@ -448,17 +524,32 @@ ReconcileReport Reconciler::Run(const policy::Snapshot& desired,
   const bool from_record = record && record->inputs == InputsDigest(slots, offers) &&
                            record->translated.size() == placement_->filters.size();
   if (from_record) translated_ = std::move(record->translated);
-  WantedFilters want = Wanted(reuse || from_record,
-                              from_record ? std::set<IrKey>{} : ChangedFilters(*changed), report);
+  // Only what changed is planned when the installed set holds exactly what
+  // the last pass wanted and nothing invalidated its translations.
+  const bool delta = converged_pass && !report.audited && !record && reuse;
+  WantedChange wanted;
+  if (delta && placement_kept) {
+    wanted.delta = true;  // the same filters, placed and translated the same
+    wanted.count = wanted_count_;
+  } else {
+    wanted = Wanted(reuse || from_record, delta, from_record ? nullptr : before.get(), report);
+  }
   lap(report.times.translate);
   // Keep every answer this pass asked for (refused trap candidates too, or
   // the next pass would offer them again), and forget the rest.
   offers.Retain(used_offers_);
-  report.filters = static_cast<int>(want.size());
+  report.filters = wanted.delta ? wanted.count : static_cast<int>(wanted.want.size());
+  wanted_count_ = report.filters;
 
-  FilterPlan plan = PlanFilterWrites(want, installed_, [&](const WantedFilter& w) {
-    return Translate(placement_->filters[w.placed], report);
-  });
+  FilterPlan plan;
+  if (wanted.delta) {
+    plan = PlanChange(wanted, report);
+  } else {
+    report.planned = static_cast<int>(wanted.want.size());
+    plan = PlanFilterWrites(wanted.want, installed_, [&](const FilterKey&, const WantedFilter& w) {
+      return Translate(placement_->filters[w.placed], report);
+    });
+  }
   if (plan.cyclic) log_.Warn("jump_cycle", {{"effect", "written in chain order"}});
   std::vector<TcOp> ops = std::move(plan.ops);
   ops.insert(ops.end(), late_deletes.begin(), late_deletes.end());
@@ -468,9 +559,11 @@ ReconcileReport Reconciler::Run(const policy::Snapshot& desired,
     // Trusted, not verified: the full audit is due, soon (the agent asks).
     report.trusted_record = true;
     RequestAudit();
-  } else if (report.writes > 0 || report.audited || !record_on_disk_) {
-    SaveRecord(InputsDigest(slots, offers));
+  } else if (!record_path_.empty() && (report.writes > 0 || report.audited || !record_on_disk_)) {
+    SaveRecord(
+        InputsDigest(slots, offers));  // the digest hashes the whole snapshot: not for nothing
   }
+  converged_ = report.errors == 0 && report.status.ok() && !installed_.audit_needed();
   lap(report.times.write);
   return finish();
 }
@@ -540,6 +633,10 @@ std::vector<bool> Reconciler::Settled() const {
       continue;
     }
     if (!translated_[i].valid) continue;
+    if (converged_) {  // the installed set holds what the last pass wanted
+      out[i] = true;
+      continue;
+    }
     const InstalledEntry* e = installed_.Find(translated_[i].key);
     out[i] = e != nullptr && e->content == translated_[i].entry.content;
   }
