@@ -445,12 +445,15 @@ ReconcileReport Reconciler::Run(const policy::Snapshot& desired,
   // parts while the devices they name and the ND check's state are the same.
   bool reuse = SameDevices(view) && (nd_ != nullptr && nd_->attached()) == nd_attached_;
   if (!changed.ok()) {
+    placement_current_ = false;  // the compiler may hold some of the new parts
     report.status = changed.status();
     return finish();
   }
   // A set's members come from the snapshot, not from any part: with set
   // lookups a member change changes no part but the sets.
-  const bool same_sets = set_match_ == nullptr || *shared_effective == *effective_;
+  if (!changed->empty() || (set_match_ != nullptr && *shared_effective != *effective_)) {
+    placement_current_ = false;
+  }
   effective_ = std::move(shared_effective);
   converged_pass = std::exchange(converged_, false);  // until this pass has written all
   lap(report.times.compile);
@@ -497,7 +500,7 @@ ReconcileReport Reconciler::Run(const policy::Snapshot& desired,
     // Every offer is the probe's refusal: each filter's placement depends on
     // itself alone, so only new filters are placed, and none when no part
     // changed.
-    placement_kept = placed_without_hw_ && changed->empty() && same_sets;
+    placement_kept = placed_without_hw_ && placement_current_;
     if (!placement_kept) {
       size_t afresh = 0;
       placement_ = std::make_shared<const offload::PlacementResult>(
@@ -514,6 +517,7 @@ ReconcileReport Reconciler::Run(const policy::Snapshot& desired,
     report.placed = static_cast<int>(placement_->filters.size());
   }
   placed_without_hw_ = block_refuses_offload_;
+  placement_current_ = true;
   SyncNdCheck(report);
   const std::optional<offload::SetMatchWant> set_match_rest = SyncSetMatch(report);
   if ((nd_ != nullptr && nd_->attached()) != nd_attached_) reuse = false;

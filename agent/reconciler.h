@@ -13,7 +13,15 @@
 //   agent/write_order.h).
 //
 // Cost: a pass with nothing to change dumps nothing and writes nothing; a
-// change costs its own writes. Only an audit dumps: the clsact qdiscs, the
+// change costs its own writes. CPU too, on a block that cannot offload (the
+// probe says so; veth, hw-tc-offload off): only new or changed filters are
+// placed (offload::PlaceWithoutHardware) and translated, and after a pass
+// that converged (every write and translation succeeded, no audit pending)
+// the plan compares only the keys that changed (ReconcileReport::placed,
+// ::planned). What stays O(filters) per pass is linear and cheap: the
+// compiler's assembly, copying the placement and the translations' merge
+// walk. A block that can offload places every filter each pass (Place: its
+// traps and hand-over rules are global). Only an audit dumps: the clsact qdiscs, the
 // block and the egress hook of every representor in the view, compared by
 // hash; drift is repaired and the installed set rebuilt from the dump. A
 // pass audits when it is the first, after RequestAudit() (the agent asks on
@@ -309,6 +317,11 @@ class Reconciler {
   bool block_refuses_offload_ = false;  // the probe says: nothing can be offloaded
   // placement_ came from PlaceWithoutHardware (the block refused offload).
   bool placed_without_hw_ = false;
+  // placement_ places the compiler's parts and sets as they are: no part
+  // changed since (a pass that failed after compiling leaves it false), and
+  // with set lookups, no snapshot change either (a set's members come from
+  // the snapshot, not from any part).
+  bool placement_current_ = false;
   // The installed set holds exactly what the last pass wanted (every write
   // and translation of it succeeded, no audit or record load pending): the
   // next pass may plan only what changed (PlanChange).
