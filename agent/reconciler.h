@@ -225,6 +225,11 @@ class Reconciler {
   void DropRecord();
   absl::Status SyncQdiscs(const EswitchView& view, ReconcileReport& report,
                           std::vector<TcOp>& late_deletes);
+  // Places the compiler's filters (placement_); true when the last
+  // placement (`before`) was kept whole: no part changed on a block that
+  // refuses offload.
+  bool PlaceFilters(const offload::PlacementResult* before, OfferBook& offers,
+                    ReconcileReport& report);
   // What a pass wants: every filter, or (`delta`) what changed since the
   // last pass.
   struct WantedChange {
@@ -246,6 +251,8 @@ class Reconciler {
   // (`wanted`, a delta), the installed set standing for the rest of what is
   // wanted (it holds exactly what the last pass wanted: converged_).
   FilterPlan PlanChange(WantedChange& wanted, ReconcileReport& report);
+  // The plan of a pass: PlanChange for a delta, else the whole plan.
+  FilterPlan PlanWrites(WantedChange& wanted, ReconcileReport& report);
   // The block-wide refusal (the probe's answer) as the offers give it.
   static absl::Status BlockWideAnswer();
   // The slow-path (or hardware-and-software) kernel filter of a placed filter; counted.
