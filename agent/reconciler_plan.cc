@@ -72,9 +72,8 @@ Reconciler::WantedChange Reconciler::Wanted(bool reuse, bool delta,
       while (j < translated_.size() && translated_[j].ir < t.ir) gone(translated_[j++]);
       if (j < translated_.size() && translated_[j].ir == t.ir) {
         // The compiler replaces a part, never edits it: the same object is
-        // the same filter.
-        // A recompiled part's unchanged filters are equal ones: compared,
-        // not translated (cheaper than a translation and its hash).
+        // the same filter, and a recompiled part's unchanged filters are
+        // equal ones (compared: cheaper than a translation and its hash).
         same_filter = before == nullptr || before->filters[j].filter == p.filter ||
                       *before->filters[j].filter == *p.filter;
         old = &translated_[j++];
