@@ -240,15 +240,23 @@ void Agent::OnTcEvent(const nlmsghdr& h) {
   // nothing. Anything else (someone else's change, or what does not decode)
   // is drift only a dump can size up, so the pass it schedules audits.
   // The reconciler (on the worker) judges it after the pass whose writes
-  // may have caused it.
+  // may have caused it, in a batch of compact notes (agent/tc_note_queue.h).
   absl::StatusOr<TcEvent> event =
       DecodeTcEvent({reinterpret_cast<const uint8_t*>(&h), h.nlmsg_len});
-  if (!event.ok()) log_.Debug("tc_event_undecodable", {{"status", event.status()}});
-  worker_->Post([this, event = std::move(event)] {
-    if (event.ok() && reconciler_.ExplainsEvent(*event)) return;
-    reconciler_.RequestAudit();
-    ToReactor([this] { ScheduleReconcile("tc_event", absl::Milliseconds(200)); });
-  });
+  TcNote note;  // kUndecodable
+  if (event.ok()) {
+    note = NoteOf(*event);
+  } else {
+    log_.Debug("tc_event_undecodable", {{"status", event.status()}});
+  }
+  if (note.kind == TcNote::Kind::kIgnored) return;  // explained whatever the state
+  if (tc_notes_.Push(note)) worker_->Post([this] { JudgeTcNotes(); });
+}
+
+void Agent::JudgeTcNotes() {
+  if (reconciler_.ExplainsEvents(tc_notes_.Take())) return;
+  reconciler_.RequestAudit();
+  ToReactor([this] { ScheduleReconcile("tc_event", absl::Milliseconds(200)); });
 }
 
 void Agent::ToReactor(std::function<void()> fn) const {

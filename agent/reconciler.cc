@@ -476,30 +476,37 @@ ReconcileReport Reconciler::Run(const policy::Snapshot& desired,
 }
 
 bool Reconciler::ExplainsEvent(const TcEvent& event) const {
-  switch (event.kind) {
-    case TcEvent::Kind::kOther:
-    case TcEvent::Kind::kOtherClassifier:
-      return true;  // the reconciler neither dumps nor writes these
-    case TcEvent::Kind::kQdisc: {
-      if (event.qdisc.kind != "clsact") return true;
-      auto it = installed_.clsact().find(event.qdisc.ifindex);
-      if (event.deleted) return it == installed_.clsact().end();
-      return it != installed_.clsact().end() && it->second == event.qdisc.ingress_block;
+  const TcNote note = NoteOf(event);
+  return ExplainsEvents({&note, 1});
+}
+
+bool Reconciler::ExplainsEvents(absl::Span<const TcNote> notes) const {
+  std::vector<netlink::FilterOwner> owners = ManagedOwners(view_);
+  std::sort(owners.begin(), owners.end());  // a batch can hold every filter of the block
+  auto explains = [&](const TcNote& n) {
+    switch (n.kind) {
+      case TcNote::Kind::kIgnored:
+        return true;  // the reconciler neither dumps nor writes these
+      case TcNote::Kind::kUndecodable:
+      case TcNote::Kind::kPrioGone:
+        return false;  // not our way of deleting; what does not decode is drift too
+      case TcNote::Kind::kClsact: {
+        auto it = installed_.clsact().find(n.ifindex);
+        if (n.deleted) return it == installed_.clsact().end();
+        return it != installed_.clsact().end() && it->second == n.ingress_block;
+      }
+      case TcNote::Kind::kFilter:
+        break;
     }
-    case TcEvent::Kind::kFilter:
-      break;
-  }
-  if (!event.filter) return false;  // a whole prio or chain went: not our way of deleting
-  const FlowerFilter f = netlink::WithoutStatus(*event.filter);
-  const std::vector<netlink::FilterOwner> owners = ManagedOwners(view_);
-  if (std::find(owners.begin(), owners.end(), f.owner) == owners.end()) return true;
-  const FilterKey key = KeyOf(f);
-  const InstalledEntry* entry = installed_.Find(key);
-  const uint64_t hash = ContentHash(f);
-  // A delete of what the set no longer holds, or holds with other content
-  // (a reshape: deleted and created again in one pass), was ours.
-  if (event.deleted) return entry == nullptr || entry->content != hash;
-  return (entry != nullptr && entry->content == hash) || transient_.contains({key, hash});
+    if (!std::binary_search(owners.begin(), owners.end(), n.key.owner)) return true;
+    const InstalledEntry* entry = installed_.Find(n.key);
+    // A delete of what the set no longer holds, or holds with other content
+    // (a reshape: deleted and created again in one pass), was ours.
+    if (n.deleted) return entry == nullptr || entry->content != n.content;
+    return (entry != nullptr && entry->content == n.content) ||
+           transient_.contains({n.key, n.content});
+  };
+  return std::all_of(notes.begin(), notes.end(), explains);
 }
 
 absl::StatusOr<policy::Pipeline> Reconciler::InstalledPipeline() const {

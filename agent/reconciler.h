@@ -57,6 +57,7 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "absl/types/span.h"
 #include "agent/checkpoint.h"
 #include "agent/filter_plan.h"
 #include "agent/installed_record.h"
@@ -170,6 +171,9 @@ class Reconciler {
   // manages (another classifier, another block or device, other objects).
   // Anything else is drift, for the agent to audit.
   bool ExplainsEvent(const TcEvent& event) const;
+  // The same for a batch of compact notes (agent/tc_note_queue.h): true
+  // when every one is explained.
+  bool ExplainsEvents(absl::Span<const TcNote> notes) const;
 
   // Of the last pass: the ports that were compiled, the IR and its placement.
   // The shared forms are immutable: the agent hands them to the reactor
