@@ -11,7 +11,8 @@ FilterKey KeyOf(const netlink::FlowerFilter& f) { return {f.owner, f.chain, f.pr
 
 InstalledEntry EntryOf(const netlink::FlowerFilter& f) {
   const std::optional<uint32_t> jump = JumpTarget(f);
-  return {f.protocol, jump.value_or(InstalledEntry::kNoJump), ShapeHash(f), ContentHash(f)};
+  return {f.protocol, jump.value_or(InstalledEntry::kNoJump), static_cast<uint32_t>(ShapeHash(f)),
+          ContentHash(f)};
 }
 
 const InstalledEntry* InstalledSet::Find(const FilterKey& key) const {

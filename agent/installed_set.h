@@ -43,11 +43,15 @@ FilterKey KeyOf(const netlink::FlowerFilter& f);
 // Per filter only what a pass needs: the protocol (a delete must name it),
 // its jump target (deletes go in jump-graph order), the shape (whether a replace is possible) and
 // the content (whether one is needed), both as hashes (agent/filter_hash.h).
+// The shape hash is cut to 32 bits: two layouts of the same key that
+// collide only make a replace that the kernel refuses, which leaves the set
+// unsure and the next pass audits; the content hash (whether to write at all)
+// keeps 64.
 struct InstalledEntry {
   static constexpr uint32_t kNoJump = UINT32_MAX;  // chains are < 2^28
   uint16_t protocol = 0;
   uint32_t jump = kNoJump;  // the chain its actions jump to (deletes are ordered by it)
-  uint64_t shape = 0;
+  uint32_t shape = 0;
   uint64_t content = 0;
   bool operator==(const InstalledEntry&) const = default;
 };

@@ -286,6 +286,13 @@ std::optional<FlowerFilter> Reconciler::Translate(const offload::PlacedFilter& p
   return *std::move(k);
 }
 
+std::optional<FilterKey> Reconciler::KernelKey(const offload::PlacedFilter& p) const {
+  absl::StatusOr<FlowerFilter> id =
+      offload::KernelIdentity(*p.filter, block_, Copy::kSlowPath, devices_);
+  if (!id.ok()) return std::nullopt;
+  return KeyOf(*id);
+}
+
 std::set<Reconciler::IrKey> Reconciler::ChangedFilters(
     const std::set<std::string>& changed_parts) const {
   std::set<IrKey> out;
@@ -306,31 +313,42 @@ WantedFilters Reconciler::Wanted(bool reuse, const std::set<IrKey>& changed,
   reuse = reuse && std::is_sorted(placed.begin(), placed.end(), [](const auto& a, const auto& b) {
             return a.filter->Key() < b.filter->Key();
           });
+  // The placement translated_ was made for (its filters are the old IR keys).
+  const std::vector<offload::PlacedFilter>* before =
+      translated_for_ != nullptr && translated_for_->filters.size() == translated_.size()
+          ? &translated_for_->filters
+          : nullptr;
+  reuse = reuse && before != nullptr;
   std::vector<Translated> next(placed.size());
   size_t j = 0;
   for (size_t i = 0; i < placed.size(); ++i) {
     const offload::PlacedFilter& p = placed[i];
     Translated& t = next[i];
-    t.ir = p.filter->Key();
     if (!InstallsAsFlower(*p.filter)) continue;
     t.hardware = p.placement == offload::Placement::kHardware;
     if (reuse) {
-      while (j < translated_.size() && translated_[j].ir < t.ir) ++j;
-      if (j < translated_.size() && translated_[j].ir == t.ir && translated_[j].valid &&
-          translated_[j].hardware == t.hardware && !changed.contains(t.ir)) {
-        t = translated_[j];
-        want[t.key] = WantedFilter{t.entry, std::nullopt, i};
-        continue;
+      const IrKey ir = p.filter->Key();
+      while (j < translated_.size() && (*before)[j].filter->Key() < ir) ++j;
+      if (j < translated_.size() && (*before)[j].filter->Key() == ir && translated_[j].valid &&
+          translated_[j].hardware == t.hardware && !changed.contains(ir)) {
+        if (std::optional<FilterKey> key = KernelKey(p)) {
+          t = translated_[j];
+          want[*key] = WantedFilter{t.Entry(p.filter->protocol), std::nullopt, i};
+          continue;
+        }
       }
     }
     std::optional<FlowerFilter> k = Translate(p, report);
     if (!k) continue;
+    const InstalledEntry entry = EntryOf(*k);
     t.valid = true;
-    t.key = KeyOf(*k);
-    t.entry = EntryOf(*k);
-    want[t.key] = WantedFilter{t.entry, std::move(k), i};
+    t.content = entry.content;
+    t.shape = entry.shape;
+    t.jump = entry.jump;
+    want[KeyOf(*k)] = WantedFilter{entry, std::move(k), i};
   }
   translated_ = std::move(next);
+  translated_for_ = placement_;
   for (const policy::Filter& trap : placement_->traps) {
     ++report.translated;
     absl::StatusOr<FlowerFilter> k = offload::ToKernelFilter(trap, block_, Copy::kTrap, devices_);
@@ -447,7 +465,10 @@ ReconcileReport Reconciler::Run(const policy::Snapshot& desired,
   // A trusted record of the same inputs holds this pass's translations.
   const bool from_record = record && record->inputs == InputsDigest(slots, offers) &&
                            record->translated.size() == placement_->filters.size();
-  if (from_record) translated_ = std::move(record->translated);
+  if (from_record) {
+    translated_ = std::move(record->translated);
+    translated_for_ = placement_;
+  }
   WantedFilters want = Wanted(reuse || from_record,
                               from_record ? std::set<IrKey>{} : ChangedFilters(*changed), report);
   lap(report.times.translate);
@@ -547,8 +568,9 @@ std::vector<bool> Reconciler::Settled() const {
       continue;
     }
     if (!translated_[i].valid) continue;
-    const InstalledEntry* e = installed_.Find(translated_[i].key);
-    out[i] = e != nullptr && e->content == translated_[i].entry.content;
+    const std::optional<FilterKey> key = KernelKey(placement_->filters[i]);
+    const InstalledEntry* e = key ? installed_.Find(*key) : nullptr;
+    out[i] = e != nullptr && e->content == translated_[i].content;
   }
   return out;
 }

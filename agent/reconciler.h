@@ -223,6 +223,9 @@ class Reconciler {
   // IR key is in `changed`, or when their placement changed; the others
   // are taken from the last pass (translated_).
   WantedFilters Wanted(bool reuse, const std::set<IrKey>& changed, ReconcileReport& report);
+  // The key of a placed filter's slow-path copy without translating it
+  // (offload::KernelIdentity); nullopt when its device does not resolve.
+  std::optional<FilterKey> KernelKey(const offload::PlacedFilter& p) const;
   // The slow-path (or hardware-and-software) kernel filter of a placed filter; counted.
   std::optional<netlink::FlowerFilter> Translate(const offload::PlacedFilter& p,
                                                  ReconcileReport& report) const;
@@ -280,6 +283,9 @@ class Reconciler {
   // again, and Settled() can tell without translating.
   using Translated = TranslatedFilter;  // agent/installed_record.h
   std::vector<Translated> translated_;
+  // The placement translated_ is per filter of (placement_ after a pass's
+  // translation; the last pass's while the next one translates).
+  std::shared_ptr<const offload::PlacementResult> translated_for_;
   std::string record_path_;      // empty: no record
   std::string record_identity_;  // the agent binary's, for InputsDigest
   bool record_on_disk_ = false;  // a record of the current installed set is on disk

@@ -48,9 +48,8 @@ TEST(InstalledRecordCodec, RoundTripsAndRefusesDamage) {
   InstalledEntry e{0x0800, 42, 5, 6};
   r.filters[FilterKey{netlink::TcBlock{kBlock}, 3, 4, 5}] = e;
   r.filters[FilterKey{netlink::TcDevice{11, netlink::kClsactEgressParent}, 0, 2, 1}] = e;
-  r.translated.push_back(
-      TranslatedFilter{{3, 4, 5}, true, false, FilterKey{netlink::TcBlock{kBlock}, 3, 4, 5}, e});
-  r.translated.push_back(TranslatedFilter{{9, 1, 2}, false, true, {}, {}});
+  r.translated.push_back(TranslatedFilter{6, 5, 42, true, false});
+  r.translated.push_back(TranslatedFilter{0, 0, InstalledEntry::kNoJump, false, true});
   const std::string bytes = EncodeInstalledRecord(r);
   absl::StatusOr<InstalledRecord> back = DecodeInstalledRecord(bytes);
   ASSERT_TRUE(back.ok()) << back.status();
