@@ -70,9 +70,9 @@ FilterPlan PlanFilterWrites(const WantedFilters& want, const InstalledSet& have,
   std::vector<TcOp> upserts;
   std::vector<JumpNode> upsert_nodes;
   for (const auto& [key, w] : want) {
-    const InstalledEntry* h = have.Find(key);
+    const std::optional<InstalledEntry> h = have.Find(key);
     TcOp::Kind kind = TcOp::Kind::kCreateFilter;
-    if (h != nullptr && !emptied.contains(key)) {
+    if (h && !emptied.contains(key)) {
       if (h->content == w.entry.content) continue;
       kind = TcOp::Kind::kReplaceFilter;
     }

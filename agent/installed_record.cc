@@ -130,7 +130,7 @@ std::string EncodeInstalledRecord(const InstalledRecord& r) {
   w.Put<uint64_t>(r.translated.size());
   for (const TranslatedFilter& t : r.translated) {
     w.Put<uint8_t>((t.valid ? 1 : 0) | (t.hardware ? 2 : 0));
-    w.Put(t.jump);
+    w.Put(t.jump());
     w.Put(t.shape);
     w.Put(t.content);
   }
@@ -151,8 +151,10 @@ absl::StatusOr<InstalledRecord> DecodeInstalledRecord(std::string_view bytes) {
     r.clsact[ifindex] = in.Get<uint32_t>();
   }
   for (uint64_t n = in.GetCount(kKeyBytes + kEntryBytes); n > 0 && in.ok(); --n) {
-    FilterKey key = in.GetKey();
-    r.filters[key] = in.GetEntry();
+    const FilterKey key = in.GetKey();
+    const std::optional<InstalledFilter> f = InstalledFilter::Of(key, in.GetEntry());
+    if (!f) return absl::InvalidArgumentError("installed record: a filter the set cannot hold");
+    r.filters.insert(*f);
   }
   const uint64_t translated = in.GetCount(kTranslatedBytes);
   r.translated.reserve(translated);
@@ -161,7 +163,7 @@ absl::StatusOr<InstalledRecord> DecodeInstalledRecord(std::string_view bytes) {
     const auto flags = in.Get<uint8_t>();
     t.valid = (flags & 1) != 0;
     t.hardware = (flags & 2) != 0;
-    t.jump = in.Get<uint32_t>();
+    t.set_jump(in.Get<uint32_t>());
     t.shape = in.Get<uint32_t>();
     t.content = in.Get<uint64_t>();
     r.translated.push_back(t);

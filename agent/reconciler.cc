@@ -235,8 +235,8 @@ std::optional<offload::SetMatchWant> Reconciler::SyncSetMatch(ReconcileReport& r
   for (const offload::SetMatchFilter& f : want.filters) {
     const netlink::BpfFilter& b = f.filter;
     auto it = installed_.filters().lower_bound(FilterKey{b.owner, b.chain, b.prio, 0});
-    const bool flower_there = it != installed_.filters().end() && it->first.owner == b.owner &&
-                              it->first.chain == b.chain && it->first.prio == b.prio;
+    const bool flower_there = it != installed_.filters().end() && it->key().owner == b.owner &&
+                              it->key().chain == b.chain && it->key().prio == b.prio;
     auto before = set_match_prios_.find({b.owner, b.chain, b.prio});
     const bool other_protocol = before != set_match_prios_.end() && before->second != b.protocol;
     if (!flower_there && !other_protocol) now.filters.push_back(f);
@@ -344,7 +344,7 @@ WantedFilters Reconciler::Wanted(bool reuse, const std::set<IrKey>& changed,
     t.valid = true;
     t.content = entry.content;
     t.shape = entry.shape;
-    t.jump = entry.jump;
+    t.set_jump(entry.jump);
     want[KeyOf(*k)] = WantedFilter{entry, std::move(k), i};
   }
   translated_ = std::move(next);
@@ -520,12 +520,11 @@ bool Reconciler::ExplainsEvents(absl::Span<const TcNote> notes) const {
         break;
     }
     if (!std::binary_search(owners.begin(), owners.end(), n.key.owner)) return true;
-    const InstalledEntry* entry = installed_.Find(n.key);
+    const std::optional<InstalledEntry> entry = installed_.Find(n.key);
     // A delete of what the set no longer holds, or holds with other content
     // (a reshape: deleted and created again in one pass), was ours.
-    if (n.deleted) return entry == nullptr || entry->content != n.content;
-    return (entry != nullptr && entry->content == n.content) ||
-           transient_.contains({n.key, n.content});
+    if (n.deleted) return !entry || entry->content != n.content;
+    return (entry && entry->content == n.content) || transient_.contains({n.key, n.content});
   };
   return std::all_of(notes.begin(), notes.end(), explains);
 }
@@ -569,8 +568,8 @@ std::vector<bool> Reconciler::Settled() const {
     }
     if (!translated_[i].valid) continue;
     const std::optional<FilterKey> key = KernelKey(placement_->filters[i]);
-    const InstalledEntry* e = key ? installed_.Find(*key) : nullptr;
-    out[i] = e != nullptr && e->content == translated_[i].content;
+    const std::optional<InstalledEntry> e = key ? installed_.Find(*key) : std::nullopt;
+    out[i] = e && e->content == translated_[i].content;
   }
   return out;
 }
