@@ -24,6 +24,7 @@ constexpr absl::Duration kResyncPeriod = absl::Seconds(60);
 // whose events were lost without ENOBUFS). Passes in between cost only
 // their own writes (agent/reconciler.h).
 constexpr uint64_t kAuditEveryResyncs = 10;
+constexpr size_t kTrimAfterNotes = 1000;
 constexpr absl::Duration kFilePollPeriod = absl::Seconds(1);
 constexpr absl::Duration kMaxRetryDelay = absl::Seconds(30);
 
@@ -254,7 +255,12 @@ void Agent::OnTcEvent(const nlmsghdr& h) {
 }
 
 void Agent::JudgeTcNotes() {
-  if (reconciler_.ExplainsEvents(tc_notes_.Take())) return;
+  const std::vector<TcNote> notes = tc_notes_.Take();
+  // A pass's own notifications can outlast the trim after it (the reactor
+  // decodes them as fast as it can, in its own arena): a large batch trims
+  // again once the worker is idle.
+  if (notes.size() >= kTrimAfterNotes) worker_->TrimWhenIdle();
+  if (reconciler_.ExplainsEvents(notes)) return;
   reconciler_.RequestAudit();
   ToReactor([this] { ScheduleReconcile("tc_event", absl::Milliseconds(200)); });
 }
