@@ -24,6 +24,7 @@ constexpr absl::Duration kResyncPeriod = absl::Seconds(60);
 // whose events were lost without ENOBUFS). Passes in between cost only
 // their own writes (agent/reconciler.h).
 constexpr uint64_t kAuditEveryResyncs = 10;
+constexpr size_t kTrimAfterNotes = 1000;
 constexpr absl::Duration kFilePollPeriod = absl::Seconds(1);
 constexpr absl::Duration kMaxRetryDelay = absl::Seconds(30);
 
@@ -240,15 +241,28 @@ void Agent::OnTcEvent(const nlmsghdr& h) {
   // nothing. Anything else (someone else's change, or what does not decode)
   // is drift only a dump can size up, so the pass it schedules audits.
   // The reconciler (on the worker) judges it after the pass whose writes
-  // may have caused it.
+  // may have caused it, in a batch of compact notes (agent/tc_note_queue.h).
   absl::StatusOr<TcEvent> event =
       DecodeTcEvent({reinterpret_cast<const uint8_t*>(&h), h.nlmsg_len});
-  if (!event.ok()) log_.Debug("tc_event_undecodable", {{"status", event.status()}});
-  worker_->Post([this, event = std::move(event)] {
-    if (event.ok() && reconciler_.ExplainsEvent(*event)) return;
-    reconciler_.RequestAudit();
-    ToReactor([this] { ScheduleReconcile("tc_event", absl::Milliseconds(200)); });
-  });
+  TcNote note;  // kUndecodable
+  if (event.ok()) {
+    note = NoteOf(*event);
+  } else {
+    log_.Debug("tc_event_undecodable", {{"status", event.status()}});
+  }
+  if (note.kind == TcNote::Kind::kIgnored) return;  // explained whatever the state
+  if (tc_notes_.Push(note)) worker_->Post([this] { JudgeTcNotes(); });
+}
+
+void Agent::JudgeTcNotes() {
+  const std::vector<TcNote> notes = tc_notes_.Take();
+  // A pass's own notifications can outlast the trim after it (the reactor
+  // decodes them as fast as it can, in its own arena): a large batch trims
+  // again once the worker is idle.
+  if (notes.size() >= kTrimAfterNotes) worker_->TrimWhenIdle();
+  if (reconciler_.ExplainsEvents(notes)) return;
+  reconciler_.RequestAudit();
+  ToReactor([this] { ScheduleReconcile("tc_event", absl::Milliseconds(200)); });
 }
 
 void Agent::ToReactor(std::function<void()> fn) const {

@@ -39,6 +39,7 @@
 #include "agent/service.h"
 #include "agent/set_match_hook.h"
 #include "agent/tc_backend.h"
+#include "agent/tc_note_queue.h"
 #include "agent/trace_request.h"
 #include "boost/asio/io_context.hpp"
 #include "boost/asio/steady_timer.hpp"
@@ -126,6 +127,8 @@ class Agent final : public AgentService {
 
   // The last finished pass (for tests).
   std::shared_ptr<const PassView> view() const { return view_; }
+  // The tc notifications queued for judging so far (for tests and benches).
+  TcNoteQueue::Stats tc_note_stats() const { return tc_notes_.stats(); }
 
  private:
   // Everything a pass needs, taken on the reactor.
@@ -188,6 +191,9 @@ class Agent final : public AgentService {
   std::unique_ptr<SetMatchHook> set_match_;
   void UseSetMatch(absl::StatusOr<std::unique_ptr<SetMatchHook>> hook);  // worker
   std::unique_ptr<netlink::NetlinkSocket> tc_events_;
+  // Pushed by the reactor, taken by JudgeTcNotes on the worker.
+  TcNoteQueue tc_notes_;
+  void JudgeTcNotes();  // worker
   boost::asio::steady_timer reconcile_timer_;
   boost::asio::steady_timer resync_timer_;
   boost::asio::steady_timer file_timer_;

@@ -34,11 +34,11 @@ std::vector<TcOp> Ordered(std::vector<TcOp> ops, const std::vector<JumpNode>& no
 template <typename Visit>
 void ForInstalled(const InstalledSet& have, const PlanScope* scope, const Visit& visit) {
   if (scope == nullptr) {
-    for (const auto& [key, entry] : have.filters()) visit(key, entry);
+    for (const auto& f : have.filters()) visit(f.key(), f.entry());
     return;
   }
   for (const FilterKey& key : scope->keys) {
-    if (const InstalledEntry* entry = have.Find(key)) visit(key, *entry);
+    if (const std::optional<InstalledEntry> entry = have.Find(key)) visit(key, *entry);
   }
 }
 
@@ -84,9 +84,9 @@ FilterPlan PlanFilterWrites(const WantedFilters& want, const InstalledSet& have,
   std::vector<TcOp> upserts;
   std::vector<JumpNode> upsert_nodes;
   for (const auto& [key, w] : want) {
-    const InstalledEntry* h = have.Find(key);
+    const std::optional<InstalledEntry> h = have.Find(key);
     TcOp::Kind kind = TcOp::Kind::kCreateFilter;
-    if (h != nullptr && !emptied.contains(key)) {
+    if (h && !emptied.contains(key)) {
       if (h->content == w.entry.content) continue;
       kind = TcOp::Kind::kReplaceFilter;
     }

@@ -14,7 +14,7 @@ namespace vfguard::agent {
 namespace {
 
 // "vfgREC" + format version; bump the version when the layout changes.
-constexpr uint64_t kMagic = 0x7666675245430003ULL;
+constexpr uint64_t kMagic = 0x7666675245430004ULL;
 
 class Writer {
  public:
@@ -87,7 +87,7 @@ class Reader {
     InstalledEntry e;
     e.protocol = Get<uint16_t>();
     e.jump = Get<uint32_t>();
-    e.shape = Get<uint64_t>();
+    e.shape = Get<uint32_t>();
     e.content = Get<uint64_t>();
     return e;
   }
@@ -106,7 +106,8 @@ class Reader {
 };
 
 constexpr size_t kKeyBytes = 1 + 4 + 4 + 4 + 2 + 4;
-constexpr size_t kEntryBytes = 2 + 4 + 8 + 8;
+constexpr size_t kEntryBytes = 2 + 4 + 4 + 8;
+constexpr size_t kTranslatedBytes = 1 + 4 + 4 + 8;
 
 }  // namespace
 
@@ -128,12 +129,10 @@ std::string EncodeInstalledRecord(const InstalledRecord& r) {
   }
   w.Put<uint64_t>(r.translated.size());
   for (const TranslatedFilter& t : r.translated) {
-    w.Put(std::get<0>(t.ir));
-    w.Put(std::get<1>(t.ir));
-    w.Put(std::get<2>(t.ir));
     w.Put<uint8_t>((t.valid ? 1 : 0) | (t.hardware ? 2 : 0));
-    w.PutKey(t.key);
-    w.PutEntry(t.entry);
+    w.Put(t.jump());
+    w.Put(t.shape);
+    w.Put(t.content);
   }
   return w.Take();
 }
@@ -152,23 +151,22 @@ absl::StatusOr<InstalledRecord> DecodeInstalledRecord(std::string_view bytes) {
     r.clsact[ifindex] = in.Get<uint32_t>();
   }
   for (uint64_t n = in.GetCount(kKeyBytes + kEntryBytes); n > 0 && in.ok(); --n) {
-    FilterKey key = in.GetKey();
-    r.filters[key] = in.GetEntry();
+    const FilterKey key = in.GetKey();
+    const std::optional<InstalledFilter> f = InstalledFilter::Of(key, in.GetEntry());
+    if (!f) return absl::InvalidArgumentError("installed record: a filter the set cannot hold");
+    r.filters.insert(*f);
   }
-  const uint64_t translated = in.GetCount(11 + kKeyBytes + kEntryBytes);
+  const uint64_t translated = in.GetCount(kTranslatedBytes);
   r.translated.reserve(translated);
   for (uint64_t n = translated; n > 0 && in.ok(); --n) {
     TranslatedFilter t;
-    const auto chain = in.Get<uint32_t>();
-    const auto prio = in.Get<uint16_t>();
-    const auto handle = in.Get<uint32_t>();
-    t.ir = {chain, prio, handle};
     const auto flags = in.Get<uint8_t>();
     t.valid = (flags & 1) != 0;
     t.hardware = (flags & 2) != 0;
-    t.key = in.GetKey();
-    t.entry = in.GetEntry();
-    r.translated.push_back(std::move(t));
+    t.set_jump(in.Get<uint32_t>());
+    t.shape = in.Get<uint32_t>();
+    t.content = in.Get<uint64_t>();
+    r.translated.push_back(t);
   }
   if (!in.ok()) return absl::InvalidArgumentError("installed record: truncated or damaged");
   if (!in.done()) return absl::InvalidArgumentError("installed record: trailing bytes");

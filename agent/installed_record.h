@@ -22,7 +22,6 @@
 #include <map>
 #include <string>
 #include <string_view>
-#include <tuple>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -30,13 +29,25 @@
 
 namespace vfguard::agent {
 
-// A placed filter's kernel identity as the reconciler translated it.
+// A placed filter's kernel identity as the reconciler translated it, kept
+// per placed filter between passes (16 bytes): only what cannot be had
+// without translating again. Its key (owner, chain, prio, handle) and
+// protocol come from the IR filter (offload::KernelIdentity); the IR key
+// from the placement it was made for.
 struct TranslatedFilter {
-  std::tuple<uint32_t, uint16_t, uint32_t> ir;  // policy::Filter::Key()
-  bool valid = false;                           // installed as flower and translated
-  bool hardware = false;                        // placed in hardware (no skip_hw)
-  FilterKey key;
-  InstalledEntry entry;
+  uint64_t content = 0;  // InstalledEntry::content
+  uint32_t shape = 0;    // InstalledEntry::shape
+  // InstalledEntry::jump + 1, 0 for kNoJump (a goto names a chain below 2^28).
+  uint32_t jump_code : 29 = 0;
+  uint32_t valid : 1 = 0;     // installed as flower and translated
+  uint32_t hardware : 1 = 0;  // placed in hardware (no skip_hw)
+
+  uint32_t jump() const { return jump_code == 0 ? InstalledEntry::kNoJump : jump_code - 1; }
+  void set_jump(uint32_t jump) {
+    jump_code = jump == InstalledEntry::kNoJump || jump >= (1u << 28) ? 0 : jump + 1;
+  }
+  // The installed-set entry of a filter with this protocol.
+  InstalledEntry Entry(uint16_t protocol) const { return {protocol, jump(), shape, content}; }
   bool operator==(const TranslatedFilter&) const = default;
 };
 

@@ -11,17 +11,126 @@ FilterKey KeyOf(const netlink::FlowerFilter& f) { return {f.owner, f.chain, f.pr
 
 InstalledEntry EntryOf(const netlink::FlowerFilter& f) {
   const std::optional<uint32_t> jump = JumpTarget(f);
-  return {f.protocol, jump.value_or(InstalledEntry::kNoJump), ShapeHash(f), ContentHash(f)};
+  return {f.protocol, jump.value_or(InstalledEntry::kNoJump), static_cast<uint32_t>(ShapeHash(f)),
+          ContentHash(f)};
 }
 
-const InstalledEntry* InstalledSet::Find(const FilterKey& key) const {
+std::optional<InstalledFilter> InstalledFilter::Of(const FilterKey& key,
+                                                   const InstalledEntry& entry) {
+  if (key.chain > kChainMask) return std::nullopt;
+  InstalledFilter f;
+  if (const auto* b = std::get_if<netlink::TcBlock>(&key.owner)) {
+    f.id_ = b->index;
+    f.kind_chain_ = kBlock << kKindShift;
+  } else {
+    const auto& d = std::get<netlink::TcDevice>(key.owner);
+    f.id_ = d.ifindex;
+    if (d.parent == netlink::kClsactIngressParent) {
+      f.kind_chain_ = kIngress << kKindShift;
+    } else if (d.parent == netlink::kClsactEgressParent) {
+      f.kind_chain_ = kEgress << kKindShift;
+    } else {
+      return std::nullopt;
+    }
+  }
+  f.kind_chain_ |= key.chain;
+  f.handle_ = key.handle;
+  f.prio_ = key.prio;
+  f.protocol_ = entry.protocol;
+  f.jump_ = entry.jump;
+  f.shape_ = entry.shape;
+  f.content_ = entry.content;
+  return f;
+}
+
+FilterKey InstalledFilter::key() const {
+  FilterKey k;
+  switch (kind_chain_ >> kKindShift) {
+    case kBlock:
+      k.owner = netlink::TcBlock{id_};
+      break;
+    case kIngress:
+      k.owner = netlink::TcDevice{id_, netlink::kClsactIngressParent};
+      break;
+    default:
+      k.owner = netlink::TcDevice{id_, netlink::kClsactEgressParent};
+      break;
+  }
+  k.chain = kind_chain_ & kChainMask;
+  k.prio = prio_;
+  k.handle = handle_;
+  return k;
+}
+
+InstalledEntry InstalledFilter::entry() const { return {protocol_, jump_, shape_, content_}; }
+
+namespace {
+
+InstalledFilter::Rank RankOfKey(const FilterKey& k) {
+  if (const auto* b = std::get_if<netlink::TcBlock>(&k.owner)) {
+    return {0, b->index, 0, k.chain, k.prio, k.handle};
+  }
+  const auto& d = std::get<netlink::TcDevice>(k.owner);
+  return {1, d.ifindex, d.parent, k.chain, k.prio, k.handle};
+}
+
+}  // namespace
+
+InstalledFilter::Rank InstalledFilter::RankOf() const {
+  const uint32_t kind = kind_chain_ >> kKindShift;
+  const uint32_t parent = kind == kBlock     ? 0
+                          : kind == kIngress ? netlink::kClsactIngressParent
+                                             : netlink::kClsactEgressParent;
+  return {kind == kBlock ? 0 : 1, id_, parent, kind_chain_ & kChainMask, prio_, handle_};
+}
+
+bool InstalledFilter::Less::operator()(const InstalledFilter& a, const InstalledFilter& b) const {
+  return a.RankOf() < b.RankOf();
+}
+bool InstalledFilter::Less::operator()(const InstalledFilter& a, const FilterKey& b) const {
+  return a.RankOf() < RankOfKey(b);
+}
+bool InstalledFilter::Less::operator()(const FilterKey& a, const InstalledFilter& b) const {
+  return RankOfKey(a) < b.RankOf();
+}
+
+std::optional<InstalledEntry> InstalledSet::Find(const FilterKey& key) const {
   auto it = filters_.find(key);
-  return it == filters_.end() ? nullptr : &it->second;
+  if (it == filters_.end()) return std::nullopt;
+  return it->entry();
 }
 
-void InstalledSet::Record(const netlink::FlowerFilter& f) { filters_[KeyOf(f)] = EntryOf(f); }
+void InstalledSet::Record(const netlink::FlowerFilter& f) {
+  const std::optional<InstalledFilter> packed = InstalledFilter::Of(KeyOf(f), EntryOf(f));
+  if (!packed) {
+    RequestAudit();
+    return;
+  }
+  auto [it, inserted] = filters_.insert(*packed);
+  if (!inserted) {
+    filters_.insert(filters_.erase(it), *packed);  // a replace: the new content, in place
+    return;
+  }
+  Changed();
+}
 
-void InstalledSet::Erase(const FilterKey& key) { filters_.erase(key); }
+void InstalledSet::Erase(const FilterKey& key) {
+  if (filters_.erase(key) != 0) Changed();
+}
+
+void InstalledSet::Restore(Filters filters) {
+  filters_ = std::move(filters);
+  changes_ = filters_.size();  // built in whatever order: rebuilt in order now
+  Changed();
+}
+
+void InstalledSet::Changed() {
+  if (++changes_ <= std::max<size_t>(filters_.size() / 4, 64)) return;
+  Filters in_order;
+  for (const InstalledFilter& f : filters_) in_order.insert(in_order.end(), f);
+  filters_ = std::move(in_order);
+  changes_ = 0;
+}
 
 void InstalledSet::ReplaceFilters(const std::vector<std::vector<netlink::FlowerFilter>>& dumps) {
   filters_.clear();
@@ -29,17 +138,21 @@ void InstalledSet::ReplaceFilters(const std::vector<std::vector<netlink::FlowerF
     for (const netlink::FlowerFilter& f : dumped) {
       // ContentHash ignores what the kernel only reports (status,
       // counters), so the dumped filter is hashed as it is, not copied.
-      filters_[KeyOf(f)] = EntryOf(f);
+      Record(f);
     }
   }
+  changes_ = filters_.size();
+  Changed();
 }
 
 void InstalledSet::EraseClsact(uint32_t ifindex) {
   clsact_.erase(ifindex);
-  absl::erase_if(filters_, [&](const auto& kv) {
-    const auto* dev = std::get_if<netlink::TcDevice>(&kv.first.owner);
+  changes_ += absl::erase_if(filters_, [&](const InstalledFilter& f) {
+    const FilterKey key = f.key();
+    const auto* dev = std::get_if<netlink::TcDevice>(&key.owner);
     return dev != nullptr && dev->ifindex == ifindex;
   });
+  Changed();
 }
 
 }  // namespace vfguard::agent

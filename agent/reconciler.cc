@@ -15,6 +15,16 @@
 namespace vfguard::agent {
 namespace {
 
+// Resolves devices through `view` (which must outlive the resolver).
+offload::DeviceResolver ResolverOf(const EswitchView& view) {
+  return [&view](const policy::DeviceRef& ref) -> std::optional<offload::Netdev> {
+    if (ref.kind == policy::DeviceRef::Kind::kUplink) return view.uplink;
+    auto it = view.port_representors.find(ref.port_id);
+    if (it == view.port_representors.end()) return std::nullopt;
+    return it->second;
+  };
+}
+
 using netlink::FlowerFilter;
 using offload::Copy;
 
@@ -235,8 +245,8 @@ std::optional<offload::SetMatchWant> Reconciler::SyncSetMatch(ReconcileReport& r
   for (const offload::SetMatchFilter& f : want.filters) {
     const netlink::BpfFilter& b = f.filter;
     auto it = installed_.filters().lower_bound(FilterKey{b.owner, b.chain, b.prio, 0});
-    const bool flower_there = it != installed_.filters().end() && it->first.owner == b.owner &&
-                              it->first.chain == b.chain && it->first.prio == b.prio;
+    const bool flower_there = it != installed_.filters().end() && it->key().owner == b.owner &&
+                              it->key().chain == b.chain && it->key().prio == b.prio;
     auto before = set_match_prios_.find({b.owner, b.chain, b.prio});
     const bool other_protocol = before != set_match_prios_.end() && before->second != b.protocol;
     if (!flower_there && !other_protocol) now.filters.push_back(f);
@@ -346,13 +356,9 @@ ReconcileReport Reconciler::Run(const policy::Snapshot& desired,
   converged_pass = std::exchange(converged_, false);  // until this pass has written all
   lap(report.times.compile);
 
-  view_ = view;
-  devices_ = [this](const policy::DeviceRef& ref) -> std::optional<offload::Netdev> {
-    if (ref.kind == policy::DeviceRef::Kind::kUplink) return view_.uplink;
-    auto it = view_.port_representors.find(ref.port_id);
-    if (it == view_.port_representors.end()) return std::nullopt;
-    return it->second;
-  };
+  // The last pass's view: what its translations resolved devices with.
+  const EswitchView before_view = std::exchange(view_, view);
+  devices_ = ResolverOf(view_);
 
   std::optional<InstalledRecord> record;  // trusted by this (first) pass
   if (installed_.audit_needed()) {
@@ -402,7 +408,8 @@ ReconcileReport Reconciler::Run(const policy::Snapshot& desired,
     wanted.delta = true;  // the same filters, placed and translated the same
     wanted.count = wanted_count_;
   } else {
-    wanted = Wanted(reuse || from_record, delta, from_record ? nullptr : before.get(), report);
+    wanted = Wanted(reuse || from_record, delta, from_record ? nullptr : before.get(),
+                    ResolverOf(before_view), report);
   }
   lap(report.times.translate);
   // Keep every answer this pass asked for (refused trap candidates too, or
@@ -431,30 +438,36 @@ ReconcileReport Reconciler::Run(const policy::Snapshot& desired,
 }
 
 bool Reconciler::ExplainsEvent(const TcEvent& event) const {
-  switch (event.kind) {
-    case TcEvent::Kind::kOther:
-    case TcEvent::Kind::kOtherClassifier:
-      return true;  // the reconciler neither dumps nor writes these
-    case TcEvent::Kind::kQdisc: {
-      if (event.qdisc.kind != "clsact") return true;
-      auto it = installed_.clsact().find(event.qdisc.ifindex);
-      if (event.deleted) return it == installed_.clsact().end();
-      return it != installed_.clsact().end() && it->second == event.qdisc.ingress_block;
+  const TcNote note = NoteOf(event);
+  return ExplainsEvents({&note, 1});
+}
+
+bool Reconciler::ExplainsEvents(absl::Span<const TcNote> notes) const {
+  std::vector<netlink::FilterOwner> owners = ManagedOwners(view_);
+  std::sort(owners.begin(), owners.end());  // a batch can hold every filter of the block
+  auto explains = [&](const TcNote& n) {
+    switch (n.kind) {
+      case TcNote::Kind::kIgnored:
+        return true;  // the reconciler neither dumps nor writes these
+      case TcNote::Kind::kUndecodable:
+      case TcNote::Kind::kPrioGone:
+        return false;  // not our way of deleting; what does not decode is drift too
+      case TcNote::Kind::kClsact: {
+        auto it = installed_.clsact().find(n.ifindex);
+        if (n.deleted) return it == installed_.clsact().end();
+        return it != installed_.clsact().end() && it->second == n.ingress_block;
+      }
+      case TcNote::Kind::kFilter:
+        break;
     }
-    case TcEvent::Kind::kFilter:
-      break;
-  }
-  if (!event.filter) return false;  // a whole prio or chain went: not our way of deleting
-  const FlowerFilter f = netlink::WithoutStatus(*event.filter);
-  const std::vector<netlink::FilterOwner> owners = ManagedOwners(view_);
-  if (std::find(owners.begin(), owners.end(), f.owner) == owners.end()) return true;
-  const FilterKey key = KeyOf(f);
-  const InstalledEntry* entry = installed_.Find(key);
-  const uint64_t hash = ContentHash(f);
-  // A delete of what the set no longer holds, or holds with other content
-  // (a reshape: deleted and created again in one pass), was ours.
-  if (event.deleted) return entry == nullptr || entry->content != hash;
-  return (entry != nullptr && entry->content == hash) || transient_.contains({key, hash});
+    if (!std::binary_search(owners.begin(), owners.end(), n.key.owner)) return true;
+    const std::optional<InstalledEntry> entry = installed_.Find(n.key);
+    // A delete of what the set no longer holds, or holds with other content
+    // (a reshape: deleted and created again in one pass), was ours.
+    if (n.deleted) return !entry || entry->content != n.content;
+    return (entry && entry->content == n.content) || transient_.contains({n.key, n.content});
+  };
+  return std::all_of(notes.begin(), notes.end(), explains);
 }
 
 absl::StatusOr<policy::Pipeline> Reconciler::InstalledPipeline() const {
@@ -499,8 +512,9 @@ std::vector<bool> Reconciler::Settled() const {
       out[i] = true;
       continue;
     }
-    const InstalledEntry* e = installed_.Find(translated_[i].key);
-    out[i] = e != nullptr && e->content == translated_[i].entry.content;
+    const std::optional<FilterKey> key = KernelKey(placement_->filters[i], devices_);
+    const std::optional<InstalledEntry> e = key ? installed_.Find(*key) : std::nullopt;
+    out[i] = e && e->content == translated_[i].content;
   }
   return out;
 }

@@ -65,6 +65,7 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "absl/types/span.h"
 #include "agent/checkpoint.h"
 #include "agent/filter_plan.h"
 #include "agent/installed_record.h"
@@ -183,6 +184,9 @@ class Reconciler {
   // manages (another classifier, another block or device, other objects).
   // Anything else is drift, for the agent to audit.
   bool ExplainsEvent(const TcEvent& event) const;
+  // The same for a batch of compact notes (agent/tc_note_queue.h): true
+  // when every one is explained.
+  bool ExplainsEvents(absl::Span<const TcNote> notes) const;
 
   // Of the last pass: the ports that were compiled, the IR and its placement.
   // The shared forms are immutable: the agent hands them to the reactor
@@ -244,9 +248,10 @@ class Reconciler {
   // (`before`, the last placement; null: trust the IR key, as for the
   // installed record's translations), or when their placement changed; the
   // others are taken from the last pass (translated_). `delta` (with
-  // `reuse`): only what changed is listed.
+  // `reuse`): only what changed is listed; the keys of what is gone are
+  // rebuilt with `before_devices` (the last pass's view), as translated.
   WantedChange Wanted(bool reuse, bool delta, const offload::PlacementResult* before,
-                      ReconcileReport& report);
+                      const offload::DeviceResolver& before_devices, ReconcileReport& report);
   // The writes of an incremental pass: the plan over what changed
   // (`wanted`, a delta), the installed set standing for the rest of what is
   // wanted (it holds exactly what the last pass wanted: converged_).
@@ -256,6 +261,11 @@ class Reconciler {
   // The block-wide refusal (the probe's answer) as the offers give it.
   static absl::Status BlockWideAnswer();
   // The slow-path (or hardware-and-software) kernel filter of a placed filter; counted.
+  // The key of a placed filter's slow-path copy without translating it
+  // (offload::KernelIdentity), its devices resolved by `devices`; nullopt
+  // when one does not resolve.
+  std::optional<FilterKey> KernelKey(const offload::PlacedFilter& p,
+                                     const offload::DeviceResolver& devices) const;
   std::optional<netlink::FlowerFilter> Translate(const offload::PlacedFilter& p,
                                                  ReconcileReport& report) const;
   // Whether every device of the last pass that `next` still has resolves the same.
@@ -307,9 +317,11 @@ class Reconciler {
   offload::DeviceResolver devices_;  // resolves through view_
   std::shared_ptr<const offload::PlacementResult> placement_ =
       std::make_shared<offload::PlacementResult>();
-  // Per placement_.filters entry (same order): its kernel identity as
-  // translated by the last pass, so unchanged filters are not translated
-  // again, and Settled() can tell without translating.
+  // Per placement_.filters entry (same order): the hashes of its kernel
+  // filter as translated by the last pass, so unchanged filters are not
+  // translated again, and Settled() can tell without translating. Its IR
+  // key comes from the placement it was made for, its kernel key from
+  // KernelKey (16 bytes per filter instead of ~64).
   using Translated = TranslatedFilter;  // agent/installed_record.h
   std::vector<Translated> translated_;
   std::string record_path_;      // empty: no record

@@ -45,8 +45,17 @@ bool Reconciler::PlaceFilters(const offload::PlacementResult* before, OfferBook&
   return kept;
 }
 
+std::optional<FilterKey> Reconciler::KernelKey(const offload::PlacedFilter& p,
+                                               const offload::DeviceResolver& devices) const {
+  absl::StatusOr<FlowerFilter> id =
+      offload::KernelIdentity(*p.filter, block_, Copy::kSlowPath, devices);
+  if (!id.ok()) return std::nullopt;
+  return KeyOf(*id);
+}
+
 Reconciler::WantedChange Reconciler::Wanted(bool reuse, bool delta,
                                             const offload::PlacementResult* before,
+                                            const offload::DeviceResolver& before_devices,
                                             ReconcileReport& report) {
   WantedChange out;
   const std::vector<offload::PlacedFilter>& placed = placement_->filters;
@@ -55,51 +64,68 @@ Reconciler::WantedChange Reconciler::Wanted(bool reuse, bool delta,
   reuse = reuse && std::is_sorted(placed.begin(), placed.end(), [](const auto& a, const auto& b) {
             return a.filter->Key() < b.filter->Key();
           });
-  if (before != nullptr && before->filters.size() != translated_.size()) reuse = false;
+  // The placement translated_ was made for: the last one, or (a trusted
+  // record of the same inputs, `before` null) this one.
+  const std::vector<offload::PlacedFilter>& made_for =
+      before != nullptr ? before->filters : placement_->filters;
+  if (made_for.size() != translated_.size()) reuse = false;
   out.delta = delta && reuse;
-  auto gone = [&](const Translated& old) {
-    if (out.delta && old.valid) out.gone.push_back(old.key);
+  auto gone = [&](size_t j) {
+    if (!out.delta || !translated_[j].valid) return;
+    // Its devices resolved when it was translated, under the same view.
+    if (std::optional<FilterKey> key = KernelKey(made_for[j], before_devices)) {
+      out.gone.push_back(*key);
+    } else {
+      log_.Warn("gone_key_unknown",
+                {{"filter", made_for[j].filter->origin}, {"effect", "audit next pass"}});
+      RequestAudit();
+    }
   };
   std::vector<Translated> next(placed.size());
   size_t j = 0;
   for (size_t i = 0; i < placed.size(); ++i) {
     const offload::PlacedFilter& p = placed[i];
     Translated& t = next[i];
-    t.ir = p.filter->Key();
-    const Translated* old = nullptr;
+    const auto ir = p.filter->Key();
+    std::optional<size_t> old;
     bool same_filter = false;
     if (reuse) {
-      while (j < translated_.size() && translated_[j].ir < t.ir) gone(translated_[j++]);
-      if (j < translated_.size() && translated_[j].ir == t.ir) {
+      while (j < translated_.size() && made_for[j].filter->Key() < ir) gone(j++);
+      if (j < translated_.size() && made_for[j].filter->Key() == ir) {
         // The compiler replaces a part, never edits it: the same object is
         // the same filter, and a recompiled part's unchanged filters are
         // equal ones (compared: cheaper than a translation and its hash).
-        same_filter = before == nullptr || before->filters[j].filter == p.filter ||
-                      *before->filters[j].filter == *p.filter;
-        old = &translated_[j++];
+        same_filter =
+            before == nullptr || made_for[j].filter == p.filter || *made_for[j].filter == *p.filter;
+        old = j++;
       }
     }
     if (!InstallsAsFlower(*p.filter)) {
-      if (old != nullptr) gone(*old);
+      if (old) gone(*old);
       continue;
     }
     t.hardware = p.placement == offload::Placement::kHardware;
-    if (old != nullptr && same_filter && old->valid && old->hardware == t.hardware) {
-      t = *old;
-      ++out.count;
-      if (!out.delta) out.want[t.key] = WantedFilter{t.entry, std::nullopt, i};
-      continue;
+    if (old && same_filter && translated_[*old].valid && translated_[*old].hardware == t.hardware) {
+      if (std::optional<FilterKey> key = out.delta ? std::nullopt : KernelKey(p, devices_);
+          out.delta || key) {
+        t = translated_[*old];
+        ++out.count;
+        if (!out.delta) out.want[*key] = WantedFilter{t.Entry(p.filter->protocol), std::nullopt, i};
+        continue;
+      }
     }
-    if (old != nullptr) gone(*old);
+    if (old) gone(*old);
     std::optional<FlowerFilter> k = Translate(p, report);
     if (!k) continue;
+    const InstalledEntry entry = EntryOf(*k);
     t.valid = true;
-    t.key = KeyOf(*k);
-    t.entry = EntryOf(*k);
+    t.content = entry.content;
+    t.shape = entry.shape;
+    t.set_jump(entry.jump);
     ++out.count;
-    out.want[t.key] = WantedFilter{t.entry, std::move(k), i};
+    out.want[KeyOf(*k)] = WantedFilter{entry, std::move(k), i};
   }
-  while (reuse && j < translated_.size()) gone(translated_[j++]);
+  while (reuse && j < translated_.size()) gone(j++);
   translated_ = std::move(next);
   std::map<FilterKey, InstalledEntry> traps;
   for (const policy::Filter& trap : placement_->traps) {
@@ -141,8 +167,8 @@ FilterPlan Reconciler::PlanChange(WantedChange& wanted, ReconcileReport& report)
     const auto& [owner, chain, prio] = p;
     std::set<uint64_t> shapes;
     for (auto it = installed_.filters().lower_bound(FilterKey{owner, chain, prio, 0});
-         it != installed_.filters().end() && PrioOf(it->first) == p; ++it) {
-      if (!scope.keys.contains(it->first)) shapes.insert(it->second.shape);
+         it != installed_.filters().end() && PrioOf(it->key()) == p; ++it) {
+      if (!scope.keys.contains(it->key())) shapes.insert(it->entry().shape);
     }
     // A prio nothing is wanted in has no shapes at all (not an empty set).
     if (!shapes.empty()) scope.kept_shapes.emplace(p, std::move(shapes));

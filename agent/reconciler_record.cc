@@ -104,7 +104,7 @@ absl::StatusOr<bool> Reconciler::TrustRecord(const InstalledRecord& record,
   if (recorded != chain0->size()) return false;
   for (const netlink::FlowerFilter& f : *chain0) {
     auto it = record.filters.find(KeyOf(f));
-    if (it == record.filters.end() || it->second.content != ContentHash(f)) return false;
+    if (it == record.filters.end() || it->entry().content != ContentHash(f)) return false;
   }
   installed_.ReplaceClsact(*std::move(qdiscs));
   installed_.Restore(record.filters);

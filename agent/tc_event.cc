@@ -5,6 +5,7 @@
 
 #include <cstring>
 
+#include "agent/filter_hash.h"
 #include "netlink/tc_codec.h"
 
 namespace vfguard::agent {
@@ -62,6 +63,37 @@ absl::StatusOr<TcEvent> DecodeTcEvent(absl::Span<const uint8_t> msg) {
     default:
       return e;
   }
+}
+
+TcNote NoteOf(const TcEvent& event) {
+  TcNote n;
+  n.deleted = event.deleted;
+  switch (event.kind) {
+    case TcEvent::Kind::kOther:
+    case TcEvent::Kind::kOtherClassifier:
+      n.kind = TcNote::Kind::kIgnored;
+      return n;
+    case TcEvent::Kind::kQdisc:
+      if (event.qdisc.kind != "clsact") {
+        n.kind = TcNote::Kind::kIgnored;
+        return n;
+      }
+      n.kind = TcNote::Kind::kClsact;
+      n.ifindex = event.qdisc.ifindex;
+      n.ingress_block = event.qdisc.ingress_block;
+      return n;
+    case TcEvent::Kind::kFilter:
+      break;
+  }
+  if (!event.filter) {
+    n.kind = TcNote::Kind::kPrioGone;
+    return n;
+  }
+  n.kind = TcNote::Kind::kFilter;
+  n.key = KeyOf(*event.filter);
+  // What the kernel only reports (status, counters) is not hashed.
+  n.content = ContentHash(*event.filter);
+  return n;
 }
 
 }  // namespace vfguard::agent

@@ -1,5 +1,7 @@
 // A tc notification (RTNLGRP_TC) decoded for the question the agent asks of
 // it: did the reconciler's own writes cause it? (Reconciler::ExplainsEvent.)
+// The reactor decodes it and keeps only the compact TcNote, which waits in
+// a TcNoteQueue (agent/tc_note_queue.h) until the worker judges it.
 #ifndef VFGUARD_AGENT_TC_EVENT_H_
 #define VFGUARD_AGENT_TC_EVENT_H_
 
@@ -9,6 +11,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
+#include "agent/installed_set.h"
 #include "netlink/qdisc_codec.h"
 #include "netlink/tc_types.h"
 
@@ -28,6 +31,28 @@ struct TcEvent {
   std::optional<netlink::FlowerFilter> filter;
   netlink::QdiscInfo qdisc;  // kQdisc
 };
+
+// What the judgement needs of an event, and no more (48 bytes instead of a
+// decoded filter of ~500): every filter the agent writes comes back as one,
+// so a pass of N writes queues N of them while the worker is busy.
+struct TcNote {
+  enum class Kind : uint8_t {
+    kIgnored,      // nothing the reconciler manages: another classifier, qdisc or object
+    kFilter,       // a flower filter created/replaced or deleted
+    kPrioGone,     // a record without a handle: a whole prio or chain went away
+    kClsact,       // a clsact qdisc created or deleted
+    kUndecodable,  // did not decode: judged as drift
+  };
+  Kind kind = Kind::kUndecodable;
+  bool deleted = false;
+  uint32_t ifindex = 0;        // kClsact
+  uint32_t ingress_block = 0;  // kClsact
+  FilterKey key;               // kFilter, kPrioGone (its owner)
+  uint64_t content = 0;        // kFilter: ContentHash (agent/filter_hash.h)
+};
+
+// Hashes the filter of a kFilter event (an encode: microseconds).
+TcNote NoteOf(const TcEvent& event);
 
 // Errors: a filter or qdisc message that does not decode.
 absl::StatusOr<TcEvent> DecodeTcEvent(absl::Span<const uint8_t> msg);

@@ -298,8 +298,11 @@ std::optional<DaemonResult> DaemonProbe::Run() {
   Settle(3.0);
   out.rss_idle_kb = ProcStatusKb(pid_, "VmRSS:");
   out.filters_idle = std::atoi(Field(Reconciled(log_).back(), "filters").c_str());
-  std::printf("daemon idle (no port present): first pass after %.1f s, filters=%d, VmRSS %ld kB\n",
-              Seconds(Clock::now() - start), out.filters_idle, out.rss_idle_kb);
+  std::printf(
+      "daemon idle (no port present): first pass after %.1f s, filters=%d, VmRSS %ld kB "
+      "(RssAnon %ld, RssFile %ld)\n",
+      Seconds(Clock::now() - start), out.filters_idle, out.rss_idle_kb,
+      ProcStatusKb(pid_, "RssAnon:"), ProcStatusKb(pid_, "RssFile:"));
 
   const size_t before = Reconciled(log_).size();
   if (!WritePolicy(policy_, MakeSnapshot(n_, kLatePorts))) return std::nullopt;
@@ -316,9 +319,10 @@ std::optional<DaemonResult> DaemonProbe::Run() {
   out.filters = std::atoi(Field(Reconciled(log_).back(), "filters").c_str());
   std::printf(
       "daemon install of %d ports: pass took_ms=%s writes=%s filters=%d absent_ports=%s "
-      "(%.1f s from SIGHUP); VmRSS %ld kB\n",
+      "(%.1f s from SIGHUP); VmRSS %ld kB (RssAnon %ld, RssFile %ld)\n",
       n_, Field(*install, "took_ms").c_str(), Field(*install, "writes").c_str(), out.filters,
-      Field(*install, "absent_ports").c_str(), install_wall, out.rss_installed_kb);
+      Field(*install, "absent_ports").c_str(), install_wall, out.rss_installed_kb,
+      ProcStatusKb(pid_, "RssAnon:"), ProcStatusKb(pid_, "RssFile:"));
 
   TcWatch watch;
   for (int k = 0; k < kLatePorts; ++k) {
@@ -327,8 +331,11 @@ std::optional<DaemonResult> DaemonProbe::Run() {
   std::printf("representor appears -> dispatch filter installed: median %.3f s of %d\n",
               Median(out.join_s), kLatePorts);
   if (watch.overruns() != 0) std::printf("(RTNLGRP_TC overruns: %d)\n", watch.overruns());
-  std::printf("daemon memory after %d ports installed: VmRSS %ld kB, VmHWM %ld kB\n",
-              n_ + kLatePorts, ProcStatusKb(pid_, "VmRSS:"), ProcStatusKb(pid_, "VmHWM:"));
+  std::printf(
+      "daemon memory after %d ports installed: VmRSS %ld kB (RssAnon %ld, RssFile %ld), "
+      "VmHWM %ld kB\n",
+      n_ + kLatePorts, ProcStatusKb(pid_, "VmRSS:"), ProcStatusKb(pid_, "RssAnon:"),
+      ProcStatusKb(pid_, "RssFile:"), ProcStatusKb(pid_, "VmHWM:"));
   Stop();
   return out;
 }

@@ -290,7 +290,7 @@ absl::StatusOr<netlink::TcAction> ToAction(const policy::Filter& f, size_t index
 
 }  // namespace
 
-absl::StatusOr<netlink::FlowerFilter> ToKernelFilter(const policy::Filter& filter, uint32_t block,
+absl::StatusOr<netlink::FlowerFilter> KernelIdentity(const policy::Filter& filter, uint32_t block,
                                                      Copy copy, const DeviceResolver& devices) {
   if (block == 0) return Invalid(filter, "block", "the shared block index must be 1..");
   if (filter.prio == 0) return Invalid(filter, "prio", "must be 1..65535");
@@ -330,6 +330,14 @@ absl::StatusOr<netlink::FlowerFilter> ToKernelFilter(const policy::Filter& filte
       out.skip_sw = true;
       break;
   }
+  return out;
+}
+
+absl::StatusOr<netlink::FlowerFilter> ToKernelFilter(const policy::Filter& filter, uint32_t block,
+                                                     Copy copy, const DeviceResolver& devices) {
+  absl::StatusOr<netlink::FlowerFilter> identity = KernelIdentity(filter, block, copy, devices);
+  if (!identity.ok()) return identity.status();
+  netlink::FlowerFilter out = *std::move(identity);
   absl::StatusOr<FlowerKeys> keys = ToKeys(filter, devices);
   if (!keys.ok()) return keys.status();
   out.keys = *std::move(keys);

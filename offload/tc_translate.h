@@ -51,6 +51,14 @@ enum class Copy : uint8_t {
 absl::StatusOr<netlink::FlowerFilter> ToKernelFilter(const policy::Filter& filter, uint32_t block,
                                                      Copy copy, const DeviceResolver& devices);
 
+// What ToKernelFilter gives `filter` for owner, chain, prio, handle,
+// protocol and skip flags (keys and actions left empty), without
+// translating the rest: the reconciler keeps only hashes of a filter it
+// translated before and rebuilds its key from this. The same errors for
+// those fields as ToKernelFilter.
+absl::StatusOr<netlink::FlowerFilter> KernelIdentity(const policy::Filter& filter, uint32_t block,
+                                                     Copy copy, const DeviceResolver& devices);
+
 // Which copy a dumped filter's handle denotes, and the IR handle it belongs to
 // (0 for traps).
 struct HandleInfo {

@@ -3,7 +3,8 @@
 // (one block dump and one conntrack dump per refresh), API writes are not
 // held behind a retry backoff, reasons are reported, a policy file that is
 // deleted and created again is reloaded, a kernel that never answers
-// leaves the agent live with the error reported, and remote-set rules use the
+// leaves the agent live with the error reported, tc notifications wait as one
+// batch of compact notes and only drift audits, and remote-set rules use the
 // set-match hook (a member change: map writes, no tc write) or, when it
 // cannot load, flower filters.
 #include "agent/agent.h"
@@ -22,7 +23,9 @@
 
 #include "agent/netlink_tc_backend.h"
 #include "agent/policy_codec.h"
+#include "agent/tc_note_queue.h"
 #include "gtest/gtest.h"
+#include "netlink/tc_codec.h"
 #include "tests/fakes/fake_ct_backend.h"
 #include "tests/fakes/fake_set_match_hook.h"
 #include "tests/fakes/fake_tc_backend.h"
@@ -217,6 +220,73 @@ TEST_F(AgentTest, TheReactorAnswersWhileAPassIsHeldOnTheWorker) {
   absl::StatusOr<PortStatus> p1 = agent_->Port("p1");
   ASSERT_TRUE(p1.ok());
   EXPECT_FALSE(p1->rules.empty());
+}
+
+// `f` as the kernel announces it on RTNLGRP_TC (the same message layout).
+std::vector<uint32_t> Announcement(const netlink::FlowerFilter& f) {
+  std::vector<uint32_t> words(1024);
+  absl::Span<uint8_t> buf(reinterpret_cast<uint8_t*>(words.data()), words.size() * 4);
+  absl::StatusOr<size_t> n =
+      netlink::EncodeNewFilter(f, netlink::CreateMode::kCreateExclusive, 1, buf);
+  EXPECT_TRUE(n.ok()) << n.status();
+  words.resize(n.ok() ? (*n + 3) / 4 : 0);
+  return words;
+}
+const nlmsghdr& Header(const std::vector<uint32_t>& words) {
+  return *reinterpret_cast<const nlmsghdr*>(words.data());
+}
+
+TEST_F(AgentTest, TcNotificationsWaitAsOneCompactBatchAndOnlyDriftAudits) {
+  GatedBackend tc(fake_);
+  MakeAgent(tc);
+  ASSERT_TRUE(RunUntil([&] { return agent_->Status().ready; })) << Log();
+  // The dispatch (chain 0 of the block): a port's address change leaves it alone.
+  std::map<FakeTcBackend::FilterKey, netlink::FlowerFilter> dispatch;
+  for (const auto& [key, f] : fake_.filters()) {
+    if (std::holds_alternative<netlink::TcBlock>(f.owner) && f.chain == 0) dispatch[key] = f;
+  }
+  ASSERT_GE(dispatch.size(), 3u);
+  // A pass held in the kernel, as a large pass is while its own writes'
+  // notifications arrive.
+  tc.Hold();
+  ASSERT_TRUE(agent_
+                  ->Mutate([](api::v1::Policy& p) {
+                    p.mutable_ports(0)->set_generation(p.ports(0).generation() + 1);
+                    p.mutable_ports(0)->add_fixed_ips("10.0.0.99");
+                    return absl::OkStatus();
+                  })
+                  .ok());
+  ASSERT_TRUE(RunUntil([&] { return tc.applies_waiting.load() > 0; }));
+  const TcNoteQueue::Stats before = agent_->tc_note_stats();
+  constexpr int kRounds = 200;
+  for (int i = 0; i < kRounds; ++i) {
+    for (const auto& [key, f] : dispatch) agent_->OnTcEvent(Header(Announcement(f)));
+  }
+  const size_t pushed = kRounds * dispatch.size();
+  const TcNoteQueue::Stats held = agent_->tc_note_stats();
+  EXPECT_EQ(held.notes - before.notes, pushed);
+  EXPECT_EQ(held.batches - before.batches, 1u) << "one worker job for the whole batch";
+  EXPECT_EQ(held.peak_pending, pushed);
+  EXPECT_LE(sizeof(TcNote), 48u);
+  EXPECT_LE(held.peak_bytes, 2 * pushed * sizeof(TcNote)) << "notes, not decoded filters";
+  const size_t mark = Log().size();
+  auto since = [&](const std::string& what) { return Log().find(what, mark) != std::string::npos; };
+  tc.Release();
+  ASSERT_TRUE(RunUntil([&] { return agent_->tc_note_stats().taken == held.notes; }));
+  io_.run_for(std::chrono::milliseconds(1000));
+  for (const auto& [key, f] : dispatch) {
+    ASSERT_EQ(fake_.filters().at(key), f) << "the echoes are of filters still installed";
+  }
+  EXPECT_FALSE(since("tc_event")) << "echoes of our own filters cost no audit\n"
+                                  << Log().substr(mark);
+
+  // A filter nobody here wrote, in our block: drift, so the next pass audits.
+  netlink::FlowerFilter foreign = dispatch.begin()->second;
+  foreign.handle += 1000;
+  foreign.prio = 60000;
+  agent_->OnTcEvent(Header(Announcement(foreign)));
+  ASSERT_TRUE(RunUntil([&] { return since("reason=tc_event audited=true"); }))
+      << Log().substr(mark);
 }
 
 TEST_F(AgentTest, ARestartTrustsTheInstalledRecordAndAuditsSoonAfter) {

@@ -46,11 +46,12 @@ TEST(InstalledRecordCodec, RoundTripsAndRefusesDamage) {
   r.inputs = 0x1234;
   r.clsact = {{1, kBlock}, {11, 0}};
   InstalledEntry e{0x0800, 42, 5, 6};
-  r.filters[FilterKey{netlink::TcBlock{kBlock}, 3, 4, 5}] = e;
-  r.filters[FilterKey{netlink::TcDevice{11, netlink::kClsactEgressParent}, 0, 2, 1}] = e;
-  r.translated.push_back(
-      TranslatedFilter{{3, 4, 5}, true, false, FilterKey{netlink::TcBlock{kBlock}, 3, 4, 5}, e});
-  r.translated.push_back(TranslatedFilter{{9, 1, 2}, false, true, {}, {}});
+  r.filters.insert(*InstalledFilter::Of(FilterKey{netlink::TcBlock{kBlock}, 3, 4, 5}, e));
+  r.filters.insert(*InstalledFilter::Of(
+      FilterKey{netlink::TcDevice{11, netlink::kClsactEgressParent}, 0, 2, 1}, e));
+  EXPECT_EQ(sizeof(TranslatedFilter), 16u);
+  r.translated.push_back(TranslatedFilter{6, 5, 43, true, false});  // jumps to chain 42
+  r.translated.push_back(TranslatedFilter{0, 0, 0, false, true});
   const std::string bytes = EncodeInstalledRecord(r);
   absl::StatusOr<InstalledRecord> back = DecodeInstalledRecord(bytes);
   ASSERT_TRUE(back.ok()) << back.status();
