@@ -3,6 +3,7 @@
 #include <linux/netlink.h>
 #include <linux/pkt_sched.h>
 #include <linux/rtnetlink.h>
+#include <sched.h>
 
 #include <algorithm>
 #include <array>
@@ -47,9 +48,17 @@ std::string OwnerName(const netlink::FilterOwner& owner) {
 
 }  // namespace
 
+size_t NetlinkTcBackend::DefaultWriteLanes() {
+  cpu_set_t cpus;
+  CPU_ZERO(&cpus);
+  if (sched_getaffinity(0, sizeof(cpus), &cpus) != 0) return 1;
+  return std::clamp<size_t>(static_cast<size_t>(CPU_COUNT(&cpus)), 1, kMaxDefaultWriteLanes);
+}
+
 absl::StatusOr<std::unique_ptr<NetlinkTcBackend>> NetlinkTcBackend::Open(size_t write_lanes) {
   std::unique_ptr<NetlinkTcBackend> backend(new NetlinkTcBackend());
-  for (size_t k = 0; k < std::max<size_t>(write_lanes, 1); ++k) {
+  if (write_lanes == 0) write_lanes = DefaultWriteLanes();
+  for (size_t k = 0; k < write_lanes; ++k) {
     Lane lane;
     lane.io = std::make_unique<boost::asio::io_context>();
     absl::StatusOr<std::unique_ptr<netlink::NetlinkSocket>> socket =

@@ -27,17 +27,18 @@ namespace vfguard::agent {
 
 class NetlinkTcBackend : public TcBackend {
  public:
-  // Two lanes: the VM and the hosts this runs on have at least 2 CPUs, and
-  // agent_bench measures 1 against 2 (docs/performance.md, "Two write lanes").
-  static constexpr size_t kDefaultWriteLanes = 2;
+  // At most two lanes (the VM and the hosts measured have 2 CPUs; agent_bench
+  // measures 1 against 2, docs/performance.md, "Two write lanes"), and one
+  // where this process may run on one CPU only (sched_getaffinity).
+  static constexpr size_t kMaxDefaultWriteLanes = 2;
+  static size_t DefaultWriteLanes();
   // A wave smaller than this goes in one lane: a thread and a second round
   // of acks cost more than they save.
   static constexpr size_t kMinParallelOps = 64;
 
-  // Opens the sockets (one per write lane, >= 1); fails (with errno) where
-  // netlink is not available.
-  static absl::StatusOr<std::unique_ptr<NetlinkTcBackend>> Open(
-      size_t write_lanes = kDefaultWriteLanes);
+  // Opens the sockets, one per write lane (0: DefaultWriteLanes()); fails
+  // (with errno) where netlink is not available.
+  static absl::StatusOr<std::unique_ptr<NetlinkTcBackend>> Open(size_t write_lanes = 0);
   // Over an open datagram fd with netlink framing (tests: a socketpair
   // peer, e.g. one that never answers); takes the fd. One write lane.
   static std::unique_ptr<NetlinkTcBackend> OverSocket(int fd, netlink::SocketOptions options);
@@ -52,6 +53,7 @@ class NetlinkTcBackend : public TcBackend {
   // Write requests sent to the kernel so far (dumps are not writes), counted
   // whether or not the kernel accepted them.
   const TcWriteCounts& writes() const { return writes_; }
+  size_t write_lanes() const { return lanes_.size(); }
 
  private:
   NetlinkTcBackend() = default;

@@ -35,6 +35,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <optional>
 #include <sstream>
@@ -90,8 +91,7 @@ struct AgentRun {
 // A fresh Reconciler over `n` representors; `record` is the installed
 // record's path (SetRecord; empty: none, a restart audits in full).
 AgentRun RunAgent(const policy::Snapshot& s, const policy::SlotAssignment& slots, int n,
-                  OfferBook& offers, const std::string& record = "",
-                  size_t lanes = NetlinkTcBackend::kDefaultWriteLanes) {
+                  OfferBook& offers, const std::string& record = "", size_t lanes = 0) {
   std::ostringstream sink;
   common::Logger log(sink, common::LogLevel::kWarn);
   auto tc = NetlinkTcBackend::Open(lanes);
@@ -225,9 +225,11 @@ void PrintCodecShare(const std::vector<FlowerFilter>& filters, double cold_s) {
     TcOp op{TcOp::Kind::kCreateFilter, {}, f};
     absl::StatusOr<size_t> len = EncodeTcOp(op, 0, span);
     if (!len.ok()) continue;
-    std::vector<uint8_t> request(span.begin(), span.begin() + *len);
+    if (*len == 0) continue;
+    std::vector<uint8_t> request(*len);
+    std::memcpy(request.data(), span.data(), *len);
     bytes += request.size();
-    sink += request.back();
+    sink += request[request.size() / 2];
   }
   const double encode_s = Seconds(Clock::now() - start);
   std::printf(
@@ -317,8 +319,8 @@ bool RunPorts(int n, Part1& out) {
   AgentRun single = RunAgent(s, *slots, n, single_book, "", 1);
   std::printf(
       "agent cold install with one write lane: %.3f s (%d writes); with %zu lanes (median): "
-      "%.3f s; one lane / two lanes = %.2f\n",
-      single.seconds, single.report.writes, NetlinkTcBackend::kDefaultWriteLanes, out.cold,
+      "%.3f s; one lane / default lanes = %.2f\n",
+      single.seconds, single.report.writes, NetlinkTcBackend::DefaultWriteLanes(), out.cold,
       single.seconds / out.cold);
   PrintPassTimes("cold, one lane", single.report, single.seconds);
   std::remove(kRecordPath);
