@@ -3,11 +3,13 @@
 #include <algorithm>
 #include <cerrno>
 #include <memory>
+#include <set>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "agent/filter_hash.h"
 #include "agent/filter_plan.h"
+#include "agent/moved_devices.h"
 #include "netlink/nl_socket.h"
 #include "netlink/tc_codec.h"
 #include "offload/set_match_translate.h"
@@ -400,6 +402,7 @@ ReconcileReport Reconciler::Run(const policy::Snapshot& desired,
   policy::SharedPipeline pipeline = compiler_.AssembleShared();
   lap(report.times.compile);
 
+  const std::set<std::string> moved = MovedDevices(view_, view);
   view_ = view;
   devices_ = [this](const policy::DeviceRef& ref) -> std::optional<offload::Netdev> {
     if (ref.kind == policy::DeviceRef::Kind::kUplink) return view_.uplink;
@@ -450,6 +453,7 @@ ReconcileReport Reconciler::Run(const policy::Snapshot& desired,
   if (from_record) translated_ = std::move(record->translated);
   WantedFilters want = Wanted(reuse || from_record,
                               from_record ? std::set<IrKey>{} : ChangedFilters(*changed), report);
+  ReplaceMovedIndev(moved, want, installed_);
   lap(report.times.translate);
   // Keep every answer this pass asked for (refused trap candidates too, or
   // the next pass would offer them again), and forget the rest.

@@ -251,13 +251,17 @@ using Chain = std::pair<netlink::FilterOwner, uint32_t>;
 class LanedReconcileTest : public ::testing::Test {
  protected:
   LanedReconcileTest() : log_(sink_, common::LogLevel::kWarn), laned_(fake_) {
-    fake_.AddDevice(1, "uplink0");
-    for (uint32_t i : {11, 12, 13, 15}) fake_.AddDevice(i, absl::StrCat("rep", i - 10));
+    AddDevices(fake_);
     snapshot_ = test_support::SnapshotFromJson(kPolicy);
     slots_ = *policy::AssignSlots(snapshot_, {});
     view_.uplink = offload::Netdev{1, "uplink0"};
     view_.port_representors = {
         {"a", {11, "rep1"}}, {"b", {12, "rep2"}}, {"c", {13, "rep3"}}, {"e", {15, "rep5"}}};
+  }
+
+  static void AddDevices(FakeTcBackend& f) {
+    f.AddDevice(1, "uplink0");
+    for (uint32_t i : {11, 12, 13, 15}) f.AddDevice(i, absl::StrCat("rep", i - 10));
   }
 
   // Runs a pass, checking after every single op that each goto written in
@@ -331,8 +335,7 @@ TEST_F(LanedReconcileTest, ColdInstallJoinAndLeaveKeepTheJumpOrderAcrossLanes) {
 
   // The same end state as a sequential backend.
   FakeTcBackend plain;
-  plain.AddDevice(1, "uplink0");
-  for (uint32_t i : {11, 12, 13, 15}) plain.AddDevice(i, absl::StrCat("rep", i - 10));
+  AddDevices(plain);
   Reconciler sequential(plain, log_, kBlock);
   ASSERT_TRUE(sequential.Run(snapshot_, slots_, view_, offers_).status.ok());
   EXPECT_EQ(plain.filters(), fake_.filters());
@@ -353,5 +356,36 @@ TEST_F(LanedReconcileTest, TheCheckerSeesAWrongOrder) {
   EXPECT_THAT(RunChecked(r), ::testing::Not(::testing::IsEmpty()));
 }
 
+// A representor replaced (new ifindex) between two passes: the device's
+// egress hook and every filter naming it move in one pass.
+TEST_F(LanedReconcileTest, ARepresentorReplacedInOnePassEndsAsSequential) {
+  Reconciler r(laned_, log_, kBlock);
+  ASSERT_THAT(RunChecked(r), ::testing::IsEmpty());
+  FakeTcBackend plain;
+  AddDevices(plain);
+  Reconciler sequential(plain, log_, kBlock);
+  ASSERT_TRUE(sequential.Run(snapshot_, slots_, view_, offers_).status.ok());
+  ASSERT_EQ(plain.filters(), fake_.filters());
+  // rep3 goes and comes back with a new ifindex before the next pass.
+  for (FakeTcBackend* f : {&fake_, &plain}) {
+    f->RemoveDevice(13);
+    f->AddDevice(16, "rep3");
+  }
+  view_.port_representors["c"] = {16, "rep3"};
+  EXPECT_THAT(RunChecked(r), ::testing::IsEmpty());
+  ReconcileReport rs = sequential.Run(snapshot_, slots_, view_, offers_);
+  ASSERT_TRUE(rs.status.ok());
+  EXPECT_EQ(plain.filters().size(), fake_.filters().size());
+  EXPECT_TRUE(plain.filters() == fake_.filters());
+  // And a pass after that changes nothing on either.
+  ReconcileReport again = r.Run(snapshot_, slots_, view_, offers_);
+  EXPECT_EQ(again.writes, 0);
+  // flower resolved rep3 to its old ifindex when the filters naming it were
+  // written: the pass must have rewritten them, so a fresh reconciler's
+  // audit (a dump) finds nothing to repair.
+  Reconciler fresh(plain, log_, kBlock);
+  ReconcileReport audit = fresh.Run(snapshot_, slots_, view_, offers_);
+  EXPECT_EQ(audit.writes, 0);
+}
 }  // namespace
 }  // namespace vfguard::agent
