@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <map>
 #include <optional>
+#include <system_error>
 #include <thread>
 #include <tuple>
 #include <utility>
@@ -150,7 +151,11 @@ std::vector<absl::Status> ApplyInWaves(size_t op_count, const std::vector<WriteW
       std::vector<std::jthread> threads;
       threads.reserve(wave.lanes.size() - 1);
       for (size_t k = 1; k < wave.lanes.size(); ++k) {
-        threads.emplace_back([&, k] { results[k] = write(k, wave.lanes[k]); });
+        try {
+          threads.emplace_back([&, k] { results[k] = write(k, wave.lanes[k]); });
+        } catch (const std::system_error&) {
+          results[k] = write(k, wave.lanes[k]);  // no thread to be had: in turn, on this one
+        }
       }
       results[0] = write(0, wave.lanes[0]);
     }  // joins
