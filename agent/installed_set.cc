@@ -118,6 +118,16 @@ void InstalledSet::Erase(const FilterKey& key) {
   if (filters_.erase(key) != 0) Changed();
 }
 
+void InstalledSet::MarkStale(const FilterKey& key) {
+  auto it = filters_.find(key);
+  if (it == filters_.end()) return;
+  InstalledEntry entry = it->entry();
+  entry.content = ~entry.content;
+  filters_.erase(it);
+  filters_.insert(*InstalledFilter::Of(key, entry));  // it held this key before
+  Changed();
+}
+
 void InstalledSet::Restore(Filters filters) {
   filters_ = std::move(filters);
   changes_ = filters_.size();  // built in whatever order: rebuilt in order now

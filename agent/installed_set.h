@@ -127,6 +127,10 @@ class InstalledSet {
   void Record(const netlink::FlowerFilter& f);
   // A filter the kernel deleted or did not have; nothing if absent.
   void Erase(const FilterKey& key);
+  // Gives the filter at `key` another content hash than it has, so that the
+  // next plan replaces it although what is wanted there hashes the same
+  // (agent/moved_devices.h); nothing if absent.
+  void MarkStale(const FilterKey& key);
   // Rebuilds the whole set from dumps of every owner it manages (filters of
   // owners that were not dumped are not known any more). One pass over the
   // dumps, not one per owner: an audit dumps the block and every

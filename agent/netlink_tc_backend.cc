@@ -3,7 +3,9 @@
 #include <linux/netlink.h>
 #include <linux/pkt_sched.h>
 #include <linux/rtnetlink.h>
+#include <sched.h>
 
+#include <algorithm>
 #include <array>
 #include <cstring>
 #include <utility>
@@ -11,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "agent/tc_event.h"
 #include "agent/tc_op_encode.h"
+#include "agent/write_waves.h"
 #include "netlink/qdisc_codec.h"
 #include "netlink/tc_codec.h"
 
@@ -45,21 +48,35 @@ std::string OwnerName(const netlink::FilterOwner& owner) {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<NetlinkTcBackend>> NetlinkTcBackend::Open() {
+size_t NetlinkTcBackend::DefaultWriteLanes() {
+  cpu_set_t cpus;
+  CPU_ZERO(&cpus);
+  if (sched_getaffinity(0, sizeof(cpus), &cpus) != 0) return 1;
+  return std::clamp<size_t>(static_cast<size_t>(CPU_COUNT(&cpus)), 1, kMaxDefaultWriteLanes);
+}
+
+absl::StatusOr<std::unique_ptr<NetlinkTcBackend>> NetlinkTcBackend::Open(size_t write_lanes) {
   std::unique_ptr<NetlinkTcBackend> backend(new NetlinkTcBackend());
-  backend->io_ = std::make_unique<boost::asio::io_context>();
-  absl::StatusOr<std::unique_ptr<netlink::NetlinkSocket>> socket =
-      netlink::NetlinkSocket::Open(*backend->io_, NETLINK_ROUTE);
-  if (!socket.ok()) return socket.status();
-  backend->socket_ = *std::move(socket);
+  if (write_lanes == 0) write_lanes = DefaultWriteLanes();
+  for (size_t k = 0; k < write_lanes; ++k) {
+    Lane lane;
+    lane.io = std::make_unique<boost::asio::io_context>();
+    absl::StatusOr<std::unique_ptr<netlink::NetlinkSocket>> socket =
+        netlink::NetlinkSocket::Open(*lane.io, NETLINK_ROUTE);
+    if (!socket.ok()) return socket.status();
+    lane.socket = *std::move(socket);
+    backend->lanes_.push_back(std::move(lane));
+  }
   return backend;
 }
 
 std::unique_ptr<NetlinkTcBackend> NetlinkTcBackend::OverSocket(int fd,
                                                                netlink::SocketOptions options) {
   std::unique_ptr<NetlinkTcBackend> backend(new NetlinkTcBackend());
-  backend->io_ = std::make_unique<boost::asio::io_context>();
-  backend->socket_ = netlink::NetlinkSocket::FromFd(*backend->io_, fd, options);
+  Lane lane;
+  lane.io = std::make_unique<boost::asio::io_context>();
+  lane.socket = netlink::NetlinkSocket::FromFd(*lane.io, fd, options);
+  backend->lanes_.push_back(std::move(lane));
   return backend;
 }
 
@@ -67,7 +84,8 @@ absl::StatusOr<std::map<uint32_t, uint32_t>> NetlinkTcBackend::DumpClsact() {
   Scratch scratch;
   absl::StatusOr<size_t> n = netlink::EncodeDumpQdiscs(0, scratch.span());
   if (!n.ok()) return n.status();
-  absl::StatusOr<std::vector<netlink::Message>> parts = socket_->DumpWithRetry(scratch.Take(*n));
+  absl::StatusOr<std::vector<netlink::Message>> parts =
+      lanes_[0].socket->DumpWithRetry(scratch.Take(*n));
   if (!parts.ok()) return parts.status();
   std::map<uint32_t, uint32_t> out;
   for (const netlink::Message& m : *parts) {
@@ -95,7 +113,8 @@ absl::StatusOr<std::vector<netlink::FlowerFilter>> NetlinkTcBackend::Dump(
   // hook: tcm_ifindex and tcm_parent (the codec fills both from the owner).
   absl::StatusOr<size_t> n = netlink::EncodeDumpFilters(owner, chain, 0, scratch.span());
   if (!n.ok()) return n.status();
-  absl::StatusOr<std::vector<netlink::Message>> parts = socket_->DumpWithRetry(scratch.Take(*n));
+  absl::StatusOr<std::vector<netlink::Message>> parts =
+      lanes_[0].socket->DumpWithRetry(scratch.Take(*n));
   if (!parts.ok()) return parts.status();
   std::vector<netlink::FlowerFilter> out;
   for (const netlink::Message& m : *parts) {
@@ -112,29 +131,52 @@ absl::StatusOr<std::vector<netlink::FlowerFilter>> NetlinkTcBackend::Dump(
   return out;
 }
 
-std::vector<absl::Status> NetlinkTcBackend::Apply(const std::vector<TcOp>& ops) {
-  std::vector<absl::Status> statuses(ops.size());
+std::vector<absl::Status> NetlinkTcBackend::WriteLane(size_t lane, const std::vector<TcOp>& ops,
+                                                      const std::vector<size_t>& idx,
+                                                      std::vector<char>& sent) {
+  std::vector<absl::Status> statuses(idx.size());
   std::vector<netlink::Message> requests;
-  std::vector<size_t> sent;  // op index of each request
-  requests.reserve(ops.size());
-  sent.reserve(ops.size());
+  std::vector<size_t> position;  // index into idx of each request
+  requests.reserve(idx.size());
+  position.reserve(idx.size());
   auto scratch = std::make_unique<Scratch>();
-  for (size_t i = 0; i < ops.size(); ++i) {
-    absl::StatusOr<size_t> n = EncodeTcOp(ops[i], 0, scratch->span());
+  for (size_t k = 0; k < idx.size(); ++k) {
+    absl::StatusOr<size_t> n = EncodeTcOp(ops[idx[k]], 0, scratch->span());
     if (!n.ok()) {
-      statuses[i] = n.status();
+      statuses[k] = n.status();
       continue;
     }
     requests.push_back(scratch->Take(*n));
-    sent.push_back(i);
-    writes_.Count(ops[i].kind);
+    position.push_back(k);
+    sent[idx[k]] = 1;
   }
   if (requests.empty()) return statuses;
-  std::vector<netlink::RequestResult> results = socket_->SendBatchSync(std::move(requests));
-  for (size_t k = 0; k < sent.size(); ++k) {
-    statuses[sent[k]] = k < results.size()
-                            ? results[k].status
-                            : absl::InternalError("netlink socket returned fewer results");
+  std::vector<netlink::RequestResult> results =
+      lanes_[lane].socket->SendBatchSync(std::move(requests));
+  for (size_t r = 0; r < position.size(); ++r) {
+    statuses[position[r]] = r < results.size()
+                                ? results[r].status
+                                : absl::InternalError("netlink socket returned fewer results");
+  }
+  return statuses;
+}
+
+std::vector<absl::Status> NetlinkTcBackend::Apply(const std::vector<TcOp>& ops) {
+  std::vector<char> sent(ops.size(), 0);
+  std::vector<absl::Status> statuses;
+  if (lanes_.size() == 1) {
+    // One batch: the kernel applies one socket's requests in order.
+    std::vector<size_t> all(ops.size());
+    for (size_t i = 0; i < ops.size(); ++i) all[i] = i;
+    statuses = WriteLane(0, ops, all, sent);
+  } else {
+    statuses = ApplyInWaves(ops.size(), SplitIntoWaves(ops, lanes_.size()), kMinParallelOps,
+                            [&](size_t lane, const std::vector<size_t>& idx) {
+                              return WriteLane(lane, ops, idx, sent);
+                            });
+  }
+  for (size_t i = 0; i < ops.size(); ++i) {
+    if (sent[i]) writes_.Count(ops[i].kind);
   }
   return statuses;
 }

@@ -3,11 +3,13 @@
 #include <algorithm>
 #include <cerrno>
 #include <memory>
+#include <set>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "agent/filter_hash.h"
 #include "agent/filter_plan.h"
+#include "agent/moved_devices.h"
 #include "netlink/nl_socket.h"
 #include "netlink/tc_codec.h"
 #include "offload/set_match_translate.h"
@@ -359,6 +361,7 @@ ReconcileReport Reconciler::Run(const policy::Snapshot& desired,
   // The last pass's view: what its translations resolved devices with.
   const EswitchView before_view = std::exchange(view_, view);
   devices_ = ResolverOf(view_);
+  const std::set<std::string> moved = MovedDevices(before_view, view_);
 
   std::optional<InstalledRecord> record;  // trusted by this (first) pass
   if (installed_.audit_needed()) {
@@ -411,6 +414,7 @@ ReconcileReport Reconciler::Run(const policy::Snapshot& desired,
     wanted = Wanted(reuse || from_record, delta, from_record ? nullptr : before.get(),
                     ResolverOf(before_view), report);
   }
+  if (!wanted.delta) ReplaceMovedIndev(moved, wanted.want, installed_);
   lap(report.times.translate);
   // Keep every answer this pass asked for (refused trap candidates too, or
   // the next pass would offer them again), and forget the rest.

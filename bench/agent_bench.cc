@@ -35,6 +35,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <optional>
 #include <sstream>
@@ -44,8 +45,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "agent/filter_hash.h"
 #include "agent/netlink_tc_backend.h"
 #include "agent/reconciler.h"
+#include "agent/tc_op_encode.h"
 #include "bench/agent_bench_remote.h"
 #include "bench/agent_bench_setup.h"
 #include "bench/daemon_probe.h"
@@ -88,10 +91,10 @@ struct AgentRun {
 // A fresh Reconciler over `n` representors; `record` is the installed
 // record's path (SetRecord; empty: none, a restart audits in full).
 AgentRun RunAgent(const policy::Snapshot& s, const policy::SlotAssignment& slots, int n,
-                  OfferBook& offers, const std::string& record = "") {
+                  OfferBook& offers, const std::string& record = "", size_t lanes = 0) {
   std::ostringstream sink;
   common::Logger log(sink, common::LogLevel::kWarn);
-  auto tc = NetlinkTcBackend::Open();
+  auto tc = NetlinkTcBackend::Open(lanes);
   if (!tc.ok()) {
     std::fprintf(stderr, "%s\n", tc.status().ToString().c_str());
     std::exit(1);
@@ -205,6 +208,38 @@ std::optional<double> TimeTcAgain(NetlinkTcBackend& tc, int n, size_t filters) {
   return took;
 }
 
+// What the agent's per-filter codec work costs on this machine: hashing
+// every installed filter (ContentHash encodes it) and encoding each as its
+// create request into a scratch buffer and copying it into a request of its
+// own (what the write path does), as a share of the cold install.
+void PrintCodecShare(const std::vector<FlowerFilter>& filters, double cold_s) {
+  uint64_t sink = 0;
+  auto start = Clock::now();
+  for (const FlowerFilter& f : filters) sink ^= ContentHash(f);
+  const double hash_s = Seconds(Clock::now() - start);
+  std::vector<uint32_t> scratch(4096);
+  absl::Span<uint8_t> span(reinterpret_cast<uint8_t*>(scratch.data()), scratch.size() * 4);
+  size_t bytes = 0;
+  start = Clock::now();
+  for (const FlowerFilter& f : filters) {
+    TcOp op{TcOp::Kind::kCreateFilter, {}, f};
+    absl::StatusOr<size_t> len = EncodeTcOp(op, 0, span);
+    if (!len.ok()) continue;
+    if (*len == 0) continue;
+    std::vector<uint8_t> request(*len);
+    std::memcpy(request.data(), span.data(), *len);
+    bytes += request.size();
+    sink += request[request.size() / 2];
+  }
+  const double encode_s = Seconds(Clock::now() - start);
+  std::printf(
+      "codec share: ContentHash of %zu filters %.3f s (%.1f %% of cold), encode + copy %.3f s "
+      "(%.1f %%), %.0f B per request (%llu)\n",
+      filters.size(), hash_s, 100.0 * hash_s / cold_s, encode_s, 100.0 * encode_s / cold_s,
+      filters.empty() ? 0.0 : static_cast<double>(bytes) / filters.size(),
+      static_cast<unsigned long long>(sink & 1));
+}
+
 bool RunPorts(int n, Part1& out) {
   policy::Snapshot s = MakeSnapshot(n, 0);
   if (absl::Status v = policy::Validate(s); !v.ok()) {
@@ -276,6 +311,18 @@ bool RunPorts(int n, Part1& out) {
       "time; > 1 means the agent is faster]\n",
       kRounds, out.cold, out.tc, out.tc / out.cold);
   std::printf("compile share of the cold install: %.1f %%\n", 100.0 * compile / out.cold);
+  if (auto all = DumpManaged(**tc, n)) PrintCodecShare(*all, out.cold);
+  // The same cold install with one write lane (one socket, one batch), so
+  // the two lanes' gain is measured in this run (not in the summary line).
+  if (!EmptyBlock(**tc, kBlock)) return false;
+  OfferBook single_book;
+  AgentRun single = RunAgent(s, *slots, n, single_book, "", 1);
+  std::printf(
+      "agent cold install with one write lane: %.3f s (%d writes); with %zu lanes (median): "
+      "%.3f s; one lane / default lanes = %.2f\n",
+      single.seconds, single.report.writes, NetlinkTcBackend::DefaultWriteLanes(), out.cold,
+      single.seconds / out.cold);
+  PrintPassTimes("cold, one lane", single.report, single.seconds);
   std::remove(kRecordPath);
   return EmptyBlock(**tc, kBlock);
 }

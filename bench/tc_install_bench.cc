@@ -2,11 +2,13 @@
 // (skip_hw, distinct keys, drop) into a shared block through netlink/ (one
 // batched, windowed socket), dumps them back, then removes them and installs
 // the same filters with `tc -batch` on the same kernel, and prints both rates
-// and their ratio. Run in the VM: tools/check --suite bench, or
+// and their ratio; then one socket against two written from two threads
+// (the agent's write lanes, agent/write_waves.h). Run in the VM: tools/check --suite bench, or
 //   tools/vmrun -- build/bench/tc_install_bench [N]
 #include <sched.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/asio/io_context.hpp>
 #include <chrono>
 #include <cstdio>
@@ -14,6 +16,8 @@
 #include <cstring>
 #include <fstream>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "absl/types/span.h"
 #include "netlink/nl_socket.h"
@@ -50,6 +54,70 @@ int Sh(const std::string& cmd) {
   int rc = system(cmd.c_str());
   if (rc != 0) fprintf(stderr, "command failed (%d): %s\n", rc, cmd.c_str());
   return rc;
+}
+
+// Installs filters 0..n-1 into chain 0, filter i at prio 1 + i % 2, on a
+// fresh block, over `lanes` sockets (1 or 2): with 2, prio 1 goes on one
+// socket from this thread and prio 2 on another from a second thread, as
+// NetlinkTcBackend's write lanes do. Encoding is inside the time. Returns
+// the seconds, or a negative value on a failure.
+double InstallInLanes(int n, int lanes) {
+  if (Sh("tc qdisc del dev bench0 clsact && tc qdisc add dev bench0 ingress_block 77 clsact") !=
+      0) {
+    return -1;
+  }
+  auto lane = [n, lanes](int k, int& failed) {
+    boost::asio::io_context io;
+    auto sock = NetlinkSocket::Open(io, NETLINK_ROUTE);
+    if (!sock.ok()) {
+      failed = n;
+      return;
+    }
+    std::vector<Message> msgs;
+    std::vector<uint8_t> buf(4096);
+    for (int i = k; i < n; i += (lanes == 2 ? 2 : 1)) {
+      FlowerFilter f = FilterOf(i);
+      f.prio = static_cast<uint16_t>(1 + i % 2);
+      auto len = EncodeNewFilter(f, CreateMode::kCreateExclusive, 0, absl::MakeSpan(buf));
+      if (!len.ok()) return;
+      msgs.emplace_back(buf.begin(), buf.begin() + *len);
+    }
+    for (const RequestResult& r : (*sock)->SendBatchSync(std::move(msgs))) failed += !r.status.ok();
+  };
+  int failed[2] = {0, 0};
+  auto start = Clock::now();
+  if (lanes == 2) {
+    std::thread second(lane, 1, std::ref(failed[1]));
+    lane(0, failed[0]);
+    second.join();
+  } else {
+    lane(0, failed[0]);
+  }
+  const double took = Seconds(Clock::now() - start);
+  if (failed[0] + failed[1] != 0) {
+    fprintf(stderr, "%d of %d adds failed in %d lanes\n", failed[0] + failed[1], n, lanes);
+    return -1;
+  }
+  return took;
+}
+
+// One socket against two (the agent's write lanes), alternating three times.
+int CompareLanes(int n) {
+  std::vector<double> one, two;
+  for (int round = 0; round < 3; ++round) {
+    const double a = InstallInLanes(n, 1);
+    const double b = InstallInLanes(n, 2);
+    if (a < 0 || b < 0) return 1;
+    one.push_back(a);
+    two.push_back(b);
+    printf("lanes round %d: one socket %.3f s, two sockets on two threads %.3f s\n", round + 1, a,
+           b);
+  }
+  std::sort(one.begin(), one.end());
+  std::sort(two.begin(), two.end());
+  printf("write lanes: %d filters, one socket %.3f s, two %.3f s (medians of 3): %.2fx\n", n,
+         one[1], two[1], one[1] / two[1]);
+  return 0;
 }
 
 int Run(int n) {
@@ -125,7 +193,7 @@ int Run(int n) {
   printf("tc -batch install: %.3f s  (%.0f filters/s, file written beforehand)\n", tc, n / tc);
   printf("ratio netlink/ : tc -batch = %.2f (target >= 1.0)\n", tc / ours);
   printf("dump + decode: %.3f s  (%.0f filters/s)\n", dump, n / dump);
-  return 0;
+  return CompareLanes(n);
 }
 
 }  // namespace

@@ -149,8 +149,12 @@ absl::Status FakeTcBackend::CreateOrReplace(const netlink::FlowerFilter& f, bool
   } else if (f.skip_sw) {
     return netlink::ErrnoStatus(EOPNOTSUPP, "");  // veth: no offload
   }
+  uint32_t indev_ifindex = 0;
+  for (const auto& [ifindex, name] : devices_) {
+    if (f.keys.indev && name == *f.keys.indev) indev_ifindex = ifindex;
+  }
   filters_[key] = std::move(stored);
-  installed_[key] = Installed{in_hw, {}};  // a replaced filter starts new counters
+  installed_[key] = Installed{in_hw, {}, indev_ifindex};  // a replace starts new counters
   return absl::OkStatus();
 }
 
@@ -216,6 +220,14 @@ absl::StatusOr<std::vector<netlink::FlowerFilter>> FakeTcBackend::DumpFilters(
     if (std::get<0>(key) != owner) continue;
     netlink::FlowerFilter dumped = f;
     const Installed& inst = installed_.at(key);
+    if (dumped.keys.indev) {
+      auto dev = devices_.find(inst.indev_ifindex);
+      if (dev != devices_.end()) {
+        dumped.keys.indev = dev->second;
+      } else {
+        dumped.keys.indev.reset();
+      }
+    }
     dumped.status.in_hw = inst.in_hw;
     dumped.status.not_in_hw = !inst.in_hw;
     dumped.status.in_hw_count = inst.in_hw ? 1 : 0;

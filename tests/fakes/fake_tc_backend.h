@@ -20,6 +20,10 @@
 //   InvalidArgument as NetlinkTcBackend.
 // - Stored keys are normalised as the kernel does: an 802.1Q/802.1ad eth_type
 //   without VLAN keys is not kept (nor dumped).
+// - indev: flower resolves the name to an ifindex when the filter is written
+//   and a dump names the device that has that ifindex now (no indev if it is
+//   gone): a device re-created under the same name is not matched by the
+//   filters written before (filters() keeps them as written).
 // - Dumps return filters in (chain, prio, handle) order (the kernel lists
 //   chains in creation order; do not depend on either) with status and
 //   per-action stats: packet/byte counters a test sets (SetCounters) show up
@@ -96,6 +100,7 @@ class FakeTcBackend : public TcBackend {
   struct Installed {
     bool in_hw = false;
     Counters counters;
+    uint32_t indev_ifindex = 0;  // what the indev name resolved to when written
   };
 
   absl::Status ApplyOne(const TcOp& op);

@@ -20,11 +20,13 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "agent/netlink_tc_backend.h"
+#include "agent/write_waves.h"
 #include "netlink/tc_codec.h"
 #include "offload/tc_translate.h"
 #include "policy/compiler.h"
@@ -399,6 +401,84 @@ TEST(TcBackendKernel, CompiledPipelineRoundTrips) {
     for (uint32_t dev : devices) cleanup.push_back(Qdisc(TcOp::Kind::kDeleteClsact, dev));
     for (const absl::Status& st : backend->Apply(cleanup)) EXPECT_TRUE(st.ok()) << st;
     EXPECT_TRUE(dump_all().empty()) << which;
+  }
+}
+
+// Two write lanes (agent/write_waves.h): a jump graph of 600 writes in
+// waves of 200+ ops, lanes on two sockets and two threads. Every status
+// lands on its own op (a duplicate gets EEXIST, an invalid filter the
+// encoder's error, everything else OK), and the kernel ends with exactly
+// the filters written, on the block and on a device's egress hook.
+TEST(TcBackendKernel, TwoLanesWriteAJumpGraphAndMapEveryResultBack) {
+  constexpr uint32_t kLanesBlock = 23;
+  constexpr uint32_t kChains = 100;
+  const uint32_t dev = if_nametoindex("probe0");
+  ASSERT_NE(dev, 0u);
+  auto block_filter = [&](uint32_t chain, uint16_t prio, uint32_t handle,
+                          std::optional<uint32_t> jump) {
+    FlowerFilter f = Base(chain, prio, handle);
+    f.owner = netlink::TcBlock{kLanesBlock};
+    if (jump) f.actions = {TcAction{GactAction{GactAction::Verdict::kGotoChain, *jump}, {}}};
+    return f;
+  };
+  std::vector<TcOp> ops = {TcOp{TcOp::Kind::kCreateClsact, {dev, kLanesBlock}, {}}};
+  std::vector<FlowerFilter> want;
+  auto add = [&](FlowerFilter f) {
+    ops.push_back(Op(TcOp::Kind::kCreateFilter, f));
+    want.push_back(std::move(f));
+  };
+  for (uint32_t c = 0; c < kChains; ++c) {  // wave 1: leaves, two prios each
+    add(block_filter(100 + c, 1, 1, std::nullopt));
+    add(block_filter(100 + c, 2, 1, std::nullopt));
+  }
+  const size_t duplicate = ops.size();
+  ops.push_back(ops[1]);  // same key as the first leaf: EEXIST, same lane after it
+  FlowerFilter bad = block_filter(99, 1, 1, std::nullopt);
+  bad.keys.eth_type.reset();  // ip_proto without its prerequisite
+  const size_t invalid = ops.size();
+  ops.push_back(Op(TcOp::Kind::kCreateFilter, bad));
+  for (uint32_t c = 0; c < kChains; ++c) {  // wave 2: jumps to the leaves
+    add(block_filter(1000 + c, 1, 1, 100 + c));
+    FlowerFilter egress = Base(0, static_cast<uint16_t>(10 + c), 1);
+    egress.owner = netlink::TcDevice{dev, netlink::kClsactEgressParent};
+    add(egress);
+  }
+  for (uint32_t c = 0; c < kChains; ++c) {  // wave 3: the dispatch
+    add(block_filter(0, static_cast<uint16_t>(1 + c), 1, 1000 + c));
+  }
+  const std::vector<WriteWave> waves = SplitIntoWaves(ops, 2);
+  ASSERT_EQ(waves.size(), 4u);
+  for (size_t w = 1; w < waves.size(); ++w) {
+    ASSERT_EQ(waves[w].lanes.size(), 2u) << "wave " << w;
+    ASSERT_GE(waves[w].size(), NetlinkTcBackend::kMinParallelOps) << "wave " << w;
+  }
+
+  absl::StatusOr<std::unique_ptr<NetlinkTcBackend>> kernel = NetlinkTcBackend::Open(2);
+  ASSERT_TRUE(kernel.ok()) << kernel.status();
+  std::vector<absl::Status> statuses = (*kernel)->Apply(ops);
+  ASSERT_EQ(statuses.size(), ops.size());
+  for (size_t i = 0; i < ops.size(); ++i) {
+    if (i == duplicate) {
+      EXPECT_EQ(netlink::ErrnoFromStatus(statuses[i]), EEXIST) << statuses[i];
+    } else if (i == invalid) {
+      EXPECT_EQ(statuses[i].code(), absl::StatusCode::kInvalidArgument) << statuses[i];
+    } else {
+      EXPECT_TRUE(statuses[i].ok()) << "op " << i << ": " << statuses[i];
+    }
+  }
+  EXPECT_EQ((*kernel)->writes().Total(), ops.size() - 1) << "the invalid op is not a write";
+  std::vector<FlowerFilter> got;
+  for (const netlink::FilterOwner& owner :
+       {netlink::FilterOwner{netlink::TcBlock{kLanesBlock}},
+        netlink::FilterOwner{netlink::TcDevice{dev, netlink::kClsactEgressParent}}}) {
+    absl::StatusOr<std::vector<FlowerFilter>> dump = (*kernel)->DumpFilters(owner);
+    ASSERT_TRUE(dump.ok()) << dump.status();
+    for (const FlowerFilter& f : *dump) got.push_back(netlink::WithoutStatus(f));
+  }
+  EXPECT_EQ(got.size(), want.size());
+  EXPECT_TRUE(Sorted(got) == Sorted(want)) << "the kernel holds exactly what was written";
+  for (const absl::Status& st : (*kernel)->Apply({Qdisc(TcOp::Kind::kDeleteClsact, dev)})) {
+    EXPECT_TRUE(st.ok()) << st;
   }
 }
 
