@@ -8,7 +8,6 @@
 // Stopping leaves the kernel's rules in place, so traffic keeps flowing and a
 // restart with the same desired state writes nothing.
 #include <fcntl.h>
-#include <malloc.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -180,12 +179,6 @@ int Run(const std::vector<std::string>& args) {
 }  // namespace vfguard::daemon
 
 int main(int argc, char** argv) {
-  // Fixed heap thresholds instead of glibc's dynamic ones, which rise to the
-  // largest block a pass freed (megabytes) and then let the worker thread's
-  // arena keep that much free memory resident at its top, where malloc_trim
-  // does not reach (docs/performance.md, "Daemon RSS per filter").
-  mallopt(M_MMAP_THRESHOLD, 128 * 1024);
-  mallopt(M_TRIM_THRESHOLD, 256 * 1024);
   // Boost and protobuf report some failures by exception; none may cross
   // out of main unreported.
   try {
