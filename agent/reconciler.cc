@@ -448,19 +448,29 @@ ReconcileReport Reconciler::Run(const policy::Snapshot& desired,
   const bool from_record = record && record->inputs == InputsDigest(slots, offers) &&
                            record->translated.size() == placement_->filters.size();
   if (from_record) translated_ = std::move(record->translated);
-  WantedFilters want = Wanted(reuse || from_record,
-                              from_record ? std::set<IrKey>{} : ChangedFilters(*changed), report);
+  // Such a record was saved by a pass that left the kernel as it wanted
+  // (SaveRecord): the installed set it restored is the wanted set, so there
+  // is nothing to plan. The audit the restart leaves due checks the kernel.
+  const bool settled = from_record && late_deletes.empty();
+  WantedFilters want;
+  if (!settled) {
+    want = Wanted(reuse || from_record, from_record ? std::set<IrKey>{} : ChangedFilters(*changed),
+                  report);
+  }
   lap(report.times.translate);
   // Keep every answer this pass asked for (refused trap candidates too, or
   // the next pass would offer them again), and forget the rest.
   offers.Retain(used_offers_);
-  report.filters = static_cast<int>(want.size());
+  report.filters = static_cast<int>(settled ? installed_.filters().size() : want.size());
 
-  FilterPlan plan = PlanFilterWrites(want, installed_, [&](const WantedFilter& w) {
-    return Translate(placement_->filters[w.placed], report);
-  });
-  if (plan.cyclic) log_.Warn("jump_cycle", {{"effect", "written in chain order"}});
-  std::vector<TcOp> ops = std::move(plan.ops);
+  std::vector<TcOp> ops;
+  if (!settled) {
+    FilterPlan plan = PlanFilterWrites(want, installed_, [&](const WantedFilter& w) {
+      return Translate(placement_->filters[w.placed], report);
+    });
+    if (plan.cyclic) log_.Warn("jump_cycle", {{"effect", "written in chain order"}});
+    ops = std::move(plan.ops);
+  }
   ops.insert(ops.end(), late_deletes.begin(), late_deletes.end());
   RecordResults(ops, ApplyCounted(ops, report), report);
   if (set_match_rest) SyncSetMatchWant(*set_match_rest, set_match_translated_, report);
@@ -469,7 +479,9 @@ ReconcileReport Reconciler::Run(const policy::Snapshot& desired,
     report.trusted_record = true;
     RequestAudit();
   } else if (report.writes > 0 || report.audited || !record_on_disk_) {
-    SaveRecord(InputsDigest(slots, offers));
+    // Only a pass without errors left the kernel as it wanted: the digest
+    // then lets a restart skip translating and planning (above).
+    SaveRecord(report.errors == 0 ? InputsDigest(slots, offers) : kUnsettledInputs);
   }
   lap(report.times.write);
   return finish();

@@ -206,6 +206,9 @@ class Reconciler {
   // kernel disagrees (then the pass audits).
   absl::StatusOr<std::optional<InstalledRecord>> LoadTrustedRecord(ReconcileReport& report);
   // Digest of what the pass's pipeline and translations are computed from.
+  // A record saved by a pass with errors carries kUnsettledInputs instead,
+  // which no digest is taken to be: its translations are not reused.
+  static constexpr uint64_t kUnsettledInputs = 0;
   uint64_t InputsDigest(const policy::SlotAssignment& slots, const OfferBook& offers) const;
   // Writes the record (when enabled and the set is known); logs a failure.
   void SaveRecord(uint64_t inputs);

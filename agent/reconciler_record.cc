@@ -74,7 +74,8 @@ uint64_t Reconciler::InputsDigest(const policy::SlotAssignment& slots,
     const HardwareRejection* answer = offers.Find(key);
     h = MixValue(Fnv1a64(key, h), answer != nullptr ? answer->error_number : -1);
   }
-  return MixValue(h, static_cast<uint8_t>(nd_attached_));
+  h = MixValue(h, static_cast<uint8_t>(nd_attached_));
+  return h == kUnsettledInputs ? h + 1 : h;
 }
 
 absl::StatusOr<bool> Reconciler::TrustRecord(const InstalledRecord& record,
