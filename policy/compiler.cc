@@ -214,47 +214,56 @@ void FillSets(const CompileContext& ctx, const Filter& f,
   }
 }
 
-// Below this many parts per thread one thread compiles them all: starting a
-// thread costs about as much as compiling a few ports.
-constexpr size_t kMinPartsPerThread = 16;
-
 size_t ThreadsFor(const CompileOptions& options, size_t parts) {
   const size_t cores = std::max(1u, std::thread::hardware_concurrency());
   const size_t wanted = options.threads != 0 ? options.threads : std::min<size_t>(cores, 2);
-  return std::max<size_t>(1, std::min(wanted, parts / kMinPartsPerThread));
+  const size_t per_thread = std::max<size_t>(1, options.parts_per_thread);
+  return std::max<size_t>(1, std::min(wanted, parts / per_thread));
 }
 
-// Compiles the parts `keys` into `out` (as many, same order), each shrunk to
-// fit, with a context of its own (its lazily built indexes are not shared
-// with other threads); stops at the first key that fails.
+// Compiles the parts `keys` into `out` (as many, same order), each interned
+// with `interner` and shrunk to fit, with a context of its own (its lazily
+// built indexes are not shared with other threads); stops at the first key
+// that fails.
 absl::Status CompileRange(const Snapshot& s, const SlotAssignment& slots, CompileOptions options,
-                          std::span<const std::string> keys, std::span<PipelinePart> out) {
+                          std::span<const std::string> keys, std::span<PipelinePart> out,
+                          Interner& interner) {
   CompileContext ctx(s, slots, options);
   for (size_t i = 0; i < keys.size(); ++i) {
     out[i].key = keys[i];
     absl::Status st = CompilePart(ctx, keys[i], out[i].filters);
     if (!st.ok()) return st;
+    interner.Intern(out[i].filters);
     out[i].filters.shrink_to_fit();  // the parts are kept; growth slack is not
   }
   return absl::OkStatus();
 }
 
-// The parts `keys` (in order), not interned, compiled by up to
-// ThreadsFor(options) threads, each a contiguous run of keys; the error is
-// that of the first key that fails, as if compiled one after another.
+// The parts `keys` (in order), interned with `interner`, compiled by up to
+// ThreadsFor(options) threads, each a contiguous run of keys interned with
+// an Interner of its own, whose filters `interner` then adopts (in key
+// order); the error is that of the first key that fails, as if compiled one
+// after another.
 absl::StatusOr<std::vector<PipelinePart>> CompileParts(const Snapshot& s,
                                                        const SlotAssignment& slots,
                                                        CompileOptions options,
-                                                       const std::vector<std::string>& keys) {
+                                                       const std::vector<std::string>& keys,
+                                                       Interner& interner) {
   std::vector<PipelinePart> out(keys.size());
   const size_t n = ThreadsFor(options, keys.size());
+  if (n == 1) {
+    absl::Status st = CompileRange(s, slots, options, keys, out, interner);
+    if (!st.ok()) return st;
+    return out;
+  }
   std::vector<absl::Status> status(n);
+  std::vector<Interner> local(n);
   auto run = [&](size_t t) {
     const size_t begin = keys.size() * t / n;
     const size_t end = keys.size() * (t + 1) / n;
     status[t] = CompileRange(s, slots, options,
                              std::span<const std::string>(keys).subspan(begin, end - begin),
-                             std::span<PipelinePart>(out).subspan(begin, end - begin));
+                             std::span<PipelinePart>(out).subspan(begin, end - begin), local[t]);
   };
   {
     std::vector<std::jthread> workers;
@@ -270,6 +279,10 @@ absl::StatusOr<std::vector<PipelinePart>> CompileParts(const Snapshot& s,
   for (const absl::Status& st : status) {
     if (!st.ok()) return st;
   }
+  Interner::Memo memo;
+  for (PipelinePart& part : out) {
+    for (Filter& f : part.filters) interner.Adopt(f, memo);
+  }
   return out;
 }
 
@@ -280,17 +293,16 @@ absl::StatusOr<Pipeline> Compile(const Snapshot& snapshot, const SlotAssignment&
   absl::Status st = CheckSlots(snapshot, slots);
   if (!st.ok()) return st;
   const std::set<std::string> all = AllPartKeys(snapshot);
+  Interner interner;
   absl::StatusOr<std::vector<PipelinePart>> parts =
-      CompileParts(snapshot, slots, options, {all.begin(), all.end()});
+      CompileParts(snapshot, slots, options, {all.begin(), all.end()}, interner);
   if (!parts.ok()) return parts.status();
   const CompileContext ctx(snapshot, slots, options);
-  Interner interner;
   Pipeline p;
   size_t total = 0;
   for (const PipelinePart& part : *parts) total += part.filters.size();
   p.filters.reserve(total);
   for (PipelinePart& part : *parts) {
-    interner.Intern(part.filters);
     std::move(part.filters.begin(), part.filters.end(), std::back_inserter(p.filters));
   }
   SortFilters(p.filters);
@@ -315,10 +327,9 @@ absl::StatusOr<std::set<std::string>> IncrementalCompiler::Update(
   for (const std::string& key : todo) {
     if (Wanted(*snapshot, key)) keys.push_back(key);
   }
-  absl::StatusOr<std::vector<PipelinePart>> fresh = CompileParts(*snapshot, slots, options_, keys);
+  absl::StatusOr<std::vector<PipelinePart>> fresh =
+      CompileParts(*snapshot, slots, options_, keys, interner_);
   if (!fresh.ok()) return fresh.status();
-  // Interned here, in key order: the interner is this thread's.
-  for (PipelinePart& part : *fresh) interner_.Intern(part.filters);
   std::set<std::string> changed;
   // Parts of removed objects: only ports/networks that left can be stale.
   std::vector<std::string> stale;

@@ -43,6 +43,9 @@ struct CompileOptions {
   // interned and kept in key order on the calling thread, so the output
   // (filters, changed keys, errors) is the same for every value.
   unsigned threads = 0;
+  // A thread more per this many parts (starting one costs about as much as
+  // compiling a few ports); tests lower it to split small snapshots.
+  size_t parts_per_thread = 16;
 };
 
 // Compiles everything. `slots` must cover every port and network.
