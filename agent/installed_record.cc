@@ -153,7 +153,8 @@ absl::StatusOr<InstalledRecord> DecodeInstalledRecord(std::string_view bytes) {
   }
   for (uint64_t n = in.GetCount(kKeyBytes + kEntryBytes); n > 0 && in.ok(); --n) {
     FilterKey key = in.GetKey();
-    r.filters[key] = in.GetEntry();
+    // Written in key order: the hint makes each insert O(1).
+    r.filters.insert_or_assign(r.filters.end(), key, in.GetEntry());
   }
   const uint64_t translated = in.GetCount(11 + kKeyBytes + kEntryBytes);
   r.translated.reserve(translated);

@@ -200,8 +200,8 @@ class Reconciler {
   absl::Status Audit(const EswitchView& view, ReconcileReport& report);
   // The first pass with a record: whether the kernel agrees with it (clsact
   // qdiscs bound to the block, chain 0 of the block); if so the installed
-  // set is restored from it. A failed dump is an error.
-  absl::StatusOr<bool> TrustRecord(const InstalledRecord& record, ReconcileReport& report);
+  // set is restored from it (its filters moved out). A failed dump is an error.
+  absl::StatusOr<bool> TrustRecord(InstalledRecord& record, ReconcileReport& report);
   // Loads the record and TrustRecord; nullopt when there is none or the
   // kernel disagrees (then the pass audits).
   absl::StatusOr<std::optional<InstalledRecord>> LoadTrustedRecord(ReconcileReport& report);

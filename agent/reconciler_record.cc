@@ -78,8 +78,7 @@ uint64_t Reconciler::InputsDigest(const policy::SlotAssignment& slots,
   return h == kUnsettledInputs ? h + 1 : h;
 }
 
-absl::StatusOr<bool> Reconciler::TrustRecord(const InstalledRecord& record,
-                                             ReconcileReport& report) {
+absl::StatusOr<bool> Reconciler::TrustRecord(InstalledRecord& record, ReconcileReport& report) {
   if (record.identity != Fnv1a64(record_identity_) || record.block != block_) return false;
   ++report.dumps;
   absl::StatusOr<std::map<uint32_t, uint32_t>> qdiscs = tc_.DumpClsact();
@@ -108,7 +107,7 @@ absl::StatusOr<bool> Reconciler::TrustRecord(const InstalledRecord& record,
     if (it == record.filters.end() || it->second.content != ContentHash(f)) return false;
   }
   installed_.ReplaceClsact(*std::move(qdiscs));
-  installed_.Restore(record.filters);
+  installed_.Restore(std::move(record.filters));  // not needed after this
   installed_.AuditDone();
   return true;
 }
