@@ -240,10 +240,11 @@ absl::Status CompileRange(const Snapshot& s, const SlotAssignment& slots, Compil
 }
 
 // The parts `keys` (in order), interned with `interner`, compiled by up to
-// ThreadsFor(options) threads, each a contiguous run of keys interned with
-// an Interner of its own, whose filters `interner` then adopts (in key
-// order); the error is that of the first key that fails, as if compiled one
-// after another.
+// ThreadsFor(options) threads, each a contiguous run of keys: the caller's
+// (the first) interned with `interner`, the others' with an Interner of
+// their own, whose filters `interner` then adopts (in key order, so values
+// are first seen in the same order as by one thread); the error is that of
+// the first key that fails, as if compiled one after another.
 absl::StatusOr<std::vector<PipelinePart>> CompileParts(const Snapshot& s,
                                                        const SlotAssignment& slots,
                                                        CompileOptions options,
@@ -257,13 +258,13 @@ absl::StatusOr<std::vector<PipelinePart>> CompileParts(const Snapshot& s,
     return out;
   }
   std::vector<absl::Status> status(n);
-  std::vector<Interner> local(n);
+  std::vector<Interner> local(n);  // [0] unused: the caller's run interns with `interner`
   auto run = [&](size_t t) {
     const size_t begin = keys.size() * t / n;
     const size_t end = keys.size() * (t + 1) / n;
-    status[t] = CompileRange(s, slots, options,
-                             std::span<const std::string>(keys).subspan(begin, end - begin),
-                             std::span<PipelinePart>(out).subspan(begin, end - begin), local[t]);
+    status[t] = CompileRange(
+        s, slots, options, std::span<const std::string>(keys).subspan(begin, end - begin),
+        std::span<PipelinePart>(out).subspan(begin, end - begin), t == 0 ? interner : local[t]);
   };
   {
     std::vector<std::jthread> workers;
@@ -280,8 +281,8 @@ absl::StatusOr<std::vector<PipelinePart>> CompileParts(const Snapshot& s,
     if (!st.ok()) return st;
   }
   Interner::Memo memo;
-  for (PipelinePart& part : out) {
-    for (Filter& f : part.filters) interner.Adopt(f, memo);
+  for (size_t i = keys.size() / n; i < out.size(); ++i) {
+    for (Filter& f : out[i].filters) interner.Adopt(f, memo);
   }
   return out;
 }
