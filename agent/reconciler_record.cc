@@ -75,6 +75,7 @@ uint64_t Reconciler::InputsDigest(const policy::SlotAssignment& slots,
     h = MixValue(Fnv1a64(key, h), answer != nullptr ? answer->error_number : -1);
   }
   h = MixValue(h, static_cast<uint8_t>(nd_attached_));
+  h = MixValue(h, static_cast<uint8_t>(set_match_ != nullptr));  // the compiler's set lookups
   return h == kUnsettledInputs ? h + 1 : h;
 }
 
