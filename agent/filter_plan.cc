@@ -10,9 +10,7 @@
 namespace vfguard::agent {
 namespace {
 
-using Prio = std::tuple<netlink::FilterOwner, uint32_t, uint16_t>;  // owner, chain, prio
-
-Prio PrioOf(const FilterKey& k) { return {k.owner, k.chain, k.prio}; }
+using Prio = PrioKey;
 
 TcOp UpsertOp(TcOp::Kind kind, const netlink::FlowerFilter& f) {
   TcOp op;
@@ -31,7 +29,22 @@ std::vector<TcOp> Ordered(std::vector<TcOp> ops, const std::vector<JumpNode>& no
   return out;
 }
 
+// Calls `visit` for each installed filter, in key order: all of them, or
+// those of `scope`.
+template <typename Visit>
+void ForInstalled(const InstalledSet& have, const PlanScope* scope, const Visit& visit) {
+  if (scope == nullptr) {
+    for (const auto& [key, entry] : have.filters()) visit(key, entry);
+    return;
+  }
+  for (const FilterKey& key : scope->keys) {
+    if (const InstalledEntry* entry = have.Find(key)) visit(key, *entry);
+  }
+}
+
 }  // namespace
+
+PrioKey PrioOf(const FilterKey& k) { return {k.owner, k.chain, k.prio}; }
 
 TcOp DeleteOp(const FilterKey& key, uint16_t protocol) {
   TcOp op;
@@ -45,14 +58,15 @@ TcOp DeleteOp(const FilterKey& key, uint16_t protocol) {
 }
 
 FilterPlan PlanFilterWrites(const WantedFilters& want, const InstalledSet& have,
-                            const Materialize& materialize) {
+                            const Materialize& materialize, const PlanScope* scope) {
   std::map<Prio, std::set<uint64_t>> prio_shapes;
+  if (scope != nullptr) prio_shapes = scope->kept_shapes;
   for (const auto& [key, w] : want) prio_shapes[PrioOf(key)].insert(w.entry.shape);
   std::map<Prio, std::vector<TcOp>> early;  // reshape deletes, by the prio they empty
   std::set<FilterKey> emptied;
   std::vector<TcOp> deletes;
   std::vector<JumpNode> delete_nodes;
-  for (const auto& [key, entry] : have.filters()) {
+  ForInstalled(have, scope, [&](const FilterKey& key, const InstalledEntry& entry) {
     auto ws = prio_shapes.find(PrioOf(key));
     auto w = want.find(key);
     const bool reshaped = w != want.end() && w->second.entry.shape != entry.shape;
@@ -66,7 +80,7 @@ FilterPlan PlanFilterWrites(const WantedFilters& want, const InstalledSet& have,
       if (entry.jump != InstalledEntry::kNoJump) jump = entry.jump;
       delete_nodes.push_back({key, jump});
     }
-  }
+  });
   std::vector<TcOp> upserts;
   std::vector<JumpNode> upsert_nodes;
   for (const auto& [key, w] : want) {
@@ -77,7 +91,7 @@ FilterPlan PlanFilterWrites(const WantedFilters& want, const InstalledSet& have,
       kind = TcOp::Kind::kReplaceFilter;
     }
     std::optional<netlink::FlowerFilter> f = w.filter;
-    if (!f) f = materialize(w);
+    if (!f) f = materialize(key, w);
     if (!f) continue;
     upserts.push_back(UpsertOp(kind, *f));
     std::optional<uint32_t> jump;

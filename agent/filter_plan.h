@@ -18,6 +18,8 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <set>
+#include <tuple>
 #include <vector>
 
 #include "agent/installed_set.h"
@@ -38,15 +40,35 @@ struct WantedFilter {
 using WantedFilters = std::map<FilterKey, WantedFilter>;
 // Translates a wanted filter that was not translated in the pass (nullopt:
 // it cannot be, and is not written).
-using Materialize = std::function<std::optional<netlink::FlowerFilter>(const WantedFilter&)>;
+using Materialize =
+    std::function<std::optional<netlink::FlowerFilter>(const FilterKey&, const WantedFilter&)>;
+// A tc prio: (owner, chain, prio). flower keeps one protocol and mask set per
+// prio, which is why the plan works prio by prio.
+using PrioKey = std::tuple<netlink::FilterOwner, uint32_t, uint16_t>;
+PrioKey PrioOf(const FilterKey& k);
 
 struct FilterPlan {
   std::vector<TcOp> ops;
   bool cyclic = false;  // a jump cycle: part of the plan fell back to chain order
 };
 
+// What an incremental plan looks at (agent/reconciler.h, PlanChange): the
+// keys that changed since a pass after which the installed set held exactly
+// what was wanted, and the shapes still wanted in their prios by filters
+// that did not change. `want` then holds only the changed wanted filters.
+// The plan is the whole plan's: a filter that did not change is wanted as
+// installed, so it is neither written nor deleted, and it matters only
+// through its shape (a prio whose wanted shapes exclude an installed one's is
+// emptied first).
+struct PlanScope {
+  std::set<FilterKey>
+      keys;  // every key of `want`, and the installed keys no longer wanted as they are
+  std::map<PrioKey, std::set<uint64_t>> kept_shapes;  // shapes of unchanged wanted filters, by prio
+};
+
+// `scope`: null for a whole plan (every installed filter is compared).
 FilterPlan PlanFilterWrites(const WantedFilters& want, const InstalledSet& have,
-                            const Materialize& materialize);
+                            const Materialize& materialize, const PlanScope* scope = nullptr);
 
 // A delete of an installed filter: what the kernel needs to find it.
 TcOp DeleteOp(const FilterKey& key, uint16_t protocol);

@@ -286,66 +286,6 @@ std::optional<FlowerFilter> Reconciler::Translate(const offload::PlacedFilter& p
   return *std::move(k);
 }
 
-std::set<Reconciler::IrKey> Reconciler::ChangedFilters(
-    const std::set<std::string>& changed_parts) const {
-  std::set<IrKey> out;
-  for (const std::string& part : changed_parts) {
-    auto it = compiler_.parts().find(part);
-    if (it == compiler_.parts().end()) continue;  // removed: its filters are not wanted
-    for (const policy::Filter& f : it->second->filters) out.insert(f.Key());
-  }
-  return out;
-}
-
-WantedFilters Reconciler::Wanted(bool reuse, const std::set<IrKey>& changed,
-                                 ReconcileReport& report) {
-  WantedFilters want;
-  const std::vector<offload::PlacedFilter>& placed = placement_->filters;
-  // The last pass's translations are looked up by a merge walk, so both
-  // lists must be in IR key order (the compiler's Pipeline order).
-  reuse = reuse && std::is_sorted(placed.begin(), placed.end(), [](const auto& a, const auto& b) {
-            return a.filter->Key() < b.filter->Key();
-          });
-  std::vector<Translated> next(placed.size());
-  size_t j = 0;
-  for (size_t i = 0; i < placed.size(); ++i) {
-    const offload::PlacedFilter& p = placed[i];
-    Translated& t = next[i];
-    t.ir = p.filter->Key();
-    if (!InstallsAsFlower(*p.filter)) continue;
-    t.hardware = p.placement == offload::Placement::kHardware;
-    if (reuse) {
-      while (j < translated_.size() && translated_[j].ir < t.ir) ++j;
-      if (j < translated_.size() && translated_[j].ir == t.ir && translated_[j].valid &&
-          translated_[j].hardware == t.hardware && !changed.contains(t.ir)) {
-        t = translated_[j];
-        want[t.key] = WantedFilter{t.entry, std::nullopt, i};
-        continue;
-      }
-    }
-    std::optional<FlowerFilter> k = Translate(p, report);
-    if (!k) continue;
-    t.valid = true;
-    t.key = KeyOf(*k);
-    t.entry = EntryOf(*k);
-    want[t.key] = WantedFilter{t.entry, std::move(k), i};
-  }
-  translated_ = std::move(next);
-  for (const policy::Filter& trap : placement_->traps) {
-    ++report.translated;
-    absl::StatusOr<FlowerFilter> k = offload::ToKernelFilter(trap, block_, Copy::kTrap, devices_);
-    if (!k.ok()) {
-      ++report.errors;
-      if (report.status.ok()) report.status = k.status();
-      log_.Warn("translate_failed", {{"filter", trap.origin}, {"status", k.status()}});
-      continue;
-    }
-    FilterKey key = KeyOf(*k);
-    want[key] = WantedFilter{EntryOf(*k), *std::move(k), 0};
-  }
-  return want;
-}
-
 bool Reconciler::SameDevices(const EswitchView& next) const {
   if (view_.uplink != next.uplink) return false;
   for (const auto& [port, dev] : next.port_representors) {
@@ -388,16 +328,22 @@ ReconcileReport Reconciler::Run(const policy::Snapshot& desired,
     mark = now;
   };
   absl::StatusOr<std::set<std::string>> changed = compiler_.Update(shared_effective, slots);
+  bool converged_pass = false;  // the last pass converged (converged_)
   // Translations of the last pass stay valid for the filters of unchanged
   // parts while the devices they name and the ND check's state are the same.
   bool reuse = SameDevices(view) && (nd_ != nullptr && nd_->attached()) == nd_attached_;
   if (!changed.ok()) {
+    placement_current_ = false;  // the compiler may hold some of the new parts
     report.status = changed.status();
     return finish();
   }
+  // A set's members come from the snapshot, not from any part: with set
+  // lookups a member change changes no part but the sets.
+  if (!changed->empty() || (set_match_ != nullptr && *shared_effective != *effective_)) {
+    placement_current_ = false;
+  }
   effective_ = std::move(shared_effective);
-  // The compiler's own filters: the placement refers to them, nothing is copied.
-  policy::SharedPipeline pipeline = compiler_.AssembleShared();
+  converged_pass = std::exchange(converged_, false);  // until this pass has written all
   lap(report.times.compile);
 
   view_ = view;
@@ -435,9 +381,9 @@ ReconcileReport Reconciler::Run(const policy::Snapshot& desired,
   if (!qdiscs.ok()) report.status = qdiscs;
 
   block_refuses_offload_ = ProbeBlockRefusesOffload(view, offers, report);
-  PreOffer(pipeline, devices_, offers, report);
-  placement_ = std::make_shared<const offload::PlacementResult>(
-      offload::Place(std::move(pipeline), MakeOffer(devices_, offers, report)));
+  // The last placement: translated_ is parallel to it.
+  const std::shared_ptr<const offload::PlacementResult> before = placement_;
+  const bool placement_kept = PlaceFilters(before.get(), offers, report);
   SyncNdCheck(report);
   const std::optional<offload::SetMatchWant> set_match_rest = SyncSetMatch(report);
   if ((nd_ != nullptr && nd_->attached()) != nd_attached_) reuse = false;
@@ -448,29 +394,34 @@ ReconcileReport Reconciler::Run(const policy::Snapshot& desired,
   const bool from_record = record && record->inputs == InputsDigest(slots, offers) &&
                            record->translated.size() == placement_->filters.size();
   if (from_record) translated_ = std::move(record->translated);
-  // Such a record was saved by a pass that left the kernel as it wanted
-  // (SaveRecord): the installed set it restored is the wanted set, so there
-  // is nothing to plan. The audit the restart leaves due checks the kernel.
+  // Only what changed is planned when the installed set holds exactly what
+  // the last pass wanted and nothing invalidated its translations. A trusted
+  // record of the same inputs was saved by a pass that left the kernel as it
+  // wanted (SaveRecord): the installed set it restored is the wanted set, so
+  // nothing changed and nothing is planned; the audit the restart leaves due
+  // checks the kernel.
+  const bool delta = converged_pass && !report.audited && !record && reuse;
   const bool settled = from_record && late_deletes.empty();
-  WantedFilters want;
-  if (!settled) {
-    want = Wanted(reuse || from_record, from_record ? std::set<IrKey>{} : ChangedFilters(*changed),
-                  report);
+  WantedChange wanted;
+  if (settled) {
+    wanted.delta = true;
+    wanted.count = static_cast<int>(installed_.filters().size());
+  } else if (delta && placement_kept) {
+    wanted.delta = true;  // the same filters, placed and translated the same
+    wanted.count = wanted_count_;
+  } else {
+    wanted = Wanted(reuse || from_record, delta, from_record ? nullptr : before.get(), report);
   }
   lap(report.times.translate);
   // Keep every answer this pass asked for (refused trap candidates too, or
   // the next pass would offer them again), and forget the rest.
   offers.Retain(used_offers_);
-  report.filters = static_cast<int>(settled ? installed_.filters().size() : want.size());
+  report.filters = wanted.delta ? wanted.count : static_cast<int>(wanted.want.size());
+  wanted_count_ = report.filters;
 
-  std::vector<TcOp> ops;
-  if (!settled) {
-    FilterPlan plan = PlanFilterWrites(want, installed_, [&](const WantedFilter& w) {
-      return Translate(placement_->filters[w.placed], report);
-    });
-    if (plan.cyclic) log_.Warn("jump_cycle", {{"effect", "written in chain order"}});
-    ops = std::move(plan.ops);
-  }
+  FilterPlan plan = PlanWrites(wanted, report);
+  if (plan.cyclic) log_.Warn("jump_cycle", {{"effect", "written in chain order"}});
+  std::vector<TcOp> ops = std::move(plan.ops);
   ops.insert(ops.end(), late_deletes.begin(), late_deletes.end());
   RecordResults(ops, ApplyCounted(ops, report), report);
   if (set_match_rest) SyncSetMatchWant(*set_match_rest, set_match_translated_, report);
@@ -478,11 +429,13 @@ ReconcileReport Reconciler::Run(const policy::Snapshot& desired,
     // Trusted, not verified: the full audit is due, soon (the agent asks).
     report.trusted_record = true;
     RequestAudit();
-  } else if (report.writes > 0 || report.audited || !record_on_disk_) {
-    // Only a pass without errors left the kernel as it wanted: the digest
-    // then lets a restart skip translating and planning (above).
+  } else if (!record_path_.empty() && (report.writes > 0 || report.audited || !record_on_disk_)) {
+    // Not without a record: the digest hashes the whole snapshot. Only a
+    // pass without errors left the kernel as it wanted: the digest then lets
+    // a restart skip translating and planning (above).
     SaveRecord(report.errors == 0 ? InputsDigest(slots, offers) : kUnsettledInputs);
   }
+  converged_ = report.errors == 0 && report.status.ok() && !installed_.audit_needed();
   lap(report.times.write);
   return finish();
 }
@@ -552,6 +505,10 @@ std::vector<bool> Reconciler::Settled() const {
       continue;
     }
     if (!translated_[i].valid) continue;
+    if (converged_) {  // the installed set holds what the last pass wanted
+      out[i] = true;
+      continue;
+    }
     const InstalledEntry* e = installed_.Find(translated_[i].key);
     out[i] = e != nullptr && e->content == translated_[i].entry.content;
   }

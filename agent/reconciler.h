@@ -13,7 +13,15 @@
 //   agent/write_order.h).
 //
 // Cost: a pass with nothing to change dumps nothing and writes nothing; a
-// change costs its own writes. Only an audit dumps: the clsact qdiscs, the
+// change costs its own writes. CPU too, on a block that cannot offload (the
+// probe says so; veth, hw-tc-offload off): only new or changed filters are
+// placed (offload::PlaceWithoutHardware) and translated, and after a pass
+// that converged (every write and translation succeeded, no audit pending)
+// the plan compares only the keys that changed (ReconcileReport::placed,
+// ::planned). What stays O(filters) per pass is linear and cheap: the
+// compiler's assembly, copying the placement and the translations' merge
+// walk. A block that can offload places every filter each pass (Place: its
+// traps and hand-over rules are global). Only an audit dumps: the clsact qdiscs, the
 // block and the egress hook of every representor in the view, compared by
 // hash; drift is repaired and the installed set rebuilt from the dump. A
 // pass audits when it is the first, after RequestAudit() (the agent asks on
@@ -105,7 +113,12 @@ struct ReconcileReport {
   int errors = 0;        // writes that failed
   int offers = 0;        // filters offered to the hardware in this pass
   int translated = 0;    // filters translated (and hashed) in this pass; the others were known
-  int filters = 0;       // filters in the block after the pass (desired)
+  // Filters placed afresh in this pass (the others kept their placement
+  // from the last pass), and wanted filters the plan compared against the
+  // installed set (an incremental pass: only those of the prios it touched).
+  int placed = 0;
+  int planned = 0;
+  int filters = 0;                        // filters in the block after the pass (desired)
   std::vector<std::string> absent_ports;  // desired ports without a representor
   uint64_t nd_map_writes = 0;             // ND check map writes/deletes (not tc writes)
   // The set-match hook's cls_bpf filter writes (creates, replaces, deletes:
@@ -215,13 +228,36 @@ class Reconciler {
   void DropRecord();
   absl::Status SyncQdiscs(const EswitchView& view, ReconcileReport& report,
                           std::vector<TcOp>& late_deletes);
-  using IrKey = std::tuple<uint32_t, uint16_t, uint32_t>;  // policy::Filter::Key()
-  // The IR keys of the filters of `changed_parts` (as the compiler holds them now).
-  std::set<IrKey> ChangedFilters(const std::set<std::string>& changed_parts) const;
-  // The filters of the pass: translated when `reuse` is false, when their
-  // IR key is in `changed`, or when their placement changed; the others
-  // are taken from the last pass (translated_).
-  WantedFilters Wanted(bool reuse, const std::set<IrKey>& changed, ReconcileReport& report);
+  // Places the compiler's filters (placement_); true when the last
+  // placement (`before`) was kept whole: no part changed on a block that
+  // refuses offload.
+  bool PlaceFilters(const offload::PlacementResult* before, OfferBook& offers,
+                    ReconcileReport& report);
+  // What a pass wants: every filter, or (`delta`) what changed since the
+  // last pass.
+  struct WantedChange {
+    bool delta = false;
+    WantedFilters want;  // all wanted filters; delta: those translated in this pass
+    // delta: keys the last pass wanted that this one does not want as they were
+    std::vector<FilterKey> gone;
+    int count = 0;  // filters wanted in all
+  };
+  // The filters of the pass: translated when `reuse` is false, when the
+  // placed filter is not the object the last pass placed at that IR key
+  // (`before`, the last placement; null: trust the IR key, as for the
+  // installed record's translations), or when their placement changed; the
+  // others are taken from the last pass (translated_). `delta` (with
+  // `reuse`): only what changed is listed.
+  WantedChange Wanted(bool reuse, bool delta, const offload::PlacementResult* before,
+                      ReconcileReport& report);
+  // The writes of an incremental pass: the plan over what changed
+  // (`wanted`, a delta), the installed set standing for the rest of what is
+  // wanted (it holds exactly what the last pass wanted: converged_).
+  FilterPlan PlanChange(WantedChange& wanted, ReconcileReport& report);
+  // The plan of a pass: PlanChange for a delta, else the whole plan.
+  FilterPlan PlanWrites(WantedChange& wanted, ReconcileReport& report);
+  // The block-wide refusal (the probe's answer) as the offers give it.
+  static absl::Status BlockWideAnswer();
   // The slow-path (or hardware-and-software) kernel filter of a placed filter; counted.
   std::optional<netlink::FlowerFilter> Translate(const offload::PlacedFilter& p,
                                                  ReconcileReport& report) const;
@@ -289,6 +325,19 @@ class Reconciler {
   std::set<std::pair<FilterKey, uint64_t>> transient_;
   std::set<std::string> used_offers_;   // offer keys asked for in this pass
   bool block_refuses_offload_ = false;  // the probe says: nothing can be offloaded
+  // placement_ came from PlaceWithoutHardware (the block refused offload).
+  bool placed_without_hw_ = false;
+  // placement_ places the compiler's parts and sets as they are: no part
+  // changed since (a pass that failed after compiling leaves it false), and
+  // with set lookups, no snapshot change either (a set's members come from
+  // the snapshot, not from any part).
+  bool placement_current_ = false;
+  // The installed set holds exactly what the last pass wanted (every write
+  // and translation of it succeeded, no audit or record load pending): the
+  // next pass may plan only what changed (PlanChange).
+  bool converged_ = false;
+  std::map<FilterKey, InstalledEntry> trap_entries_;  // the traps the last pass wanted
+  int wanted_count_ = 0;                              // filters the last pass wanted
 };
 
 // The key under which an offer's answer is kept.

@@ -178,12 +178,16 @@ void Reconciler::PreOffer(const policy::SharedPipeline& pipeline,
   }
 }
 
+absl::Status Reconciler::BlockWideAnswer() {
+  return StatusOfAnswer(AnswerOf("", BlockWideRefusal()));
+}
+
 offload::OfferFn Reconciler::MakeOffer(const offload::DeviceResolver& devices, OfferBook& offers,
                                        ReconcileReport& report) {
   // A block that refuses offload refuses every filter the same way: no need
   // to translate and key each one (the cold install's per-filter overhead),
   // nor to keep a book entry per filter beside the probe's.
-  const absl::Status block_wide = StatusOfAnswer(AnswerOf("", BlockWideRefusal()));
+  const absl::Status block_wide = BlockWideAnswer();
   return [this, &devices, &offers, &report, block_wide](const policy::Filter& f) -> absl::Status {
     if (block_refuses_offload_) return block_wide;
     absl::StatusOr<FlowerFilter> hw =

@@ -10,6 +10,10 @@
 //   agent_bytes_per_filter= cold_cpu_s= cold_us_per_filter= noop_cpu_s=
 //   one_port_cpu_s= one_port_writes= one_port_translated= noop_translated=
 //   resync_cpu_s= (a fresh Reconciler over a kernel that holds it all)
+//   noop_placed= noop_planned= one_port_placed= one_port_planned= (filters
+//   placed afresh, and wanted filters the plan compared: ReconcileReport)
+//   noop_split_ms= one_port_split_ms= (compile/place/translate/write, the
+//   pass's ReconcileReport::Times)
 // compiler_* = heap in use held by an IncrementalCompiler alone after it
 // compiled the snapshot (scaleir's part, policy/); agent_* = heap in use held
 // by a Reconciler after its cold pass, minus the compiler's share (what
@@ -244,15 +248,24 @@ int Footprint(int n) {
   const double resync_s = Seconds(Clock::now() - t0);
   if (resync.writes != 0) std::fprintf(stderr, "FAIL: the resync wrote %d\n", resync.writes);
 
+  auto split = [](const ReconcileReport& rr) {
+    auto ms = [](absl::Duration d) { return absl::ToDoubleMilliseconds(d); };
+    char buf[96];
+    std::snprintf(buf, sizeof buf, "%.2f/%.2f/%.2f/%.2f", ms(rr.times.compile), ms(rr.times.place),
+                  ms(rr.times.translate), ms(rr.times.write));
+    return std::string(buf);
+  };
   const double filters = cold.filters;
   std::printf(
       "agent_footprint: ports=%d filters=%d compiler_bytes_per_filter=%.0f "
       "agent_bytes_per_filter=%.0f cold_cpu_s=%.3f cold_us_per_filter=%.1f noop_cpu_s=%.3f "
       "one_port_cpu_s=%.3f one_port_writes=%d one_port_translated=%d noop_translated=%d "
-      "resync_cpu_s=%.3f %s\n",
+      "resync_cpu_s=%.3f %s noop_placed=%d noop_planned=%d one_port_placed=%d "
+      "one_port_planned=%d noop_split_ms=%s one_port_split_ms=%s\n",
       n, cold.filters, compiler_bytes / filters,
       (static_cast<double>(agent_bytes) - compiler_bytes) / filters, cold_s, 1e6 * cold_s / filters,
-      noop_s, one_s, one.writes, one.translated, noop.translated, resync_s, daemon_like.c_str());
+      noop_s, one_s, one.writes, one.translated, noop.translated, resync_s, daemon_like.c_str(),
+      noop.placed, noop.planned, one.placed, one.planned, split(noop).c_str(), split(one).c_str());
   std::fflush(stdout);
   return noop.writes == 0 && resync.writes == 0 ? 0 : 1;
 }

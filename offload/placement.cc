@@ -431,6 +431,44 @@ PlacementResult Place(policy::SharedPipeline pipeline, const OfferFn& offer) {
   return result;
 }
 
+PlacementResult PlaceWithoutHardware(policy::SharedPipeline pipeline, const absl::Status& refusal,
+                                     const PlacementResult* previous, size_t* placed_afresh) {
+  // What Planner::Run arrives at when every offer, trap candidates included,
+  // is refused: every group is trapped, no trap is accepted, so every chain
+  // with a group becomes kNoHardware (chain 0 too, if it has one: then the
+  // hardware is bypassed). A filter's placement is then kTrap with its own
+  // refusal (or the reason it is never offered), an egress hook's
+  // kSlowPathOnly; no filter's status is OK, so neither the bypass nor a
+  // chain's state adds a message, and there are no traps.
+  PlacementResult result;
+  result.filters.reserve(pipeline.filters.size());
+  size_t j = 0;
+  const std::vector<PlacedFilter>* before = previous != nullptr ? &previous->filters : nullptr;
+  for (const Filter* f : pipeline.filters) {
+    if (!f->egress_of) result.hardware_bypassed = result.hardware_bypassed || f->chain == 0;
+    if (before != nullptr) {
+      // Both lists are in IR key order (the compiler's pipeline order).
+      const auto key = f->Key();
+      while (j < before->size() && (*before)[j].filter->Key() < key) ++j;
+      // The same object, or an equal filter of a recompiled part: placed alike.
+      if (j < before->size() && ((*before)[j].filter == f || *(*before)[j].filter == *f)) {
+        result.filters.push_back((*before)[j]);
+        result.filters.back().filter = f;
+        continue;
+      }
+    }
+    if (placed_afresh != nullptr) ++*placed_afresh;
+    std::optional<std::string> never = NeverInHardware(*f);
+    PlacedFilter placed{f, Placement::kTrap,
+                        never ? absl::FailedPreconditionError(*never) : refusal, nullptr};
+    if (f->egress_of) placed.placement = Placement::kSlowPathOnly;
+    result.filters.push_back(std::move(placed));
+  }
+  result.owners = std::move(pipeline.owners);
+  result.sets = std::move(pipeline.sets);
+  return result;
+}
+
 policy::Pipeline PlacementResult::HardwarePipeline() const {
   policy::Pipeline p;
   p.sets = sets;

@@ -121,6 +121,21 @@ PlacementResult Place(policy::Pipeline&& pipeline, const OfferFn& offer);
 // filter once, in the compiler.
 PlacementResult Place(policy::SharedPipeline pipeline, const OfferFn& offer);
 
+// The same as Place(pipeline, offer) for an `offer` that refuses every
+// filter with `refusal` (a block with a device that cannot offload, where
+// the agent's probe answers for every filter): no trap is accepted, so every
+// chain is left out of the hardware, and each filter's placement depends on
+// that filter alone (equality with Place is property-tested). That is what
+// lets a pass place only what changed: a filter of `pipeline` that
+// `previous` placed (the same immutable IR filter, or an equal one at the
+// same IR key: a recompiled part's unchanged filter) keeps its PlacedFilter
+// from there, pointing at the new filter; the others are placed afresh, and
+// `placed_afresh` (if given) counts them. `previous` must have
+// come from this function (or from Place with the same kind of `offer`).
+PlacementResult PlaceWithoutHardware(policy::SharedPipeline pipeline, const absl::Status& refusal,
+                                     const PlacementResult* previous = nullptr,
+                                     size_t* placed_afresh = nullptr);
+
 // Why `f` must stay out of the hardware whatever it accepts (rule 4 above),
 // or nullopt. Callers that offer filters ahead of placement skip these.
 std::optional<std::string> NeverInHardware(const policy::Filter& f);

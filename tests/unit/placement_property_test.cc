@@ -471,5 +471,90 @@ RC_GTEST_PROP(PlacementProperty, RandomIrHardwarePlusSlowPathEqualsSlowPath, (ui
   Tag(placed, stats);
 }
 
+// --- placement without hardware (a block that refuses every offer) ---
+
+// `pipeline`'s filters as a shared pipeline of their own.
+policy::SharedPipeline Shared(const Pipeline& pipeline) {
+  auto owned = std::make_shared<const std::vector<Filter>>(pipeline.filters);
+  policy::SharedPipeline shared;
+  for (const Filter& f : *owned) shared.filters.push_back(&f);
+  shared.owners.push_back(owned);
+  shared.sets = pipeline.sets;
+  return shared;
+}
+
+void ExpectSamePlacement(const PlacementResult& want, const PlacementResult& got) {
+  RC_ASSERT(want.hardware_bypassed == got.hardware_bypassed);
+  RC_ASSERT(want.traps.empty());
+  RC_ASSERT(got.traps.empty());
+  RC_ASSERT(want.sets == got.sets);
+  RC_ASSERT(want.filters.size() == got.filters.size());
+  for (size_t i = 0; i < want.filters.size(); ++i) {
+    const PlacedFilter& w = want.filters[i];
+    const PlacedFilter& g = got.filters[i];
+    RC_ASSERT(w.filter == g.filter);
+    RC_ASSERT(w.placement == g.placement);
+    RC_ASSERT(w.hw_status == g.hw_status);
+    RC_ASSERT(w.trap == nullptr);
+    RC_ASSERT(g.trap == nullptr);
+  }
+}
+
+// PlaceWithoutHardware is Place under an offer that refuses everything, from
+// scratch and from a previous placement of which only some filters are kept
+// (the same objects or equal copies), the others replaced by other filters
+// at the same key or dropped; only the other filters are placed afresh.
+void CheckWithoutHardware(const Pipeline& pipeline, uint64_t seed) {
+  const absl::Status refusal = absl::UnavailableError("refused, whatever it is");
+  const OfferFn refuse_all = [&](const Filter&) { return refusal; };
+  const policy::SharedPipeline first = Shared(pipeline);
+  const PlacementResult scratch = PlaceWithoutHardware(first, refusal);
+  ExpectSamePlacement(Place(first, refuse_all), scratch);
+
+  std::mt19937_64 rng(seed);
+  policy::SharedPipeline next;
+  next.owners = first.owners;
+  next.sets = first.sets;
+  auto copies = std::make_shared<std::vector<Filter>>();
+  copies->reserve(first.filters.size());
+  size_t fresh = 0;
+  for (const Filter* f : first.filters) {
+    switch (rng() % 5) {
+      case 0:  // dropped
+        break;
+      case 1:  // the same IR filter again, but another object (a recompiled part)
+        copies->push_back(*f);
+        next.filters.push_back(&copies->back());
+        break;
+      case 2:  // another filter at the same key
+        copies->push_back(*f);
+        copies->back().origin = absl::StrCat(f->origin.str(), " (changed)");
+        next.filters.push_back(&copies->back());
+        ++fresh;
+        break;
+      default:
+        next.filters.push_back(f);
+    }
+  }
+  next.owners.push_back(copies);
+  size_t afresh = 0;
+  const PlacementResult incremental = PlaceWithoutHardware(next, refusal, &scratch, &afresh);
+  ExpectSamePlacement(Place(next, refuse_all), incremental);
+  RC_ASSERT(afresh == fresh);
+}
+
+RC_GTEST_PROP(PlacementProperty, WithoutHardwareEqualsPlaceRefusingEveryOffer, (uint64_t seed)) {
+  testing::RandomPolicy gen(seed);
+  policy::Snapshot s = gen.Snapshot();
+  auto slots = policy::AssignSlots(s, {});
+  RC_ASSERT(slots.ok());
+  for (bool set_lookups : {false, true}) {
+    auto pipeline = policy::Compile(s, *slots, policy::CompileOptions{.set_lookups = set_lookups});
+    RC_ASSERT(pipeline.ok());
+    CheckWithoutHardware(*pipeline, seed);
+  }
+  CheckWithoutHardware(RandomIr(seed).Make(), seed);
+}
+
 }  // namespace
 }  // namespace vfguard::offload

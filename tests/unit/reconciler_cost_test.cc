@@ -229,6 +229,26 @@ TEST_F(ReconcilerCostTest, DriftIsSeenOnlyByAnAudit) {
   EXPECT_EQ(fake_.dump_calls() + fake_.apply_calls(), 0);
 }
 
+// What the kernel holds, without counters.
+std::map<Key, netlink::FlowerFilter> Content(const FakeTcBackend& fake) {
+  std::map<Key, netlink::FlowerFilter> out;
+  for (const auto& [key, f] : fake.filters()) out[key] = netlink::WithoutStatus(f);
+  return out;
+}
+
+// What a cold install of `s` over `view` leaves in a kernel with `fake`'s devices.
+std::map<Key, netlink::FlowerFilter> ColdInstall(const policy::Snapshot& s,
+                                                 const policy::SlotAssignment& slots,
+                                                 const EswitchView& view, common::Logger& log) {
+  FakeTcBackend fake;
+  fake.AddDevice(view.uplink->ifindex, view.uplink->name);
+  for (const auto& [port, dev] : view.port_representors) fake.AddDevice(dev.ifindex, dev.name);
+  OfferBook offers;
+  Reconciler r(fake, log, kBlock);
+  EXPECT_TRUE(r.Run(s, slots, view, offers).status.ok());
+  return Content(fake);
+}
+
 // Port e (alone in its network) added, changed and removed again, beside
 // `extra` more ports in the flat network, on a kernel of its own.
 struct PortECost {
@@ -282,6 +302,8 @@ PortECost MeasurePortE(int extra, common::Logger& log) {
   cost.add_writes = add.writes;
   cost.add_translated = add.translated;
   cost.add_replaces = static_cast<int>(fake.writes().Of(TcOp::Kind::kReplaceFilter));
+  EXPECT_TRUE(Content(fake) == ColdInstall(with_e, slots, view_e, log))
+      << "adding e left other filters than a cold install";
   // A change inside the port: one more fixed IP.
   policy::Snapshot more_ip = with_e;
   more_ip.ports.at("e").fixed_ips.push_back(*policy::IpAddr::Parse("10.2.0.15"));
@@ -289,6 +311,8 @@ PortECost MeasurePortE(int extra, common::Logger& log) {
   EXPECT_TRUE(ip.status.ok()) << ip.status;
   cost.ip_writes = ip.writes;
   cost.ip_translated = ip.translated;
+  EXPECT_TRUE(Content(fake) == ColdInstall(more_ip, slots, view_e, log))
+      << "e's new IP left other filters than a cold install";
   ReconcileReport remove = r.Run(without_e, slots, view, offers);
   EXPECT_TRUE(remove.status.ok()) << remove.status;
   EXPECT_EQ(fake.filters().size(), base);
@@ -331,10 +355,21 @@ TEST_F(ReconcilerCostTest, AOnePortChangeCostsThatPortsFiltersAndAConstant) {
   EXPECT_EQ(large.remove_translated, small.remove_translated);
 }
 
-// A port joining the shared flat network of `others` ports: (writes of the
-// pass, filters it added). Its MAC entries and one flood-list chunk are the
-// only shared filters it touches (docs/pipeline.md).
-std::pair<int, int> JoinFlatNetwork(int others, common::Logger& log) {
+// A port joining the shared flat network of `others` ports, then leaving it.
+struct JoinCost {
+  int writes = 0;      // of the join pass
+  int own = 0;         // filters the join added
+  int translated = 0;  // the join pass's ReconcileReport counters
+  int placed = 0;
+  int planned = 0;
+  ReconcileReport after;  // a pass with nothing to change after the join
+  ReconcileReport leave;  // the representor goes away again
+};
+
+// Its MAC entries and one flood-list chunk are the only shared filters it
+// touches (docs/pipeline.md). Each pass must leave what a cold install of
+// its state leaves (the incremental plan is the whole plan).
+JoinCost JoinFlatNetwork(int others, common::Logger& log) {
   FakeTcBackend fake;
   fake.AddDevice(1, "uplink0");
   EswitchView view;
@@ -367,22 +402,67 @@ std::pair<int, int> JoinFlatNetwork(int others, common::Logger& log) {
   ReconcileReport join = r.Run(before, slots, joined, offers);
   EXPECT_TRUE(join.status.ok()) << join.status;
   EXPECT_EQ(join.dumps, 0);
-  return {join.writes, static_cast<int>(fake.filters().size() - base)};
+  EXPECT_FALSE(join.audited);
+  EXPECT_TRUE(Content(fake) == ColdInstall(before, slots, joined, log))
+      << "the join left other filters than a cold install of the joined state";
+  JoinCost cost{join.writes,
+                static_cast<int>(fake.filters().size() - base),
+                join.translated,
+                join.placed,
+                join.planned,
+                r.Run(before, slots, joined, offers),
+                {}};
+  cost.leave = r.Run(before, slots, view, offers);
+  EXPECT_TRUE(cost.leave.status.ok()) << cost.leave.status;
+  EXPECT_TRUE(Content(fake) == ColdInstall(before, slots, view, log))
+      << "the leave left other filters than a cold install without the port";
+  return cost;
 }
 
 TEST_F(ReconcilerCostTest, JoiningASharedNetworkWritesItsOwnFiltersPlusAConstant) {
-  const auto [writes_2, own_2] = JoinFlatNetwork(2, log_);
-  const auto [writes_40, own_40] = JoinFlatNetwork(40, log_);
-  const auto [writes_100, own_100] = JoinFlatNetwork(100, log_);
-  ASSERT_GT(own_2, 10);
-  EXPECT_EQ(own_40, own_2);
-  EXPECT_EQ(own_100, own_2);
+  const JoinCost n2 = JoinFlatNetwork(2, log_);
+  const JoinCost n40 = JoinFlatNetwork(40, log_);
+  const JoinCost n100 = JoinFlatNetwork(100, log_);
+  ASSERT_GT(n2.own, 10);
+  EXPECT_EQ(n40.own, n2.own);
+  EXPECT_EQ(n100.own, n2.own);
   // Besides its own filters: its clsact, the probe of the new device set,
   // and the shared flood-list chunk replaced (its MAC entries are new
   // filters, counted as its own). The figure the issue names: own + 8.
-  EXPECT_LE(writes_2, own_2 + 8);
-  EXPECT_EQ(writes_40, writes_2) << "a join must not cost more in a larger network";
-  EXPECT_EQ(writes_100, writes_2) << "a join must not cost more in a larger network";
+  EXPECT_LE(n2.writes, n2.own + 8);
+  EXPECT_EQ(n40.writes, n2.writes) << "a join must not cost more in a larger network";
+  EXPECT_EQ(n100.writes, n2.writes) << "a join must not cost more in a larger network";
+  EXPECT_EQ(n100.leave.writes, n2.leave.writes);
+}
+
+// The CPU side of the same: a pass places, translates and compares (plans)
+// only the filters of the parts that changed, never every port's. On a
+// block that cannot offload (the fake is veth-like) placement is per filter.
+TEST_F(ReconcilerCostTest, AJoinPlacesAndPlansOnlyWhatChanged) {
+  const JoinCost n2 = JoinFlatNetwork(2, log_);
+  const JoinCost n100 = JoinFlatNetwork(100, log_);
+  ASSERT_GT(n2.own, 10);
+  // The joiner's own filters plus the shared ones its network's parts change.
+  EXPECT_GE(n2.placed, n2.own);
+  EXPECT_LE(n2.placed, n2.own + 8);
+  EXPECT_GE(n2.planned, n2.own);
+  EXPECT_LE(n2.planned, n2.own + 8);
+  EXPECT_LE(n2.translated, n2.own + 8);
+  EXPECT_EQ(n100.placed, n2.placed) << "placement must not grow with the other ports";
+  EXPECT_EQ(n100.planned, n2.planned) << "the plan must not compare the other ports' filters";
+  EXPECT_EQ(n100.translated, n2.translated);
+  EXPECT_EQ(n100.leave.placed, n2.leave.placed);
+  EXPECT_EQ(n100.leave.planned, n2.leave.planned);
+  EXPECT_GE(n100.leave.planned, n2.own) << "the leaver's filters are compared (deleted)";
+  // Nothing changed: nothing placed, translated or compared.
+  for (const ReconcileReport* r : {&n2.after, &n100.after}) {
+    EXPECT_EQ(r->placed, 0);
+    EXPECT_EQ(r->planned, 0);
+    EXPECT_EQ(r->translated, 0);
+    EXPECT_EQ(r->writes, 0);
+  }
+  EXPECT_EQ(n100.after.filters, n100.leave.filters + n100.own)
+      << "a pass that reuses everything still counts every wanted filter";
 }
 
 TEST_F(ReconcilerCostTest, NoGotoNamesAnIncompleteChainAfterAnySingleWrite) {

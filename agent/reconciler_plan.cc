@@ -1,0 +1,167 @@
+// What a reconciler pass places, wants and plans (agent/reconciler.h):
+// placement, the wanted filters as all of them or as what changed since the
+// last pass, and the plan over them.
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <utility>
+#include <vector>
+
+#include "agent/filter_hash.h"
+#include "agent/filter_plan.h"
+#include "agent/reconciler.h"
+
+namespace vfguard::agent {
+
+using netlink::FlowerFilter;
+using offload::Copy;
+
+bool Reconciler::PlaceFilters(const offload::PlacementResult* before, OfferBook& offers,
+                              ReconcileReport& report) {
+  bool kept = false;
+  if (block_refuses_offload_) {
+    // Every offer is the probe's refusal: each filter's placement depends on
+    // itself alone, so only new filters are placed, and none when no part
+    // changed.
+    kept = placed_without_hw_ && placement_current_;
+    if (!kept) {
+      size_t afresh = 0;
+      placement_ = std::make_shared<const offload::PlacementResult>(
+          offload::PlaceWithoutHardware(compiler_.AssembleShared(), BlockWideAnswer(),
+                                        placed_without_hw_ ? before : nullptr, &afresh));
+      report.placed = static_cast<int>(afresh);
+    }
+  } else {
+    // The compiler's own filters: the placement refers to them, nothing is copied.
+    policy::SharedPipeline pipeline = compiler_.AssembleShared();
+    PreOffer(pipeline, devices_, offers, report);
+    placement_ = std::make_shared<const offload::PlacementResult>(
+        offload::Place(std::move(pipeline), MakeOffer(devices_, offers, report)));
+    report.placed = static_cast<int>(placement_->filters.size());
+  }
+  placed_without_hw_ = block_refuses_offload_;
+  placement_current_ = true;
+  return kept;
+}
+
+Reconciler::WantedChange Reconciler::Wanted(bool reuse, bool delta,
+                                            const offload::PlacementResult* before,
+                                            ReconcileReport& report) {
+  WantedChange out;
+  const std::vector<offload::PlacedFilter>& placed = placement_->filters;
+  // The last pass's translations are looked up by a merge walk, so both
+  // lists must be in IR key order (the compiler's Pipeline order).
+  reuse = reuse && std::is_sorted(placed.begin(), placed.end(), [](const auto& a, const auto& b) {
+            return a.filter->Key() < b.filter->Key();
+          });
+  if (before != nullptr && before->filters.size() != translated_.size()) reuse = false;
+  out.delta = delta && reuse;
+  auto gone = [&](const Translated& old) {
+    if (out.delta && old.valid) out.gone.push_back(old.key);
+  };
+  std::vector<Translated> next(placed.size());
+  size_t j = 0;
+  for (size_t i = 0; i < placed.size(); ++i) {
+    const offload::PlacedFilter& p = placed[i];
+    Translated& t = next[i];
+    t.ir = p.filter->Key();
+    const Translated* old = nullptr;
+    bool same_filter = false;
+    if (reuse) {
+      while (j < translated_.size() && translated_[j].ir < t.ir) gone(translated_[j++]);
+      if (j < translated_.size() && translated_[j].ir == t.ir) {
+        // The compiler replaces a part, never edits it: the same object is
+        // the same filter, and a recompiled part's unchanged filters are
+        // equal ones (compared: cheaper than a translation and its hash).
+        same_filter = before == nullptr || before->filters[j].filter == p.filter ||
+                      *before->filters[j].filter == *p.filter;
+        old = &translated_[j++];
+      }
+    }
+    if (!InstallsAsFlower(*p.filter)) {
+      if (old != nullptr) gone(*old);
+      continue;
+    }
+    t.hardware = p.placement == offload::Placement::kHardware;
+    if (old != nullptr && same_filter && old->valid && old->hardware == t.hardware) {
+      t = *old;
+      ++out.count;
+      if (!out.delta) out.want[t.key] = WantedFilter{t.entry, std::nullopt, i};
+      continue;
+    }
+    if (old != nullptr) gone(*old);
+    std::optional<FlowerFilter> k = Translate(p, report);
+    if (!k) continue;
+    t.valid = true;
+    t.key = KeyOf(*k);
+    t.entry = EntryOf(*k);
+    ++out.count;
+    out.want[t.key] = WantedFilter{t.entry, std::move(k), i};
+  }
+  while (reuse && j < translated_.size()) gone(translated_[j++]);
+  translated_ = std::move(next);
+  std::map<FilterKey, InstalledEntry> traps;
+  for (const policy::Filter& trap : placement_->traps) {
+    ++report.translated;
+    absl::StatusOr<FlowerFilter> k = offload::ToKernelFilter(trap, block_, Copy::kTrap, devices_);
+    if (!k.ok()) {
+      ++report.errors;
+      if (report.status.ok()) report.status = k.status();
+      log_.Warn("translate_failed", {{"filter", trap.origin}, {"status", k.status()}});
+      continue;
+    }
+    FilterKey key = KeyOf(*k);
+    const InstalledEntry entry = EntryOf(*k);
+    traps[key] = entry;
+    auto before_trap = trap_entries_.find(key);
+    if (out.delta && before_trap != trap_entries_.end() && before_trap->second == entry) continue;
+    out.want[key] = WantedFilter{entry, *std::move(k), 0};
+  }
+  if (out.delta) {
+    for (const auto& [key, entry] : trap_entries_) {
+      auto now = traps.find(key);
+      if (now == traps.end() || now->second != entry) out.gone.push_back(key);
+    }
+  }
+  out.count += static_cast<int>(traps.size());
+  trap_entries_ = std::move(traps);
+  return out;
+}
+
+FilterPlan Reconciler::PlanChange(WantedChange& wanted, ReconcileReport& report) {
+  PlanScope scope;
+  std::set<PrioKey> prios;
+  for (const FilterKey& key : wanted.gone) scope.keys.insert(key);
+  for (const auto& [key, w] : wanted.want) scope.keys.insert(key);
+  for (const FilterKey& key : scope.keys) prios.insert(PrioOf(key));
+  // What else is wanted in those prios is what the last pass wanted there
+  // (the installed set, converged_) less what is gone: only its shapes matter.
+  for (const PrioKey& p : prios) {
+    const auto& [owner, chain, prio] = p;
+    std::set<uint64_t> shapes;
+    for (auto it = installed_.filters().lower_bound(FilterKey{owner, chain, prio, 0});
+         it != installed_.filters().end() && PrioOf(it->first) == p; ++it) {
+      if (!scope.keys.contains(it->first)) shapes.insert(it->second.shape);
+    }
+    // A prio nothing is wanted in has no shapes at all (not an empty set).
+    if (!shapes.empty()) scope.kept_shapes.emplace(p, std::move(shapes));
+  }
+  report.planned = static_cast<int>(scope.keys.size());
+  return PlanFilterWrites(
+      wanted.want, installed_,
+      [&](const FilterKey&, const WantedFilter& w) {
+        return Translate(placement_->filters[w.placed], report);
+      },
+      &scope);
+}
+
+FilterPlan Reconciler::PlanWrites(WantedChange& wanted, ReconcileReport& report) {
+  if (wanted.delta) return PlanChange(wanted, report);
+  report.planned = static_cast<int>(wanted.want.size());
+  return PlanFilterWrites(wanted.want, installed_, [&](const FilterKey&, const WantedFilter& w) {
+    return Translate(placement_->filters[w.placed], report);
+  });
+}
+
+}  // namespace vfguard::agent
