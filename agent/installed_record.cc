@@ -154,7 +154,8 @@ absl::StatusOr<InstalledRecord> DecodeInstalledRecord(std::string_view bytes) {
     const FilterKey key = in.GetKey();
     const std::optional<InstalledFilter> f = InstalledFilter::Of(key, in.GetEntry());
     if (!f) return absl::InvalidArgumentError("installed record: a filter the set cannot hold");
-    r.filters.insert(*f);
+    // Written in key order: the hint makes each insert O(1).
+    r.filters.insert(r.filters.end(), *f);
   }
   const uint64_t translated = in.GetCount(kTranslatedBytes);
   r.translated.reserve(translated);

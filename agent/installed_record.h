@@ -14,7 +14,9 @@
 // of everything the pipeline is computed from (desired state, slots,
 // devices, offer answers, the ND check's state): when the
 // first pass's inputs have the same digest, its translations are taken from
-// the record instead of being computed again.
+// the record instead of being computed again, and nothing is planned: only a
+// pass without errors (which left installed == wanted) writes a digest, others
+// write 0, which no pass's inputs have.
 #ifndef VFGUARD_AGENT_INSTALLED_RECORD_H_
 #define VFGUARD_AGENT_INSTALLED_RECORD_H_
 

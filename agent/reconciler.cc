@@ -404,10 +404,18 @@ ReconcileReport Reconciler::Run(const policy::Snapshot& desired,
                            record->translated.size() == placement_->filters.size();
   if (from_record) translated_ = std::move(record->translated);
   // Only what changed is planned when the installed set holds exactly what
-  // the last pass wanted and nothing invalidated its translations.
+  // the last pass wanted and nothing invalidated its translations. A trusted
+  // record of the same inputs was saved by a pass that left the kernel as it
+  // wanted (SaveRecord): the installed set it restored is the wanted set, so
+  // nothing changed and nothing is planned; the audit the restart leaves due
+  // checks the kernel.
   const bool delta = converged_pass && !report.audited && !record && reuse;
+  const bool settled = from_record && late_deletes.empty();
   WantedChange wanted;
-  if (delta && placement_kept) {
+  if (settled) {
+    wanted.delta = true;
+    wanted.count = static_cast<int>(installed_.filters().size());
+  } else if (delta && placement_kept) {
     wanted.delta = true;  // the same filters, placed and translated the same
     wanted.count = wanted_count_;
   } else {
@@ -433,8 +441,10 @@ ReconcileReport Reconciler::Run(const policy::Snapshot& desired,
     report.trusted_record = true;
     RequestAudit();
   } else if (!record_path_.empty() && (report.writes > 0 || report.audited || !record_on_disk_)) {
-    // Not without a record: the digest hashes the whole snapshot.
-    SaveRecord(InputsDigest(slots, offers));
+    // Not without a record: the digest hashes the whole snapshot. Only a
+    // pass without errors left the kernel as it wanted: the digest then lets
+    // a restart skip translating and planning (above).
+    SaveRecord(report.errors == 0 ? InputsDigest(slots, offers) : kUnsettledInputs);
   }
   converged_ = report.errors == 0 && report.status.ok() && !installed_.audit_needed();
   lap(report.times.write);

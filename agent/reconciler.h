@@ -217,12 +217,15 @@ class Reconciler {
   absl::Status Audit(const EswitchView& view, ReconcileReport& report);
   // The first pass with a record: whether the kernel agrees with it (clsact
   // qdiscs bound to the block, chain 0 of the block); if so the installed
-  // set is restored from it. A failed dump is an error.
-  absl::StatusOr<bool> TrustRecord(const InstalledRecord& record, ReconcileReport& report);
+  // set is restored from it (its filters moved out). A failed dump is an error.
+  absl::StatusOr<bool> TrustRecord(InstalledRecord& record, ReconcileReport& report);
   // Loads the record and TrustRecord; nullopt when there is none or the
   // kernel disagrees (then the pass audits).
   absl::StatusOr<std::optional<InstalledRecord>> LoadTrustedRecord(ReconcileReport& report);
   // Digest of what the pass's pipeline and translations are computed from.
+  // A record saved by a pass with errors carries kUnsettledInputs instead,
+  // which no digest is taken to be: its translations are not reused.
+  static constexpr uint64_t kUnsettledInputs = 0;
   uint64_t InputsDigest(const policy::SlotAssignment& slots, const OfferBook& offers) const;
   // Writes the record (when enabled and the set is known); logs a failure.
   void SaveRecord(uint64_t inputs);

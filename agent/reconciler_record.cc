@@ -74,11 +74,12 @@ uint64_t Reconciler::InputsDigest(const policy::SlotAssignment& slots,
     const HardwareRejection* answer = offers.Find(key);
     h = MixValue(Fnv1a64(key, h), answer != nullptr ? answer->error_number : -1);
   }
-  return MixValue(h, static_cast<uint8_t>(nd_attached_));
+  h = MixValue(h, static_cast<uint8_t>(nd_attached_));
+  h = MixValue(h, static_cast<uint8_t>(set_match_ != nullptr));  // the compiler's set lookups
+  return h == kUnsettledInputs ? h + 1 : h;
 }
 
-absl::StatusOr<bool> Reconciler::TrustRecord(const InstalledRecord& record,
-                                             ReconcileReport& report) {
+absl::StatusOr<bool> Reconciler::TrustRecord(InstalledRecord& record, ReconcileReport& report) {
   if (record.identity != Fnv1a64(record_identity_) || record.block != block_) return false;
   ++report.dumps;
   absl::StatusOr<std::map<uint32_t, uint32_t>> qdiscs = tc_.DumpClsact();
@@ -107,7 +108,7 @@ absl::StatusOr<bool> Reconciler::TrustRecord(const InstalledRecord& record,
     if (it == record.filters.end() || it->entry().content != ContentHash(f)) return false;
   }
   installed_.ReplaceClsact(*std::move(qdiscs));
-  installed_.Restore(record.filters);
+  installed_.Restore(std::move(record.filters));  // not needed after this
   installed_.AuditDone();
   return true;
 }

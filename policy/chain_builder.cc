@@ -2,59 +2,57 @@
 
 #include <set>
 
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 
 namespace vfguard::policy {
 namespace {
 
-constexpr char kSetMatchShape[] = "set-match:";
-
 template <typename T>
-void AppendMask(std::string& s, const char* name, const std::optional<Masked<T>>& f) {
+void PutMask(MaskShape& s, int bit, const std::optional<Masked<T>>& f, T& mask) {
   if (!f) return;
-  absl::StrAppend(&s, name, "/");
-  if constexpr (std::is_same_v<T, MacAddr>) {
-    absl::StrAppend(&s, f->mask.ToString());
-  } else {
-    absl::StrAppend(&s, f->mask);
-  }
-  s += ';';
+  s.present |= 1u << bit;
+  mask = f->mask;
 }
 
 template <typename T>
-void AppendPresent(std::string& s, const char* name, const std::optional<T>& f) {
-  if (f) absl::StrAppend(&s, name, ";");
+void PutPresent(MaskShape& s, int bit, const std::optional<T>& f) {
+  if (f) s.present |= 1u << bit;
 }
 
-void AppendPrefix(std::string& s, const char* name, const std::optional<IpPrefix>& f) {
-  if (f) absl::StrAppend(&s, name, "/", static_cast<int>(f->addr.family), "/", f->length, ";");
+void PutPrefix(MaskShape& s, int bit, const std::optional<IpPrefix>& f, int slot) {
+  if (!f) return;
+  s.present |= 1u << bit;
+  s.prefix_family[slot] = static_cast<uint8_t>(f->addr.family);
+  s.prefix_length[slot] = f->length;
 }
 
-// The mask shape of a filter: which keys are present and with which masks.
-std::string ShapeOf(uint16_t protocol, const FlowerMatch& m) {
-  std::string s = absl::StrCat(protocol, ":");
-  AppendPresent(s, "indev", m.indev);
-  AppendMask(s, "smac", m.src_mac);
-  AppendMask(s, "dmac", m.dst_mac);
-  AppendPresent(s, "vid", m.vlan_id);
-  AppendPresent(s, "vet", m.vlan_eth_type);
-  AppendPresent(s, "et", m.eth_type);
-  AppendPrefix(s, "sip", m.src_ip);
-  AppendPrefix(s, "dip", m.dst_ip);
-  AppendPresent(s, "proto", m.ip_proto);
-  AppendMask(s, "sport", m.src_port);
-  AppendMask(s, "dport", m.dst_port);
-  AppendPresent(s, "itype", m.icmp_type);
-  AppendPresent(s, "icode", m.icmp_code);
-  AppendPresent(s, "aop", m.arp_op);
-  AppendPrefix(s, "asip", m.arp_sip);
-  AppendPrefix(s, "atip", m.arp_tip);
-  AppendMask(s, "asha", m.arp_sha);
-  AppendMask(s, "atha", m.arp_tha);
-  AppendMask(s, "cts", m.ct_state);
-  AppendPresent(s, "ctz", m.ct_zone);
-  AppendMask(s, "ctm", m.ct_mark);
+// The mask shape of a flower filter: which keys are present and with which
+// masks (prefixes: family and length). A value, not text: it is computed for
+// every filter the compiler builds.
+MaskShape ShapeOf(uint16_t protocol, const FlowerMatch& m) {
+  MaskShape s;
+  s.protocol = protocol;
+  PutPresent(s, 0, m.indev);
+  PutMask(s, 1, m.src_mac, s.macs[0]);
+  PutMask(s, 2, m.dst_mac, s.macs[1]);
+  PutPresent(s, 3, m.vlan_id);
+  PutPresent(s, 4, m.vlan_eth_type);
+  PutPresent(s, 5, m.eth_type);
+  PutPrefix(s, 6, m.src_ip, 0);
+  PutPrefix(s, 7, m.dst_ip, 1);
+  PutPresent(s, 8, m.ip_proto);
+  PutMask(s, 9, m.src_port, s.ports[0]);
+  PutMask(s, 10, m.dst_port, s.ports[1]);
+  PutPresent(s, 11, m.icmp_type);
+  PutPresent(s, 12, m.icmp_code);
+  PutPresent(s, 13, m.arp_op);
+  PutPrefix(s, 14, m.arp_sip, 2);
+  PutPrefix(s, 15, m.arp_tip, 3);
+  PutMask(s, 16, m.arp_sha, s.macs[2]);
+  PutMask(s, 17, m.arp_tha, s.macs[3]);
+  PutMask(s, 18, m.ct_state, s.ct_state);
+  PutPresent(s, 19, m.ct_zone);
+  PutMask(s, 20, m.ct_mark, s.ct_mark);
   return s;
 }
 
@@ -76,7 +74,8 @@ void ChainBuilder::NextStage() {
 void ChainBuilder::AddSetMatch(uint16_t protocol, FlowerMatch match, SetMatch set,
                                std::vector<Action> actions, std::string origin) {
   Entry e;
-  e.shape = absl::StrCat(kSetMatchShape, protocol);
+  e.shape.set_match = true;  // cls_bpf: no masks, one prio per protocol
+  e.shape.protocol = protocol;
   e.filter.classifier = Classifier::kSetMatch;
   e.filter.set_match = std::move(set);
   Push(std::move(e), protocol, std::move(match), std::move(actions), std::move(origin));
@@ -109,23 +108,22 @@ absl::Status ChainBuilder::Finish(std::vector<Filter>& out) {
     // One stage: shapes in order of first appearance, one prio each.
     size_t end = i;
     while (end < entries_.size() && entries_[end].stage == entries_[i].stage) ++end;
-    std::vector<std::string> shapes;
-    std::map<std::string, std::vector<size_t>> by_shape;
+    std::vector<std::pair<MaskShape, std::vector<size_t>>> shapes;
+    std::map<MaskShape, size_t> index;  // shape -> position in `shapes`
     for (size_t k = i; k < end; ++k) {
-      auto [it, inserted] = by_shape.try_emplace(entries_[k].shape);
-      if (inserted) shapes.push_back(entries_[k].shape);
-      it->second.push_back(k);
+      auto [it, inserted] = index.try_emplace(entries_[k].shape, shapes.size());
+      if (inserted) shapes.emplace_back(entries_[k].shape, std::vector<size_t>{});
+      shapes[it->second].second.push_back(k);
     }
-    for (const std::string& shape : shapes) {
+    for (const auto& [shape, members] : shapes) {
       // tc keeps one classifier kind per (chain, prio): a set-match group
       // (cls_bpf) gets a free prio before it, where placement puts the
       // group's hardware trap (a flower filter; offload/placement.h).
-      if (absl::StartsWith(shape, kSetMatchShape)) ++prio;
+      if (shape.set_match) ++prio;
       if (++prio > 65535) {
         return absl::ResourceExhaustedError(
             absl::StrCat("chain ", chain_, " needs more than 65535 tc prios"));
       }
-      const std::vector<size_t>& members = by_shape[shape];
       const bool explicit_handles = entries_[members.front()].handle != 0;
       std::set<uint32_t> used;
       uint32_t next = 0;
@@ -133,7 +131,9 @@ absl::Status ChainBuilder::Finish(std::vector<Filter>& out) {
         Filter f = std::move(entries_[k].filter);
         f.prio = static_cast<uint16_t>(prio);
         f.handle = explicit_handles ? entries_[k].handle : ++next;
-        if ((entries_[k].handle != 0) != explicit_handles || !used.insert(f.handle).second) {
+        // Numbered handles are distinct by construction; explicit ones are checked.
+        if ((entries_[k].handle != 0) != explicit_handles ||
+            (explicit_handles && !used.insert(f.handle).second)) {
           return absl::InternalError(absl::StrCat("chain ", chain_, " prio ", prio, ": handle ",
                                                   f.handle, " of \"", f.origin.str(),
                                                   "\" is not a distinct explicit handle"));

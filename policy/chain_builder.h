@@ -64,6 +64,22 @@ struct Chains {
   static bool IsEgressHook(uint32_t chain) { return chain > kMaxGotoChain; }
 };
 
+// Which keys a flower filter matches and with which masks (tc's mask of a
+// (chain, prio, protocol)); set-match filters have none. Filters of one
+// stage with equal shapes share a prio.
+struct MaskShape {
+  bool set_match = false;
+  uint16_t protocol = 0;
+  uint32_t present = 0;  // one bit per FlowerMatch key, in declaration order
+  MacAddr macs[4] = {};  // masks: src, dst, arp sha, arp tha
+  uint16_t ports[2] = {};
+  uint16_t ct_state = 0;
+  uint32_t ct_mark = 0;
+  uint8_t prefix_family[4] = {};  // src ip, dst ip, arp sip, arp tip
+  uint8_t prefix_length[4] = {};
+  auto operator<=>(const MaskShape&) const = default;
+};
+
 class ChainBuilder {
  public:
   // Prios start at `first_prio`, so that parts compiled separately can share
@@ -98,7 +114,7 @@ class ChainBuilder {
  private:
   struct Entry {
     int stage = 0;
-    std::string shape;
+    MaskShape shape;
     uint32_t handle = 0;
     Filter filter;
   };

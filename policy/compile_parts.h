@@ -16,6 +16,20 @@
 
 namespace vfguard::policy {
 
+// One flower match of a rule's expansion (port-range masks x remote
+// addresses; compile_rules.cc).
+struct RuleMatch {
+  FlowerMatch match;
+  std::string note;     // what tells the expansions of one rule apart
+  uint32_t handle = 0;  // 0: numbered in order; else stable (set-valued remotes)
+};
+
+// What every port whose groups hold a rule compiles alike from it.
+struct RuleExpansion {
+  std::vector<RuleMatch> matches;
+  std::string origin_tail;  // the origin after the port: "sg web rule 3 allow ..."
+};
+
 // Indexes derived once per snapshot.
 struct CompileContext {
   CompileContext(const Snapshot& s, const SlotAssignment& sl, CompileOptions o = {});
@@ -34,6 +48,8 @@ struct CompileContext {
   // addresses, an address group's CIDRs; sorted, duplicates dropped), not
   // aggregated: in an LPM map a member change is then one entry.
   std::vector<IpPrefix> SetPrefixes(const std::string& set) const;
+  // compile_rules.cc's memo, by rule (of this snapshot) and direction.
+  mutable std::map<std::pair<const SecurityGroupRule*, Direction>, RuleExpansion> rule_expansions;
 
  private:
   mutable std::map<std::string, std::vector<IpPrefix>> group_member_prefixes_;

@@ -77,12 +77,6 @@ uint32_t StableHash(const IpPrefix& remote, const std::optional<Masked<uint16_t>
 
 constexpr uint32_t kMaxHandle = (1u << 24) - 1;  // offload's kMaxIrHandle
 
-struct RuleMatch {
-  FlowerMatch match;
-  std::string note;     // what tells the expansions of one rule apart
-  uint32_t handle = 0;  // 0: numbered in order; else stable (set-valued remotes)
-};
-
 // The remote prefixes of a rule: its prefix, or the aggregated members of its
 // remote group or CIDRs of its address group, of the rule's family, longest
 // first (so that a stage's mask shapes, and hence its prios, keep their order
@@ -162,6 +156,21 @@ std::vector<RuleMatch> RuleMatches(const CompileContext& ctx, const SecurityGrou
   return out;
 }
 
+// The expansion of the rule `ref` in direction `d`, computed once per
+// context: every port with the rule's group compiles the same matches.
+const RuleExpansion& Expansion(const CompileContext& ctx, const RuleRef& ref, Direction d) {
+  auto [it, inserted] = ctx.rule_expansions.try_emplace({ref.rule, d});
+  if (!inserted) return it->second;
+  const SecurityGroupRule& r = *ref.rule;
+  RuleExpansion& e = it->second;
+  e.origin_tail = absl::StrCat("sg ", *ref.group, " rule ", ref.index, " ", RuleSummary(r));
+  // With set lookups a set-valued remote is one set-match filter per port mask.
+  const bool set_match =
+      ctx.options.set_lookups && (r.remote_group_id || r.remote_address_group_id);
+  e.matches = set_match ? PortMatches(r) : RuleMatches(ctx, r, d);
+  return e;
+}
+
 }  // namespace
 
 absl::Status CompileRuleChain(const CompileContext& ctx, const Port& x, Direction d, uint32_t chain,
@@ -181,8 +190,8 @@ absl::Status CompileRuleChain(const CompileContext& ctx, const Port& x, Directio
   const std::vector<Action> deny = {Drop()};
   for (const RuleRef& ref : MergedRules(ctx, x, d)) {
     const SecurityGroupRule& r = *ref.rule;
-    std::string origin =
-        absl::StrCat(who, "sg ", *ref.group, " rule ", ref.index, " ", RuleSummary(r));
+    const RuleExpansion& expansion = Expansion(ctx, ref, d);
+    const std::string origin = who + expansion.origin_tail;
     const uint16_t protocol = r.ethertype == EtherType::kIPv4 ? kEthIPv4 : kEthIPv6;
     const std::vector<Action>& act = r.action == RuleAction::kAllow ? allow : deny;
     if (ctx.options.set_lookups && (r.remote_group_id || r.remote_address_group_id)) {
@@ -191,15 +200,14 @@ absl::Status CompileRuleChain(const CompileContext& ctx, const Port& x, Directio
       SetMatch set{r.remote_group_id ? "group:" + *r.remote_group_id
                                      : "address-group:" + *r.remote_address_group_id,
                    d == Direction::kIngress};
-      for (RuleMatch& m : PortMatches(r)) {
-        b.AddSetMatch(protocol, std::move(m.match), set, act,
-                      origin + m.note + " [set " + set.set + "]");
+      for (const RuleMatch& m : expansion.matches) {
+        b.AddSetMatch(protocol, m.match, set, act, origin + m.note + " [set " + set.set + "]");
       }
       b.NextStage();
       continue;
     }
-    for (RuleMatch& m : RuleMatches(ctx, r, d)) {
-      b.Add(protocol, std::move(m.match), act, origin + m.note, m.handle);
+    for (const RuleMatch& m : expansion.matches) {
+      b.Add(protocol, m.match, act, origin + m.note, m.handle);
     }
     b.NextStage();
   }

@@ -2,6 +2,10 @@
 
 #include <algorithm>
 #include <functional>
+#include <iterator>
+#include <span>
+#include <system_error>
+#include <thread>
 
 #include "policy/compile_parts.h"
 
@@ -210,20 +214,97 @@ void FillSets(const CompileContext& ctx, const Filter& f,
   }
 }
 
+size_t ThreadsFor(const CompileOptions& options, size_t parts) {
+  const size_t cores = std::max(1u, std::thread::hardware_concurrency());
+  const size_t wanted = options.threads != 0 ? options.threads : std::min<size_t>(cores, 2);
+  const size_t per_thread = std::max<size_t>(1, options.parts_per_thread);
+  return std::max<size_t>(1, std::min(wanted, parts / per_thread));
+}
+
+// Compiles the parts `keys` into `out` (as many, same order), each interned
+// with `interner` and shrunk to fit, with a context of its own (its lazily
+// built indexes are not shared with other threads); stops at the first key
+// that fails.
+absl::Status CompileRange(const Snapshot& s, const SlotAssignment& slots, CompileOptions options,
+                          std::span<const std::string> keys, std::span<PipelinePart> out,
+                          Interner& interner) {
+  CompileContext ctx(s, slots, options);
+  for (size_t i = 0; i < keys.size(); ++i) {
+    out[i].key = keys[i];
+    absl::Status st = CompilePart(ctx, keys[i], out[i].filters);
+    if (!st.ok()) return st;
+    interner.Intern(out[i].filters);
+    out[i].filters.shrink_to_fit();  // the parts are kept; growth slack is not
+  }
+  return absl::OkStatus();
+}
+
+// The parts `keys` (in order), interned with `interner`, compiled by up to
+// ThreadsFor(options) threads, each a contiguous run of keys: the caller's
+// (the first) interned with `interner`, the others' with an Interner of
+// their own, whose filters `interner` then adopts (in key order, so values
+// are first seen in the same order as by one thread); the error is that of
+// the first key that fails, as if compiled one after another.
+absl::StatusOr<std::vector<PipelinePart>> CompileParts(const Snapshot& s,
+                                                       const SlotAssignment& slots,
+                                                       CompileOptions options,
+                                                       const std::vector<std::string>& keys,
+                                                       Interner& interner) {
+  std::vector<PipelinePart> out(keys.size());
+  const size_t n = ThreadsFor(options, keys.size());
+  if (n == 1) {
+    absl::Status st = CompileRange(s, slots, options, keys, out, interner);
+    if (!st.ok()) return st;
+    return out;
+  }
+  std::vector<absl::Status> status(n);
+  std::vector<Interner> local(n);  // [0] unused: the caller's run interns with `interner`
+  auto run = [&](size_t t) {
+    const size_t begin = keys.size() * t / n;
+    const size_t end = keys.size() * (t + 1) / n;
+    status[t] = CompileRange(
+        s, slots, options, std::span<const std::string>(keys).subspan(begin, end - begin),
+        std::span<PipelinePart>(out).subspan(begin, end - begin), t == 0 ? interner : local[t]);
+  };
+  {
+    std::vector<std::jthread> workers;
+    for (size_t t = 1; t < n; ++t) {
+      try {
+        workers.emplace_back(run, t);
+      } catch (const std::system_error&) {
+        run(t);  // no thread to be had: the same work here
+      }
+    }
+    run(0);
+  }  // joins the workers
+  for (const absl::Status& st : status) {
+    if (!st.ok()) return st;
+  }
+  Interner::Memo memo;
+  for (size_t i = keys.size() / n; i < out.size(); ++i) {
+    for (Filter& f : out[i].filters) interner.Adopt(f, memo);
+  }
+  return out;
+}
+
 }  // namespace
 
 absl::StatusOr<Pipeline> Compile(const Snapshot& snapshot, const SlotAssignment& slots,
                                  CompileOptions options) {
   absl::Status st = CheckSlots(snapshot, slots);
   if (!st.ok()) return st;
-  CompileContext ctx(snapshot, slots, options);
+  const std::set<std::string> all = AllPartKeys(snapshot);
   Interner interner;
+  absl::StatusOr<std::vector<PipelinePart>> parts =
+      CompileParts(snapshot, slots, options, {all.begin(), all.end()}, interner);
+  if (!parts.ok()) return parts.status();
+  const CompileContext ctx(snapshot, slots, options);
   Pipeline p;
-  for (const std::string& key : AllPartKeys(snapshot)) {
-    const size_t first = p.filters.size();
-    st = CompilePart(ctx, key, p.filters);
-    if (!st.ok()) return st;
-    for (size_t i = first; i < p.filters.size(); ++i) interner.Intern(p.filters[i]);
+  size_t total = 0;
+  for (const PipelinePart& part : *parts) total += part.filters.size();
+  p.filters.reserve(total);
+  for (PipelinePart& part : *parts) {
+    std::move(part.filters.begin(), part.filters.end(), std::back_inserter(p.filters));
   }
   SortFilters(p.filters);
   p.filters.shrink_to_fit();  // the pipeline is kept; growth slack is not
@@ -243,17 +324,13 @@ absl::StatusOr<std::set<std::string>> IncrementalCompiler::Update(
   } else {
     todo = AffectedParts(*previous_, *snapshot);
   }
-  CompileContext ctx(*snapshot, slots, options_);
-  std::map<std::string, PipelinePart> fresh;
+  std::vector<std::string> keys;
   for (const std::string& key : todo) {
-    if (!Wanted(*snapshot, key)) continue;
-    PipelinePart part{key, {}};
-    st = CompilePart(ctx, key, part.filters);
-    if (!st.ok()) return st;
-    interner_.Intern(part.filters);
-    part.filters.shrink_to_fit();
-    fresh.emplace(key, std::move(part));
+    if (Wanted(*snapshot, key)) keys.push_back(key);
   }
+  absl::StatusOr<std::vector<PipelinePart>> fresh =
+      CompileParts(*snapshot, slots, options_, keys, interner_);
+  if (!fresh.ok()) return fresh.status();
   std::set<std::string> changed;
   // Parts of removed objects: only ports/networks that left can be stale.
   std::vector<std::string> stale;
@@ -268,10 +345,10 @@ absl::StatusOr<std::set<std::string>> IncrementalCompiler::Update(
   for (const std::string& key : stale) {
     if (parts_.erase(key)) changed.insert(key);
   }
-  for (auto& [key, part] : fresh) {
-    auto it = parts_.find(key);
+  for (PipelinePart& part : *fresh) {
+    auto it = parts_.find(part.key);
     if (it != parts_.end() && *it->second == part) continue;
-    changed.insert(key);
+    const std::string& key = *changed.insert(part.key).first;
     parts_[key] = std::make_shared<const PipelinePart>(std::move(part));
   }
   previous_ = std::move(snapshot);

@@ -36,6 +36,16 @@ struct CompileOptions {
   // flower filter per (mask, member prefix); Pipeline::sets then holds the
   // prefixes (docs/performance.md, "Remote groups"). Off: plain flower.
   bool set_lookups = false;
+  // Threads that compile parts at once when there are many (a cold start, a
+  // restart, a slot change): 0 = the machine's cores, at most 2 (the agent's
+  // host share); 1 = this thread only. Each thread compiles a contiguous run
+  // of parts (keys in order) with its own CompileContext; the parts are then
+  // interned and kept in key order on the calling thread, so the output
+  // (filters, changed keys, errors) is the same for every value.
+  unsigned threads = 0;
+  // A thread more per this many parts (starting one costs about as much as
+  // compiling a few ports); tests lower it to split small snapshots.
+  size_t parts_per_thread = 16;
 };
 
 // Compiles everything. `slots` must cover every port and network.

@@ -33,6 +33,33 @@ void Interner::Intern(Filter& f) {
   }
 }
 
+namespace {
+
+// The value `memo` holds for the value at `v`'s address, made by `make` on
+// first sight.
+template <typename T, typename Make>
+Shared<T> Memoized(absl::flat_hash_map<const void*, Shared<T>>& memo, const Shared<T>& v,
+                   Make make) {
+  auto [it, inserted] = memo.try_emplace(&*v);
+  if (inserted) it->second = make();
+  return it->second;
+}
+
+}  // namespace
+
+void Interner::Adopt(Filter& f, Memo& memo) {
+  f.match = Memoized(memo.matches, f.match, [&] { return *matches_.insert(f.match).first; });
+  f.actions = Memoized(memo.actions, f.actions, [&] { return *actions_.insert(f.actions).first; });
+  // Intern split the text already (an empty head: it had no owner).
+  auto text = [&](const Shared<std::string>& t) {
+    return Memoized(memo.texts, t, [&]() -> Shared<std::string> {
+      if (t->empty()) return {};
+      return *texts_.insert(t).first;  // the other's copy, if new here
+    });
+  };
+  f.origin = Origin(text(f.origin.head()), text(f.origin.tail()));
+}
+
 void Interner::Prune() {
   DropUnheld(matches_);
   DropUnheld(actions_);

@@ -17,6 +17,7 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/hash/hash.h"
 #include "policy/ir.h"
@@ -29,6 +30,16 @@ class Interner {
   void Intern(std::vector<Filter>& filters) {
     for (Filter& f : filters) Intern(f);
   }
+  // Address -> this interner's equal value, for Adopt.
+  struct Memo {
+    absl::flat_hash_map<const void*, Shared<FlowerMatch>> matches;
+    absl::flat_hash_map<const void*, Shared<std::vector<Action>>> actions;
+    absl::flat_hash_map<const void*, Shared<std::string>> texts;
+  };
+  // Interns `f`, whose values another Interner (of another thread, still
+  // alive) interned already: each of its distinct values is hashed here once
+  // and then found by address in `memo`. The result equals Intern's.
+  void Adopt(Filter& f, Memo& memo);
   // Forgets values no filter holds any more.
   void Prune();
   // Values held (matches, action lists and origin pieces).

@@ -16,6 +16,7 @@
 #include "agent/policy_codec.h"
 #include "agent/reconciler.h"
 #include "gtest/gtest.h"
+#include "tests/fakes/fake_set_match_hook.h"
 #include "tests/fakes/fake_tc_backend.h"
 #include "tests/unit/snapshot_from_json.h"
 
@@ -189,6 +190,41 @@ TEST_F(InstalledRecordTest, DriftOutsideChainZeroIsRepairedByTheAuditTheRestartL
   EXPECT_TRUE(audit.audited);
   EXPECT_EQ(audit.writes, 1);
   EXPECT_EQ(fake_.filters(), installed);
+}
+
+// Only a pass without errors vouches that installed == wanted: a record saved
+// after an error is still trusted (the kernel check passes), but its
+// translations are not taken, so the restart translates and plans in full.
+TEST_F(InstalledRecordTest, ARecordSavedAfterAnErrorDoesNotSkipThePlan) {
+  FakeSetMatchHook hook;
+  hook.fail = absl::UnavailableError("set-match maps unavailable");
+  auto first = Process();
+  first->SetSetMatch(&hook);
+  ReconcileReport cold = Run(*first);
+  ASSERT_GT(cold.errors, 0);
+  ASSERT_GT(cold.writes, 20) << "the flower filters were written";
+  ASSERT_TRUE(std::filesystem::exists(path_)) << "no audit is due: the record is saved";
+  const auto installed = fake_.filters();
+  hook.fail = absl::OkStatus();
+  auto second = Process();
+  second->SetSetMatch(&hook);
+  ReconcileReport restart = Run(*second);
+  ASSERT_TRUE(restart.status.ok()) << restart.status;
+  EXPECT_TRUE(restart.trusted_record);
+  EXPECT_EQ(restart.translated, restart.filters) << "no shortcut after an error";
+  EXPECT_EQ(restart.writes, 0);
+  EXPECT_EQ(fake_.filters(), installed);
+  // The same without the error: the record's translations and no plan.
+  auto clean = Process();
+  clean->SetSetMatch(&hook);
+  ASSERT_EQ(Run(*clean).errors, 0);
+  ASSERT_TRUE(std::filesystem::exists(path_));
+  auto third = Process();
+  third->SetSetMatch(&hook);
+  ReconcileReport settled = Run(*third);
+  EXPECT_TRUE(settled.trusted_record);
+  EXPECT_EQ(settled.translated, 0);
+  EXPECT_EQ(settled.filters, restart.filters);
 }
 
 TEST_F(InstalledRecordTest, AnotherWriterOrBlockIsNotTrusted) {
