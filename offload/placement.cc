@@ -4,6 +4,7 @@
 #include <map>
 #include <memory>
 #include <set>
+#include <string>
 #include <tuple>
 #include <utility>
 
@@ -56,6 +57,22 @@ enum class ChainState : uint8_t { kGroups, kChainTrap, kNoHardware };
 
 // The placement state while groups are being trapped, and the questions
 // asked of it.
+// One FailedPrecondition status per distinct reason a filter is never
+// offered: a status with a message is a heap object, and thousands of
+// filters (every egress hook's) share a handful of reasons; copies of one
+// status share its message.
+class NeverStatuses {
+ public:
+  absl::Status For(const std::string& reason) {
+    auto [it, inserted] = statuses_.try_emplace(reason);
+    if (inserted) it->second = absl::FailedPreconditionError(reason);
+    return it->second;
+  }
+
+ private:
+  std::map<std::string, absl::Status, std::less<>> statuses_;
+};
+
 class Planner {
  public:
   Planner(const std::vector<const Filter*>& filters, const OfferFn& offer)
@@ -83,9 +100,10 @@ class Planner {
     PlacementResult result;
     // The caller (Place) sees that what the pointers name outlives the result.
     result.filters.reserve(filters_.size());
+    NeverStatuses never_statuses;
     for (const Filter* f : filters_) {
       std::optional<std::string> never = NeverInHardware(*f);
-      absl::Status answer = never ? absl::FailedPreconditionError(*never) : offer_(*f);
+      absl::Status answer = never ? never_statuses.For(*never) : offer_(*f);
       result.filters.push_back(PlacedFilter{f, Placement::kHardware, answer, nullptr});
     }
     for (size_t i = 0; i < result.filters.size(); ++i) {
@@ -444,6 +462,7 @@ PlacementResult PlaceWithoutHardware(policy::SharedPipeline pipeline, const absl
   result.filters.reserve(pipeline.filters.size());
   size_t j = 0;
   const std::vector<PlacedFilter>* before = previous != nullptr ? &previous->filters : nullptr;
+  NeverStatuses never_statuses;
   for (const Filter* f : pipeline.filters) {
     if (!f->egress_of) result.hardware_bypassed = result.hardware_bypassed || f->chain == 0;
     if (before != nullptr) {
@@ -459,8 +478,7 @@ PlacementResult PlaceWithoutHardware(policy::SharedPipeline pipeline, const absl
     }
     if (placed_afresh != nullptr) ++*placed_afresh;
     std::optional<std::string> never = NeverInHardware(*f);
-    PlacedFilter placed{f, Placement::kTrap,
-                        never ? absl::FailedPreconditionError(*never) : refusal, nullptr};
+    PlacedFilter placed{f, Placement::kTrap, never ? never_statuses.For(*never) : refusal, nullptr};
     if (f->egress_of) placed.placement = Placement::kSlowPathOnly;
     result.filters.push_back(std::move(placed));
   }
