@@ -199,7 +199,7 @@ absl::StatusOr<TraceResult> Agent::TracePacket(const policy::Packet& packet, boo
   if (packet.in.kind == policy::DeviceRef::Kind::kPort &&
       !effective.ports.contains(packet.in.port_id)) {
     return absl::NotFoundError(
-        absl::StrCat("port ", packet.in.port_id, " is not installed (unknown or no representor)"));
+        absl::StrCat("port ", *packet.in.port_id, " is not installed (unknown or no representor)"));
   }
   policy::ConntrackModel ref_ct, sim_ct;
   if (established) {

@@ -188,7 +188,7 @@ void Reconciler::RecordResults(const std::vector<TcOp>& ops,
 
 bool Reconciler::InstallsAsFlower(const policy::Filter& f) const {
   if (f.classifier != policy::Classifier::kFlower) return false;
-  if (!f.nd_allowed.empty()) return nd_ != nullptr && nd_->attached();
+  if (!f.rare->nd_allowed.empty()) return nd_ != nullptr && nd_->attached();
   return true;
 }
 
@@ -197,9 +197,9 @@ void Reconciler::SyncNdCheck(ReconcileReport& report) {
   NdEntries entries;
   for (const offload::PlacedFilter& p : placement_->filters) {
     const policy::Filter& f = *p.filter;
-    if (f.nd_allowed.empty() || !f.match->indev) continue;
+    if (f.rare->nd_allowed.empty() || !f.match->indev) continue;
     std::optional<offload::Netdev> dev = devices_(*f.match->indev);
-    if (dev) entries[dev->ifindex] = f.nd_allowed;
+    if (dev) entries[dev->ifindex] = f.rare->nd_allowed;
   }
   const uint64_t before = nd_->map_writes();
   absl::Status s = nd_->Sync(entries);

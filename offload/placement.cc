@@ -79,7 +79,7 @@ class Planner {
       : filters_(filters), offer_(offer) {
     for (size_t i = 0; i < filters.size(); ++i) {
       const Filter& f = *filters[i];
-      if (!f.egress_of) groups_[{f.chain, f.prio}].push_back(i);
+      if (!f.rare->egress_of) groups_[{f.chain, f.prio}].push_back(i);
     }
     for (const auto& [key, members] : groups_) {
       chain_groups_[key.first].push_back(key);
@@ -90,7 +90,7 @@ class Planner {
     // hardware filter or trap goes there, and every group that jumps to it
     // is trapped (Unsafe), so the hardware hands those frames over first.
     for (const Filter* f : filters) {
-      if (f->classifier == policy::Classifier::kNdCheck && !f->egress_of) {
+      if (f->classifier == policy::Classifier::kNdCheck && !f->rare->egress_of) {
         chains_[f->chain] = ChainState::kNoHardware;
       }
     }
@@ -108,7 +108,7 @@ class Planner {
     }
     for (size_t i = 0; i < result.filters.size(); ++i) {
       const Filter& f = *filters_[i];
-      if (f.egress_of) continue;
+      if (f.rare->egress_of) continue;
       if (!result.filters[i].hw_status.ok()) {
         Trap({f.chain, f.prio}, absl::StrCat("shares chain ", f.chain, " prio ", f.prio,
                                              " with a filter the hardware refused (",
@@ -273,7 +273,7 @@ class Planner {
     for (size_t i = 0; i < result.filters.size(); ++i) {
       PlacedFilter& placed = result.filters[i];
       const Filter& f = *filters_[i];
-      if (f.egress_of) {  // the hardware has no egress hook: no trap either
+      if (f.rare->egress_of) {  // the hardware has no egress hook: no trap either
         placed.placement = Placement::kSlowPathOnly;
         continue;
       }
@@ -415,7 +415,7 @@ std::optional<std::string> NeverInHardware(const policy::Filter& f) {
   if (f.classifier == policy::Classifier::kSetMatch) {
     return "a set match is a BPF program (cls_bpf): the slow path runs it";
   }
-  if (f.egress_of) {
+  if (f.rare->egress_of) {
     return "an egress hook: mlx5 offloads the ingress of representors, not their egress";
   }
   for (const Action& a : f.actions) {
@@ -464,7 +464,7 @@ PlacementResult PlaceWithoutHardware(policy::SharedPipeline pipeline, const absl
   const std::vector<PlacedFilter>* before = previous != nullptr ? &previous->filters : nullptr;
   NeverStatuses never_statuses;
   for (const Filter* f : pipeline.filters) {
-    if (!f->egress_of) result.hardware_bypassed = result.hardware_bypassed || f->chain == 0;
+    if (!f->rare->egress_of) result.hardware_bypassed = result.hardware_bypassed || f->chain == 0;
     if (before != nullptr) {
       // Both lists are in IR key order (the compiler's pipeline order).
       const auto key = f->Key();
@@ -479,7 +479,7 @@ PlacementResult PlaceWithoutHardware(policy::SharedPipeline pipeline, const absl
     if (placed_afresh != nullptr) ++*placed_afresh;
     std::optional<std::string> never = NeverInHardware(*f);
     PlacedFilter placed{f, Placement::kTrap, never ? never_statuses.For(*never) : refusal, nullptr};
-    if (f->egress_of) placed.placement = Placement::kSlowPathOnly;
+    if (f->rare->egress_of) placed.placement = Placement::kSlowPathOnly;
     result.filters.push_back(std::move(placed));
   }
   result.owners = std::move(pipeline.owners);

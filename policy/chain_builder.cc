@@ -63,7 +63,7 @@ bool ChainBuilder::SameKey::operator()(size_t a, size_t b) const {
   const Filter& y = (*entries)[b].filter;
   if (x.protocol != y.protocol) return x.protocol < y.protocol;
   if (x.match != y.match) return x.match < y.match;
-  return x.set_match < y.set_match;
+  return x.rare->set_match < y.rare->set_match;
 }
 
 void ChainBuilder::NextStage() {
@@ -77,7 +77,7 @@ void ChainBuilder::AddSetMatch(uint16_t protocol, FlowerMatch match, SetMatch se
   e.shape.set_match = true;  // cls_bpf: no masks, one prio per protocol
   e.shape.protocol = protocol;
   e.filter.classifier = Classifier::kSetMatch;
-  e.filter.set_match = std::move(set);
+  e.filter.rare.Mutable().set_match = std::move(set);
   Push(std::move(e), protocol, std::move(match), std::move(actions), std::move(origin));
 }
 

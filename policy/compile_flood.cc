@@ -145,8 +145,8 @@ absl::Status CompilePortEgressHook(const CompileContext& ctx, const Port& port,
   const size_t first = out.size();
   absl::Status st = b.Finish(out);
   if (!st.ok()) return st;
-  const SharedOptional<DeviceRef> hook(self);  // one copy for the hook's filters
-  for (size_t i = first; i < out.size(); ++i) out[i].egress_of = hook;
+  const Shared<FilterRare> hook(FilterRare{.egress_of = self});  // one copy for the hook's filters
+  for (size_t i = first; i < out.size(); ++i) out[i].rare = hook;
   return absl::OkStatus();
 }
 

@@ -175,10 +175,10 @@ class PortCompiler {
     f.protocol = kEthIPv6;
     f.match.Mutable().indev = self_;
     f.actions = {GotoChain(Chains::Post(slot_))};
-    f.nd_allowed = NdAllowedOf(p_.mac, p_.fixed_ips, p_.vips, pairs);
-    if (f.nd_allowed.size() > kNdMaxAllowed) {
+    f.rare.Mutable().nd_allowed = NdAllowedOf(p_.mac, p_.fixed_ips, p_.vips, pairs);
+    if (f.rare->nd_allowed.size() > kNdMaxAllowed) {
       return absl::InvalidArgumentError(
-          absl::StrCat("port ", p_.id, ": ", f.nd_allowed.size(),
+          absl::StrCat("port ", p_.id, ": ", f.rare->nd_allowed.size(),
                        " IPv6 (MAC, prefix) pairs for the ND check, at most ", kNdMaxAllowed));
     }
     f.origin = Origin("nd-check passed");

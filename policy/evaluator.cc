@@ -106,7 +106,7 @@ class Evaluator {
   // §2
   void FromPort(const Packet& p) {
     auto it = snap_.ports.find(p.in.port_id);
-    if (it == snap_.ports.end()) return Drop(absl::StrCat("unknown port ", p.in.port_id));
+    if (it == snap_.ports.end()) return Drop(absl::StrCat("unknown port ", *p.in.port_id));
     const Port& P = it->second;
     std::string who = absl::StrCat("port ", P.id);
     if (P.state != PortState::kActive) {

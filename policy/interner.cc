@@ -19,9 +19,42 @@ Shared<std::string> Interner::Text(std::string_view s) {
   return *texts_.insert(Shared<std::string>(std::string(s))).first;
 }
 
+std::optional<Shared<std::string>> Interner::Unshared(const DeviceRef& d) {
+  Shared<std::string> id = Text(*d.port_id);
+  if (id.SameStorage(d.port_id)) return std::nullopt;
+  return id;
+}
+
+void Interner::ShareDevices(Shared<FlowerMatch>& m) {
+  if (!m->indev) return;
+  if (auto id = Unshared(*m->indev)) m.Mutable().indev->port_id = *std::move(id);
+}
+
+void Interner::ShareDevices(Shared<std::vector<Action>>& actions) {
+  for (size_t i = 0; i < actions.size(); ++i) {
+    if (auto id = Unshared(actions[i].device)) actions.Mutable()[i].device.port_id = *std::move(id);
+  }
+}
+
+void Interner::ShareDevices(Shared<FilterRare>& rare) {
+  if (!rare->egress_of) return;
+  if (auto id = Unshared(*rare->egress_of)) rare.Mutable().egress_of->port_id = *std::move(id);
+}
+
+template <typename T>
+Shared<T> Interner::Insert(Set<T>& set, const Shared<T>& v) {
+  auto it = set.find(v);
+  if (it != set.end()) return *it;
+  // New here (a small share of the lookups): its devices are shared first.
+  Shared<T> own = v;
+  ShareDevices(own);
+  return *set.insert(std::move(own)).first;
+}
+
 void Interner::Intern(Filter& f) {
-  f.match = *matches_.insert(f.match).first;
-  f.actions = *actions_.insert(f.actions).first;
+  f.match = Insert(matches_, f.match);
+  f.actions = Insert(actions_, f.actions);
+  if (f.rare.HasStorage()) f.rare = Insert(rare_, f.rare);
   if (f.origin.head()->empty()) {
     // Built as one text: split after the owner ("port p1: ").
     std::string_view text = *f.origin.tail();
@@ -48,8 +81,11 @@ Shared<T> Memoized(absl::flat_hash_map<const void*, Shared<T>>& memo, const Shar
 }  // namespace
 
 void Interner::Adopt(Filter& f, Memo& memo) {
-  f.match = Memoized(memo.matches, f.match, [&] { return *matches_.insert(f.match).first; });
-  f.actions = Memoized(memo.actions, f.actions, [&] { return *actions_.insert(f.actions).first; });
+  f.match = Memoized(memo.matches, f.match, [&] { return Insert(matches_, f.match); });
+  f.actions = Memoized(memo.actions, f.actions, [&] { return Insert(actions_, f.actions); });
+  if (f.rare.HasStorage()) {
+    f.rare = Memoized(memo.rare, f.rare, [&] { return Insert(rare_, f.rare); });
+  }
   // Intern split the text already (an empty head: it had no owner).
   auto text = [&](const Shared<std::string>& t) {
     return Memoized(memo.texts, t, [&]() -> Shared<std::string> {
@@ -63,6 +99,7 @@ void Interner::Adopt(Filter& f, Memo& memo) {
 void Interner::Prune() {
   DropUnheld(matches_);
   DropUnheld(actions_);
+  DropUnheld(rare_);
   DropUnheld(texts_);
 }
 

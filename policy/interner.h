@@ -1,8 +1,10 @@
 // Interner: makes equal IR values share one heap copy.
 //
-// The compiler builds each filter with its own match, action list and
-// origin text; Intern replaces them with an equal value seen before, so a
-// group's rule compiled on 4,000 ports holds its match once. An origin is
+// The compiler builds each filter with its own match, action list, rare
+// fields and origin text; Intern replaces them with an equal value seen
+// before, so a group's rule compiled on 4,000 ports holds its match once.
+// The port ids inside a value seen for the first time (DeviceRef::port_id)
+// are interned with the texts, so a port's id is held once. An origin is
 // split after its first ": " (head "port p1: ", tail "ingress sg web rule
 // 3 ...") and both pieces are interned. Values compare equal either way
 // (policy/shared.h), so interning changes memory, never the IR.
@@ -13,6 +15,7 @@
 #ifndef VFGUARD_POLICY_INTERNER_H_
 #define VFGUARD_POLICY_INTERNER_H_
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -34,6 +37,7 @@ class Interner {
   struct Memo {
     absl::flat_hash_map<const void*, Shared<FlowerMatch>> matches;
     absl::flat_hash_map<const void*, Shared<std::vector<Action>>> actions;
+    absl::flat_hash_map<const void*, Shared<FilterRare>> rare;
     absl::flat_hash_map<const void*, Shared<std::string>> texts;
   };
   // Interns `f`, whose values another Interner (of another thread, still
@@ -42,8 +46,9 @@ class Interner {
   void Adopt(Filter& f, Memo& memo);
   // Forgets values no filter holds any more.
   void Prune();
-  // Values held (matches, action lists and origin pieces).
-  size_t size() const { return matches_.size() + actions_.size() + texts_.size(); }
+  // Values held (matches, action lists, rare fields, origin pieces and port
+  // ids).
+  size_t size() const { return matches_.size() + actions_.size() + rare_.size() + texts_.size(); }
 
  private:
   template <typename T>
@@ -65,9 +70,20 @@ class Interner {
     }
   };
   Shared<std::string> Text(std::string_view s);
+  // `set`'s value equal to `v`, inserted (its port ids interned) if new.
+  template <typename T>
+  using Set = absl::flat_hash_set<Shared<T>, ValueHash<T>>;
+  template <typename T>
+  Shared<T> Insert(Set<T>& set, const Shared<T>& v);
+  // This interner's copy of `d`'s port id, unless `d` holds it already.
+  std::optional<Shared<std::string>> Unshared(const DeviceRef& d);
+  void ShareDevices(Shared<FlowerMatch>& m);
+  void ShareDevices(Shared<std::vector<Action>>& actions);
+  void ShareDevices(Shared<FilterRare>& rare);
 
-  absl::flat_hash_set<Shared<FlowerMatch>, ValueHash<FlowerMatch>> matches_;
-  absl::flat_hash_set<Shared<std::vector<Action>>, ValueHash<std::vector<Action>>> actions_;
+  Set<FlowerMatch> matches_;
+  Set<std::vector<Action>> actions_;
+  Set<FilterRare> rare_;
   absl::flat_hash_set<Shared<std::string>, TextHash, TextEq> texts_;
 };
 

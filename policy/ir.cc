@@ -5,7 +5,7 @@
 namespace vfguard::policy {
 
 std::string DeviceRef::ToString() const {
-  return kind == Kind::kUplink ? std::string("uplink") : absl::StrCat("port:", port_id);
+  return kind == Kind::kUplink ? std::string("uplink") : absl::StrCat("port:", *port_id);
 }
 
 std::string Action::ToString() const {

@@ -50,10 +50,14 @@ inline constexpr uint16_t kCtReply = 1 << 5;
 // tc allows at most this many actions on one filter (TCA_ACT_MAX_PRIO).
 inline constexpr size_t kMaxActionsPerFilter = 32;
 
+// A device, named abstractly. The port id is a shared string (policy/
+// shared.h): the interner gives every reference to one port the same copy,
+// so a DeviceRef is two words wherever it sits (a match's indev, a mirred
+// action, an egress hook). It compares and hashes as the id's text.
 struct DeviceRef {
   enum class Kind : uint8_t { kUplink, kPort };
   Kind kind = Kind::kUplink;
-  std::string port_id;  // set when kind == kPort
+  Shared<std::string> port_id;  // set when kind == kPort
 
   static DeviceRef Uplink() { return DeviceRef{}; }
   static DeviceRef OfPort(std::string id) { return DeviceRef{Kind::kPort, std::move(id)}; }
@@ -61,7 +65,7 @@ struct DeviceRef {
   auto operator<=>(const DeviceRef&) const = default;
   template <typename H>
   friend H AbslHashValue(H h, const DeviceRef& d) {
-    return H::combine(std::move(h), d.kind, d.port_id);
+    return H::combine(std::move(h), d.kind, *d.port_id);
   }
 };
 
@@ -164,6 +168,10 @@ struct NdAllowed {
   MacAddr mac;
   IpPrefix prefix;
   auto operator<=>(const NdAllowed&) const = default;
+  template <typename H>
+  friend H AbslHashValue(H h, const NdAllowed& a) {
+    return H::combine(std::move(h), a.mac, a.prefix);
+  }
 };
 
 // Which classifier runs a filter. kNdCheck is a cls_bpf direct-action filter
@@ -195,21 +203,40 @@ struct SetMatch {
   auto operator<=>(const SetMatch&) const = default;
 };
 
-// One flower filter in the shared block. (chain, prio, handle) identifies it;
-// all filters at one (chain, prio) share `protocol` and the set of present
-// match fields and masks (tc's one-mask-per-prio rule).
-struct Filter {
+// The fields nearly every filter leaves empty, held by a Filter as one
+// shared pointer (Filter::rare) so that they cost a filter 8 bytes. The
+// interner shares equal values (a hook's filters hold one copy).
+struct FilterRare {
   // Set: the filter sits on this port's representor's clsact egress hook
   // (kernel chain 0), and `chain` is that hook's pseudo-chain number
   // (Chains::EgressHook, above every chain a goto can name), which keeps
   // Key() unique across the block and all hooks. Unset: the shared block.
-  // (Rare fields are held by pointer, SharedOptional/Shared: most filters
-  // leave them empty, and a filter is kept per installed rule.)
-  SharedOptional<DeviceRef> egress_of;
+  std::optional<DeviceRef> egress_of;
+  // Only on the ND chain's per-port filters (`indev` = the port): the port's
+  // entry in the ND check's map, allowed(P, M) for IPv6 with every MAC M.
+  // Not sent to the kernel as a filter; the agent writes it to the map.
+  std::vector<NdAllowed> nd_allowed;
+  // Only on kSetMatch filters.
+  std::optional<SetMatch> set_match;
+  auto operator<=>(const FilterRare&) const = default;
+  template <typename H>
+  friend H AbslHashValue(H h, const FilterRare& r) {
+    h = H::combine(std::move(h), HashOf(r.egress_of), r.nd_allowed);
+    if (!r.set_match) return H::combine(std::move(h), false);
+    return H::combine(std::move(h), true, r.set_match->set, r.set_match->remote_is_src);
+  }
+};
+
+// One flower filter in the shared block. (chain, prio, handle) identifies it;
+// all filters at one (chain, prio) share `protocol` and the set of present
+// match fields and masks (tc's one-mask-per-prio rule). 56 bytes: one is
+// kept per installed filter, the values it points to are shared.
+struct Filter {
   uint32_t chain = 0;
-  uint16_t prio = 0;            // 1..65535, smaller first
   uint32_t handle = 0;          // 1.., unique within (chain, prio)
+  uint16_t prio = 0;            // 1..65535, smaller first
   uint16_t protocol = kEthAll;  // filter protocol (tcm_info)
+  Classifier classifier = Classifier::kFlower;
   // The match and actions are shared, immutable values (policy/shared.h):
   // read them as `f.match->src_ip`, `for (const Action& a : f.actions)`;
   // change them with `f.match.Mutable()` or by assigning a new value. The
@@ -220,16 +247,29 @@ struct Filter {
   // Why this filter exists, e.g. "port p1: egress sg web rule 3 (allow tcp 80)".
   // Shown by trace and rules listings; not sent to the kernel.
   Origin origin;
-  Classifier classifier = Classifier::kFlower;
-  // Only on the ND chain's per-port filters (`indev` = the port): the port's
-  // entry in the ND check's map, allowed(P, M) for IPv6 with every MAC M.
-  // Not sent to the kernel as a filter; the agent writes it to the map.
-  Shared<std::vector<NdAllowed>> nd_allowed;
-  // Only on kSetMatch filters.
-  SharedOptional<SetMatch> set_match;
+  // Read as `f.rare->egress_of`; set with `f.rare.Mutable().nd_allowed = ...`.
+  Shared<FilterRare> rare;
 
   std::tuple<uint32_t, uint16_t, uint32_t> Key() const { return {chain, prio, handle}; }
-  auto operator<=>(const Filter&) const = default;
+
+ private:
+  auto Ordered() const {
+    return std::tie(rare->egress_of, chain, prio, handle, protocol, match, actions, origin,
+                    classifier, rare->nd_allowed, rare->set_match);
+  }
+
+ public:
+  // Ordered by (egress_of, chain, prio, handle, protocol, match, actions,
+  // origin, classifier, nd_allowed, set_match), as before the rare fields
+  // moved behind `rare`.
+  friend std::strong_ordering operator<=>(const Filter& a, const Filter& b) {
+    return a.Ordered() <=> b.Ordered();
+  }
+  friend bool operator==(const Filter& a, const Filter& b) {
+    return a.chain == b.chain && a.prio == b.prio && a.handle == b.handle &&
+           a.protocol == b.protocol && a.classifier == b.classifier && a.match == b.match &&
+           a.actions == b.actions && a.rare == b.rare && a.origin == b.origin;
+  }
 };
 
 // The whole pipeline: filters sorted by (chain, prio, handle).

@@ -17,7 +17,6 @@
 #include <concepts>
 #include <cstdint>
 #include <initializer_list>
-#include <optional>
 #include <utility>
 
 namespace vfguard::policy {
@@ -110,42 +109,6 @@ class Shared {
   }
 
   Rep* rep_ = nullptr;
-};
-
-// SharedOptional<T>: a std::optional<T> held as one pointer (empty: null),
-// for fields nearly every IR filter leaves empty, where std::optional<T>
-// would cost sizeof(T) in each. Copies share the value, which never
-// changes; reads and assignments look like std::optional's.
-template <typename T>
-class SharedOptional {
- public:
-  SharedOptional() = default;
-  SharedOptional(std::nullopt_t) {}                      // NOLINT: as std::optional
-  SharedOptional(T value) : value_(std::move(value)) {}  // NOLINT: as std::optional
-  SharedOptional(std::optional<T> value) {               // NOLINT: as std::optional
-    if (value) value_ = Shared<T>(*std::move(value));
-  }
-
-  bool has_value() const { return value_.HasStorage(); }
-  explicit operator bool() const { return has_value(); }
-  const T& operator*() const { return value_.get(); }
-  const T* operator->() const { return &value_.get(); }
-  void reset() { value_ = Shared<T>(); }
-
-  friend bool operator==(const SharedOptional& a, const SharedOptional& b) {
-    return a.has_value() == b.has_value() && (!a.has_value() || a.value_ == b.value_);
-  }
-  friend bool operator==(const SharedOptional& a, const T& b) { return a.has_value() && *a == b; }
-  friend bool operator==(const SharedOptional& a, std::nullopt_t) { return !a.has_value(); }
-  // As std::optional: empty before any value.
-  friend std::compare_three_way_result_t<T> operator<=>(const SharedOptional& a,
-                                                        const SharedOptional& b) {
-    if (a.has_value() && b.has_value()) return *a <=> *b;
-    return a.has_value() <=> b.has_value();
-  }
-
- private:
-  Shared<T> value_;
 };
 
 }  // namespace vfguard::policy

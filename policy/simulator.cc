@@ -106,7 +106,7 @@ void SortByPrio(std::vector<const Filter*>& filters) {
 std::map<uint32_t, std::vector<const Filter*>> IndexByChain(const Pipeline& pipeline) {
   std::map<uint32_t, std::vector<const Filter*>> chains;
   for (const Filter& f : pipeline.filters) {
-    if (!f.egress_of) chains[f.chain].push_back(&f);
+    if (!f.rare->egress_of) chains[f.chain].push_back(&f);
   }
   for (auto& [chain, filters] : chains) SortByPrio(filters);
   return chains;
@@ -116,7 +116,7 @@ std::map<uint32_t, std::vector<const Filter*>> IndexByChain(const Pipeline& pipe
 std::map<DeviceRef, std::vector<const Filter*>> IndexEgressHooks(const Pipeline& pipeline) {
   std::map<DeviceRef, std::vector<const Filter*>> hooks;
   for (const Filter& f : pipeline.filters) {
-    if (f.egress_of) hooks[*f.egress_of].push_back(&f);
+    if (f.rare->egress_of) hooks[*f.rare->egress_of].push_back(&f);
   }
   for (auto& [dev, filters] : hooks) SortByPrio(filters);
   return hooks;
@@ -127,7 +127,8 @@ std::map<DeviceRef, std::vector<const Filter*>> IndexEgressHooks(const Pipeline&
 std::map<DeviceRef, const std::vector<NdAllowed>*> IndexNdMap(const Pipeline& pipeline) {
   std::map<DeviceRef, const std::vector<NdAllowed>*> entries;
   for (const Filter& f : pipeline.filters) {
-    if (!f.nd_allowed.empty() && f.match->indev) entries[*f.match->indev] = &f.nd_allowed.get();
+    if (!f.rare->nd_allowed.empty() && f.match->indev)
+      entries[*f.match->indev] = &f.rare->nd_allowed;
   }
   return entries;
 }
@@ -210,10 +211,10 @@ class Run {
   // A set-match filter (cls_bpf, classifier mode) matches only when its
   // remote address is in its set; other filters are not concerned.
   bool InSet(const Filter& f) const {
-    if (f.classifier != Classifier::kSetMatch || !f.set_match) return true;
-    auto it = sets_->find(f.set_match->set);
+    if (f.classifier != Classifier::kSetMatch || !f.rare->set_match) return true;
+    auto it = sets_->find(f.rare->set_match->set);
     if (it == sets_->end()) return false;
-    const IpAddr& a = f.set_match->remote_is_src ? s_.packet.src_ip : s_.packet.dst_ip;
+    const IpAddr& a = f.rare->set_match->remote_is_src ? s_.packet.src_ip : s_.packet.dst_ip;
     for (const IpPrefix& prefix : it->second) {
       if (prefix.Contains(a)) return true;
     }

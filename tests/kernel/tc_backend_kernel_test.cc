@@ -286,7 +286,7 @@ policy::Snapshot Sample() {
 
 // uplink -> "up0", port:<id> -> "p<id>" (created in main).
 std::optional<offload::Netdev> Resolve(const policy::DeviceRef& ref) {
-  std::string name = ref.kind == policy::DeviceRef::Kind::kUplink ? "up0" : "p" + ref.port_id;
+  std::string name = ref.kind == policy::DeviceRef::Kind::kUplink ? "up0" : "p" + *ref.port_id;
   uint32_t ifindex = if_nametoindex(name.c_str());
   if (ifindex == 0) return std::nullopt;
   return offload::Netdev{ifindex, name};

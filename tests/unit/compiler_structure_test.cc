@@ -115,9 +115,9 @@ void CheckPipeline(const Snapshot& s, const SlotAssignment& slots, const Pipelin
     if (Chains::IsEgressHook(f.chain)) {
       auto it = ports.find(f.chain - Chains::EgressHook(0));
       ASSERT_NE(it, ports.end()) << "egress hook of no port: " << where;
-      EXPECT_EQ(f.egress_of, DeviceRef::OfPort(it->second->id)) << where;
+      EXPECT_EQ(f.rare->egress_of, DeviceRef::OfPort(it->second->id)) << where;
       owner = it->second;
-    } else if (f.egress_of) {
+    } else if (f.rare->egress_of) {
       ADD_FAILURE() << "egress hook filter in a block chain: " << where;
     } else if (f.chain == Chains::kNd) {
       // The ND chain: the check itself, then one entry per port (handle =
@@ -128,7 +128,7 @@ void CheckPipeline(const Snapshot& s, const SlotAssignment& slots, const Pipelin
         auto it = ports.find(f.handle);
         ASSERT_NE(it, ports.end()) << "ND entry of no port: " << where;
         EXPECT_EQ(f.match->indev, DeviceRef::OfPort(it->second->id)) << where;
-        EXPECT_FALSE(f.nd_allowed.empty()) << where;
+        EXPECT_FALSE(f.rare->nd_allowed.empty()) << where;
         owner = it->second;
       }
     } else if (f.chain != 0 && f.chain < kNetBase) {

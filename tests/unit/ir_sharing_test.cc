@@ -142,5 +142,88 @@ TEST(Interner, PruneForgetsOnlyWhatNoFilterHolds) {
   EXPECT_TRUE(again.match.SameStorage(kept.match)) << "a value still held was forgotten";
 }
 
+// A filter of port `port`'s egress hook: its id appears in the match, a
+// mirred action and the hook.
+Filter HookFilter(const std::string& port, uint32_t handle) {
+  Filter f;
+  f.chain = 0x10000001;
+  f.prio = 1;
+  f.handle = handle;
+  FlowerMatch m;
+  m.indev = DeviceRef::OfPort(port);
+  f.match = m;
+  Action mirror;
+  mirror.kind = Action::Kind::kMirredMirror;
+  mirror.device = DeviceRef::OfPort(port);
+  f.actions = {mirror, Drop()};
+  f.rare.Mutable().egress_of = DeviceRef::OfPort(port);
+  f.origin = "port " + port + ": egress hook";
+  return f;
+}
+
+TEST(Interner, PortIdsAndRareFieldsShareOneCopy) {
+  Filter a = HookFilter("p1", 1);
+  Filter b = HookFilter("p1", 2);
+  b.match.Mutable().ip_proto = 6;  // a match of its own, same port
+  const Filter a0 = a, b0 = b;
+  Interner in;
+  in.Intern(a);
+  in.Intern(b);
+  EXPECT_EQ(a, a0);
+  EXPECT_EQ(b, b0);
+  EXPECT_TRUE(a.rare.SameStorage(b.rare));
+  EXPECT_FALSE(a.match.SameStorage(b.match));
+  const Shared<std::string>& id = a.rare->egress_of->port_id;
+  EXPECT_EQ(*id, "p1");
+  EXPECT_TRUE(a.match->indev->port_id.SameStorage(id));
+  EXPECT_TRUE(b.match->indev->port_id.SameStorage(id));
+  EXPECT_TRUE(a.actions[0].device.port_id.SameStorage(id));
+  EXPECT_FALSE(a.actions[1].device.port_id.HasStorage()) << "not a port: no id to hold";
+}
+
+TEST(Interner, AdoptSharesPortIdsWithItsOwnTexts) {
+  Interner other;
+  Filter f = HookFilter("p1", 1);
+  other.Intern(f);
+  Interner in;
+  Filter mine = HookFilter("p1", 2);
+  in.Intern(mine);
+  Interner::Memo memo;
+  in.Adopt(f, memo);
+  EXPECT_TRUE(f.rare.SameStorage(mine.rare));
+  EXPECT_TRUE(f.match->indev->port_id.SameStorage(mine.match->indev->port_id));
+}
+
+// The rare fields moved behind a pointer; filters order as they did when
+// each was a member in declaration order: egress_of first, nd_allowed and
+// set_match last.
+TEST(Filter, OrdersAsBeforeTheRareFieldsMoved) {
+  Filter block = RuleFilter("p1", 80);
+  block.chain = 9;
+  Filter hook = block;
+  hook.chain = 1;
+  hook.rare.Mutable().egress_of = DeviceRef::Uplink();
+  EXPECT_LT(block, hook) << "an unset egress_of orders first, before the chain";
+  Filter nd = block;
+  nd.rare.Mutable().nd_allowed = {NdAllowed{}};
+  Filter later_origin = block;
+  later_origin.origin = "port p1: z";
+  EXPECT_LT(block, nd);
+  EXPECT_LT(nd, later_origin) << "the origin orders before nd_allowed";
+  Filter set = block;
+  set.rare.Mutable().set_match = SetMatch{"group:g", true};
+  EXPECT_LT(set, nd) << "nd_allowed orders before set_match";
+  EXPECT_NE(block, nd);
+  Filter same = block;
+  same.rare = FilterRare{};
+  EXPECT_EQ(block, same) << "an empty rare value equals none";
+}
+
+TEST(Filter, StaysSmall) {
+  // One Filter is kept per installed filter (docs/performance.md, memory).
+  EXPECT_LE(sizeof(Filter), 56u);
+  EXPECT_LE(sizeof(DeviceRef), 16u);
+}
+
 }  // namespace
 }  // namespace vfguard::policy

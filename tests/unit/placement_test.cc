@@ -277,7 +277,7 @@ TEST(Placement, CopiesToPortsAndEgressHooksNeverReachTheHardware) {
   flood.protocol = policy::kEthAll;
   Filter tail = Make(9, 0xffff, 1, {Drop()});
   Filter hook = Make(0x10000001, 1, 1, {Drop()});
-  hook.egress_of = DeviceRef::OfPort("a");
+  hook.rare.Mutable().egress_of = DeviceRef::OfPort("a");
   PlacementResult r = Place(policy::Pipeline{{post, flood, tail, hook}}, offer);
   EXPECT_EQ(offered, 2) << "only post and tail are offered";
   EXPECT_EQ(r.filters[0].placement, Placement::kHardware);
@@ -291,7 +291,7 @@ TEST(Placement, CopiesToPortsAndEgressHooksNeverReachTheHardware) {
   EXPECT_EQ(r.filters[3].placement, Placement::kSlowPathOnly);
   EXPECT_EQ(r.filters[3].trap, nullptr);
   for (const Filter& f : r.HardwarePipeline().filters) {
-    EXPECT_FALSE(f.egress_of.has_value());
+    EXPECT_FALSE(f.rare->egress_of.has_value());
     for (const Action& a : f.actions) {
       EXPECT_FALSE(a.kind == Kind::kMirredMirror && a.device.kind == DeviceRef::Kind::kPort);
     }

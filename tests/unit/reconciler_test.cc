@@ -92,7 +92,8 @@ class ReconcilerTest : public ::testing::Test {
     size_t n = 0;
     for (const offload::PlacedFilter& p : r.placement().filters) {
       const policy::Filter& f = *p.filter;
-      n += f.classifier == policy::Classifier::kFlower && (nd_attached || f.nd_allowed.empty());
+      n += f.classifier == policy::Classifier::kFlower &&
+           (nd_attached || f.rare->nd_allowed.empty());
     }
     return n;
   }

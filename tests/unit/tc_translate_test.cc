@@ -35,7 +35,7 @@ policy::IpPrefix Prefix(const char* s) { return *policy::IpPrefix::Parse(s); }
 std::optional<Netdev> Devices(const DeviceRef& ref) {
   if (ref.kind == DeviceRef::Kind::kUplink) return Netdev{2, "p0"};
   if (ref.port_id == "gone") return std::nullopt;
-  return Netdev{static_cast<uint32_t>(10 + ref.port_id.size()), "rep_" + ref.port_id};
+  return Netdev{static_cast<uint32_t>(10 + ref.port_id.size()), "rep_" + *ref.port_id};
 }
 
 policy::Filter Base(uint16_t protocol) {
@@ -487,14 +487,14 @@ TEST(TcTranslate, EveryCompiledFilterTranslatesAndEncodes) {
   for (const policy::Filter& f : pipeline->filters) {
     for (Copy copy : {Copy::kSlowPath, Copy::kHardware, Copy::kTrap}) {
       absl::StatusOr<FlowerFilter> k = ToKernelFilter(f, kBlock, copy, Devices);
-      if (f.egress_of && copy != Copy::kSlowPath) {
+      if (f.rare->egress_of && copy != Copy::kSlowPath) {
         EXPECT_FALSE(k.ok()) << "an egress hook has no hardware copy: " << f.origin;
         continue;
       }
-      if (f.egress_of && k.ok()) {
+      if (f.rare->egress_of && k.ok()) {
         EXPECT_EQ(k->chain, 0u) << f.origin;
         const netlink::FilterOwner hook =
-            netlink::TcDevice{Devices(*f.egress_of)->ifindex, netlink::kClsactEgressParent};
+            netlink::TcDevice{Devices(*f.rare->egress_of)->ifindex, netlink::kClsactEgressParent};
         EXPECT_EQ(k->owner, hook) << f.origin;
       }
       // The kernel's goto chain is 28 bits (TC_ACT_EXT_VAL_MASK); a compiled
