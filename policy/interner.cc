@@ -12,15 +12,22 @@ void DropUnheld(Set& set) {
 
 }  // namespace
 
-Shared<std::string> Interner::Text(std::string_view s) {
+SharedText Interner::Text(std::string_view s) {
   if (s.empty()) return {};
   auto it = texts_.find(s);
   if (it != texts_.end()) return *it;
-  return *texts_.insert(Shared<std::string>(std::string(s))).first;
+  return *texts_.insert(SharedText(s)).first;
+}
+
+Shared<std::string> Interner::Id(std::string_view s) {
+  if (s.empty()) return {};
+  auto it = ids_.find(s);
+  if (it != ids_.end()) return *it;
+  return *ids_.insert(Shared<std::string>(std::string(s))).first;
 }
 
 std::optional<Shared<std::string>> Interner::Unshared(const DeviceRef& d) {
-  Shared<std::string> id = Text(*d.port_id);
+  Shared<std::string> id = Id(*d.port_id);
   if (id.SameStorage(d.port_id)) return std::nullopt;
   return id;
 }
@@ -55,7 +62,7 @@ void Interner::Intern(Filter& f) {
   f.match = Insert(matches_, f.match);
   f.actions = Insert(actions_, f.actions);
   if (f.rare.HasStorage()) f.rare = Insert(rare_, f.rare);
-  if (f.origin.head()->empty()) {
+  if (f.origin.head().empty()) {
     // Built as one text: split after the owner ("port p1: ").
     std::string_view text = *f.origin.tail();
     size_t colon = text.find(": ");
@@ -87,11 +94,11 @@ void Interner::Adopt(Filter& f, Memo& memo) {
     f.rare = Memoized(memo.rare, f.rare, [&] { return Insert(rare_, f.rare); });
   }
   // Intern split the text already (an empty head: it had no owner).
-  auto text = [&](const Shared<std::string>& t) {
-    return Memoized(memo.texts, t, [&]() -> Shared<std::string> {
-      if (t->empty()) return {};
-      return *texts_.insert(t).first;  // the other's copy, if new here
-    });
+  auto text = [&](const SharedText& t) -> SharedText {
+    if (t.empty()) return {};
+    auto [it, inserted] = memo.texts.try_emplace((*t).data());
+    if (inserted) it->second = *texts_.insert(t).first;  // the other's copy, if new here
+    return it->second;
   };
   f.origin = Origin(text(f.origin.head()), text(f.origin.tail()));
 }
@@ -101,6 +108,7 @@ void Interner::Prune() {
   DropUnheld(actions_);
   DropUnheld(rare_);
   DropUnheld(texts_);
+  DropUnheld(ids_);
 }
 
 }  // namespace vfguard::policy

@@ -24,6 +24,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/hash/hash.h"
 #include "policy/ir.h"
+#include "policy/shared_text.h"
 
 namespace vfguard::policy {
 
@@ -38,7 +39,7 @@ class Interner {
     absl::flat_hash_map<const void*, Shared<FlowerMatch>> matches;
     absl::flat_hash_map<const void*, Shared<std::vector<Action>>> actions;
     absl::flat_hash_map<const void*, Shared<FilterRare>> rare;
-    absl::flat_hash_map<const void*, Shared<std::string>> texts;
+    absl::flat_hash_map<const void*, SharedText> texts;  // by the bytes' address
   };
   // Interns `f`, whose values another Interner (of another thread, still
   // alive) interned already: each of its distinct values is hashed here once
@@ -58,18 +59,21 @@ class Interner {
   struct TextHash {
     using is_transparent = void;
     size_t operator()(std::string_view s) const { return absl::Hash<std::string_view>{}(s); }
+    size_t operator()(const SharedText& s) const { return (*this)(*s); }
     size_t operator()(const Shared<std::string>& s) const { return (*this)(std::string_view(*s)); }
   };
   struct TextEq {
     using is_transparent = void;
     static std::string_view View(std::string_view s) { return s; }
+    static std::string_view View(const SharedText& s) { return *s; }
     static std::string_view View(const Shared<std::string>& s) { return *s; }
     template <typename A, typename B>
     bool operator()(const A& a, const B& b) const {
       return View(a) == View(b);
     }
   };
-  Shared<std::string> Text(std::string_view s);
+  SharedText Text(std::string_view s);
+  Shared<std::string> Id(std::string_view s);
   // `set`'s value equal to `v`, inserted (its port ids interned) if new.
   template <typename T>
   using Set = absl::flat_hash_set<Shared<T>, ValueHash<T>>;
@@ -84,7 +88,8 @@ class Interner {
   Set<FlowerMatch> matches_;
   Set<std::vector<Action>> actions_;
   Set<FilterRare> rare_;
-  absl::flat_hash_set<Shared<std::string>, TextHash, TextEq> texts_;
+  absl::flat_hash_set<SharedText, TextHash, TextEq> texts_;         // origin pieces
+  absl::flat_hash_set<Shared<std::string>, TextHash, TextEq> ids_;  // DeviceRef::port_id
 };
 
 }  // namespace vfguard::policy

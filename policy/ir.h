@@ -145,16 +145,25 @@ struct Action {
     kVlanPush,        // vlan push id `vlan_id` (802.1Q)
     kVlanPop,
   };
+  // Laid out small (32 bytes); compared in the order kind, chain, zone,
+  // commit, clear, device, vlan_id.
   Kind kind = Kind::kOk;
-  uint32_t chain = 0;    // kGoto
-  uint16_t zone = 0;     // kCt
   bool commit = false;   // kCt
   bool clear = false;    // kCt: ct clear (zone/commit unused)
-  DeviceRef device;      // kMirred*
+  uint16_t zone = 0;     // kCt
   uint16_t vlan_id = 0;  // kVlanPush
+  uint32_t chain = 0;    // kGoto
+  DeviceRef device;      // kMirred*
 
   std::string ToString() const;
-  auto operator<=>(const Action&) const = default;
+  friend std::strong_ordering operator<=>(const Action& a, const Action& b) {
+    return std::tie(a.kind, a.chain, a.zone, a.commit, a.clear, a.device, a.vlan_id) <=>
+           std::tie(b.kind, b.chain, b.zone, b.commit, b.clear, b.device, b.vlan_id);
+  }
+  friend bool operator==(const Action& a, const Action& b) {
+    return a.kind == b.kind && a.chain == b.chain && a.zone == b.zone && a.commit == b.commit &&
+           a.clear == b.clear && a.vlan_id == b.vlan_id && a.device == b.device;
+  }
   template <typename H>
   friend H AbslHashValue(H h, const Action& a) {
     return H::combine(std::move(h), a.kind, a.chain, a.zone, a.commit, a.clear, a.device,

@@ -4,6 +4,12 @@
 
 namespace vfguard::policy {
 
+std::string Origin::str() const {
+  std::string out(*head_);
+  out += *tail_;
+  return out;
+}
+
 bool Origin::StartsWith(std::string_view prefix) const {
   std::string_view head = *head_;
   if (prefix.size() <= head.size()) return head.substr(0, prefix.size()) == prefix;

@@ -2,7 +2,7 @@
 // allow IPv4 tcp dport 80-80 priority 103". Shown by trace and rules
 // listings; never sent to the kernel.
 //
-// The text is held as two shared pieces, a head and a tail, whose
+// The text is held as two shared pieces (SharedText), a head and a tail, whose
 // concatenation is the text. Origins are nearly unique per filter, but
 // their parts are not: the head names the owner ("port p1: "), the tail
 // repeats across every port with the same rule. The interner
@@ -17,25 +17,24 @@
 #include <string>
 #include <string_view>
 
-#include "policy/shared.h"
+#include "policy/shared_text.h"
 
 namespace vfguard::policy {
 
 class Origin {
  public:
   Origin() = default;
-  Origin(std::string text) : tail_(std::move(text)) {}    // NOLINT: implicit, as for a string
-  Origin(const char* text) : tail_(std::string(text)) {}  // NOLINT
-  Origin(Shared<std::string> head, Shared<std::string> tail)
-      : head_(std::move(head)), tail_(std::move(tail)) {}
+  Origin(const std::string& text) : tail_(text) {}  // NOLINT: implicit, as for a string
+  Origin(const char* text) : tail_(text) {}         // NOLINT
+  Origin(SharedText head, SharedText tail) : head_(std::move(head)), tail_(std::move(tail)) {}
 
-  std::string str() const { return *head_ + *tail_; }
+  std::string str() const;
   operator std::string() const { return str(); }  // NOLINT: read as a string
-  bool empty() const { return head_->empty() && tail_->empty(); }
-  size_t size() const { return head_->size() + tail_->size(); }
+  bool empty() const { return head_.empty() && tail_.empty(); }
+  size_t size() const { return head_.size() + tail_.size(); }
   bool StartsWith(std::string_view prefix) const;
-  const Shared<std::string>& head() const { return head_; }
-  const Shared<std::string>& tail() const { return tail_; }
+  const SharedText& head() const { return head_; }
+  const SharedText& tail() const { return tail_; }
 
   friend bool operator==(const Origin& a, const Origin& b) { return Compare(a, b) == 0; }
   friend std::strong_ordering operator<=>(const Origin& a, const Origin& b) {
@@ -53,8 +52,8 @@ class Origin {
   static int Compare(const Origin& a, const Origin& b);
   bool Equals(std::string_view text) const;
 
-  Shared<std::string> head_;
-  Shared<std::string> tail_;
+  SharedText head_;
+  SharedText tail_;
 };
 
 }  // namespace vfguard::policy

@@ -9,6 +9,7 @@
 #include "policy/chain_builder.h"
 #include "policy/interner.h"
 #include "policy/ir.h"
+#include "policy/shared_text.h"
 
 namespace vfguard::policy {
 namespace {
@@ -54,10 +55,32 @@ TEST(Shared, ComparesValuesNotStorage) {
   EXPECT_EQ(c < a, n < m);
 }
 
+TEST(SharedText, HoldsItsTextAndCopiesShareIt) {
+  SharedText none;
+  EXPECT_TRUE(none.empty());
+  EXPECT_EQ(*none, "");
+  EXPECT_TRUE(none.SameStorage(SharedText("")));
+  const std::string long_text(100, 'x');
+  SharedText a(long_text);
+  EXPECT_EQ(*a, long_text);
+  EXPECT_EQ(a.size(), 100u);
+  EXPECT_TRUE(a.Unique());
+  SharedText b = a;
+  EXPECT_TRUE(b.SameStorage(a));
+  EXPECT_FALSE(a.Unique());
+  SharedText c("x");
+  EXPECT_FALSE(c.SameStorage(a));
+  EXPECT_NE(c, a);
+  EXPECT_EQ(SharedText(long_text), a) << "compares texts, not storage";
+  c = std::move(b);
+  EXPECT_TRUE(c.SameStorage(a));
+  EXPECT_TRUE(b.empty());
+}
+
 TEST(Origin, TextIsTheSameWhateverTheSplit) {
   const std::string text = "port p1: ingress sg web rule 3";
   for (size_t cut = 0; cut <= text.size(); ++cut) {
-    Origin split(Shared<std::string>(text.substr(0, cut)), Shared<std::string>(text.substr(cut)));
+    Origin split(SharedText(text.substr(0, cut)), SharedText(text.substr(cut)));
     EXPECT_EQ(split, Origin(text)) << cut;
     EXPECT_EQ(split, text) << cut;
     EXPECT_EQ(split.str(), text);
@@ -78,8 +101,8 @@ TEST(Origin, OrdersAsItsText) {
     for (const std::string& y : texts) {
       for (size_t cx = 0; cx <= x.size(); ++cx) {
         for (size_t cy = 0; cy <= y.size(); ++cy) {
-          Origin ox(Shared<std::string>(x.substr(0, cx)), Shared<std::string>(x.substr(cx)));
-          Origin oy(Shared<std::string>(y.substr(0, cy)), Shared<std::string>(y.substr(cy)));
+          Origin ox(SharedText(x.substr(0, cx)), SharedText(x.substr(cx)));
+          Origin oy(SharedText(y.substr(0, cy)), SharedText(y.substr(cy)));
           EXPECT_EQ(ox <=> oy, x <=> y) << "'" << x << "' vs '" << y << "'";
           EXPECT_EQ(ox == oy, x == y);
         }
