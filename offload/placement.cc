@@ -63,16 +63,17 @@ enum class ChainState : uint8_t { kGroups, kChainTrap, kNoHardware };
 class StatusTable {
  public:
   explicit StatusTable(std::vector<absl::Status>& statuses) : statuses_(statuses) {
-    for (size_t i = 0; i < statuses_.size(); ++i) by_text_.try_emplace(Text(statuses_[i]), i);
+    for (size_t i = 0; i < statuses_.size(); ++i) by_text_[Text(statuses_[i])].push_back(i);
   }
 
   // The index of `s` (0 for OK), added if new.
   uint32_t Intern(const absl::Status& s) {
     if (s.ok()) return 0;
-    std::string text = Text(s);
-    auto it = by_text_.find(text);
-    if (it != by_text_.end()) return it->second;
-    return Add(std::move(text), s);
+    std::vector<uint32_t>& same_text = by_text_[Text(s)];
+    for (uint32_t i : same_text) {
+      if (statuses_[i] == s) return i;  // payloads (errno, extack) too
+    }
+    return Add(same_text, s);
   }
 
   // The index of FailedPrecondition(reason): why an accepted filter stays
@@ -86,11 +87,12 @@ class StatusTable {
   }
 
  private:
+  // Code and message (not Status::ToString, which formats the payloads).
   static std::string Text(const absl::Status& s) {
-    return s.ToString(absl::StatusToStringMode::kWithEverything);
+    return absl::StrCat(static_cast<int>(s.code()), " ", s.message());
   }
 
-  uint32_t Add(std::string text, const absl::Status& s) {
+  uint32_t Add(std::vector<uint32_t>& same_text, const absl::Status& s) {
     constexpr uint32_t kLast = PlacedFilter::kMaxStatuses - 1;
     if (statuses_.size() > kLast) return kLast;
     if (statuses_.size() == kLast) {  // unreachable below 2^24 filters; never silent
@@ -100,12 +102,12 @@ class StatusTable {
     }
     statuses_.push_back(s);
     const auto index = static_cast<uint32_t>(statuses_.size() - 1);
-    by_text_.emplace(std::move(text), index);
+    same_text.push_back(index);
     return index;
   }
 
   std::vector<absl::Status>& statuses_;
-  absl::flat_hash_map<std::string, uint32_t> by_text_;
+  absl::flat_hash_map<std::string, std::vector<uint32_t>> by_text_;
   absl::flat_hash_map<std::string, uint32_t> by_reason_;
 };
 
