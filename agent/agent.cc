@@ -25,6 +25,9 @@ constexpr absl::Duration kResyncPeriod = absl::Seconds(60);
 // their own writes (agent/reconciler.h).
 constexpr uint64_t kAuditEveryResyncs = 10;
 constexpr size_t kTrimAfterNotes = 1000;
+// A counter refresh dumps the whole block (~0.5 KB per decoded filter,
+// freed when counted): from this many filters on, the worker trims after it.
+constexpr size_t kTrimAfterDumpedFilters = 1000;
 constexpr absl::Duration kFilePollPeriod = absl::Seconds(1);
 constexpr absl::Duration kMaxRetryDelay = absl::Seconds(30);
 
@@ -475,6 +478,10 @@ CounterView Agent::ReadCounters(std::set<uint16_t> zones) const {
     for (const netlink::FlowerFilter& f : *block) {
       c.filters[KeyOf(f)] = {f.status.packets, f.status.bytes};
     }
+    // The decoded dump is freed below, in the worker's arena: without a
+    // trim its pages stay resident until the next pass's, so a scraped
+    // daemon would hold a block dump more than an idle one.
+    if (block->size() >= kTrimAfterDumpedFilters) worker_->TrimWhenIdle();
   }
   if (ct_ == nullptr) {
     c.conntrack_status = absl::UnavailableError("conntrack is not available to this agent");

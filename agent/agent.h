@@ -129,6 +129,8 @@ class Agent final : public AgentService {
   std::shared_ptr<const PassView> view() const { return view_; }
   // The tc notifications queued for judging so far (for tests and benches).
   TcNoteQueue::Stats tc_note_stats() const { return tc_notes_.stats(); }
+  // Heap trims the worker has done (for tests).
+  size_t heap_trims() const { return worker_->trims(); }
 
  private:
   // Everything a pass needs, taken on the reactor.

@@ -107,11 +107,11 @@ std::vector<RuleStatus> Agent::RulesWhere(
     r.handle = p.filter->handle;
     r.origin = p.filter->origin;
     r.placement = offload::PlacementName(p.placement);
-    if (!p.hw_status.ok()) {
+    if (const absl::Status& hw = view.placement->HwStatus(p); !hw.ok()) {
       // FailedPrecondition is placement's own reason (never offered, or kept
       // out because of another filter): no errno came from the hardware.
-      if (!absl::IsFailedPrecondition(p.hw_status)) r.hw_errno = offload::ErrnoOf(p.hw_status);
-      r.hw_error = std::string(p.hw_status.message());
+      if (!absl::IsFailedPrecondition(hw)) r.hw_errno = offload::ErrnoOf(hw);
+      r.hw_error = std::string(hw.message());
     }
     std::vector<std::string> actions;
     for (const policy::Action& a : p.filter->actions) actions.push_back(a.ToString());
@@ -293,7 +293,7 @@ void Agent::CollectMetrics() {
     std::map<std::string, int> by_reason;
     for (const offload::PlacedFilter& p : view.placement->filters) {
       if (p.placement == offload::Placement::kTrap) {
-        ++by_reason[ErrnoName(offload::ErrnoOf(p.hw_status))];
+        ++by_reason[ErrnoName(offload::ErrnoOf(view.placement->HwStatus(p)))];
       }
     }
     for (const auto& [reason, n] : by_reason) m_.hw_rejections->Set({reason}, n);

@@ -32,6 +32,7 @@
 #include "boost/asio/steady_timer.hpp"
 #include "common/log.h"
 #include "common/metrics.h"
+#include "daemon/process_memory.h"
 #include "daemon/sd_notify.h"
 
 namespace vfguard::daemon {
@@ -100,6 +101,10 @@ int Run(const std::vector<std::string>& args) {
     return 2;
   }
   log.set_level(config->log_level);
+  // Before any thread (the worker, the compiler's, the write lanes) exists.
+  if (absl::Status s = KeepAnonymousMemoryInSmallPages(); !s.ok()) {
+    log.Warn("huge_pages_left_on", {{"status", s}});
+  }
   agent::RouteLibbpfOutputAsLogfmt();  // libbpf's own messages as logfmt lines too
 
   absl::StatusOr<int> lock = LockStateDir(config->state_dir);

@@ -8,6 +8,7 @@
 #include <tuple>
 #include <utility>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "policy/chain_builder.h"
 
@@ -55,24 +56,63 @@ bool HasEffect(const Action& a) {
 
 enum class ChainState : uint8_t { kGroups, kChainTrap, kNoHardware };
 
-// The placement state while groups are being trapped, and the questions
-// asked of it.
-// One FailedPrecondition status per distinct reason a filter is never
-// offered: a status with a message is a heap object, and thousands of
-// filters (every egress hook's) share a handful of reasons; copies of one
-// status share its message.
-class NeverStatuses {
+// Each distinct status of one placement once (PlacementResult::statuses):
+// a status with a message is a heap object, and thousands of filters share
+// a handful (every egress hook's filters one reason, every member of a
+// trapped group its group's reason, a block that cannot offload one answer).
+class StatusTable {
  public:
-  absl::Status For(const std::string& reason) {
-    auto [it, inserted] = statuses_.try_emplace(reason);
-    if (inserted) it->second = absl::FailedPreconditionError(reason);
-    return it->second;
+  explicit StatusTable(std::vector<absl::Status>& statuses) : statuses_(statuses) {
+    for (size_t i = 0; i < statuses_.size(); ++i) by_text_[Text(statuses_[i])].push_back(i);
+  }
+
+  // The index of `s` (0 for OK), added if new.
+  uint32_t Intern(const absl::Status& s) {
+    if (s.ok()) return 0;
+    std::vector<uint32_t>& same_text = by_text_[Text(s)];
+    for (uint32_t i : same_text) {
+      if (statuses_[i] == s) return i;  // payloads (errno, extack) too
+    }
+    return Add(same_text, s);
+  }
+
+  // The index of FailedPrecondition(reason): why an accepted filter stays
+  // out of the hardware.
+  uint32_t Reason(const std::string& reason) {
+    auto it = by_reason_.find(reason);
+    if (it != by_reason_.end()) return it->second;
+    const uint32_t index = Intern(absl::FailedPreconditionError(reason));
+    by_reason_.emplace(reason, index);
+    return index;
   }
 
  private:
-  std::map<std::string, absl::Status, std::less<>> statuses_;
+  // Code and message (not Status::ToString, which formats the payloads).
+  static std::string Text(const absl::Status& s) {
+    return absl::StrCat(static_cast<int>(s.code()), " ", s.message());
+  }
+
+  uint32_t Add(std::vector<uint32_t>& same_text, const absl::Status& s) {
+    constexpr uint32_t kLast = PlacedFilter::kMaxStatuses - 1;
+    if (statuses_.size() > kLast) return kLast;
+    if (statuses_.size() == kLast) {  // unreachable below 2^24 filters; never silent
+      statuses_.push_back(absl::ResourceExhaustedError(
+          absl::StrCat("more than ", kLast, " distinct hardware statuses in one placement")));
+      return kLast;
+    }
+    statuses_.push_back(s);
+    const auto index = static_cast<uint32_t>(statuses_.size() - 1);
+    same_text.push_back(index);
+    return index;
+  }
+
+  std::vector<absl::Status>& statuses_;
+  absl::flat_hash_map<std::string, std::vector<uint32_t>> by_text_;
+  absl::flat_hash_map<std::string, uint32_t> by_reason_;
 };
 
+// The placement state while groups are being trapped, and the questions
+// asked of it.
 class Planner {
  public:
   Planner(const std::vector<const Filter*>& filters, const OfferFn& offer)
@@ -100,28 +140,29 @@ class Planner {
     PlacementResult result;
     // The caller (Place) sees that what the pointers name outlives the result.
     result.filters.reserve(filters_.size());
-    NeverStatuses never_statuses;
+    StatusTable statuses(result.statuses);
     for (const Filter* f : filters_) {
       std::optional<std::string> never = NeverInHardware(*f);
-      absl::Status answer = never ? never_statuses.For(*never) : offer_(*f);
-      result.filters.push_back(PlacedFilter{f, Placement::kHardware, answer, nullptr});
+      PlacedFilter placed{f};
+      placed.status = never ? statuses.Reason(*never) : statuses.Intern(offer_(*f));
+      result.filters.push_back(placed);
     }
     for (size_t i = 0; i < result.filters.size(); ++i) {
       const Filter& f = *filters_[i];
       if (f.rare->egress_of) continue;
-      if (!result.filters[i].hw_status.ok()) {
-        Trap({f.chain, f.prio}, absl::StrCat("shares chain ", f.chain, " prio ", f.prio,
-                                             " with a filter the hardware refused (",
-                                             result.filters[i].hw_status.message(), ")"));
+      const absl::Status& answer = result.HwStatus(result.filters[i]);
+      if (!answer.ok()) {
+        Trap({f.chain, f.prio},
+             absl::StrCat("shares chain ", f.chain, " prio ", f.prio,
+                          " with a filter the hardware refused (", answer.message(), ")"));
       }
     }
     while (Step()) {
     }
-    Fill(result);
+    Fill(result, statuses);
     return result;
   }
 
- private:
   // Marks a group trapped (first reason wins).
   void Trap(const GroupKey& key, std::string reason) {
     if (trapped_.emplace(key, std::move(reason)).second) changed_ = true;
@@ -138,15 +179,13 @@ class Planner {
       std::optional<Filter> trap;
       if (TrapPrioFree(key, members)) trap = TrapForGroup(members, trap_offer_);
       if (trap) {
-        group_traps_.emplace(key, std::make_shared<const Filter>(*std::move(trap)));
+        group_traps_.emplace(key, *std::move(trap));
         continue;
       }
       uint32_t chain = key.first;
       std::optional<Filter> chain_trap = TrapForChain(chain, ChainTrapPrio(chain), trap_offer_);
       chains_[chain] = chain_trap ? ChainState::kChainTrap : ChainState::kNoHardware;
-      if (chain_trap) {
-        chain_traps_.emplace(chain, std::make_shared<const Filter>(*std::move(chain_trap)));
-      }
+      if (chain_trap) chain_traps_.emplace(chain, *std::move(chain_trap));
       changed_ = true;
       // No restart from the first group: the groups already passed are not
       // affected (they have a trap, or their chain is no longer kGroups), and
@@ -268,8 +307,23 @@ class Planner {
     return std::nullopt;
   }
 
-  void Fill(PlacementResult& result) const {
+  // The traps the hardware holds, by (chain, prio), and each filter's
+  // placement, status and trap.
+  void Fill(PlacementResult& result, StatusTable& statuses) const {
     result.hardware_bypassed = chains_.count(0) && chains_.at(0) == ChainState::kNoHardware;
+    std::map<GroupKey, uint32_t> trap_at;  // a trap's (chain, prio) -> its index in `traps`
+    if (!result.hardware_bypassed) {
+      for (const auto& [chain, trap] : chain_traps_) result.traps.push_back(trap);
+      for (const auto& [key, trap] : group_traps_) {
+        if (chains_.at(key.first) == ChainState::kGroups) result.traps.push_back(trap);
+      }
+      std::sort(result.traps.begin(), result.traps.end(),
+                [](const Filter& a, const Filter& b) { return a.Key() < b.Key(); });
+      for (size_t i = 0; i < result.traps.size(); ++i) {
+        trap_at.emplace(GroupKey{result.traps[i].chain, result.traps[i].prio}, i);
+      }
+    }
+    auto trap_index = [&](const Filter& trap) { return trap_at.at({trap.chain, trap.prio}); };
     for (size_t i = 0; i < result.filters.size(); ++i) {
       PlacedFilter& placed = result.filters[i];
       const Filter& f = *filters_[i];
@@ -279,38 +333,26 @@ class Planner {
       }
       GroupKey key{f.chain, f.prio};
       ChainState state = chains_.at(f.chain);
+      if (!result.hardware_bypassed && state == ChainState::kGroups && !trapped_.count(key)) {
+        continue;  // hardware
+      }
+      const bool accepted = result.HwStatus(placed).ok();
+      placed.placement = accepted ? Placement::kSlowPathOnly : Placement::kTrap;
+      std::optional<std::string> why;
       if (result.hardware_bypassed) {
-        placed.placement = placed.hw_status.ok() ? Placement::kSlowPathOnly : Placement::kTrap;
-        if (placed.hw_status.ok()) {
-          placed.hw_status = absl::FailedPreconditionError(
-              "chain 0 cannot hold a trap, so the hardware holds nothing");
-        }
-        continue;
-      }
-      if (state == ChainState::kGroups && !trapped_.count(key)) continue;  // hardware
-      placed.placement = placed.hw_status.ok() ? Placement::kSlowPathOnly : Placement::kTrap;
-      if (state == ChainState::kGroups) {
-        placed.trap = group_traps_.at(key);
-        if (placed.hw_status.ok())
-          placed.hw_status = absl::FailedPreconditionError(trapped_.at(key));
+        why = "chain 0 cannot hold a trap, so the hardware holds nothing";
+      } else if (state == ChainState::kGroups) {
+        placed.trap = trap_index(group_traps_.at(key));
+        why = trapped_.at(key);
       } else if (state == ChainState::kChainTrap) {
-        placed.trap = chain_traps_.at(f.chain);
-        if (placed.hw_status.ok()) {
-          placed.hw_status = absl::FailedPreconditionError(absl::StrCat(
-              "chain ", f.chain, " is trapped whole: no trap for a group was accepted"));
-        }
-      } else if (placed.hw_status.ok()) {
-        placed.hw_status = absl::FailedPreconditionError(
-            absl::StrCat("chain ", f.chain, " cannot hold a trap; the hardware never enters it"));
+        placed.trap = trap_index(chain_traps_.at(f.chain));
+        why =
+            absl::StrCat("chain ", f.chain, " is trapped whole: no trap for a group was accepted");
+      } else {
+        why = absl::StrCat("chain ", f.chain, " cannot hold a trap; the hardware never enters it");
       }
+      if (accepted) placed.status = statuses.Reason(*why);
     }
-    if (result.hardware_bypassed) return;
-    for (const auto& [chain, trap] : chain_traps_) result.traps.push_back(*trap);
-    for (const auto& [key, trap] : group_traps_) {
-      if (chains_.at(key.first) == ChainState::kGroups) result.traps.push_back(*trap);
-    }
-    std::sort(result.traps.begin(), result.traps.end(),
-              [](const Filter& a, const Filter& b) { return a.Key() < b.Key(); });
   }
 
   // A trap with the same protocol and masked key as a slow-path filter of its
@@ -338,8 +380,8 @@ class Planner {
   std::map<uint32_t, std::vector<GroupKey>> chain_groups_;  // sorted by prio
   std::map<uint32_t, ChainState> chains_;
   std::map<GroupKey, std::string> trapped_;  // group -> why its accepted members stay out
-  std::map<GroupKey, std::shared_ptr<const Filter>> group_traps_;
-  std::map<uint32_t, std::shared_ptr<const Filter>> chain_traps_;
+  std::map<GroupKey, Filter> group_traps_;
+  std::map<uint32_t, Filter> chain_traps_;
   std::map<uint32_t, std::vector<bool>> may_trap_;
   bool changed_ = false;
 };
@@ -462,7 +504,11 @@ PlacementResult PlaceWithoutHardware(policy::SharedPipeline pipeline, const absl
   result.filters.reserve(pipeline.filters.size());
   size_t j = 0;
   const std::vector<PlacedFilter>* before = previous != nullptr ? &previous->filters : nullptr;
-  NeverStatuses never_statuses;
+  StatusTable statuses(result.statuses);
+  const uint32_t refused = statuses.Intern(refusal);
+  // previous->statuses index -> this result's (kUnmapped until first used).
+  constexpr uint32_t kUnmapped = UINT32_MAX;
+  std::vector<uint32_t> remap(previous != nullptr ? previous->statuses.size() : 0, kUnmapped);
   for (const Filter* f : pipeline.filters) {
     if (!f->rare->egress_of) result.hardware_bypassed = result.hardware_bypassed || f->chain == 0;
     if (before != nullptr) {
@@ -471,16 +517,21 @@ PlacementResult PlaceWithoutHardware(policy::SharedPipeline pipeline, const absl
       while (j < before->size() && (*before)[j].filter->Key() < key) ++j;
       // The same object, or an equal filter of a recompiled part: placed alike.
       if (j < before->size() && ((*before)[j].filter == f || *(*before)[j].filter == *f)) {
-        result.filters.push_back((*before)[j]);
-        result.filters.back().filter = f;
+        PlacedFilter placed = (*before)[j];
+        uint32_t& mapped = remap[placed.status];
+        if (mapped == kUnmapped) mapped = statuses.Intern(previous->HwStatus(placed));
+        placed.filter = f;
+        placed.status = mapped;
+        result.filters.push_back(placed);
         continue;
       }
     }
     if (placed_afresh != nullptr) ++*placed_afresh;
     std::optional<std::string> never = NeverInHardware(*f);
-    PlacedFilter placed{f, Placement::kTrap, never ? never_statuses.For(*never) : refusal, nullptr};
+    PlacedFilter placed{f, Placement::kTrap};
+    placed.status = never ? statuses.Reason(*never) : refused;
     if (f->rare->egress_of) placed.placement = Placement::kSlowPathOnly;
-    result.filters.push_back(std::move(placed));
+    result.filters.push_back(placed);
   }
   result.owners = std::move(pipeline.owners);
   result.sets = std::move(pipeline.sets);

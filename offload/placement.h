@@ -69,25 +69,32 @@ namespace vfguard::offload {
 enum class Placement : uint8_t {
   kHardware,      // the hardware holds this filter
   kTrap,          // the hardware refused it; a trap sends its frames to the slow path
-  kSlowPathOnly,  // the hardware would take it but does not hold it (see hw_status)
+  kSlowPathOnly,  // the hardware would take it but does not hold it (see HwStatus)
 };
 const char* PlacementName(Placement p);  // "hw", "trap", "sw"
 
+// One IR filter's placement: 16 bytes, since the agent keeps one per
+// installed filter (docs/performance.md, "Daemon RSS per filter"). What
+// many filters share (the hardware's answer or why the filter stays out,
+// the covering trap) is held once in the PlacementResult and named here by
+// index: read it with PlacementResult::HwStatus and PlacementResult::TrapOf,
+// on the result the PlacedFilter belongs to.
 struct PlacedFilter {
+  static constexpr uint32_t kNoTrap = UINT32_MAX;
+  static constexpr uint32_t kMaxStatuses = uint32_t{1} << 24;
   // The IR filter (installed skip_hw in the slow path): the compiler's own
   // copy, shared and immutable, kept alive by PlacementResult::owners (a
   // placement copies no IR filter).
   const policy::Filter* filter = nullptr;
   Placement placement = Placement::kHardware;
-  // kHardware: OK. kTrap: the offer's answer (errno via ErrnoOf, extack as
-  // the message). kSlowPathOnly: FailedPrecondition saying why.
-  absl::Status hw_status;
-  // The hardware trap that covers this filter's frames (kTrap and
-  // kSlowPathOnly, unless the hardware is bypassed), or null. One object
-  // shared by the group or chain (not a copy per filter);
-  // PlacementResult::traps holds each trap once.
-  std::shared_ptr<const policy::Filter> trap;
+  // Index into PlacementResult::statuses (0: OK).
+  uint32_t status : 24 = 0;
+  // Index into PlacementResult::traps of the trap that covers this filter's
+  // frames (kTrap and kSlowPathOnly, unless the hardware is bypassed), or
+  // kNoTrap. One trap per group or chain, not a copy per filter.
+  uint32_t trap = kNoTrap;
 };
+static_assert(sizeof(PlacedFilter) == 16, "one per installed filter: keep it small");
 
 struct PlacementResult {
   std::vector<PlacedFilter> filters;  // one per IR filter, same order
@@ -95,10 +102,23 @@ struct PlacementResult {
   // pipeline Place was given): copies of the result share them.
   std::vector<std::shared_ptr<const void>> owners;
   std::vector<policy::Filter> traps;  // each hardware trap once, by (chain, prio)
+  // Each distinct hardware status of `filters` once; [0] is OK. A filter's
+  // status: kHardware OK; kTrap the offer's answer (errno via ErrnoOf,
+  // extack as the message); kSlowPathOnly FailedPrecondition saying why.
+  // Fewer than PlacedFilter::kMaxStatuses (at most one per filter and per
+  // trapped group; past that, the last one says the table is full).
+  std::vector<absl::Status> statuses = {absl::OkStatus()};
   // Chain 0 cannot hold even a match-all trap: the hardware holds nothing.
   bool hardware_bypassed = false;
   // The pipeline's set prefixes (policy::Pipeline::sets), for the slow path.
   std::map<std::string, std::vector<policy::IpPrefix>> sets;
+
+  // `p`'s status (see `statuses`); `p` is one of `filters`.
+  const absl::Status& HwStatus(const PlacedFilter& p) const { return statuses[p.status]; }
+  // `p`'s covering trap, or null.
+  const policy::Filter* TrapOf(const PlacedFilter& p) const {
+    return p.trap == PlacedFilter::kNoTrap ? nullptr : &traps[p.trap];
+  }
   // The filters the hardware holds: offloaded IR filters and traps, ordered
   // by (chain, prio, handle).
   policy::Pipeline HardwarePipeline() const;

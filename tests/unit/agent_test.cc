@@ -236,6 +236,47 @@ const nlmsghdr& Header(const std::vector<uint32_t>& words) {
   return *reinterpret_cast<const nlmsghdr*>(words.data());
 }
 
+// A block dump padded with `pad` copies of its first filter (other handles),
+// to stand for a large block in a counter refresh.
+class PaddedDumpBackend : public GatedBackend {
+ public:
+  using GatedBackend::GatedBackend;
+  absl::StatusOr<std::vector<netlink::FlowerFilter>> DumpFilters(
+      const netlink::FilterOwner& owner) override {
+    absl::StatusOr<std::vector<netlink::FlowerFilter>> out = GatedBackend::DumpFilters(owner);
+    if (out.ok() && !out->empty() && std::holds_alternative<netlink::TcBlock>(owner)) {
+      const netlink::FlowerFilter first = out->front();
+      for (int i = 0; i < pad.load(); ++i) {
+        out->push_back(first);
+        out->back().handle = 100000 + i;
+      }
+    }
+    return out;
+  }
+  std::atomic<int> pad{0};
+};
+
+TEST_F(AgentTest, ACounterRefreshOfALargeBlockTrimsTheHeapAfterwards) {
+  PaddedDumpBackend tc(fake_);
+  MakeAgent(tc);
+  ASSERT_TRUE(RunUntil([&] { return agent_->Status().ready; })) << Log();
+  io_.run_for(std::chrono::milliseconds(300));  // the start pass's trim
+  // A small block: its dump is not worth a trim.
+  size_t trims = agent_->heap_trims();
+  int dumps = tc.block_dumps.load();
+  agent_->CollectMetrics();
+  ASSERT_TRUE(RunUntil([&] { return tc.block_dumps.load() > dumps; }));
+  io_.run_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(agent_->heap_trims(), trims);
+  // 2,000 filters: the decoded dump is freed, then the heap trimmed.
+  io_.run_for(absl::ToChronoMilliseconds(Agent::kCounterMaxAge));
+  tc.pad = 2000;
+  dumps = tc.block_dumps.load();
+  agent_->CollectMetrics();
+  ASSERT_TRUE(RunUntil([&] { return tc.block_dumps.load() > dumps; }));
+  EXPECT_TRUE(RunUntil([&] { return agent_->heap_trims() > trims; }));
+}
+
 TEST_F(AgentTest, TcNotificationsWaitAsOneCompactBatchAndOnlyDriftAudits) {
   GatedBackend tc(fake_);
   MakeAgent(tc);

@@ -98,7 +98,15 @@ void CheckStructure(const Pipeline& ir, const PlacementResult& placed, const Ran
     RC_ASSERT(one_trap || whole_group);
   }
   for (const PlacedFilter& p : placed.filters) {
-    RC_ASSERT((p.placement == Placement::kHardware) == p.hw_status.ok());
+    RC_ASSERT(p.status < placed.statuses.size());
+    RC_ASSERT((p.placement == Placement::kHardware) == placed.HwStatus(p).ok());
+    RC_ASSERT(p.trap == PlacedFilter::kNoTrap || p.trap < placed.traps.size());
+  }
+  // Each distinct status once, OK first.
+  RC_ASSERT(placed.statuses.front().ok());
+  for (size_t i = 1; i < placed.statuses.size(); ++i) {
+    RC_ASSERT(!placed.statuses[i].ok());
+    for (size_t j = 0; j < i; ++j) RC_ASSERT(placed.statuses[i] != placed.statuses[j]);
   }
 }
 
@@ -494,9 +502,9 @@ void ExpectSamePlacement(const PlacementResult& want, const PlacementResult& got
     const PlacedFilter& g = got.filters[i];
     RC_ASSERT(w.filter == g.filter);
     RC_ASSERT(w.placement == g.placement);
-    RC_ASSERT(w.hw_status == g.hw_status);
-    RC_ASSERT(w.trap == nullptr);
-    RC_ASSERT(g.trap == nullptr);
+    RC_ASSERT(want.HwStatus(w) == got.HwStatus(g));
+    RC_ASSERT(w.trap == PlacedFilter::kNoTrap);
+    RC_ASSERT(g.trap == PlacedFilter::kNoTrap);
   }
 }
 

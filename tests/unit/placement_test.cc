@@ -81,13 +81,13 @@ TEST(Placement, RefusedFilterTrapsItsWholePrioGroupWithOneSharedTrap) {
   PlacementResult r = Place(policy::Pipeline{{a, b, c}}, ModelOffer());
   EXPECT_EQ(r.filters[0].placement, Placement::kTrap);
   EXPECT_EQ(r.filters[1].placement, Placement::kTrap);
-  EXPECT_EQ(r.filters[0].hw_status.message(), "mlx5_core: Unsupported key");
+  EXPECT_EQ(r.HwStatus(r.filters[0]).message(), "mlx5_core: Unsupported key");
   EXPECT_EQ(r.filters[2].placement, Placement::kHardware);
   ASSERT_EQ(r.traps.size(), 1u);  // deduped: one trap for the group
-  ASSERT_NE(r.filters[0].trap, nullptr);
-  EXPECT_EQ(*r.filters[0].trap, r.traps[0]);
-  ASSERT_NE(r.filters[1].trap, nullptr);
-  EXPECT_EQ(*r.filters[1].trap, r.traps[0]);
+  ASSERT_NE(r.TrapOf(r.filters[0]), nullptr);
+  EXPECT_EQ(*r.TrapOf(r.filters[0]), r.traps[0]);
+  ASSERT_NE(r.TrapOf(r.filters[1]), nullptr);
+  EXPECT_EQ(*r.TrapOf(r.filters[1]), r.traps[0]);
   policy::Pipeline hw = r.HardwarePipeline();
   ASSERT_EQ(hw.filters.size(), 2u);
   const Filter& trap = hw.filters[0];
@@ -99,13 +99,34 @@ TEST(Placement, RefusedFilterTrapsItsWholePrioGroupWithOneSharedTrap) {
   EXPECT_EQ(hw.filters[1], c);
 }
 
+TEST(Placement, FiltersShareOneStatusPerDistinctAnswerOrReason) {
+  // Two groups refused with the same answer, an accepted filter kept out by
+  // each: one answer, two reasons (one per group), and OK.
+  Filter a = Refused(5, 2, 1, {Ok()});
+  Filter b = Make(5, 2, 2, {Ok()});
+  Filter c = Make(5, 2, 3, {Ok()});
+  Filter d = Refused(5, 3, 1, {Ok()});
+  Filter e = Make(5, 3, 2, {Ok()});
+  Filter f = Make(5, 4, 1, {Drop()});
+  PlacementResult r = Place(policy::Pipeline{{a, b, c, d, e, f}}, ModelOffer());
+  ASSERT_EQ(r.filters.size(), 6u);
+  EXPECT_EQ(r.filters[0].status, r.filters[3].status);  // the same refusal
+  EXPECT_EQ(r.filters[1].status, r.filters[2].status);  // the same group's reason
+  EXPECT_NE(r.filters[1].status, r.filters[4].status);  // another group's
+  EXPECT_EQ(r.filters[5].status, 0u);
+  EXPECT_EQ(r.statuses.size(), 4u);
+  EXPECT_NE(r.HwStatus(r.filters[4]).message().find("prio 3"), std::string::npos);
+  EXPECT_NE(r.filters[0].trap, r.filters[3].trap);  // one trap per group
+  EXPECT_EQ(r.filters[0].trap, r.filters[2].trap);
+}
+
 TEST(Placement, AcceptedFilterSharingAPrioWithARefusedOneStaysInSlowPath) {
   Filter a = Make(5, 2, 1, {Ok()});
   Filter b = Refused(5, 2, 2, {Ok()});
   PlacementResult r = Place(policy::Pipeline{{a, b}}, ModelOffer());
   EXPECT_EQ(r.filters[0].placement, Placement::kSlowPathOnly);
-  EXPECT_EQ(r.filters[0].hw_status.code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_NE(r.filters[0].hw_status.message().find("Unsupported key"), std::string::npos);
+  EXPECT_EQ(r.HwStatus(r.filters[0]).code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(r.HwStatus(r.filters[0]).message().find("Unsupported key"), std::string::npos);
   EXPECT_EQ(r.filters[1].placement, Placement::kTrap);
   // One mask per prio: the hardware holds only the trap at prio 2.
   policy::Pipeline hw = r.HardwarePipeline();
@@ -158,7 +179,7 @@ TEST(Placement, ChainIsTrappedWholeWhenNoGroupTrapIsAccepted) {
   PlacementResult r = Place(policy::Pipeline{{first, late, other}}, ModelOffer(caps));
   EXPECT_EQ(r.filters[0].placement, Placement::kSlowPathOnly);
   EXPECT_EQ(r.filters[1].placement, Placement::kTrap);
-  EXPECT_EQ(r.filters[1].hw_status.message(),
+  EXPECT_EQ(r.HwStatus(r.filters[1]).message(),
             "mlx5_core: Requested priority is out of supported range");
   EXPECT_EQ(r.filters[2].placement, Placement::kHardware);
   ASSERT_EQ(r.traps.size(), 1u);
@@ -166,10 +187,10 @@ TEST(Placement, ChainIsTrappedWholeWhenNoGroupTrapIsAccepted) {
   EXPECT_EQ(trap.Key(), std::make_tuple(2u, uint16_t{3}, 1u));
   EXPECT_EQ(trap.protocol, policy::kEthAll);
   EXPECT_EQ(trap.match, policy::FlowerMatch{});
-  ASSERT_NE(r.filters[0].trap, nullptr);
-  EXPECT_EQ(*r.filters[0].trap, trap);
-  ASSERT_NE(r.filters[1].trap, nullptr);
-  EXPECT_EQ(*r.filters[1].trap, trap);
+  ASSERT_NE(r.TrapOf(r.filters[0]), nullptr);
+  EXPECT_EQ(*r.TrapOf(r.filters[0]), trap);
+  ASSERT_NE(r.TrapOf(r.filters[1]), nullptr);
+  EXPECT_EQ(*r.TrapOf(r.filters[1]), trap);
   EXPECT_EQ(r.HardwarePipeline().filters, (std::vector<Filter>{trap, other}));
 }
 
@@ -196,11 +217,11 @@ TEST(Placement, ChainThatCannotHoldATrapIsNeverEntered) {
   Filter in8 = Make(8, 1, 1, {Drop()});
   PlacementResult r = Place(policy::Pipeline{{jump, other, in7, in8}}, offer);
   EXPECT_EQ(r.filters[0].placement, Placement::kSlowPathOnly);
-  EXPECT_NE(r.filters[0].hw_status.message().find("chain 7"), std::string::npos);
+  EXPECT_NE(r.HwStatus(r.filters[0]).message().find("chain 7"), std::string::npos);
   EXPECT_EQ(r.filters[1].placement, Placement::kHardware);
   EXPECT_EQ(r.filters[2].placement, Placement::kTrap);
-  EXPECT_EQ(ErrnoOf(r.filters[2].hw_status), ENOSPC);
-  EXPECT_FALSE(r.filters[2].trap);
+  EXPECT_EQ(ErrnoOf(r.HwStatus(r.filters[2])), ENOSPC);
+  EXPECT_FALSE(r.TrapOf(r.filters[2]));
   EXPECT_EQ(r.filters[3].placement, Placement::kHardware);
   for (const Filter& f : r.HardwarePipeline().filters) EXPECT_NE(f.chain, 7u);
   EXPECT_FALSE(r.hardware_bypassed);
@@ -227,8 +248,8 @@ TEST(Placement, MirrorBeforeATrapStaysInSlowPathEvenThroughAnotherChain) {
   Filter end = Make(13, 1, 1, {Drop()});
   PlacementResult r = Place(policy::Pipeline{{flood, hop, later, safe, end}}, ModelOffer());
   EXPECT_EQ(r.filters[0].placement, Placement::kSlowPathOnly);
-  EXPECT_EQ(r.filters[0].hw_status.code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_NE(r.filters[0].hw_status.message().find("before a possible trap"), std::string::npos);
+  EXPECT_EQ(r.HwStatus(r.filters[0]).code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(r.HwStatus(r.filters[0]).message().find("before a possible trap"), std::string::npos);
   EXPECT_EQ(r.filters[1].placement, Placement::kHardware);  // no effect, may go to a trap
   EXPECT_EQ(r.filters[2].placement, Placement::kTrap);
   EXPECT_EQ(r.filters[3].placement, Placement::kHardware);
@@ -282,14 +303,14 @@ TEST(Placement, CopiesToPortsAndEgressHooksNeverReachTheHardware) {
   EXPECT_EQ(offered, 2) << "only post and tail are offered";
   EXPECT_EQ(r.filters[0].placement, Placement::kHardware);
   EXPECT_EQ(r.filters[1].placement, Placement::kTrap);
-  EXPECT_NE(r.filters[1].hw_status.message().find("egress hook"), std::string::npos);
-  ASSERT_NE(r.filters[1].trap, nullptr);
+  EXPECT_NE(r.HwStatus(r.filters[1]).message().find("egress hook"), std::string::npos);
+  ASSERT_NE(r.TrapOf(r.filters[1]), nullptr);
   // The trap cannot share the list filter's key (EEXIST): the whole chain
   // is trapped at its free prio 1 instead.
-  EXPECT_EQ(r.filters[1].trap->Key(), std::make_tuple(9u, uint16_t{1}, 1u));
-  EXPECT_EQ(r.filters[1].trap->match, policy::FlowerMatch{});
+  EXPECT_EQ(r.TrapOf(r.filters[1])->Key(), std::make_tuple(9u, uint16_t{1}, 1u));
+  EXPECT_EQ(r.TrapOf(r.filters[1])->match, policy::FlowerMatch{});
   EXPECT_EQ(r.filters[3].placement, Placement::kSlowPathOnly);
-  EXPECT_EQ(r.filters[3].trap, nullptr);
+  EXPECT_EQ(r.TrapOf(r.filters[3]), nullptr);
   for (const Filter& f : r.HardwarePipeline().filters) {
     EXPECT_FALSE(f.rare->egress_of.has_value());
     for (const Action& a : f.actions) {
@@ -338,11 +359,11 @@ TEST(Placement, NdCheckChainStaysInTheSlowPathAndItsEntryIsTrapped) {
   ASSERT_EQ(r.filters.size(), 5u);
   EXPECT_EQ(r.filters[0].placement, Placement::kHardware);
   EXPECT_EQ(r.filters[1].placement, Placement::kSlowPathOnly);
-  EXPECT_NE(r.filters[1].hw_status.message().find("cannot hold"), std::string::npos)
-      << r.filters[1].hw_status;
+  EXPECT_NE(r.HwStatus(r.filters[1]).message().find("cannot hold"), std::string::npos)
+      << r.HwStatus(r.filters[1]);
   EXPECT_EQ(r.filters[2].placement, Placement::kHardware);
   EXPECT_EQ(r.filters[3].placement, Placement::kTrap);
-  EXPECT_NE(r.filters[3].hw_status.message().find("BPF"), std::string::npos);
+  EXPECT_NE(r.HwStatus(r.filters[3]).message().find("BPF"), std::string::npos);
   EXPECT_EQ(r.filters[4].placement, Placement::kSlowPathOnly);
   ASSERT_EQ(r.traps.size(), 1u);
   EXPECT_EQ(r.traps[0].chain, 16u);

@@ -336,13 +336,14 @@ TEST_F(ReconcilerTest, HardwareTakesWhatItAcceptsAndTheSlowPathStaysComplete) {
   for (const offload::PlacedFilter& p : r.placement().filters) {
     if (p.placement == offload::Placement::kHardware) ++hw;
     if (p.placement == offload::Placement::kTrap && offload::NeverInHardware(*p.filter)) {
-      EXPECT_THAT(std::string(p.hw_status.message()),
+      EXPECT_THAT(std::string(r.placement().HwStatus(p).message()),
                   ::testing::AnyOf(::testing::HasSubstr("egress hook"),
                                    ::testing::HasSubstr("BPF program")));
     } else if (p.placement == offload::Placement::kTrap) {
       ++refused;
-      EXPECT_EQ(offload::ErrnoOf(p.hw_status), EOPNOTSUPP);
-      EXPECT_THAT(std::string(p.hw_status.message()), ::testing::HasSubstr("Unsupported key"));
+      EXPECT_EQ(offload::ErrnoOf(r.placement().HwStatus(p)), EOPNOTSUPP);
+      EXPECT_THAT(std::string(r.placement().HwStatus(p).message()),
+                  ::testing::HasSubstr("Unsupported key"));
     }
   }
   EXPECT_GT(hw, 0u);
