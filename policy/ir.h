@@ -7,7 +7,7 @@
 //
 // Filters live in one shared ingress block bound (clsact ingress_block) to
 // the uplink and every representor, except a port's egress hook: the few
-// filters on its representor's clsact egress (Filter::egress_of), which see
+// filters on its representor's clsact egress (FilterRare::egress_of), which see
 // every frame sent to the port with `indev` = the device the frame entered
 // the eswitch on (act_mirred sets skb_iif), so one flood list per network
 // can keep split horizon and per-recipient admission. Devices are named
