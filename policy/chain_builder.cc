@@ -1,6 +1,6 @@
 #include "policy/chain_builder.h"
 
-#include <set>
+#include <map>
 
 #include "absl/strings/str_cat.h"
 
@@ -58,21 +58,13 @@ MaskShape ShapeOf(uint16_t protocol, const FlowerMatch& m) {
 
 }  // namespace
 
-bool ChainBuilder::SameKey::operator()(size_t a, size_t b) const {
-  const Filter& x = (*entries)[a].filter;
-  const Filter& y = (*entries)[b].filter;
-  if (x.protocol != y.protocol) return x.protocol < y.protocol;
-  if (x.match != y.match) return x.match < y.match;
-  return x.set_match < y.set_match;
-}
-
 void ChainBuilder::NextStage() {
   ++stage_;
   stage_keys_.clear();
 }
 
-void ChainBuilder::AddSetMatch(uint16_t protocol, FlowerMatch match, SetMatch set,
-                               std::vector<Action> actions, std::string origin) {
+void ChainBuilder::AddSetMatch(uint16_t protocol, Shared<FlowerMatch> match, SetMatch set,
+                               Shared<std::vector<Action>> actions, Origin origin) {
   Entry e;
   e.shape.set_match = true;  // cls_bpf: no masks, one prio per protocol
   e.shape.protocol = protocol;
@@ -81,16 +73,27 @@ void ChainBuilder::AddSetMatch(uint16_t protocol, FlowerMatch match, SetMatch se
   Push(std::move(e), protocol, std::move(match), std::move(actions), std::move(origin));
 }
 
-void ChainBuilder::Add(uint16_t protocol, FlowerMatch match, std::vector<Action> actions,
-                       std::string origin, uint32_t handle) {
+void ChainBuilder::Add(uint16_t protocol, const FlowerMatch& match,
+                       const std::vector<Action>& actions, std::string_view origin,
+                       uint32_t handle) {
+  AddShared(protocol, interner_.Match(match), interner_.Actions(actions),
+            interner_.OriginOf(origin), handle);
+}
+
+void ChainBuilder::AddShared(uint16_t protocol, Shared<FlowerMatch> match,
+                             Shared<std::vector<Action>> actions, Origin origin, uint32_t handle) {
   Entry e;
-  e.shape = ShapeOf(protocol, match);
+  e.shape = ShapeOf(protocol, *match);
   e.handle = handle;
   Push(std::move(e), protocol, std::move(match), std::move(actions), std::move(origin));
 }
 
-void ChainBuilder::Push(Entry e, uint16_t protocol, FlowerMatch match, std::vector<Action> actions,
-                        std::string origin) {
+void ChainBuilder::Push(Entry e, uint16_t protocol, Shared<FlowerMatch> match,
+                        Shared<std::vector<Action>> actions, Origin origin) {
+  // Interned (a lookup by address): equal matches are one address.
+  match = interner_.Match(match);
+  const StageKey key{protocol, &*match, e.filter.set_match ? &*e.filter.set_match : nullptr};
+  if (!stage_keys_.insert(key).second) return;  // the first of a stage decides
   e.stage = stage_;
   e.filter.chain = chain_;
   e.filter.protocol = protocol;
@@ -98,49 +101,67 @@ void ChainBuilder::Push(Entry e, uint16_t protocol, FlowerMatch match, std::vect
   e.filter.actions = std::move(actions);
   e.filter.origin = std::move(origin);
   entries_.push_back(std::move(e));
-  if (!stage_keys_.insert(entries_.size() - 1).second) entries_.pop_back();
+}
+
+absl::Status ChainBuilder::FinishStage(size_t begin, size_t end, uint32_t& prio,
+                                       std::vector<Filter>& out) {
+  // Shapes in order of first appearance, one prio each: `order` lists the
+  // stage's entries grouped so.
+  std::vector<size_t> order;
+  order.reserve(end - begin);
+  if (end - begin == 1) {
+    order.push_back(begin);
+  } else {
+    std::map<MaskShape, size_t> index;  // shape -> position in `groups`
+    std::vector<std::vector<size_t>> groups;
+    for (size_t k = begin; k < end; ++k) {
+      auto [it, inserted] = index.try_emplace(entries_[k].shape, groups.size());
+      if (inserted) groups.emplace_back();
+      groups[it->second].push_back(k);
+    }
+    for (const std::vector<size_t>& g : groups) order.insert(order.end(), g.begin(), g.end());
+  }
+  for (size_t first = 0; first < order.size();) {
+    const MaskShape& shape = entries_[order[first]].shape;
+    size_t last = first + 1;
+    while (last < order.size() && entries_[order[last]].shape == shape) ++last;
+    // tc keeps one classifier kind per (chain, prio): a set-match group
+    // (cls_bpf) gets a free prio before it, where placement puts the
+    // group's hardware trap (a flower filter; offload/placement.h).
+    if (shape.set_match) ++prio;
+    if (++prio > 65535) {
+      return absl::ResourceExhaustedError(
+          absl::StrCat("chain ", chain_, " needs more than 65535 tc prios"));
+    }
+    const bool explicit_handles = entries_[order[first]].handle != 0;
+    absl::flat_hash_set<uint32_t> used;
+    uint32_t next = 0;
+    for (size_t m = first; m < last; ++m) {
+      Entry& e = entries_[order[m]];
+      Filter& f = out.emplace_back(std::move(e.filter));
+      f.prio = static_cast<uint16_t>(prio);
+      f.handle = explicit_handles ? e.handle : ++next;
+      // Numbered handles are distinct by construction; explicit ones are checked.
+      if ((e.handle != 0) != explicit_handles ||
+          (explicit_handles && last - first > 1 && !used.insert(f.handle).second)) {
+        return absl::InternalError(absl::StrCat("chain ", chain_, " prio ", prio, ": handle ",
+                                                f.handle, " of \"", f.origin.str(),
+                                                "\" is not a distinct explicit handle"));
+      }
+    }
+    first = last;
+  }
+  return absl::OkStatus();
 }
 
 absl::Status ChainBuilder::Finish(std::vector<Filter>& out) {
+  out.reserve(out.size() + entries_.size());
   uint32_t prio = first_prio_ - 1u;
-  size_t i = 0;
-  while (i < entries_.size()) {
-    // One stage: shapes in order of first appearance, one prio each.
+  for (size_t i = 0; i < entries_.size();) {
     size_t end = i;
     while (end < entries_.size() && entries_[end].stage == entries_[i].stage) ++end;
-    std::vector<std::pair<MaskShape, std::vector<size_t>>> shapes;
-    std::map<MaskShape, size_t> index;  // shape -> position in `shapes`
-    for (size_t k = i; k < end; ++k) {
-      auto [it, inserted] = index.try_emplace(entries_[k].shape, shapes.size());
-      if (inserted) shapes.emplace_back(entries_[k].shape, std::vector<size_t>{});
-      shapes[it->second].second.push_back(k);
-    }
-    for (const auto& [shape, members] : shapes) {
-      // tc keeps one classifier kind per (chain, prio): a set-match group
-      // (cls_bpf) gets a free prio before it, where placement puts the
-      // group's hardware trap (a flower filter; offload/placement.h).
-      if (shape.set_match) ++prio;
-      if (++prio > 65535) {
-        return absl::ResourceExhaustedError(
-            absl::StrCat("chain ", chain_, " needs more than 65535 tc prios"));
-      }
-      const bool explicit_handles = entries_[members.front()].handle != 0;
-      std::set<uint32_t> used;
-      uint32_t next = 0;
-      for (size_t k : members) {
-        Filter f = std::move(entries_[k].filter);
-        f.prio = static_cast<uint16_t>(prio);
-        f.handle = explicit_handles ? entries_[k].handle : ++next;
-        // Numbered handles are distinct by construction; explicit ones are checked.
-        if ((entries_[k].handle != 0) != explicit_handles ||
-            (explicit_handles && !used.insert(f.handle).second)) {
-          return absl::InternalError(absl::StrCat("chain ", chain_, " prio ", prio, ": handle ",
-                                                  f.handle, " of \"", f.origin.str(),
-                                                  "\" is not a distinct explicit handle"));
-        }
-        out.push_back(std::move(f));
-      }
-    }
+    absl::Status st = FinishStage(i, end, prio, out);
+    if (!st.ok()) return st;
     i = end;
   }
   entries_.clear();

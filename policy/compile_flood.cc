@@ -123,7 +123,7 @@ absl::Status CompileNetworkFlood(const CompileContext& ctx, const Network& net,
 absl::Status CompilePortEgressHook(const CompileContext& ctx, const Port& port,
                                    std::vector<Filter>& out) {
   const DeviceRef self = DeviceRef::OfPort(port.id);
-  ChainBuilder b(Chains::EgressHook(ctx.slots.port_slot.at(port.id)));
+  ChainBuilder b(*ctx.interner, Chains::EgressHook(ctx.slots.port_slot.at(port.id)));
   const std::string who = absl::StrCat("port ", port.id, ": egress hook: ");
   // Unicast reaches the representor only through to(Q), already admitted.
   FlowerMatch unicast;

@@ -9,8 +9,9 @@
 
 namespace vfguard::policy {
 
-CompileContext::CompileContext(const Snapshot& s, const SlotAssignment& sl, CompileOptions o)
-    : snap(s), slots(sl), options(o) {}
+CompileContext::CompileContext(const Snapshot& s, const SlotAssignment& sl, CompileOptions o,
+                               Interner* in)
+    : snap(s), slots(sl), options(o), interner(in) {}
 
 const std::vector<const Port*>& CompileContext::PortsOf(const std::string& network_id) const {
   if (!ports_by_network_) {
@@ -59,7 +60,7 @@ absl::Status CompileNetwork(const CompileContext& ctx, const Network& net,
   }
   std::string who = absl::StrCat("network ", net.id, ": ");
   // From ports: known MAC -> that port's to-chain; else to the uplink.
-  ChainBuilder from_ports(Chains::ForwardFromPorts(slot));
+  ChainBuilder from_ports(*ctx.interner, Chains::ForwardFromPorts(slot));
   for (const Port* q : active) {
     FlowerMatch m;
     m.dst_mac = ExactMac(q->mac);
@@ -76,7 +77,7 @@ absl::Status CompileNetwork(const CompileContext& ctx, const Network& net,
   if (!st.ok()) return st;
 
   // From the uplink: known MAC -> to-chain; multicast -> flood; else drop.
-  ChainBuilder from_uplink(Chains::ForwardFromUplink(slot));
+  ChainBuilder from_uplink(*ctx.interner, Chains::ForwardFromUplink(slot));
   for (const Port* q : active) {
     FlowerMatch m;
     m.dst_mac = ExactMac(q->mac);
@@ -98,7 +99,7 @@ absl::Status CompileNetwork(const CompileContext& ctx, const Network& net,
 
 absl::Status CompileDispatch(const CompileContext& ctx, std::vector<Filter>& out) {
   // Ports' entries (prio 2) are in their own parts (CompilePortDispatch).
-  ChainBuilder b(Chains::kDispatch, Chains::kDispatchUplinkFirstPrio);
+  ChainBuilder b(*ctx.interner, Chains::kDispatch, Chains::kDispatchUplinkFirstPrio);
   const Network* flat = nullptr;
   for (const auto& [id, net] : ctx.snap.networks) {
     if (net.segmentation == Segmentation::kFlat) {
@@ -146,7 +147,7 @@ absl::Status CompileDispatch(const CompileContext& ctx, std::vector<Filter>& out
 
 absl::Status CompilePortDispatch(const CompileContext& ctx, const Port& port,
                                  std::vector<Filter>& out) {
-  ChainBuilder b(Chains::kDispatch, Chains::kDispatchPortPrio);
+  ChainBuilder b(*ctx.interner, Chains::kDispatch, Chains::kDispatchPortPrio);
   FlowerMatch m;
   m.indev = DeviceRef::OfPort(port.id);
   const uint32_t slot = ctx.slots.port_slot.at(port.id);

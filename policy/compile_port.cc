@@ -68,7 +68,7 @@ class PortCompiler {
   absl::Status Compile(std::vector<Filter>& out) {
     absl::Status st = CompilePortDispatch(ctx_, p_, out);
     if (!st.ok()) return st;
-    ChainBuilder from(Chains::From(slot_));
+    ChainBuilder from(*ctx_.interner, Chains::From(slot_));
     if (p_.state != PortState::kActive) {
       FromInactive(from);
     } else if (!p_.port_security) {
@@ -189,7 +189,7 @@ class PortCompiler {
   // Base traffic from the port, then group rules (§3.2, §7).
   absl::Status EgressChains(std::vector<Filter>& out) {
     const uint32_t post = Chains::Post(slot_);
-    ChainBuilder b(Chains::Egress(slot_));
+    ChainBuilder b(*ctx_.interner, Chains::Egress(slot_));
     b.Add(kEthIPv4, UdpPorts(68, 67), {GotoChain(post)}, Origin("base: DHCP client"));
     b.Add(kEthIPv6, UdpPorts(546, 547), {GotoChain(post)}, Origin("base: DHCPv6 client"));
     b.Add(kEthIPv6, Icmp6(133), {GotoChain(post)}, Origin("base: ICMPv6 133"));
@@ -229,7 +229,7 @@ class PortCompiler {
 
   // After egress: hairpin drop, flood, or forwarding (§6).
   absl::Status PostChain(std::vector<Filter>& out) {
-    ChainBuilder b(Chains::Post(slot_));
+    ChainBuilder b(*ctx_.interner, Chains::Post(slot_));
     FlowerMatch hairpin;
     hairpin.dst_mac = ExactMac(p_.mac);
     b.Add(kEthAll, hairpin, {Drop()}, Origin("hairpin: drop"));
@@ -247,7 +247,7 @@ class PortCompiler {
 
   // §4: what reaches the port's VF.
   absl::Status ToChains(std::vector<Filter>& out) {
-    ChainBuilder b(Chains::To(slot_));
+    ChainBuilder b(*ctx_.interner, Chains::To(slot_));
     Action deliver = Redirect(self_);
     if (p_.state != PortState::kActive) {
       // Not in the MAC table: nothing forwards here. Kept so the chain exists.

@@ -228,7 +228,7 @@ size_t ThreadsFor(const CompileOptions& options, size_t parts) {
 absl::Status CompileRange(const Snapshot& s, const SlotAssignment& slots, CompileOptions options,
                           std::span<const std::string> keys, std::span<PipelinePart> out,
                           Interner& interner) {
-  CompileContext ctx(s, slots, options);
+  CompileContext ctx(s, slots, options, &interner);
   for (size_t i = 0; i < keys.size(); ++i) {
     out[i].key = keys[i];
     absl::Status st = CompilePart(ctx, keys[i], out[i].filters);

@@ -3,33 +3,56 @@
 #include "absl/container/flat_hash_set.h"
 
 namespace vfguard::policy {
-namespace {
 
-template <typename Set>
-void DropUnheld(Set& set) {
-  absl::erase_if(set, [](const auto& v) { return v.Unique(); });
+template <typename T, typename Set>
+Shared<T> Interner::Insert(Set& set, const Shared<T>& v) {
+  auto [it, inserted] = set.insert(v);
+  if (inserted) held_.insert(static_cast<const void*>(&**it));
+  return *it;
 }
 
-}  // namespace
+template <typename T, typename Set>
+Shared<T> Interner::Find(Set& set, const T& v) {
+  auto it = set.find(v);
+  if (it != set.end()) return *it;
+  return Insert(set, Shared<T>(v));
+}
+
+Shared<FlowerMatch> Interner::Match(const FlowerMatch& m) { return Find(matches_, m); }
+
+Shared<FlowerMatch> Interner::Match(const Shared<FlowerMatch>& m) {
+  return Holds(m) ? m : Insert(matches_, m);
+}
+
+Shared<std::vector<Action>> Interner::Actions(const std::vector<Action>& a) {
+  return Find(actions_, a);
+}
 
 Shared<std::string> Interner::Text(std::string_view s) {
   if (s.empty()) return {};
   auto it = texts_.find(s);
   if (it != texts_.end()) return *it;
-  return *texts_.insert(Shared<std::string>(std::string(s))).first;
+  return Insert(texts_, Shared<std::string>(std::string(s)));
+}
+
+Origin Interner::OriginOf(std::string_view text) {
+  // Split after the owner ("port p1: ").
+  const size_t colon = text.find(": ");
+  const size_t cut = colon == std::string_view::npos ? 0 : colon + 2;
+  return Origin(Text(text.substr(0, cut)), Text(text.substr(cut)));
 }
 
 void Interner::Intern(Filter& f) {
-  f.match = *matches_.insert(f.match).first;
-  f.actions = *actions_.insert(f.actions).first;
-  if (f.origin.head()->empty()) {
-    // Built as one text: split after the owner ("port p1: ").
-    std::string_view text = *f.origin.tail();
-    size_t colon = text.find(": ");
-    size_t cut = colon == std::string_view::npos ? 0 : colon + 2;
-    f.origin = Origin(Text(text.substr(0, cut)), Text(text.substr(cut)));
-  } else {
-    f.origin = Origin(Text(*f.origin.head()), Text(*f.origin.tail()));
+  // What this interner made already (built with Match, Actions, OriginOf)
+  // is found by address, without hashing the value.
+  if (!Holds(f.match)) f.match = Insert(matches_, f.match);
+  if (!Holds(f.actions)) f.actions = Insert(actions_, f.actions);
+  const Shared<std::string>& head = f.origin.head();
+  const Shared<std::string>& tail = f.origin.tail();
+  if (head->empty()) {
+    f.origin = OriginOf(*tail);  // built as one text
+  } else if (!Holds(head) || !Holds(tail)) {
+    f.origin = Origin(Text(*head), Text(*tail));
   }
 }
 
@@ -48,22 +71,29 @@ Shared<T> Memoized(absl::flat_hash_map<const void*, Shared<T>>& memo, const Shar
 }  // namespace
 
 void Interner::Adopt(Filter& f, Memo& memo) {
-  f.match = Memoized(memo.matches, f.match, [&] { return *matches_.insert(f.match).first; });
-  f.actions = Memoized(memo.actions, f.actions, [&] { return *actions_.insert(f.actions).first; });
+  f.match = Memoized(memo.matches, f.match, [&] { return Insert(matches_, f.match); });
+  f.actions = Memoized(memo.actions, f.actions, [&] { return Insert(actions_, f.actions); });
   // Intern split the text already (an empty head: it had no owner).
   auto text = [&](const Shared<std::string>& t) {
     return Memoized(memo.texts, t, [&]() -> Shared<std::string> {
       if (t->empty()) return {};
-      return *texts_.insert(t).first;  // the other's copy, if new here
+      return Insert(texts_, t);  // the other's copy, if new here
     });
   };
   f.origin = Origin(text(f.origin.head()), text(f.origin.tail()));
 }
 
 void Interner::Prune() {
-  DropUnheld(matches_);
-  DropUnheld(actions_);
-  DropUnheld(texts_);
+  auto drop_unheld = [this](auto& set) {
+    absl::erase_if(set, [this](const auto& v) {
+      if (!v.Unique()) return false;
+      held_.erase(static_cast<const void*>(&*v));
+      return true;
+    });
+  };
+  drop_unheld(matches_);
+  drop_unheld(actions_);
+  drop_unheld(texts_);
 }
 
 }  // namespace vfguard::policy

@@ -7,6 +7,11 @@
 // 3 ...") and both pieces are interned. Values compare equal either way
 // (policy/shared.h), so interning changes memory, never the IR.
 //
+// The compiler also interns while it builds (Match, Actions, Text,
+// OriginOf: a value seen before costs a lookup, not a heap copy), and a
+// value this interner already holds is recognised by its address, so
+// Intern of a filter built that way hashes nothing.
+//
 // One Interner per compile (Compile) or kept across updates
 // (IncrementalCompiler, which calls Prune so that values of replaced parts
 // do not stay alive through the interner alone). Not thread-safe.
@@ -40,15 +45,41 @@ class Interner {
   // alive) interned already: each of its distinct values is hashed here once
   // and then found by address in `memo`. The result equals Intern's.
   void Adopt(Filter& f, Memo& memo);
+  // This interner's copy of a value, made on first sight.
+  Shared<FlowerMatch> Match(const FlowerMatch& m);
+  // `m` if this interner made it (found by address), else as Match(*m).
+  Shared<FlowerMatch> Match(const Shared<FlowerMatch>& m);
+  Shared<std::vector<Action>> Actions(const std::vector<Action>& a);
+  Shared<std::string> Text(std::string_view s);
+  // An origin of `text`, split as Intern splits it.
+  Origin OriginOf(std::string_view text);
+  // An origin whose head (an owner, "port p1: ") this interner made.
+  Origin OriginOf(const Shared<std::string>& head, std::string_view tail) {
+    return Origin(head, Text(tail));
+  }
   // Forgets values no filter holds any more.
   void Prune();
   // Values held (matches, action lists and origin pieces).
   size_t size() const { return matches_.size() + actions_.size() + texts_.size(); }
 
  private:
+  // Hash and equality of values, looked up as a Shared or as a plain value
+  // (no copy made to find one).
   template <typename T>
   struct ValueHash {
-    size_t operator()(const Shared<T>& v) const { return absl::Hash<T>{}(*v); }
+    using is_transparent = void;
+    size_t operator()(const T& v) const { return absl::Hash<T>{}(v); }
+    size_t operator()(const Shared<T>& v) const { return (*this)(*v); }
+  };
+  template <typename T>
+  struct ValueEq {
+    using is_transparent = void;
+    static const T& View(const T& v) { return v; }
+    static const T& View(const Shared<T>& v) { return *v; }
+    template <typename A, typename B>
+    bool operator()(const A& a, const B& b) const {
+      return &View(a) == &View(b) || View(a) == View(b);
+    }
   };
   struct TextHash {
     using is_transparent = void;
@@ -64,11 +95,25 @@ class Interner {
       return View(a) == View(b);
     }
   };
-  Shared<std::string> Text(std::string_view s);
+  template <typename T>
+  using ValueSet = absl::flat_hash_set<Shared<T>, ValueHash<T>, ValueEq<T>>;
+  // The held copy equal to `v` (`v` itself if new), and its address known.
+  template <typename T, typename Set>
+  Shared<T> Insert(Set& set, const Shared<T>& v);
+  template <typename T, typename Set>
+  Shared<T> Find(Set& set, const T& v);
+  // Whether `v` is a copy this interner holds.
+  template <typename T>
+  bool Holds(const Shared<T>& v) const {
+    return held_.contains(static_cast<const void*>(&*v));
+  }
 
-  absl::flat_hash_set<Shared<FlowerMatch>, ValueHash<FlowerMatch>> matches_;
-  absl::flat_hash_set<Shared<std::vector<Action>>, ValueHash<std::vector<Action>>> actions_;
+  ValueSet<FlowerMatch> matches_;
+  ValueSet<std::vector<Action>> actions_;
   absl::flat_hash_set<Shared<std::string>, TextHash, TextEq> texts_;
+  // Addresses of the values of the three sets (a value lives as long as a
+  // set holds it, so an address cannot be reused while it is here).
+  absl::flat_hash_set<const void*> held_;
 };
 
 }  // namespace vfguard::policy
