@@ -1,5 +1,6 @@
 #include "policy/chain_builder.h"
 
+#include <algorithm>
 #include <map>
 
 #include "absl/strings/str_cat.h"
@@ -74,10 +75,10 @@ void ChainBuilder::AddSetMatch(uint16_t protocol, Shared<FlowerMatch> match, Set
 }
 
 void ChainBuilder::Add(uint16_t protocol, const FlowerMatch& match,
-                       const std::vector<Action>& actions, std::string_view origin,
-                       uint32_t handle) {
+                       absl::Span<const Action> actions, std::string_view origin, uint32_t handle) {
   AddShared(protocol, interner_.Match(match), interner_.Actions(actions),
-            interner_.OriginOf(origin), handle);
+            head_.HasStorage() ? interner_.OriginOf(head_, origin) : interner_.OriginOf(origin),
+            handle);
 }
 
 void ChainBuilder::AddShared(uint16_t protocol, Shared<FlowerMatch> match,
@@ -105,51 +106,73 @@ void ChainBuilder::Push(Entry e, uint16_t protocol, Shared<FlowerMatch> match,
 
 absl::Status ChainBuilder::FinishStage(size_t begin, size_t end, uint32_t& prio,
                                        std::vector<Filter>& out) {
-  // Shapes in order of first appearance, one prio each: `order` lists the
-  // stage's entries grouped so.
-  std::vector<size_t> order;
-  order.reserve(end - begin);
-  if (end - begin == 1) {
-    order.push_back(begin);
-  } else {
-    std::map<MaskShape, size_t> index;  // shape -> position in `groups`
-    std::vector<std::vector<size_t>> groups;
-    for (size_t k = begin; k < end; ++k) {
-      auto [it, inserted] = index.try_emplace(entries_[k].shape, groups.size());
-      if (inserted) groups.emplace_back();
-      groups[it->second].push_back(k);
+  if (end - begin == 1) return FinishPrio(&begin, 1, prio, out);  // most stages: one filter
+  // Shapes in order of first appearance, one prio each. Most stages have a
+  // few shapes: each is looked for among those seen, then its members
+  // taken, without allocating. Many (a rule's remote prefixes of many
+  // lengths): ordered in a map instead.
+  constexpr size_t kFewShapes = 8;
+  shapes_.clear();
+  for (size_t k = begin; k < end; ++k) {
+    const MaskShape& shape = entries_[k].shape;
+    if (std::none_of(shapes_.begin(), shapes_.end(),
+                     [&](const MaskShape* s) { return *s == shape; })) {
+      if (shapes_.size() == kFewShapes) return FinishManyShapes(begin, end, prio, out);
+      shapes_.push_back(&shape);
     }
-    for (const std::vector<size_t>& g : groups) order.insert(order.end(), g.begin(), g.end());
   }
-  for (size_t first = 0; first < order.size();) {
-    const MaskShape& shape = entries_[order[first]].shape;
-    size_t last = first + 1;
-    while (last < order.size() && entries_[order[last]].shape == shape) ++last;
-    // tc keeps one classifier kind per (chain, prio): a set-match group
-    // (cls_bpf) gets a free prio before it, where placement puts the
-    // group's hardware trap (a flower filter; offload/placement.h).
-    if (shape.set_match) ++prio;
-    if (++prio > 65535) {
-      return absl::ResourceExhaustedError(
-          absl::StrCat("chain ", chain_, " needs more than 65535 tc prios"));
+  for (const MaskShape* shape : shapes_) {
+    members_.clear();
+    for (size_t k = begin; k < end; ++k) {
+      if (entries_[k].shape == *shape) members_.push_back(k);
     }
-    const bool explicit_handles = entries_[order[first]].handle != 0;
-    absl::flat_hash_set<uint32_t> used;
-    uint32_t next = 0;
-    for (size_t m = first; m < last; ++m) {
-      Entry& e = entries_[order[m]];
-      Filter& f = out.emplace_back(std::move(e.filter));
-      f.prio = static_cast<uint16_t>(prio);
-      f.handle = explicit_handles ? e.handle : ++next;
-      // Numbered handles are distinct by construction; explicit ones are checked.
-      if ((e.handle != 0) != explicit_handles ||
-          (explicit_handles && last - first > 1 && !used.insert(f.handle).second)) {
-        return absl::InternalError(absl::StrCat("chain ", chain_, " prio ", prio, ": handle ",
-                                                f.handle, " of \"", f.origin.str(),
-                                                "\" is not a distinct explicit handle"));
-      }
+    absl::Status st = FinishPrio(members_.data(), members_.size(), prio, out);
+    if (!st.ok()) return st;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ChainBuilder::FinishManyShapes(size_t begin, size_t end, uint32_t& prio,
+                                            std::vector<Filter>& out) {
+  std::map<MaskShape, size_t> index;  // shape -> position in `groups`
+  std::vector<std::vector<size_t>> groups;
+  for (size_t k = begin; k < end; ++k) {
+    auto [it, inserted] = index.try_emplace(entries_[k].shape, groups.size());
+    if (inserted) groups.emplace_back();
+    groups[it->second].push_back(k);
+  }
+  for (const std::vector<size_t>& g : groups) {
+    absl::Status st = FinishPrio(g.data(), g.size(), prio, out);
+    if (!st.ok()) return st;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ChainBuilder::FinishPrio(const size_t* members, size_t count, uint32_t& prio,
+                                      std::vector<Filter>& out) {
+  // tc keeps one classifier kind per (chain, prio): a set-match group
+  // (cls_bpf) gets a free prio before it, where placement puts the
+  // group's hardware trap (a flower filter; offload/placement.h).
+  if (entries_[members[0]].shape.set_match) ++prio;
+  if (++prio > 65535) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("chain ", chain_, " needs more than 65535 tc prios"));
+  }
+  const bool explicit_handles = entries_[members[0]].handle != 0;
+  absl::flat_hash_set<uint32_t> used;
+  uint32_t next = 0;
+  for (size_t m = 0; m < count; ++m) {
+    Entry& e = entries_[members[m]];
+    Filter& f = out.emplace_back(std::move(e.filter));
+    f.prio = static_cast<uint16_t>(prio);
+    f.handle = explicit_handles ? e.handle : ++next;
+    // Numbered handles are distinct by construction; explicit ones are checked.
+    if ((e.handle != 0) != explicit_handles ||
+        (explicit_handles && count > 1 && !used.insert(f.handle).second)) {
+      return absl::InternalError(absl::StrCat("chain ", chain_, " prio ", prio, ": handle ",
+                                              f.handle, " of \"", f.origin.str(),
+                                              "\" is not a distinct explicit handle"));
     }
-    first = last;
   }
   return absl::OkStatus();
 }

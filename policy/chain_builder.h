@@ -11,6 +11,7 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
+#include "absl/types/span.h"
 #include "policy/interner.h"
 #include "policy/ir.h"
 
@@ -90,7 +91,9 @@ class ChainBuilder {
   // compile's Intern pass finds them by address, and equal matches are one
   // pointer).
   ChainBuilder(Interner& interner, uint32_t chain, uint16_t first_prio = 1)
-      : interner_(interner), chain_(chain), first_prio_(first_prio) {}
+      : interner_(interner), chain_(chain), first_prio_(first_prio) {
+    entries_.reserve(16);  // most chains hold fewer: one allocation
+  }
   ChainBuilder(const ChainBuilder&) = delete;
   ChainBuilder& operator=(const ChainBuilder&) = delete;
 
@@ -105,8 +108,15 @@ class ChainBuilder {
   // come and go, so one port more in a chain of many is one kernel add, not
   // a renumbering of the rest; all filters sharing a prio must then carry
   // distinct explicit handles (Finish fails otherwise).
-  void Add(uint16_t protocol, const FlowerMatch& match, const std::vector<Action>& actions,
+  //
+  // `origin` is the filter's whole origin text, or, after SetOriginHead,
+  // what follows the head.
+  void Add(uint16_t protocol, const FlowerMatch& match, absl::Span<const Action> actions,
            std::string_view origin, uint32_t handle = 0);
+  // Origins of later Adds are `head` (the owner, "port p1: ", made by this
+  // builder's interner) and then the text given, so that the owner is not
+  // formatted into every filter's text only to be split off again.
+  void SetOriginHead(Shared<std::string> head) { head_ = std::move(head); }
   // The same with values of this builder's interner (made once and shared
   // by the filters of many ports: nothing is copied or hashed here).
   void AddShared(uint16_t protocol, Shared<FlowerMatch> match, Shared<std::vector<Action>> actions,
@@ -131,6 +141,10 @@ class ChainBuilder {
             Shared<std::vector<Action>> actions, Origin origin);
   // Appends the filters of the stage entries_[begin, end) to `out`.
   absl::Status FinishStage(size_t begin, size_t end, uint32_t& prio, std::vector<Filter>& out);
+  absl::Status FinishManyShapes(size_t begin, size_t end, uint32_t& prio, std::vector<Filter>& out);
+  // Appends the entries `members` (of one stage and shape) at the next prio.
+  absl::Status FinishPrio(const size_t* members, size_t count, uint32_t& prio,
+                          std::vector<Filter>& out);
   // A stage's duplicate check, in O(1) per filter (dispatch and forwarding
   // stages hold one filter per port): matches are interned, so equal
   // matches are one address; a set-match filter's set is compared by value.
@@ -150,11 +164,15 @@ class ChainBuilder {
     }
   };
   Interner& interner_;
+  Shared<std::string> head_;  // SetOriginHead's; none: Add splits its text
   uint32_t chain_;
   uint16_t first_prio_;
   int stage_ = 0;
   std::vector<Entry> entries_;
   absl::flat_hash_set<StageKey> stage_keys_;
+  // FinishStage's scratch, kept across stages.
+  std::vector<const MaskShape*> shapes_;
+  std::vector<size_t> members_;
 };
 
 // Action shorthands.

@@ -45,7 +45,7 @@ struct ClassMatch {
   const char* name;
 };
 
-std::vector<ClassMatch> ClassMatches() {
+std::vector<ClassMatch> MakeClassMatches() {
   std::vector<ClassMatch> out;
   out.push_back({FloodClass::kArp, kEthArp, {}, "ARP"});
   FlowerMatch dhcp;
@@ -72,6 +72,12 @@ std::vector<ClassMatch> ClassMatches() {
   out.push_back({FloodClass::kIp6, kEthIPv6, {}, "other IPv6"});
   out.push_back({FloodClass::kOther, kEthAll, {}, "other ethertype"});
   return out;
+}
+
+// Made once (immutable): every port's egress hook has these classes.
+const std::vector<ClassMatch>& ClassMatches() {
+  static const std::vector<ClassMatch> kClasses = MakeClassMatches();
+  return kClasses;
 }
 
 Filter ListFilter(uint32_t chain, uint16_t prio, std::vector<Action> actions, std::string origin) {
@@ -124,7 +130,8 @@ absl::Status CompilePortEgressHook(const CompileContext& ctx, const Port& port,
                                    std::vector<Filter>& out) {
   const DeviceRef self = DeviceRef::OfPort(port.id);
   ChainBuilder b(*ctx.interner, Chains::EgressHook(ctx.slots.port_slot.at(port.id)));
-  const std::string who = absl::StrCat("port ", port.id, ": egress hook: ");
+  b.SetOriginHead(ctx.interner->Text(absl::StrCat("port ", port.id, ": ")));
+  const std::string who = "egress hook: ";  // after the port's head
   // Unicast reaches the representor only through to(Q), already admitted.
   FlowerMatch unicast;
   unicast.dst_mac = Masked<MacAddr>{MacAddr{}, MulticastBit().mask};

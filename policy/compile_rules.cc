@@ -198,8 +198,10 @@ absl::Status CompileRuleChain(const CompileContext& ctx, const Port& x, Directio
                               bool stateful, uint16_t zone, const std::vector<Action>& pass,
                               std::vector<Filter>& out) {
   Interner& in = *ctx.interner;
-  const std::string who = absl::StrCat("port ", x.id, ": ", ToString(d), " ");
+  const Shared<std::string> head = in.Text(absl::StrCat("port ", x.id, ": "));
+  const std::string who = absl::StrCat(ToString(d), " ");  // after the head
   ChainBuilder b(in, chain);
+  b.SetOriginHead(head);
   if (stateful) {
     // Established in either direction (reply bit masked out).
     FlowerMatch est;
@@ -213,7 +215,6 @@ absl::Status CompileRuleChain(const CompileContext& ctx, const Port& x, Directio
   // and its origin tails (Expansion), and the port's origin head.
   const Shared<std::vector<Action>> allow = in.Actions(allow_list);
   const Shared<std::vector<Action>> deny = in.Actions({Drop()});
-  const Shared<std::string> head = in.Text(absl::StrCat("port ", x.id, ": "));
   for (const RuleRef& ref : MergedRules(ctx, x, d)) {
     const SecurityGroupRule& r = *ref.rule;
     const RuleExpansion& expansion = Expansion(ctx, ref, d);
@@ -236,7 +237,8 @@ absl::Status CompileRuleChain(const CompileContext& ctx, const Port& x, Directio
   absl::Status st = b.Finish(out);
   if (!st.ok()) {
     // The chain number alone means nothing to an operator: name the port.
-    return absl::Status(st.code(), absl::StrCat(who, "security group rules: ", st.message()));
+    return absl::Status(st.code(),
+                        absl::StrCat(*head, who, "security group rules: ", st.message()));
   }
   return st;
 }

@@ -375,14 +375,27 @@ SharedPipeline IncrementalCompiler::AssembleShared() const {
   SharedPipeline p;
   size_t total = 0;
   for (const auto& [key, part] : parts_) total += part->filters.size();
-  p.filters.reserve(total);
+  // Sorted by key, the keys packed beside the pointers (comparing through
+  // the pointers would touch every filter's memory at each step).
+  struct Keyed {
+    uint64_t chain_prio;  // chain << 16 | prio
+    uint32_t handle;
+    const Filter* filter;
+  };
+  std::vector<Keyed> keyed;
+  keyed.reserve(total);
   p.owners.reserve(parts_.size());
   for (const auto& [key, part] : parts_) {
-    for (const Filter& f : part->filters) p.filters.push_back(&f);
+    for (const Filter& f : part->filters) {
+      keyed.push_back({uint64_t{f.chain} << 16 | f.prio, f.handle, &f});
+    }
     p.owners.push_back(part);
   }
-  std::sort(p.filters.begin(), p.filters.end(),
-            [](const Filter* a, const Filter* b) { return a->Key() < b->Key(); });
+  std::sort(keyed.begin(), keyed.end(), [](const Keyed& a, const Keyed& b) {
+    return a.chain_prio != b.chain_prio ? a.chain_prio < b.chain_prio : a.handle < b.handle;
+  });
+  p.filters.reserve(total);
+  for (const Keyed& k : keyed) p.filters.push_back(k.filter);
   if (previous_ != nullptr) {
     const CompileContext ctx(*previous_, previous_slots_, options_);
     for (const Filter* f : p.filters) FillSets(ctx, *f, p.sets);

@@ -24,8 +24,10 @@ Shared<FlowerMatch> Interner::Match(const Shared<FlowerMatch>& m) {
   return Holds(m) ? m : Insert(matches_, m);
 }
 
-Shared<std::vector<Action>> Interner::Actions(const std::vector<Action>& a) {
-  return Find(actions_, a);
+Shared<std::vector<Action>> Interner::Actions(absl::Span<const Action> a) {
+  auto it = actions_.find(a);
+  if (it != actions_.end()) return *it;
+  return Insert(actions_, Shared<std::vector<Action>>(std::vector<Action>(a.begin(), a.end())));
 }
 
 Shared<std::string> Interner::Text(std::string_view s) {
@@ -61,26 +63,38 @@ namespace {
 // The value `memo` holds for the value at `v`'s address, made by `make` on
 // first sight.
 template <typename T, typename Make>
-Shared<T> Memoized(absl::flat_hash_map<const void*, Shared<T>>& memo, const Shared<T>& v,
-                   Make make) {
-  auto [it, inserted] = memo.try_emplace(&*v);
+const Shared<T>& Memoized(Interner::Memo::Of<T>& memo, const Shared<T>& v, Make make) {
+  const void* address = &*v;
+  if (address == memo.last) return memo.last_value;
+  auto [it, inserted] = memo.by_address.try_emplace(address);
   if (inserted) it->second = make();
-  return it->second;
+  memo.last = address;
+  memo.last_value = it->second;
+  return memo.last_value;
 }
 
 }  // namespace
 
 void Interner::Adopt(Filter& f, Memo& memo) {
-  f.match = Memoized(memo.matches, f.match, [&] { return Insert(matches_, f.match); });
-  f.actions = Memoized(memo.actions, f.actions, [&] { return Insert(actions_, f.actions); });
+  const Shared<FlowerMatch>& match =
+      Memoized(memo.matches, f.match, [&] { return Insert(matches_, f.match); });
+  if (!match.SameStorage(f.match)) f.match = match;
+  const Shared<std::vector<Action>>& actions =
+      Memoized(memo.actions, f.actions, [&] { return Insert(actions_, f.actions); });
+  if (!actions.SameStorage(f.actions)) f.actions = actions;
   // Intern split the text already (an empty head: it had no owner).
-  auto text = [&](const Shared<std::string>& t) {
-    return Memoized(memo.texts, t, [&]() -> Shared<std::string> {
+  auto text = [&](Memo::Of<std::string>& m,
+                  const Shared<std::string>& t) -> const Shared<std::string>& {
+    return Memoized(m, t, [&]() -> Shared<std::string> {
       if (t->empty()) return {};
       return Insert(texts_, t);  // the other's copy, if new here
     });
   };
-  f.origin = Origin(text(f.origin.head()), text(f.origin.tail()));
+  const Shared<std::string>& head = text(memo.heads, f.origin.head());
+  const Shared<std::string>& tail = text(memo.tails, f.origin.tail());
+  if (!head.SameStorage(f.origin.head()) || !tail.SameStorage(f.origin.tail())) {
+    f.origin = Origin(head, tail);
+  }
 }
 
 void Interner::Prune() {

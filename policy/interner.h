@@ -25,6 +25,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/hash/hash.h"
+#include "absl/types/span.h"
 #include "policy/ir.h"
 
 namespace vfguard::policy {
@@ -35,11 +36,20 @@ class Interner {
   void Intern(std::vector<Filter>& filters) {
     for (Filter& f : filters) Intern(f);
   }
-  // Address -> this interner's equal value, for Adopt.
+  // Address -> this interner's equal value, for Adopt; and the last one
+  // looked up (a port's filters come one after another, with one origin
+  // head and often the same actions).
   struct Memo {
-    absl::flat_hash_map<const void*, Shared<FlowerMatch>> matches;
-    absl::flat_hash_map<const void*, Shared<std::vector<Action>>> actions;
-    absl::flat_hash_map<const void*, Shared<std::string>> texts;
+    template <typename T>
+    struct Of {
+      absl::flat_hash_map<const void*, Shared<T>> by_address;
+      const void* last = nullptr;
+      Shared<T> last_value;
+    };
+    Of<FlowerMatch> matches;
+    Of<std::vector<Action>> actions;
+    Of<std::string> heads;
+    Of<std::string> tails;
   };
   // Interns `f`, whose values another Interner (of another thread, still
   // alive) interned already: each of its distinct values is hashed here once
@@ -49,7 +59,7 @@ class Interner {
   Shared<FlowerMatch> Match(const FlowerMatch& m);
   // `m` if this interner made it (found by address), else as Match(*m).
   Shared<FlowerMatch> Match(const Shared<FlowerMatch>& m);
-  Shared<std::vector<Action>> Actions(const std::vector<Action>& a);
+  Shared<std::vector<Action>> Actions(absl::Span<const Action> a);
   Shared<std::string> Text(std::string_view s);
   // An origin of `text`, split as Intern splits it.
   Origin OriginOf(std::string_view text);
@@ -95,6 +105,28 @@ class Interner {
       return View(a) == View(b);
     }
   };
+  // Action lists are also looked up as spans (an Add's `{Drop()}` makes no
+  // vector): hashed and compared as spans either way.
+  struct ActionsHash {
+    using is_transparent = void;
+    size_t operator()(absl::Span<const Action> a) const {
+      return absl::Hash<absl::Span<const Action>>{}(a);
+    }
+    size_t operator()(const Shared<std::vector<Action>>& a) const {
+      return (*this)(absl::MakeConstSpan(*a));
+    }
+  };
+  struct ActionsEq {
+    using is_transparent = void;
+    static absl::Span<const Action> View(absl::Span<const Action> a) { return a; }
+    static absl::Span<const Action> View(const Shared<std::vector<Action>>& a) {
+      return absl::MakeConstSpan(*a);
+    }
+    template <typename A, typename B>
+    bool operator()(const A& a, const B& b) const {
+      return View(a) == View(b);
+    }
+  };
   template <typename T>
   using ValueSet = absl::flat_hash_set<Shared<T>, ValueHash<T>, ValueEq<T>>;
   // The held copy equal to `v` (`v` itself if new), and its address known.
@@ -109,7 +141,7 @@ class Interner {
   }
 
   ValueSet<FlowerMatch> matches_;
-  ValueSet<std::vector<Action>> actions_;
+  absl::flat_hash_set<Shared<std::vector<Action>>, ActionsHash, ActionsEq> actions_;
   absl::flat_hash_set<Shared<std::string>, TextHash, TextEq> texts_;
   // Addresses of the values of the three sets (a value lives as long as a
   // set holds it, so an address cannot be reused while it is here).
