@@ -5,7 +5,7 @@
 
 #include <cerrno>
 #include <cstring>
-#include <iterator>
+#include <optional>
 #include <type_traits>
 
 #include "absl/strings/str_cat.h"
@@ -151,19 +151,18 @@ absl::StatusOr<InstalledRecord> DecodeInstalledRecord(std::string_view bytes) {
     const auto ifindex = in.Get<uint32_t>();
     r.clsact[ifindex] = in.Get<uint32_t>();
   }
-  size_t size_before = 0;
+  std::optional<InstalledFilter> last;
   for (uint64_t n = in.GetCount(kKeyBytes + kEntryBytes); n > 0 && in.ok(); --n) {
     const FilterKey key = in.GetKey();
     const std::optional<InstalledFilter> f = InstalledFilter::Of(key, in.GetEntry());
     if (!f) return absl::InvalidArgumentError("installed record: a filter the set cannot hold");
-    // Written in key order: the hint makes each insert O(1), and fills the
-    // B-tree's nodes (InstalledSet::Restore relies on it).
-    // (end() only after the insert: a B-tree's end moves when it grows.)
-    const auto it = r.filters.insert(r.filters.end(), *f);
-    if (r.filters.size() != size_before + 1 || std::next(it) != r.filters.end()) {
+    // Written in key order (checked): the hint makes each insert O(1) and
+    // fills the B-tree's nodes (InstalledSet::Restore relies on it).
+    if (last && !InstalledFilter::Less()(*last, *f)) {
       return absl::InvalidArgumentError("installed record: filters out of key order");
     }
-    ++size_before;
+    r.filters.insert(r.filters.end(), *f);
+    last = f;
   }
   const uint64_t translated = in.GetCount(kTranslatedBytes);
   r.translated.reserve(translated);

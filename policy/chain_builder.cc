@@ -66,42 +66,44 @@ void ChainBuilder::NextStage() {
 
 void ChainBuilder::AddSetMatch(uint16_t protocol, Shared<FlowerMatch> match, SetMatch set,
                                Shared<std::vector<Action>> actions, Origin origin) {
-  Entry e;
-  e.shape.set_match = true;  // cls_bpf: no masks, one prio per protocol
-  e.shape.protocol = protocol;
-  e.filter.classifier = Classifier::kSetMatch;
-  e.filter.set_match = std::move(set);
-  Push(std::move(e), protocol, std::move(match), std::move(actions), std::move(origin));
+  // Interned (a lookup by address): equal matches are one address.
+  Push(protocol, interner_.Match(match), std::move(actions), std::move(origin), 0, &set);
 }
 
 void ChainBuilder::Add(uint16_t protocol, const FlowerMatch& match,
                        absl::Span<const Action> actions, std::string_view origin, uint32_t handle) {
-  AddShared(protocol, interner_.Match(match), interner_.Actions(actions),
-            head_.HasStorage() ? interner_.OriginOf(head_, origin) : interner_.OriginOf(origin),
-            handle);
+  Push(protocol, interner_.Match(match), interner_.Actions(actions),
+       head_.HasStorage() ? interner_.OriginOf(head_, origin) : interner_.OriginOf(origin), handle,
+       nullptr);
 }
 
 void ChainBuilder::AddShared(uint16_t protocol, Shared<FlowerMatch> match,
                              Shared<std::vector<Action>> actions, Origin origin, uint32_t handle) {
-  Entry e;
-  e.shape = ShapeOf(protocol, *match);
-  e.handle = handle;
-  Push(std::move(e), protocol, std::move(match), std::move(actions), std::move(origin));
+  Push(protocol, interner_.Match(match), std::move(actions), std::move(origin), handle, nullptr);
 }
 
-void ChainBuilder::Push(Entry e, uint16_t protocol, Shared<FlowerMatch> match,
-                        Shared<std::vector<Action>> actions, Origin origin) {
-  // Interned (a lookup by address): equal matches are one address.
-  match = interner_.Match(match);
-  const StageKey key{protocol, &*match, e.filter.set_match ? &*e.filter.set_match : nullptr};
-  if (!stage_keys_.insert(key).second) return;  // the first of a stage decides
+void ChainBuilder::Push(uint16_t protocol, Shared<FlowerMatch> match,
+                        Shared<std::vector<Action>> actions, Origin origin, uint32_t handle,
+                        SetMatch* set) {
+  Entry& e = entries_.emplace_back();  // built in place; dropped again if a duplicate
   e.stage = stage_;
+  e.handle = handle;
+  if (set != nullptr) {
+    e.shape.set_match = true;  // cls_bpf: no masks, one prio per protocol
+    e.shape.protocol = protocol;
+    e.filter.classifier = Classifier::kSetMatch;
+    e.filter.set_match = std::move(*set);
+  } else {
+    e.shape = ShapeOf(protocol, *match);
+  }
   e.filter.chain = chain_;
   e.filter.protocol = protocol;
   e.filter.match = std::move(match);
   e.filter.actions = std::move(actions);
   e.filter.origin = std::move(origin);
-  entries_.push_back(std::move(e));
+  const StageKey key{protocol, &*e.filter.match,
+                     e.filter.set_match ? &*e.filter.set_match : nullptr};
+  if (!stage_keys_.insert(key).second) entries_.pop_back();  // the first of a stage decides
 }
 
 absl::Status ChainBuilder::FinishStage(size_t begin, size_t end, uint32_t& prio,

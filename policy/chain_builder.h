@@ -137,8 +137,10 @@ class ChainBuilder {
     uint32_t handle = 0;
     Filter filter;
   };
-  void Push(Entry e, uint16_t protocol, Shared<FlowerMatch> match,
-            Shared<std::vector<Action>> actions, Origin origin);
+  // Adds a filter of interned values (`match` one of interner_'s: the
+  // stage's duplicate check compares addresses); `set` for a set-match.
+  void Push(uint16_t protocol, Shared<FlowerMatch> match, Shared<std::vector<Action>> actions,
+            Origin origin, uint32_t handle, SetMatch* set);
   // Appends the filters of the stage entries_[begin, end) to `out`.
   absl::Status FinishStage(size_t begin, size_t end, uint32_t& prio, std::vector<Filter>& out);
   absl::Status FinishManyShapes(size_t begin, size_t end, uint32_t& prio, std::vector<Filter>& out);
