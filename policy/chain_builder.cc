@@ -66,8 +66,7 @@ void ChainBuilder::NextStage() {
 
 void ChainBuilder::AddSetMatch(uint16_t protocol, Shared<FlowerMatch> match, SetMatch set,
                                Shared<std::vector<Action>> actions, Origin origin) {
-  // Interned (a lookup by address): equal matches are one address.
-  Push(protocol, interner_.Match(match), std::move(actions), std::move(origin), 0, &set);
+  Push(protocol, std::move(match), std::move(actions), std::move(origin), 0, &set);
 }
 
 void ChainBuilder::Add(uint16_t protocol, const FlowerMatch& match,
@@ -79,7 +78,7 @@ void ChainBuilder::Add(uint16_t protocol, const FlowerMatch& match,
 
 void ChainBuilder::AddShared(uint16_t protocol, Shared<FlowerMatch> match,
                              Shared<std::vector<Action>> actions, Origin origin, uint32_t handle) {
-  Push(protocol, interner_.Match(match), std::move(actions), std::move(origin), handle, nullptr);
+  Push(protocol, std::move(match), std::move(actions), std::move(origin), handle, nullptr);
 }
 
 void ChainBuilder::Push(uint16_t protocol, Shared<FlowerMatch> match,

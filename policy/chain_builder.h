@@ -117,8 +117,9 @@ class ChainBuilder {
   // builder's interner) and then the text given, so that the owner is not
   // formatted into every filter's text only to be split off again.
   void SetOriginHead(Shared<std::string> head) { head_ = std::move(head); }
-  // The same with values of this builder's interner (made once and shared
-  // by the filters of many ports: nothing is copied or hashed here).
+  // The same with values made by this builder's interner (once, and shared
+  // by the filters of many ports: nothing is copied or hashed here). They
+  // must be that interner's: the duplicate check compares match addresses.
   void AddShared(uint16_t protocol, Shared<FlowerMatch> match, Shared<std::vector<Action>> actions,
                  Origin origin, uint32_t handle = 0);
   // Adds a kSetMatch filter (ir.h) to the current stage; the stage's

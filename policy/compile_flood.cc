@@ -80,14 +80,17 @@ const std::vector<ClassMatch>& ClassMatches() {
   return kClasses;
 }
 
-Filter ListFilter(uint32_t chain, uint16_t prio, std::vector<Action> actions, std::string origin) {
+// A filter of the flood list, its values interned with the compile's.
+Filter ListFilter(Interner& in, uint32_t chain, uint16_t prio, const FlowerMatch& match,
+                  absl::Span<const Action> actions, std::string_view origin) {
   Filter f;
   f.chain = chain;
   f.prio = prio;
   f.handle = 1;
   f.protocol = kEthAll;
-  f.actions = std::move(actions);
-  f.origin = std::move(origin);
+  f.match = in.Match(match);
+  f.actions = in.Actions(actions);
+  f.origin = in.OriginOf(origin);
   return f;
 }
 
@@ -110,18 +113,18 @@ absl::Status CompileNetworkFlood(const CompileContext& ctx, const Network& net,
   for (auto& [prio, actions] : chunks) {
     const uint32_t first_slot = (prio - 2u) * Chains::kFloodSlotsPerFilter + 1;
     actions.push_back(Continue());
-    out.push_back(ListFilter(chain, prio, std::move(actions),
+    out.push_back(ListFilter(*ctx.interner, chain, prio, {}, actions,
                              absl::StrCat(who, "copies to ports of slots ", first_slot, "..",
                                           first_slot + Chains::kFloodSlotsPerFilter - 1)));
   }
-  Filter from_uplink =
-      ListFilter(chain, Chains::kFloodFromUplinkPrio, {Drop()}, who + "from the uplink: done");
-  from_uplink.match.Mutable().indev = DeviceRef::Uplink();
-  out.push_back(std::move(from_uplink));
+  FlowerMatch from_uplink;
+  from_uplink.indev = DeviceRef::Uplink();
+  out.push_back(ListFilter(*ctx.interner, chain, Chains::kFloodFromUplinkPrio, from_uplink,
+                           {Drop()}, who + "from the uplink: done"));
   std::vector<Action> to_uplink;
   if (net.segmentation == Segmentation::kVlan) to_uplink.push_back(VlanPush(net.vlan_id));
   to_uplink.push_back(Redirect(DeviceRef::Uplink()));
-  out.push_back(ListFilter(chain, Chains::kFloodToUplinkPrio, std::move(to_uplink),
+  out.push_back(ListFilter(*ctx.interner, chain, Chains::kFloodToUplinkPrio, {}, to_uplink,
                            who + "from a port: to the uplink"));
   return absl::OkStatus();
 }

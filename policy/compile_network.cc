@@ -140,10 +140,13 @@ absl::Status CompileDispatch(const CompileContext& ctx, std::vector<Filter>& out
   nd.prio = Chains::kNdCheckPrio;
   nd.handle = 1;
   nd.protocol = kEthIPv6;
-  nd.match.Mutable().ip_proto = kProtoIcmpv6;
-  nd.actions = {Continue()};
+  FlowerMatch icmpv6;
+  icmpv6.ip_proto = kProtoIcmpv6;
+  nd.match = ctx.interner->Match(icmpv6);
+  nd.actions = ctx.interner->Actions({Continue()});
   nd.classifier = Classifier::kNdCheck;
-  nd.origin = "nd-check: NS/NA payload against the input port's ND map (cls_bpf)";
+  nd.origin =
+      ctx.interner->OriginOf("nd-check: NS/NA payload against the input port's ND map (cls_bpf)");
   out.push_back(std::move(nd));
   return absl::OkStatus();
 }

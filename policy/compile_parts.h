@@ -43,8 +43,10 @@ struct CompileContext {
   const Snapshot& snap;
   const SlotAssignment& slots;
   const CompileOptions options;
-  // The interner the filters are built with (policy/chain_builder.h); set
-  // by the context a compile runs with, which uses it from one thread.
+  // The interner every filter's match, actions and origin are made with
+  // (ChainBuilder's, and Match/Actions/OriginOf for a filter built apart:
+  // the compile does not intern them again); set by the context a compile
+  // runs with, which uses it from one thread.
   Interner* const interner;
   // The ports of a network (any state), sorted by id. Indexed on first use.
   const std::vector<const Port*>& PortsOf(const std::string& network_id) const;

@@ -171,8 +171,10 @@ class PortCompiler {
     f.prio = Chains::kNdPortPrio;
     f.handle = slot_;
     f.protocol = kEthIPv6;
-    f.match.Mutable().indev = self_;
-    f.actions = {GotoChain(Chains::Post(slot_))};
+    FlowerMatch from_self;
+    from_self.indev = self_;
+    f.match = ctx_.interner->Match(from_self);
+    f.actions = ctx_.interner->Actions({GotoChain(Chains::Post(slot_))});
     f.nd_allowed = NdAllowedOf(p_.mac, p_.fixed_ips, p_.vips, pairs);
     if (f.nd_allowed.size() > kNdMaxAllowed) {
       return absl::InvalidArgumentError(

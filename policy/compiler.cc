@@ -231,9 +231,11 @@ absl::Status CompileRange(const Snapshot& s, const SlotAssignment& slots, Compil
   CompileContext ctx(s, slots, options, &interner);
   for (size_t i = 0; i < keys.size(); ++i) {
     out[i].key = keys[i];
+    // Built interned with `interner` (every filter's match, actions and
+    // origin: ChainBuilder and the few filters built apart make them with
+    // ctx.interner), so nothing is interned again here.
     absl::Status st = CompilePart(ctx, keys[i], out[i].filters);
     if (!st.ok()) return st;
-    interner.Intern(out[i].filters);
     out[i].filters.shrink_to_fit();  // the parts are kept; growth slack is not
   }
   return absl::OkStatus();
@@ -280,6 +282,7 @@ absl::StatusOr<std::vector<PipelinePart>> CompileParts(const Snapshot& s,
   for (const absl::Status& st : status) {
     if (!st.ok()) return st;
   }
+  for (size_t t = 1; t < n; ++t) interner.ReserveFor(local[t]);
   Interner::Memo memo;
   for (size_t i = keys.size() / n; i < out.size(); ++i) {
     for (Filter& f : out[i].filters) interner.Adopt(f, memo);

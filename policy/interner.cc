@@ -5,13 +5,6 @@
 namespace vfguard::policy {
 
 template <typename T, typename Set>
-Shared<T> Interner::Insert(Set& set, const Shared<T>& v) {
-  auto [it, inserted] = set.insert(v);
-  if (inserted) held_.insert(static_cast<const void*>(&**it));
-  return *it;
-}
-
-template <typename T, typename Set>
 Shared<T> Interner::Find(Set& set, const T& v) {
   auto it = set.find(v);
   if (it != set.end()) return *it;
@@ -19,10 +12,6 @@ Shared<T> Interner::Find(Set& set, const T& v) {
 }
 
 Shared<FlowerMatch> Interner::Match(const FlowerMatch& m) { return Find(matches_, m); }
-
-Shared<FlowerMatch> Interner::Match(const Shared<FlowerMatch>& m) {
-  return Holds(m) ? m : Insert(matches_, m);
-}
 
 Shared<std::vector<Action>> Interner::Actions(absl::Span<const Action> a) {
   auto it = actions_.find(a);
@@ -45,16 +34,12 @@ Origin Interner::OriginOf(std::string_view text) {
 }
 
 void Interner::Intern(Filter& f) {
-  // What this interner made already (built with Match, Actions, OriginOf)
-  // is found by address, without hashing the value.
-  if (!Holds(f.match)) f.match = Insert(matches_, f.match);
-  if (!Holds(f.actions)) f.actions = Insert(actions_, f.actions);
-  const Shared<std::string>& head = f.origin.head();
-  const Shared<std::string>& tail = f.origin.tail();
-  if (head->empty()) {
-    f.origin = OriginOf(*tail);  // built as one text
-  } else if (!Holds(head) || !Holds(tail)) {
-    f.origin = Origin(Text(*head), Text(*tail));
+  f.match = Insert(matches_, f.match);
+  f.actions = Insert(actions_, f.actions);
+  if (f.origin.head()->empty()) {
+    f.origin = OriginOf(*f.origin.tail());  // built as one text
+  } else {
+    f.origin = Origin(Text(*f.origin.head()), Text(*f.origin.tail()));
   }
 }
 
@@ -65,12 +50,12 @@ namespace {
 template <typename T, typename Make>
 const Shared<T>& Memoized(Interner::Memo::Of<T>& memo, const Shared<T>& v, Make make) {
   const void* address = &*v;
-  if (address == memo.last) return memo.last_value;
+  if (address == memo.last) return *memo.last_value;
   auto [it, inserted] = memo.by_address.try_emplace(address);
   if (inserted) it->second = make();
   memo.last = address;
-  memo.last_value = it->second;
-  return memo.last_value;
+  memo.last_value = &it->second;
+  return it->second;
 }
 
 }  // namespace
@@ -97,13 +82,15 @@ void Interner::Adopt(Filter& f, Memo& memo) {
   }
 }
 
+void Interner::ReserveFor(const Interner& other) {
+  matches_.reserve(matches_.size() + other.matches_.size());
+  actions_.reserve(actions_.size() + other.actions_.size());
+  texts_.reserve(texts_.size() + other.texts_.size());
+}
+
 void Interner::Prune() {
-  auto drop_unheld = [this](auto& set) {
-    absl::erase_if(set, [this](const auto& v) {
-      if (!v.Unique()) return false;
-      held_.erase(static_cast<const void*>(&*v));
-      return true;
-    });
+  auto drop_unheld = [](auto& set) {
+    absl::erase_if(set, [](const auto& v) { return v.Unique(); });
   };
   drop_unheld(matches_);
   drop_unheld(actions_);

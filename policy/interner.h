@@ -7,10 +7,9 @@
 // 3 ...") and both pieces are interned. Values compare equal either way
 // (policy/shared.h), so interning changes memory, never the IR.
 //
-// The compiler also interns while it builds (Match, Actions, Text,
-// OriginOf: a value seen before costs a lookup, not a heap copy), and a
-// value this interner already holds is recognised by its address, so
-// Intern of a filter built that way hashes nothing.
+// The compiler interns while it builds instead (Match, Actions, Text,
+// OriginOf: a value seen before costs a lookup, not a heap copy, and a
+// filter is never interned twice); Intern is for filters built otherwise.
 //
 // One Interner per compile (Compile) or kept across updates
 // (IncrementalCompiler, which calls Prune so that values of replaced parts
@@ -44,7 +43,7 @@ class Interner {
     struct Of {
       absl::flat_hash_map<const void*, Shared<T>> by_address;
       const void* last = nullptr;
-      Shared<T> last_value;
+      const Shared<T>* last_value = nullptr;  // in by_address (no insert since)
     };
     Of<FlowerMatch> matches;
     Of<std::vector<Action>> actions;
@@ -57,8 +56,6 @@ class Interner {
   void Adopt(Filter& f, Memo& memo);
   // This interner's copy of a value, made on first sight.
   Shared<FlowerMatch> Match(const FlowerMatch& m);
-  // `m` if this interner made it (found by address), else as Match(*m).
-  Shared<FlowerMatch> Match(const Shared<FlowerMatch>& m);
   Shared<std::vector<Action>> Actions(absl::Span<const Action> a);
   Shared<std::string> Text(std::string_view s);
   // An origin of `text`, split as Intern splits it.
@@ -67,6 +64,9 @@ class Interner {
   Origin OriginOf(const Shared<std::string>& head, std::string_view tail) {
     return Origin(head, Text(tail));
   }
+  // Room for `other`'s values besides those held, before adopting them, so
+  // that the sets do not grow step by step.
+  void ReserveFor(const Interner& other);
   // Forgets values no filter holds any more.
   void Prune();
   // Values held (matches, action lists and origin pieces).
@@ -109,9 +109,15 @@ class Interner {
   // vector): hashed and compared as spans either way.
   struct ActionsHash {
     using is_transparent = void;
-    size_t operator()(absl::Span<const Action> a) const {
-      return absl::Hash<absl::Span<const Action>>{}(a);
-    }
+    // As absl hashes a vector: the elements, then the size.
+    struct Elements {
+      absl::Span<const Action> a;
+      template <typename H>
+      friend H AbslHashValue(H h, const Elements& e) {
+        return H::combine(H::combine_contiguous(std::move(h), e.a.data(), e.a.size()), e.a.size());
+      }
+    };
+    size_t operator()(absl::Span<const Action> a) const { return absl::Hash<Elements>{}({a}); }
     size_t operator()(const Shared<std::vector<Action>>& a) const {
       return (*this)(absl::MakeConstSpan(*a));
     }
@@ -129,23 +135,17 @@ class Interner {
   };
   template <typename T>
   using ValueSet = absl::flat_hash_set<Shared<T>, ValueHash<T>, ValueEq<T>>;
-  // The held copy equal to `v` (`v` itself if new), and its address known.
+  // The held copy equal to `v` (`v` itself if new).
   template <typename T, typename Set>
-  Shared<T> Insert(Set& set, const Shared<T>& v);
+  Shared<T> Insert(Set& set, const Shared<T>& v) {
+    return *set.insert(v).first;
+  }
   template <typename T, typename Set>
   Shared<T> Find(Set& set, const T& v);
-  // Whether `v` is a copy this interner holds.
-  template <typename T>
-  bool Holds(const Shared<T>& v) const {
-    return held_.contains(static_cast<const void*>(&*v));
-  }
 
   ValueSet<FlowerMatch> matches_;
   absl::flat_hash_set<Shared<std::vector<Action>>, ActionsHash, ActionsEq> actions_;
   absl::flat_hash_set<Shared<std::string>, TextHash, TextEq> texts_;
-  // Addresses of the values of the three sets (a value lives as long as a
-  // set holds it, so an address cannot be reused while it is here).
-  absl::flat_hash_set<const void*> held_;
 };
 
 }  // namespace vfguard::policy
