@@ -85,7 +85,16 @@ InstalledFilter::Rank InstalledFilter::RankOf() const {
 }
 
 bool InstalledFilter::Less::operator()(const InstalledFilter& a, const InstalledFilter& b) const {
-  return a.RankOf() < b.RankOf();
+  // RankOf's order without building it (inserts compare the most): a
+  // device after every block, then the id; the kind then orders ingress
+  // before egress as their parents do, and the chain; then prio, handle.
+  const auto owner = [](const InstalledFilter& f) {
+    return (uint64_t{f.kind_chain_ >> kKindShift != kBlock} << 32) | f.id_;
+  };
+  if (owner(a) != owner(b)) return owner(a) < owner(b);
+  if (a.kind_chain_ != b.kind_chain_) return a.kind_chain_ < b.kind_chain_;
+  if (a.prio_ != b.prio_) return a.prio_ < b.prio_;
+  return a.handle_ < b.handle_;
 }
 bool InstalledFilter::Less::operator()(const InstalledFilter& a, const FilterKey& b) const {
   return a.RankOf() < RankOfKey(b);
@@ -130,8 +139,7 @@ void InstalledSet::MarkStale(const FilterKey& key) {
 
 void InstalledSet::Restore(Filters filters) {
   filters_ = std::move(filters);
-  changes_ = filters_.size();  // built in whatever order: rebuilt in order now
-  Changed();
+  changes_ = 0;  // filled in key order: nothing to rebuild
 }
 
 void InstalledSet::Changed() {

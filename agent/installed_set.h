@@ -136,7 +136,9 @@ class InstalledSet {
   // dumps, not one per owner: an audit dumps the block and every
   // representor's egress hook.
   void ReplaceFilters(const std::vector<std::vector<netlink::FlowerFilter>>& dumps);
-  // Takes the whole set from a persisted record (agent/installed_record.h).
+  // Takes the whole set from a persisted record (agent/installed_record.h),
+  // filled in key order as DecodeInstalledRecord does (so its nodes are
+  // full, as after Changed's rebuild).
   void Restore(Filters filters);
 
   // clsact qdiscs: ifindex -> ingress block (0: private).

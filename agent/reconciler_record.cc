@@ -3,6 +3,7 @@
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 
+#include <iterator>
 #include <string>
 #include <utility>
 
@@ -30,11 +31,6 @@ std::string DeterministicBytes(const policy::Snapshot& s) {
 template <typename T>
 uint64_t MixValue(uint64_t h, const T& v) {
   return Fnv1a64(std::string_view(reinterpret_cast<const char*>(&v), sizeof(T)), h);
-}
-
-bool IsOwnBlock(const netlink::FilterOwner& owner, uint32_t block) {
-  const auto* b = std::get_if<netlink::TcBlock>(&owner);
-  return b != nullptr && b->index == block;
 }
 
 }  // namespace
@@ -98,10 +94,10 @@ absl::StatusOr<bool> Reconciler::TrustRecord(InstalledRecord& record, ReconcileR
   absl::StatusOr<std::vector<netlink::FlowerFilter>> chain0 =
       tc_.DumpChain(netlink::TcBlock{block_}, 0);
   if (!chain0.ok()) return chain0.status();
-  size_t recorded = 0;
-  for (const auto& [key, entry] : record.filters) {
-    if (IsOwnBlock(key.owner, block_) && key.chain == 0) ++recorded;
-  }
+  // The record's chain 0 of the block: a range of the ordered set.
+  const netlink::FilterOwner block = netlink::TcBlock{block_};
+  const size_t recorded = std::distance(record.filters.lower_bound(FilterKey{block, 0, 0, 0}),
+                                        record.filters.lower_bound(FilterKey{block, 1, 0, 0}));
   if (recorded != chain0->size()) return false;
   for (const netlink::FlowerFilter& f : *chain0) {
     auto it = record.filters.find(KeyOf(f));

@@ -11,7 +11,10 @@
 //      agent run on an empty block with the offer book of the first (on
 //      veth the book saves only the one probe).
 //   2. Restart resync with nothing to change: a fresh Reconciler with the
-//      offer book over the installed block; writes must be 0 (resync_pct).
+//      offer book and the installed record over the installed block; writes
+//      must be 0. resync_pct is the median of 3 such restarts (the record
+//      put back before each: a trusted restart removes it) against the
+//      median cold install, as cold_s is a median of 3 rounds.
 //   3. The real daemon (build/daemon/vfguard-agent, map mode; daemon_probe.h):
 //      VmRSS idle and with the N ports installed (rss_bytes_per_filter), then
 //      kLatePorts joins: a port's representor appears, time to its dispatch
@@ -55,6 +58,7 @@
 #include "bench/join_filters.h"
 #include "bench/resync_split.h"
 #include "bench/tc_batch_text.h"
+#include "common/file_io.h"
 #include "common/log.h"
 #include "netlink/tc_codec.h"
 #include "policy/compiler.h"
@@ -116,7 +120,7 @@ AgentRun RunAgent(const policy::Snapshot& s, const policy::SlotAssignment& slots
 }
 
 struct Part1 {
-  double cold = 0, tc = 0, resync = 0;  // medians (cold, tc) of kRounds
+  double cold = 0, tc = 0, resync = 0;  // medians of kRounds
   int filters = 0;
 };
 
@@ -268,15 +272,35 @@ bool RunPorts(int n, Part1& out) {
   std::printf("agent cold install 1 (empty offer book): %.3f s  writes=%d offers=%d filters=%d\n",
               cold.seconds, cold.report.writes, cold.report.offers, cold.report.filters);
   // 2. Restart resync: fresh Reconciler, same offers, the installed record,
-  // nothing to change.
-  AgentRun resync = RunAgent(s, *slots, n, offers, kRecordPath);
+  // nothing to change; kRounds restarts, the record put back before each.
+  absl::StatusOr<std::string> record = common::ReadFile(kRecordPath);
+  if (!record.ok()) {
+    std::fprintf(stderr, "installed record: %s\n", record.status().ToString().c_str());
+    return false;
+  }
+  std::vector<AgentRun> resyncs;
+  bool no_writes = true;
+  bool trusted = true;
+  for (int round = 1; round <= kRounds; ++round) {
+    if (absl::Status st = common::WriteFileAtomically(kRecordPath, *record); !st.ok()) {
+      std::fprintf(stderr, "installed record: %s\n", st.ToString().c_str());
+      return false;
+    }
+    AgentRun r = RunAgent(s, *slots, n, offers, kRecordPath);
+    no_writes = no_writes && r.report.writes == 0 && r.backend_writes == 0;
+    trusted = trusted && r.report.trusted_record;
+    std::printf(
+        "agent restart resync %d (fresh Reconciler + offer book + installed record, "
+        "trusted=%d): %.3f s  writes=%d (%s)  = %.1f %% of cold install 1\n",
+        round, r.report.trusted_record, r.seconds, r.report.writes,
+        r.report.writes == 0 && r.backend_writes == 0 ? "writes == 0: OK" : "FAIL: expected 0",
+        100.0 * r.seconds / cold.seconds);
+    resyncs.push_back(std::move(r));
+  }
+  std::sort(resyncs.begin(), resyncs.end(),
+            [](const AgentRun& a, const AgentRun& b) { return a.seconds < b.seconds; });
+  const AgentRun& resync = resyncs[resyncs.size() / 2];  // the median
   out.resync = resync.seconds;
-  const bool no_writes = resync.report.writes == 0 && resync.backend_writes == 0;
-  std::printf(
-      "agent restart resync (fresh Reconciler + offer book + installed record, trusted=%d): "
-      "%.3f s  writes=%d (%s)  = %.1f %% of cold install 1\n",
-      resync.report.trusted_record, resync.seconds, resync.report.writes,
-      no_writes ? "writes == 0: OK" : "FAIL: expected 0", 100.0 * resync.seconds / cold.seconds);
   // 2b. The same with a full audit (no record): what the deferred audit costs.
   AgentRun audit = RunAgent(s, *slots, n, offers);
   std::printf(
@@ -287,8 +311,7 @@ bool RunPorts(int n, Part1& out) {
   PrintPassTimes("resync", resync.report, cold.seconds);
   PrintPassTimes("full audit", audit.report, cold.seconds);
   if (!PrintDumpSplit(n, cold.seconds)) return false;
-  if (!no_writes || audit.report.writes != 0 || !resync.report.trusted_record ||
-      !ReplayThroughTc(**tc, n, out)) {
+  if (!no_writes || audit.report.writes != 0 || !trusted || !ReplayThroughTc(**tc, n, out)) {
     return false;
   }
   tcs.push_back(out.tc);

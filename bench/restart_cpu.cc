@@ -50,6 +50,18 @@ class StoringBackend : public TcBackend {
     }
     return out;
   }
+  // One chain only, as the kernel backend asks the kernel (TCA_CHAIN): the
+  // default would copy the whole block to keep chain 0, which a restart's
+  // check of the dispatch never pays in the VM.
+  absl::StatusOr<std::vector<netlink::FlowerFilter>> DumpChain(const netlink::FilterOwner& owner,
+                                                               uint32_t chain) override {
+    std::vector<netlink::FlowerFilter> out;
+    for (auto it = stored_.lower_bound(FilterKey{owner, chain, 0, 0});
+         it != stored_.end() && it->first.owner == owner && it->first.chain == chain; ++it) {
+      out.push_back(it->second);
+    }
+    return out;
+  }
   std::vector<absl::Status> Apply(const std::vector<TcOp>& ops) override {
     std::vector<absl::Status> out(ops.size());
     for (size_t i = 0; i < ops.size(); ++i) {

@@ -1,6 +1,7 @@
 #include "policy/chain_builder.h"
 
-#include <set>
+#include <algorithm>
+#include <map>
 
 #include "absl/strings/str_cat.h"
 
@@ -58,89 +59,135 @@ MaskShape ShapeOf(uint16_t protocol, const FlowerMatch& m) {
 
 }  // namespace
 
-bool ChainBuilder::SameKey::operator()(size_t a, size_t b) const {
-  const Filter& x = (*entries)[a].filter;
-  const Filter& y = (*entries)[b].filter;
-  if (x.protocol != y.protocol) return x.protocol < y.protocol;
-  if (x.match != y.match) return x.match < y.match;
-  return x.rare->set_match < y.rare->set_match;
-}
-
 void ChainBuilder::NextStage() {
   ++stage_;
   stage_keys_.clear();
 }
 
-void ChainBuilder::AddSetMatch(uint16_t protocol, FlowerMatch match, SetMatch set,
-                               std::vector<Action> actions, std::string origin) {
-  Entry e;
-  e.shape.set_match = true;  // cls_bpf: no masks, one prio per protocol
-  e.shape.protocol = protocol;
-  e.filter.classifier = Classifier::kSetMatch;
-  e.filter.rare.Mutable().set_match = std::move(set);
-  Push(std::move(e), protocol, std::move(match), std::move(actions), std::move(origin));
+void ChainBuilder::AddSetMatch(uint16_t protocol, Shared<FlowerMatch> match, SetMatch set,
+                               Shared<std::vector<Action>> actions, Origin origin) {
+  Push(protocol, std::move(match), std::move(actions), std::move(origin), 0, &set);
 }
 
-void ChainBuilder::Add(uint16_t protocol, FlowerMatch match, std::vector<Action> actions,
-                       std::string origin, uint32_t handle) {
-  Entry e;
-  e.shape = ShapeOf(protocol, match);
-  e.handle = handle;
-  Push(std::move(e), protocol, std::move(match), std::move(actions), std::move(origin));
+void ChainBuilder::Add(uint16_t protocol, const FlowerMatch& match,
+                       absl::Span<const Action> actions, std::string_view origin, uint32_t handle) {
+  Push(protocol, interner_.Match(match), interner_.Actions(actions),
+       !head_.empty() ? interner_.OriginOf(head_, origin) : interner_.OriginOf(origin), handle,
+       nullptr);
 }
 
-void ChainBuilder::Push(Entry e, uint16_t protocol, FlowerMatch match, std::vector<Action> actions,
-                        std::string origin) {
+void ChainBuilder::AddShared(uint16_t protocol, Shared<FlowerMatch> match,
+                             Shared<std::vector<Action>> actions, Origin origin, uint32_t handle) {
+  Push(protocol, std::move(match), std::move(actions), std::move(origin), handle, nullptr);
+}
+
+void ChainBuilder::Push(uint16_t protocol, Shared<FlowerMatch> match,
+                        Shared<std::vector<Action>> actions, Origin origin, uint32_t handle,
+                        SetMatch* set) {
+  Entry& e = entries_.emplace_back();  // built in place; dropped again if a duplicate
   e.stage = stage_;
+  e.handle = handle;
+  if (set != nullptr) {
+    e.shape.set_match = true;  // cls_bpf: no masks, one prio per protocol
+    e.shape.protocol = protocol;
+    e.filter.classifier = Classifier::kSetMatch;
+    FilterRare rare;
+    rare.set_match = std::move(*set);
+    e.filter.rare = interner_.Rare(rare);
+  } else {
+    e.shape = ShapeOf(protocol, *match);
+  }
   e.filter.chain = chain_;
   e.filter.protocol = protocol;
   e.filter.match = std::move(match);
   e.filter.actions = std::move(actions);
   e.filter.origin = std::move(origin);
-  entries_.push_back(std::move(e));
-  if (!stage_keys_.insert(entries_.size() - 1).second) entries_.pop_back();
+  const StageKey key{protocol, &*e.filter.match,
+                     e.filter.rare->set_match ? &*e.filter.rare->set_match : nullptr};
+  if (!stage_keys_.insert(key).second) entries_.pop_back();  // the first of a stage decides
+}
+
+absl::Status ChainBuilder::FinishStage(size_t begin, size_t end, uint32_t& prio,
+                                       std::vector<Filter>& out) {
+  if (end - begin == 1) return FinishPrio(&begin, 1, prio, out);  // most stages: one filter
+  // Shapes in order of first appearance, one prio each. Most stages have a
+  // few shapes: each is looked for among those seen, then its members
+  // taken, without allocating. Many (a rule's remote prefixes of many
+  // lengths): ordered in a map instead.
+  constexpr size_t kFewShapes = 8;
+  shapes_.clear();
+  for (size_t k = begin; k < end; ++k) {
+    const MaskShape& shape = entries_[k].shape;
+    if (std::none_of(shapes_.begin(), shapes_.end(),
+                     [&](const MaskShape* s) { return *s == shape; })) {
+      if (shapes_.size() == kFewShapes) return FinishManyShapes(begin, end, prio, out);
+      shapes_.push_back(&shape);
+    }
+  }
+  for (const MaskShape* shape : shapes_) {
+    members_.clear();
+    for (size_t k = begin; k < end; ++k) {
+      if (entries_[k].shape == *shape) members_.push_back(k);
+    }
+    absl::Status st = FinishPrio(members_.data(), members_.size(), prio, out);
+    if (!st.ok()) return st;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ChainBuilder::FinishManyShapes(size_t begin, size_t end, uint32_t& prio,
+                                            std::vector<Filter>& out) {
+  std::map<MaskShape, size_t> index;  // shape -> position in `groups`
+  std::vector<std::vector<size_t>> groups;
+  for (size_t k = begin; k < end; ++k) {
+    auto [it, inserted] = index.try_emplace(entries_[k].shape, groups.size());
+    if (inserted) groups.emplace_back();
+    groups[it->second].push_back(k);
+  }
+  for (const std::vector<size_t>& g : groups) {
+    absl::Status st = FinishPrio(g.data(), g.size(), prio, out);
+    if (!st.ok()) return st;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ChainBuilder::FinishPrio(const size_t* members, size_t count, uint32_t& prio,
+                                      std::vector<Filter>& out) {
+  // tc keeps one classifier kind per (chain, prio): a set-match group
+  // (cls_bpf) gets a free prio before it, where placement puts the
+  // group's hardware trap (a flower filter; offload/placement.h).
+  if (entries_[members[0]].shape.set_match) ++prio;
+  if (++prio > 65535) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("chain ", chain_, " needs more than 65535 tc prios"));
+  }
+  const bool explicit_handles = entries_[members[0]].handle != 0;
+  absl::flat_hash_set<uint32_t> used;
+  uint32_t next = 0;
+  for (size_t m = 0; m < count; ++m) {
+    Entry& e = entries_[members[m]];
+    Filter& f = out.emplace_back(std::move(e.filter));
+    f.prio = static_cast<uint16_t>(prio);
+    f.handle = explicit_handles ? e.handle : ++next;
+    // Numbered handles are distinct by construction; explicit ones are checked.
+    if ((e.handle != 0) != explicit_handles ||
+        (explicit_handles && count > 1 && !used.insert(f.handle).second)) {
+      return absl::InternalError(absl::StrCat("chain ", chain_, " prio ", prio, ": handle ",
+                                              f.handle, " of \"", f.origin.str(),
+                                              "\" is not a distinct explicit handle"));
+    }
+  }
+  return absl::OkStatus();
 }
 
 absl::Status ChainBuilder::Finish(std::vector<Filter>& out) {
+  out.reserve(out.size() + entries_.size());
   uint32_t prio = first_prio_ - 1u;
-  size_t i = 0;
-  while (i < entries_.size()) {
-    // One stage: shapes in order of first appearance, one prio each.
+  for (size_t i = 0; i < entries_.size();) {
     size_t end = i;
     while (end < entries_.size() && entries_[end].stage == entries_[i].stage) ++end;
-    std::vector<std::pair<MaskShape, std::vector<size_t>>> shapes;
-    std::map<MaskShape, size_t> index;  // shape -> position in `shapes`
-    for (size_t k = i; k < end; ++k) {
-      auto [it, inserted] = index.try_emplace(entries_[k].shape, shapes.size());
-      if (inserted) shapes.emplace_back(entries_[k].shape, std::vector<size_t>{});
-      shapes[it->second].second.push_back(k);
-    }
-    for (const auto& [shape, members] : shapes) {
-      // tc keeps one classifier kind per (chain, prio): a set-match group
-      // (cls_bpf) gets a free prio before it, where placement puts the
-      // group's hardware trap (a flower filter; offload/placement.h).
-      if (shape.set_match) ++prio;
-      if (++prio > 65535) {
-        return absl::ResourceExhaustedError(
-            absl::StrCat("chain ", chain_, " needs more than 65535 tc prios"));
-      }
-      const bool explicit_handles = entries_[members.front()].handle != 0;
-      std::set<uint32_t> used;
-      uint32_t next = 0;
-      for (size_t k : members) {
-        Filter f = std::move(entries_[k].filter);
-        f.prio = static_cast<uint16_t>(prio);
-        f.handle = explicit_handles ? entries_[k].handle : ++next;
-        // Numbered handles are distinct by construction; explicit ones are checked.
-        if ((entries_[k].handle != 0) != explicit_handles ||
-            (explicit_handles && !used.insert(f.handle).second)) {
-          return absl::InternalError(absl::StrCat("chain ", chain_, " prio ", prio, ": handle ",
-                                                  f.handle, " of \"", f.origin.str(),
-                                                  "\" is not a distinct explicit handle"));
-        }
-        out.push_back(std::move(f));
-      }
-    }
+    absl::Status st = FinishStage(i, end, prio, out);
+    if (!st.ok()) return st;
     i = end;
   }
   entries_.clear();

@@ -5,11 +5,14 @@
 #define VFGUARD_POLICY_CHAIN_BUILDER_H_
 
 #include <map>
-#include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
+#include "absl/types/span.h"
+#include "policy/interner.h"
 #include "policy/ir.h"
 
 namespace vfguard::policy {
@@ -84,9 +87,14 @@ class ChainBuilder {
  public:
   // Prios start at `first_prio`, so that parts compiled separately can share
   // a chain (chain 0: per-port dispatch entries at prio 1, the rest after).
-  explicit ChainBuilder(uint32_t chain, uint16_t first_prio = 1)
-      : chain_(chain), first_prio_(first_prio) {}
-  ChainBuilder(const ChainBuilder&) = delete;  // stage_keys_ points into entries_
+  // Every filter's match, actions and origin are `interner`'s (so the
+  // compile's Intern pass finds them by address, and equal matches are one
+  // pointer).
+  ChainBuilder(Interner& interner, uint32_t chain, uint16_t first_prio = 1)
+      : interner_(interner), chain_(chain), first_prio_(first_prio) {
+    entries_.reserve(16);  // most chains hold fewer: one allocation
+  }
+  ChainBuilder(const ChainBuilder&) = delete;
   ChainBuilder& operator=(const ChainBuilder&) = delete;
 
   // Filters added after this call are evaluated after every earlier filter.
@@ -100,14 +108,26 @@ class ChainBuilder {
   // come and go, so one port more in a chain of many is one kernel add, not
   // a renumbering of the rest; all filters sharing a prio must then carry
   // distinct explicit handles (Finish fails otherwise).
-  void Add(uint16_t protocol, FlowerMatch match, std::vector<Action> actions, std::string origin,
-           uint32_t handle = 0);
+  //
+  // `origin` is the filter's whole origin text, or, after SetOriginHead,
+  // what follows the head.
+  void Add(uint16_t protocol, const FlowerMatch& match, absl::Span<const Action> actions,
+           std::string_view origin, uint32_t handle = 0);
+  // Origins of later Adds are `head` (the owner, "port p1: ", made by this
+  // builder's interner) and then the text given, so that the owner is not
+  // formatted into every filter's text only to be split off again.
+  void SetOriginHead(SharedText head) { head_ = std::move(head); }
+  // The same with values made by this builder's interner (once, and shared
+  // by the filters of many ports: nothing is copied or hashed here). They
+  // must be that interner's: the duplicate check compares match addresses.
+  void AddShared(uint16_t protocol, Shared<FlowerMatch> match, Shared<std::vector<Action>> actions,
+                 Origin origin, uint32_t handle = 0);
   // Adds a kSetMatch filter (ir.h) to the current stage; the stage's
   // set-match filters of one protocol share a prio (cls_bpf has no masks),
   // and the prio before it is left free (for placement's hardware trap: tc
-  // keeps one classifier kind per prio).
-  void AddSetMatch(uint16_t protocol, FlowerMatch match, SetMatch set, std::vector<Action> actions,
-                   std::string origin);
+  // keeps one classifier kind per prio). Values as for AddShared.
+  void AddSetMatch(uint16_t protocol, Shared<FlowerMatch> match, SetMatch set,
+                   Shared<std::vector<Action>> actions, Origin origin);
   // Appends the chain's filters, with prios and handles, to `out`.
   absl::Status Finish(std::vector<Filter>& out);
 
@@ -118,19 +138,44 @@ class ChainBuilder {
     uint32_t handle = 0;
     Filter filter;
   };
-  void Push(Entry e, uint16_t protocol, FlowerMatch match, std::vector<Action> actions,
-            std::string origin);
-  // Orders entries by (protocol, match) to find duplicates in a stage in
-  // O(log n): dispatch and forwarding stages hold one filter per port.
-  struct SameKey {
-    const std::vector<Entry>* entries;
-    bool operator()(size_t a, size_t b) const;
+  // Adds a filter of interned values (`match` one of interner_'s: the
+  // stage's duplicate check compares addresses); `set` for a set-match.
+  void Push(uint16_t protocol, Shared<FlowerMatch> match, Shared<std::vector<Action>> actions,
+            Origin origin, uint32_t handle, SetMatch* set);
+  // Appends the filters of the stage entries_[begin, end) to `out`.
+  absl::Status FinishStage(size_t begin, size_t end, uint32_t& prio, std::vector<Filter>& out);
+  absl::Status FinishManyShapes(size_t begin, size_t end, uint32_t& prio, std::vector<Filter>& out);
+  // Appends the entries `members` (of one stage and shape) at the next prio.
+  absl::Status FinishPrio(const size_t* members, size_t count, uint32_t& prio,
+                          std::vector<Filter>& out);
+  // A stage's duplicate check, in O(1) per filter (dispatch and forwarding
+  // stages hold one filter per port): matches are interned, so equal
+  // matches are one address; a set-match filter's set is compared by value.
+  struct StageKey {
+    uint16_t protocol;
+    const FlowerMatch* match;
+    const SetMatch* set;  // null for flower filters
+    friend bool operator==(const StageKey& a, const StageKey& b) {
+      return a.protocol == b.protocol && a.match == b.match &&
+             (a.set == b.set || (a.set != nullptr && b.set != nullptr && *a.set == *b.set));
+    }
+    template <typename H>
+    friend H AbslHashValue(H h, const StageKey& k) {
+      h = H::combine(std::move(h), k.protocol, k.match, k.set != nullptr);
+      if (k.set != nullptr) h = H::combine(std::move(h), k.set->set, k.set->remote_is_src);
+      return h;
+    }
   };
+  Interner& interner_;
+  SharedText head_;  // SetOriginHead's; empty: Add splits its text
   uint32_t chain_;
   uint16_t first_prio_;
   int stage_ = 0;
   std::vector<Entry> entries_;
-  std::set<size_t, SameKey> stage_keys_{SameKey{&entries_}};
+  absl::flat_hash_set<StageKey> stage_keys_;
+  // FinishStage's scratch, kept across stages.
+  std::vector<const MaskShape*> shapes_;
+  std::vector<size_t> members_;
 };
 
 // Action shorthands.

@@ -45,7 +45,7 @@ struct ClassMatch {
   const char* name;
 };
 
-std::vector<ClassMatch> ClassMatches() {
+std::vector<ClassMatch> MakeClassMatches() {
   std::vector<ClassMatch> out;
   out.push_back({FloodClass::kArp, kEthArp, {}, "ARP"});
   FlowerMatch dhcp;
@@ -74,14 +74,23 @@ std::vector<ClassMatch> ClassMatches() {
   return out;
 }
 
-Filter ListFilter(uint32_t chain, uint16_t prio, std::vector<Action> actions, std::string origin) {
+// Made once (immutable): every port's egress hook has these classes.
+const std::vector<ClassMatch>& ClassMatches() {
+  static const std::vector<ClassMatch> kClasses = MakeClassMatches();
+  return kClasses;
+}
+
+// A filter of the flood list, its values interned with the compile's.
+Filter ListFilter(Interner& in, uint32_t chain, uint16_t prio, const FlowerMatch& match,
+                  absl::Span<const Action> actions, std::string_view origin) {
   Filter f;
   f.chain = chain;
   f.prio = prio;
   f.handle = 1;
   f.protocol = kEthAll;
-  f.actions = std::move(actions);
-  f.origin = std::move(origin);
+  f.match = in.Match(match);
+  f.actions = in.Actions(actions);
+  f.origin = in.OriginOf(origin);
   return f;
 }
 
@@ -104,18 +113,18 @@ absl::Status CompileNetworkFlood(const CompileContext& ctx, const Network& net,
   for (auto& [prio, actions] : chunks) {
     const uint32_t first_slot = (prio - 2u) * Chains::kFloodSlotsPerFilter + 1;
     actions.push_back(Continue());
-    out.push_back(ListFilter(chain, prio, std::move(actions),
+    out.push_back(ListFilter(*ctx.interner, chain, prio, {}, actions,
                              absl::StrCat(who, "copies to ports of slots ", first_slot, "..",
                                           first_slot + Chains::kFloodSlotsPerFilter - 1)));
   }
-  Filter from_uplink =
-      ListFilter(chain, Chains::kFloodFromUplinkPrio, {Drop()}, who + "from the uplink: done");
-  from_uplink.match.Mutable().indev = DeviceRef::Uplink();
-  out.push_back(std::move(from_uplink));
+  FlowerMatch from_uplink;
+  from_uplink.indev = DeviceRef::Uplink();
+  out.push_back(ListFilter(*ctx.interner, chain, Chains::kFloodFromUplinkPrio, from_uplink,
+                           {Drop()}, who + "from the uplink: done"));
   std::vector<Action> to_uplink;
   if (net.segmentation == Segmentation::kVlan) to_uplink.push_back(VlanPush(net.vlan_id));
   to_uplink.push_back(Redirect(DeviceRef::Uplink()));
-  out.push_back(ListFilter(chain, Chains::kFloodToUplinkPrio, std::move(to_uplink),
+  out.push_back(ListFilter(*ctx.interner, chain, Chains::kFloodToUplinkPrio, {}, to_uplink,
                            who + "from a port: to the uplink"));
   return absl::OkStatus();
 }
@@ -123,8 +132,9 @@ absl::Status CompileNetworkFlood(const CompileContext& ctx, const Network& net,
 absl::Status CompilePortEgressHook(const CompileContext& ctx, const Port& port,
                                    std::vector<Filter>& out) {
   const DeviceRef self = DeviceRef::OfPort(port.id);
-  ChainBuilder b(Chains::EgressHook(ctx.slots.port_slot.at(port.id)));
-  const std::string who = absl::StrCat("port ", port.id, ": egress hook: ");
+  ChainBuilder b(*ctx.interner, Chains::EgressHook(ctx.slots.port_slot.at(port.id)));
+  b.SetOriginHead(ctx.interner->Text(absl::StrCat("port ", port.id, ": ")));
+  const std::string who = "egress hook: ";  // after the port's head
   // Unicast reaches the representor only through to(Q), already admitted.
   FlowerMatch unicast;
   unicast.dst_mac = Masked<MacAddr>{MacAddr{}, MulticastBit().mask};
@@ -145,7 +155,8 @@ absl::Status CompilePortEgressHook(const CompileContext& ctx, const Port& port,
   const size_t first = out.size();
   absl::Status st = b.Finish(out);
   if (!st.ok()) return st;
-  const Shared<FilterRare> hook(FilterRare{.egress_of = self});  // one copy for the hook's filters
+  // One interned copy for the hook's filters.
+  const Shared<FilterRare> hook = ctx.interner->Rare(FilterRare{.egress_of = self});
   for (size_t i = first; i < out.size(); ++i) out[i].rare = hook;
   return absl::OkStatus();
 }

@@ -9,8 +9,9 @@
 
 namespace vfguard::policy {
 
-CompileContext::CompileContext(const Snapshot& s, const SlotAssignment& sl, CompileOptions o)
-    : snap(s), slots(sl), options(o) {}
+CompileContext::CompileContext(const Snapshot& s, const SlotAssignment& sl, CompileOptions o,
+                               Interner* in)
+    : snap(s), slots(sl), options(o), interner(in) {}
 
 const std::vector<const Port*>& CompileContext::PortsOf(const std::string& network_id) const {
   if (!ports_by_network_) {
@@ -57,40 +58,43 @@ absl::Status CompileNetwork(const CompileContext& ctx, const Network& net,
   for (const Port* p : ctx.PortsOf(net.id)) {
     if (p->state == PortState::kActive) active.push_back(p);
   }
-  std::string who = absl::StrCat("network ", net.id, ": ");
+  // Origins: "network n1: " and what follows.
+  const SharedText head = ctx.interner->Text(absl::StrCat("network ", net.id, ": "));
   // From ports: known MAC -> that port's to-chain; else to the uplink.
-  ChainBuilder from_ports(Chains::ForwardFromPorts(slot));
+  ChainBuilder from_ports(*ctx.interner, Chains::ForwardFromPorts(slot));
+  from_ports.SetOriginHead(head);
   for (const Port* q : active) {
     FlowerMatch m;
     m.dst_mac = ExactMac(q->mac);
     const uint32_t q_slot = ctx.slots.port_slot.at(q->id);
-    from_ports.Add(kEthAll, m, {GotoChain(Chains::To(q_slot))},
-                   absl::StrCat(who, "to port ", q->id), q_slot);
+    from_ports.Add(kEthAll, m, {GotoChain(Chains::To(q_slot))}, absl::StrCat("to port ", q->id),
+                   q_slot);
   }
   from_ports.NextStage();
   std::vector<Action> to_uplink;
   if (net.segmentation == Segmentation::kVlan) to_uplink.push_back(VlanPush(net.vlan_id));
   to_uplink.push_back(Redirect(DeviceRef::Uplink()));
-  from_ports.Add(kEthAll, {}, to_uplink, who + "unknown unicast to the uplink");
+  from_ports.Add(kEthAll, {}, to_uplink, "unknown unicast to the uplink");
   absl::Status st = from_ports.Finish(out);
   if (!st.ok()) return st;
 
   // From the uplink: known MAC -> to-chain; multicast -> flood; else drop.
-  ChainBuilder from_uplink(Chains::ForwardFromUplink(slot));
+  ChainBuilder from_uplink(*ctx.interner, Chains::ForwardFromUplink(slot));
+  from_uplink.SetOriginHead(head);
   for (const Port* q : active) {
     FlowerMatch m;
     m.dst_mac = ExactMac(q->mac);
     const uint32_t q_slot = ctx.slots.port_slot.at(q->id);
     from_uplink.Add(kEthAll, m, {GotoChain(Chains::To(q_slot))},
-                    absl::StrCat(who, "from uplink to port ", q->id), q_slot);
+                    absl::StrCat("from uplink to port ", q->id), q_slot);
   }
   from_uplink.NextStage();
   FlowerMatch multi;
   multi.dst_mac = MulticastBit();
   from_uplink.Add(kEthAll, multi, {GotoChain(Chains::Flood(slot))},
-                  who + "broadcast/multicast from the uplink");
+                  "broadcast/multicast from the uplink");
   from_uplink.NextStage();
-  from_uplink.Add(kEthAll, {}, {Drop()}, who + "unknown unicast from the uplink: drop");
+  from_uplink.Add(kEthAll, {}, {Drop()}, "unknown unicast from the uplink: drop");
   st = from_uplink.Finish(out);
   if (!st.ok()) return st;
   return CompileNetworkFlood(ctx, net, out);
@@ -98,7 +102,7 @@ absl::Status CompileNetwork(const CompileContext& ctx, const Network& net,
 
 absl::Status CompileDispatch(const CompileContext& ctx, std::vector<Filter>& out) {
   // Ports' entries (prio 2) are in their own parts (CompilePortDispatch).
-  ChainBuilder b(Chains::kDispatch, Chains::kDispatchUplinkFirstPrio);
+  ChainBuilder b(*ctx.interner, Chains::kDispatch, Chains::kDispatchUplinkFirstPrio);
   const Network* flat = nullptr;
   for (const auto& [id, net] : ctx.snap.networks) {
     if (net.segmentation == Segmentation::kFlat) {
@@ -136,17 +140,20 @@ absl::Status CompileDispatch(const CompileContext& ctx, std::vector<Filter>& out
   nd.prio = Chains::kNdCheckPrio;
   nd.handle = 1;
   nd.protocol = kEthIPv6;
-  nd.match.Mutable().ip_proto = kProtoIcmpv6;
-  nd.actions = {Continue()};
+  FlowerMatch icmpv6;
+  icmpv6.ip_proto = kProtoIcmpv6;
+  nd.match = ctx.interner->Match(icmpv6);
+  nd.actions = ctx.interner->Actions({Continue()});
   nd.classifier = Classifier::kNdCheck;
-  nd.origin = "nd-check: NS/NA payload against the input port's ND map (cls_bpf)";
+  nd.origin =
+      ctx.interner->OriginOf("nd-check: NS/NA payload against the input port's ND map (cls_bpf)");
   out.push_back(std::move(nd));
   return absl::OkStatus();
 }
 
 absl::Status CompilePortDispatch(const CompileContext& ctx, const Port& port,
                                  std::vector<Filter>& out) {
-  ChainBuilder b(Chains::kDispatch, Chains::kDispatchPortPrio);
+  ChainBuilder b(*ctx.interner, Chains::kDispatch, Chains::kDispatchPortPrio);
   FlowerMatch m;
   m.indev = DeviceRef::OfPort(port.id);
   const uint32_t slot = ctx.slots.port_slot.at(port.id);

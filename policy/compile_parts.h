@@ -10,6 +10,7 @@
 
 #include "absl/status/status.h"
 #include "policy/compiler.h"
+#include "policy/interner.h"
 #include "policy/ir.h"
 #include "policy/model.h"
 #include "policy/slots.h"
@@ -28,14 +29,25 @@ struct RuleMatch {
 struct RuleExpansion {
   std::vector<RuleMatch> matches;
   std::string origin_tail;  // the origin after the port: "sg web rule 3 allow ..."
+  // Per match, interned with the context's interner: the match, and the
+  // origin after the owner ("ingress sg web rule 3 allow ... [note]"), made
+  // once for every port with the rule.
+  std::vector<Shared<FlowerMatch>> shared_matches;
+  std::vector<SharedText> tails;
 };
 
 // Indexes derived once per snapshot.
 struct CompileContext {
-  CompileContext(const Snapshot& s, const SlotAssignment& sl, CompileOptions o = {});
+  CompileContext(const Snapshot& s, const SlotAssignment& sl, CompileOptions o = {},
+                 Interner* in = nullptr);
   const Snapshot& snap;
   const SlotAssignment& slots;
   const CompileOptions options;
+  // The interner every filter's match, actions and origin are made with
+  // (ChainBuilder's, and Match/Actions/OriginOf for a filter built apart:
+  // the compile does not intern them again); set by the context a compile
+  // runs with, which uses it from one thread.
+  Interner* const interner;
   // The ports of a network (any state), sorted by id. Indexed on first use.
   const std::vector<const Port*>& PortsOf(const std::string& network_id) const;
   // Addresses of the members of a group, local and remote, aggregated

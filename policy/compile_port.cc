@@ -59,7 +59,7 @@ class PortCompiler {
         slot_(ctx.slots.port_slot.at(p.id)),
         zone_(ctx.slots.port_zone.at(p.id)),
         self_(DeviceRef::OfPort(p.id)),
-        who_(absl::StrCat("port ", p.id, ": ")) {
+        head_(ctx.interner->Text(absl::StrCat("port ", p.id, ": "))) {
     if (!p.security_group_ids.empty()) {
       stateful_ = ctx.snap.security_groups.at(p.security_group_ids.front()).stateful;
     }
@@ -68,11 +68,12 @@ class PortCompiler {
   absl::Status Compile(std::vector<Filter>& out) {
     absl::Status st = CompilePortDispatch(ctx_, p_, out);
     if (!st.ok()) return st;
-    ChainBuilder from(Chains::From(slot_));
+    ChainBuilder from(*ctx_.interner, Chains::From(slot_));
+    from.SetOriginHead(head_);
     if (p_.state != PortState::kActive) {
       FromInactive(from);
     } else if (!p_.port_security) {
-      from.Add(kEthAll, {}, {GotoChain(Chains::Post(slot_))}, Origin("port security off"));
+      from.Add(kEthAll, {}, {GotoChain(Chains::Post(slot_))}, "port security off");
     } else {
       FromPortSecurity(from);
     }
@@ -92,11 +93,9 @@ class PortCompiler {
   }
 
  private:
-  std::string Origin(const std::string& what) const { return who_ + what; }
-
   // §2.1: only RARP and GARP for one of the port's own addresses.
   void FromInactive(ChainBuilder& b) {
-    b.Add(kEthRarp, {}, {GotoChain(Chains::Post(slot_))}, Origin("not active: RARP announcement"));
+    b.Add(kEthRarp, {}, {GotoChain(Chains::Post(slot_))}, "not active: RARP announcement");
     std::vector<IpAddr> own = p_.fixed_ips;
     own.insert(own.end(), p_.vips.begin(), p_.vips.end());
     for (const IpAddr& a : own) {
@@ -109,37 +108,36 @@ class PortCompiler {
         m.arp_sha = ExactMac(p_.mac);
       }
       b.Add(kEthArp, m, {GotoChain(Chains::Post(slot_))},
-            Origin(absl::StrCat("not active: gratuitous ARP for ", a.ToString())));
+            absl::StrCat("not active: gratuitous ARP for ", a.ToString()));
     }
     b.NextStage();
-    b.Add(kEthAll, {}, {Drop()}, Origin("not active: drop"));
+    b.Add(kEthAll, {}, {Drop()}, "not active: drop");
   }
 
   // §3.
   void FromPortSecurity(ChainBuilder& b) {
     const uint32_t post = Chains::Post(slot_);
     const uint32_t egress = Chains::Egress(slot_);
-    b.Add(kEthIPv4, UdpPorts(67, 68), {Drop()}, Origin("port-security: DHCP server from a port"));
-    b.Add(kEthIPv6, UdpPorts(547, 546), {Drop()},
-          Origin("port-security: DHCPv6 server from a port"));
-    b.Add(kEthIPv6, Icmp6(134), {Drop()}, Origin("port-security: router advertisement"));
+    b.Add(kEthIPv4, UdpPorts(67, 68), {Drop()}, "port-security: DHCP server from a port");
+    b.Add(kEthIPv6, UdpPorts(547, 546), {Drop()}, "port-security: DHCPv6 server from a port");
+    b.Add(kEthIPv6, Icmp6(134), {Drop()}, "port-security: router advertisement");
     b.NextStage();
     for (const MacAddr& mac : AllowedMacs(p_)) {
       FlowerMatch probe;
       probe.src_mac = ExactMac(mac);
       probe.arp_sha = ExactMac(mac);
       probe.arp_sip = IpPrefix::Host(IpAddr::AnyV4());
-      b.Add(kEthArp, probe, {GotoChain(post)}, Origin("port-security: ARP probe"));
+      b.Add(kEthArp, probe, {GotoChain(post)}, "port-security: ARP probe");
       FlowerMatch dhcp = UdpPorts(68, 67);
       dhcp.src_mac = ExactMac(mac);
       dhcp.src_ip = IpPrefix::Host(IpAddr::AnyV4());
-      b.Add(kEthIPv4, dhcp, {GotoChain(post)}, Origin("port-security: DHCP client from 0.0.0.0"));
+      b.Add(kEthIPv4, dhcp, {GotoChain(post)}, "port-security: DHCP client from 0.0.0.0");
       for (uint8_t type : {uint8_t{133}, uint8_t{135}}) {
         FlowerMatch dad = Icmp6(type);
         dad.src_mac = ExactMac(mac);
         dad.src_ip = IpPrefix::Host(IpAddr::AnyV6());
         b.Add(kEthIPv6, dad, {GotoChain(type == 135 ? Chains::kNd : post)},
-              Origin(absl::StrCat("port-security: ICMPv6 ", type, " from ::")));
+              absl::StrCat("port-security: ICMPv6 ", type, " from ::"));
       }
     }
     for (const auto& [mac, prefix] : AllowedSources(p_)) {
@@ -149,16 +147,16 @@ class PortCompiler {
         arp.arp_sha = ExactMac(mac);
         arp.arp_sip = prefix;
         b.Add(kEthArp, arp, {GotoChain(post)},
-              Origin(absl::StrCat("port-security: ARP from ", prefix.ToString())));
+              absl::StrCat("port-security: ARP from ", prefix.ToString()));
       }
       FlowerMatch ip;
       ip.src_mac = ExactMac(mac);
       ip.src_ip = prefix;
       b.Add(prefix.addr.family == IpFamily::kV4 ? kEthIPv4 : kEthIPv6, ip, {GotoChain(egress)},
-            Origin(absl::StrCat("port-security: source ", mac.ToString(), " ", prefix.ToString())));
+            absl::StrCat("port-security: source ", mac.ToString(), " ", prefix.ToString()));
     }
     b.NextStage();
-    b.Add(kEthAll, {}, {Drop()}, Origin("port-security: drop everything else"));
+    b.Add(kEthAll, {}, {Drop()}, "port-security: drop everything else");
   }
 
   // The port's filter in the ND chain: checked NS/NA go on to post(P); it
@@ -173,15 +171,19 @@ class PortCompiler {
     f.prio = Chains::kNdPortPrio;
     f.handle = slot_;
     f.protocol = kEthIPv6;
-    f.match.Mutable().indev = self_;
-    f.actions = {GotoChain(Chains::Post(slot_))};
-    f.rare.Mutable().nd_allowed = NdAllowedOf(p_.mac, p_.fixed_ips, p_.vips, pairs);
+    FlowerMatch from_self;
+    from_self.indev = self_;
+    f.match = ctx_.interner->Match(from_self);
+    f.actions = ctx_.interner->Actions({GotoChain(Chains::Post(slot_))});
+    FilterRare rare;
+    rare.nd_allowed = NdAllowedOf(p_.mac, p_.fixed_ips, p_.vips, pairs);
+    f.rare = ctx_.interner->Rare(rare);
     if (f.rare->nd_allowed.size() > kNdMaxAllowed) {
       return absl::InvalidArgumentError(
           absl::StrCat("port ", p_.id, ": ", f.rare->nd_allowed.size(),
                        " IPv6 (MAC, prefix) pairs for the ND check, at most ", kNdMaxAllowed));
     }
-    f.origin = Origin("nd-check passed");
+    f.origin = ctx_.interner->OriginOf(head_, "nd-check passed");
     out.push_back(std::move(f));
     return absl::OkStatus();
   }
@@ -189,17 +191,18 @@ class PortCompiler {
   // Base traffic from the port, then group rules (§3.2, §7).
   absl::Status EgressChains(std::vector<Filter>& out) {
     const uint32_t post = Chains::Post(slot_);
-    ChainBuilder b(Chains::Egress(slot_));
-    b.Add(kEthIPv4, UdpPorts(68, 67), {GotoChain(post)}, Origin("base: DHCP client"));
-    b.Add(kEthIPv6, UdpPorts(546, 547), {GotoChain(post)}, Origin("base: DHCPv6 client"));
-    b.Add(kEthIPv6, Icmp6(133), {GotoChain(post)}, Origin("base: ICMPv6 133"));
+    ChainBuilder b(*ctx_.interner, Chains::Egress(slot_));
+    b.SetOriginHead(head_);
+    b.Add(kEthIPv4, UdpPorts(68, 67), {GotoChain(post)}, "base: DHCP client");
+    b.Add(kEthIPv6, UdpPorts(546, 547), {GotoChain(post)}, "base: DHCPv6 client");
+    b.Add(kEthIPv6, Icmp6(133), {GotoChain(post)}, "base: ICMPv6 133");
     for (uint8_t type : {uint8_t{135}, uint8_t{136}}) {
       b.Add(kEthIPv6, Icmp6(type), {GotoChain(Chains::kNd)},
-            Origin(absl::StrCat("base: ICMPv6 ", type, " -> nd-check")));
+            absl::StrCat("base: ICMPv6 ", type, " -> nd-check"));
     }
     if (!p_.vips.empty()) {
-      b.Add(kEthIPv4, Proto(kProtoVrrp), {GotoChain(post)}, Origin("base: VRRP (port has VIPs)"));
-      b.Add(kEthIPv6, Proto(kProtoVrrp), {GotoChain(post)}, Origin("base: VRRP (port has VIPs)"));
+      b.Add(kEthIPv4, Proto(kProtoVrrp), {GotoChain(post)}, "base: VRRP (port has VIPs)");
+      b.Add(kEthIPv6, Proto(kProtoVrrp), {GotoChain(post)}, "base: VRRP (port has VIPs)");
     }
     b.NextStage();
     AddGroupEntry(b, GotoChain(post), Chains::EgressRules(slot_));
@@ -215,58 +218,60 @@ class PortCompiler {
   void AddGroupEntry(ChainBuilder& b, const Action& pass, uint32_t rules_chain) {
     for (uint16_t proto : {kEthIPv4, kEthIPv6}) {
       if (p_.security_group_ids.empty()) {
-        b.Add(proto, {}, {pass}, Origin("no security group: IP allowed"));
+        b.Add(proto, {}, {pass}, "no security group: IP allowed");
       } else if (stateful_) {
         b.Add(proto, {}, {Ct(zone_, false), GotoChain(rules_chain)},
-              Origin(absl::StrCat("conntrack zone ", zone_)));
+              absl::StrCat("conntrack zone ", zone_));
       } else {
-        b.Add(proto, {}, {GotoChain(rules_chain)}, Origin("stateless security groups"));
+        b.Add(proto, {}, {GotoChain(rules_chain)}, "stateless security groups");
       }
     }
     b.NextStage();
-    b.Add(kEthAll, {}, {Drop()}, Origin("not IP: drop"));
+    b.Add(kEthAll, {}, {Drop()}, "not IP: drop");
   }
 
   // After egress: hairpin drop, flood, or forwarding (§6).
   absl::Status PostChain(std::vector<Filter>& out) {
-    ChainBuilder b(Chains::Post(slot_));
+    ChainBuilder b(*ctx_.interner, Chains::Post(slot_));
+    b.SetOriginHead(head_);
     FlowerMatch hairpin;
     hairpin.dst_mac = ExactMac(p_.mac);
-    b.Add(kEthAll, hairpin, {Drop()}, Origin("hairpin: drop"));
+    b.Add(kEthAll, hairpin, {Drop()}, "hairpin: drop");
     b.NextStage();
     FlowerMatch multi;
     multi.dst_mac = MulticastBit();
     uint32_t net_slot = ctx_.slots.network_slot.at(p_.network_id);
     b.Add(kEthAll, multi, {GotoChain(Chains::Flood(net_slot))},
-          Origin(absl::StrCat("broadcast/multicast: flood in network ", p_.network_id)));
+          absl::StrCat("broadcast/multicast: flood in network ", p_.network_id));
     b.NextStage();
     b.Add(kEthAll, {}, {GotoChain(Chains::ForwardFromPorts(net_slot))},
-          Origin(absl::StrCat("forward in network ", p_.network_id)));
+          absl::StrCat("forward in network ", p_.network_id));
     return b.Finish(out);
   }
 
   // §4: what reaches the port's VF.
   absl::Status ToChains(std::vector<Filter>& out) {
-    ChainBuilder b(Chains::To(slot_));
+    ChainBuilder b(*ctx_.interner, Chains::To(slot_));
+    b.SetOriginHead(head_);
     Action deliver = Redirect(self_);
     if (p_.state != PortState::kActive) {
       // Not in the MAC table: nothing forwards here. Kept so the chain exists.
-      b.Add(kEthAll, {}, {Drop()}, Origin("not active: receives nothing"));
+      b.Add(kEthAll, {}, {Drop()}, "not active: receives nothing");
       return b.Finish(out);
     }
     if (!p_.port_security) {
-      b.Add(kEthAll, {}, {deliver}, Origin("port security off: deliver"));
+      b.Add(kEthAll, {}, {deliver}, "port security off: deliver");
       return b.Finish(out);
     }
-    b.Add(kEthArp, {}, {deliver}, Origin("base: ARP"));
-    b.Add(kEthIPv4, UdpPorts(67, 68), {deliver}, Origin("base: DHCP server reply"));
-    b.Add(kEthIPv6, UdpPorts(547, 546), {deliver}, Origin("base: DHCPv6 server reply"));
+    b.Add(kEthArp, {}, {deliver}, "base: ARP");
+    b.Add(kEthIPv4, UdpPorts(67, 68), {deliver}, "base: DHCP server reply");
+    b.Add(kEthIPv6, UdpPorts(547, 546), {deliver}, "base: DHCPv6 server reply");
     for (uint8_t type : {uint8_t{134}, uint8_t{135}, uint8_t{136}}) {
-      b.Add(kEthIPv6, Icmp6(type), {deliver}, Origin(absl::StrCat("base: ICMPv6 ", type)));
+      b.Add(kEthIPv6, Icmp6(type), {deliver}, absl::StrCat("base: ICMPv6 ", type));
     }
     if (!p_.vips.empty()) {
-      b.Add(kEthIPv4, Proto(kProtoVrrp), {deliver}, Origin("base: VRRP (port has VIPs)"));
-      b.Add(kEthIPv6, Proto(kProtoVrrp), {deliver}, Origin("base: VRRP (port has VIPs)"));
+      b.Add(kEthIPv4, Proto(kProtoVrrp), {deliver}, "base: VRRP (port has VIPs)");
+      b.Add(kEthIPv6, Proto(kProtoVrrp), {deliver}, "base: VRRP (port has VIPs)");
     }
     b.NextStage();
     AddGroupEntry(b, deliver, Chains::IngressRules(slot_));
@@ -282,7 +287,8 @@ class PortCompiler {
   uint32_t slot_;
   uint16_t zone_;
   DeviceRef self_;
-  std::string who_;
+  // The origin head of the port's filters ("port p1: "): each builder's.
+  SharedText head_;
   bool stateful_ = false;
 };
 

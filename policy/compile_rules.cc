@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "policy/chain_builder.h"
 #include "policy/compile_parts.h"
+#include "policy/interner.h"
 #include "policy/port_range_masks.h"
 
 namespace vfguard::policy {
@@ -156,6 +157,19 @@ std::vector<RuleMatch> RuleMatches(const CompileContext& ctx, const SecurityGrou
   return out;
 }
 
+// Whether rule `r` compiles to set-match filters: with set lookups, a
+// set-valued remote is one set-match filter per port mask.
+bool UsesSetMatch(const CompileContext& ctx, const SecurityGroupRule& r) {
+  return ctx.options.set_lookups && (r.remote_group_id || r.remote_address_group_id);
+}
+
+// The set a set-match filter of rule `r` looks its remote up in.
+SetMatch SetOf(const SecurityGroupRule& r, Direction d) {
+  return SetMatch{r.remote_group_id ? "group:" + *r.remote_group_id
+                                    : "address-group:" + *r.remote_address_group_id,
+                  d == Direction::kIngress};
+}
+
 // The expansion of the rule `ref` in direction `d`, computed once per
 // context: every port with the rule's group compiles the same matches.
 const RuleExpansion& Expansion(const CompileContext& ctx, const RuleRef& ref, Direction d) {
@@ -165,9 +179,16 @@ const RuleExpansion& Expansion(const CompileContext& ctx, const RuleRef& ref, Di
   RuleExpansion& e = it->second;
   e.origin_tail = absl::StrCat("sg ", *ref.group, " rule ", ref.index, " ", RuleSummary(r));
   // With set lookups a set-valued remote is one set-match filter per port mask.
-  const bool set_match =
-      ctx.options.set_lookups && (r.remote_group_id || r.remote_address_group_id);
+  const bool set_match = UsesSetMatch(ctx, r);
   e.matches = set_match ? PortMatches(r) : RuleMatches(ctx, r, d);
+  const std::string set_note = set_match ? absl::StrCat(" [set ", SetOf(r, d).set, "]") : "";
+  e.shared_matches.reserve(e.matches.size());
+  e.tails.reserve(e.matches.size());
+  for (const RuleMatch& m : e.matches) {
+    e.shared_matches.push_back(ctx.interner->Match(m.match));
+    e.tails.push_back(
+        ctx.interner->Text(absl::StrCat(ToString(d), " ", e.origin_tail, m.note, set_note)));
+  }
   return e;
 }
 
@@ -176,8 +197,11 @@ const RuleExpansion& Expansion(const CompileContext& ctx, const RuleRef& ref, Di
 absl::Status CompileRuleChain(const CompileContext& ctx, const Port& x, Direction d, uint32_t chain,
                               bool stateful, uint16_t zone, const std::vector<Action>& pass,
                               std::vector<Filter>& out) {
-  const std::string who = absl::StrCat("port ", x.id, ": ", ToString(d), " ");
-  ChainBuilder b(chain);
+  Interner& in = *ctx.interner;
+  const SharedText head = in.Text(absl::StrCat("port ", x.id, ": "));
+  const std::string who = absl::StrCat(ToString(d), " ");  // after the head
+  ChainBuilder b(in, chain);
+  b.SetOriginHead(head);
   if (stateful) {
     // Established in either direction (reply bit masked out).
     FlowerMatch est;
@@ -185,29 +209,27 @@ absl::Status CompileRuleChain(const CompileContext& ctx, const Port& x, Directio
     b.Add(kEthAll, est, pass, absl::StrCat(who, "established connection in zone ", zone));
     b.NextStage();
   }
-  std::vector<Action> allow = pass;
-  if (stateful) allow.insert(allow.begin(), Ct(zone, /*commit=*/true));
-  const std::vector<Action> deny = {Drop()};
+  std::vector<Action> allow_list = pass;
+  if (stateful) allow_list.insert(allow_list.begin(), Ct(zone, /*commit=*/true));
+  // Made once per chain; each rule's filters then share them, its matches
+  // and its origin tails (Expansion), and the port's origin head.
+  const Shared<std::vector<Action>> allow = in.Actions(allow_list);
+  const Shared<std::vector<Action>> deny = in.Actions({Drop()});
   for (const RuleRef& ref : MergedRules(ctx, x, d)) {
     const SecurityGroupRule& r = *ref.rule;
     const RuleExpansion& expansion = Expansion(ctx, ref, d);
-    const std::string origin = who + expansion.origin_tail;
     const uint16_t protocol = r.ethertype == EtherType::kIPv4 ? kEthIPv4 : kEthIPv6;
-    const std::vector<Action>& act = r.action == RuleAction::kAllow ? allow : deny;
-    if (ctx.options.set_lookups && (r.remote_group_id || r.remote_address_group_id)) {
-      // One set-match filter per destination-port mask; members live in the
-      // program's maps (Pipeline::sets), not in filters.
-      SetMatch set{r.remote_group_id ? "group:" + *r.remote_group_id
-                                     : "address-group:" + *r.remote_address_group_id,
-                   d == Direction::kIngress};
-      for (const RuleMatch& m : expansion.matches) {
-        b.AddSetMatch(protocol, m.match, set, act, origin + m.note + " [set " + set.set + "]");
+    const Shared<std::vector<Action>>& act = r.action == RuleAction::kAllow ? allow : deny;
+    for (size_t i = 0; i < expansion.matches.size(); ++i) {
+      const Origin origin(head, expansion.tails[i]);
+      if (UsesSetMatch(ctx, r)) {
+        // One set-match filter per destination-port mask; members live in
+        // the program's maps (Pipeline::sets), not in filters.
+        b.AddSetMatch(protocol, expansion.shared_matches[i], SetOf(r, d), act, origin);
+      } else {
+        b.AddShared(protocol, expansion.shared_matches[i], act, origin,
+                    expansion.matches[i].handle);
       }
-      b.NextStage();
-      continue;
-    }
-    for (const RuleMatch& m : expansion.matches) {
-      b.Add(protocol, m.match, act, origin + m.note, m.handle);
     }
     b.NextStage();
   }
@@ -215,7 +237,8 @@ absl::Status CompileRuleChain(const CompileContext& ctx, const Port& x, Directio
   absl::Status st = b.Finish(out);
   if (!st.ok()) {
     // The chain number alone means nothing to an operator: name the port.
-    return absl::Status(st.code(), absl::StrCat(who, "security group rules: ", st.message()));
+    return absl::Status(st.code(),
+                        absl::StrCat(std::string(*head), who, "security group rules: ", st.message()));
   }
   return st;
 }

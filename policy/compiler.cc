@@ -228,12 +228,14 @@ size_t ThreadsFor(const CompileOptions& options, size_t parts) {
 absl::Status CompileRange(const Snapshot& s, const SlotAssignment& slots, CompileOptions options,
                           std::span<const std::string> keys, std::span<PipelinePart> out,
                           Interner& interner) {
-  CompileContext ctx(s, slots, options);
+  CompileContext ctx(s, slots, options, &interner);
   for (size_t i = 0; i < keys.size(); ++i) {
     out[i].key = keys[i];
+    // Built interned with `interner` (every filter's match, actions and
+    // origin: ChainBuilder and the few filters built apart make them with
+    // ctx.interner), so nothing is interned again here.
     absl::Status st = CompilePart(ctx, keys[i], out[i].filters);
     if (!st.ok()) return st;
-    interner.Intern(out[i].filters);
     out[i].filters.shrink_to_fit();  // the parts are kept; growth slack is not
   }
   return absl::OkStatus();
@@ -280,6 +282,7 @@ absl::StatusOr<std::vector<PipelinePart>> CompileParts(const Snapshot& s,
   for (const absl::Status& st : status) {
     if (!st.ok()) return st;
   }
+  for (size_t t = 1; t < n; ++t) interner.ReserveFor(local[t]);
   Interner::Memo memo;
   for (size_t i = keys.size() / n; i < out.size(); ++i) {
     for (Filter& f : out[i].filters) interner.Adopt(f, memo);
@@ -375,14 +378,27 @@ SharedPipeline IncrementalCompiler::AssembleShared() const {
   SharedPipeline p;
   size_t total = 0;
   for (const auto& [key, part] : parts_) total += part->filters.size();
-  p.filters.reserve(total);
+  // Sorted by key, the keys packed beside the pointers (comparing through
+  // the pointers would touch every filter's memory at each step).
+  struct Keyed {
+    uint64_t chain_prio;  // chain << 16 | prio
+    uint32_t handle;
+    const Filter* filter;
+  };
+  std::vector<Keyed> keyed;
+  keyed.reserve(total);
   p.owners.reserve(parts_.size());
   for (const auto& [key, part] : parts_) {
-    for (const Filter& f : part->filters) p.filters.push_back(&f);
+    for (const Filter& f : part->filters) {
+      keyed.push_back({uint64_t{f.chain} << 16 | f.prio, f.handle, &f});
+    }
     p.owners.push_back(part);
   }
-  std::sort(p.filters.begin(), p.filters.end(),
-            [](const Filter* a, const Filter* b) { return a->Key() < b->Key(); });
+  std::sort(keyed.begin(), keyed.end(), [](const Keyed& a, const Keyed& b) {
+    return a.chain_prio != b.chain_prio ? a.chain_prio < b.chain_prio : a.handle < b.handle;
+  });
+  p.filters.reserve(total);
+  for (const Keyed& k : keyed) p.filters.push_back(k.filter);
   if (previous_ != nullptr) {
     const CompileContext ctx(*previous_, previous_slots_, options_);
     for (const Filter* f : p.filters) FillSets(ctx, *f, p.sets);

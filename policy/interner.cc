@@ -3,21 +3,6 @@
 #include "absl/container/flat_hash_set.h"
 
 namespace vfguard::policy {
-namespace {
-
-template <typename Set>
-void DropUnheld(Set& set) {
-  absl::erase_if(set, [](const auto& v) { return v.Unique(); });
-}
-
-}  // namespace
-
-SharedText Interner::Text(std::string_view s) {
-  if (s.empty()) return {};
-  auto it = texts_.find(s);
-  if (it != texts_.end()) return *it;
-  return *texts_.insert(SharedText(s)).first;
-}
 
 Shared<std::string> Interner::Id(std::string_view s) {
   if (s.empty()) return {};
@@ -48,8 +33,8 @@ void Interner::ShareDevices(Shared<FilterRare>& rare) {
   if (auto id = Unshared(*rare->egress_of)) rare.Mutable().egress_of->port_id = *std::move(id);
 }
 
-template <typename T>
-Shared<T> Interner::Insert(Set<T>& set, const Shared<T>& v) {
+template <typename T, typename Set>
+Shared<T> Interner::Insert(Set& set, const Shared<T>& v) {
   auto it = set.find(v);
   if (it != set.end()) return *it;
   // New here (a small share of the lookups): its devices are shared first.
@@ -58,16 +43,43 @@ Shared<T> Interner::Insert(Set<T>& set, const Shared<T>& v) {
   return *set.insert(std::move(own)).first;
 }
 
+template <typename T, typename Set>
+Shared<T> Interner::Find(Set& set, const T& v) {
+  auto it = set.find(v);
+  if (it != set.end()) return *it;
+  return Insert(set, Shared<T>(v));
+}
+
+Shared<FlowerMatch> Interner::Match(const FlowerMatch& m) { return Find(matches_, m); }
+
+Shared<FilterRare> Interner::Rare(const FilterRare& r) { return Find(rare_, r); }
+
+Shared<std::vector<Action>> Interner::Actions(absl::Span<const Action> a) {
+  auto it = actions_.find(a);
+  if (it != actions_.end()) return *it;
+  return Insert(actions_, Shared<std::vector<Action>>(std::vector<Action>(a.begin(), a.end())));
+}
+
+SharedText Interner::Text(std::string_view s) {
+  if (s.empty()) return {};
+  auto it = texts_.find(s);
+  if (it != texts_.end()) return *it;
+  return *texts_.insert(SharedText(s)).first;
+}
+
+Origin Interner::OriginOf(std::string_view text) {
+  // Split after the owner ("port p1: ").
+  const size_t colon = text.find(": ");
+  const size_t cut = colon == std::string_view::npos ? 0 : colon + 2;
+  return Origin(Text(text.substr(0, cut)), Text(text.substr(cut)));
+}
+
 void Interner::Intern(Filter& f) {
   f.match = Insert(matches_, f.match);
   f.actions = Insert(actions_, f.actions);
   if (f.rare.HasStorage()) f.rare = Insert(rare_, f.rare);
   if (f.origin.head().empty()) {
-    // Built as one text: split after the owner ("port p1: ").
-    std::string_view text = *f.origin.tail();
-    size_t colon = text.find(": ");
-    size_t cut = colon == std::string_view::npos ? 0 : colon + 2;
-    f.origin = Origin(Text(text.substr(0, cut)), Text(text.substr(cut)));
+    f.origin = OriginOf(*f.origin.tail());  // built as one text
   } else {
     f.origin = Origin(Text(*f.origin.head()), Text(*f.origin.tail()));
   }
@@ -78,20 +90,29 @@ namespace {
 // The value `memo` holds for the value at `v`'s address, made by `make` on
 // first sight.
 template <typename T, typename Make>
-Shared<T> Memoized(absl::flat_hash_map<const void*, Shared<T>>& memo, const Shared<T>& v,
-                   Make make) {
-  auto [it, inserted] = memo.try_emplace(&*v);
+const Shared<T>& Memoized(Interner::Memo::Of<T>& memo, const Shared<T>& v, Make make) {
+  const void* address = &*v;
+  if (address == memo.last) return *memo.last_value;
+  auto [it, inserted] = memo.by_address.try_emplace(address);
   if (inserted) it->second = make();
+  memo.last = address;
+  memo.last_value = &it->second;
   return it->second;
 }
 
 }  // namespace
 
 void Interner::Adopt(Filter& f, Memo& memo) {
-  f.match = Memoized(memo.matches, f.match, [&] { return Insert(matches_, f.match); });
-  f.actions = Memoized(memo.actions, f.actions, [&] { return Insert(actions_, f.actions); });
+  const Shared<FlowerMatch>& match =
+      Memoized(memo.matches, f.match, [&] { return Insert(matches_, f.match); });
+  if (!match.SameStorage(f.match)) f.match = match;
+  const Shared<std::vector<Action>>& actions =
+      Memoized(memo.actions, f.actions, [&] { return Insert(actions_, f.actions); });
+  if (!actions.SameStorage(f.actions)) f.actions = actions;
   if (f.rare.HasStorage()) {
-    f.rare = Memoized(memo.rare, f.rare, [&] { return Insert(rare_, f.rare); });
+    const Shared<FilterRare>& rare =
+        Memoized(memo.rare, f.rare, [&] { return Insert(rare_, f.rare); });
+    if (!rare.SameStorage(f.rare)) f.rare = rare;
   }
   // Intern split the text already (an empty head: it had no owner).
   auto text = [&](const SharedText& t) -> SharedText {
@@ -100,15 +121,30 @@ void Interner::Adopt(Filter& f, Memo& memo) {
     if (inserted) it->second = *texts_.insert(t).first;  // the other's copy, if new here
     return it->second;
   };
-  f.origin = Origin(text(f.origin.head()), text(f.origin.tail()));
+  SharedText head = text(f.origin.head());
+  SharedText tail = text(f.origin.tail());
+  if (!head.SameStorage(f.origin.head()) || !tail.SameStorage(f.origin.tail())) {
+    f.origin = Origin(std::move(head), std::move(tail));
+  }
+}
+
+void Interner::ReserveFor(const Interner& other) {
+  matches_.reserve(matches_.size() + other.matches_.size());
+  actions_.reserve(actions_.size() + other.actions_.size());
+  rare_.reserve(rare_.size() + other.rare_.size());
+  texts_.reserve(texts_.size() + other.texts_.size());
+  ids_.reserve(ids_.size() + other.ids_.size());
 }
 
 void Interner::Prune() {
-  DropUnheld(matches_);
-  DropUnheld(actions_);
-  DropUnheld(rare_);
-  DropUnheld(texts_);
-  DropUnheld(ids_);
+  auto drop_unheld = [](auto& set) {
+    absl::erase_if(set, [](const auto& v) { return v.Unique(); });
+  };
+  drop_unheld(matches_);
+  drop_unheld(actions_);
+  drop_unheld(rare_);
+  drop_unheld(texts_);
+  drop_unheld(ids_);
 }
 
 }  // namespace vfguard::policy

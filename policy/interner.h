@@ -9,6 +9,10 @@
 // 3 ...") and both pieces are interned. Values compare equal either way
 // (policy/shared.h), so interning changes memory, never the IR.
 //
+// The compiler interns while it builds instead (Match, Actions, Rare, Text,
+// OriginOf: a value seen before costs a lookup, not a heap copy, and a
+// filter is never interned twice); Intern is for filters built otherwise.
+//
 // One Interner per compile (Compile) or kept across updates
 // (IncrementalCompiler, which calls Prune so that values of replaced parts
 // do not stay alive through the interner alone). Not thread-safe.
@@ -23,6 +27,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/hash/hash.h"
+#include "absl/types/span.h"
 #include "policy/ir.h"
 #include "policy/shared_text.h"
 
@@ -34,27 +39,66 @@ class Interner {
   void Intern(std::vector<Filter>& filters) {
     for (Filter& f : filters) Intern(f);
   }
-  // Address -> this interner's equal value, for Adopt.
+  // Address -> this interner's equal value, for Adopt; and the last one
+  // looked up (a port's filters come one after another, with one origin
+  // head and often the same actions).
   struct Memo {
-    absl::flat_hash_map<const void*, Shared<FlowerMatch>> matches;
-    absl::flat_hash_map<const void*, Shared<std::vector<Action>>> actions;
-    absl::flat_hash_map<const void*, Shared<FilterRare>> rare;
-    absl::flat_hash_map<const void*, SharedText> texts;  // by the bytes' address
+    template <typename T>
+    struct Of {
+      absl::flat_hash_map<const void*, Shared<T>> by_address;
+      const void* last = nullptr;
+      const Shared<T>* last_value = nullptr;  // in by_address (no insert since)
+    };
+    Of<FlowerMatch> matches;
+    Of<std::vector<Action>> actions;
+    Of<FilterRare> rare;
+    // Origin pieces, by the address of their bytes.
+    absl::flat_hash_map<const void*, SharedText> texts;
   };
   // Interns `f`, whose values another Interner (of another thread, still
   // alive) interned already: each of its distinct values is hashed here once
   // and then found by address in `memo`. The result equals Intern's.
   void Adopt(Filter& f, Memo& memo);
+  // This interner's copy of a value, made on first sight.
+  Shared<FlowerMatch> Match(const FlowerMatch& m);
+  Shared<std::vector<Action>> Actions(absl::Span<const Action> a);
+  Shared<FilterRare> Rare(const FilterRare& r);
+  SharedText Text(std::string_view s);
+  // An origin of `text`, split as Intern splits it.
+  Origin OriginOf(std::string_view text);
+  // An origin whose head (an owner, "port p1: ") this interner made.
+  Origin OriginOf(const SharedText& head, std::string_view tail) {
+    return Origin(head, Text(tail));
+  }
+  // Room for `other`'s values besides those held, before adopting them, so
+  // that the sets do not grow step by step.
+  void ReserveFor(const Interner& other);
   // Forgets values no filter holds any more.
   void Prune();
   // Values held (matches, action lists, rare fields, origin pieces and port
   // ids).
-  size_t size() const { return matches_.size() + actions_.size() + rare_.size() + texts_.size(); }
+  size_t size() const {
+    return matches_.size() + actions_.size() + rare_.size() + texts_.size() + ids_.size();
+  }
 
  private:
+  // Hash and equality of values, looked up as a Shared or as a plain value
+  // (no copy made to find one).
   template <typename T>
   struct ValueHash {
-    size_t operator()(const Shared<T>& v) const { return absl::Hash<T>{}(*v); }
+    using is_transparent = void;
+    size_t operator()(const T& v) const { return absl::Hash<T>{}(v); }
+    size_t operator()(const Shared<T>& v) const { return (*this)(*v); }
+  };
+  template <typename T>
+  struct ValueEq {
+    using is_transparent = void;
+    static const T& View(const T& v) { return v; }
+    static const T& View(const Shared<T>& v) { return *v; }
+    template <typename A, typename B>
+    bool operator()(const A& a, const B& b) const {
+      return &View(a) == &View(b) || View(a) == View(b);
+    }
   };
   struct TextHash {
     using is_transparent = void;
@@ -72,22 +116,52 @@ class Interner {
       return View(a) == View(b);
     }
   };
-  SharedText Text(std::string_view s);
+  // Action lists are also looked up as spans (an Add's `{Drop()}` makes no
+  // vector): hashed and compared as spans either way.
+  struct ActionsHash {
+    using is_transparent = void;
+    // As absl hashes a vector: the elements, then the size.
+    struct Elements {
+      absl::Span<const Action> a;
+      template <typename H>
+      friend H AbslHashValue(H h, const Elements& e) {
+        return H::combine(H::combine_contiguous(std::move(h), e.a.data(), e.a.size()), e.a.size());
+      }
+    };
+    size_t operator()(absl::Span<const Action> a) const { return absl::Hash<Elements>{}({a}); }
+    size_t operator()(const Shared<std::vector<Action>>& a) const {
+      return (*this)(absl::MakeConstSpan(*a));
+    }
+  };
+  struct ActionsEq {
+    using is_transparent = void;
+    static absl::Span<const Action> View(absl::Span<const Action> a) { return a; }
+    static absl::Span<const Action> View(const Shared<std::vector<Action>>& a) {
+      return absl::MakeConstSpan(*a);
+    }
+    template <typename A, typename B>
+    bool operator()(const A& a, const B& b) const {
+      return View(a) == View(b);
+    }
+  };
+  template <typename T>
+  using ValueSet = absl::flat_hash_set<Shared<T>, ValueHash<T>, ValueEq<T>>;
+  // The held copy equal to `v`; `v` itself (its port ids interned first)
+  // if new.
+  template <typename T, typename Set>
+  Shared<T> Insert(Set& set, const Shared<T>& v);
+  template <typename T, typename Set>
+  Shared<T> Find(Set& set, const T& v);
   Shared<std::string> Id(std::string_view s);
-  // `set`'s value equal to `v`, inserted (its port ids interned) if new.
-  template <typename T>
-  using Set = absl::flat_hash_set<Shared<T>, ValueHash<T>>;
-  template <typename T>
-  Shared<T> Insert(Set<T>& set, const Shared<T>& v);
   // This interner's copy of `d`'s port id, unless `d` holds it already.
   std::optional<Shared<std::string>> Unshared(const DeviceRef& d);
   void ShareDevices(Shared<FlowerMatch>& m);
   void ShareDevices(Shared<std::vector<Action>>& actions);
   void ShareDevices(Shared<FilterRare>& rare);
 
-  Set<FlowerMatch> matches_;
-  Set<std::vector<Action>> actions_;
-  Set<FilterRare> rare_;
+  ValueSet<FlowerMatch> matches_;
+  absl::flat_hash_set<Shared<std::vector<Action>>, ActionsHash, ActionsEq> actions_;
+  ValueSet<FilterRare> rare_;
   absl::flat_hash_set<SharedText, TextHash, TextEq> texts_;         // origin pieces
   absl::flat_hash_set<Shared<std::string>, TextHash, TextEq> ids_;  // DeviceRef::port_id
 };

@@ -63,6 +63,22 @@ TEST(InstalledRecordCodec, RoundTripsAndRefusesDamage) {
   other[0] ^= 1;  // another format version
   EXPECT_FALSE(DecodeInstalledRecord(other).ok());
   EXPECT_FALSE(DecodeInstalledRecord("").ok());
+  // The filters follow the clsacts' count and entries (two of 8 bytes) and
+  // their own count, 35 bytes each: swapped or repeated, they are refused
+  // (the set is filled in key order, InstalledSet::Restore).
+  const size_t first = 8 + 8 + 4 + 8 + 8 + 2 * 8 + 8;
+  constexpr size_t kFilterBytes = 35;
+  const std::string a = bytes.substr(first, kFilterBytes);
+  const std::string b = bytes.substr(first + kFilterBytes, kFilterBytes);
+  std::string swapped = bytes;
+  swapped.replace(first, 2 * kFilterBytes, b + a);
+  absl::StatusOr<InstalledRecord> out_of_order = DecodeInstalledRecord(swapped);
+  ASSERT_FALSE(out_of_order.ok());
+  EXPECT_NE(out_of_order.status().message().find("key order"), std::string::npos)
+      << out_of_order.status();
+  std::string repeated = bytes;
+  repeated.replace(first, 2 * kFilterBytes, a + a);
+  EXPECT_FALSE(DecodeInstalledRecord(repeated).ok());
 }
 
 class InstalledRecordTest : public ::testing::Test {
