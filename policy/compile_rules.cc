@@ -237,8 +237,8 @@ absl::Status CompileRuleChain(const CompileContext& ctx, const Port& x, Directio
   absl::Status st = b.Finish(out);
   if (!st.ok()) {
     // The chain number alone means nothing to an operator: name the port.
-    return absl::Status(st.code(),
-                        absl::StrCat(std::string(*head), who, "security group rules: ", st.message()));
+    return absl::Status(
+        st.code(), absl::StrCat(std::string(*head), who, "security group rules: ", st.message()));
   }
   return st;
 }
