@@ -177,12 +177,12 @@ class PortCompiler {
     f.actions = ctx_.interner->Actions({GotoChain(Chains::Post(slot_))});
     FilterRare rare;
     rare.nd_allowed = NdAllowedOf(p_.mac, p_.fixed_ips, p_.vips, pairs);
-    f.rare = ctx_.interner->Rare(rare);
-    if (f.rare->nd_allowed.size() > kNdMaxAllowed) {
+    if (rare.nd_allowed.size() > kNdMaxAllowed) {
       return absl::InvalidArgumentError(
-          absl::StrCat("port ", p_.id, ": ", f.rare->nd_allowed.size(),
+          absl::StrCat("port ", p_.id, ": ", rare.nd_allowed.size(),
                        " IPv6 (MAC, prefix) pairs for the ND check, at most ", kNdMaxAllowed));
     }
+    f.rare = ctx_.interner->Rare(rare);
     f.origin = ctx_.interner->OriginOf(head_, "nd-check passed");
     out.push_back(std::move(f));
     return absl::OkStatus();
