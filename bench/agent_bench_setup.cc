@@ -127,4 +127,12 @@ std::vector<int> Sizes(int argc, char** argv, int first) {
   return sizes;
 }
 
+int RunForEachSize(int argc, char** argv, int (*run)(int)) {
+  const std::vector<int> sizes = Sizes(argc, argv, 1);
+  if (sizes.empty()) return 2;
+  int rc = 0;
+  for (int n : sizes) rc |= run(n);
+  return rc;
+}
+
 }  // namespace vfguard::agent

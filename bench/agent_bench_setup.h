@@ -55,6 +55,10 @@ double Median(std::vector<double> v);
 // comma-separated), else 100 250; empty (after a message) on a bad value.
 std::vector<int> Sizes(int argc, char** argv, int first);
 
+// A native bench's main: `run(n)` for each of Sizes(argc, argv, 1); 2 on a
+// bad size, else nonzero if any run was.
+int RunForEachSize(int argc, char** argv, int (*run)(int));
+
 }  // namespace vfguard::agent
 
 #endif  // VFGUARD_BENCH_AGENT_BENCH_SETUP_H_

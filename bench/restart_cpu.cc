@@ -173,9 +173,5 @@ int Restart(int n) {
 }  // namespace vfguard::agent
 
 int main(int argc, char** argv) {
-  const std::vector<int> sizes = vfguard::agent::Sizes(argc, argv, 1);
-  if (sizes.empty()) return 2;
-  int rc = 0;
-  for (int n : sizes) rc |= vfguard::agent::Restart(n);
-  return rc;
+  return vfguard::agent::RunForEachSize(argc, argv, vfguard::agent::Restart);
 }

@@ -163,6 +163,7 @@ class Planner {
     return result;
   }
 
+ private:
   // Marks a group trapped (first reason wins).
   void Trap(const GroupKey& key, std::string reason) {
     if (trapped_.emplace(key, std::move(reason)).second) changed_ = true;
@@ -336,23 +337,30 @@ class Planner {
       if (!result.hardware_bypassed && state == ChainState::kGroups && !trapped_.count(key)) {
         continue;  // hardware
       }
-      const bool accepted = result.HwStatus(placed).ok();
-      placed.placement = accepted ? Placement::kSlowPathOnly : Placement::kTrap;
-      std::optional<std::string> why;
-      if (result.hardware_bypassed) {
-        why = "chain 0 cannot hold a trap, so the hardware holds nothing";
-      } else if (state == ChainState::kGroups) {
+      if (!result.hardware_bypassed && state == ChainState::kGroups) {
         placed.trap = trap_index(group_traps_.at(key));
-        why = trapped_.at(key);
-      } else if (state == ChainState::kChainTrap) {
+      } else if (!result.hardware_bypassed && state == ChainState::kChainTrap) {
         placed.trap = trap_index(chain_traps_.at(f.chain));
-        why =
-            absl::StrCat("chain ", f.chain, " is trapped whole: no trap for a group was accepted");
-      } else {
-        why = absl::StrCat("chain ", f.chain, " cannot hold a trap; the hardware never enters it");
       }
-      if (accepted) placed.status = statuses.Reason(*why);
+      if (!result.HwStatus(placed).ok()) {
+        placed.placement = Placement::kTrap;  // refused: its status is the answer
+        continue;
+      }
+      placed.placement = Placement::kSlowPathOnly;
+      placed.status = statuses.Reason(WhyOutOfHardware(result.hardware_bypassed, state, key));
     }
+  }
+
+  // Why an accepted filter of group `key` stays out of the hardware.
+  std::string WhyOutOfHardware(bool hardware_bypassed, ChainState state,
+                               const GroupKey& key) const {
+    if (hardware_bypassed) return "chain 0 cannot hold a trap, so the hardware holds nothing";
+    if (state == ChainState::kGroups) return trapped_.at(key);
+    if (state == ChainState::kChainTrap) {
+      return absl::StrCat("chain ", key.first,
+                          " is trapped whole: no trap for a group was accepted");
+    }
+    return absl::StrCat("chain ", key.first, " cannot hold a trap; the hardware never enters it");
   }
 
   // A trap with the same protocol and masked key as a slow-path filter of its

@@ -87,9 +87,8 @@ class ChainBuilder {
  public:
   // Prios start at `first_prio`, so that parts compiled separately can share
   // a chain (chain 0: per-port dispatch entries at prio 1, the rest after).
-  // Every filter's match, actions and origin are `interner`'s (so the
-  // compile's Intern pass finds them by address, and equal matches are one
-  // pointer).
+  // Every filter's match, actions and origin are made by `interner` (the
+  // compile interns nothing again, and equal matches are one pointer).
   ChainBuilder(Interner& interner, uint32_t chain, uint16_t first_prio = 1)
       : interner_(interner), chain_(chain), first_prio_(first_prio) {
     entries_.reserve(16);  // most chains hold fewer: one allocation

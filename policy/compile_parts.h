@@ -46,7 +46,8 @@ struct CompileContext {
   // The interner every filter's match, actions and origin are made with
   // (ChainBuilder's, and Match/Actions/OriginOf for a filter built apart:
   // the compile does not intern them again); set by the context a compile
-  // runs with, which uses it from one thread.
+  // runs with, which uses it from one thread. Null in a context that builds
+  // no filters (the set prefixes of an assembled pipeline).
   Interner* const interner;
   // The ports of a network (any state), sorted by id. Indexed on first use.
   const std::vector<const Port*>& PortsOf(const std::string& network_id) const;
