@@ -286,6 +286,10 @@ absl::StatusOr<std::vector<PipelinePart>> CompileParts(const Snapshot& s,
   Interner::Memo memo;
   for (size_t i = keys.size() / n; i < out.size(); ++i) {
     for (Filter& f : out[i].filters) interner.Adopt(f, memo);
+    // Like the values Adopt copies: what is kept is allocated here, and the
+    // other threads' arenas are left with nothing (malloc_trim returns them).
+    out[i].filters = std::vector<Filter>(out[i].filters);
+    out[i].key = std::string(out[i].key);
   }
   return out;
 }

@@ -103,22 +103,24 @@ const Shared<T>& Memoized(Interner::Memo::Of<T>& memo, const Shared<T>& v, Make 
 }  // namespace
 
 void Interner::Adopt(Filter& f, Memo& memo) {
+  // A value new here is copied (Match, Actions, Rare, Text), not taken
+  // over: the copy is made on this thread, so no value kept outlives the
+  // other thread in its allocator arena (see the header).
   const Shared<FlowerMatch>& match =
-      Memoized(memo.matches, f.match, [&] { return Insert(matches_, f.match); });
+      Memoized(memo.matches, f.match, [&] { return Match(*f.match); });
   if (!match.SameStorage(f.match)) f.match = match;
   const Shared<std::vector<Action>>& actions =
-      Memoized(memo.actions, f.actions, [&] { return Insert(actions_, f.actions); });
+      Memoized(memo.actions, f.actions, [&] { return Actions(*f.actions); });
   if (!actions.SameStorage(f.actions)) f.actions = actions;
   if (f.rare.HasStorage()) {
-    const Shared<FilterRare>& rare =
-        Memoized(memo.rare, f.rare, [&] { return Insert(rare_, f.rare); });
+    const Shared<FilterRare>& rare = Memoized(memo.rare, f.rare, [&] { return Rare(*f.rare); });
     if (!rare.SameStorage(f.rare)) f.rare = rare;
   }
   // Intern split the text already (an empty head: it had no owner).
   auto text = [&](const SharedText& t) -> SharedText {
     if (t.empty()) return {};
     auto [it, inserted] = memo.texts.try_emplace((*t).data());
-    if (inserted) it->second = *texts_.insert(t).first;  // the other's copy, if new here
+    if (inserted) it->second = Text(*t);
     return it->second;
   };
   SharedText head = text(f.origin.head());

@@ -57,7 +57,11 @@ class Interner {
   };
   // Interns `f`, whose values another Interner (of another thread, still
   // alive) interned already: each of its distinct values is hashed here once
-  // and then found by address in `memo`. The result equals Intern's.
+  // and then found by address in `memo`. The result equals Intern's. A value
+  // new here is copied rather than taken over, so that what the filters keep
+  // is allocated by the calling thread: glibc gives each thread an arena of
+  // its own, and values kept from a short-lived compiler thread would pin
+  // its arena's pages (with the holes its temporaries left) after it exits.
   void Adopt(Filter& f, Memo& memo);
   // This interner's copy of a value, made on first sight.
   Shared<FlowerMatch> Match(const FlowerMatch& m);

@@ -217,6 +217,27 @@ TEST(Interner, AdoptSharesPortIdsWithItsOwnTexts) {
   EXPECT_TRUE(f.match->indev->port_id.SameStorage(mine.match->indev->port_id));
 }
 
+// A value new to the adopting interner is copied, not taken over: the
+// filters keep nothing the other (a compiler thread's) interner allocated.
+TEST(Interner, AdoptCopiesValuesNewToIt) {
+  Interner other;
+  Filter f = RuleFilter("p1", 80);
+  other.Intern(f);
+  const Filter theirs = f;
+  Interner in;
+  Interner::Memo memo;
+  in.Adopt(f, memo);
+  EXPECT_EQ(f, theirs);
+  EXPECT_FALSE(f.match.SameStorage(theirs.match));
+  EXPECT_FALSE(f.actions.SameStorage(theirs.actions));
+  EXPECT_FALSE(f.origin.tail().SameStorage(theirs.origin.tail()));
+  // A second filter with the same values gets the adopted copies.
+  Filter again = theirs;
+  in.Adopt(again, memo);
+  EXPECT_TRUE(again.match.SameStorage(f.match));
+  EXPECT_TRUE(again.origin.tail().SameStorage(f.origin.tail()));
+}
+
 // The rare fields moved behind a pointer; filters order as they did when
 // each was a member in declaration order: egress_of first, nd_allowed and
 // set_match last.
