@@ -272,10 +272,9 @@ absl::StatusOr<std::vector<PipelinePart>> CompileParts(const Snapshot& s,
   auto begin_of = [&](size_t t) { return keys.size() * t / n; };
   auto run = [&](size_t t) {
     const size_t begin = begin_of(t);
-    status[t] = CompileRange(
-        s, slots, options, std::span<const std::string>(keys).subspan(begin, begin_of(t + 1) - begin),
-        std::span<PipelinePart>(out).subspan(begin, begin_of(t + 1) - begin),
-        t == 0 ? interner : local[t]);
+    const size_t count = begin_of(t + 1) - begin;
+    status[t] = CompileRange(s, slots, options, std::span(keys).subspan(begin, count),
+                             std::span(out).subspan(begin, count), t == 0 ? interner : local[t]);
   };
   std::latch compiled(static_cast<std::ptrdiff_t>(n - 1));
   std::latch adopted(1);
@@ -283,7 +282,8 @@ absl::StatusOr<std::vector<PipelinePart>> CompileParts(const Snapshot& s,
     run(t);
     compiled.count_down();
     adopted.wait();  // the caller has copied what it keeps
-    for (size_t i = begin_of(t); i < begin_of(t + 1); ++i) std::vector<Filter>().swap(out[i].filters);
+    for (size_t i = begin_of(t); i < begin_of(t + 1); ++i)
+      std::vector<Filter>().swap(out[i].filters);
     local[t] = Interner();
     if (options.after_helper) options.after_helper();
   };
