@@ -67,14 +67,13 @@ long ProcStatusKb(pid_t pid, const char* key) {
   return -1;
 }
 
-// Resident kB of each anonymous mapping of `pid` (keyed by its start), for
-// telling which arena or stack grew: the heap, glibc's per-thread arenas
-// (64 MB-aligned) and thread stacks all show here.
-std::map<std::string, long> AnonRssKb(pid_t pid) {
+// Resident kB of each mapping of `pid`: anonymous ones keyed by their start
+// (the heap, glibc's per-thread arenas, 64 MB-aligned, and thread stacks
+// all show here), file-backed ones summed per file.
+std::map<std::string, long> RssByMapping(pid_t pid) {
   std::ifstream in(absl::StrCat("/proc/", pid, "/smaps"));
   std::map<std::string, long> out;
-  std::string start;
-  bool anon = false;
+  std::string key;
   for (std::string l; std::getline(in, l);) {
     if (l.empty()) continue;
     if (std::isxdigit(static_cast<unsigned char>(l[0])) && l.find('-') != std::string::npos &&
@@ -82,26 +81,27 @@ std::map<std::string, long> AnonRssKb(pid_t pid) {
       std::istringstream fields(l);
       std::string range, perms, offset, dev, inode, path;
       fields >> range >> perms >> offset >> dev >> inode >> path;
-      anon = inode == "0" && (path.empty() || path == "[heap]" || path == "[stack]");
-      start = range.substr(0, range.find('-')) + (path.empty() ? "" : " " + path);
+      const bool anon = inode == "0" && (path.empty() || path == "[heap]" || path == "[stack]");
+      key = anon
+                ? "anonymous " + range.substr(0, range.find('-')) + (path.empty() ? "" : " " + path)
+                : "file " + path;
       continue;
     }
-    if (anon && l.rfind("Rss:", 0) == 0) out[start] = std::strtol(l.c_str() + 4, nullptr, 10);
+    if (l.rfind("Rss:", 0) == 0) out[key] += std::strtol(l.c_str() + 4, nullptr, 10);
   }
   return out;
 }
 
-// Prints the anonymous mappings whose resident size changed by 16 kB or
-// more (adjacent mappings merge, so one may vanish into another).
-void PrintAnonGrowth(const std::map<std::string, long>& before,
-                     const std::map<std::string, long>& after) {
+// Prints the mappings whose resident size changed by 16 kB or more
+// (adjacent anonymous mappings merge, so one may vanish into another).
+void PrintRssGrowth(const std::map<std::string, long>& before,
+                    const std::map<std::string, long>& after) {
   std::map<std::string, std::pair<long, long>> both;
-  for (const auto& [start, kb] : before) both[start].first = kb;
-  for (const auto& [start, kb] : after) both[start].second = kb;
-  for (const auto& [start, kb] : both) {
+  for (const auto& [key, kb] : before) both[key].first = kb;
+  for (const auto& [key, kb] : after) both[key].second = kb;
+  for (const auto& [key, kb] : both) {
     if (std::labs(kb.second - kb.first) >= 16) {
-      std::printf("  anonymous mapping %s: %ld -> %ld kB resident\n", start.c_str(), kb.first,
-                  kb.second);
+      std::printf("  %s: %ld -> %ld kB resident\n", key.c_str(), kb.first, kb.second);
     }
   }
 }
@@ -339,7 +339,7 @@ std::optional<DaemonResult> DaemonProbe::Run() {
   if (!idle) return std::nullopt;
   Settle(3.0);
   out.rss_idle_kb = ProcStatusKb(pid_, "VmRSS:");
-  const std::map<std::string, long> anon_idle = AnonRssKb(pid_);
+  const std::map<std::string, long> rss_idle = RssByMapping(pid_);
   out.filters_idle = std::atoi(Field(Reconciled(log_).back(), "filters").c_str());
   std::printf(
       "daemon idle (no port present): first pass after %.1f s, filters=%d, VmRSS %ld kB "
@@ -366,7 +366,7 @@ std::optional<DaemonResult> DaemonProbe::Run() {
       n_, Field(*install, "took_ms").c_str(), Field(*install, "writes").c_str(), out.filters,
       Field(*install, "absent_ports").c_str(), install_wall, out.rss_installed_kb,
       ProcStatusKb(pid_, "RssAnon:"), ProcStatusKb(pid_, "RssFile:"));
-  PrintAnonGrowth(anon_idle, AnonRssKb(pid_));
+  PrintRssGrowth(rss_idle, RssByMapping(pid_));
 
   TcWatch watch;
   for (int k = 0; k < kLatePorts; ++k) {
