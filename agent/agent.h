@@ -96,7 +96,7 @@ class Agent final : public AgentService {
   void ScheduleReconcile(const std::string& reason, absl::Duration delay = absl::Milliseconds(50));
 
   // AgentService.
-  const api::v1::Policy& Desired() const override { return desired_->policy(); }
+  api::v1::Policy Desired() const override { return desired_->policy(); }
   absl::StatusOr<api::v1::Policy> Mutate(
       const std::function<absl::Status(api::v1::Policy&)>& edit) override;
   AgentStatus Status() const override;

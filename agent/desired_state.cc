@@ -47,13 +47,20 @@ void CarryGenerations(const api::v1::Policy& previous, api::v1::Policy& next) {
   Carry(previous.address_groups(), *next.mutable_address_groups());
 }
 
+api::v1::Policy DesiredState::policy() const {
+  api::v1::Policy out;
+  // Bytes this process serialized from a valid message: they parse.
+  if (!out.ParseFromString(policy_bytes_)) out.Clear();
+  return out;
+}
+
 absl::StatusOr<std::unique_ptr<DesiredState>> DesiredState::Open(Options options) {
   std::unique_ptr<DesiredState> state(new DesiredState(std::move(options)));
   VFG_ASSIGN_OR_RETURN(std::optional<Checkpoint> checkpoint,
                        LoadCheckpoint(state->options_.checkpoint_path));
   if (checkpoint) {
     VFG_ASSIGN_OR_RETURN(policy::Snapshot snap, SnapshotFromPolicy(checkpoint->desired));
-    state->policy_ = std::move(checkpoint->desired);
+    state->policy_bytes_ = checkpoint->desired.SerializeAsString();
     state->snapshot_ = std::make_shared<const policy::Snapshot>(std::move(snap));
     // Reassigning keeps every checkpointed value in range and fills gaps.
     VFG_ASSIGN_OR_RETURN(state->slots_,
@@ -80,7 +87,7 @@ absl::StatusOr<bool> DesiredState::ReloadPolicyFile() {
     return absl::InvalidArgumentError(
         absl::StrCat("policy ", options_.policy_file, ": ", parsed.status().message()));
   }
-  CarryGenerations(policy_, *parsed);
+  CarryGenerations(policy(), *parsed);
   absl::Status s = Commit(std::move(*parsed), digest);
   if (!s.ok()) {
     return absl::Status(s.code(), absl::StrCat("policy ", options_.policy_file, ": ", s.message()));
@@ -89,7 +96,7 @@ absl::StatusOr<bool> DesiredState::ReloadPolicyFile() {
 }
 
 absl::Status DesiredState::Mutate(const std::function<absl::Status(api::v1::Policy&)>& edit) {
-  api::v1::Policy next = policy_;
+  api::v1::Policy next = policy();
   VFG_RETURN_IF_ERROR(edit(next));
   return Commit(std::move(next), file_digest_);
 }
@@ -99,7 +106,7 @@ absl::Status DesiredState::Commit(api::v1::Policy next, uint64_t file_digest) {
   VFG_ASSIGN_OR_RETURN(policy::SlotAssignment slots,
                        policy::AssignSlots(snap, slots_, options_.zone_min, options_.zone_max));
   VFG_RETURN_IF_ERROR(Save(next, slots, file_digest));
-  policy_ = std::move(next);
+  policy_bytes_ = next.SerializeAsString();
   snapshot_ = std::make_shared<const policy::Snapshot>(std::move(snap));
   slots_ = std::move(slots);
   file_digest_ = file_digest;
@@ -109,7 +116,7 @@ absl::Status DesiredState::Commit(api::v1::Policy next, uint64_t file_digest) {
 absl::Status DesiredState::SetOffers(std::vector<HardwareRejection> offers) {
   if (offers == offers_) return absl::OkStatus();
   std::swap(offers_, offers);
-  absl::Status s = Save(policy_, slots_, file_digest_);
+  absl::Status s = Save(policy(), slots_, file_digest_);
   if (!s.ok()) std::swap(offers_, offers);
   return s;
 }

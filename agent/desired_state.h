@@ -40,7 +40,8 @@ class DesiredState {
   // changed. A first start without either is an empty state.
   static absl::StatusOr<std::unique_ptr<DesiredState>> Open(Options options);
 
-  const api::v1::Policy& policy() const { return policy_; }
+  // A copy, parsed from the bytes kept.
+  api::v1::Policy policy() const;
   std::shared_ptr<const policy::Snapshot> snapshot() const { return snapshot_; }
   const policy::SlotAssignment& slots() const { return slots_; }
   const std::vector<HardwareRejection>& offers() const { return offers_; }
@@ -65,7 +66,10 @@ class DesiredState {
                     uint64_t file_digest) const;
 
   Options options_;
-  api::v1::Policy policy_;
+  // The policy, serialized: the message takes ~10x its bytes (measured at
+  // 100 ports: 130 kB as a message, 13 kB serialized), and it is read only
+  // when the API reads or changes it; snapshot_ is what passes use.
+  std::string policy_bytes_;
   std::shared_ptr<const policy::Snapshot> snapshot_ = std::make_shared<policy::Snapshot>();
   policy::SlotAssignment slots_;
   std::vector<HardwareRejection> offers_;

@@ -92,8 +92,9 @@ class AgentService {
  public:
   virtual ~AgentService() = default;
 
-  // The desired state as last accepted (generations included).
-  virtual const api::v1::Policy& Desired() const = 0;
+  // The desired state as last accepted (generations included). A copy: the
+  // agent keeps it serialized (agent/desired_state.h).
+  virtual api::v1::Policy Desired() const = 0;
   // See the file comment. Returns the new desired policy. Errors: what `edit`
   // returned, or InvalidArgument naming the field (from validation), or
   // Internal when the checkpoint could not be written.

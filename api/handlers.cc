@@ -144,7 +144,8 @@ HttpResponse Crud(agent::AgentService& service, const Resource<M>& r, const Http
   }
   const std::string route = r.route_one;
   if (req.method == "GET") {
-    const auto& items = (service.Desired().*r.clist)();
+    const api::v1::Policy desired = service.Desired();
+    const auto& items = (desired.*r.clist)();
     int i = IndexOf(items, id);
     if (i < 0) return ErrorResponse(NotFound(r.kind, id), route);
     return JsonResponse(items.Get(i), route);

@@ -108,7 +108,8 @@ HttpResponse ApiHandlers::Trace(const HttpRequest& request) {
   // An unknown in_port is a 404 naming the field; the service checks the
   // rest of the request (agent/service.h).
   if (!body.in_port().empty() && body.in().empty()) {
-    const auto& ports = service_.Desired().ports();
+    const v1::Policy desired = service_.Desired();
+    const auto& ports = desired.ports();
     if (std::none_of(ports.begin(), ports.end(),
                      [&](const v1::Port& p) { return p.id() == body.in_port(); })) {
       return ErrorResponse(404, "not_found",

@@ -26,7 +26,7 @@ class FakeAgentService : public agent::AgentService {
  public:
   FakeAgentService();
 
-  const api::v1::Policy& Desired() const override { return desired_; }
+  api::v1::Policy Desired() const override { return desired_; }
   absl::StatusOr<api::v1::Policy> Mutate(
       const std::function<absl::Status(api::v1::Policy&)>& edit) override;
   agent::AgentStatus Status() const override { return status_; }

@@ -406,7 +406,8 @@ TEST_F(AgentTest, APolicyFileDeletedAndCreatedAgainIsReloaded) {
                        std::chrono::seconds(5)))
       << Log();
   bool has_8080 = false;
-  for (const api::v1::SecurityGroup& g : agent_->Desired().security_groups()) {
+  const api::v1::Policy desired = agent_->Desired();
+  for (const api::v1::SecurityGroup& g : desired.security_groups()) {
     for (const api::v1::SecurityGroupRule& r : g.rules()) {
       if (r.port_range_min() == 8080) has_8080 = true;
     }

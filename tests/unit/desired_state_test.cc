@@ -105,14 +105,18 @@ TEST_F(DesiredStateTest, GenerationsCarryOverForUnchangedObjects) {
   WritePolicy(kTwoPorts);
   ASSERT_TRUE((*s)->ReloadPolicyFile().ok());
   std::map<std::string, uint64_t> gen;
-  for (const auto& p : (*s)->policy().ports()) gen[p.id()] = p.generation();
+  for (const api::v1::Policy policy = (*s)->policy(); const auto& p : policy.ports()) {
+    gen[p.id()] = p.generation();
+  }
   EXPECT_EQ(gen["a"], 1u);  // unchanged
   EXPECT_EQ(gen["b"], 1u);  // new
   const std::string edited =
       std::string(kTwoPorts).replace(std::string(kTwoPorts).find("10.0.0.11"), 9, "10.0.0.12");
   WritePolicy(edited);
   ASSERT_TRUE((*s)->ReloadPolicyFile().ok());
-  for (const auto& p : (*s)->policy().ports()) gen[p.id()] = p.generation();
+  for (const api::v1::Policy policy = (*s)->policy(); const auto& p : policy.ports()) {
+    gen[p.id()] = p.generation();
+  }
   EXPECT_EQ(gen["a"], 1u);
   EXPECT_EQ(gen["b"], 2u);
 }
