@@ -50,9 +50,10 @@ TEST(InstalledRecordCodec, RoundTripsAndRefusesDamage) {
   r.filters.insert(*InstalledFilter::Of(FilterKey{netlink::TcBlock{kBlock}, 3, 4, 5}, e));
   r.filters.insert(*InstalledFilter::Of(
       FilterKey{netlink::TcDevice{11, netlink::kClsactEgressParent}, 0, 2, 1}, e));
-  EXPECT_EQ(sizeof(TranslatedFilter), 16u);
-  r.translated.push_back(TranslatedFilter{6, 5, 43, true, false});  // jumps to chain 42
-  r.translated.push_back(TranslatedFilter{0, 0, 0, false, true});
+  EXPECT_EQ(sizeof(TranslatedFilter), 8u);
+  r.translated.push_back(TranslatedFilter::Of(6, false));
+  r.translated.push_back(TranslatedFilter{0, 0, 1});  // hardware, not installed as flower
+  r.translated.push_back(TranslatedFilter::Of(~uint64_t{0}, true));
   const std::string bytes = EncodeInstalledRecord(r);
   absl::StatusOr<InstalledRecord> back = DecodeInstalledRecord(bytes);
   ASSERT_TRUE(back.ok()) << back.status();
@@ -79,6 +80,36 @@ TEST(InstalledRecordCodec, RoundTripsAndRefusesDamage) {
   std::string repeated = bytes;
   repeated.replace(first, 2 * kFilterBytes, a + a);
   EXPECT_FALSE(DecodeInstalledRecord(repeated).ok());
+}
+
+TEST(TranslatedFilter, KeepsTheContentHashLessItsTopTwoBits) {
+  const uint64_t content = 0xc123456789abcdefULL;  // top bits set
+  const TranslatedFilter t = TranslatedFilter::Of(content, true);
+  EXPECT_TRUE(t.valid);
+  EXPECT_TRUE(t.hardware);
+  EXPECT_TRUE(t.Holds(content));
+  EXPECT_TRUE(t.Holds(content & TranslatedFilter::kContentMask)) << "compared on 62 bits";
+  EXPECT_FALSE(t.Holds(content ^ 1));
+  EXPECT_FALSE(t.Holds(content ^ (uint64_t{1} << 61)));
+  EXPECT_FALSE(TranslatedFilter{}.Holds(0)) << "not translated: holds nothing";
+  const TranslatedFilter s = TranslatedFilter::Of(content, false);
+  EXPECT_FALSE(s.hardware);
+  EXPECT_NE(s, t);
+  EXPECT_EQ(TranslatedFilter::FromBits(t.Bits()), t);
+  EXPECT_EQ(TranslatedFilter::FromBits(s.Bits()), s);
+}
+
+TEST(InstalledRecordCodec, RefusesTheFormerLayout) {
+  // The former format (version 4: 17-byte translations with shape and
+  // jump) must not be read as this one.
+  InstalledRecord r;
+  r.translated.push_back(TranslatedFilter::Of(6, false));
+  std::string bytes = EncodeInstalledRecord(r);
+  const uint64_t v4 = 0x7666675245430004ULL;
+  bytes.replace(0, 8, reinterpret_cast<const char*>(&v4), 8);
+  absl::StatusOr<InstalledRecord> old = DecodeInstalledRecord(bytes);
+  ASSERT_FALSE(old.ok());
+  EXPECT_NE(old.status().message().find("format version"), std::string::npos) << old.status();
 }
 
 class InstalledRecordTest : public ::testing::Test {
