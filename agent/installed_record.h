@@ -41,7 +41,7 @@ namespace vfguard::agent {
 // the key layout and the actions, so equal content is the same shape and
 // jump); otherwise the filter is translated again (it has to be written
 // anyway). Two flags take the content hash's top bits: it is compared on
-// its low 62 (Holds), which leaves a collision as unlikely as ever.
+// its low 62 (Holds); a collision stays negligible.
 struct TranslatedFilter {
   static constexpr uint64_t kContentMask = (uint64_t{1} << 62) - 1;
   uint64_t content : 62 = 0;  // InstalledEntry::content & kContentMask
@@ -57,9 +57,7 @@ struct TranslatedFilter {
   }
   // The record's form: the fields in one word (content, then valid at bit
   // 62 and hardware at bit 63).
-  uint64_t Bits() const {
-    return content | uint64_t{valid} << 62 | uint64_t{hardware} << 63;
-  }
+  uint64_t Bits() const { return content | uint64_t{valid} << 62 | uint64_t{hardware} << 63; }
   static TranslatedFilter FromBits(uint64_t bits) {
     return {bits & kContentMask, (bits >> 62) & 1, bits >> 63};
   }

@@ -259,9 +259,10 @@ class Reconciler {
   // `t` is reused: wanted (as filter `i` of the placement) with the
   // installed set's entry at its kernel key when that entry holds `t`'s
   // content (its shape and jump are then the translation's, which `t` does
-  // not keep); false when there is none or it differs (drift the audit saw,
-  // a failed write): the filter has to be written, so the caller
-  // translates it.
+  // not keep); false when there is none or it differs (a filter the last
+  // pass did not write, a trusted record that disagrees outside chain 0):
+  // the filter has to be written, so the caller translates it, and every
+  // filter the plan writes carries the jump of a fresh translation.
   bool WantInstalled(const offload::PlacedFilter& p, size_t i, const TranslatedFilter& t,
                      WantedFilters& want) const;
   // The writes of an incremental pass: the plan over what changed

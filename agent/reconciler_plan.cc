@@ -53,8 +53,8 @@ std::optional<FilterKey> Reconciler::KernelKey(const offload::PlacedFilter& p,
   return KeyOf(*id);
 }
 
-bool Reconciler::WantInstalled(const offload::PlacedFilter& p, size_t i,
-                               const TranslatedFilter& t, WantedFilters& want) const {
+bool Reconciler::WantInstalled(const offload::PlacedFilter& p, size_t i, const TranslatedFilter& t,
+                               WantedFilters& want) const {
   const std::optional<FilterKey> key = KernelKey(p, devices_);
   if (!key) return false;
   const std::optional<InstalledEntry> entry = installed_.Find(*key);

@@ -319,6 +319,45 @@ TEST_F(InstalledRecordTest, ChangedInputsAreTranslatedAndWrittenAfterATrustedRes
   EXPECT_EQ(after, clean.filters());
 }
 
+// A restart that takes the record's translations but still has to plan (a
+// clsact bound to the block is no longer wanted): a recorded entry outside
+// chain 0 whose content is not its filter's translation (which the cheap
+// check does not look at) is translated again and rewritten, the others are
+// neither translated nor written.
+TEST_F(InstalledRecordTest, ARecordedEntryThatIsNotItsTranslationIsRewritten) {
+  const auto installed = Install();
+  fake_.AddDevice(99, "gone-rep");
+  TcOp stray;
+  stray.kind = TcOp::Kind::kCreateClsact;
+  stray.qdisc = netlink::ClsactQdisc{99, kBlock};
+  ASSERT_TRUE(fake_.Apply({stray}).at(0).ok());
+  absl::StatusOr<InstalledRecord> record = LoadInstalledRecord(path_);
+  ASSERT_TRUE(record.ok()) << record.status();
+  record->clsact[99] = kBlock;
+  const FilterKey lying = KeyOf(BlockFilter(/*chain0=*/false));
+  auto it = record->filters.find(lying);
+  ASSERT_NE(it, record->filters.end());
+  InstalledEntry entry = it->entry();
+  entry.content ^= 1;
+  record->filters.erase(it);
+  record->filters.insert(*InstalledFilter::Of(lying, entry));
+  ASSERT_TRUE(SaveInstalledRecord(path_, *record).ok());
+
+  auto second = Process();
+  ReconcileReport restart = Run(*second);
+  ASSERT_TRUE(restart.status.ok()) << restart.status;
+  EXPECT_TRUE(restart.trusted_record);
+  EXPECT_EQ(restart.translated, 1) << "only the entry that is not its translation";
+  EXPECT_EQ(fake_.writes().Of(TcOp::Kind::kReplaceFilter), 1u);
+  EXPECT_EQ(fake_.writes().Of(TcOp::Kind::kCreateFilter), 0u);
+  EXPECT_EQ(fake_.writes().Of(TcOp::Kind::kDeleteFilter), 0u);
+  EXPECT_EQ(fake_.writes().Of(TcOp::Kind::kDeleteClsact), 1u);
+  EXPECT_EQ(fake_.filters(), installed);
+  // Settled() agrees: every wanted filter is held as translated.
+  const std::vector<bool> settled = second->Settled();
+  EXPECT_EQ(std::count(settled.begin(), settled.end(), true), restart.filters);
+}
+
 TEST_F(InstalledRecordTest, NoRecordDescribesAKernelBeingWritten) {
   Install();
   // A change: the record must be gone before the first write reaches the
