@@ -8,7 +8,10 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <sstream>
 #include <string>
 
@@ -294,6 +297,34 @@ TEST_F(InstalledRecordTest, AnotherWriterOrBlockIsNotTrusted) {
   EXPECT_FALSE(damaged.trusted_record);
   EXPECT_TRUE(damaged.audited);
   EXPECT_NE(sink_.str().find("installed_record_unusable"), std::string::npos);
+}
+
+TEST_F(InstalledRecordTest, ARecordOfTheFormerFormatIsRefusedAndTheRestartAudits) {
+  const auto installed = Install();
+  std::string bytes;
+  {
+    std::ifstream in(path_, std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  ASSERT_GT(bytes.size(), 8u);
+  const uint64_t v4 = 0x7666675245430004ULL;  // 16-byte translations
+  bytes.replace(0, 8, reinterpret_cast<const char*>(&v4), 8);
+  {
+    std::ofstream out(path_, std::ios::binary | std::ios::trunc);
+    out << bytes;
+  }
+  auto upgraded = Process();
+  ReconcileReport restart = Run(*upgraded);
+  ASSERT_TRUE(restart.status.ok()) << restart.status;
+  EXPECT_FALSE(restart.trusted_record);
+  EXPECT_TRUE(restart.audited);
+  EXPECT_EQ(restart.writes, 0);
+  EXPECT_EQ(fake_.filters(), installed);
+  EXPECT_NE(sink_.str().find("installed_record_unusable"), std::string::npos);
+  EXPECT_NE(sink_.str().find("format version"), std::string::npos);
+  // Its audit wrote a record of this format, which the next restart trusts.
+  auto again = Process();
+  EXPECT_TRUE(Run(*again).trusted_record);
 }
 
 TEST_F(InstalledRecordTest, ChangedInputsAreTranslatedAndWrittenAfterATrustedRestart) {
