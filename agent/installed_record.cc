@@ -15,7 +15,7 @@ namespace vfguard::agent {
 namespace {
 
 // "vfgREC" + format version; bump the version when the layout changes.
-constexpr uint64_t kMagic = 0x7666675245430004ULL;
+constexpr uint64_t kMagic = 0x7666675245430005ULL;
 
 class Writer {
  public:
@@ -108,7 +108,7 @@ class Reader {
 
 constexpr size_t kKeyBytes = 1 + 4 + 4 + 4 + 2 + 4;
 constexpr size_t kEntryBytes = 2 + 4 + 4 + 8;
-constexpr size_t kTranslatedBytes = 1 + 4 + 4 + 8;
+constexpr size_t kTranslatedBytes = 8;
 
 }  // namespace
 
@@ -130,10 +130,7 @@ std::string EncodeInstalledRecord(const InstalledRecord& r) {
   }
   w.Put<uint64_t>(r.translated.size());
   for (const TranslatedFilter& t : r.translated) {
-    w.Put<uint8_t>((t.valid ? 1 : 0) | (t.hardware ? 2 : 0));
-    w.Put(t.jump());
-    w.Put(t.shape);
-    w.Put(t.content);
+    w.Put(t.Bits());
   }
   return w.Take();
 }
@@ -167,14 +164,7 @@ absl::StatusOr<InstalledRecord> DecodeInstalledRecord(std::string_view bytes) {
   const uint64_t translated = in.GetCount(kTranslatedBytes);
   r.translated.reserve(translated);
   for (uint64_t n = translated; n > 0 && in.ok(); --n) {
-    TranslatedFilter t;
-    const auto flags = in.Get<uint8_t>();
-    t.valid = (flags & 1) != 0;
-    t.hardware = (flags & 2) != 0;
-    t.set_jump(in.Get<uint32_t>());
-    t.shape = in.Get<uint32_t>();
-    t.content = in.Get<uint64_t>();
-    r.translated.push_back(t);
+    r.translated.push_back(TranslatedFilter::FromBits(in.Get<uint64_t>()));
   }
   if (!in.ok()) return absl::InvalidArgumentError("installed record: truncated or damaged");
   if (!in.done()) return absl::InvalidArgumentError("installed record: trailing bytes");

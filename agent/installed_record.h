@@ -31,27 +31,39 @@
 
 namespace vfguard::agent {
 
-// A placed filter's kernel identity as the reconciler translated it, kept
-// per placed filter between passes (16 bytes): only what cannot be had
-// without translating again. Its key (owner, chain, prio, handle) and
-// protocol come from the IR filter (offload::KernelIdentity); the IR key
-// from the placement it was made for.
+// A placed filter's kernel filter as the reconciler last translated it,
+// kept per placed filter between passes (8 bytes): only the content hash,
+// which tells whether the kernel holds that filter without translating it
+// again. Its key (owner, chain, prio, handle) and protocol come from the IR
+// filter (offload::KernelIdentity); the IR key from the placement it was
+// made for; its shape and jump from the installed set's entry at that key
+// when that entry has this content (a content hash covers the protocol,
+// the key layout and the actions, so equal content is the same shape and
+// jump); otherwise the filter is translated again (it has to be written
+// anyway). Two flags take the content hash's top bits: it is compared on
+// its low 62 (Holds); a collision stays negligible.
 struct TranslatedFilter {
-  uint64_t content = 0;  // InstalledEntry::content
-  uint32_t shape = 0;    // InstalledEntry::shape
-  // InstalledEntry::jump + 1, 0 for kNoJump (a goto names a chain below 2^28).
-  uint32_t jump_code : 29 = 0;
-  uint32_t valid : 1 = 0;     // installed as flower and translated
-  uint32_t hardware : 1 = 0;  // placed in hardware (no skip_hw)
+  static constexpr uint64_t kContentMask = (uint64_t{1} << 62) - 1;
+  uint64_t content : 62 = 0;  // InstalledEntry::content & kContentMask
+  uint64_t valid : 1 = 0;     // installed as flower and translated
+  uint64_t hardware : 1 = 0;  // placed in hardware (no skip_hw)
 
-  uint32_t jump() const { return jump_code == 0 ? InstalledEntry::kNoJump : jump_code - 1; }
-  void set_jump(uint32_t jump) {
-    jump_code = jump == InstalledEntry::kNoJump || jump >= (1u << 28) ? 0 : jump + 1;
+  static TranslatedFilter Of(uint64_t content, bool hardware) {
+    return {content & kContentMask, 1, hardware ? 1u : 0u};
   }
-  // The installed-set entry of a filter with this protocol.
-  InstalledEntry Entry(uint16_t protocol) const { return {protocol, jump(), shape, content}; }
+  // Whether an installed entry with `content` is this translation.
+  bool Holds(uint64_t installed_content) const {
+    return valid && (installed_content & kContentMask) == content;
+  }
+  // The record's form: the fields in one word (content, then valid at bit
+  // 62 and hardware at bit 63).
+  uint64_t Bits() const { return content | uint64_t{valid} << 62 | uint64_t{hardware} << 63; }
+  static TranslatedFilter FromBits(uint64_t bits) {
+    return {bits & kContentMask, (bits >> 62) & 1, bits >> 63};
+  }
   bool operator==(const TranslatedFilter&) const = default;
 };
+static_assert(sizeof(TranslatedFilter) == 8, "one word per placed filter (issue 9's RSS)");
 
 struct InstalledRecord {
   uint64_t identity = 0;  // of the writer (binary and boot); another's is not trusted

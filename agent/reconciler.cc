@@ -542,7 +542,7 @@ std::vector<bool> Reconciler::Settled() const {
     }
     const std::optional<FilterKey> key = KernelKey(placement_->filters[i], devices_);
     const std::optional<InstalledEntry> e = key ? installed_.Find(*key) : std::nullopt;
-    out[i] = e && e->content == translated_[i].content;
+    out[i] = e && translated_[i].Holds(e->content);
   }
   return out;
 }

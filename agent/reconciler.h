@@ -255,6 +255,16 @@ class Reconciler {
   // rebuilt with `before_devices` (the last pass's view), as translated.
   WantedChange Wanted(bool reuse, bool delta, const offload::PlacementResult* before,
                       const offload::DeviceResolver& before_devices, ReconcileReport& report);
+  // A filter of the whole set wanted (not a delta) whose last translation
+  // `t` is reused: wanted (as filter `i` of the placement) with the
+  // installed set's entry at its kernel key when that entry holds `t`'s
+  // content (its shape and jump are then the translation's, which `t` does
+  // not keep); false when there is none or it differs (a filter the last
+  // pass did not write, a trusted record that disagrees outside chain 0):
+  // the filter has to be written, so the caller translates it, and every
+  // filter the plan writes carries the jump of a fresh translation.
+  bool WantInstalled(const offload::PlacedFilter& p, size_t i, const TranslatedFilter& t,
+                     WantedFilters& want) const;
   // The writes of an incremental pass: the plan over what changed
   // (`wanted`, a delta), the installed set standing for the rest of what is
   // wanted (it holds exactly what the last pass wanted: converged_).
@@ -324,7 +334,8 @@ class Reconciler {
   // filter as translated by the last pass, so unchanged filters are not
   // translated again, and Settled() can tell without translating. Its IR
   // key comes from the placement it was made for, its kernel key from
-  // KernelKey (16 bytes per filter instead of ~64).
+  // KernelKey, its shape and jump from the installed set (WantInstalled):
+  // 8 bytes per filter instead of ~64.
   using Translated = TranslatedFilter;  // agent/installed_record.h
   std::vector<Translated> translated_;
   std::string record_path_;      // empty: no record

@@ -53,6 +53,16 @@ std::optional<FilterKey> Reconciler::KernelKey(const offload::PlacedFilter& p,
   return KeyOf(*id);
 }
 
+bool Reconciler::WantInstalled(const offload::PlacedFilter& p, size_t i, const TranslatedFilter& t,
+                               WantedFilters& want) const {
+  const std::optional<FilterKey> key = KernelKey(p, devices_);
+  if (!key) return false;
+  const std::optional<InstalledEntry> entry = installed_.Find(*key);
+  if (!entry || !t.Holds(entry->content)) return false;
+  want[*key] = WantedFilter{*entry, std::nullopt, i};
+  return true;
+}
+
 Reconciler::WantedChange Reconciler::Wanted(bool reuse, bool delta,
                                             const offload::PlacementResult* before,
                                             const offload::DeviceResolver& before_devices,
@@ -104,13 +114,16 @@ Reconciler::WantedChange Reconciler::Wanted(bool reuse, bool delta,
       if (old) gone(*old);
       continue;
     }
-    t.hardware = p.placement == offload::Placement::kHardware;
-    if (old && same_filter && translated_[*old].valid && translated_[*old].hardware == t.hardware) {
-      if (std::optional<FilterKey> key = out.delta ? std::nullopt : KernelKey(p, devices_);
-          out.delta || key) {
+    const bool hardware = p.placement == offload::Placement::kHardware;
+    if (old && same_filter && translated_[*old].valid && translated_[*old].hardware == hardware) {
+      if (out.delta) {
         t = translated_[*old];
         ++out.count;
-        if (!out.delta) out.want[*key] = WantedFilter{t.Entry(p.filter->protocol), std::nullopt, i};
+        continue;
+      }
+      if (WantInstalled(p, i, translated_[*old], out.want)) {
+        t = translated_[*old];
+        ++out.count;
         continue;
       }
     }
@@ -118,10 +131,7 @@ Reconciler::WantedChange Reconciler::Wanted(bool reuse, bool delta,
     std::optional<FlowerFilter> k = Translate(p, report);
     if (!k) continue;
     const InstalledEntry entry = EntryOf(*k);
-    t.valid = true;
-    t.content = entry.content;
-    t.shape = entry.shape;
-    t.set_jump(entry.jump);
+    t = TranslatedFilter::Of(entry.content, hardware);
     ++out.count;
     out.want[KeyOf(*k)] = WantedFilter{entry, std::move(k), i};
   }

@@ -8,7 +8,10 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <sstream>
 #include <string>
 
@@ -50,9 +53,10 @@ TEST(InstalledRecordCodec, RoundTripsAndRefusesDamage) {
   r.filters.insert(*InstalledFilter::Of(FilterKey{netlink::TcBlock{kBlock}, 3, 4, 5}, e));
   r.filters.insert(*InstalledFilter::Of(
       FilterKey{netlink::TcDevice{11, netlink::kClsactEgressParent}, 0, 2, 1}, e));
-  EXPECT_EQ(sizeof(TranslatedFilter), 16u);
-  r.translated.push_back(TranslatedFilter{6, 5, 43, true, false});  // jumps to chain 42
-  r.translated.push_back(TranslatedFilter{0, 0, 0, false, true});
+  EXPECT_EQ(sizeof(TranslatedFilter), 8u);
+  r.translated.push_back(TranslatedFilter::Of(6, false));
+  r.translated.push_back(TranslatedFilter{0, 0, 1});  // hardware, not installed as flower
+  r.translated.push_back(TranslatedFilter::Of(~uint64_t{0}, true));
   const std::string bytes = EncodeInstalledRecord(r);
   absl::StatusOr<InstalledRecord> back = DecodeInstalledRecord(bytes);
   ASSERT_TRUE(back.ok()) << back.status();
@@ -79,6 +83,36 @@ TEST(InstalledRecordCodec, RoundTripsAndRefusesDamage) {
   std::string repeated = bytes;
   repeated.replace(first, 2 * kFilterBytes, a + a);
   EXPECT_FALSE(DecodeInstalledRecord(repeated).ok());
+}
+
+TEST(TranslatedFilter, KeepsTheContentHashLessItsTopTwoBits) {
+  const uint64_t content = 0xc123456789abcdefULL;  // top bits set
+  const TranslatedFilter t = TranslatedFilter::Of(content, true);
+  EXPECT_TRUE(t.valid);
+  EXPECT_TRUE(t.hardware);
+  EXPECT_TRUE(t.Holds(content));
+  EXPECT_TRUE(t.Holds(content & TranslatedFilter::kContentMask)) << "compared on 62 bits";
+  EXPECT_FALSE(t.Holds(content ^ 1));
+  EXPECT_FALSE(t.Holds(content ^ (uint64_t{1} << 61)));
+  EXPECT_FALSE(TranslatedFilter{}.Holds(0)) << "not translated: holds nothing";
+  const TranslatedFilter s = TranslatedFilter::Of(content, false);
+  EXPECT_FALSE(s.hardware);
+  EXPECT_NE(s, t);
+  EXPECT_EQ(TranslatedFilter::FromBits(t.Bits()), t);
+  EXPECT_EQ(TranslatedFilter::FromBits(s.Bits()), s);
+}
+
+TEST(InstalledRecordCodec, RefusesTheFormerLayout) {
+  // The former format (version 4: 17-byte translations with shape and
+  // jump) must not be read as this one.
+  InstalledRecord r;
+  r.translated.push_back(TranslatedFilter::Of(6, false));
+  std::string bytes = EncodeInstalledRecord(r);
+  const uint64_t v4 = 0x7666675245430004ULL;
+  bytes.replace(0, 8, reinterpret_cast<const char*>(&v4), 8);
+  absl::StatusOr<InstalledRecord> old = DecodeInstalledRecord(bytes);
+  ASSERT_FALSE(old.ok());
+  EXPECT_NE(old.status().message().find("format version"), std::string::npos) << old.status();
 }
 
 class InstalledRecordTest : public ::testing::Test {
@@ -265,6 +299,34 @@ TEST_F(InstalledRecordTest, AnotherWriterOrBlockIsNotTrusted) {
   EXPECT_NE(sink_.str().find("installed_record_unusable"), std::string::npos);
 }
 
+TEST_F(InstalledRecordTest, ARecordOfTheFormerFormatIsRefusedAndTheRestartAudits) {
+  const auto installed = Install();
+  std::string bytes;
+  {
+    std::ifstream in(path_, std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  ASSERT_GT(bytes.size(), 8u);
+  const uint64_t v4 = 0x7666675245430004ULL;  // 16-byte translations
+  bytes.replace(0, 8, reinterpret_cast<const char*>(&v4), 8);
+  {
+    std::ofstream out(path_, std::ios::binary | std::ios::trunc);
+    out << bytes;
+  }
+  auto upgraded = Process();
+  ReconcileReport restart = Run(*upgraded);
+  ASSERT_TRUE(restart.status.ok()) << restart.status;
+  EXPECT_FALSE(restart.trusted_record);
+  EXPECT_TRUE(restart.audited);
+  EXPECT_EQ(restart.writes, 0);
+  EXPECT_EQ(fake_.filters(), installed);
+  EXPECT_NE(sink_.str().find("installed_record_unusable"), std::string::npos);
+  EXPECT_NE(sink_.str().find("format version"), std::string::npos);
+  // Its audit wrote a record of this format, which the next restart trusts.
+  auto again = Process();
+  EXPECT_TRUE(Run(*again).trusted_record);
+}
+
 TEST_F(InstalledRecordTest, ChangedInputsAreTranslatedAndWrittenAfterATrustedRestart) {
   const auto installed = Install();
   // While the agent was down, port b left the desired state.
@@ -286,6 +348,45 @@ TEST_F(InstalledRecordTest, ChangedInputsAreTranslatedAndWrittenAfterATrustedRes
   OfferBook book;
   ASSERT_TRUE(cold.Run(snapshot_, slots_, view_, book).status.ok());
   EXPECT_EQ(after, clean.filters());
+}
+
+// A restart that takes the record's translations but still has to plan (a
+// clsact bound to the block is no longer wanted): a recorded entry outside
+// chain 0 whose content is not its filter's translation (which the cheap
+// check does not look at) is translated again and rewritten, the others are
+// neither translated nor written.
+TEST_F(InstalledRecordTest, ARecordedEntryThatIsNotItsTranslationIsRewritten) {
+  const auto installed = Install();
+  fake_.AddDevice(99, "gone-rep");
+  TcOp stray;
+  stray.kind = TcOp::Kind::kCreateClsact;
+  stray.qdisc = netlink::ClsactQdisc{99, kBlock};
+  ASSERT_TRUE(fake_.Apply({stray}).at(0).ok());
+  absl::StatusOr<InstalledRecord> record = LoadInstalledRecord(path_);
+  ASSERT_TRUE(record.ok()) << record.status();
+  record->clsact[99] = kBlock;
+  const FilterKey lying = KeyOf(BlockFilter(/*chain0=*/false));
+  auto it = record->filters.find(lying);
+  ASSERT_NE(it, record->filters.end());
+  InstalledEntry entry = it->entry();
+  entry.content ^= 1;
+  record->filters.erase(it);
+  record->filters.insert(*InstalledFilter::Of(lying, entry));
+  ASSERT_TRUE(SaveInstalledRecord(path_, *record).ok());
+
+  auto second = Process();
+  ReconcileReport restart = Run(*second);
+  ASSERT_TRUE(restart.status.ok()) << restart.status;
+  EXPECT_TRUE(restart.trusted_record);
+  EXPECT_EQ(restart.translated, 1) << "only the entry that is not its translation";
+  EXPECT_EQ(fake_.writes().Of(TcOp::Kind::kReplaceFilter), 1u);
+  EXPECT_EQ(fake_.writes().Of(TcOp::Kind::kCreateFilter), 0u);
+  EXPECT_EQ(fake_.writes().Of(TcOp::Kind::kDeleteFilter), 0u);
+  EXPECT_EQ(fake_.writes().Of(TcOp::Kind::kDeleteClsact), 1u);
+  EXPECT_EQ(fake_.filters(), installed);
+  // Settled() agrees: every wanted filter is held as translated.
+  const std::vector<bool> settled = second->Settled();
+  EXPECT_EQ(std::count(settled.begin(), settled.end(), true), restart.filters);
 }
 
 TEST_F(InstalledRecordTest, NoRecordDescribesAKernelBeingWritten) {

@@ -17,6 +17,7 @@
 #include "gtest/gtest.h"
 #include "netlink/errno_status.h"
 #include "netlink/tc_codec.h"
+#include "tests/fakes/fake_set_match_hook.h"
 #include "tests/fakes/fake_tc_backend.h"
 #include "tests/unit/snapshot_from_json.h"
 
@@ -539,6 +540,80 @@ TEST_F(ReconcilerCostTest, AFailedWriteIsRetriedByTheNextPass) {
   // Whatever happened, the kernel now holds exactly the desired state.
   Reconciler fresh(fake_, log_, kBlock);
   EXPECT_EQ(Run(fresh).writes, 0);
+}
+
+// A pass after one that did not converge without a failed tc write (the
+// set-match hook's maps were unavailable: no audit is due) wants the whole
+// set, not only what changed, reusing the translations of unchanged filters
+// with the installed set's shapes and jumps (a wrong shape would reshape,
+// i.e. delete and create, filters that are right). A port joining then
+// writes and translates what it does after a clean pass, in jump-graph order.
+TEST_F(ReconcilerCostTest, APortJoiningAfterAPassWithErrorsWritesTheSameInJumpOrder) {
+  struct Counts {
+    uint64_t creates, replaces, deletes;
+    int translated, filters;
+  };
+  auto join = [this](bool fail) {
+    FakeTcBackend kernel;
+    kernel.AddDevice(1, "uplink0");
+    kernel.AddDevice(11, "rep1");
+    kernel.AddDevice(12, "rep2");
+    kernel.AddDevice(15, "rep5");
+    FakeSetMatchHook hook;
+    if (fail) hook.fail = absl::UnavailableError("set-match maps unavailable");
+    Reconciler r(kernel, log_, kBlock);
+    r.SetSetMatch(&hook);
+    OfferBook book;
+    EswitchView small = view_;
+    small.port_representors.erase("e");
+    policy::Snapshot without_e = Load(kPolicy);
+    without_e.ports.erase("e");
+    ReconcileReport cold = r.Run(without_e, slots_, small, book);
+    EXPECT_EQ(cold.errors, fail ? 1 : 0);
+    EXPECT_FALSE(r.audit_due());
+    hook.fail = absl::OkStatus();
+    const auto before = kernel.filters();
+    kernel.ResetWrites();
+    std::vector<Moment> moments;
+    std::set<Key> written;
+    kernel.SetObserver([&](const TcOp& op, const absl::Status& s) {
+      if (s.ok() && op.kind != TcOp::Kind::kDeleteFilter) {
+        written.insert(FakeTcBackend::KeyOf(op.filter));
+      }
+      Moment m{op, {}, {}, {}};
+      for (const auto& [key, f] : kernel.filters()) {
+        m.keys.insert(key);
+        if (std::optional<uint32_t> target = JumpTarget(f)) {
+          m.jumps.insert({f.owner, *target});
+          if (written.contains(key)) m.written_jumps.insert({f.owner, *target});
+        }
+      }
+      moments.push_back(std::move(m));
+    });
+    const policy::Snapshot all = Load(kPolicy);
+    ReconcileReport joined = r.Run(all, slots_, view_, book);
+    kernel.SetObserver(nullptr);
+    EXPECT_TRUE(joined.status.ok()) << joined.status;
+    EXPECT_THAT(JumpViolations(moments, Required(before, kernel.filters())), ::testing::IsEmpty());
+    const Counts counts{kernel.writes().Of(TcOp::Kind::kCreateFilter),
+                        kernel.writes().Of(TcOp::Kind::kReplaceFilter),
+                        kernel.writes().Of(TcOp::Kind::kDeleteFilter), joined.translated,
+                        joined.filters};
+    // The kernel holds what a clean install of the whole state writes.
+    Reconciler fresh(kernel, log_, kBlock);
+    fresh.SetSetMatch(&hook);
+    kernel.ResetWrites();
+    EXPECT_EQ(fresh.Run(all, slots_, view_, book).writes, 0);
+    return counts;
+  };
+  const Counts clean = join(false);
+  const Counts retried = join(true);
+  ASSERT_GT(clean.creates, 10u);
+  EXPECT_EQ(retried.creates, clean.creates);
+  EXPECT_EQ(retried.replaces, clean.replaces);
+  EXPECT_EQ(retried.deletes, clean.deletes);
+  EXPECT_EQ(retried.translated, clean.translated) << "unchanged filters are not translated again";
+  EXPECT_EQ(retried.filters, clean.filters);
 }
 
 TEST_F(ReconcilerCostTest, EchoesOfOwnWritesAreRecognisedAndDriftIsNot) {
