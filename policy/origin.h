@@ -47,9 +47,15 @@ class Origin {
     return os << *o.head_ << *o.tail_;
   }
 
+  // <0, 0, >0 as the texts of two origins compare (bytewise), given their
+  // pieces (a Filter holds its head elsewhere), without building them.
+  static int Compare(const SharedText& head_a, const SharedText& tail_a, const SharedText& head_b,
+                     const SharedText& tail_b);
+
  private:
-  // <0, 0, >0 as the texts compare (bytewise), without building them.
-  static int Compare(const Origin& a, const Origin& b);
+  static int Compare(const Origin& a, const Origin& b) {
+    return Compare(a.head_, a.tail_, b.head_, b.tail_);
+  }
   bool Equals(std::string_view text) const;
 
   SharedText head_;
