@@ -7,8 +7,10 @@
 // their parts are not: the head names the owner ("port p1: "), the tail
 // repeats across every port with the same rule. The interner
 // (policy/interner.h) splits a text after its first ": " and shares both
-// pieces, so a filter pays two pointers. Comparisons are of the texts, so
-// the split is invisible except to memory.
+// pieces. A Filter keeps only the tail and finds the head in its context
+// (Filter::rare(), shared by the owner's filters), so its origin costs it
+// one pointer; Filter::origin() puts the two together. Comparisons are of
+// the texts, so the split is invisible except to memory.
 #ifndef VFGUARD_POLICY_ORIGIN_H_
 #define VFGUARD_POLICY_ORIGIN_H_
 
