@@ -105,7 +105,7 @@ std::vector<RuleStatus> Agent::RulesWhere(
     r.chain = p.filter->chain;
     r.prio = p.filter->prio;
     r.handle = p.filter->handle;
-    r.origin = p.filter->origin;
+    r.origin = p.filter->origin();
     r.placement = offload::PlacementName(p.placement);
     if (const absl::Status& hw = view.placement->HwStatus(p); !hw.ok()) {
       // FailedPrecondition is placement's own reason (never offered, or kept
@@ -175,7 +175,7 @@ absl::StatusOr<PortStatus> Agent::Port(const std::string& port_id) const {
   if (auto sl = slots.port_slot.find(port_id); sl != slots.port_slot.end()) s.slot = sl->second;
   const auto& installed_ports = view_->effective->ports;
   auto owned = [&](const offload::PlacedFilter& p) {
-    return OwnerOf(p.filter->origin, installed_ports) == port_id;
+    return OwnerOf(p.filter->origin(), installed_ports) == port_id;
   };
   s.rules = RulesWhere(owned);
   s.counters_as_of = counters_->taken;
@@ -190,7 +190,7 @@ absl::StatusOr<PortStatus> Agent::Port(const std::string& port_id) const {
 
 std::vector<RuleStatus> Agent::SharedRules() const {
   return RulesWhere(
-      [](const offload::PlacedFilter& p) { return !OwnedByAnyPort(p.filter->origin); });
+      [](const offload::PlacedFilter& p) { return !OwnedByAnyPort(p.filter->origin()); });
 }
 
 absl::StatusOr<TraceResult> Agent::TracePacket(const policy::Packet& packet, bool established) {
@@ -302,7 +302,7 @@ void Agent::CollectMetrics() {
     std::map<std::string, uint64_t> drops;
     for (const offload::PlacedFilter& p : view.placement->filters) {
       if (!IsDrop(*p.filter)) continue;
-      const std::string id = OwnerOf(p.filter->origin, view.effective->ports);
+      const std::string id = OwnerOf(p.filter->origin(), view.effective->ports);
       if (id.empty()) continue;
       auto f = counters.filters.find(
           {netlink::TcBlock{view.block}, p.filter->chain, p.filter->prio, p.filter->handle});

@@ -202,7 +202,7 @@ void Reconciler::RecordResults(const std::vector<TcOp>& ops,
 
 bool Reconciler::InstallsAsFlower(const policy::Filter& f) const {
   if (f.classifier != policy::Classifier::kFlower) return false;
-  if (!f.rare->nd_allowed.empty()) return nd_ != nullptr && nd_->attached();
+  if (!f.rare()->nd_allowed.empty()) return nd_ != nullptr && nd_->attached();
   return true;
 }
 
@@ -211,9 +211,9 @@ void Reconciler::SyncNdCheck(ReconcileReport& report) {
   NdEntries entries;
   for (const offload::PlacedFilter& p : placement_->filters) {
     const policy::Filter& f = *p.filter;
-    if (f.rare->nd_allowed.empty() || !f.match->indev) continue;
+    if (f.rare()->nd_allowed.empty() || !f.match->indev) continue;
     std::optional<offload::Netdev> dev = devices_(*f.match->indev);
-    if (dev) entries[dev->ifindex] = f.rare->nd_allowed;
+    if (dev) entries[dev->ifindex] = f.rare()->nd_allowed;
   }
   const uint64_t before = nd_->map_writes();
   absl::Status s = nd_->Sync(entries);
@@ -250,7 +250,7 @@ std::optional<offload::SetMatchWant> Reconciler::SyncSetMatch(ReconcileReport& r
       complete = false;
       ++report.errors;
       if (report.status.ok()) report.status = f.status();
-      log_.Warn("translate_failed", {{"filter", p.filter->origin}, {"status", f.status()}});
+      log_.Warn("translate_failed", {{"filter", p.filter->origin()}, {"status", f.status()}});
       continue;
     }
     want.filters.push_back(*std::move(f));
@@ -301,7 +301,7 @@ std::optional<FlowerFilter> Reconciler::Translate(const offload::PlacedFilter& p
   if (!k.ok()) {
     ++report.errors;
     if (report.status.ok()) report.status = k.status();
-    log_.Warn("translate_failed", {{"filter", p.filter->origin}, {"status", k.status()}});
+    log_.Warn("translate_failed", {{"filter", p.filter->origin()}, {"status", k.status()}});
     return std::nullopt;
   }
   // A filter the hardware takes is installed once, without skip flags: in

@@ -87,7 +87,7 @@ Reconciler::WantedChange Reconciler::Wanted(bool reuse, bool delta,
       out.gone.push_back(*key);
     } else {
       log_.Warn("gone_key_unknown",
-                {{"filter", made_for[j].filter->origin}, {"effect", "audit next pass"}});
+                {{"filter", made_for[j].filter->origin()}, {"effect", "audit next pass"}});
       RequestAudit();
     }
   };
@@ -144,7 +144,7 @@ Reconciler::WantedChange Reconciler::Wanted(bool reuse, bool delta,
     if (!k.ok()) {
       ++report.errors;
       if (report.status.ok()) report.status = k.status();
-      log_.Warn("translate_failed", {{"filter", trap.origin}, {"status", k.status()}});
+      log_.Warn("translate_failed", {{"filter", trap.origin()}, {"status", k.status()}});
       continue;
     }
     FilterKey key = KeyOf(*k);

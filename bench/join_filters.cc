@@ -24,7 +24,7 @@ std::optional<std::vector<policy::Filter>> OwnFilters(const policy::Snapshot& sn
   const std::string prefix = absl::StrCat("port ", port_id, ":");
   std::vector<policy::Filter> own;
   for (policy::Filter& f : pipeline->filters) {
-    if (f.origin.StartsWith(prefix)) own.push_back(std::move(f));
+    if (f.origin().StartsWith(prefix)) own.push_back(std::move(f));
   }
   return own;
 }
@@ -50,7 +50,7 @@ std::optional<double> TimeTcBatchOwn(NetlinkTcBackend& tc, uint32_t block,
     for (const policy::Filter& f : own) {
       auto k = offload::ToKernelFilter(f, block, offload::Copy::kSlowPath, resolve);
       if (!k.ok()) {
-        std::fprintf(stderr, "translate %s: %s\n", f.origin.str().c_str(),
+        std::fprintf(stderr, "translate %s: %s\n", f.origin().str().c_str(),
                      k.status().ToString().c_str());
         return std::nullopt;
       }

@@ -41,7 +41,7 @@ Filter TrapAt(uint32_t chain, uint16_t prio, uint16_t protocol, std::string orig
   trap.handle = 1;
   trap.protocol = protocol;
   trap.actions = {Action{Kind::kTrap}};
-  trap.origin = std::move(origin);
+  trap.SetOrigin(std::move(origin));
   return trap;
 }
 
@@ -119,7 +119,7 @@ class Planner {
       : filters_(filters), offer_(offer) {
     for (size_t i = 0; i < filters.size(); ++i) {
       const Filter& f = *filters[i];
-      if (!f.rare->egress_of) groups_[{f.chain, f.prio}].push_back(i);
+      if (!f.rare()->egress_of) groups_[{f.chain, f.prio}].push_back(i);
     }
     for (const auto& [key, members] : groups_) {
       chain_groups_[key.first].push_back(key);
@@ -130,7 +130,7 @@ class Planner {
     // hardware filter or trap goes there, and every group that jumps to it
     // is trapped (Unsafe), so the hardware hands those frames over first.
     for (const Filter* f : filters) {
-      if (f->classifier == policy::Classifier::kNdCheck && !f->rare->egress_of) {
+      if (f->classifier == policy::Classifier::kNdCheck && !f->rare()->egress_of) {
         chains_[f->chain] = ChainState::kNoHardware;
       }
     }
@@ -149,7 +149,7 @@ class Planner {
     }
     for (size_t i = 0; i < result.filters.size(); ++i) {
       const Filter& f = *filters_[i];
-      if (f.rare->egress_of) continue;
+      if (f.rare()->egress_of) continue;
       const absl::Status& answer = result.HwStatus(result.filters[i]);
       if (!answer.ok()) {
         Trap({f.chain, f.prio},
@@ -328,7 +328,7 @@ class Planner {
     for (size_t i = 0; i < result.filters.size(); ++i) {
       PlacedFilter& placed = result.filters[i];
       const Filter& f = *filters_[i];
-      if (f.rare->egress_of) {  // the hardware has no egress hook: no trap either
+      if (f.rare()->egress_of) {  // the hardware has no egress hook: no trap either
         placed.placement = Placement::kSlowPathOnly;
         continue;
       }
@@ -374,7 +374,7 @@ class Planner {
         const Filter& member = *filters_[i];
         if (member.protocol == trap.protocol && member.match == trap.match) {
           return absl::AlreadyExistsError(
-              absl::StrCat("the trap would have the key of \"", member.origin.str(), "\""));
+              absl::StrCat("the trap would have the key of \"", member.origin().str(), "\""));
         }
       }
     }
@@ -465,7 +465,7 @@ std::optional<std::string> NeverInHardware(const policy::Filter& f) {
   if (f.classifier == policy::Classifier::kSetMatch) {
     return "a set match is a BPF program (cls_bpf): the slow path runs it";
   }
-  if (f.rare->egress_of) {
+  if (f.rare()->egress_of) {
     return "an egress hook: mlx5 offloads the ingress of representors, not their egress";
   }
   for (const Action& a : f.actions) {
@@ -518,7 +518,7 @@ PlacementResult PlaceWithoutHardware(policy::SharedPipeline pipeline, const absl
   constexpr uint32_t kUnmapped = UINT32_MAX;
   std::vector<uint32_t> remap(previous != nullptr ? previous->statuses.size() : 0, kUnmapped);
   for (const Filter* f : pipeline.filters) {
-    if (!f->rare->egress_of) result.hardware_bypassed = result.hardware_bypassed || f->chain == 0;
+    if (!f->rare()->egress_of) result.hardware_bypassed = result.hardware_bypassed || f->chain == 0;
     if (before != nullptr) {
       // Both lists are in IR key order (the compiler's pipeline order).
       const auto key = f->Key();
@@ -538,7 +538,7 @@ PlacementResult PlaceWithoutHardware(policy::SharedPipeline pipeline, const absl
     std::optional<std::string> never = NeverInHardware(*f);
     PlacedFilter placed{f, Placement::kTrap};
     placed.status = never ? statuses.Reason(*never) : refused;
-    if (f->rare->egress_of) placed.placement = Placement::kSlowPathOnly;
+    if (f->rare()->egress_of) placed.placement = Placement::kSlowPathOnly;
     result.filters.push_back(placed);
   }
   result.owners = std::move(pipeline.owners);

@@ -33,7 +33,7 @@ absl::StatusOr<SetMatchFilter> ToSetMatchFilter(const policy::Filter& filter, ui
   if (filter.classifier != policy::Classifier::kSetMatch) {
     return Invalid(filter, "classifier", "not a set match");
   }
-  if (!filter.rare->set_match) return Invalid(filter, "set_match", "missing");
+  if (!filter.rare()->set_match) return Invalid(filter, "set_match", "missing");
   if (filter.protocol != policy::kEthIPv4 && filter.protocol != policy::kEthIPv6) {
     return Invalid(filter, "protocol", absl::StrCat(filter.protocol, " is neither IPv4 nor IPv6"));
   }
@@ -53,12 +53,12 @@ absl::StatusOr<SetMatchFilter> ToSetMatchFilter(const policy::Filter& filter, ui
   out.filter.actions = std::move(k->actions);
   out.rule.family =
       filter.protocol == policy::kEthIPv4 ? policy::IpFamily::kV4 : policy::IpFamily::kV6;
-  out.rule.remote_is_src = filter.rare->set_match->remote_is_src;
+  out.rule.remote_is_src = filter.rare()->set_match->remote_is_src;
   out.rule.ip_proto = m.ip_proto.value_or(0);
   out.rule.dport = m.dst_port;
   out.rule.icmp_type = m.icmp_type;
   out.rule.icmp_code = m.icmp_code;
-  out.set = filter.rare->set_match->set;
+  out.set = filter.rare()->set_match->set;
   return out;
 }
 

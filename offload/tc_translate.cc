@@ -297,13 +297,13 @@ absl::StatusOr<netlink::FlowerFilter> KernelIdentity(const policy::Filter& filte
   // The kernel refuses chain indexes above TC_ACT_EXT_VAL_MASK (a goto could
   // not name them either).
   netlink::FlowerFilter out;
-  if (filter.rare->egress_of) {
+  if (filter.rare()->egress_of) {
     // A port's egress hook: chain 0 of its representor's clsact egress (the
     // IR's pseudo-chain only keeps keys unique); only the slow path has it.
     if (copy != Copy::kSlowPath) {
       return Invalid(filter, "egress_of", "an egress hook has no hardware copy");
     }
-    absl::StatusOr<Netdev> dev = Resolve(filter, "egress_of", *filter.rare->egress_of, devices);
+    absl::StatusOr<Netdev> dev = Resolve(filter, "egress_of", *filter.rare()->egress_of, devices);
     if (!dev.ok()) return dev.status();
     out.owner = netlink::TcDevice{dev->ifindex, netlink::kClsactEgressParent};
     out.chain = 0;

@@ -91,19 +91,19 @@ void ChainBuilder::Push(uint16_t protocol, Shared<FlowerMatch> match,
     e.shape.set_match = true;  // cls_bpf: no masks, one prio per protocol
     e.shape.protocol = protocol;
     e.filter.classifier = Classifier::kSetMatch;
-    FilterRare rare;
+    FilterRare rare = rare_;
     rare.set_match = std::move(*set);
-    e.filter.rare = interner_.Rare(rare);
+    interner_.SetOrigin(e.filter, origin, rare);
   } else {
     e.shape = ShapeOf(protocol, *match);
+    interner_.SetOrigin(e.filter, origin, rare_);
   }
   e.filter.chain = chain_;
   e.filter.protocol = protocol;
   e.filter.match = std::move(match);
   e.filter.actions = std::move(actions);
-  e.filter.origin = std::move(origin);
-  const StageKey key{protocol, &*e.filter.match,
-                     e.filter.rare->set_match ? &*e.filter.rare->set_match : nullptr};
+  const std::optional<SetMatch>& set_match = e.filter.rare()->set_match;
+  const StageKey key{protocol, &*e.filter.match, set_match ? &*set_match : nullptr};
   if (!stage_keys_.insert(key).second) entries_.pop_back();  // the first of a stage decides
 }
 
@@ -173,7 +173,7 @@ absl::Status ChainBuilder::FinishPrio(const size_t* members, size_t count, uint3
     if ((e.handle != 0) != explicit_handles ||
         (explicit_handles && count > 1 && !used.insert(f.handle).second)) {
       return absl::InternalError(absl::StrCat("chain ", chain_, " prio ", prio, ": handle ",
-                                              f.handle, " of \"", f.origin.str(),
+                                              f.handle, " of \"", f.origin().str(),
                                               "\" is not a distinct explicit handle"));
     }
   }

@@ -116,6 +116,9 @@ class ChainBuilder {
   // builder's interner) and then the text given, so that the owner is not
   // formatted into every filter's text only to be split off again.
   void SetOriginHead(SharedText head) { head_ = std::move(head); }
+  // Later filters carry these rare fields (FilterRare; e.g. `egress_of`
+  // for a hook's filters); their origin_head is not read.
+  void SetRare(FilterRare rare) { rare_ = std::move(rare); }
   // The same with values made by this builder's interner (once, and shared
   // by the filters of many ports: nothing is copied or hashed here). They
   // must be that interner's: the duplicate check compares match addresses.
@@ -167,6 +170,7 @@ class ChainBuilder {
   };
   Interner& interner_;
   SharedText head_;  // SetOriginHead's; empty: Add splits its text
+  FilterRare rare_;  // SetRare's
   uint32_t chain_;
   uint16_t first_prio_;
   int stage_ = 0;

@@ -90,7 +90,7 @@ Filter ListFilter(Interner& in, uint32_t chain, uint16_t prio, const FlowerMatch
   f.protocol = kEthAll;
   f.match = in.Match(match);
   f.actions = in.Actions(actions);
-  f.origin = in.OriginOf(origin);
+  in.SetOrigin(f, in.OriginOf(origin));
   return f;
 }
 
@@ -134,6 +134,8 @@ absl::Status CompilePortEgressHook(const CompileContext& ctx, const Port& port,
   const DeviceRef self = DeviceRef::OfPort(port.id);
   ChainBuilder b(*ctx.interner, Chains::EgressHook(ctx.slots.port_slot.at(port.id)));
   b.SetOriginHead(ctx.interner->Text(absl::StrCat("port ", port.id, ": ")));
+  // The hook's filters share one context (the head and egress_of).
+  b.SetRare(FilterRare{.egress_of = self});
   const std::string who = "egress hook: ";  // after the port's head
   // Unicast reaches the representor only through to(Q), already admitted.
   FlowerMatch unicast;
@@ -152,13 +154,7 @@ absl::Status CompilePortEgressHook(const CompileContext& ctx, const Port& port,
       b.NextStage();
     }
   }
-  const size_t first = out.size();
-  absl::Status st = b.Finish(out);
-  if (!st.ok()) return st;
-  // One interned copy for the hook's filters.
-  const Shared<FilterRare> hook = ctx.interner->Rare(FilterRare{.egress_of = self});
-  for (size_t i = first; i < out.size(); ++i) out[i].rare = hook;
-  return absl::OkStatus();
+  return b.Finish(out);
 }
 
 }  // namespace vfguard::policy

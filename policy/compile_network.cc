@@ -145,8 +145,9 @@ absl::Status CompileDispatch(const CompileContext& ctx, std::vector<Filter>& out
   nd.match = ctx.interner->Match(icmpv6);
   nd.actions = ctx.interner->Actions({Continue()});
   nd.classifier = Classifier::kNdCheck;
-  nd.origin =
-      ctx.interner->OriginOf("nd-check: NS/NA payload against the input port's ND map (cls_bpf)");
+  ctx.interner->SetOrigin(
+      nd,
+      ctx.interner->OriginOf("nd-check: NS/NA payload against the input port's ND map (cls_bpf)"));
   out.push_back(std::move(nd));
   return absl::OkStatus();
 }

@@ -182,8 +182,7 @@ class PortCompiler {
           absl::StrCat("port ", p_.id, ": ", rare.nd_allowed.size(),
                        " IPv6 (MAC, prefix) pairs for the ND check, at most ", kNdMaxAllowed));
     }
-    f.rare = ctx_.interner->Rare(rare);
-    f.origin = ctx_.interner->OriginOf(head_, "nd-check passed");
+    ctx_.interner->SetOrigin(f, ctx_.interner->OriginOf(head_, "nd-check passed"), rare);
     out.push_back(std::move(f));
     return absl::OkStatus();
   }

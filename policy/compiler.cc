@@ -210,8 +210,8 @@ std::set<std::string> AffectedParts(const Snapshot& before, const Snapshot& afte
 // changes only these, not a filter.
 void FillSets(const CompileContext& ctx, const Filter& f,
               std::map<std::string, std::vector<IpPrefix>>& sets) {
-  if (f.rare->set_match && !sets.contains(f.rare->set_match->set)) {
-    sets.emplace(f.rare->set_match->set, ctx.SetPrefixes(f.rare->set_match->set));
+  if (f.rare()->set_match && !sets.contains(f.rare()->set_match->set)) {
+    sets.emplace(f.rare()->set_match->set, ctx.SetPrefixes(f.rare()->set_match->set));
   }
 }
 

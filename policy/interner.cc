@@ -29,6 +29,10 @@ void Interner::ShareDevices(Shared<std::vector<Action>>& actions) {
 }
 
 void Interner::ShareDevices(Shared<FilterRare>& rare) {
+  if (!rare->origin_head.empty()) {
+    SharedText head = Text(*rare->origin_head);
+    if (!head.SameStorage(rare->origin_head)) rare.Mutable().origin_head = std::move(head);
+  }
   if (!rare->egress_of) return;
   if (auto id = Unshared(*rare->egress_of)) rare.Mutable().egress_of->port_id = *std::move(id);
 }
@@ -74,15 +78,37 @@ Origin Interner::OriginOf(std::string_view text) {
   return Origin(Text(text.substr(0, cut)), Text(text.substr(cut)));
 }
 
+void Interner::SetOrigin(Filter& f, const Origin& origin, const FilterRare& rare) {
+  f.origin_tail_ = origin.tail();
+  const SharedText& head = origin.head();
+  const bool plain = !rare.egress_of && rare.nd_allowed.empty() && !rare.set_match;
+  if (plain && head.empty()) {
+    f.rare_ = Shared<FilterRare>();  // the default context, without storage
+    return;
+  }
+  if (!last_context_.HasStorage() || !last_context_->origin_head.SameStorage(head) ||
+      !last_context_->SameFields(rare)) {
+    FilterRare context;
+    if (!plain) context = rare;
+    context.origin_head = head;
+    last_context_ = Find(rare_, context);
+  }
+  f.rare_ = last_context_;
+}
+
 void Interner::Intern(Filter& f) {
   f.match = Insert(matches_, f.match);
   f.actions = Insert(actions_, f.actions);
-  if (f.rare.HasStorage()) f.rare = Insert(rare_, f.rare);
-  if (f.origin.head().empty()) {
-    f.origin = OriginOf(*f.origin.tail());  // built as one text
-  } else {
-    f.origin = Origin(Text(*f.origin.head()), Text(*f.origin.tail()));
+  const Origin built = f.origin();
+  const Origin origin = built.head().empty() ? OriginOf(*built.tail())  // built as one text
+                                             : Origin(Text(*built.head()), Text(*built.tail()));
+  f.origin_tail_ = origin.tail();
+  if (!f.rare_.HasStorage() && origin.head().empty()) return;
+  Shared<FilterRare> context = std::move(f.rare_);
+  if (!context->origin_head.SameStorage(origin.head())) {
+    context.Mutable().origin_head = origin.head();
   }
+  f.rare_ = Insert(rare_, context);
 }
 
 namespace {
@@ -112,21 +138,16 @@ void Interner::Adopt(Filter& f, Memo& memo) {
   const Shared<std::vector<Action>>& actions =
       Memoized(memo.actions, f.actions, [&] { return Actions(*f.actions); });
   if (!actions.SameStorage(f.actions)) f.actions = actions;
-  if (f.rare.HasStorage()) {
-    const Shared<FilterRare>& rare = Memoized(memo.rare, f.rare, [&] { return Rare(*f.rare); });
-    if (!rare.SameStorage(f.rare)) f.rare = rare;
+  // The context holds the origin head (Rare copies it as a text of ours).
+  if (f.rare_.HasStorage()) {
+    const Shared<FilterRare>& rare = Memoized(memo.rare, f.rare_, [&] { return Rare(*f.rare_); });
+    if (!rare.SameStorage(f.rare_)) f.rare_ = rare;
   }
-  // Intern split the text already (an empty head: it had no owner).
-  auto text = [&](const SharedText& t) -> SharedText {
-    if (t.empty()) return {};
-    auto [it, inserted] = memo.texts.try_emplace((*t).data());
-    if (inserted) it->second = Text(*t);
-    return it->second;
-  };
-  SharedText head = text(f.origin.head());
-  SharedText tail = text(f.origin.tail());
-  if (!head.SameStorage(f.origin.head()) || !tail.SameStorage(f.origin.tail())) {
-    f.origin = Origin(std::move(head), std::move(tail));
+  // The other interner split the text already.
+  if (!f.origin_tail_.empty()) {
+    auto [it, inserted] = memo.texts.try_emplace((*f.origin_tail_).data());
+    if (inserted) it->second = Text(*f.origin_tail_);
+    if (!it->second.SameStorage(f.origin_tail_)) f.origin_tail_ = it->second;
   }
 }
 
@@ -139,6 +160,7 @@ void Interner::ReserveFor(const Interner& other) {
 }
 
 void Interner::Prune() {
+  last_context_ = Shared<FilterRare>();  // held by no filter, perhaps
   auto drop_unheld = [](auto& set) {
     absl::erase_if(set, [](const auto& v) { return v.Unique(); });
   };

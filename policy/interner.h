@@ -6,12 +6,15 @@
 // The port ids inside a value seen for the first time (DeviceRef::port_id)
 // are interned with the texts, so a port's id is held once. An origin is
 // split after its first ": " (head "port p1: ", tail "ingress sg web rule
-// 3 ...") and both pieces are interned. Values compare equal either way
-// (policy/shared.h), so interning changes memory, never the IR.
+// 3 ...") and both pieces are interned; the head goes into the filter's
+// context (Filter::rare, FilterRare::origin_head), which is interned too, so
+// the filters of one owner share one context value. Values compare equal
+// either way (policy/shared.h), so interning changes memory, never the IR.
 //
-// The compiler interns while it builds instead (Match, Actions, Rare, Text,
-// OriginOf: a value seen before costs a lookup, not a heap copy, and a
-// filter is never interned twice); Intern is for filters built otherwise.
+// The compiler interns while it builds instead (Match, Actions, Text,
+// OriginOf, SetOrigin: a value seen before costs a lookup, not a heap copy,
+// and a filter is never interned twice); Intern is for filters built
+// otherwise.
 //
 // One Interner per compile (Compile) or kept across updates
 // (IncrementalCompiler, which calls Prune so that values of replaced parts
@@ -51,8 +54,8 @@ class Interner {
     };
     Of<FlowerMatch> matches;
     Of<std::vector<Action>> actions;
-    Of<FilterRare> rare;
-    // Origin pieces, by the address of their bytes.
+    Of<FilterRare> rare;  // with the origin heads
+    // Origin tails, by the address of their bytes.
     absl::flat_hash_map<const void*, SharedText> texts;
   };
   // Interns `f`, whose values another Interner (of another thread, still
@@ -66,7 +69,6 @@ class Interner {
   // This interner's copy of a value, made on first sight.
   Shared<FlowerMatch> Match(const FlowerMatch& m);
   Shared<std::vector<Action>> Actions(absl::Span<const Action> a);
-  Shared<FilterRare> Rare(const FilterRare& r);
   SharedText Text(std::string_view s);
   // An origin of `text`, split as Intern splits it.
   Origin OriginOf(std::string_view text);
@@ -74,12 +76,19 @@ class Interner {
   Origin OriginOf(const SharedText& head, std::string_view tail) {
     return Origin(head, Text(tail));
   }
+  // Sets `f`'s origin to `origin`, whose pieces this interner made
+  // (OriginOf, Text), and its rare fields to those of `rare` (whose
+  // origin_head is not read): the tail in `f`, the head and the fields in
+  // this interner's context value (Filter::rare). Consecutive filters of one
+  // owner with the same fields get the same value without a lookup.
+  void SetOrigin(Filter& f, const Origin& origin, const FilterRare& rare);
+  void SetOrigin(Filter& f, const Origin& origin) { SetOrigin(f, origin, FilterRare{}); }
   // Room for `other`'s values besides those held, before adopting them, so
   // that the sets do not grow step by step.
   void ReserveFor(const Interner& other);
   // Forgets values no filter holds any more.
   void Prune();
-  // Values held (matches, action lists, rare fields, origin pieces and port
+  // Values held (matches, action lists, contexts, origin pieces and port
   // ids).
   size_t size() const {
     return matches_.size() + actions_.size() + rare_.size() + texts_.size() + ids_.size();
@@ -156,17 +165,20 @@ class Interner {
   Shared<T> Insert(Set& set, const Shared<T>& v);
   template <typename T, typename Set>
   Shared<T> Find(Set& set, const T& v);
+  Shared<FilterRare> Rare(const FilterRare& r);
   Shared<std::string> Id(std::string_view s);
   // This interner's copy of `d`'s port id, unless `d` holds it already.
   std::optional<Shared<std::string>> Unshared(const DeviceRef& d);
   void ShareDevices(Shared<FlowerMatch>& m);
   void ShareDevices(Shared<std::vector<Action>>& actions);
+  // Also makes the origin head this interner's text.
   void ShareDevices(Shared<FilterRare>& rare);
 
   ValueSet<FlowerMatch> matches_;
   absl::flat_hash_set<Shared<std::vector<Action>>, ActionsHash, ActionsEq> actions_;
   ValueSet<FilterRare> rare_;
   absl::flat_hash_set<SharedText, TextHash, TextEq> texts_;         // origin pieces
+  Shared<FilterRare> last_context_;                                 // SetOrigin's last value
   absl::flat_hash_set<Shared<std::string>, TextHash, TextEq> ids_;  // DeviceRef::port_id
 };
 

@@ -4,6 +4,11 @@
 
 namespace vfguard::policy {
 
+void Filter::SetOrigin(const Origin& origin) {
+  if (!(rare_->origin_head == origin.head())) rare_.Mutable().origin_head = origin.head();
+  origin_tail_ = origin.tail();
+}
+
 std::string DeviceRef::ToString() const {
   return kind == Kind::kUplink ? std::string("uplink") : absl::StrCat("port:", *port_id);
 }

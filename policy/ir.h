@@ -212,10 +212,16 @@ struct SetMatch {
   auto operator<=>(const SetMatch&) const = default;
 };
 
-// The fields nearly every filter leaves empty, held by a Filter as one
-// shared pointer (Filter::rare) so that they cost a filter 8 bytes. The
-// interner shares equal values (a hook's filters hold one copy).
+// A filter's context: the head of its origin and the fields nearly every
+// filter leaves empty, held by a Filter as one shared pointer (Filter::rare)
+// so that they cost a filter 8 bytes. The head is the owner ("port p1: "),
+// the same for all of a part's filters; the other fields, when set, are
+// mostly per port too. So the interner shares one value among a port's
+// filters (a few: its plain filters, its egress hook's, its ND entry's).
 struct FilterRare {
+  // What precedes the filter's own origin text (Filter::origin()), e.g.
+  // "port p1: "; empty when the filter has no owner.
+  SharedText origin_head;
   // Set: the filter sits on this port's representor's clsact egress hook
   // (kernel chain 0), and `chain` is that hook's pseudo-chain number
   // (Chains::EgressHook, above every chain a goto can name), which keeps
@@ -227,18 +233,25 @@ struct FilterRare {
   std::vector<NdAllowed> nd_allowed;
   // Only on kSetMatch filters.
   std::optional<SetMatch> set_match;
-  auto operator<=>(const FilterRare&) const = default;
+
+  // Whether the fields besides the origin head are equal.
+  bool SameFields(const FilterRare& o) const {
+    return egress_of == o.egress_of && nd_allowed == o.nd_allowed && set_match == o.set_match;
+  }
+  bool operator==(const FilterRare&) const = default;
   template <typename H>
   friend H AbslHashValue(H h, const FilterRare& r) {
-    h = H::combine(std::move(h), HashOf(r.egress_of), r.nd_allowed);
+    h = H::combine(std::move(h), *r.origin_head, HashOf(r.egress_of), r.nd_allowed);
     if (!r.set_match) return H::combine(std::move(h), false);
     return H::combine(std::move(h), true, r.set_match->set, r.set_match->remote_is_src);
   }
 };
 
+class Interner;
+
 // One flower filter in the shared block. (chain, prio, handle) identifies it;
 // all filters at one (chain, prio) share `protocol` and the set of present
-// match fields and masks (tc's one-mask-per-prio rule). 56 bytes: one is
+// match fields and masks (tc's one-mask-per-prio rule). 48 bytes: one is
 // kept per installed filter, the values it points to are shared.
 struct Filter {
   uint32_t chain = 0;
@@ -253,33 +266,64 @@ struct Filter {
   // rule on every port hold one copy.
   Shared<FlowerMatch> match;
   Shared<std::vector<Action>> actions;  // 1..kMaxActionsPerFilter
-  // Why this filter exists, e.g. "port p1: egress sg web rule 3 (allow tcp 80)".
-  // Shown by trace and rules listings; not sent to the kernel.
-  Origin origin;
-  // Read as `f.rare->egress_of`; set with `f.rare.Mutable().nd_allowed = ...`.
-  Shared<FilterRare> rare;
+
+  // Why this filter exists, e.g. "port p1: egress sg web rule 3 (allow tcp
+  // 80)". Shown by trace and rules listings; not sent to the kernel. Its
+  // head is held in `rare()` (shared by the owner's filters), its tail here.
+  Origin origin() const { return Origin(rare_->origin_head, origin_tail_); }
+  // Sets the origin: the tail here, the head in this filter's own copy of
+  // the context unless it holds that head already. The compiler sets
+  // origins with Interner::SetOrigin instead, which shares the context.
+  void SetOrigin(const Origin& origin);
+  // The context: read as `f.rare()->egress_of`; change as
+  // `f.MutableRare().nd_allowed = ...` (a copy of this filter's own).
+  const Shared<FilterRare>& rare() const { return rare_; }
+  FilterRare& MutableRare() { return rare_.Mutable(); }
 
   std::tuple<uint32_t, uint16_t, uint32_t> Key() const { return {chain, prio, handle}; }
 
- private:
-  auto Ordered() const {
-    return std::tie(rare->egress_of, chain, prio, handle, protocol, match, actions, origin,
-                    classifier, rare->nd_allowed, rare->set_match);
-  }
-
- public:
   // Ordered by (egress_of, chain, prio, handle, protocol, match, actions,
-  // origin, classifier, nd_allowed, set_match), as before the rare fields
-  // moved behind `rare`.
-  friend std::strong_ordering operator<=>(const Filter& a, const Filter& b) {
-    return a.Ordered() <=> b.Ordered();
-  }
-  friend bool operator==(const Filter& a, const Filter& b) {
-    return a.chain == b.chain && a.prio == b.prio && a.handle == b.handle &&
-           a.protocol == b.protocol && a.classifier == b.classifier && a.match == b.match &&
-           a.actions == b.actions && a.rare == b.rare && a.origin == b.origin;
-  }
+  // origin, classifier, nd_allowed, set_match), as when each was a member;
+  // the origin compares as its text, however it is split.
+  friend std::strong_ordering operator<=>(const Filter& a, const Filter& b);
+  friend bool operator==(const Filter& a, const Filter& b);
+
+ private:
+  friend class Interner;  // sets both parts of an origin, with its values
+
+  SharedText origin_tail_;
+  Shared<FilterRare> rare_;
 };
+static_assert(sizeof(Filter) <= 48, "one Filter is kept per installed filter");
+
+inline std::strong_ordering operator<=>(const Filter& a, const Filter& b) {
+  const FilterRare& x = *a.rare_;
+  const FilterRare& y = *b.rare_;
+  if (auto c = std::tie(x.egress_of, a.chain, a.prio, a.handle, a.protocol, a.match, a.actions) <=>
+               std::tie(y.egress_of, b.chain, b.prio, b.handle, b.protocol, b.match, b.actions);
+      c != 0) {
+    return c;
+  }
+  if (int c = Origin::Compare(x.origin_head, a.origin_tail_, y.origin_head, b.origin_tail_);
+      c != 0) {
+    return c <=> 0;
+  }
+  return std::tie(a.classifier, x.nd_allowed, x.set_match) <=>
+         std::tie(b.classifier, y.nd_allowed, y.set_match);
+}
+
+inline bool operator==(const Filter& a, const Filter& b) {
+  if (!(a.chain == b.chain && a.prio == b.prio && a.handle == b.handle &&
+        a.protocol == b.protocol && a.classifier == b.classifier && a.match == b.match &&
+        a.actions == b.actions)) {
+    return false;
+  }
+  // One context: one head, so the origins are equal when the tails are.
+  if (a.rare_.SameStorage(b.rare_)) return a.origin_tail_ == b.origin_tail_;
+  return a.rare_->SameFields(*b.rare_) &&
+         Origin::Compare(a.rare_->origin_head, a.origin_tail_, b.rare_->origin_head,
+                         b.origin_tail_) == 0;
+}
 
 // The whole pipeline: filters sorted by (chain, prio, handle).
 struct Pipeline {

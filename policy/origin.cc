@@ -22,11 +22,12 @@ bool Origin::Equals(std::string_view text) const {
   return size() == text.size() && StartsWith(text);
 }
 
-int Origin::Compare(const Origin& a, const Origin& b) {
-  if (a.head_.SameStorage(b.head_) && a.tail_.SameStorage(b.tail_)) return 0;
+int Origin::Compare(const SharedText& head_a, const SharedText& tail_a, const SharedText& head_b,
+                    const SharedText& tail_b) {
+  if (head_a.SameStorage(head_b) && tail_a.SameStorage(tail_b)) return 0;
   // Walk both texts piece by piece: each is head then tail.
-  std::string_view x[2] = {*a.head_, *a.tail_};
-  std::string_view y[2] = {*b.head_, *b.tail_};
+  std::string_view x[2] = {*head_a, *tail_a};
+  std::string_view y[2] = {*head_b, *tail_b};
   size_t i = 0;
   size_t j = 0;
   while (true) {

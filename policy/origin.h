@@ -7,8 +7,10 @@
 // their parts are not: the head names the owner ("port p1: "), the tail
 // repeats across every port with the same rule. The interner
 // (policy/interner.h) splits a text after its first ": " and shares both
-// pieces, so a filter pays two pointers. Comparisons are of the texts, so
-// the split is invisible except to memory.
+// pieces. A Filter keeps only the tail and finds the head in its context
+// (Filter::rare(), shared by the owner's filters), so its origin costs it
+// one pointer; Filter::origin() puts the two together. Comparisons are of
+// the texts, so the split is invisible except to memory.
 #ifndef VFGUARD_POLICY_ORIGIN_H_
 #define VFGUARD_POLICY_ORIGIN_H_
 
@@ -47,9 +49,15 @@ class Origin {
     return os << *o.head_ << *o.tail_;
   }
 
+  // <0, 0, >0 as the texts of two origins compare (bytewise), given their
+  // pieces (a Filter holds its head elsewhere), without building them.
+  static int Compare(const SharedText& head_a, const SharedText& tail_a, const SharedText& head_b,
+                     const SharedText& tail_b);
+
  private:
-  // <0, 0, >0 as the texts compare (bytewise), without building them.
-  static int Compare(const Origin& a, const Origin& b);
+  static int Compare(const Origin& a, const Origin& b) {
+    return Compare(a.head_, a.tail_, b.head_, b.tail_);
+  }
   bool Equals(std::string_view text) const;
 
   SharedText head_;

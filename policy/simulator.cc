@@ -106,7 +106,7 @@ void SortByPrio(std::vector<const Filter*>& filters) {
 std::map<uint32_t, std::vector<const Filter*>> IndexByChain(const Pipeline& pipeline) {
   std::map<uint32_t, std::vector<const Filter*>> chains;
   for (const Filter& f : pipeline.filters) {
-    if (!f.rare->egress_of) chains[f.chain].push_back(&f);
+    if (!f.rare()->egress_of) chains[f.chain].push_back(&f);
   }
   for (auto& [chain, filters] : chains) SortByPrio(filters);
   return chains;
@@ -116,7 +116,7 @@ std::map<uint32_t, std::vector<const Filter*>> IndexByChain(const Pipeline& pipe
 std::map<DeviceRef, std::vector<const Filter*>> IndexEgressHooks(const Pipeline& pipeline) {
   std::map<DeviceRef, std::vector<const Filter*>> hooks;
   for (const Filter& f : pipeline.filters) {
-    if (f.rare->egress_of) hooks[*f.rare->egress_of].push_back(&f);
+    if (f.rare()->egress_of) hooks[*f.rare()->egress_of].push_back(&f);
   }
   for (auto& [dev, filters] : hooks) SortByPrio(filters);
   return hooks;
@@ -127,8 +127,8 @@ std::map<DeviceRef, std::vector<const Filter*>> IndexEgressHooks(const Pipeline&
 std::map<DeviceRef, const std::vector<NdAllowed>*> IndexNdMap(const Pipeline& pipeline) {
   std::map<DeviceRef, const std::vector<NdAllowed>*> entries;
   for (const Filter& f : pipeline.filters) {
-    if (!f.rare->nd_allowed.empty() && f.match->indev)
-      entries[*f.match->indev] = &f.rare->nd_allowed;
+    if (!f.rare()->nd_allowed.empty() && f.match->indev)
+      entries[*f.match->indev] = &f.rare()->nd_allowed;
   }
   return entries;
 }
@@ -189,7 +189,7 @@ class Run {
       std::vector<std::string> actions;
       for (const Action& a : hit->actions) actions.push_back(a.ToString());
       Note(absl::StrCat("chain ", hit->chain, " prio ", hit->prio, " handle ", hit->handle, " [",
-                        hit->origin.str(), "]: ", absl::StrJoin(actions, ", ")));
+                        hit->origin().str(), "]: ", absl::StrJoin(actions, ", ")));
       switch (RunActions(*hit)) {
         case Next::kStop:
           return Done();
@@ -211,10 +211,10 @@ class Run {
   // A set-match filter (cls_bpf, classifier mode) matches only when its
   // remote address is in its set; other filters are not concerned.
   bool InSet(const Filter& f) const {
-    if (f.classifier != Classifier::kSetMatch || !f.rare->set_match) return true;
-    auto it = sets_->find(f.rare->set_match->set);
+    if (f.classifier != Classifier::kSetMatch || !f.rare()->set_match) return true;
+    auto it = sets_->find(f.rare()->set_match->set);
     if (it == sets_->end()) return false;
-    const IpAddr& a = f.rare->set_match->remote_is_src ? s_.packet.src_ip : s_.packet.dst_ip;
+    const IpAddr& a = f.rare()->set_match->remote_is_src ? s_.packet.src_ip : s_.packet.dst_ip;
     for (const IpPrefix& prefix : it->second) {
       if (prefix.Contains(a)) return true;
     }
@@ -225,7 +225,7 @@ class Run {
   // continues with anything else; a port without a map entry is dropped.
   bool NdCheckPasses(const Filter& f) {
     std::string where =
-        absl::StrCat("chain ", f.chain, " prio ", f.prio, " [", f.origin.str(), "]: ");
+        absl::StrCat("chain ", f.chain, " prio ", f.prio, " [", f.origin().str(), "]: ");
     if (!s_.packet.IsNd() || !s_.tags.empty()) {
       Note(where + "not an untagged NS/NA, continue");
       return true;
@@ -252,7 +252,7 @@ class Run {
       if (!Matches(*f, s_)) continue;
       r_.filters_run.push_back(f->Key());
       Note(absl::StrCat("  egress hook of ", out.ToString(), " prio ", f->prio, " [",
-                        f->origin.str(), "]"));
+                        f->origin().str(), "]"));
       for (const Action& a : f->actions) {
         switch (a.kind) {
           case Action::Kind::kPipe:

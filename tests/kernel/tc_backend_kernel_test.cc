@@ -321,7 +321,7 @@ TEST(TcBackendKernel, CompiledPipelineRoundTrips) {
   for (const policy::Filter& f : pipeline->filters) {
     absl::StatusOr<FlowerFilter> k =
         offload::ToKernelFilter(f, kPipelineBlock, offload::Copy::kSlowPath, Resolve);
-    ASSERT_TRUE(k.ok()) << k.status() << " (" << f.origin << ")";
+    ASSERT_TRUE(k.ok()) << k.status() << " (" << f.origin() << ")";
     translated.push_back(*k);
     ops.push_back(Op(TcOp::Kind::kCreateFilter, *k));
   }

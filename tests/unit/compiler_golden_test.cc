@@ -190,9 +190,9 @@ TEST(CompilerGolden, EgressHooksKeepSplitHorizonAndAdmission) {
                     }));
   for (const Filter& f : p->filters) {
     if (f.chain == Chains::EgressHook(1)) {
-      EXPECT_EQ(f.rare->egress_of, DeviceRef::OfPort("a")) << f.origin;
+      EXPECT_EQ(f.rare()->egress_of, DeviceRef::OfPort("a")) << f.origin();
     } else if (f.chain < Chains::kMaxGotoChain) {
-      EXPECT_FALSE(f.rare->egress_of.has_value()) << f.origin;
+      EXPECT_FALSE(f.rare()->egress_of.has_value()) << f.origin();
     }
   }
   // Port b has no group: every IP class passes, "other ethertype" does not.

@@ -80,7 +80,7 @@ TEST(CompilerSemantics, RemoteGroupPipelineAgreesWithEvaluator) {
     auto pipeline = Compile(s, *slots);
     ASSERT_TRUE(pipeline.ok()) << pipeline.status();
     for (const Filter& f : pipeline->filters) {
-      if (f.origin.str().find("remote group") != std::string::npos) ++remote_filters;
+      if (f.origin().str().find("remote group") != std::string::npos) ++remote_filters;
     }
     ExpectAgreement(gen, s, *slots, *pipeline, 4, absl::StrCat("seed ", seed));
     if (HasFatalFailure()) return;

@@ -96,8 +96,8 @@ void CheckPipeline(const Snapshot& s, const SlotAssignment& slots, const Pipelin
   std::map<std::tuple<uint32_t, uint16_t, uint16_t>, std::set<FlowerMatch>> keys;
   for (const Filter& f : p.filters) {
     std::string where = absl::StrCat(label, ": chain ", f.chain, " prio ", f.prio, " handle ",
-                                     f.handle, " \"", f.origin.str(), "\"");
-    EXPECT_FALSE(f.origin.empty()) << where;
+                                     f.handle, " \"", f.origin().str(), "\"");
+    EXPECT_FALSE(f.origin().empty()) << where;
     auto& in_prio = keys[std::make_tuple(f.chain, f.prio, f.protocol)];
     EXPECT_TRUE(in_prio.insert(MaskedKey(f.match)).second)
         << "two filters with one masked key (EEXIST): " << where;
@@ -115,9 +115,9 @@ void CheckPipeline(const Snapshot& s, const SlotAssignment& slots, const Pipelin
     if (Chains::IsEgressHook(f.chain)) {
       auto it = ports.find(f.chain - Chains::EgressHook(0));
       ASSERT_NE(it, ports.end()) << "egress hook of no port: " << where;
-      EXPECT_EQ(f.rare->egress_of, DeviceRef::OfPort(it->second->id)) << where;
+      EXPECT_EQ(f.rare()->egress_of, DeviceRef::OfPort(it->second->id)) << where;
       owner = it->second;
-    } else if (f.rare->egress_of) {
+    } else if (f.rare()->egress_of) {
       ADD_FAILURE() << "egress hook filter in a block chain: " << where;
     } else if (f.chain == Chains::kNd) {
       // The ND chain: the check itself, then one entry per port (handle =
@@ -128,7 +128,7 @@ void CheckPipeline(const Snapshot& s, const SlotAssignment& slots, const Pipelin
         auto it = ports.find(f.handle);
         ASSERT_NE(it, ports.end()) << "ND entry of no port: " << where;
         EXPECT_EQ(f.match->indev, DeviceRef::OfPort(it->second->id)) << where;
-        EXPECT_FALSE(f.rare->nd_allowed.empty()) << where;
+        EXPECT_FALSE(f.rare()->nd_allowed.empty()) << where;
         owner = it->second;
       }
     } else if (f.chain != 0 && f.chain < kNetBase) {

@@ -57,15 +57,15 @@ TEST(Compiler, RandomPipelinesKeepTcStructuralRules) {
     for (const Filter& f : a->filters) chains.insert(f.chain);
     for (const Filter& f : a->filters) {
       auto [it, inserted] = shape.emplace(std::make_pair(f.chain, f.prio), MaskShape(f));
-      EXPECT_EQ(it->second, MaskShape(f)) << "one mask per (chain, prio): " << f.origin;
+      EXPECT_EQ(it->second, MaskShape(f)) << "one mask per (chain, prio): " << f.origin();
       EXPECT_TRUE(keys.insert(f.Key()).second) << "unique (chain, prio, handle)";
       EXPECT_GE(f.prio, 1);
       EXPECT_GE(f.handle, 1u);
       EXPECT_FALSE(f.actions.empty());
-      EXPECT_LE(f.actions.size(), kMaxActionsPerFilter) << f.origin;
+      EXPECT_LE(f.actions.size(), kMaxActionsPerFilter) << f.origin();
       for (const Action& act : f.actions) {
         if (act.kind == Action::Kind::kGoto) {
-          EXPECT_TRUE(chains.count(act.chain)) << "goto to an empty chain: " << f.origin;
+          EXPECT_TRUE(chains.count(act.chain)) << "goto to an empty chain: " << f.origin();
         }
       }
       if (f.actions.back().kind == Action::Kind::kCt) {
@@ -439,7 +439,7 @@ TEST(IncrementalCompiler, AddingAPortLeavesOtherPortsChainsAlone) {
   auto same_dispatch = [&](const Pipeline& pl) {
     std::vector<Filter> out;
     for (const Filter& f : pl.filters) {
-      if (f.chain == 0 && f.origin != "dispatch: from port zz-new") out.push_back(f);
+      if (f.chain == 0 && f.origin() != "dispatch: from port zz-new") out.push_back(f);
     }
     return out;
   };

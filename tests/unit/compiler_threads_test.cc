@@ -79,16 +79,16 @@ TEST(CompilerThreads, EqualValuesShareOneCopyAcrossThreads) {
   for (const Filter* f : p.filters) {
     auto [m, new_match] = first_match.emplace(*f->match, f);
     if (!new_match) {
-      ASSERT_TRUE(m->second->match.SameStorage(f->match)) << f->origin;
+      ASSERT_TRUE(m->second->match.SameStorage(f->match)) << f->origin();
       ++shared_across;
     }
     auto [a, new_actions] = first_actions.emplace(*f->actions, f);
     if (!new_actions) {
-      ASSERT_TRUE(a->second->actions.SameStorage(f->actions)) << f->origin;
+      ASSERT_TRUE(a->second->actions.SameStorage(f->actions)) << f->origin();
     }
-    auto [t, new_tail] = first_tail.emplace(*f->origin.tail(), f);
+    auto [t, new_tail] = first_tail.emplace(*f->origin().tail(), f);
     if (!new_tail && !t->first.empty()) {
-      ASSERT_TRUE(t->second->origin.tail().SameStorage(f->origin.tail())) << f->origin;
+      ASSERT_TRUE(t->second->origin().tail().SameStorage(f->origin().tail())) << f->origin();
     }
   }
   EXPECT_GT(shared_across, p.filters.size() / 4) << "the ports' rules repeat";

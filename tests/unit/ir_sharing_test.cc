@@ -119,7 +119,7 @@ Filter RuleFilter(const std::string& port, uint16_t dport) {
   m.dst_port = ExactPort(dport);
   f.match = m;
   f.actions = {GotoChain(7)};
-  f.origin = "port " + port + ": ingress sg web rule 0";
+  f.SetOrigin("port " + port + ": ingress sg web rule 0");
   return f;
 }
 
@@ -141,11 +141,14 @@ TEST(Interner, EqualValuesShareOneCopyAndFiltersStayEqual) {
   EXPECT_TRUE(a.actions.SameStorage(c.actions));
   // The origin is split after the owner: the rule's text is shared by the
   // ports, the owner by the filters of one port.
-  EXPECT_EQ(*a.origin.head(), "port p1: ");
-  EXPECT_EQ(*a.origin.tail(), "ingress sg web rule 0");
-  EXPECT_TRUE(a.origin.tail().SameStorage(b.origin.tail()));
-  EXPECT_TRUE(a.origin.head().SameStorage(c.origin.head()));
-  EXPECT_FALSE(a.origin.head().SameStorage(b.origin.head()));
+  EXPECT_EQ(*a.origin().head(), "port p1: ");
+  EXPECT_EQ(*a.origin().tail(), "ingress sg web rule 0");
+  EXPECT_TRUE(a.origin().tail().SameStorage(b.origin().tail()));
+  EXPECT_TRUE(a.origin().head().SameStorage(c.origin().head()));
+  EXPECT_FALSE(a.origin().head().SameStorage(b.origin().head()));
+  // The head is the context's: one per port.
+  EXPECT_TRUE(a.rare().SameStorage(c.rare()));
+  EXPECT_FALSE(a.rare().SameStorage(b.rare()));
 }
 
 TEST(Interner, PruneForgetsOnlyWhatNoFilterHolds) {
@@ -158,8 +161,9 @@ TEST(Interner, PruneForgetsOnlyWhatNoFilterHolds) {
   }
   const size_t before = in.size();
   in.Prune();
-  // "gone" held its match and its owner piece alone; the rest is kept's.
-  EXPECT_EQ(in.size(), before - 2);
+  // "gone" held its match, its owner piece and the context holding that
+  // piece alone; the rest is kept's.
+  EXPECT_EQ(in.size(), before - 3);
   Filter again = RuleFilter("p3", 80);
   in.Intern(again);
   EXPECT_TRUE(again.match.SameStorage(kept.match)) << "a value still held was forgotten";
@@ -179,8 +183,8 @@ Filter HookFilter(const std::string& port, uint32_t handle) {
   mirror.kind = Action::Kind::kMirredMirror;
   mirror.device = DeviceRef::OfPort(port);
   f.actions = {mirror, Drop()};
-  f.rare.Mutable().egress_of = DeviceRef::OfPort(port);
-  f.origin = "port " + port + ": egress hook";
+  f.MutableRare().egress_of = DeviceRef::OfPort(port);
+  f.SetOrigin("port " + port + ": egress hook");
   return f;
 }
 
@@ -194,9 +198,9 @@ TEST(Interner, PortIdsAndRareFieldsShareOneCopy) {
   in.Intern(b);
   EXPECT_EQ(a, a0);
   EXPECT_EQ(b, b0);
-  EXPECT_TRUE(a.rare.SameStorage(b.rare));
+  EXPECT_TRUE(a.rare().SameStorage(b.rare()));
   EXPECT_FALSE(a.match.SameStorage(b.match));
-  const Shared<std::string>& id = a.rare->egress_of->port_id;
+  const Shared<std::string>& id = a.rare()->egress_of->port_id;
   EXPECT_EQ(*id, "p1");
   EXPECT_TRUE(a.match->indev->port_id.SameStorage(id));
   EXPECT_TRUE(b.match->indev->port_id.SameStorage(id));
@@ -213,7 +217,7 @@ TEST(Interner, AdoptSharesPortIdsWithItsOwnTexts) {
   in.Intern(mine);
   Interner::Memo memo;
   in.Adopt(f, memo);
-  EXPECT_TRUE(f.rare.SameStorage(mine.rare));
+  EXPECT_TRUE(f.rare().SameStorage(mine.rare()));
   EXPECT_TRUE(f.match->indev->port_id.SameStorage(mine.match->indev->port_id));
 }
 
@@ -230,12 +234,15 @@ TEST(Interner, AdoptCopiesValuesNewToIt) {
   EXPECT_EQ(f, theirs);
   EXPECT_FALSE(f.match.SameStorage(theirs.match));
   EXPECT_FALSE(f.actions.SameStorage(theirs.actions));
-  EXPECT_FALSE(f.origin.tail().SameStorage(theirs.origin.tail()));
+  EXPECT_FALSE(f.origin().tail().SameStorage(theirs.origin().tail()));
+  EXPECT_FALSE(f.rare().SameStorage(theirs.rare())) << "the context holds the head";
+  EXPECT_FALSE(f.origin().head().SameStorage(theirs.origin().head()));
+  EXPECT_EQ(f.origin().head(), theirs.origin().head());
   // A second filter with the same values gets the adopted copies.
   Filter again = theirs;
   in.Adopt(again, memo);
   EXPECT_TRUE(again.match.SameStorage(f.match));
-  EXPECT_TRUE(again.origin.tail().SameStorage(f.origin.tail()));
+  EXPECT_TRUE(again.origin().tail().SameStorage(f.origin().tail()));
 }
 
 // The rare fields moved behind a pointer; filters order as they did when
@@ -246,26 +253,78 @@ TEST(Filter, OrdersAsBeforeTheRareFieldsMoved) {
   block.chain = 9;
   Filter hook = block;
   hook.chain = 1;
-  hook.rare.Mutable().egress_of = DeviceRef::Uplink();
+  hook.MutableRare().egress_of = DeviceRef::Uplink();
   EXPECT_LT(block, hook) << "an unset egress_of orders first, before the chain";
   Filter nd = block;
-  nd.rare.Mutable().nd_allowed = {NdAllowed{}};
+  nd.MutableRare().nd_allowed = {NdAllowed{}};
   Filter later_origin = block;
-  later_origin.origin = "port p1: z";
+  later_origin.SetOrigin("port p1: z");
   EXPECT_LT(block, nd);
   EXPECT_LT(nd, later_origin) << "the origin orders before nd_allowed";
   Filter set = block;
-  set.rare.Mutable().set_match = SetMatch{"group:g", true};
+  set.MutableRare().set_match = SetMatch{"group:g", true};
   EXPECT_LT(set, nd) << "nd_allowed orders before set_match";
   EXPECT_NE(block, nd);
   Filter same = block;
-  same.rare = FilterRare{};
+  same.MutableRare() = FilterRare{};
   EXPECT_EQ(block, same) << "an empty rare value equals none";
+}
+
+// The origin's head is held in the context (Filter::rare), its tail in the
+// filter; equality and order are those of the whole text, however split.
+TEST(Filter, ComparesOriginsAsTextsAcrossContexts) {
+  Filter whole = RuleFilter("p1", 80);  // built as one text: an empty head
+  Filter split = whole;
+  Interner in;
+  in.Intern(split);
+  EXPECT_EQ(*split.rare()->origin_head, "port p1: ");
+  EXPECT_EQ(*split.origin().tail(), "ingress sg web rule 0");
+  EXPECT_FALSE(whole.rare().HasStorage());
+  EXPECT_EQ(whole, split);
+  EXPECT_EQ(whole <=> split, std::strong_ordering::equal);
+  Filter other = whole;
+  other.SetOrigin(Origin(SharedText("port p1: "), SharedText("ingress sg web rule 1")));
+  EXPECT_LT(split, other);
+  EXPECT_LT(whole, other);
+  EXPECT_NE(split, other);
+  // The same head with other rare fields: not equal, and the head is kept.
+  Filter hook = split;
+  hook.MutableRare().egress_of = DeviceRef::OfPort("p1");
+  EXPECT_NE(hook, split);
+  EXPECT_EQ(hook.origin(), split.origin());
+  EXPECT_FALSE(split.rare()->egress_of) << "the change copied the shared context";
+}
+
+// The compiler sets origins through the interner: a port's filters with
+// the same fields share one context, other fields get one of their own
+// with the same head.
+TEST(Interner, SetOriginSharesOneContextPerOwnerAndFields) {
+  Interner in;
+  const SharedText head = in.Text("port p1: ");
+  Filter a, b, hook, bare;
+  in.SetOrigin(a, in.OriginOf(head, "rule a"));
+  in.SetOrigin(b, in.OriginOf(head, "rule b"));
+  in.SetOrigin(hook, in.OriginOf(head, "hook"), FilterRare{.egress_of = DeviceRef::OfPort("p1")});
+  in.SetOrigin(bare, in.OriginOf("no owner"));
+  EXPECT_EQ(a.origin(), "port p1: rule a");
+  EXPECT_EQ(b.origin(), "port p1: rule b");
+  EXPECT_EQ(hook.origin(), "port p1: hook");
+  EXPECT_EQ(bare.origin(), "no owner");
+  EXPECT_TRUE(a.rare().SameStorage(b.rare()));
+  EXPECT_TRUE(a.rare()->origin_head.SameStorage(head));
+  EXPECT_FALSE(hook.rare().SameStorage(a.rare()));
+  EXPECT_TRUE(hook.rare()->origin_head.SameStorage(head));
+  EXPECT_EQ(hook.rare()->egress_of, DeviceRef::OfPort("p1"));
+  EXPECT_FALSE(bare.rare().HasStorage()) << "no head, no fields: no context value";
+  // Found again by value after another value came between.
+  Filter c;
+  in.SetOrigin(c, in.OriginOf(head, "rule c"));
+  EXPECT_TRUE(c.rare().SameStorage(a.rare()));
 }
 
 TEST(Filter, StaysSmall) {
   // One Filter is kept per installed filter (docs/performance.md, memory).
-  EXPECT_LE(sizeof(Filter), 56u);
+  EXPECT_LE(sizeof(Filter), 48u);
   EXPECT_LE(sizeof(DeviceRef), 16u);
 }
 

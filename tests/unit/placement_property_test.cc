@@ -178,7 +178,7 @@ void CheckFrames(const PlacementResult& placed, const std::vector<Packet>& frame
         }
         for (const Filter* f : FiltersRun(hw, first.verdict)) {
           if (HasEffect(*f)) {
-            RC_FAIL(absl::StrCat("effect before a trap in hardware: ", f->origin.str(), "\n",
+            RC_FAIL(absl::StrCat("effect before a trap in hardware: ", f->origin().str(), "\n",
                                  absl::StrJoin(first.verdict.trace, "\n")));
           }
         }
@@ -458,7 +458,7 @@ class RandomIr {
       if (s.ct_state) m.ct_state = s.ct;
       if (s.ct_zone) m.ct_zone = Pick<uint16_t>({1, 2});
       f.actions = Actions(later);
-      f.origin = absl::StrCat("ir chain ", chain, " prio ", prio, " handle ", h);
+      f.SetOrigin(absl::StrCat("ir chain ", chain, " prio ", prio, " handle ", h));
       p.filters.push_back(std::move(f));
     }
   }
@@ -536,7 +536,7 @@ void CheckWithoutHardware(const Pipeline& pipeline, uint64_t seed) {
         break;
       case 2:  // another filter at the same key
         copies->push_back(*f);
-        copies->back().origin = absl::StrCat(f->origin.str(), " (changed)");
+        copies->back().SetOrigin(absl::StrCat(f->origin().str(), " (changed)"));
         next.filters.push_back(&copies->back());
         ++fresh;
         break;

@@ -298,7 +298,7 @@ TEST(Placement, CopiesToPortsAndEgressHooksNeverReachTheHardware) {
   flood.protocol = policy::kEthAll;
   Filter tail = Make(9, 0xffff, 1, {Drop()});
   Filter hook = Make(0x10000001, 1, 1, {Drop()});
-  hook.rare.Mutable().egress_of = DeviceRef::OfPort("a");
+  hook.MutableRare().egress_of = DeviceRef::OfPort("a");
   PlacementResult r = Place(policy::Pipeline{{post, flood, tail, hook}}, offer);
   EXPECT_EQ(offered, 2) << "only post and tail are offered";
   EXPECT_EQ(r.filters[0].placement, Placement::kHardware);
@@ -312,7 +312,7 @@ TEST(Placement, CopiesToPortsAndEgressHooksNeverReachTheHardware) {
   EXPECT_EQ(r.filters[3].placement, Placement::kSlowPathOnly);
   EXPECT_EQ(r.TrapOf(r.filters[3]), nullptr);
   for (const Filter& f : r.HardwarePipeline().filters) {
-    EXPECT_FALSE(f.rare->egress_of.has_value());
+    EXPECT_FALSE(f.rare()->egress_of.has_value());
     for (const Action& a : f.actions) {
       EXPECT_FALSE(a.kind == Kind::kMirredMirror && a.device.kind == DeviceRef::Kind::kPort);
     }

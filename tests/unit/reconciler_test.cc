@@ -93,7 +93,7 @@ class ReconcilerTest : public ::testing::Test {
     for (const offload::PlacedFilter& p : r.placement().filters) {
       const policy::Filter& f = *p.filter;
       n += f.classifier == policy::Classifier::kFlower &&
-           (nd_attached || f.rare->nd_allowed.empty());
+           (nd_attached || f.rare()->nd_allowed.empty());
     }
     return n;
   }
@@ -135,7 +135,7 @@ TEST_F(ReconcilerTest, ColdStartInstallsTheWholePipelineAndBindsEveryDevice) {
     EXPECT_EQ(e.error_number, EOPNOTSUPP) << e.filter_key << ": " << e.message;
   }
   for (const offload::PlacedFilter& p : r.placement().filters) {
-    EXPECT_NE(p.placement, offload::Placement::kHardware) << p.filter->origin;
+    EXPECT_NE(p.placement, offload::Placement::kHardware) << p.filter->origin();
   }
 }
 

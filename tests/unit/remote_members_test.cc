@@ -72,8 +72,8 @@ TEST(RemoteMemberCost, ScatteredMemberChangeIsOneFilterPerReferencingPort) {
   Pipeline before = *Compile(s, slots);
   for (const Filter& f : before.filters) {
     // offload/tc_translate.h: IR handles are 1..2^24-1.
-    ASSERT_GE(f.handle, 1u) << f.origin;
-    ASSERT_LT(f.handle, 1u << 24) << f.origin;
+    ASSERT_GE(f.handle, 1u) << f.origin();
+    ASSERT_LT(f.handle, 1u << 24) << f.origin();
   }
   Snapshot added = s;
   added.remote_ports["new"] = RemotePort{"new", {Prefix("172.16.9.9")}, {"bastion"}};

@@ -90,9 +90,9 @@ TEST(SetLookupShape, OneFilterPerPortMaskNeverInHardwareTrappedJustBeforeItsPrio
   // tcp/22: one; tcp/8000-8001: one mask (8000/0xfffe).
   ASSERT_EQ(set_filters.size(), 2u);
   for (const Filter* f : set_filters) {
-    ASSERT_TRUE(f->rare->set_match.has_value());
-    EXPECT_EQ(f->rare->set_match->set, "group:bastion");
-    EXPECT_TRUE(f->rare->set_match->remote_is_src);
+    ASSERT_TRUE(f->rare()->set_match.has_value());
+    EXPECT_EQ(f->rare()->set_match->set, "group:bastion");
+    EXPECT_TRUE(f->rare()->set_match->remote_is_src);
     EXPECT_FALSE(f->match->src_ip.has_value()) << "members are in the set, not the filter";
     EXPECT_EQ(f->match->ip_proto, kProtoTcp);
   }
@@ -105,7 +105,7 @@ TEST(SetLookupShape, OneFilterPerPortMaskNeverInHardwareTrappedJustBeforeItsPrio
   bool trapped = false;
   for (const offload::PlacedFilter& pf : placed.filters) {
     if (pf.filter->classifier != Classifier::kSetMatch) continue;
-    EXPECT_NE(pf.placement, offload::Placement::kHardware) << pf.filter->origin;
+    EXPECT_NE(pf.placement, offload::Placement::kHardware) << pf.filter->origin();
   }
   for (const Filter& t : placed.traps) {
     trapped |= t.chain == set_filters[0]->chain && t.prio == set_filters[0]->prio - 1;

@@ -66,8 +66,8 @@ Filter F(uint32_t chain, uint16_t prio, uint32_t handle, uint16_t proto, FlowerM
   f.protocol = proto;
   f.match = std::move(m);
   f.actions = std::move(actions);
-  f.origin =
-      "test " + std::to_string(chain) + "/" + std::to_string(prio) + "/" + std::to_string(handle);
+  f.SetOrigin("test " + std::to_string(chain) + "/" + std::to_string(prio) + "/" +
+              std::to_string(handle));
   return f;
 }
 

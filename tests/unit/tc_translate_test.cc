@@ -45,7 +45,7 @@ policy::Filter Base(uint16_t protocol) {
   f.handle = 5;
   f.protocol = protocol;
   f.actions = {policy::Action{policy::Action::Kind::kOk}};
-  f.origin = "test";
+  f.SetOrigin("test");
   return f;
 }
 
@@ -487,19 +487,19 @@ TEST(TcTranslate, EveryCompiledFilterTranslatesAndEncodes) {
   for (const policy::Filter& f : pipeline->filters) {
     for (Copy copy : {Copy::kSlowPath, Copy::kHardware, Copy::kTrap}) {
       absl::StatusOr<FlowerFilter> k = ToKernelFilter(f, kBlock, copy, Devices);
-      if (f.rare->egress_of && copy != Copy::kSlowPath) {
-        EXPECT_FALSE(k.ok()) << "an egress hook has no hardware copy: " << f.origin;
+      if (f.rare()->egress_of && copy != Copy::kSlowPath) {
+        EXPECT_FALSE(k.ok()) << "an egress hook has no hardware copy: " << f.origin();
         continue;
       }
-      if (f.rare->egress_of && k.ok()) {
-        EXPECT_EQ(k->chain, 0u) << f.origin;
+      if (f.rare()->egress_of && k.ok()) {
+        EXPECT_EQ(k->chain, 0u) << f.origin();
         const netlink::FilterOwner hook =
-            netlink::TcDevice{Devices(*f.rare->egress_of)->ifindex, netlink::kClsactEgressParent};
-        EXPECT_EQ(k->owner, hook) << f.origin;
+            netlink::TcDevice{Devices(*f.rare()->egress_of)->ifindex, netlink::kClsactEgressParent};
+        EXPECT_EQ(k->owner, hook) << f.origin();
       }
       // The kernel's goto chain is 28 bits (TC_ACT_EXT_VAL_MASK); a compiled
       // chain number beyond it cannot be jumped to.
-      EXPECT_TRUE(k.ok()) << k.status() << "\n" << f.origin;
+      EXPECT_TRUE(k.ok()) << k.status() << "\n" << f.origin();
       if (!k.ok()) continue;
       ExpectEncodes(*k);
       HandleInfo info = ClassifyHandle(k->handle);
