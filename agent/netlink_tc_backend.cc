@@ -3,7 +3,6 @@
 #include <linux/netlink.h>
 #include <linux/pkt_sched.h>
 #include <linux/rtnetlink.h>
-#include <malloc.h>
 #include <sched.h>
 
 #include <algorithm>
@@ -173,12 +172,7 @@ std::vector<absl::Status> NetlinkTcBackend::Apply(const std::vector<TcOp>& ops) 
   } else {
     statuses = ApplyInWaves(ops.size(), SplitIntoWaves(ops, lanes_.size()), kMinParallelOps,
                             [&](size_t lane, const std::vector<size_t>& idx) {
-                              std::vector<absl::Status> r = WriteLane(lane, ops, idx, sent);
-                              // Lanes past the first run on a thread of their
-                              // own: its arena's free pages go back before it
-                              // exits (see CompileOptions::after_helper).
-                              if (lane != 0) malloc_trim(0);
-                              return r;
+                              return WriteLane(lane, ops, idx, sent);
                             });
   }
   for (size_t i = 0; i < ops.size(); ++i) {

@@ -1,7 +1,5 @@
 #include "agent/reconciler.h"
 
-#include <malloc.h>
-
 #include <algorithm>
 #include <cerrno>
 #include <memory>
@@ -68,20 +66,8 @@ bool IsGone(const absl::Status& s) {
 
 }  // namespace
 
-namespace {
-
-// The compiler's helper threads (a cold start, a restart) return their
-// arena's free pages before they exit (policy/compiler.h, after_helper).
-void TrimHeap() { malloc_trim(0); }
-
-policy::CompileOptions CompileOptionsFor(bool set_lookups) {
-  return policy::CompileOptions{.set_lookups = set_lookups, .after_helper = &TrimHeap};
-}
-
-}  // namespace
-
 Reconciler::Reconciler(TcBackend& tc, common::Logger& log, uint32_t block_index)
-    : tc_(tc), log_(log), block_(block_index), compiler_(CompileOptionsFor(false)) {}
+    : tc_(tc), log_(log), block_(block_index) {}
 
 std::vector<absl::Status> Reconciler::ApplyCounted(const std::vector<TcOp>& ops,
                                                    ReconcileReport& report) {
@@ -231,7 +217,7 @@ void Reconciler::SyncNdCheck(ReconcileReport& report) {
 void Reconciler::SetSetMatch(SetMatchHook* hook) {
   set_match_ = hook;
   set_match_synced_ = false;
-  compiler_ = policy::IncrementalCompiler(CompileOptionsFor(hook != nullptr));
+  compiler_ = policy::IncrementalCompiler(policy::CompileOptions{.set_lookups = hook != nullptr});
 }
 
 std::optional<offload::SetMatchWant> Reconciler::SyncSetMatch(ReconcileReport& report) {

@@ -46,13 +46,6 @@ struct CompileOptions {
   // A thread more per this many parts (starting one costs about as much as
   // compiling a few ports); tests lower it to split small snapshots.
   size_t parts_per_thread = 16;
-  // Run on each helper thread once it has freed what it allocated, just
-  // before it exits. The agent returns the free pages of the helper's
-  // malloc arena there (malloc_trim): glibc trims a thread arena's top only
-  // on a large free, so pages the helper freed last could stay resident for
-  // good; while the helper's own cache still holds its last small blocks,
-  // its free runs sit in bins, which a trim releases. Null: nothing.
-  void (*after_helper)() = nullptr;
 };
 
 // Compiles everything. `slots` must cover every port and network.

@@ -5,9 +5,7 @@
 
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -92,36 +90,6 @@ TEST(CompilerThreads, EqualValuesShareOneCopyAcrossThreads) {
     }
   }
   EXPECT_GT(shared_across, p.filters.size() / 4) << "the ports' rules repeat";
-}
-
-// CompileOptions::after_helper: what it saw, from the helper threads.
-struct HelperCalls {
-  std::mutex mu;
-  std::vector<std::thread::id> threads;
-};
-HelperCalls& Calls() {
-  static HelperCalls calls;  // a plain function pointer has no closure
-  return calls;
-}
-void RecordHelper() {
-  std::lock_guard<std::mutex> lock(Calls().mu);
-  Calls().threads.push_back(std::this_thread::get_id());
-}
-
-// Each helper thread runs after_helper once, on itself (the agent trims its
-// arena there); the calling thread does not.
-TEST(CompilerThreads, EachHelperRunsAfterHelperOnItself) {
-  testing::RandomPolicy gen(5, testing::RandomPolicyOptions{3, 12, 4, 5});
-  const Snapshot s = gen.Snapshot();
-  const SlotAssignment slots = *AssignSlots(s, {});
-  for (unsigned threads : {1u, 2u, 3u}) {
-    Calls().threads.clear();
-    CompileOptions options = Parallel(threads);
-    options.after_helper = &RecordHelper;
-    ASSERT_TRUE(Compile(s, slots, options).ok());
-    ASSERT_EQ(Calls().threads.size(), threads - 1) << "threads " << threads;
-    for (std::thread::id id : Calls().threads) EXPECT_NE(id, std::this_thread::get_id());
-  }
 }
 
 // A port with more IPv6 pairs than the ND check's map entry holds fails to
