@@ -12,18 +12,16 @@ namespace {
 
 using Prio = PrioKey;
 
-TcOp UpsertOp(TcOp::Kind kind, const netlink::FlowerFilter& f) {
-  TcOp op;
-  op.kind = kind;
-  op.filter = f;
-  return op;
+PlannedWrite DeleteWrite(const FilterKey& key, uint16_t protocol) {
+  return PlannedWrite{TcOp::Kind::kDeleteFilter, key, protocol, nullptr};
 }
 
-std::vector<TcOp> Ordered(std::vector<TcOp> ops, const std::vector<JumpNode>& nodes, WriteKind kind,
-                          bool& cyclic) {
+std::vector<PlannedWrite> Ordered(std::vector<PlannedWrite> ops,
+                                  const std::vector<JumpNode>& nodes, WriteKind kind,
+                                  bool& cyclic) {
   WriteOrder order = OrderWrites(nodes, kind);
   cyclic = cyclic || order.cyclic;
-  std::vector<TcOp> out;
+  std::vector<PlannedWrite> out;
   out.reserve(ops.size());
   for (size_t i : order.order) out.push_back(std::move(ops[i]));
   return out;
@@ -57,14 +55,14 @@ TcOp DeleteOp(const FilterKey& key, uint16_t protocol) {
   return op;
 }
 
-FilterPlan PlanFilterWrites(const WantedFilters& want, const InstalledSet& have,
-                            const Materialize& materialize, const PlanScope* scope) {
+FilterPlan PlanFilterWrites(WantedFilters& want, const InstalledSet& have,
+                            const PlanScope* scope) {
   std::map<Prio, std::set<uint64_t>> prio_shapes;
   if (scope != nullptr) prio_shapes = scope->kept_shapes;
   for (const auto& [key, w] : want) prio_shapes[PrioOf(key)].insert(w.entry.shape);
-  std::map<Prio, std::vector<TcOp>> early;  // reshape deletes, by the prio they empty
+  std::map<Prio, std::vector<PlannedWrite>> early;  // reshape deletes, by the prio they empty
   std::set<FilterKey> emptied;
-  std::vector<TcOp> deletes;
+  std::vector<PlannedWrite> deletes;
   std::vector<JumpNode> delete_nodes;
   ForInstalled(have, scope, [&](const FilterKey& key, const InstalledEntry& entry) {
     auto ws = prio_shapes.find(PrioOf(key));
@@ -72,28 +70,25 @@ FilterPlan PlanFilterWrites(const WantedFilters& want, const InstalledSet& have,
     const bool reshaped = w != want.end() && w->second.entry.shape != entry.shape;
     const bool foreign_shape = ws != prio_shapes.end() && !ws->second.contains(entry.shape);
     if (reshaped || foreign_shape) {
-      early[PrioOf(key)].push_back(DeleteOp(key, entry.protocol));
+      early[PrioOf(key)].push_back(DeleteWrite(key, entry.protocol));
       emptied.insert(key);
     } else if (w == want.end()) {
-      deletes.push_back(DeleteOp(key, entry.protocol));
+      deletes.push_back(DeleteWrite(key, entry.protocol));
       std::optional<uint32_t> jump;
       if (entry.jump != InstalledEntry::kNoJump) jump = entry.jump;
       delete_nodes.push_back({key, jump});
     }
   });
-  std::vector<TcOp> upserts;
+  std::vector<PlannedWrite> upserts;
   std::vector<JumpNode> upsert_nodes;
-  for (const auto& [key, w] : want) {
+  for (auto& [key, w] : want) {
     const std::optional<InstalledEntry> h = have.Find(key);
     TcOp::Kind kind = TcOp::Kind::kCreateFilter;
     if (h && !emptied.contains(key)) {
       if (h->content == w.entry.content) continue;
       kind = TcOp::Kind::kReplaceFilter;
     }
-    std::optional<netlink::FlowerFilter> f = w.filter;
-    if (!f) f = materialize(key, w);
-    if (!f) continue;
-    upserts.push_back(UpsertOp(kind, *f));
+    upserts.push_back(PlannedWrite{kind, key, 0, &w});
     std::optional<uint32_t> jump;
     if (w.entry.jump != InstalledEntry::kNoJump) jump = w.entry.jump;
     upsert_nodes.push_back({key, jump});
@@ -104,12 +99,12 @@ FilterPlan PlanFilterWrites(const WantedFilters& want, const InstalledSet& have,
   plan.ops.reserve(emptied.size() + upserts.size() + deletes.size());
   // Reshape deletes whose prio gets no write go first, as they always did.
   std::set<Prio> written;
-  for (const TcOp& op : upserts) written.insert(PrioOf(KeyOf(op.filter)));
+  for (const PlannedWrite& op : upserts) written.insert(PrioOf(op.key));
   for (auto& [prio, ops] : early) {
     if (!written.contains(prio)) plan.ops.insert(plan.ops.end(), ops.begin(), ops.end());
   }
-  for (TcOp& op : upserts) {
-    auto e = early.find(PrioOf(KeyOf(op.filter)));
+  for (PlannedWrite& op : upserts) {
+    auto e = early.find(PrioOf(op.key));
     if (e != early.end() && written.contains(e->first)) {
       plan.ops.insert(plan.ops.end(), e->second.begin(), e->second.end());
       early.erase(e);

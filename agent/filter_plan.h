@@ -15,8 +15,8 @@
 #ifndef VFGUARD_AGENT_FILTER_PLAN_H_
 #define VFGUARD_AGENT_FILTER_PLAN_H_
 
-#include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <tuple>
@@ -29,26 +29,35 @@
 namespace vfguard::agent {
 
 // One filter a pass wants: its identity as the installed set would hold it,
-// and the kernel filter when the pass translated it. A filter of an IR part
-// that did not change since the last pass is not translated again
-// (agent/reconciler.h); it is translated only if it has to be written.
+// and the kernel filter when the pass kept its translation. A filter of an
+// IR part that did not change since the last pass is not translated again
+// (agent/reconciler.h). A pass over every filter keeps none of its
+// translations (only their entries): it translates again what it writes,
+// when it writes it, so it never holds the translations of a whole block at
+// once (docs/performance.md, "A pass holds one chunk of kernel filters").
 struct WantedFilter {
   InstalledEntry entry;
-  std::optional<netlink::FlowerFilter> filter;  // translated in this pass
-  size_t placed = 0;                            // index into the placement's filters
+  std::unique_ptr<netlink::FlowerFilter> filter;  // null: translate `placed` when written
+  size_t placed = 0;                              // index into the placement's filters
+  bool translated = false;  // by this pass (else its entry is the installed one)
 };
 using WantedFilters = std::map<FilterKey, WantedFilter>;
-// Translates a wanted filter that was not translated in the pass (nullopt:
-// it cannot be, and is not written).
-using Materialize =
-    std::function<std::optional<netlink::FlowerFilter>(const FilterKey&, const WantedFilter&)>;
 // A tc prio: (owner, chain, prio). flower keeps one protocol and mask set per
 // prio, which is why the plan works prio by prio.
 using PrioKey = std::tuple<netlink::FilterOwner, uint32_t, uint16_t>;
 PrioKey PrioOf(const FilterKey& k);
 
+// One write of a plan. A create or replace names the wanted filter it
+// writes; its kernel filter is made when the write is sent.
+struct PlannedWrite {
+  TcOp::Kind kind = TcOp::Kind::kCreateFilter;  // a filter op
+  FilterKey key;
+  uint16_t protocol = 0;           // a delete: the installed filter's
+  WantedFilter* wanted = nullptr;  // a create or replace: an element of the plan's `want`
+};
+
 struct FilterPlan {
-  std::vector<TcOp> ops;
+  std::vector<PlannedWrite> ops;
   bool cyclic = false;  // a jump cycle: part of the plan fell back to chain order
 };
 
@@ -66,9 +75,10 @@ struct PlanScope {
   std::map<PrioKey, std::set<uint64_t>> kept_shapes;  // shapes of unchanged wanted filters, by prio
 };
 
-// `scope`: null for a whole plan (every installed filter is compared).
-FilterPlan PlanFilterWrites(const WantedFilters& want, const InstalledSet& have,
-                            const Materialize& materialize, const PlanScope* scope = nullptr);
+// `scope`: null for a whole plan (every installed filter is compared). The
+// plan points into `want`, which must outlive it.
+FilterPlan PlanFilterWrites(WantedFilters& want, const InstalledSet& have,
+                            const PlanScope* scope = nullptr);
 
 // A delete of an installed filter: what the kernel needs to find it.
 TcOp DeleteOp(const FilterKey& key, uint16_t protocol);

@@ -103,6 +103,46 @@ bool InstalledFilter::Less::operator()(const FilterKey& a, const InstalledFilter
   return RankOfKey(a) < b.RankOf();
 }
 
+FlatFilterSet::const_iterator FlatFilterSet::lower_bound(const FilterKey& key) const {
+  return std::lower_bound(filters_.begin(), filters_.end(), key, InstalledFilter::Less{});
+}
+
+FlatFilterSet::const_iterator FlatFilterSet::find(const FilterKey& key) const {
+  auto it = lower_bound(key);
+  if (it == filters_.end() || InstalledFilter::Less{}(key, *it)) return filters_.end();
+  return it;
+}
+
+std::pair<FlatFilterSet::const_iterator, bool> FlatFilterSet::insert(const InstalledFilter& f) {
+  auto it = std::lower_bound(filters_.begin(), filters_.end(), f, InstalledFilter::Less{});
+  if (it != filters_.end() && !InstalledFilter::Less{}(f, *it)) return {it, false};
+  return {filters_.insert(it, f), true};
+}
+
+FlatFilterSet::const_iterator FlatFilterSet::insert(const_iterator hint, const InstalledFilter& f) {
+  const InstalledFilter::Less less;
+  const bool fits = (hint == filters_.begin() || less(*(hint - 1), f)) &&
+                    (hint == filters_.end() || less(f, *hint));
+  if (fits) return filters_.insert(hint, f);
+  return insert(f).first;
+}
+
+void FlatFilterSet::insert_or_assign(const InstalledFilter& f) {
+  auto it = std::lower_bound(filters_.begin(), filters_.end(), f, InstalledFilter::Less{});
+  if (it != filters_.end() && !InstalledFilter::Less{}(f, *it)) {
+    *it = f;
+  } else {
+    filters_.insert(it, f);
+  }
+}
+
+size_t FlatFilterSet::erase(const FilterKey& key) {
+  auto it = find(key);
+  if (it == filters_.end()) return 0;
+  filters_.erase(it);
+  return 1;
+}
+
 std::optional<InstalledEntry> InstalledSet::Find(const FilterKey& key) const {
   auto it = filters_.find(key);
   if (it == filters_.end()) return std::nullopt;
@@ -115,16 +155,32 @@ void InstalledSet::Record(const netlink::FlowerFilter& f) {
     RequestAudit();
     return;
   }
-  auto [it, inserted] = filters_.insert(*packed);
-  if (!inserted) {
-    filters_.insert(filters_.erase(it), *packed);  // a replace: the new content, in place
-    return;
-  }
-  Changed();
+  filters_.insert_or_assign(*packed);
 }
 
-void InstalledSet::Erase(const FilterKey& key) {
-  if (filters_.erase(key) != 0) Changed();
+void InstalledSet::Erase(const FilterKey& key) { filters_.erase(key); }
+
+void InstalledSet::Apply(std::vector<InstalledChange> changes) {
+  if (changes.empty()) return;
+  const InstalledFilter::Less less;
+  std::stable_sort(changes.begin(), changes.end(),
+                   [&](const InstalledChange& a, const InstalledChange& b) {
+                     return less(a.filter, b.filter);
+                   });
+  Filters merged;
+  merged.reserve(filters_.size() + changes.size());
+  auto have = filters_.begin();
+  for (size_t i = 0; i < changes.size(); ++i) {
+    const InstalledFilter& f = changes[i].filter;
+    // Of one key only the last change counts.
+    if (i + 1 < changes.size() && !less(f, changes[i + 1].filter)) continue;
+    for (; have != filters_.end() && less(*have, f); ++have) merged.insert(merged.end(), *have);
+    if (have != filters_.end() && !less(f, *have)) ++have;  // replaced or erased
+    if (!changes[i].erased) merged.insert(merged.end(), f);
+  }
+  for (; have != filters_.end(); ++have) merged.insert(merged.end(), *have);
+  changes = {};
+  filters_ = std::move(merged);
 }
 
 void InstalledSet::MarkStale(const FilterKey& key) {
@@ -132,45 +188,33 @@ void InstalledSet::MarkStale(const FilterKey& key) {
   if (it == filters_.end()) return;
   InstalledEntry entry = it->entry();
   entry.content = ~entry.content;
-  filters_.erase(it);
-  filters_.insert(*InstalledFilter::Of(key, entry));  // it held this key before
-  Changed();
-}
-
-void InstalledSet::Restore(Filters filters) {
-  filters_ = std::move(filters);
-  changes_ = 0;  // filled in key order: nothing to rebuild
-}
-
-void InstalledSet::Changed() {
-  if (++changes_ <= std::max<size_t>(filters_.size() / 4, 64)) return;
-  Filters in_order;
-  for (const InstalledFilter& f : filters_) in_order.insert(in_order.end(), f);
-  filters_ = std::move(in_order);
-  changes_ = 0;
+  filters_.insert_or_assign(*InstalledFilter::Of(key, entry));  // it held this key before
 }
 
 void InstalledSet::ReplaceFilters(const std::vector<std::vector<netlink::FlowerFilter>>& dumps) {
   filters_.clear();
+  std::vector<InstalledChange> found;
   for (const std::vector<netlink::FlowerFilter>& dumped : dumps) {
     for (const netlink::FlowerFilter& f : dumped) {
       // ContentHash ignores what the kernel only reports (status,
       // counters), so the dumped filter is hashed as it is, not copied.
-      Record(f);
+      if (std::optional<InstalledFilter> packed = InstalledFilter::Of(KeyOf(f), EntryOf(f))) {
+        found.push_back({*packed});
+      } else {
+        RequestAudit();
+      }
     }
   }
-  changes_ = filters_.size();
-  Changed();
+  Apply(std::move(found));
 }
 
 void InstalledSet::EraseClsact(uint32_t ifindex) {
   clsact_.erase(ifindex);
-  changes_ += absl::erase_if(filters_, [&](const InstalledFilter& f) {
+  filters_.erase_if([&](const InstalledFilter& f) {
     const FilterKey key = f.key();
     const auto* dev = std::get_if<netlink::TcDevice>(&key.owner);
     return dev != nullptr && dev->ifindex == ifindex;
   });
-  Changed();
 }
 
 }  // namespace vfguard::agent

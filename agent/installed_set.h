@@ -25,7 +25,6 @@
 #include <utility>
 #include <vector>
 
-#include "absl/container/btree_set.h"
 #include "netlink/tc_types.h"
 
 namespace vfguard::agent {
@@ -114,11 +113,54 @@ class InstalledFilter {
   uint64_t content_ = 0;
 };
 
+// The filters of the set as one sorted vector of packed entries: 32 bytes
+// per filter in one block. A B-tree took ~38-48 bytes in ~250-byte nodes,
+// and the nodes a pass allocated between its transient ones kept a page
+// each resident once those were freed (docs/performance.md, "A pass holds
+// one chunk of kernel filters"). A single insert or erase moves the tail;
+// a pass's writes are applied in one merge (InstalledSet::Apply).
+class FlatFilterSet {
+ public:
+  using value_type = InstalledFilter;
+  using const_iterator = std::vector<InstalledFilter>::const_iterator;
+  using iterator = const_iterator;
+
+  const_iterator begin() const { return filters_.begin(); }
+  const_iterator end() const { return filters_.end(); }
+  size_t size() const { return filters_.size(); }
+  bool empty() const { return filters_.empty(); }
+  void clear() { filters_.clear(); }
+  void reserve(size_t n) { filters_.reserve(n); }
+  const_iterator lower_bound(const FilterKey& key) const;
+  const_iterator find(const FilterKey& key) const;
+  // Inserts `f` unless its key is present (then returns that one, false).
+  std::pair<const_iterator, bool> insert(const InstalledFilter& f);
+  // `hint`: where `f` belongs if the caller fills in key order (end()); a
+  // wrong hint is corrected at the cost of a search.
+  const_iterator insert(const_iterator hint, const InstalledFilter& f);
+  // Puts `f` in place of the filter of its key, or inserts it.
+  void insert_or_assign(const InstalledFilter& f);
+  size_t erase(const FilterKey& key);
+  template <typename Pred>
+  size_t erase_if(Pred pred) {
+    return std::erase_if(filters_, pred);
+  }
+  bool operator==(const FlatFilterSet&) const = default;
+
+ private:
+  std::vector<InstalledFilter> filters_;  // in InstalledFilter::Less order, one per key
+};
+
+// One change of the set: `filter` recorded (its key created or replaced),
+// or, `erased`, its key erased (the entry is not looked at).
+struct InstalledChange {
+  InstalledFilter filter;
+  bool erased = false;
+};
+
 class InstalledSet {
  public:
-  // A B-tree of packed entries: about 48 bytes per filter with its slack
-  // (74 as a btree_map<FilterKey, InstalledEntry>, more as a std::map).
-  using Filters = absl::btree_set<InstalledFilter, InstalledFilter::Less>;
+  using Filters = FlatFilterSet;
 
   const Filters& filters() const { return filters_; }
   std::optional<InstalledEntry> Find(const FilterKey& key) const;
@@ -127,6 +169,9 @@ class InstalledSet {
   void Record(const netlink::FlowerFilter& f);
   // A filter the kernel deleted or did not have; nothing if absent.
   void Erase(const FilterKey& key);
+  // Changes in the order they happened (of one key, the last wins), merged
+  // into the set at once: O(set + changes log changes).
+  void Apply(std::vector<InstalledChange> changes);
   // Gives the filter at `key` another content hash than it has, so that the
   // next plan replaces it although what is wanted there hashes the same
   // (agent/moved_devices.h); nothing if absent.
@@ -137,9 +182,8 @@ class InstalledSet {
   // representor's egress hook.
   void ReplaceFilters(const std::vector<std::vector<netlink::FlowerFilter>>& dumps);
   // Takes the whole set from a persisted record (agent/installed_record.h),
-  // filled in key order as DecodeInstalledRecord does (so its nodes are
-  // full, as after Changed's rebuild).
-  void Restore(Filters filters);
+  // filled in key order as DecodeInstalledRecord does.
+  void Restore(Filters filters) { filters_ = std::move(filters); }
 
   // clsact qdiscs: ifindex -> ingress block (0: private).
   const std::map<uint32_t, uint32_t>& clsact() const { return clsact_; }
@@ -154,12 +198,7 @@ class InstalledSet {
   void AuditDone() { audit_needed_ = false; }
 
  private:
-  // A B-tree filled in key order has full nodes (~38 bytes per filter);
-  // filled in write order, ~48. After changes to a quarter of the set
-  // (amortised O(1) per change), it is rebuilt in order.
-  void Changed();
   Filters filters_;
-  size_t changes_ = 0;  // inserts and erases since the set was last built in order
   std::map<uint32_t, uint32_t> clsact_;
   bool audit_needed_ = true;  // nothing is known before the first dump
 };

@@ -22,10 +22,11 @@ std::set<std::string> MovedDevices(const EswitchView& last, const EswitchView& n
 }
 
 void ReplaceMovedIndev(const std::set<std::string>& moved, const WantedFilters& want,
-                       InstalledSet& installed) {
+                       InstalledSet& installed, const IndevOf& indev_of) {
   if (moved.empty()) return;
   for (const auto& [key, w] : want) {
-    if (!w.filter || !w.filter->keys.indev || !moved.contains(*w.filter->keys.indev)) continue;
+    const std::optional<std::string> indev = indev_of(w);
+    if (!indev || !moved.contains(*indev)) continue;
     const std::optional<InstalledEntry> have = installed.Find(key);
     if (have && have->content == w.entry.content) installed.MarkStale(key);  // the plan replaces it
   }

@@ -10,6 +10,8 @@
 #ifndef VFGUARD_AGENT_MOVED_DEVICES_H_
 #define VFGUARD_AGENT_MOVED_DEVICES_H_
 
+#include <functional>
+#include <optional>
 #include <set>
 #include <string>
 
@@ -24,11 +26,12 @@ std::set<std::string> MovedDevices(const EswitchView& last, const EswitchView& n
 
 // Marks the installed entries of wanted filters whose indev is a moved
 // device as changed (content differs from the wanted one), so that the plan
-// replaces them and the kernel resolves the name again. Only filters
-// translated in this pass are looked at: a moved device makes the pass
-// translate everything.
+// replaces them and the kernel resolves the name again. `indev_of` gives a
+// wanted filter's kernel indev. A moved device makes the pass translate
+// everything, so every wanted filter holds this pass's translation.
+using IndevOf = std::function<std::optional<std::string>(const WantedFilter&)>;
 void ReplaceMovedIndev(const std::set<std::string>& moved, const WantedFilters& want,
-                       InstalledSet& installed);
+                       InstalledSet& installed, const IndevOf& indev_of);
 
 }  // namespace vfguard::agent
 

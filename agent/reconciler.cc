@@ -144,7 +144,24 @@ absl::Status Reconciler::SyncQdiscs(const EswitchView& view, ReconcileReport& re
 }
 
 void Reconciler::RecordResults(const std::vector<TcOp>& ops,
-                               const std::vector<absl::Status>& results, ReconcileReport& report) {
+                               const std::vector<absl::Status>& results, ReconcileReport& report,
+                               std::vector<InstalledChange>* changes) {
+  // The set changes now, or (`changes`) once the caller has sent everything.
+  auto record = [&](const netlink::FlowerFilter& f) {
+    if (changes == nullptr) return installed_.Record(f);
+    if (std::optional<InstalledFilter> packed = InstalledFilter::Of(KeyOf(f), EntryOf(f))) {
+      changes->push_back({*packed});
+    } else {
+      installed_.RequestAudit();  // one the set cannot hold, as Record does
+    }
+  };
+  auto erase = [&](const FilterKey& key) {
+    if (changes == nullptr) return installed_.Erase(key);
+    // A key the set cannot hold is not in it.
+    if (std::optional<InstalledFilter> packed = InstalledFilter::Of(key, {})) {
+      changes->push_back({*packed, true});
+    }
+  };
   for (size_t i = 0; i < results.size(); ++i) {
     const TcOp& op = ops[i];
     const absl::Status& r = results[i];
@@ -159,17 +176,17 @@ void Reconciler::RecordResults(const std::vector<TcOp>& ops,
           break;
         case TcOp::Kind::kCreateFilter:
         case TcOp::Kind::kReplaceFilter:
-          installed_.Record(op.filter);
+          record(op.filter);
           break;
         case TcOp::Kind::kDeleteFilter:
-          installed_.Erase(KeyOf(op.filter));
+          erase(KeyOf(op.filter));
           break;
       }
       continue;
     }
     // What the kernel holds there is now unknown: forget it, and let the
     // next pass dump (an audit) and retry from what it finds.
-    if (IsFilterOp(op.kind)) installed_.Erase(KeyOf(op.filter));
+    if (IsFilterOp(op.kind)) erase(KeyOf(op.filter));
     installed_.RequestAudit();
     ++report.errors;
     if (report.status.ok()) report.status = r;
@@ -280,8 +297,8 @@ void Reconciler::SyncSetMatchWant(const offload::SetMatchWant& want, bool comple
 }
 
 std::optional<FlowerFilter> Reconciler::Translate(const offload::PlacedFilter& p,
-                                                  ReconcileReport& report) const {
-  ++report.translated;
+                                                  ReconcileReport& report, bool again) const {
+  ++(again ? report.translated_to_send : report.translated);
   absl::StatusOr<FlowerFilter> k =
       offload::ToKernelFilter(*p.filter, block_, Copy::kSlowPath, devices_);
   if (!k.ok()) {
@@ -422,7 +439,11 @@ ReconcileReport Reconciler::Run(const policy::Snapshot& desired,
     wanted = Wanted(reuse || from_record, delta, from_record ? nullptr : before.get(),
                     ResolverOf(before_view), report);
   }
-  if (!wanted.delta) ReplaceMovedIndev(moved, wanted.want, installed_);
+  if (!wanted.delta) {
+    ReplaceMovedIndev(moved, wanted.want, installed_, [&](const WantedFilter& w) {
+      return w.filter ? w.filter->keys.indev : KernelIndev(*placement_->filters[w.placed].filter);
+    });
+  }
   lap(report.times.translate);
   // Keep every answer this pass asked for (refused trap candidates too, or
   // the next pass would offer them again), and forget the rest.
@@ -432,9 +453,7 @@ ReconcileReport Reconciler::Run(const policy::Snapshot& desired,
 
   FilterPlan plan = PlanWrites(wanted, report);
   if (plan.cyclic) log_.Warn("jump_cycle", {{"effect", "written in chain order"}});
-  std::vector<TcOp> ops = std::move(plan.ops);
-  ops.insert(ops.end(), late_deletes.begin(), late_deletes.end());
-  RecordResults(ops, ApplyCounted(ops, report), report);
+  WritePlan(plan, late_deletes, report);
   if (set_match_rest) SyncSetMatchWant(*set_match_rest, set_match_translated_, report);
   if (record) {
     // Trusted, not verified: the full audit is due, soon (the agent asks).

@@ -114,6 +114,7 @@ struct ReconcileReport {
   int errors = 0;        // writes that failed
   int offers = 0;        // filters offered to the hardware in this pass
   int translated = 0;    // filters translated (and hashed) in this pass; the others were known
+  int translated_to_send = 0;  // of those, translated again when written (a whole pass keeps none)
   // Filters placed afresh in this pass (the others kept their placement
   // from the last pass), and wanted filters the plan compared against the
   // installed set (an incremental pass: only those of the prios it touched).
@@ -271,6 +272,23 @@ class Reconciler {
   FilterPlan PlanChange(WantedChange& wanted, ReconcileReport& report);
   // The plan of a pass: PlanChange for a delta, else the whole plan.
   FilterPlan PlanWrites(WantedChange& wanted, ReconcileReport& report);
+  // The op a planned write sends: a kept translation (moved out of the
+  // plan's `want`), or the placed filter translated now; nullopt when it
+  // does not translate (counted and logged by Translate).
+  std::optional<TcOp> Materialize(const PlannedWrite& w, ReconcileReport& report) const;
+  // Sends the plan, then `late_deletes`, in order, in chunks of
+  // kWriteChunk ops, each made just before it is sent and recorded when
+  // answered: a pass holds one chunk of kernel filters, not the whole
+  // block's (a multi-MB transient a thread's malloc arena keeps). The kernel
+  // sees the same writes in the same order; only the batches are smaller.
+  void WritePlan(const FilterPlan& plan, const std::vector<TcOp>& late_deletes,
+                 ReconcileReport& report);
+  // Below glibc's mmap threshold (128 kB of TcOps), and enough ops for both
+  // write lanes' waves (NetlinkTcBackend::kMinParallelOps).
+  static constexpr size_t kWriteChunk = 256;
+  // The device name a placed filter's kernel copy matches as indev
+  // (FlowerKeys::indev), resolved under this pass's view.
+  std::optional<std::string> KernelIndev(const policy::Filter& f) const;
   // The block-wide refusal (the probe's answer) as the offers give it.
   static absl::Status BlockWideAnswer();
   // The slow-path (or hardware-and-software) kernel filter of a placed filter; counted.
@@ -279,8 +297,10 @@ class Reconciler {
   // when one does not resolve.
   std::optional<FilterKey> KernelKey(const offload::PlacedFilter& p,
                                      const offload::DeviceResolver& devices) const;
+  // `again`: a filter this pass translated before, counted in
+  // translated_to_send instead of translated.
   std::optional<netlink::FlowerFilter> Translate(const offload::PlacedFilter& p,
-                                                 ReconcileReport& report) const;
+                                                 ReconcileReport& report, bool again = false) const;
   // Whether every device of the last pass that `next` still has resolves the same.
   bool SameDevices(const EswitchView& next) const;
   // The ND check's map from the pipeline, written (and the program attached)
@@ -299,9 +319,10 @@ class Reconciler {
   // check itself, nor the ND chain's port filters while it is not attached).
   bool InstallsAsFlower(const policy::Filter& f) const;
   // Updates the installed set from the answers to `ops`; counts and logs
-  // failures.
+  // failures. With `changes`, the filters' changes are added there (for
+  // InstalledSet::Apply) instead of made to the set.
   void RecordResults(const std::vector<TcOp>& ops, const std::vector<absl::Status>& results,
-                     ReconcileReport& report);
+                     ReconcileReport& report, std::vector<InstalledChange>* changes = nullptr);
   // Takes back offers (deletes), remembering them for ExplainsEvent.
   void Undo(const std::vector<TcOp>& deletes, ReconcileReport& report);
   // The block and the egress hooks of the representors in `view`.

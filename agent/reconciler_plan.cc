@@ -5,6 +5,7 @@
 #include <memory>
 #include <optional>
 #include <set>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -53,13 +54,20 @@ std::optional<FilterKey> Reconciler::KernelKey(const offload::PlacedFilter& p,
   return KeyOf(*id);
 }
 
+std::optional<std::string> Reconciler::KernelIndev(const policy::Filter& f) const {
+  if (!f.match->indev) return std::nullopt;
+  std::optional<offload::Netdev> dev = devices_(*f.match->indev);
+  if (!dev) return std::nullopt;
+  return dev->name;
+}
+
 bool Reconciler::WantInstalled(const offload::PlacedFilter& p, size_t i, const TranslatedFilter& t,
                                WantedFilters& want) const {
   const std::optional<FilterKey> key = KernelKey(p, devices_);
   if (!key) return false;
   const std::optional<InstalledEntry> entry = installed_.Find(*key);
   if (!entry || !t.Holds(entry->content)) return false;
-  want[*key] = WantedFilter{*entry, std::nullopt, i};
+  want[*key] = WantedFilter{*entry, nullptr, i, false};
   return true;
 }
 
@@ -133,7 +141,11 @@ Reconciler::WantedChange Reconciler::Wanted(bool reuse, bool delta,
     const InstalledEntry entry = EntryOf(*k);
     t = TranslatedFilter::Of(entry.content, hardware);
     ++out.count;
-    out.want[KeyOf(*k)] = WantedFilter{entry, std::move(k), i};
+    // A delta keeps what it translated (a few filters); a whole pass keeps
+    // only the entry and translates again what it writes (WritePlan).
+    std::unique_ptr<FlowerFilter> kept;
+    if (out.delta) kept = std::make_unique<FlowerFilter>(*std::move(k));
+    out.want[KeyOf(*k)] = WantedFilter{entry, std::move(kept), i, true};
   }
   while (reuse && j < translated_.size()) gone(j++);
   translated_ = std::move(next);
@@ -152,7 +164,8 @@ Reconciler::WantedChange Reconciler::Wanted(bool reuse, bool delta,
     traps[key] = entry;
     auto before_trap = trap_entries_.find(key);
     if (out.delta && before_trap != trap_entries_.end() && before_trap->second == entry) continue;
-    out.want[key] = WantedFilter{entry, *std::move(k), 0};
+    // Kept: a trap is not a placed filter to translate again.
+    out.want[key] = WantedFilter{entry, std::make_unique<FlowerFilter>(*std::move(k)), 0, true};
   }
   if (out.delta) {
     for (const auto& [key, entry] : trap_entries_) {
@@ -184,20 +197,53 @@ FilterPlan Reconciler::PlanChange(WantedChange& wanted, ReconcileReport& report)
     if (!shapes.empty()) scope.kept_shapes.emplace(p, std::move(shapes));
   }
   report.planned = static_cast<int>(scope.keys.size());
-  return PlanFilterWrites(
-      wanted.want, installed_,
-      [&](const FilterKey&, const WantedFilter& w) {
-        return Translate(placement_->filters[w.placed], report);
-      },
-      &scope);
+  return PlanFilterWrites(wanted.want, installed_, &scope);
 }
 
 FilterPlan Reconciler::PlanWrites(WantedChange& wanted, ReconcileReport& report) {
   if (wanted.delta) return PlanChange(wanted, report);
   report.planned = static_cast<int>(wanted.want.size());
-  return PlanFilterWrites(wanted.want, installed_, [&](const FilterKey&, const WantedFilter& w) {
-    return Translate(placement_->filters[w.placed], report);
-  });
+  return PlanFilterWrites(wanted.want, installed_);
+}
+
+std::optional<TcOp> Reconciler::Materialize(const PlannedWrite& w, ReconcileReport& report) const {
+  if (w.wanted == nullptr) return DeleteOp(w.key, w.protocol);
+  TcOp op;
+  op.kind = w.kind;
+  if (w.wanted->filter) {
+    op.filter = std::move(*w.wanted->filter);
+    w.wanted->filter.reset();
+    return op;
+  }
+  // Translated when wanted, unless its entry was taken from the installed
+  // set (WantInstalled): then this is the first translation of the pass.
+  std::optional<FlowerFilter> k =
+      Translate(placement_->filters[w.wanted->placed], report, w.wanted->translated);
+  if (!k) return std::nullopt;
+  op.filter = *std::move(k);
+  return op;
+}
+
+void Reconciler::WritePlan(const FilterPlan& plan, const std::vector<TcOp>& late_deletes,
+                           ReconcileReport& report) {
+  std::vector<TcOp> chunk;
+  chunk.reserve(kWriteChunk);
+  std::vector<InstalledChange> changes;
+  changes.reserve(plan.ops.size());
+  auto flush = [&] {
+    RecordResults(chunk, ApplyCounted(chunk, report), report, &changes);
+    chunk.clear();
+  };
+  for (const PlannedWrite& w : plan.ops) {
+    if (std::optional<TcOp> op = Materialize(w, report)) chunk.push_back(*std::move(op));
+    if (chunk.size() == kWriteChunk) flush();
+  }
+  flush();
+  chunk = {};
+  installed_.Apply(std::move(changes));
+  // After the set took the plan's changes: a clsact delete erases its
+  // device's filters from the set.
+  RecordResults(late_deletes, ApplyCounted(late_deletes, report), report);
 }
 
 }  // namespace vfguard::agent

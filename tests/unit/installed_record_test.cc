@@ -370,8 +370,7 @@ TEST_F(InstalledRecordTest, ARecordedEntryThatIsNotItsTranslationIsRewritten) {
   ASSERT_NE(it, record->filters.end());
   InstalledEntry entry = it->entry();
   entry.content ^= 1;
-  record->filters.erase(it);
-  record->filters.insert(*InstalledFilter::Of(lying, entry));
+  record->filters.insert_or_assign(*InstalledFilter::Of(lying, entry));
   ASSERT_TRUE(SaveInstalledRecord(path_, *record).ok());
 
   auto second = Process();
