@@ -16,9 +16,8 @@ PlannedWrite DeleteWrite(const FilterKey& key, uint16_t protocol) {
   return PlannedWrite{TcOp::Kind::kDeleteFilter, key, protocol, nullptr};
 }
 
-std::vector<PlannedWrite> Ordered(std::vector<PlannedWrite> ops,
-                                  const std::vector<JumpNode>& nodes, WriteKind kind,
-                                  bool& cyclic) {
+std::vector<PlannedWrite> Ordered(std::vector<PlannedWrite> ops, const std::vector<JumpNode>& nodes,
+                                  WriteKind kind, bool& cyclic) {
   WriteOrder order = OrderWrites(nodes, kind);
   cyclic = cyclic || order.cyclic;
   std::vector<PlannedWrite> out;
@@ -55,8 +54,7 @@ TcOp DeleteOp(const FilterKey& key, uint16_t protocol) {
   return op;
 }
 
-FilterPlan PlanFilterWrites(WantedFilters& want, const InstalledSet& have,
-                            const PlanScope* scope) {
+FilterPlan PlanFilterWrites(WantedFilters& want, const InstalledSet& have, const PlanScope* scope) {
   std::map<Prio, std::set<uint64_t>> prio_shapes;
   if (scope != nullptr) prio_shapes = scope->kept_shapes;
   for (const auto& [key, w] : want) prio_shapes[PrioOf(key)].insert(w.entry.shape);

@@ -163,10 +163,9 @@ void InstalledSet::Erase(const FilterKey& key) { filters_.erase(key); }
 void InstalledSet::Apply(std::vector<InstalledChange> changes) {
   if (changes.empty()) return;
   const InstalledFilter::Less less;
-  std::stable_sort(changes.begin(), changes.end(),
-                   [&](const InstalledChange& a, const InstalledChange& b) {
-                     return less(a.filter, b.filter);
-                   });
+  std::stable_sort(
+      changes.begin(), changes.end(),
+      [&](const InstalledChange& a, const InstalledChange& b) { return less(a.filter, b.filter); });
   Filters merged;
   merged.reserve(filters_.size() + changes.size());
   auto have = filters_.begin();

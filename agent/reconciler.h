@@ -114,7 +114,9 @@ struct ReconcileReport {
   int errors = 0;        // writes that failed
   int offers = 0;        // filters offered to the hardware in this pass
   int translated = 0;    // filters translated (and hashed) in this pass; the others were known
-  int translated_to_send = 0;  // of those, translated again when written (a whole pass keeps none)
+  // Filters translated again to be written: a whole pass keeps no
+  // translation but its traps' (Reconciler::WritePlan).
+  int translated_to_send = 0;
   // Filters placed afresh in this pass (the others kept their placement
   // from the last pass), and wanted filters the plan compared against the
   // installed set (an incremental pass: only those of the prios it touched).
@@ -145,6 +147,11 @@ struct ReconcileReport {
 class Reconciler {
  public:
   Reconciler(TcBackend& tc, common::Logger& log, uint32_t block_index);
+
+  // The most filter ops a pass hands the backend at once (WritePlan): below
+  // glibc's mmap threshold (128 kB of TcOps), and enough ops for both write
+  // lanes' waves (NetlinkTcBackend::kMinParallelOps).
+  static constexpr size_t kWriteChunk = 256;
 
   // The ND check (semantics §3.3) in the kernel; null (the default) when BPF
   // is unavailable. Each pass syncs it (attach once, map = the pipeline's ND
@@ -283,9 +290,6 @@ class Reconciler {
   // sees the same writes in the same order; only the batches are smaller.
   void WritePlan(const FilterPlan& plan, const std::vector<TcOp>& late_deletes,
                  ReconcileReport& report);
-  // Below glibc's mmap threshold (128 kB of TcOps), and enough ops for both
-  // write lanes' waves (NetlinkTcBackend::kMinParallelOps).
-  static constexpr size_t kWriteChunk = 256;
   // The device name a placed filter's kernel copy matches as indev
   // (FlowerKeys::indev), resolved under this pass's view.
   std::optional<std::string> KernelIndev(const policy::Filter& f) const;

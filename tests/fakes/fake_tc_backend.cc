@@ -1,5 +1,6 @@
 #include "tests/fakes/fake_tc_backend.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <vector>
 
@@ -191,6 +192,7 @@ absl::Status FakeTcBackend::ApplyOne(const TcOp& op) {
 
 std::vector<absl::Status> FakeTcBackend::Apply(const std::vector<TcOp>& ops) {
   ++apply_calls_;
+  largest_apply_ = std::max(largest_apply_, ops.size());
   std::vector<absl::Status> out;
   out.reserve(ops.size());
   for (const TcOp& op : ops) {

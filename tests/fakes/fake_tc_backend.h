@@ -90,7 +90,12 @@ class FakeTcBackend : public TcBackend {
   // Calls of Apply, and of the dumps (DumpClsact and DumpFilters).
   int apply_calls() const { return apply_calls_; }
   int dump_calls() const { return dump_calls_; }
-  void ResetCalls() { apply_calls_ = dump_calls_ = 0; }
+  // The most ops one call of Apply was given.
+  size_t largest_apply() const { return largest_apply_; }
+  void ResetCalls() {
+    apply_calls_ = dump_calls_ = 0;
+    largest_apply_ = 0;
+  }
 
  private:
   struct Counters {
@@ -121,6 +126,7 @@ class FakeTcBackend : public TcBackend {
   TcWriteCounts writes_;
   int apply_calls_ = 0;
   int dump_calls_ = 0;
+  size_t largest_apply_ = 0;
 };
 
 }  // namespace vfguard::agent

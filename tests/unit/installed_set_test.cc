@@ -103,8 +103,7 @@ TEST(InstalledSet, RecordReplacesFindsAndErases) {
   EXPECT_TRUE(s.filters().empty());
 }
 
-TEST(InstalledSet, StaysWholeAndOrderedThroughRebuilds) {
-  // Enough changes to rebuild the tree in order several times.
+TEST(InstalledSet, StaysWholeAndOrderedThroughSingleChanges) {
   InstalledSet s;
   std::vector<netlink::FlowerFilter> all;
   for (uint32_t i = 0; i < 2000; ++i) {
@@ -125,6 +124,35 @@ TEST(InstalledSet, StaysWholeAndOrderedThroughRebuilds) {
   std::vector<FilterKey> keys;
   for (const auto& [key, entry] : s.filters()) keys.push_back(key);
   EXPECT_TRUE(std::is_sorted(keys.begin(), keys.end()));
+}
+
+// A pass's changes merged at once: of one key the last change counts, in
+// the order they were made, whatever the key order.
+TEST(InstalledSet, ApplyMergesChangesLastOfEachKeyWins) {
+  auto filter = [](uint32_t chain, uint32_t handle, uint64_t content) {
+    return *InstalledFilter::Of({TcBlock{1}, chain, 1, handle}, {0x0800, 0, 0, content});
+  };
+  InstalledSet s;
+  s.Apply({{filter(5, 1, 10)}, {filter(1, 1, 11)}, {filter(9, 1, 12)}, {filter(3, 1, 13)}});
+  ASSERT_EQ(s.filters().size(), 4u);
+  s.Apply({
+      {filter(5, 1, 20)},       // replaced
+      {filter(9, 1, 0), true},  // erased
+      {filter(7, 1, 21)},       // created, then erased, then created again
+      {filter(7, 1, 0), true},
+      {filter(7, 1, 22)},
+      {filter(2, 1, 23)},  // created, then erased
+      {filter(2, 1, 0), true},
+      {filter(4, 4, 0), true},  // erased while absent: nothing
+      {filter(1, 1, 0), true},  // erased, then created again
+      {filter(1, 1, 24)},
+  });
+  std::vector<std::pair<uint32_t, uint64_t>> got;
+  for (const auto& [key, entry] : s.filters()) got.push_back({key.chain, entry.content});
+  const std::vector<std::pair<uint32_t, uint64_t>> want = {{1, 24}, {3, 13}, {5, 20}, {7, 22}};
+  EXPECT_EQ(got, want);
+  s.Apply({});
+  EXPECT_EQ(s.filters().size(), 4u);
 }
 
 TEST(TcNoteQueue, OneBatchPerJobAndEveryNoteTakenOnce) {

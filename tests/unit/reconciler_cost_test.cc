@@ -1,8 +1,8 @@
 // What a reconcile pass costs (DESIGN.md, "Cost rules"; agent/reconciler.h),
 // against the in-memory kernel with its call counters: a pass with nothing
 // to change makes no call at all, only audits dump, a one-port change costs
-// that port's filters plus a constant, writes follow the jump graph after
-// every single op, and a failed write is retried by the next pass.
+// that port's filters plus a constant, and a failed write is retried by the
+// next pass. The write order is reconciler_write_order_test.cc's.
 #include <map>
 #include <set>
 #include <sstream>
@@ -19,152 +19,11 @@
 #include "netlink/tc_codec.h"
 #include "tests/fakes/fake_set_match_hook.h"
 #include "tests/fakes/fake_tc_backend.h"
+#include "tests/unit/reconciler_cost_support.h"
 #include "tests/unit/snapshot_from_json.h"
 
 namespace vfguard::agent {
 namespace {
-
-constexpr uint32_t kBlock = 77;
-
-// Ports a and b share a flat network; e has a VLAN network of its own.
-constexpr char kPolicy[] = R"json({
-  "networks": [{"id": "flat", "segmentation": "flat"},
-               {"id": "solo", "segmentation": "vlan", "vlan_id": 200}],
-  "security_groups": [
-    {"id": "web", "rules": [
-      {"direction": "ingress", "protocol": "tcp", "port_range_min": 80, "port_range_max": 80},
-      {"direction": "egress"}]}],
-  "ports": [
-    {"id": "a", "network_id": "flat", "mac_address": "02:00:00:00:00:0a",
-     "fixed_ips": ["10.0.0.10"], "security_group_ids": ["web"], "vf_index": 1},
-    {"id": "b", "network_id": "flat", "mac_address": "02:00:00:00:00:0b",
-     "fixed_ips": ["10.0.0.11"], "security_group_ids": ["web"], "vf_index": 2},
-    {"id": "e", "network_id": "solo", "mac_address": "02:00:00:00:00:0e",
-     "fixed_ips": ["10.2.0.14"], "security_group_ids": ["web"], "vf_index": 5}]
-})json";
-
-policy::Snapshot Load(std::string_view json) { return test_support::SnapshotFromJson(json); }
-
-using Key = FakeTcBackend::FilterKey;
-using Chain = std::pair<netlink::FilterOwner, uint32_t>;
-
-// After each single write: which filters are installed and which chains
-// installed gotos name.
-struct Moment {
-  TcOp op;
-  std::set<Key> keys;
-  std::set<Chain> jumps;          // named by any installed goto
-  std::set<Chain> written_jumps;  // named by a goto this pass wrote (created or replaced)
-};
-
-class ReconcilerCostTest : public ::testing::Test {
- protected:
-  ReconcilerCostTest() : log_(sink_, common::LogLevel::kWarn) {
-    fake_.AddDevice(1, "uplink0");
-    fake_.AddDevice(11, "rep1");
-    fake_.AddDevice(12, "rep2");
-    fake_.AddDevice(15, "rep5");
-    snapshot_ = Load(kPolicy);
-    slots_ = *policy::AssignSlots(snapshot_, {});
-    view_.uplink = offload::Netdev{1, "uplink0"};
-    view_.port_representors = {{"a", {11, "rep1"}}, {"b", {12, "rep2"}}, {"e", {15, "rep5"}}};
-  }
-
-  ReconcileReport Run(Reconciler& r) {
-    fake_.ResetWrites();
-    fake_.ResetCalls();
-    return r.Run(snapshot_, slots_, view_, offers_);
-  }
-
-  void WithoutPortE() {
-    snapshot_.ports.erase("e");
-    view_.port_representors.erase("e");
-  }
-  void WithPortE() {
-    snapshot_ = Load(kPolicy);
-    view_.port_representors["e"] = {15, "rep5"};
-  }
-
-  // Records a Moment after every op the fake applies.
-  void Observe(std::vector<Moment>& moments, std::set<Key>& written) {
-    fake_.SetObserver([this, &moments, &written](const TcOp& op, const absl::Status& s) {
-      if (s.ok() &&
-          (op.kind == TcOp::Kind::kCreateFilter || op.kind == TcOp::Kind::kReplaceFilter)) {
-        written.insert(FakeTcBackend::KeyOf(op.filter));
-      }
-      Moment m{op, {}, {}, {}};
-      for (const auto& [key, f] : fake_.filters()) {
-        m.keys.insert(key);
-        std::optional<uint32_t> target = JumpTarget(f);
-        if (!target) continue;
-        m.jumps.insert({f.owner, *target});
-        if (written.contains(key)) m.written_jumps.insert({f.owner, *target});
-      }
-      moments.push_back(std::move(m));
-    });
-  }
-
-  std::ostringstream sink_;
-  common::Logger log_;
-  FakeTcBackend fake_;
-  policy::Snapshot snapshot_;
-  policy::SlotAssignment slots_;
-  EswitchView view_;
-  OfferBook offers_;
-};
-
-// What "complete" means for a chain a goto names, after a pass from
-// `before` to `after`: a chain the pass keeps must hold every filter it will
-// hold before a goto this pass writes names it (a goto that was already
-// there cannot wait: adding to a chain it names is the change itself); a
-// chain the pass empties must keep every filter it had while any goto names
-// it (jumps go first).
-struct Completeness {
-  std::map<Chain, std::set<Key>> final_keys;    // chains the pass keeps
-  std::map<Chain, std::set<Key>> initial_keys;  // chains the pass empties
-};
-
-Completeness Required(const std::map<Key, netlink::FlowerFilter>& before,
-                      const std::map<Key, netlink::FlowerFilter>& after) {
-  Completeness c;
-  for (const auto& [key, f] : after) c.final_keys[{f.owner, f.chain}].insert(key);
-  for (const auto& [key, f] : before) {
-    const Chain chain{f.owner, f.chain};
-    if (!c.final_keys.contains(chain)) c.initial_keys[chain].insert(key);
-  }
-  return c;
-}
-
-int Missing(const std::set<Key>& want, const std::set<Key>& have) {
-  int n = 0;
-  for (const Key& k : want) n += have.contains(k) ? 0 : 1;
-  return n;
-}
-
-std::vector<std::string> JumpViolations(const std::vector<Moment>& moments,
-                                        const Completeness& required) {
-  std::vector<std::string> out;
-  for (size_t i = 0; i < moments.size(); ++i) {
-    const Moment& m = moments[i];
-    auto report = [&](const Chain& c, int missing, const char* what) {
-      const netlink::FlowerFilter& f = m.op.filter;
-      out.push_back(absl::StrCat("after op ", i, " (kind ", static_cast<int>(m.op.kind), " ",
-                                 f.chain, "/", f.prio, "/", f.handle, "): a goto names chain ",
-                                 c.second, ", which ", what, " ", missing, " filters"));
-    };
-    for (const Chain& c : m.written_jumps) {
-      auto r = required.final_keys.find(c);
-      if (r == required.final_keys.end()) continue;
-      if (int n = Missing(r->second, m.keys); n > 0) report(c, n, "still lacks");
-    }
-    for (const Chain& c : m.jumps) {
-      auto r = required.initial_keys.find(c);
-      if (r == required.initial_keys.end()) continue;
-      if (int n = Missing(r->second, m.keys); n > 0) report(c, n, "was emptied of");
-    }
-  }
-  return out;
-}
 
 TEST_F(ReconcilerCostTest, ASecondPassWithNothingToChangeMakesNoCall) {
   Reconciler r(fake_, log_, kBlock);
@@ -228,26 +87,6 @@ TEST_F(ReconcilerCostTest, DriftIsSeenOnlyByAnAudit) {
   ReconcileReport after = Run(r);
   EXPECT_FALSE(after.audited);
   EXPECT_EQ(fake_.dump_calls() + fake_.apply_calls(), 0);
-}
-
-// What the kernel holds, without counters.
-std::map<Key, netlink::FlowerFilter> Content(const FakeTcBackend& fake) {
-  std::map<Key, netlink::FlowerFilter> out;
-  for (const auto& [key, f] : fake.filters()) out[key] = netlink::WithoutStatus(f);
-  return out;
-}
-
-// What a cold install of `s` over `view` leaves in a kernel with `fake`'s devices.
-std::map<Key, netlink::FlowerFilter> ColdInstall(const policy::Snapshot& s,
-                                                 const policy::SlotAssignment& slots,
-                                                 const EswitchView& view, common::Logger& log) {
-  FakeTcBackend fake;
-  fake.AddDevice(view.uplink->ifindex, view.uplink->name);
-  for (const auto& [port, dev] : view.port_representors) fake.AddDevice(dev.ifindex, dev.name);
-  OfferBook offers;
-  Reconciler r(fake, log, kBlock);
-  EXPECT_TRUE(r.Run(s, slots, view, offers).status.ok());
-  return Content(fake);
 }
 
 // Port e (alone in its network) added, changed and removed again, beside
@@ -372,25 +211,9 @@ struct JoinCost {
 // its state leaves (the incremental plan is the whole plan).
 JoinCost JoinFlatNetwork(int others, common::Logger& log) {
   FakeTcBackend fake;
-  fake.AddDevice(1, "uplink0");
   EswitchView view;
-  view.uplink = offload::Netdev{1, "uplink0"};
-  policy::Snapshot before = Load(kPolicy);
-  before.ports.erase("e");
-  before.ports.erase("b");
-  const policy::Port model = before.ports.at("a");
-  before.ports.clear();
-  for (int i = 0; i <= others; ++i) {
-    policy::Port p = model;
-    p.id = absl::StrCat("p", i);
-    p.mac.bytes[4] = static_cast<uint8_t>(i / 256);
-    p.mac.bytes[5] = static_cast<uint8_t>(i % 256);
-    p.fixed_ips = {*policy::IpAddr::Parse(absl::StrCat("10.0.", i / 256, ".", i % 256 + 1))};
-    p.representor.ref = static_cast<uint32_t>(100 + i);
-    before.ports[p.id] = p;
-    fake.AddDevice(100 + i, absl::StrCat("rep", 100 + i));
-    if (i < others) view.port_representors[p.id] = {100u + i, absl::StrCat("rep", 100 + i)};
-  }
+  const policy::Snapshot before = FlatNetwork(others + 1, fake, view);
+  view.port_representors.erase(absl::StrCat("p", others));
   // The last port's representor appears later: the join.
   const std::string joiner = absl::StrCat("p", others);
   EswitchView joined = view;
@@ -466,33 +289,6 @@ TEST_F(ReconcilerCostTest, AJoinPlacesAndPlansOnlyWhatChanged) {
       << "a pass that reuses everything still counts every wanted filter";
 }
 
-TEST_F(ReconcilerCostTest, NoGotoNamesAnIncompleteChainAfterAnySingleWrite) {
-  WithoutPortE();
-  Reconciler r(fake_, log_, kBlock);
-  ASSERT_TRUE(Run(r).status.ok());
-
-  // Port e comes: its chains, the uplink's forwarding entry for its MAC and
-  // the dispatch from its representor.
-  auto before = fake_.filters();
-  std::vector<Moment> moments;
-  std::set<Key> written;
-  Observe(moments, written);
-  WithPortE();
-  ASSERT_TRUE(Run(r).status.ok());
-  ASSERT_GT(moments.size(), 10u);
-  EXPECT_THAT(JumpViolations(moments, Required(before, fake_.filters())), ::testing::IsEmpty());
-
-  // And goes: every jump to its chains goes before the chains are emptied.
-  before = fake_.filters();
-  moments.clear();
-  written.clear();
-  WithoutPortE();
-  ASSERT_TRUE(Run(r).status.ok());
-  ASSERT_GT(moments.size(), 10u);
-  EXPECT_THAT(JumpViolations(moments, Required(before, fake_.filters())), ::testing::IsEmpty());
-  fake_.SetObserver(nullptr);
-}
-
 TEST_F(ReconcilerCostTest, AFailedWriteIsRetriedByTheNextPass) {
   // The kernel refuses the first create in a chain above 0 once (say, out of
   // memory), and a replace later on.
@@ -548,74 +344,6 @@ TEST_F(ReconcilerCostTest, AFailedWriteIsRetriedByTheNextPass) {
 // with the installed set's shapes and jumps (a wrong shape would reshape,
 // i.e. delete and create, filters that are right). A port joining then
 // writes and translates what it does after a clean pass, in jump-graph order.
-TEST_F(ReconcilerCostTest, APortJoiningAfterAPassWithErrorsWritesTheSameInJumpOrder) {
-  struct Counts {
-    uint64_t creates, replaces, deletes;
-    int translated, filters;
-  };
-  auto join = [this](bool fail) {
-    FakeTcBackend kernel;
-    kernel.AddDevice(1, "uplink0");
-    kernel.AddDevice(11, "rep1");
-    kernel.AddDevice(12, "rep2");
-    kernel.AddDevice(15, "rep5");
-    FakeSetMatchHook hook;
-    if (fail) hook.fail = absl::UnavailableError("set-match maps unavailable");
-    Reconciler r(kernel, log_, kBlock);
-    r.SetSetMatch(&hook);
-    OfferBook book;
-    EswitchView small = view_;
-    small.port_representors.erase("e");
-    policy::Snapshot without_e = Load(kPolicy);
-    without_e.ports.erase("e");
-    ReconcileReport cold = r.Run(without_e, slots_, small, book);
-    EXPECT_EQ(cold.errors, fail ? 1 : 0);
-    EXPECT_FALSE(r.audit_due());
-    hook.fail = absl::OkStatus();
-    const auto before = kernel.filters();
-    kernel.ResetWrites();
-    std::vector<Moment> moments;
-    std::set<Key> written;
-    kernel.SetObserver([&](const TcOp& op, const absl::Status& s) {
-      if (s.ok() && op.kind != TcOp::Kind::kDeleteFilter) {
-        written.insert(FakeTcBackend::KeyOf(op.filter));
-      }
-      Moment m{op, {}, {}, {}};
-      for (const auto& [key, f] : kernel.filters()) {
-        m.keys.insert(key);
-        if (std::optional<uint32_t> target = JumpTarget(f)) {
-          m.jumps.insert({f.owner, *target});
-          if (written.contains(key)) m.written_jumps.insert({f.owner, *target});
-        }
-      }
-      moments.push_back(std::move(m));
-    });
-    const policy::Snapshot all = Load(kPolicy);
-    ReconcileReport joined = r.Run(all, slots_, view_, book);
-    kernel.SetObserver(nullptr);
-    EXPECT_TRUE(joined.status.ok()) << joined.status;
-    EXPECT_THAT(JumpViolations(moments, Required(before, kernel.filters())), ::testing::IsEmpty());
-    const Counts counts{kernel.writes().Of(TcOp::Kind::kCreateFilter),
-                        kernel.writes().Of(TcOp::Kind::kReplaceFilter),
-                        kernel.writes().Of(TcOp::Kind::kDeleteFilter), joined.translated,
-                        joined.filters};
-    // The kernel holds what a clean install of the whole state writes.
-    Reconciler fresh(kernel, log_, kBlock);
-    fresh.SetSetMatch(&hook);
-    kernel.ResetWrites();
-    EXPECT_EQ(fresh.Run(all, slots_, view_, book).writes, 0);
-    return counts;
-  };
-  const Counts clean = join(false);
-  const Counts retried = join(true);
-  ASSERT_GT(clean.creates, 10u);
-  EXPECT_EQ(retried.creates, clean.creates);
-  EXPECT_EQ(retried.replaces, clean.replaces);
-  EXPECT_EQ(retried.deletes, clean.deletes);
-  EXPECT_EQ(retried.translated, clean.translated) << "unchanged filters are not translated again";
-  EXPECT_EQ(retried.filters, clean.filters);
-}
-
 TEST_F(ReconcilerCostTest, EchoesOfOwnWritesAreRecognisedAndDriftIsNot) {
   Reconciler r(fake_, log_, kBlock);
   ASSERT_TRUE(Run(r).status.ok());
