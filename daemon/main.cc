@@ -105,6 +105,9 @@ int Run(const std::vector<std::string>& args) {
   if (absl::Status s = KeepAnonymousMemoryInSmallPages(); !s.ok()) {
     log.Warn("huge_pages_left_on", {{"status", s}});
   }
+  if (absl::Status s = ShareMallocArenas(); !s.ok()) {
+    log.Warn("malloc_arenas_per_thread", {{"status", s}});
+  }
   agent::RouteLibbpfOutputAsLogfmt();  // libbpf's own messages as logfmt lines too
 
   absl::StatusOr<int> lock = LockStateDir(config->state_dir);
