@@ -1,8 +1,8 @@
 #include "agent/pass_worker.h"
 
-#include <malloc.h>
-
 #include <utility>
+
+#include "agent/heap_release.h"
 
 namespace vfguard::agent {
 
@@ -55,7 +55,7 @@ void PassWorker::Loop() {
     if (trim_ && jobs_.empty()) {  // still `running_`: backlog() counts the trim
       trim_ = false;
       lock.unlock();
-      malloc_trim(0);  // all arenas: the reactor's too
+      ReleaseFreeHeap();  // its own arena's top, then every arena's free pages
       lock.lock();
       ++trims_;
     }

@@ -30,11 +30,11 @@ class PassWorker {
   void Post(std::function<void()> job);
   // Called by a job that freed much transient heap (a reconcile pass): once
   // the queue is next empty, the worker hands free heap pages back to the
-  // kernel (malloc_trim). Not at once: the tc notifications a pass's writes
-  // cause are decoded on the reactor (another malloc arena) and wait behind
-  // it as one batch of compact notes (agent/tc_note_queue.h), freed when
-  // judged; trimming after them keeps the daemon's RSS at what it holds,
-  // not at the peak of its last pass.
+  // kernel (ReleaseFreeHeap, agent/heap_release.h: its own arena's top
+  // too). Not at once: the tc notifications a pass's writes cause are
+  // decoded on the reactor and wait behind it as one batch of compact notes
+  // (agent/tc_note_queue.h), freed when judged; trimming after them keeps
+  // the daemon's RSS at what it holds, not at the peak of its last pass.
   void TrimWhenIdle();
   // Trims done (for tests and benches); backlog() counts one in progress.
   size_t trims() const;

@@ -49,6 +49,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "agent/filter_hash.h"
+#include "agent/heap_release.h"
 #include "agent/netlink_tc_backend.h"
 #include "agent/reconciler.h"
 #include "agent/tc_op_encode.h"
@@ -468,6 +469,11 @@ int Run(const std::string& daemon, const std::vector<int>& sizes) {
 
 int main(int argc, char** argv) {
   setvbuf(stdout, nullptr, _IOLBF, 0);
+  // The daemon's malloc settings (daemon/main.cc): the agent phases measure
+  // the daemon's code as it runs there.
+  if (absl::Status st = vfguard::agent::ConfigureHeapForPasses(); !st.ok()) {
+    std::printf("%s\n", st.ToString().c_str());
+  }
   std::vector<int> sizes = vfguard::agent::Sizes(argc, argv, 2);
   if (sizes.empty()) return 2;
   if (geteuid() != 0 || unshare(CLONE_NEWNET) != 0) {

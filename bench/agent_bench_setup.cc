@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "agent/heap_release.h"
 
 namespace vfguard::agent {
 
@@ -128,6 +129,10 @@ std::vector<int> Sizes(int argc, char** argv, int first) {
 }
 
 int RunForEachSize(int argc, char** argv, int (*run)(int)) {
+  // The daemon's malloc settings (daemon/main.cc), so the figures are its.
+  if (absl::Status st = ConfigureHeapForPasses(); !st.ok()) {
+    std::fprintf(stderr, "%s\n", st.ToString().c_str());
+  }
   const std::vector<int> sizes = Sizes(argc, argv, 1);
   if (sizes.empty()) return 2;
   int rc = 0;

@@ -23,6 +23,7 @@
 #include "agent/agent.h"
 #include "agent/config.h"
 #include "agent/desired_state.h"
+#include "agent/heap_release.h"
 #include "agent/libbpf_log.h"
 #include "agent/netlink_ct_backend.h"
 #include "agent/netlink_tc_backend.h"
@@ -105,8 +106,8 @@ int Run(const std::vector<std::string>& args) {
   if (absl::Status s = KeepAnonymousMemoryInSmallPages(); !s.ok()) {
     log.Warn("huge_pages_left_on", {{"status", s}});
   }
-  if (absl::Status s = ShareMallocArenas(); !s.ok()) {
-    log.Warn("malloc_arenas_per_thread", {{"status", s}});
+  if (absl::Status s = agent::ConfigureHeapForPasses(); !s.ok()) {
+    log.Warn("malloc_left_as_it_was", {{"status", s}});
   }
   agent::RouteLibbpfOutputAsLogfmt();  // libbpf's own messages as logfmt lines too
 

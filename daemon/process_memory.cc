@@ -1,6 +1,5 @@
 #include "daemon/process_memory.h"
 
-#include <malloc.h>
 #include <sys/prctl.h>
 
 #include <cerrno>
@@ -14,13 +13,6 @@ absl::Status KeepAnonymousMemoryInSmallPages() {
   if (prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0) != 0) {
     return absl::UnavailableError(
         absl::StrCat("prctl(PR_SET_THP_DISABLE): ", std::strerror(errno)));
-  }
-  return absl::OkStatus();
-}
-
-absl::Status ShareMallocArenas() {
-  if (mallopt(M_ARENA_MAX, kMallocArenas) != 1) {
-    return absl::UnavailableError("mallopt(M_ARENA_MAX) refused");
   }
   return absl::OkStatus();
 }

@@ -30,22 +30,6 @@ absl::Status KeepAnonymousMemoryInSmallPages();
 // Whether transparent huge pages are off for this process (PR_GET_THP_DISABLE).
 bool HugePagesDisabled();
 
-// At most kMallocArenas glibc malloc arenas (mallopt M_ARENA_MAX): the
-// reactor's (main) arena and one more, which the worker shares with the
-// compiler's helper threads and the write lanes.
-//
-// Why: those helpers and lanes are short-lived threads, and by default each
-// gets an arena of its own (up to 8 per core). glibc never trims a thread
-// arena's top in malloc_trim, and trims it on free only above the dynamic
-// trim threshold (MBs after a large block), so whatever a helper's compile
-// peaked at stays resident: 544-580 kB after a 100-port install, 79 B per
-// filter. Sharing puts those temporaries where the worker's later
-// allocations reuse them (docs/performance.md, "Short-lived threads share
-// the worker's malloc arena"): 362 -> 297 B per filter at N = 100 in the VM.
-// An error if glibc refuses the option.
-inline constexpr int kMallocArenas = 2;
-absl::Status ShareMallocArenas();
-
 }  // namespace vfguard::daemon
 
 #endif  // VFGUARD_DAEMON_PROCESS_MEMORY_H_
