@@ -148,10 +148,12 @@ class Reconciler {
  public:
   Reconciler(TcBackend& tc, common::Logger& log, uint32_t block_index);
 
-  // The most filter ops a pass hands the backend at once (WritePlan): below
-  // glibc's mmap threshold (128 kB of TcOps), and enough ops for both write
-  // lanes' waves (NetlinkTcBackend::kMinParallelOps).
-  static constexpr size_t kWriteChunk = 256;
+  // The most filter ops a pass hands the backend at once (WritePlan): ~0.5
+  // MB of TcOps and their actions, a few percent of a 250-port pass's
+  // filters; each chunk waits for its acks, so fewer, larger chunks keep
+  // both write lanes busier (docs/performance.md, "A pass holds one chunk
+  // of kernel filters").
+  static constexpr size_t kWriteChunk = 1024;
 
   // The ND check (semantics §3.3) in the kernel; null (the default) when BPF
   // is unavailable. Each pass syncs it (attach once, map = the pipeline's ND

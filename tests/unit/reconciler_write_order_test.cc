@@ -111,7 +111,7 @@ TEST(ReconcilerWriteChunks, AColdInstallGoesInChunksInJumpOrder) {
   common::Logger log(sink, common::LogLevel::kWarn);
   FakeTcBackend fake;
   EswitchView view;
-  const policy::Snapshot s = FlatNetwork(12, fake, view);
+  const policy::Snapshot s = FlatNetwork(40, fake, view);
   const policy::SlotAssignment slots = *policy::AssignSlots(s, {});
   std::vector<Moment> moments;
   std::set<Key> written;
@@ -151,11 +151,11 @@ TEST(ReconcilerWriteChunks, AFailureInOneChunkLeavesTheOthersRecorded) {
   common::Logger log(sink, common::LogLevel::kWarn);
   FakeTcBackend fake;
   EswitchView view;
-  const policy::Snapshot s = FlatNetwork(12, fake, view);
+  const policy::Snapshot s = FlatNetwork(40, fake, view);
   const policy::SlotAssignment slots = *policy::AssignSlots(s, {});
   int seen = 0;
   fake.SetFault([&seen](const TcOp& op) -> absl::Status {
-    if (op.kind == TcOp::Kind::kCreateFilter && ++seen == 300) {
+    if (op.kind == TcOp::Kind::kCreateFilter && ++seen == 1100) {
       return absl::ResourceExhaustedError("out of memory");
     }
     return absl::OkStatus();
@@ -165,7 +165,7 @@ TEST(ReconcilerWriteChunks, AFailureInOneChunkLeavesTheOthersRecorded) {
   const ReconcileReport cold = r.Run(s, slots, view, offers);
   fake.SetFault(nullptr);
   EXPECT_EQ(cold.errors, 1);
-  ASSERT_GT(seen, 300) << "the chunks after the failed one were sent";
+  ASSERT_GT(seen, 1100) << "the chunks after the failed one were sent";
   EXPECT_TRUE(r.audit_due());
   fake.ResetWrites();
   const ReconcileReport retry = r.Run(s, slots, view, offers);
