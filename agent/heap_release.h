@@ -1,6 +1,6 @@
 // Giving a pass's freed heap back to the kernel once the worker is idle,
-// with glibc malloc (docs/performance.md, "The worker's arena top is trimmed
-// when idle").
+// with glibc malloc (docs/performance.md, "A pass holds one chunk of kernel
+// filters; the idle worker trims its arena").
 //
 // malloc_trim(0) releases the free pages inside every arena's free chunks
 // and the main arena's top, but never the top of a thread's arena; glibc
