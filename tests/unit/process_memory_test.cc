@@ -1,25 +1,14 @@
 #include "daemon/process_memory.h"
 
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <cstdlib>
 
 #include "gtest/gtest.h"
+#include "tests/unit/in_child.h"
 
 namespace vfguard::daemon {
 namespace {
 
-// Runs `body` in a child process (the setting is per process, and this
-// test's process keeps its own); the child's exit status.
-template <typename F>
-int InChild(F body) {
-  const pid_t pid = fork();
-  if (pid == 0) _exit(body());
-  int status = 0;
-  waitpid(pid, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 100;
-}
+using test_support::InChild;
 
 TEST(ProcessMemory, TurnsHugePagesOffForTheProcessAndItsChildrenOnly) {
   const bool before = HugePagesDisabled();

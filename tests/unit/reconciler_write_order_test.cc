@@ -102,21 +102,31 @@ TEST_F(ReconcilerCostTest, APortJoiningAfterAPassWithErrorsWritesTheSameInJumpOr
   EXPECT_EQ(retried.filters, clean.filters);
 }
 
+// A 40-port flat network: a cold install of it takes three write chunks.
+class ReconcilerWriteChunks : public ::testing::Test {
+ protected:
+  ReconcilerWriteChunks()
+      : log(sink, common::LogLevel::kWarn),
+        s(FlatNetwork(40, fake, view)),
+        slots(*policy::AssignSlots(s, {})) {}
+
+  std::ostringstream sink;
+  common::Logger log;
+  FakeTcBackend fake;
+  EswitchView view;
+  const policy::Snapshot s;
+  const policy::SlotAssignment slots;
+  OfferBook offers;
+};
+
 // A whole pass sends its writes in chunks of Reconciler::kWriteChunk ops,
 // each translated just before it goes (a pass never holds every kernel
 // filter of the block at once), and the kernel ends up as one batch would
 // have left it, with no goto naming an incomplete chain at any moment.
-TEST(ReconcilerWriteChunks, AColdInstallGoesInChunksInJumpOrder) {
-  std::ostringstream sink;
-  common::Logger log(sink, common::LogLevel::kWarn);
-  FakeTcBackend fake;
-  EswitchView view;
-  const policy::Snapshot s = FlatNetwork(40, fake, view);
-  const policy::SlotAssignment slots = *policy::AssignSlots(s, {});
+TEST_F(ReconcilerWriteChunks, AColdInstallGoesInChunksInJumpOrder) {
   std::vector<Moment> moments;
   std::set<Key> written;
   ObserveMoments(fake, moments, written);
-  OfferBook offers;
   Reconciler r(fake, log, kBlock);
   const ReconcileReport cold = r.Run(s, slots, view, offers);
   fake.SetObserver(nullptr);
@@ -146,13 +156,7 @@ TEST(ReconcilerWriteChunks, AColdInstallGoesInChunksInJumpOrder) {
 
 // A failed write in one chunk is forgotten by the set (the next pass audits
 // and writes it again), and the chunks after it are still sent.
-TEST(ReconcilerWriteChunks, AFailureInOneChunkLeavesTheOthersRecorded) {
-  std::ostringstream sink;
-  common::Logger log(sink, common::LogLevel::kWarn);
-  FakeTcBackend fake;
-  EswitchView view;
-  const policy::Snapshot s = FlatNetwork(40, fake, view);
-  const policy::SlotAssignment slots = *policy::AssignSlots(s, {});
+TEST_F(ReconcilerWriteChunks, AFailureInOneChunkLeavesTheOthersRecorded) {
   int seen = 0;
   fake.SetFault([&seen](const TcOp& op) -> absl::Status {
     if (op.kind == TcOp::Kind::kCreateFilter && ++seen == 1100) {
@@ -160,7 +164,6 @@ TEST(ReconcilerWriteChunks, AFailureInOneChunkLeavesTheOthersRecorded) {
     }
     return absl::OkStatus();
   });
-  OfferBook offers;
   Reconciler r(fake, log, kBlock);
   const ReconcileReport cold = r.Run(s, slots, view, offers);
   fake.SetFault(nullptr);
