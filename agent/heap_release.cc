@@ -32,6 +32,8 @@ absl::Status ConfigureHeapForPasses() {
 }
 
 void ReleaseFreeHeap() {
+  // The threshold is process-wide: a free() on another thread in this
+  // window may trim its arena too, which is harmless.
   mallopt(M_TRIM_THRESHOLD, static_cast<int>(kIdleTrimThresholdBytes));
   // Freed at once: its free() trims this thread's arena top down to the
   // pad. Volatile: a malloc/free pair with no use may be elided.
