@@ -22,7 +22,7 @@ std::vector<PlannedWrite> Ordered(std::vector<PlannedWrite> ops, const std::vect
   cyclic = cyclic || order.cyclic;
   std::vector<PlannedWrite> out;
   out.reserve(ops.size());
-  for (size_t i : order.order) out.push_back(std::move(ops[i]));
+  for (size_t i : order.order) out.push_back(ops[i]);
   return out;
 }
 
@@ -101,13 +101,13 @@ FilterPlan PlanFilterWrites(WantedFilters& want, const InstalledSet& have, const
   for (auto& [prio, ops] : early) {
     if (!written.contains(prio)) plan.ops.insert(plan.ops.end(), ops.begin(), ops.end());
   }
-  for (PlannedWrite& op : upserts) {
+  for (const PlannedWrite& op : upserts) {
     auto e = early.find(PrioOf(op.key));
     if (e != early.end() && written.contains(e->first)) {
       plan.ops.insert(plan.ops.end(), e->second.begin(), e->second.end());
       early.erase(e);
     }
-    plan.ops.push_back(std::move(op));
+    plan.ops.push_back(op);
   }
   plan.ops.insert(plan.ops.end(), std::make_move_iterator(deletes.begin()),
                   std::make_move_iterator(deletes.end()));

@@ -558,8 +558,8 @@ absl::StatusOr<std::map<FilterKey, FlowerFilter>> Reconciler::DumpInstalled() co
     absl::StatusOr<std::vector<FlowerFilter>> dumped = tc_.DumpFilters(owner);
     if (!dumped.ok()) return dumped.status();
     for (FlowerFilter& f : *dumped) {
-      FilterKey key = KeyOf(f);
-      out.emplace(std::move(key), std::move(f));
+      const FilterKey key = KeyOf(f);
+      out.emplace(key, std::move(f));
     }
   }
   return out;

@@ -143,9 +143,10 @@ Reconciler::WantedChange Reconciler::Wanted(bool reuse, bool delta,
     ++out.count;
     // A delta keeps what it translated (a few filters); a whole pass keeps
     // only the entry and translates again what it writes (WritePlan).
+    const FilterKey key = KeyOf(*k);
     std::unique_ptr<FlowerFilter> kept;
     if (out.delta) kept = std::make_unique<FlowerFilter>(*std::move(k));
-    out.want[KeyOf(*k)] = WantedFilter{entry, std::move(kept), i, true};
+    out.want[key] = WantedFilter{entry, std::move(kept), i, true};
   }
   while (reuse && j < translated_.size()) gone(j++);
   translated_ = std::move(next);

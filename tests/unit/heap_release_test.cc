@@ -79,6 +79,7 @@ int UnitsGivenBack(Release release) {
   size_t before = 0, after = 0;
   std::thread([&] {
     std::vector<std::unique_ptr<char[]>> blocks;
+    blocks.reserve(40000);
     for (int i = 0; i < 40000; ++i) blocks.push_back(std::make_unique<char[]>(200));
     blocks.clear();
     blocks.shrink_to_fit();
@@ -105,10 +106,12 @@ int MallocArenas() {
 // an arena of its own.
 int ArenasAfterBusyThreads() {
   std::vector<std::thread> threads;
+  threads.reserve(6);
   std::latch all_allocated(6);
   for (int t = 0; t < 6; ++t) {
     threads.emplace_back([&all_allocated] {
       std::vector<std::unique_ptr<char[]>> blocks;
+      blocks.reserve(64);
       for (int i = 0; i < 64; ++i) blocks.push_back(std::make_unique<char[]>(4096));
       all_allocated.arrive_and_wait();  // all hold their blocks at once
     });
