@@ -149,12 +149,14 @@ absl::StatusOr<InstalledRecord> DecodeInstalledRecord(std::string_view bytes) {
     r.clsact[ifindex] = in.Get<uint32_t>();
   }
   std::optional<InstalledFilter> last;
-  for (uint64_t n = in.GetCount(kKeyBytes + kEntryBytes); n > 0 && in.ok(); --n) {
+  const uint64_t filters = in.GetCount(kKeyBytes + kEntryBytes);
+  r.filters.reserve(filters);
+  for (uint64_t n = filters; n > 0 && in.ok(); --n) {
     const FilterKey key = in.GetKey();
     const std::optional<InstalledFilter> f = InstalledFilter::Of(key, in.GetEntry());
     if (!f) return absl::InvalidArgumentError("installed record: a filter the set cannot hold");
-    // Written in key order (checked): the hint makes each insert O(1) and
-    // fills the B-tree's nodes (InstalledSet::Restore relies on it).
+    // Written in key order (checked): each insert is an append, and the set
+    // is sorted as InstalledSet::Restore takes it.
     if (last && !InstalledFilter::Less()(*last, *f)) {
       return absl::InvalidArgumentError("installed record: filters out of key order");
     }

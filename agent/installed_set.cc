@@ -158,6 +158,14 @@ void InstalledSet::Record(const netlink::FlowerFilter& f) {
   filters_.insert_or_assign(*packed);
 }
 
+void InstalledSet::Collect(const netlink::FlowerFilter& f, std::vector<InstalledChange>& changes) {
+  if (std::optional<InstalledFilter> packed = InstalledFilter::Of(KeyOf(f), EntryOf(f))) {
+    changes.push_back({*packed});
+  } else {
+    RequestAudit();
+  }
+}
+
 void InstalledSet::Erase(const FilterKey& key) { filters_.erase(key); }
 
 void InstalledSet::Apply(std::vector<InstalledChange> changes) {
@@ -197,11 +205,7 @@ void InstalledSet::ReplaceFilters(const std::vector<std::vector<netlink::FlowerF
     for (const netlink::FlowerFilter& f : dumped) {
       // ContentHash ignores what the kernel only reports (status,
       // counters), so the dumped filter is hashed as it is, not copied.
-      if (std::optional<InstalledFilter> packed = InstalledFilter::Of(KeyOf(f), EntryOf(f))) {
-        found.push_back({*packed});
-      } else {
-        RequestAudit();
-      }
+      Collect(f, found);
     }
   }
   Apply(std::move(found));

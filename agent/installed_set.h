@@ -167,6 +167,9 @@ class InstalledSet {
   // A filter the kernel accepted (created or replaced). One the set cannot
   // hold (InstalledFilter::Of) makes the set unsure: the next pass audits.
   void Record(const netlink::FlowerFilter& f);
+  // Record's change, added to `changes` for Apply instead of made now; one
+  // the set cannot hold makes it unsure now.
+  void Collect(const netlink::FlowerFilter& f, std::vector<InstalledChange>& changes);
   // A filter the kernel deleted or did not have; nothing if absent.
   void Erase(const FilterKey& key);
   // Changes in the order they happened (of one key, the last wins), merged

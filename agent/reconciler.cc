@@ -149,11 +149,7 @@ void Reconciler::RecordResults(const std::vector<TcOp>& ops,
   // The set changes now, or (`changes`) once the caller has sent everything.
   auto record = [&](const netlink::FlowerFilter& f) {
     if (changes == nullptr) return installed_.Record(f);
-    if (std::optional<InstalledFilter> packed = InstalledFilter::Of(KeyOf(f), EntryOf(f))) {
-      changes->push_back({*packed});
-    } else {
-      installed_.RequestAudit();  // one the set cannot hold, as Record does
-    }
+    installed_.Collect(f, *changes);
   };
   auto erase = [&](const FilterKey& key) {
     if (changes == nullptr) return installed_.Erase(key);
