@@ -211,7 +211,13 @@ void NetlinkSocket::PumpRound(std::vector<std::pair<uint32_t, absl::Status>>& fa
     inflight_bytes_ += bytes;
   }
   if (queue_head_ == queue_.size()) {
-    queue_.clear();
+    // A batch of thousands would otherwise leave its queue's capacity (64
+    // bytes per message) allocated for the life of the socket.
+    if (queue_.capacity() > kKeptQueueCapacity) {
+      std::vector<Queued>().swap(queue_);
+    } else {
+      queue_.clear();
+    }
     queue_head_ = 0;
   }
 }

@@ -139,6 +139,8 @@ class NetlinkSocket {
     size_t index = 0;
     std::shared_ptr<PendingDump> dump;
   };
+  // Queue entries kept allocated once the queue has drained.
+  static constexpr size_t kKeptQueueCapacity = 64;
   struct InFlight {
     std::shared_ptr<Batch> batch;
     size_t index = 0;
