@@ -364,7 +364,7 @@ Agent::PassOutcome Agent::RunPass(const PassInput& in) {
   PassOutcome out;
   out.seq = in.seq;
   out.reason = in.reason;
-  out.report = reconciler_.Run(*in.desired, in.slots, in.eswitch, offers_);
+  out.report = reconciler_.Run(in.desired, in.slots, in.eswitch, offers_);
   // A pass allocates transiently in proportion to what it touched (dumps,
   // translations, batches, and the tc notifications of its writes, queued
   // behind it); glibc keeps freed heap pages mapped, so without this the

@@ -323,6 +323,30 @@ bool Reconciler::SameDevices(const EswitchView& next) const {
 ReconcileReport Reconciler::Run(const policy::Snapshot& desired,
                                 const policy::SlotAssignment& slots, const EswitchView& view,
                                 OfferBook& offers) {
+  return Run(std::make_shared<const policy::Snapshot>(desired), slots, view, offers);
+}
+
+namespace {
+
+// `desired` without the ports that have no representor in `view` (appended
+// to `absent`); `desired` itself when there are none.
+std::shared_ptr<const policy::Snapshot> PresentPorts(std::shared_ptr<const policy::Snapshot> desired,
+                                                     const EswitchView& view,
+                                                     std::vector<std::string>& absent) {
+  for (const auto& [id, port] : desired->ports) {
+    if (!view.port_representors.contains(id)) absent.push_back(id);
+  }
+  if (absent.empty()) return desired;
+  auto effective = std::make_shared<policy::Snapshot>(*desired);
+  for (const std::string& id : absent) effective->ports.erase(id);
+  return effective;
+}
+
+}  // namespace
+
+ReconcileReport Reconciler::Run(std::shared_ptr<const policy::Snapshot> desired,
+                                const policy::SlotAssignment& slots, const EswitchView& view,
+                                OfferBook& offers) {
   const absl::Time start = absl::Now();
   ReconcileReport report;
   auto finish = [&]() {
@@ -331,20 +355,12 @@ ReconcileReport Reconciler::Run(const policy::Snapshot& desired,
   };
 
   // Only ports whose representor exists can be wired; the others wait.
-  policy::Snapshot effective = desired;
-  for (auto it = effective.ports.begin(); it != effective.ports.end();) {
-    if (view.port_representors.contains(it->first)) {
-      ++it;
-    } else {
-      report.absent_ports.push_back(it->first);
-      it = effective.ports.erase(it);
-    }
-  }
+  std::shared_ptr<const policy::Snapshot> shared_effective =
+      PresentPorts(std::move(desired), view, report.absent_ports);
   if (!view.uplink) {
     report.status = absl::FailedPreconditionError("the uplink is not present; nothing installed");
     return finish();
   }
-  auto shared_effective = std::make_shared<const policy::Snapshot>(std::move(effective));
   absl::Time mark = absl::Now();
   // Adds the time since the last mark to `phase`.
   auto lap = [&mark](absl::Duration& phase) {

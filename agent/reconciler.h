@@ -167,8 +167,17 @@ class Reconciler {
   void SetSetMatch(SetMatchHook* hook);
   bool set_lookups() const { return set_match_ != nullptr; }
 
+  // One pass toward `desired` over the devices of `view` (ports without a
+  // representor there wait: ReconcileReport::absent_ports).
   ReconcileReport Run(const policy::Snapshot& desired, const policy::SlotAssignment& slots,
                       const EswitchView& view, OfferBook& offers);
+  // The same without copying `desired` when every port's representor is
+  // present: it becomes effective() as it is, shared with the caller (the
+  // daemon's reactor holds the same immutable snapshot). A copy is made
+  // only to leave absent ports out.
+  ReconcileReport Run(std::shared_ptr<const policy::Snapshot> desired,
+                      const policy::SlotAssignment& slots, const EswitchView& view,
+                      OfferBook& offers);
 
   // Keeps the persisted record of what is installed at `path`
   // (agent/installed_record.h): written after a pass that wrote or audited
