@@ -22,6 +22,7 @@
 namespace vfguard::agent {
 namespace {
 
+using ::testing::ElementsAre;
 using ::testing::Contains;
 using ::testing::IsEmpty;
 
@@ -241,6 +242,24 @@ TEST_F(ReconcilerTest, ARepresentorThatGoesAndComesBackGetsItsRulesBack) {
   EXPECT_EQ(fake_.DumpClsact()->at(22), kBlock);
   EXPECT_EQ(SlowPathFilters(), Installed(r));
   EXPECT_EQ(fake_.filters().size(), installed.size());
+}
+
+TEST_F(ReconcilerTest, ASharedSnapshotIsKeptAsItIsUnlessAPortIsAbsent) {
+  Reconciler r(backend_, log_, kBlock);
+  auto desired = std::make_shared<const policy::Snapshot>(snapshot_);
+  ReconcileReport all = r.Run(desired, slots_, view_, offers_);
+  ASSERT_TRUE(all.status.ok()) << all.status;
+  EXPECT_EQ(r.shared_effective(), desired) << "every port present: no copy";
+  const auto installed = fake_.filters();
+
+  view_.port_representors.erase("b");
+  ReconcileReport without_b = r.Run(desired, slots_, view_, offers_);
+  ASSERT_TRUE(without_b.status.ok()) << without_b.status;
+  EXPECT_THAT(without_b.absent_ports, ElementsAre("b"));
+  EXPECT_NE(r.shared_effective(), desired);
+  EXPECT_FALSE(r.effective().ports.contains("b"));
+  EXPECT_TRUE(desired->ports.contains("b")) << "the caller's snapshot is not changed";
+  EXPECT_EQ(SlowPathFilters(), Installed(r));
 }
 
 TEST_F(ReconcilerTest, AddsComeBeforeDeletesAndJumpTargetsBeforeJumps) {
