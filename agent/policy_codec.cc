@@ -298,6 +298,11 @@ absl::StatusOr<Snapshot> SnapshotFromPolicy(const pb::Policy& policy) {
 
 pb::Policy PolicyFromSnapshot(const Snapshot& snapshot) {
   pb::Policy out;
+  FillPolicyFromSnapshot(snapshot, out);
+  return out;
+}
+
+void FillPolicyFromSnapshot(const Snapshot& snapshot, pb::Policy& out) {
   for (const auto& [id, n] : snapshot.networks) {
     pb::Network* net = out.add_networks();
     net->set_id(n.id);
@@ -322,7 +327,6 @@ pb::Policy PolicyFromSnapshot(const Snapshot& snapshot) {
     group->set_id(g.id);
     for (const policy::IpPrefix& c : g.cidrs) group->add_cidrs(PrefixText(c));
   }
-  return out;
 }
 
 absl::StatusOr<pb::Policy> PolicyFromJson(std::string_view json) {

@@ -30,6 +30,9 @@ absl::StatusOr<policy::Snapshot> SnapshotFromPolicy(const api::v1::Policy& polic
 // when not the lowest). SnapshotFromPolicy(PolicyFromSnapshot(s)) == s for
 // every valid s.
 api::v1::Policy PolicyFromSnapshot(const policy::Snapshot& snapshot);
+// The same into `out`, which must be empty; its parts are allocated where
+// `out` is (on its protobuf Arena, if it has one).
+void FillPolicyFromSnapshot(const policy::Snapshot& snapshot, api::v1::Policy& out);
 
 // JSON text (protobuf's canonical mapping) to a Policy message. Unknown fields
 // are refused (`ports[0].bogus: unknown field`); malformed JSON is reported

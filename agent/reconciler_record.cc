@@ -1,7 +1,5 @@
 // The reconciler's persisted record (agent/installed_record.h): a restart
 // that trusts it instead of a full audit, and keeping it current.
-#include <google/protobuf/io/coded_stream.h>
-#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 
 #include <iterator>
 #include <string>
@@ -11,22 +9,11 @@
 #include "agent/checkpoint.h"
 #include "agent/filter_hash.h"
 #include "agent/policy_codec.h"
+#include "agent/snapshot_digest.h"
 #include "agent/reconciler.h"
 
 namespace vfguard::agent {
 namespace {
-
-// The snapshot as deterministic proto bytes (map fields in key order).
-std::string DeterministicBytes(const policy::Snapshot& s) {
-  std::string out;
-  {
-    google::protobuf::io::StringOutputStream stream(&out);
-    google::protobuf::io::CodedOutputStream coded(&stream);
-    coded.SetSerializationDeterministic(true);
-    PolicyFromSnapshot(s).SerializeToCodedStream(&coded);
-  }
-  return out;
-}
 
 template <typename T>
 uint64_t MixValue(uint64_t h, const T& v) {
@@ -57,7 +44,7 @@ uint64_t Reconciler::InputsDigest(const policy::SlotAssignment& slots,
                                   const OfferBook& offers) const {
   uint64_t h = Fnv1a64(record_identity_);
   h = MixValue(h, block_);
-  h = Fnv1a64(DeterministicBytes(*effective_), h);
+  h = SnapshotDigest(*effective_, h);
   for (const auto* m : {&slots.port_slot, &slots.network_slot}) {
     for (const auto& [id, v] : *m) h = MixValue(Fnv1a64(id, h), v);
   }
