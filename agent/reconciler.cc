@@ -330,9 +330,9 @@ namespace {
 
 // `desired` without the ports that have no representor in `view` (appended
 // to `absent`); `desired` itself when there are none.
-std::shared_ptr<const policy::Snapshot> PresentPorts(std::shared_ptr<const policy::Snapshot> desired,
-                                                     const EswitchView& view,
-                                                     std::vector<std::string>& absent) {
+std::shared_ptr<const policy::Snapshot> PresentPorts(
+    std::shared_ptr<const policy::Snapshot> desired, const EswitchView& view,
+    std::vector<std::string>& absent) {
   for (const auto& [id, port] : desired->ports) {
     if (!view.port_representors.contains(id)) absent.push_back(id);
   }

@@ -9,8 +9,8 @@
 #include "agent/checkpoint.h"
 #include "agent/filter_hash.h"
 #include "agent/policy_codec.h"
-#include "agent/snapshot_digest.h"
 #include "agent/reconciler.h"
+#include "agent/snapshot_digest.h"
 
 namespace vfguard::agent {
 namespace {

@@ -22,8 +22,8 @@
 namespace vfguard::agent {
 namespace {
 
-using ::testing::ElementsAre;
 using ::testing::Contains;
+using ::testing::ElementsAre;
 using ::testing::IsEmpty;
 
 constexpr uint32_t kBlock = 77;
