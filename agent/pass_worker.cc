@@ -6,19 +6,16 @@
 
 namespace vfguard::agent {
 
-PassWorker::PassWorker() : thread_([this] { Run(std::thread()); }) {}
+PassWorker::PassWorker() : thread_([this] { Loop(); }) {}
 
 PassWorker::~PassWorker() {
-  std::thread last;
   {
     std::lock_guard<std::mutex> lock(mu_);
     stopping_ = true;
     jobs_.clear();
-    // A thread that retires after this sees stopping_ and starts none.
-    last = std::move(thread_);
   }
   wake_.notify_one();
-  last.join();
+  thread_.join();
 }
 
 void PassWorker::Post(std::function<void()> job) {
@@ -44,22 +41,7 @@ size_t PassWorker::trims() const {
   return trims_;
 }
 
-void PassWorker::Retire() {
-  std::thread self = std::move(thread_);
-  thread_ = std::thread([this, self = std::move(self)]() mutable { Run(std::move(self)); });
-}
-
-void PassWorker::Run(std::thread predecessor) {
-  if (predecessor.joinable()) {
-    // Nothing is allocated on this thread before the join: its first
-    // malloc then finds the predecessor's arena free and takes it.
-    predecessor.join();
-    ReleaseFreeHeap();  // its own arena's top, then every arena's free pages
-    std::lock_guard<std::mutex> lock(mu_);
-    ++trims_;
-    --running_;  // the job that asked for the trim
-  }
-  worker_id_.store(std::this_thread::get_id());
+void PassWorker::Loop() {
   std::unique_lock<std::mutex> lock(mu_);
   for (;;) {
     wake_.wait(lock, [this] { return stopping_ || !jobs_.empty(); });
@@ -69,12 +51,13 @@ void PassWorker::Run(std::thread predecessor) {
     ++running_;
     lock.unlock();
     job();
-    job = nullptr;  // what it holds is freed on this thread, before it exits
     lock.lock();
-    if (trim_ && jobs_.empty() && !stopping_) {
+    if (trim_ && jobs_.empty()) {  // still `running_`: backlog() counts the trim
       trim_ = false;
-      Retire();  // still `running_`: backlog() counts the trim
-      return;
+      lock.unlock();
+      ReleaseFreeHeap();  // its own arena's top, then every arena's free pages
+      lock.lock();
+      ++trims_;
     }
     --running_;
   }

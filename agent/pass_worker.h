@@ -12,7 +12,6 @@
 #ifndef VFGUARD_AGENT_PASS_WORKER_H_
 #define VFGUARD_AGENT_PASS_WORKER_H_
 
-#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -36,27 +35,16 @@ class PassWorker {
   // decoded on the reactor and wait behind it as one batch of compact notes
   // (agent/tc_note_queue.h), freed when judged; trimming after them keeps
   // the daemon's RSS at what it holds, not at the peak of its last pass.
-  //
-  // The trim is done by a new worker thread: the old one exits first. glibc
-  // keeps up to 7 freed blocks of each small size per thread (its tcache)
-  // that no trim reaches and only the thread's exit gives back; after a
-  // 100-port pass they held ~200 kB of pages resident (docs/performance.md).
-  // The successor allocates only after the old thread has gone, so it takes
-  // over the same arena (glibc reuses the arena of exited threads first).
   void TrimWhenIdle();
   // Trims done (for tests and benches); backlog() counts one in progress.
   size_t trims() const;
   // Jobs posted and not yet finished (for tests and status).
   size_t backlog() const;
-  // True on the worker thread, whichever it is now (for assertions).
-  bool OnWorker() const { return std::this_thread::get_id() == worker_id_.load(); }
+  // True on the worker thread (for assertions).
+  bool OnWorker() const { return std::this_thread::get_id() == thread_.get_id(); }
 
  private:
-  // The thread's body: joins `predecessor` (a thread that retired for a
-  // trim) and trims if it did, then runs jobs until it retires or stops.
-  void Run(std::thread predecessor);
-  // Under mu_, on the worker thread: starts its successor, which trims.
-  void Retire();
+  void Loop();
 
   mutable std::mutex mu_;
   std::condition_variable wake_;
@@ -65,8 +53,7 @@ class PassWorker {
   bool stopping_ = false;
   bool trim_ = false;
   size_t trims_ = 0;
-  std::atomic<std::thread::id> worker_id_;
-  std::thread thread_;  // last: started once the members above exist; under mu_
+  std::thread thread_;  // last: started once the members above exist
 };
 
 }  // namespace vfguard::agent

@@ -9,14 +9,12 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <future>
 #include <latch>
 #include <memory>
 #include <string>
 #include <thread>
 #include <vector>
 
-#include "agent/pass_worker.h"
 #include "gtest/gtest.h"
 #include "tests/unit/in_child.h"
 
@@ -146,52 +144,6 @@ TEST(HeapRelease, TheIdleWorkerGivesBackItsArenasTop) {
   ASSERT_NE(released, kNoThreadArena);
   EXPECT_EQ(trim_only, 0);
   EXPECT_GE(released, 4 * 1024 / 64) << "at least 4 MB of the ~8 MB freed given back";
-}
-
-constexpr int kTrimOnSameThread = 252;
-constexpr int kNoSettings = 253;
-
-// 4 kB units glibc counts in use (tcache'd blocks included) after a worker
-// job that freed ~240 kB of small blocks and asked for a trim, less what it
-// counts once the trim is done (0..250); kTrimOnSameThread if the trim ran
-// on the thread that freed them.
-int UnitsReturnedByATrim() {
-  PassWorker worker;
-  std::promise<std::pair<std::thread::id, size_t>> before;
-  worker.Post([&] {
-    std::vector<void*> blocks;
-    blocks.reserve(7 * 64);
-    for (size_t size = 16; size <= 1024; size += 16) {
-      for (int i = 0; i < 7; ++i) blocks.push_back(std::malloc(size));
-    }
-    for (void* b : blocks) std::free(b);  // into this thread's tcache
-    before.set_value({std::this_thread::get_id(), mallinfo2().uordblks});
-    worker.TrimWhenIdle();
-  });
-  const auto [old_thread, in_use_before] = before.get_future().get();
-  while (worker.backlog() != 0) std::this_thread::yield();
-  std::promise<std::pair<std::thread::id, size_t>> after;
-  worker.Post([&] {
-    EXPECT_TRUE(worker.OnWorker());
-    after.set_value({std::this_thread::get_id(), mallinfo2().uordblks});
-  });
-  const auto [new_thread, in_use_after] = after.get_future().get();
-  if (new_thread == old_thread) return kTrimOnSameThread;
-  const long units = (static_cast<long>(in_use_before) - static_cast<long>(in_use_after)) / 4096;
-  return static_cast<int>(std::clamp(units, 0L, 250L));
-}
-
-TEST(HeapRelease, AWorkerTrimRetiresItsThreadAndTheBlocksItCached) {
-  if (!kGlibcMalloc) GTEST_SKIP() << "malloc is the sanitizer's, not glibc's";
-  const int returned = InChild([] {
-    if (!ConfigureHeapForPasses().ok()) return kNoSettings;
-    return UnitsReturnedByATrim();
-  });
-  ASSERT_NE(returned, kNoSettings);
-  ASSERT_NE(returned, kTrimOnSameThread) << "the trim ran on the thread that cached the blocks";
-  // 7 blocks of each size 16..1024 (~240 kB) that no trim reaches while the
-  // thread that freed them caches them.
-  EXPECT_GE(returned, 150 / 4) << "in 4 kB units";
 }
 
 }  // namespace
