@@ -21,9 +21,11 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <optional>
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/types/span.h"
 #include "agent/policy_codec.h"
 #include "bench/agent_bench_setup.h"
@@ -39,6 +41,28 @@ std::vector<std::string> ReadLines(const std::string& path) {
   std::vector<std::string> lines;
   for (std::string l; std::getline(in, l);) lines.push_back(l);
   return lines;
+}
+
+// The assignments of the `Environment=` lines of the systemd unit the
+// daemon ships with (one KEY=VALUE per line, quotes optional), so that the
+// probe runs the daemon as the unit does (docs/systemd.md, "Memory");
+// nullopt if the unit cannot be read or a line is not an assignment.
+std::optional<std::vector<std::string>> UnitEnvironment(const std::string& unit) {
+  std::ifstream in(unit);
+  if (!in) return std::nullopt;
+  std::vector<std::string> out;
+  for (std::string l; std::getline(in, l);) {
+    if (l.rfind("Environment=", 0) != 0) continue;
+    std::string value = l.substr(std::strlen("Environment="));
+    if (value.size() >= 2 && value.front() == '"' && value.back() == '"') {
+      value = value.substr(1, value.size() - 2);
+    }
+    if (value.find('=') == std::string::npos || value.find(' ') != std::string::npos) {
+      return std::nullopt;
+    }
+    out.push_back(value);
+  }
+  return out;
 }
 
 std::vector<std::string> Reconciled(const std::string& log) {
@@ -231,8 +255,17 @@ bool DaemonProbe::Start() {
   for (int k = 0; k < kLatePorts; ++k) {
     args.push_back(absl::StrCat("--representor=", 100 + k, "=", LateRepName(k)));
   }
+  std::optional<std::vector<std::string>> env = UnitEnvironment(VFGUARD_SERVICE_UNIT);
+  if (!env) {
+    std::fprintf(stderr, "daemon: cannot read the Environment= lines of %s\n",
+                 VFGUARD_SERVICE_UNIT);
+    return false;
+  }
+  std::printf("daemon: environment from %s:%s\n", VFGUARD_SERVICE_UNIT,
+              env->empty() ? " (none)" : absl::StrCat(" ", absl::StrJoin(*env, " ")).c_str());
   pid_ = fork();
   if (pid_ == 0) {
+    for (std::string& assignment : *env) putenv(assignment.data());
     int fd = open(log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     dup2(fd, 1);
     dup2(fd, 2);
