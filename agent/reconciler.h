@@ -174,7 +174,7 @@ class Reconciler {
   // The same without copying `desired` when every port's representor is
   // present: it becomes effective() as it is, shared with the caller (the
   // daemon's reactor holds the same immutable snapshot). A copy is made
-  // only to leave absent ports out.
+  // only to leave absent ports out. `desired` must not be null.
   ReconcileReport Run(std::shared_ptr<const policy::Snapshot> desired,
                       const policy::SlotAssignment& slots, const EswitchView& view,
                       OfferBook& offers);

@@ -48,8 +48,9 @@ class HashingStream : public google::protobuf::io::ZeroCopyOutputStream {
 
 // Where the digest's proto copy of the snapshot is built: a few blocks of
 // this size, not one heap block per field. A pass makes that copy after its
-// writes, between long-lived values, and thousands of small blocks freed
-// there stayed resident as holes (~100 kB at 100 ports, docs/performance.md).
+// writes; a walk of the worker's arena at 100 ports attributed ~100 kB of
+// its holes to those small blocks (docs/performance.md, "What the daemon's
+// worker arena held at 100 ports").
 constexpr size_t kDigestArenaBlock = 64 * 1024;
 
 }  // namespace

@@ -12,8 +12,8 @@ namespace vfguard::agent {
 // Fnv1a64 (agent/checkpoint.h), from `seed`, of PolicyFromSnapshot(s)
 // serialized deterministically (map fields in key order). The bytes are
 // hashed as they are produced, never held, and the proto copy lives in a few
-// 64 kB arena blocks: a pass computes this after its writes, and one heap
-// block per field freed there stayed resident between long-lived values.
+// 64 kB arena blocks rather than one heap block per field (a pass computes
+// this after its writes, among its long-lived values).
 uint64_t SnapshotDigest(const policy::Snapshot& s, uint64_t seed);
 
 }  // namespace vfguard::agent
