@@ -131,7 +131,7 @@ absl::StatusOr<std::vector<netlink::FlowerFilter>> NetlinkTcBackend::Dump(
   return out;
 }
 
-std::vector<absl::Status> NetlinkTcBackend::WriteLane(size_t lane, const std::vector<TcOp>& ops,
+std::vector<absl::Status> NetlinkTcBackend::WriteLane(size_t lane, Encoded& encoded,
                                                       const std::vector<size_t>& idx,
                                                       std::vector<char>& sent) {
   std::vector<absl::Status> statuses(idx.size());
@@ -139,14 +139,12 @@ std::vector<absl::Status> NetlinkTcBackend::WriteLane(size_t lane, const std::ve
   std::vector<size_t> position;  // index into idx of each request
   requests.reserve(idx.size());
   position.reserve(idx.size());
-  auto scratch = std::make_unique<Scratch>();
   for (size_t k = 0; k < idx.size(); ++k) {
-    absl::StatusOr<size_t> n = EncodeTcOp(ops[idx[k]], 0, scratch->span());
-    if (!n.ok()) {
-      statuses[k] = n.status();
+    if (!encoded.errors[idx[k]].ok()) {
+      statuses[k] = encoded.errors[idx[k]];
       continue;
     }
-    requests.push_back(scratch->Take(*n));
+    requests.push_back(std::move(encoded.requests[idx[k]]));
     position.push_back(k);
     sent[idx[k]] = 1;
   }
@@ -164,15 +162,31 @@ std::vector<absl::Status> NetlinkTcBackend::WriteLane(size_t lane, const std::ve
 std::vector<absl::Status> NetlinkTcBackend::Apply(const std::vector<TcOp>& ops) {
   std::vector<char> sent(ops.size(), 0);
   std::vector<absl::Status> statuses;
+  Encoded encoded;
+  encoded.requests.resize(ops.size());
+  encoded.errors.resize(ops.size());
+  {
+    auto scratch = std::make_unique<Scratch>();
+    for (size_t i = 0; i < ops.size(); ++i) {
+      absl::StatusOr<size_t> n = EncodeTcOp(ops[i], 0, scratch->span());
+      if (n.ok()) {
+        encoded.requests[i] = scratch->Take(*n);
+      } else {
+        encoded.errors[i] = n.status();
+      }
+    }
+  }
   if (lanes_.size() == 1) {
     // One batch: the kernel applies one socket's requests in order.
     std::vector<size_t> all(ops.size());
     for (size_t i = 0; i < ops.size(); ++i) all[i] = i;
-    statuses = WriteLane(0, ops, all, sent);
+    statuses = WriteLane(0, encoded, all, sent);
   } else {
+    // Each op is in one lane of one wave: the lanes move out disjoint
+    // requests.
     statuses = ApplyInWaves(ops.size(), SplitIntoWaves(ops, lanes_.size()), kMinParallelOps,
                             [&](size_t lane, const std::vector<size_t>& idx) {
-                              return WriteLane(lane, ops, idx, sent);
+                              return WriteLane(lane, encoded, idx, sent);
                             });
   }
   for (size_t i = 0; i < ops.size(); ++i) {

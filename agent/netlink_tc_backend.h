@@ -60,10 +60,19 @@ class NetlinkTcBackend : public TcBackend {
   absl::StatusOr<std::vector<netlink::FlowerFilter>> Dump(const netlink::FilterOwner& owner,
                                                           std::optional<uint32_t> chain);
 
-  // Encodes and sends ops[idx...] on lane `lane`; marks sent[i] for each op
-  // that encoded (each lane touches only its own indices).
-  std::vector<absl::Status> WriteLane(size_t lane, const std::vector<TcOp>& ops,
-                                      const std::vector<size_t>& idx, std::vector<char>& sent);
+  // Sends the requests of ops idx... (moved out of `encoded`) on lane
+  // `lane`; marks sent[i] for each op that encoded (each lane touches only
+  // its own indices).
+  // The ops' requests, encoded on the calling thread (Apply's): a lane's
+  // thread only sends them, so what it allocates is small. glibc gives a new
+  // thread one of the existing arenas in turn, the reactor's too, and a
+  // lane's encoded batch there could extend that arena for good.
+  struct Encoded {
+    std::vector<netlink::Message> requests;  // empty where encoding failed
+    std::vector<absl::Status> errors;        // per op
+  };
+  std::vector<absl::Status> WriteLane(size_t lane, Encoded& encoded, const std::vector<size_t>& idx,
+                                      std::vector<char>& sent);
 
   // One connection per write lane; lane 0 also dumps. The io_context is
   // declared before the socket, which must be destroyed first.
