@@ -1,6 +1,5 @@
 // The reconciler's persisted record (agent/installed_record.h): a restart
 // that trusts it instead of a full audit, and keeping it current.
-
 #include <iterator>
 #include <string>
 #include <utility>
@@ -8,7 +7,6 @@
 #include "absl/strings/str_cat.h"
 #include "agent/checkpoint.h"
 #include "agent/filter_hash.h"
-#include "agent/policy_codec.h"
 #include "agent/reconciler.h"
 #include "agent/snapshot_digest.h"
 
